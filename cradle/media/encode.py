@@ -1,0 +1,78 @@
+"""H.264 encoding of safe frames into MP4; it refuses raw frames by type."""
+
+from __future__ import annotations
+
+import contextlib
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from cradle.media.frames import SafeFrame
+
+# x264 settings in one place: veryfast keeps several cameras real time on two cores; no B-frames so that
+# timestamps come out exactly as they went in; one keyframe a second for clean 1 s segments later.
+X264_PRESET = "veryfast"
+X264_CRF = "23"
+
+
+class Mp4Writer:
+    """Writes SafeFrames to an H.264 MP4 at their own timestamps."""
+
+    def __init__(
+        self, path: str | Path, width: int, height: int, fps: float, time_base: Fraction | None = None
+    ) -> None:
+        self._container = av.open(str(path), mode="w", format="mp4")
+        self._fps = Fraction(fps).limit_denominator(1001)
+        stream = self._container.add_stream("libx264", rate=self._fps)
+        stream.width, stream.height = width, height
+        # yuv420p needs even sides; odd-sized input keeps its size with 4:4:4.
+        stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        self._time_base = time_base or Fraction(1, 90000)
+        stream.time_base = self._time_base
+        stream.codec_context.time_base = self._time_base
+        stream.codec_context.max_b_frames = 0
+        gop = max(1, round(float(self._fps)))
+        stream.options = {
+            "preset": X264_PRESET,
+            "crf": X264_CRF,
+            "g": str(gop),
+            "keyint_min": str(gop),
+            "sc_threshold": "0",
+            "threads": "1",
+        }
+        self._stream = stream
+        self._size = (width, height)
+        self._written = 0
+
+    def write(self, frame: SafeFrame) -> None:
+        """Encode one safe frame."""
+        if not isinstance(frame, SafeFrame):
+            raise TypeError("only SafeFrames may be encoded; raw frames never leave the pipeline")
+        image = np.ascontiguousarray(frame.image)
+        if image.shape[1::-1] != self._size:
+            raise ValueError(
+                f"frame is {image.shape[1]}x{image.shape[0]}, stream is {self._size[0]}x{self._size[1]}"
+            )
+        video = av.VideoFrame.from_ndarray(image, format="bgr24")
+        if frame.pts is not None and frame.time_base is not None:
+            video.pts = round(frame.pts * frame.time_base / self._time_base)
+        else:
+            video.pts = round(self._written / self._fps / self._time_base)
+        video.time_base = self._time_base
+        for packet in self._stream.encode(video):
+            self._container.mux(packet)
+        self._written += 1
+
+    def close(self) -> None:
+        """Flush the encoder and finish the file."""
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()
+
+    def abort(self) -> None:
+        """Close without caring whether the file is complete (the caller deletes it)."""
+        # The partial file is about to be removed, so a failure to close it cleanly does not matter.
+        with contextlib.suppress(Exception):
+            self._container.close()

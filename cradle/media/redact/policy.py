@@ -1,0 +1,76 @@
+"""Per-camera redaction settings, validated once when a camera starts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cradle.media.errors import MediaError
+
+# A polygon in normalised coordinates: (x, y) pairs in [0, 1], relative to the frame's width and height.
+Zone = tuple[tuple[float, float], ...]
+
+MASK_STYLES = ("fill", "pixelate")
+
+
+@dataclass(frozen=True, slots=True)
+class CameraPolicy:
+    """How one camera's frames are redacted."""
+
+    zones: tuple[Zone, ...] = ()
+    faces: bool = False
+    mask: str = "fill"
+    # Text detection runs on every `detect_every`-th frame and whenever motion appears.
+    detect_every: int = 5
+    # A frame is masked with detections at most `hold_frames` before and after it; output waits that long.
+    hold_frames: int = 8
+    # Detected boxes grow by this many pixels plus `margin_ratio` of their height on every side.
+    margin_px: int = 6
+    margin_ratio: float = 0.3
+    # Pixelation block size in pixels (larger than any line of text, so nothing can be read back).
+    block_px: int = 24
+    # Share of the frame that must change before motion triggers an early detection.
+    motion_share: float = 0.004
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.mask not in MASK_STYLES:
+            raise MediaError(f"Mask style {self.mask!r} is unknown; use one of {', '.join(MASK_STYLES)}.")
+        if not 1 <= self.detect_every <= self.hold_frames:
+            raise MediaError(
+                "detect_every must be at least 1 and no more than hold_frames, or frames go unchecked."
+            )
+        if self.hold_frames > 300:
+            raise MediaError("hold_frames above 300 would delay video by more than ten seconds; lower it.")
+        if self.block_px < 8:
+            raise MediaError("block_px below 8 makes pixelated text readable; use 8 or more.")
+        for zone in self.zones:
+            if len(zone) < 3 or not all(0 <= x <= 1 and 0 <= y <= 1 for x, y in zone):
+                raise MediaError(
+                    "Each static zone needs at least three points with coordinates between 0 and 1."
+                )
+
+
+def load_policy(path: str | Path) -> CameraPolicy:
+    """Read a camera configuration file (JSON: zones, faces, mask, detect_every, hold_frames, ...)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise MediaError(f"Camera configuration {path} does not exist.") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MediaError(f"Camera configuration {path} is not readable JSON ({exc}).") from exc
+    if not isinstance(data, dict):
+        raise MediaError(f"Camera configuration {path} must be a JSON object.")
+    known = set(CameraPolicy.__dataclass_fields__) - {"extra"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise MediaError(f"Camera configuration {path} has unknown keys: {', '.join(unknown)}.")
+    try:
+        zones = tuple(tuple((float(x), float(y)) for x, y in zone) for zone in data.pop("zones", []))
+        return CameraPolicy(zones=zones, **data)
+    except MediaError as exc:
+        raise MediaError(f"Camera configuration {path}: {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        raise MediaError(f"Camera configuration {path} has a malformed value ({exc}).") from exc

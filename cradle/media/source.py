@@ -1,0 +1,173 @@
+"""The source stage: decode with PyAV, reconnect with backoff, cover losses with the privacy screen."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from cradle.media.frames import Frame, privacy_screen
+
+# A decoded picture with its timestamp: (BGR image, pts, time base).
+Picture = tuple[np.ndarray, int | None, Fraction | None]
+StreamOpener = Callable[[str], Iterable[Picture]]
+
+STALL_S = 1.0
+BACKOFF_CAP_S = 30.0
+
+
+class Backoff:
+    """Exponential reconnect delays: 0.5 s, 1 s, 2 s ... capped at 30 s; reset after a good frame."""
+
+    def __init__(self, first: float = 0.5, factor: float = 2.0, cap: float = BACKOFF_CAP_S) -> None:
+        self._first, self._factor, self._cap = first, factor, cap
+        self._next = first
+
+    def next(self) -> float:
+        delay = self._next
+        self._next = min(self._cap, self._next * self._factor)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self._first
+
+
+def pyav_pictures(url: str) -> Iterator[Picture]:
+    """Decode a camera or file URL with PyAV, keeping each frame's timestamp."""
+    import av
+
+    options = {"rtsp_transport": "tcp"} if url.startswith("rtsp") else {}
+    with av.open(url, options=options, timeout=(5.0, 5.0)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for video in container.decode(stream):
+            yield video.to_ndarray(format="bgr24"), video.pts, video.time_base
+
+
+def sim_pictures(url: str) -> Iterator[Picture]:
+    """Frames of a simulated camera at its nominal rate."""
+    from cradle.media.sim import SimCamera, settings_from_url
+
+    camera = SimCamera(settings_from_url(url))
+    time_base = Fraction(1, 90000)
+    start = time.monotonic()
+    for sim in camera.frames():
+        due = start + sim.index / camera.fps
+        pause = due - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        yield sim.image, round(sim.index / camera.fps / time_base), time_base
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSettings:
+    """How a source paces itself and when it gives up waiting."""
+
+    fps: float = 15.0
+    stall_s: float = STALL_S
+    width: int = 640
+    height: int = 480
+
+
+class CameraSource:
+    """Frames of one camera: real ones while it works, privacy screens at the nominal rate while not."""
+
+    def __init__(
+        self,
+        url: str,
+        settings: SourceSettings | None = None,
+        *,
+        opener: StreamOpener | None = None,
+        backoff: Backoff | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.url = url
+        self.settings = settings or SourceSettings()
+        if opener is None:
+            opener = sim_pictures if url.startswith("sim://") else pyav_pictures
+        self._opener = opener
+        self._backoff = backoff or Backoff()
+        self._sleep = sleep
+        self._queue: queue.Queue = queue.Queue(maxsize=int(self.settings.fps * 2) + 1)
+        self._stop = threading.Event()
+        # A local file ends; a camera URL is reconnected when it ends or fails.
+        self._finite = "://" not in url and Path(url).exists()
+        self.reconnects = 0
+        self._reader = threading.Thread(target=self._read, name=f"source {url}", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for picture in self._opener(self.url):
+                    if self._stop.is_set():
+                        return
+                    self._put(picture)
+                    self._backoff.reset()
+            except Exception:  # noqa: S110 - a dead camera is expected; the consumer shows the privacy screen
+                pass
+            if self._finite:
+                self._put(None)
+                return
+            self.reconnects += 1
+            self._wait(self._backoff.next())
+
+    def _put(self, item: Picture | None) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _wait(self, seconds: float) -> None:
+        if self._sleep is time.sleep:
+            self._stop.wait(seconds)
+        else:
+            self._sleep(seconds)
+
+    def frames(self) -> Iterator[Frame]:
+        """Raw frames, and `lost=True` privacy screens while the camera is gone for over `stall_s`."""
+        s = self.settings
+        interval = 1.0 / s.fps
+        index = 0
+        size = (s.width, s.height)
+        last_real = time.monotonic()
+        lost = False
+        next_screen = 0.0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            timeout = (next_screen - now) if lost else (last_real + s.stall_s - now)
+            try:
+                picture = self._queue.get(timeout=max(0.0, timeout))
+            except queue.Empty:
+                now = time.monotonic()
+                if not lost:
+                    lost = True
+                    next_screen = now
+                if now >= next_screen:
+                    screen = privacy_screen(*size)
+                    pts = None
+                    yield Frame(screen, index, pts, None, now, lost=True)
+                    index += 1
+                    next_screen += interval
+                continue
+            if picture is None:
+                return
+            image, pts, time_base = picture
+            size = (image.shape[1], image.shape[0])
+            last_real = time.monotonic()
+            lost = False
+            yield Frame(image, index, pts, time_base, last_real)
+            index += 1
+
+    def close(self) -> None:
+        """Stop reading."""
+        self._stop.set()
+        self._reader.join(timeout=2)
