@@ -1,0 +1,59 @@
+"""Helpers shared by the media tests: a misbehaving detector, raw test videos, polling."""
+
+from __future__ import annotations
+
+import threading
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from cradle.media.frames import Box
+
+
+class FixedText:
+    """Detects the same boxes on every frame, or raises/stalls when told to."""
+
+    def __init__(self, boxes: list[Box]) -> None:
+        self.boxes = boxes
+        self.fail = False
+        self.release = threading.Event()
+        self.release.set()
+        self.calls = 0
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        self.calls += 1
+        if self.fail:
+            raise RuntimeError("injected detector failure")
+        self.release.wait(timeout=30)
+        return list(self.boxes)
+
+
+def write_video(
+    path: Path, frames: list[np.ndarray], fps: int = 15, codec: str = "libx264", faststart: bool = False
+) -> None:
+    """Write raw test input (the tests need unredacted files to feed `cradle redact`)."""
+    options = {"movflags": "+faststart"} if faststart else {}
+    with av.open(str(path), "w", format="mp4", options=options) as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.max_b_frames = 0
+        stream.time_base = Fraction(1, fps * 1000)
+        for i, image in enumerate(frames):
+            video = av.VideoFrame.from_ndarray(image, format="bgr24")
+            video.pts = i * 1000
+            video.time_base = stream.time_base
+            container.mux(stream.encode(video))
+        container.mux(stream.encode(None))
+
+
+def wait_until(predicate, timeout: float = 5.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
