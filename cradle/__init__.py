@@ -1,0 +1,1 @@
+"""Cradle: a privacy-first video portal for neonatal intensive care units."""

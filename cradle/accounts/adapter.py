@@ -1,0 +1,48 @@
+"""How allauth behaves in Cradle: no open sign-up, throttled passwords, MFA that staff cannot remove."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.mfa.adapter import DefaultMFAAdapter
+from allauth.mfa.models import Authenticator
+from django.http import HttpRequest
+
+from cradle.accounts import throttle
+from cradle.accounts.models import User
+from cradle.audit.log import record
+
+
+class CradleAccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
+        # Accounts come only from invitations.
+        return False
+
+    def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
+        username = credentials.get("username") or ""
+        if not throttle.allowed(request, username):
+            record(request, "account.login_throttled", outcome="denied", actor=_known(username))
+            raise self.validation_error("too_many_login_attempts")
+
+    def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
+        username = credentials.get("username") or ""
+        throttle.failed(request, username)
+        record(request, "account.login_failed", outcome="failed", actor=_known(username))
+
+
+class CradleMFAAdapter(DefaultMFAAdapter):
+    def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
+        from cradle.scope import is_staff
+
+        if authenticator.type == Authenticator.Type.RECOVERY_CODES or not is_staff(authenticator.user):
+            return True
+        # Staff must keep a second factor: the last TOTP or passkey cannot be removed.
+        others = Authenticator.objects.filter(
+            user=authenticator.user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
+        ).exclude(pk=authenticator.pk)
+        return others.exists()
+
+
+def _known(username: str) -> User | None:
+    return User.objects.filter(username=username.strip().lower()).first() if username else None

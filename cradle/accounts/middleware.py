@@ -1,0 +1,86 @@
+"""Session policy (idle timeout, absolute lifetime, ended sessions) and mandatory MFA for staff."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from allauth.mfa.models import Authenticator
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cradle.accounts import sessions, throttle
+from cradle.accounts.models import DeviceSession
+from cradle.audit.log import record
+
+# A device's last-seen time is written at most this often, so that browsing does not write on every request.
+_TOUCH_SECONDS = 30
+
+
+class SessionPolicyMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.device_session = None
+        if request.user.is_authenticated:
+            self._check(request)
+        response = self.get_response(request)
+        throttle.set_cookie(request, response)
+        return response
+
+    def _check(self, request: HttpRequest) -> None:
+        device = DeviceSession.objects.filter(session_key=request.session.session_key).first()
+        reason = None
+        if device is None or device.ended_at is not None:
+            reason = device.end_reason if device else DeviceSession.EndReason.ACCESS_ENDED
+        else:
+            reason = sessions.expiry_reason(device)
+            if reason:
+                sessions.end(device, reason)
+                record(request, "account.session_expired", actor=request.user, reason=reason)
+        if reason:
+            logout(request)
+            if reason == DeviceSession.EndReason.IDLE:
+                messages.info(request, _("You were signed out after a period of inactivity."))
+            return
+        now = timezone.now()
+        if (now - device.last_seen_at).total_seconds() > _TOUCH_SECONDS:
+            DeviceSession.objects.filter(pk=device.pk).update(last_seen_at=now)
+            device.last_seen_at = now
+        request.device_session = device
+
+
+# Staff without a second factor may reach only these paths, to enrol one or to leave.
+_MFA_ENROLMENT_PATHS = (
+    "/accounts/2fa/",
+    "/accounts/logout/",
+    "/accounts/reauthenticate/",
+    "/static/",
+    "/i18n/",
+)
+
+
+class StaffMfaMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated and not request.path.startswith(_MFA_ENROLMENT_PATHS):
+            from cradle.scope import is_staff
+
+            if is_staff(request.user) and not _has_second_factor(request.user):
+                if request.path.startswith("/api/"):
+                    return JsonResponse({"detail": "Staff accounts need a second factor first."}, status=403)
+                messages.warning(request, _("Staff accounts must set up a second sign-in step before going on."))
+                return redirect("mfa_activate_totp")
+        return self.get_response(request)
+
+
+def _has_second_factor(user) -> bool:
+    return Authenticator.objects.filter(
+        user=user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
+    ).exists()

@@ -1,0 +1,73 @@
+"""People and their signed-in devices."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class UserManager(BaseUserManager["User"]):
+    def create_user(self, username: str, password: str | None = None, **fields) -> User:
+        user = self.model(username=self.model.normalize_username(username).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+
+class User(AbstractBaseUser):
+    """One person. No shared logins; Cradle stores a chosen display name, not a legal name."""
+
+    username = models.CharField(_("username"), max_length=60, unique=True, validators=[UnicodeUsernameValidator()])
+    display_name = models.CharField(_("display name"), max_length=60)
+    email = models.EmailField(_("e-mail address"), blank=True)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "username"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["display_name"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+
+def _public_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class DeviceSession(models.Model):
+    """A signed-in browser or app: what the "Your devices" page lists and what can be ended."""
+
+    class EndReason(models.TextChoices):
+        LOGOUT = "logout", _("signed out")
+        IDLE = "idle", _("idle too long")
+        LIFETIME = "lifetime", _("session lifetime reached")
+        BY_USER = "by_user", _("ended by you")
+        BY_STAFF = "by_staff", _("ended by the unit")
+        ACCESS_ENDED = "access_ended", _("access ended")
+
+    public_id = models.CharField(max_length=24, unique=True, default=_public_id)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="device_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    idle_timeout_s = models.PositiveIntegerField()
+    lifetime_s = models.PositiveIntegerField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=20, choices=EndReason.choices, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "ended_at"])]
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None

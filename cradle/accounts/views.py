@@ -1,0 +1,118 @@
+"""Joining with an invitation code, and the "Your devices" page."""
+
+from __future__ import annotations
+
+from allauth.account.internal.flows.login import record_authentication
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from cradle import scope
+from cradle.accounts import sessions
+from cradle.accounts.forms import CodeForm, DisplayNameForm, NewAccountForm
+from cradle.accounts.models import DeviceSession, User
+from cradle.audit.log import record
+from cradle.unit import invitations
+
+_PENDING = "cradle_join_invitation"
+
+
+def _neutral_error() -> str:
+    # One message for unknown, used, revoked and expired codes, so that a code's state cannot be probed.
+    return _("This code cannot be used. Please check it, or ask the nurse for a new one.")
+
+
+def join(request: HttpRequest) -> HttpResponse:
+    """Step one: the invitation code, typed or from the slip's QR code."""
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        invitation = invitations.find_open(form.cleaned_data["code"])
+        if invitation is None:
+            record(request, "invitation.rejected", outcome="denied")
+            form.add_error("code", _neutral_error())
+        elif request.user.is_authenticated:
+            if scope.is_staff(request.user):
+                form.add_error("code", _("Staff accounts cannot join a family. Sign out first."))
+            else:
+                membership = invitations.redeem(invitation.pk, request.user)
+                if membership is None:
+                    form.add_error("code", _neutral_error())
+                else:
+                    record(request, "invitation.redeemed", admission=membership.admission, role=membership.role)
+                    return redirect("baby", admission_id=membership.admission_id)
+        else:
+            request.session[_PENDING] = invitation.pk
+            return redirect("join_account")
+    return render(request, "accounts/join.html", {"form": form})
+
+
+def join_account(request: HttpRequest) -> HttpResponse:
+    """Step two: the person's own account; then straight on to a second sign-in step."""
+    invitation_id = request.session.get(_PENDING)
+    if invitation_id is None:
+        return redirect("join")
+    form = NewAccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            user = User.objects.create_user(
+                form.cleaned_data["username"],
+                form.cleaned_data["password1"],
+                display_name=form.cleaned_data["display_name"],
+                email=form.cleaned_data["email"],
+            )
+            membership = invitations.redeem(invitation_id, user)
+            if membership is None:
+                transaction.set_rollback(True)
+        if membership is None:
+            request.session.pop(_PENDING, None)
+            messages.error(request, _neutral_error())
+            return redirect("join")
+        record(request, "invitation.redeemed", admission=membership.admission, actor=user, role=membership.role)
+        login(request, user, backend="allauth.account.auth_backends.AuthenticationBackend")
+        # The password was just set: count it as this session's authentication, so that adding a second
+        # factor does not ask for it again at once.
+        record_authentication(request, user, method="password", username=user.username, reauthenticated=True)
+        return redirect("mfa_prompt")
+    return render(request, "accounts/join_account.html", {"form": form})
+
+
+@login_required
+def mfa_prompt(request: HttpRequest) -> HttpResponse:
+    """Asks a new family member to add a second sign-in step, explaining why; they may do it later."""
+    return render(request, "accounts/mfa_prompt.html")
+
+
+@login_required
+def devices(request: HttpRequest) -> HttpResponse:
+    active = DeviceSession.objects.filter(user=request.user, ended_at__isnull=True).order_by("-last_seen_at")
+    return render(
+        request,
+        "accounts/devices.html",
+        {"devices": active, "current": getattr(request.device_session, "pk", None)},
+    )
+
+
+@login_required
+@require_POST
+def end_device(request: HttpRequest, public_id: str) -> HttpResponse:
+    device = scope.get_own_device_session(request.user, public_id)
+    sessions.end(device, DeviceSession.EndReason.BY_USER)
+    record(request, "account.session_ended", ended=device.public_id)
+    messages.success(request, _("That device has been signed out."))
+    return redirect("devices")
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    form = DisplayNameForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        record(request, "account.display_name_changed")
+        messages.success(request, _("Your name has been saved."))
+        return redirect("profile")
+    return render(request, "accounts/profile.html", {"form": form})

@@ -1,0 +1,138 @@
+"""The JSON API for a future mobile app. It uses the same scoping functions as the pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from ninja import NinjaAPI, Schema, Status
+from ninja.security import django_auth
+
+from cradle import scope
+from cradle.accounts import sessions
+from cradle.accounts.models import DeviceSession
+from cradle.audit.log import record
+from cradle.audit.models import Event
+from cradle.audit.views import WATCH_ACTIONS
+from cradle.unit.models import Admission, StaffMembership
+
+# No interactive docs: they would load their scripts from a CDN. The schema is at /api/v1/openapi.json.
+api = NinjaAPI(title="Cradle API", version="1", auth=django_auth, docs_url=None, urls_namespace="api")
+
+
+class Me(Schema):
+    username: str
+    display_name: str
+    staff_roles: list[str]
+    family_admissions: list[int]
+
+
+class AdmissionOut(Schema):
+    id: int
+    label: str
+    bed: str
+    camera_state: str
+    admitted_at: datetime
+
+
+class WatchOut(Schema):
+    at: datetime
+    who: str
+    staff: bool
+    action: str
+
+
+class MemberOut(Schema):
+    id: int
+    display_name: str
+    role: str
+    since: datetime
+
+
+class DeviceOut(Schema):
+    id: str
+    created_at: datetime
+    last_seen_at: datetime
+    ip: str | None
+    user_agent: str
+    current: bool
+
+
+class Problem(Schema):
+    detail: str
+
+
+def _admission_out(a: Admission) -> AdmissionOut:
+    camera = getattr(a.bed, "camera", None)
+    return AdmissionOut(
+        id=a.pk,
+        label=a.label,
+        bed=a.bed.label,
+        camera_state=camera.state if camera else "none",
+        admitted_at=a.admitted_at,
+    )
+
+
+@api.get("/me", response=Me, tags=["account"])
+def me(request: HttpRequest):
+    u = request.user
+    return Me(
+        username=u.username,
+        display_name=u.display_name,
+        staff_roles=sorted(set(StaffMembership.objects.filter(user=u).values_list("role", flat=True))),
+        family_admissions=list(scope.active_family(u).values_list("admission_id", flat=True)),
+    )
+
+
+@api.get("/admissions", response=list[AdmissionOut], tags=["babies"])
+def admissions(request: HttpRequest):
+    return [_admission_out(a) for a in scope.watchable_admissions(request.user).order_by("pk")]
+
+
+@api.get("/admissions/{admission_id}", response={200: AdmissionOut, 404: Problem}, tags=["babies"])
+def admission(request: HttpRequest, admission_id: int):
+    a = scope.get_watchable_admission(request.user, admission_id)
+    record(request, "baby.view", admission=a, via="api")
+    return _admission_out(a)
+
+
+@api.get("/admissions/{admission_id}/watchers", response={200: list[WatchOut], 404: Problem}, tags=["babies"])
+def watchers(request: HttpRequest, admission_id: int, limit: int = 100):
+    a = scope.get_parent_admission(request.user, admission_id)
+    limit = max(1, min(limit, 500))
+    staff = set(StaffMembership.objects.filter(unit_id=a.unit_id).values_list("user_id", flat=True))
+    events = Event.objects.filter(admission_id=a.pk, action__in=WATCH_ACTIONS, outcome="ok").order_by("-seq")[:limit]
+    record(request, "audit.who_watched_view", admission=a, via="api")
+    return [WatchOut(at=e.at, who=e.actor_name, staff=e.actor_id in staff, action=e.action) for e in events]
+
+
+@api.get("/admissions/{admission_id}/family", response={200: list[MemberOut], 404: Problem}, tags=["babies"])
+def family(request: HttpRequest, admission_id: int):
+    a = scope.get_parent_admission(request.user, admission_id)
+    members = a.family.filter(revoked_at__isnull=True).select_related("user").order_by("created_at")
+    return [MemberOut(id=m.pk, display_name=m.user.display_name, role=m.role, since=m.created_at) for m in members]
+
+
+@api.get("/devices", response=list[DeviceOut], tags=["account"])
+def devices(request: HttpRequest):
+    current = getattr(request.device_session, "pk", None)
+    rows = DeviceSession.objects.filter(user=request.user, ended_at__isnull=True).order_by("-last_seen_at")
+    return [
+        DeviceOut(
+            id=d.public_id,
+            created_at=d.created_at,
+            last_seen_at=d.last_seen_at,
+            ip=d.ip,
+            user_agent=d.user_agent,
+            current=d.pk == current,
+        )
+        for d in rows
+    ]
+
+
+@api.post("/devices/{device_id}/end", response={204: None, 404: Problem}, tags=["account"])
+def end_device(request: HttpRequest, device_id: str):
+    device = scope.get_own_device_session(request.user, device_id)
+    sessions.end(device, DeviceSession.EndReason.BY_USER)
+    record(request, "account.session_ended", ended=device.public_id, via="api")
+    return Status(204, None)

@@ -1,0 +1,147 @@
+"""Authorisation in one place. Every view and API endpoint obtains its objects through these functions.
+
+Anything outside the user's scope is a 404, so that a guessed id tells nothing. Families see their own admission;
+staff see their own unit, or another unit for at most an hour under break-glass.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from cradle.accounts.models import DeviceSession, User
+from cradle.unit.models import (
+    Admission,
+    Bed,
+    BreakGlassGrant,
+    FamilyMembership,
+    Invitation,
+    StaffMembership,
+    Unit,
+)
+
+Role = StaffMembership.Role
+
+
+def staff_unit_ids(user: User, *roles: str, break_glass: bool = True) -> set[int]:
+    """Units where the user holds one of these staff roles, plus units open to them under break-glass (nurses)."""
+    if not user.is_authenticated:
+        return set()
+    ids = set(
+        StaffMembership.objects.filter(user=user, role__in=roles or Role.values).values_list("unit_id", flat=True)
+    )
+    if break_glass and (not roles or Role.NURSE in roles) and is_staff(user, Role.NURSE):
+        ids |= set(
+            BreakGlassGrant.objects.filter(user=user, expires_at__gt=timezone.now()).values_list("unit_id", flat=True)
+        )
+    return ids
+
+
+def is_staff(user: User, *roles: str) -> bool:
+    if not user.is_authenticated:
+        return False
+    return StaffMembership.objects.filter(user=user, role__in=roles or Role.values).exists()
+
+
+def active_family(user: User, *roles: str) -> QuerySet[FamilyMembership]:
+    """The user's family memberships that still give access: not revoked, admission not discharged."""
+    if not user.is_authenticated:
+        return FamilyMembership.objects.none()
+    return FamilyMembership.objects.filter(
+        user=user,
+        revoked_at__isnull=True,
+        admission__discharged_at__isnull=True,
+        role__in=roles or FamilyMembership.Role.values,
+    )
+
+
+def watchable_admissions(user: User) -> QuerySet[Admission]:
+    """Admissions whose baby the user may see: their own family's, or any in a unit where they nurse."""
+    family = active_family(user).values("admission_id")
+    units = staff_unit_ids(user, Role.NURSE)
+    return (
+        Admission.objects.filter(Q(pk__in=family) | Q(unit_id__in=units, discharged_at__isnull=True))
+        .select_related("bed", "unit", "bed__camera")
+        .distinct()
+    )
+
+
+def get_watchable_admission(user: User, admission_id: int) -> Admission:
+    return get_object_or_404(watchable_admissions(user), pk=admission_id)
+
+
+def get_parent_admission(user: User, admission_id: int) -> Admission:
+    """An admission the user is a parent of: who watched, the family page, inviting relatives."""
+    ids = active_family(user, FamilyMembership.Role.PARENT).values("admission_id")
+    return get_object_or_404(Admission.objects.select_related("bed", "unit"), pk=admission_id, pk__in=ids)
+
+
+def get_nursed_admission(user: User, admission_id: int) -> Admission:
+    units = staff_unit_ids(user, Role.NURSE)
+    return get_object_or_404(
+        Admission.objects.select_related("bed", "unit"),
+        pk=admission_id,
+        unit_id__in=units,
+        discharged_at__isnull=True,
+    )
+
+
+def get_nursed_unit(user: User, unit_id: int) -> Unit:
+    return get_object_or_404(Unit, pk=unit_id, pk__in=staff_unit_ids(user, Role.NURSE))
+
+
+def get_nursed_bed(user: User, bed_id: int) -> Bed:
+    units = staff_unit_ids(user, Role.NURSE)
+    return get_object_or_404(Bed.objects.select_related("unit"), pk=bed_id, unit_id__in=units)
+
+
+def get_administered_unit(user: User, unit_id: int) -> Unit:
+    return get_object_or_404(Unit, pk=unit_id, pk__in=staff_unit_ids(user, Role.ADMINISTRATOR))
+
+
+def audited_unit_ids(user: User) -> set[int]:
+    return staff_unit_ids(user, Role.PRIVACY_OFFICER)
+
+
+def get_family_member_for_parent(user: User, membership_id: int) -> FamilyMembership:
+    """A relative whom this parent may revoke: same admission, still active, not a parent."""
+    ids = active_family(user, FamilyMembership.Role.PARENT).values("admission_id")
+    return get_object_or_404(
+        FamilyMembership.objects.select_related("user", "admission"),
+        pk=membership_id,
+        admission_id__in=ids,
+        role=FamilyMembership.Role.RELATIVE,
+        revoked_at__isnull=True,
+    )
+
+
+def get_family_member_for_nurse(user: User, membership_id: int) -> FamilyMembership:
+    units = staff_unit_ids(user, Role.NURSE)
+    return get_object_or_404(
+        FamilyMembership.objects.select_related("user", "admission"),
+        pk=membership_id,
+        admission__unit_id__in=units,
+        admission__discharged_at__isnull=True,
+    )
+
+
+def invitations_issued_by_scope(user: User) -> QuerySet[Invitation]:
+    """Invitations the user may see and revoke: those of admissions they nurse, or relatives' ones they parent."""
+    units = staff_unit_ids(user, Role.NURSE)
+    parent_of = active_family(user, FamilyMembership.Role.PARENT).values("admission_id")
+    return Invitation.objects.filter(
+        Q(admission__unit_id__in=units) | Q(admission_id__in=parent_of, role=FamilyMembership.Role.RELATIVE),
+        admission__discharged_at__isnull=True,
+    ).select_related("admission", "admission__bed")
+
+
+def get_invitation(user: User, invitation_id: int) -> Invitation:
+    return get_object_or_404(invitations_issued_by_scope(user), pk=invitation_id)
+
+
+def get_own_device_session(user: User, public_id: str) -> DeviceSession:
+    if not user.is_authenticated:
+        raise Http404
+    return get_object_or_404(DeviceSession, user=user, public_id=public_id, ended_at__isnull=True)

@@ -1,0 +1,4 @@
+(function () {
+  var button = document.getElementById("print-slip");
+  if (button) button.addEventListener("click", function () { window.print(); });
+})();

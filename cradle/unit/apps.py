@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class UnitConfig(AppConfig):
+    name = "cradle.unit"
+    label = "unit"

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from cradle.unit.models import FamilyMembership, Unit
+
+
+class AdmitForm(forms.Form):
+    nickname = forms.CharField(
+        label=_("Nickname (optional)"),
+        max_length=40,
+        required=False,
+        help_text=_("Never the baby's name. Parents can choose one later."),
+    )
+    inpatient_number = forms.CharField(
+        label=_("Inpatient number (optional)"),
+        max_length=40,
+        required=False,
+        help_text=_("Stored only as a keyed hash, to match the hospital's records."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
+class InviteForm(forms.Form):
+    role = forms.ChoiceField(label=_("Invite as"), choices=FamilyMembership.Role.choices)
+
+
+class NicknameForm(forms.Form):
+    nickname = forms.CharField(
+        label=_("Nickname"),
+        max_length=40,
+        required=False,
+        help_text=_('Shown instead of "Baby at bed ...". Please do not use the baby\'s real name.'),
+    )
+
+
+class BreakGlassForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why do you need access to this unit?"),
+        min_length=15,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Access lasts one hour. The privacy officers are told at once."),
+    )
+
+
+class UnitSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Unit
+        fields = ["idle_timeout_minutes", "session_lifetime_hours", "relative_cap", "parent_cap"]
+
+    def clean_idle_timeout_minutes(self) -> int:
+        return _bounded(self.cleaned_data["idle_timeout_minutes"], 5, 120)
+
+    def clean_session_lifetime_hours(self) -> int:
+        return _bounded(self.cleaned_data["session_lifetime_hours"], 1, 24)
+
+    def clean_relative_cap(self) -> int:
+        return _bounded(self.cleaned_data["relative_cap"], 0, 10)
+
+    def clean_parent_cap(self) -> int:
+        return _bounded(self.cleaned_data["parent_cap"], 1, 4)
+
+
+def _bounded(value: int, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise forms.ValidationError(_("Choose a value from %(low)d to %(high)d.") % {"low": low, "high": high})
+    return value

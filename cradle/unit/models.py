@@ -1,0 +1,162 @@
+"""The ward: units, beds, cameras, admissions, families, staff and invitations.
+
+Cradle never stores a baby's name. An admission is "Baby at bed 7" or a nickname the parents choose; a hospital
+inpatient number, when given, is kept only as a keyed hash so that admissions can be matched.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
+
+
+class Unit(models.Model):
+    name = models.CharField(_("name"), max_length=80)
+    code = models.SlugField(_("code"), max_length=20, unique=True)
+    idle_timeout_minutes = models.PositiveIntegerField(_("idle timeout (minutes)"), default=30)
+    session_lifetime_hours = models.PositiveIntegerField(_("session lifetime (hours)"), default=12)
+    relative_cap = models.PositiveIntegerField(_("relatives per baby"), default=4)
+    parent_cap = models.PositiveIntegerField(_("parents per baby"), default=2)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Bed(models.Model):
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="beds")
+    label = models.CharField(_("bed"), max_length=10)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["unit", "label"], name="bed_label_unique_in_unit")]
+        ordering = ["unit", "label"]
+
+    def __str__(self) -> str:
+        return f"{self.unit.code} / {self.label}"
+
+    @property
+    def current_admission(self) -> Admission | None:
+        return self.admissions.filter(discharged_at__isnull=True).first()
+
+
+class Camera(models.Model):
+    class State(models.TextChoices):
+        LIVE = "live", _("live")
+        OFFLINE = "offline", _("offline")
+        PAUSED = "paused", _("paused by the nurse")
+
+    bed = models.OneToOneField(Bed, on_delete=models.PROTECT, related_name="camera")
+    source_url = models.CharField(_("source"), max_length=300)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OFFLINE)
+    state_changed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"camera at {self.bed}"
+
+
+def inpatient_digest(number: str) -> str:
+    """The keyed hash under which an inpatient number is matched; the number itself is never stored."""
+    normalised = "".join(number.split()).upper()
+    return salted_hmac("cradle.unit.inpatient", normalised, algorithm="sha256").hexdigest()
+
+
+class Admission(models.Model):
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="admissions")
+    bed = models.ForeignKey(Bed, on_delete=models.PROTECT, related_name="admissions")
+    nickname = models.CharField(_("nickname"), max_length=40, blank=True)
+    inpatient_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    admitted_at = models.DateTimeField(default=timezone.now)
+    admitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    discharged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bed"], condition=models.Q(discharged_at__isnull=True), name="one_admission_per_bed"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        if self.nickname:
+            return self.nickname
+        return str(_("Baby at bed %(bed)s") % {"bed": self.bed.label})
+
+    @property
+    def is_active(self) -> bool:
+        return self.discharged_at is None
+
+
+class StaffMembership(models.Model):
+    class Role(models.TextChoices):
+        NURSE = "nurse", _("nurse")
+        PRIVACY_OFFICER = "privacy_officer", _("privacy officer")
+        ADMINISTRATOR = "administrator", _("administrator")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_memberships")
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="staff")
+    role = models.CharField(max_length=20, choices=Role.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "unit", "role"], name="staff_role_once")]
+
+
+class FamilyMembership(models.Model):
+    class Role(models.TextChoices):
+        PARENT = "parent", _("parent")
+        RELATIVE = "relative", _("relative")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="family_memberships")
+    admission = models.ForeignKey(Admission, on_delete=models.CASCADE, related_name="family")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "admission"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="one_active_membership",
+            )
+        ]
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Invitation(models.Model):
+    """A single-use code bound to one admission and one role. Only a keyed digest of the code is stored."""
+
+    admission = models.ForeignKey(Admission, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=10, choices=FamilyMembership.Role.choices)
+    code_digest = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def is_open(self) -> bool:
+        return self.used_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class BreakGlassGrant(models.Model):
+    """Emergency access for a staff member to a unit that is not theirs: reasoned, short and reported."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="break_glass_grants")
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="+")
+    reason = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()

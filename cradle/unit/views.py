@@ -1,0 +1,355 @@
+"""The nurse's board and bed pages, the family pages, break-glass and unit settings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from allauth.account.decorators import reauthentication_required
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Prefetch, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from cradle import scope
+from cradle.accounts import sessions
+from cradle.accounts.models import DeviceSession
+from cradle.audit.log import alert_privacy_officers, record
+from cradle.unit import invitations
+from cradle.unit.forms import AdmitForm, BreakGlassForm, InviteForm, NicknameForm, UnitSettingsForm
+from cradle.unit.models import (
+    Admission,
+    Bed,
+    BreakGlassGrant,
+    FamilyMembership,
+    Invitation,
+    Unit,
+    inpatient_digest,
+)
+
+_SLIPS = "cradle_slips"
+
+
+# --- Family -----------------------------------------------------------------------------------------------------
+
+
+@login_required
+def baby(request: HttpRequest, admission_id: int) -> HttpResponse:
+    admission = scope.get_watchable_admission(request.user, admission_id)
+    record(request, "baby.view", admission=admission)
+    membership = scope.active_family(request.user).filter(admission=admission).first()
+    camera = getattr(admission.bed, "camera", None)
+    return render(request, "unit/baby.html", {"admission": admission, "membership": membership, "camera": camera})
+
+
+@login_required
+def family(request: HttpRequest, admission_id: int) -> HttpResponse:
+    """The parents' page: who is in the family, inviting and revoking relatives, the nickname."""
+    admission = scope.get_parent_admission(request.user, admission_id)
+    form = NicknameForm(request.POST or None, initial={"nickname": admission.nickname})
+    if request.method == "POST" and form.is_valid():
+        admission.nickname = form.cleaned_data["nickname"].strip()
+        admission.save(update_fields=["nickname"])
+        record(request, "admission.nickname_changed", admission=admission)
+        messages.success(request, _("The nickname has been saved."))
+        return redirect("family", admission_id=admission.pk)
+    members = admission.family.filter(revoked_at__isnull=True).select_related("user").order_by("role", "created_at")
+    open_invitations = [i for i in admission.invitations.filter(role=FamilyMembership.Role.RELATIVE) if i.is_open]
+    return render(
+        request,
+        "unit/family.html",
+        {
+            "admission": admission,
+            "members": members,
+            "open_invitations": open_invitations,
+            "form": form,
+            "cap": admission.unit.relative_cap,
+        },
+    )
+
+
+@login_required
+@require_POST
+def family_invite(request: HttpRequest, admission_id: int) -> HttpResponse:
+    admission = scope.get_parent_admission(request.user, admission_id)
+    return _issue(request, admission, FamilyMembership.Role.RELATIVE, "family", admission.pk)
+
+
+@login_required
+@require_POST
+def revoke_relative(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = scope.get_family_member_for_parent(request.user, membership_id)
+    _revoke(request, membership)
+    messages.success(request, _("%(name)s can no longer watch.") % {"name": membership.user.display_name})
+    return redirect("family", admission_id=membership.admission_id)
+
+
+def _revoke(request: HttpRequest, membership: FamilyMembership) -> None:
+    FamilyMembership.objects.filter(pk=membership.pk).update(revoked_at=timezone.now())
+    ended = sessions.end_all(membership.user, DeviceSession.EndReason.ACCESS_ENDED)
+    record(
+        request,
+        "family.revoked",
+        admission=membership.admission,
+        member=membership.user_id,
+        role=membership.role,
+        sessions_ended=ended,
+    )
+
+
+# --- Nurses -----------------------------------------------------------------------------------------------------
+
+
+@login_required
+def units(request: HttpRequest) -> HttpResponse:
+    """Every unit, for a nurse who needs emergency access to one that is not theirs."""
+    if not scope.is_staff(request.user, scope.Role.NURSE):
+        raise Http404
+    own = scope.staff_unit_ids(request.user, scope.Role.NURSE)
+    return render(request, "unit/units.html", {"units": Unit.objects.order_by("name"), "own": own})
+
+
+@login_required
+def board(request: HttpRequest, unit_id: int) -> HttpResponse:
+    unit = scope.get_nursed_unit(request.user, unit_id)
+    active_family = FamilyMembership.objects.filter(revoked_at__isnull=True)
+    admissions = Admission.objects.filter(discharged_at__isnull=True).prefetch_related(
+        Prefetch("family", queryset=active_family, to_attr="active_family")
+    )
+    beds = (
+        Bed.objects.filter(unit=unit)
+        .select_related("camera")
+        .prefetch_related(Prefetch("admissions", queryset=admissions, to_attr="current"))
+    )
+    online = set(
+        DeviceSession.objects.filter(
+            ended_at__isnull=True,
+            user__family_memberships__admission__unit=unit,
+            user__family_memberships__revoked_at__isnull=True,
+        ).values_list("user_id", flat=True)
+    )
+    rows = []
+    for bed in beds:
+        admission = bed.current[0] if bed.current else None
+        members = admission.active_family if admission else []
+        rows.append(
+            {
+                "bed": bed,
+                "camera": getattr(bed, "camera", None),
+                "admission": admission,
+                "family": len(members),
+                "online": sum(1 for m in members if m.user_id in online),
+            }
+        )
+    record(request, "unit.board_view", unit=unit)
+    return render(request, "unit/board.html", {"unit": unit, "rows": rows})
+
+
+@login_required
+def bed(request: HttpRequest, bed_id: int) -> HttpResponse:
+    bed = scope.get_nursed_bed(request.user, bed_id)
+    admission = bed.current_admission
+    context = {"bed": bed, "camera": getattr(bed, "camera", None), "admission": admission}
+    if admission is None:
+        context["admit_form"] = AdmitForm()
+    else:
+        members = (
+            admission.family.filter(revoked_at__isnull=True)
+            .select_related("user")
+            .annotate(online=Count("user__device_sessions", filter=Q(user__device_sessions__ended_at__isnull=True)))
+        )
+        context.update(
+            members=members,
+            invite_form=InviteForm(),
+            open_invitations=[i for i in admission.invitations.all() if i.is_open],
+        )
+    return render(request, "unit/bed.html", context)
+
+
+@login_required
+@require_POST
+def admit(request: HttpRequest, bed_id: int) -> HttpResponse:
+    bed = scope.get_nursed_bed(request.user, bed_id)
+    form = AdmitForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Please check the form."))
+        return redirect("bed", bed_id=bed.pk)
+    number = form.cleaned_data["inpatient_number"].strip()
+    try:
+        with transaction.atomic():
+            admission = Admission.objects.create(
+                unit=bed.unit,
+                bed=bed,
+                nickname=form.cleaned_data["nickname"].strip(),
+                inpatient_digest=inpatient_digest(number) if number else "",
+                admitted_by=request.user,
+            )
+    except IntegrityError:
+        messages.error(request, _("This bed already has a baby admitted."))
+        return redirect("bed", bed_id=bed.pk)
+    record(request, "admission.created", admission=admission, bed=bed.label)
+    messages.success(request, _("Admitted. Now invite the parents."))
+    return redirect("bed", bed_id=bed.pk)
+
+
+@login_required
+@require_POST
+def invite(request: HttpRequest, admission_id: int) -> HttpResponse:
+    admission = scope.get_nursed_admission(request.user, admission_id)
+    form = InviteForm(request.POST)
+    if not form.is_valid():
+        raise Http404
+    return _issue(request, admission, form.cleaned_data["role"], "bed", admission.bed_id)
+
+
+def _issue(request: HttpRequest, admission: Admission, role: str, back: str, back_id: int) -> HttpResponse:
+    try:
+        invitation, code = invitations.issue(admission, role, request.user)
+    except invitations.InvitationError as e:
+        messages.error(request, str(e))
+        return redirect(back, back_id)
+    record(request, "invitation.issued", admission=admission, invitation=invitation.pk, role=role)
+    # The code is never stored; this session keeps it only so that the slip can be printed again.
+    slips = request.session.get(_SLIPS, {})
+    slips[str(invitation.pk)] = code
+    request.session[_SLIPS] = slips
+    return redirect("invitation_slip", invitation_id=invitation.pk)
+
+
+@login_required
+def invitation_slip(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    invitation = scope.get_invitation(request.user, invitation_id)
+    code = request.session.get(_SLIPS, {}).get(str(invitation.pk)) if invitation.is_open else None
+    join_url = request.build_absolute_uri("/join/")
+    qr = None
+    if code:
+        import segno
+
+        # The code travels in the fragment, which browsers never send to a server or write to its logs.
+        qr = segno.make(f"{join_url}#{code}", error="m").svg_inline(scale=5, dark="#000", light="#fff")
+    back = "bed" if scope.is_staff(request.user, scope.Role.NURSE) else "family"
+    back_id = invitation.admission.bed_id if back == "bed" else invitation.admission_id
+    return render(
+        request,
+        "unit/slip.html",
+        {
+            "invitation": invitation,
+            "code": code,
+            "qr": qr,
+            "join_url": join_url,
+            "back": back,
+            "back_id": back_id,
+        },
+    )
+
+
+@login_required
+@require_POST
+def revoke_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    invitation = scope.get_invitation(request.user, invitation_id)
+    Invitation.objects.filter(pk=invitation.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    record(request, "invitation.revoked", admission=invitation.admission, invitation=invitation.pk)
+    messages.success(request, _("The invitation has been revoked."))
+    if scope.is_staff(request.user, scope.Role.NURSE):
+        return redirect("bed", bed_id=invitation.admission.bed_id)
+    return redirect("family", admission_id=invitation.admission_id)
+
+
+@login_required
+@require_POST
+def end_member_sessions(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = scope.get_family_member_for_nurse(request.user, membership_id)
+    ended = sessions.end_all(membership.user, DeviceSession.EndReason.BY_STAFF)
+    record(
+        request,
+        "family.sessions_ended",
+        admission=membership.admission,
+        member=membership.user_id,
+        count=ended,
+    )
+    messages.success(request, _("%(name)s has been signed out everywhere.") % {"name": membership.user.display_name})
+    return redirect("bed", bed_id=membership.admission.bed_id)
+
+
+@login_required
+def discharge(request: HttpRequest, admission_id: int) -> HttpResponse:
+    """Ends the admission: the family's access and sessions end at once and the bed is free again."""
+    admission = scope.get_nursed_admission(request.user, admission_id)
+    if request.method != "POST":
+        return render(request, "unit/discharge.html", {"admission": admission})
+    with transaction.atomic():
+        Admission.objects.filter(pk=admission.pk).update(discharged_at=timezone.now())
+        Invitation.objects.filter(admission=admission, used_at__isnull=True, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+    ended = 0
+    for membership in admission.family.filter(revoked_at__isnull=True).select_related("user"):
+        ended += sessions.end_all(membership.user, DeviceSession.EndReason.ACCESS_ENDED)
+    record(request, "admission.discharged", admission=admission, sessions_ended=ended)
+    messages.success(request, _("Discharged. The family's access has ended."))
+    return redirect("board", unit_id=admission.unit_id)
+
+
+@login_required
+def break_glass(request: HttpRequest, unit_id: int) -> HttpResponse:
+    """Emergency access to another unit: a typed reason, one hour at most, and the privacy officers are told."""
+    if not scope.is_staff(request.user, scope.Role.NURSE):
+        raise Http404
+    try:
+        unit = Unit.objects.get(pk=unit_id)
+    except Unit.DoesNotExist as e:
+        raise Http404 from e
+    return _break_glass(request, unit)
+
+
+@reauthentication_required
+def _break_glass(request: HttpRequest, unit: Unit) -> HttpResponse:
+    form = BreakGlassForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        minutes = min(60, settings.CRADLE["BREAK_GLASS_MAX_MINUTES"])
+        grant = BreakGlassGrant.objects.create(
+            user=request.user,
+            unit=unit,
+            reason=form.cleaned_data["reason"],
+            expires_at=timezone.now() + timedelta(minutes=minutes),
+        )
+        record(request, "break_glass.granted", unit=unit, reason=grant.reason, minutes=minutes)
+        alert_privacy_officers(
+            unit.pk,
+            "break_glass",
+            f"{request.user.display_name} ({request.user.username}) used emergency access to {unit.name} "
+            f"for {minutes} minutes. Reason: {grant.reason}",
+            actor=request.user,
+        )
+        messages.warning(request, _("Emergency access granted for one hour. This has been reported."))
+        return redirect("board", unit_id=unit.pk)
+    return render(request, "unit/break_glass.html", {"unit": unit, "form": form})
+
+
+# --- Administrators ---------------------------------------------------------------------------------------------
+
+
+@login_required
+def unit_settings(request: HttpRequest, unit_id: int) -> HttpResponse:
+    return _unit_settings(request, scope.get_administered_unit(request.user, unit_id))
+
+
+@reauthentication_required
+def _unit_settings(request: HttpRequest, unit: Unit) -> HttpResponse:
+    form = UnitSettingsForm(request.POST or None, instance=unit)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        record(
+            request,
+            "unit.settings_changed",
+            unit=unit,
+            **{f: form.cleaned_data[f] for f in form.changed_data},
+        )
+        messages.success(request, _("Settings saved. New sign-ins use them."))
+        return redirect("unit_settings", unit_id=unit.pk)
+    return render(request, "unit/settings.html", {"unit": unit, "form": form})

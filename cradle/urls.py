@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from cradle.accounts import views as accounts
+from cradle.api.routes import api
+from cradle.audit import views as audit
+from cradle.unit import views as unit
+from cradle.web import views as web
+
+urlpatterns = [
+    path("", web.home, name="home"),
+    path("healthz", web.healthz, name="healthz"),
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("accounts/", include("allauth.urls")),
+    path("join/", accounts.join, name="join"),
+    path("join/account/", accounts.join_account, name="join_account"),
+    path("welcome/second-step/", accounts.mfa_prompt, name="mfa_prompt"),
+    path("me/", accounts.profile, name="profile"),
+    path("me/devices/", accounts.devices, name="devices"),
+    path("me/devices/<str:public_id>/end/", accounts.end_device, name="end_device"),
+    path("babies/<int:admission_id>/", unit.baby, name="baby"),
+    path("babies/<int:admission_id>/who-watched/", audit.who_watched, name="who_watched"),
+    path("babies/<int:admission_id>/family/", unit.family, name="family"),
+    path("babies/<int:admission_id>/family/invite/", unit.family_invite, name="family_invite"),
+    path("family/<int:membership_id>/revoke/", unit.revoke_relative, name="revoke_relative"),
+    path("family/<int:membership_id>/end-sessions/", unit.end_member_sessions, name="end_member_sessions"),
+    path("units/", unit.units, name="units"),
+    path("units/<int:unit_id>/board/", unit.board, name="board"),
+    path("units/<int:unit_id>/break-glass/", unit.break_glass, name="break_glass"),
+    path("units/<int:unit_id>/settings/", unit.unit_settings, name="unit_settings"),
+    path("beds/<int:bed_id>/", unit.bed, name="bed"),
+    path("beds/<int:bed_id>/admit/", unit.admit, name="admit"),
+    path("admissions/<int:admission_id>/invite/", unit.invite, name="invite"),
+    path("admissions/<int:admission_id>/discharge/", unit.discharge, name="discharge"),
+    path("invitations/<int:invitation_id>/slip/", unit.invitation_slip, name="invitation_slip"),
+    path("invitations/<int:invitation_id>/revoke/", unit.revoke_invitation, name="revoke_invitation"),
+    path("audit/", audit.audit_search, name="audit_search"),
+    path("audit/export.csv", audit.audit_export, name="audit_export"),
+    path("audit/alerts/", audit.alerts, name="alerts"),
+    path("api/v1/", api.urls),
+]
+
+handler404 = "cradle.web.views.not_found"

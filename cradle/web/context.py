@@ -1,0 +1,23 @@
+"""What every page needs to draw its navigation."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from cradle import scope
+from cradle.unit.models import StaffMembership
+
+Role = StaffMembership.Role
+
+
+def navigation(request: HttpRequest) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    staff = list(StaffMembership.objects.filter(user=user).select_related("unit"))
+    return {
+        "nav_nursed_units": [m.unit for m in staff if m.role == Role.NURSE],
+        "nav_audited_units": [m.unit for m in staff if m.role == Role.PRIVACY_OFFICER],
+        "nav_administered_units": [m.unit for m in staff if m.role == Role.ADMINISTRATOR],
+        "nav_family_admissions": [m.admission for m in scope.active_family(user).select_related("admission__bed")],
+    }

@@ -1,0 +1,36 @@
+"""`cradle serve`: the web application under gunicorn."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Serve the Cradle web application."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--bind", default=os.environ.get("CRADLE_BIND", "127.0.0.1:8000"))
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("CRADLE_WORKERS", "2")))
+
+    def handle(self, *args, **options) -> None:
+        gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+        argv = [
+            gunicorn,
+            "cradle.wsgi:application",
+            "--bind",
+            options["bind"],
+            "--workers",
+            str(options["workers"]),
+            "--threads",
+            "4",
+            "--access-logfile",
+            "-",
+            "--forwarded-allow-ips",
+            os.environ.get("CRADLE_PROXY", ""),
+        ]
+        self.stdout.write(f"Serving on http://{options['bind']}/ (Ctrl+C stops)")
+        sys.stdout.flush()
+        os.execv(gunicorn, argv)  # noqa: S606 - replaces this process with the server

@@ -1,0 +1,113 @@
+"""A small ward for the tests: two units, two families, every role."""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass, field
+
+import pytest
+from allauth.mfa.models import Authenticator
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.mfa.totp.internal.auth import TOTP
+from django.test import Client
+
+from cradle.accounts.models import DeviceSession, User
+from cradle.unit import invitations
+from cradle.unit.models import Admission, Bed, Camera, FamilyMembership, StaffMembership, Unit
+from tests.webauthn_credential import registration
+
+TOTP_SECRET = base64.b32encode(b"cradle-test-secret!!").decode()
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Family:
+    admission: Admission
+    bed: Bed
+    unit: Unit
+    parent: User
+    relative: User
+    relative_membership: FamilyMembership
+    parent_membership: FamilyMembership
+    invitation_id: int
+    device: DeviceSession
+    webauthn_id: int
+
+
+@dataclass
+class World:
+    unit1: Unit
+    unit2: Unit
+    users: dict[str, User | None] = field(default_factory=dict)
+    families: dict[str, Family] = field(default_factory=dict)
+
+    def client(self, actor: str | None) -> Client:
+        c = Client()
+        user = self.users.get(actor) if actor else None
+        if user is not None:
+            sign_in(c, user)
+        return c
+
+
+def sign_in(client: Client, user: User) -> None:
+    """Signs in as a person who has just confirmed their password, so that re-authentication is not asked."""
+    client.force_login(user)
+    session = client.session
+    session["account_authentication_methods"] = [
+        {"method": "password", "at": time.time(), "username": user.username, "reauthenticated": True}
+    ]
+    session["account_authentication_methods_user"] = str(user.pk)
+    session.save()
+
+
+def make_user(username: str, name: str | None = None, totp: bool = False) -> User:
+    user = User.objects.create_user(username, PASSWORD, display_name=name or username.title())
+    if totp:
+        TOTP.activate(user, TOTP_SECRET)
+    return user
+
+
+def _family(tag: str, unit: Unit, nurse: User) -> Family:
+    bed = Bed.objects.create(unit=unit, label=f"{tag}1")
+    Camera.objects.create(bed=bed, source_url=f"sim://{tag}", state=Camera.State.LIVE)
+    admission = Admission.objects.create(unit=unit, bed=bed, admitted_by=nurse)
+    parent = make_user(f"parent_{tag}", f"Parent {tag.upper()}")
+    relative = make_user(f"relative_{tag}", f"Relative {tag.upper()}")
+    pm = FamilyMembership.objects.create(user=parent, admission=admission, role="parent")
+    rm = FamilyMembership.objects.create(user=relative, admission=admission, role="relative", invited_by=parent)
+    inv, _code = invitations.issue(admission, "relative", parent)
+    device = DeviceSession.objects.create(
+        user=parent, session_key=f"unused-{tag}", idle_timeout_s=1800, lifetime_s=43200
+    )
+    key = Authenticator.objects.create(
+        user=parent,
+        type=Authenticator.Type.WEBAUTHN,
+        data={"name": f"phone {tag}", "credential": registration()},
+    )
+    if tag == "a":
+        RecoveryCodes.activate(parent)
+    return Family(admission, bed, unit, parent, relative, rm, pm, inv.pk, device, key.pk)
+
+
+@pytest.fixture
+def world(db) -> World:
+    unit1 = Unit.objects.create(name="Neonatal ICU", code="nicu")
+    unit2 = Unit.objects.create(name="Special Care Nursery", code="scn")
+    w = World(unit1, unit2)
+    staff = {
+        "nurse1": (unit1, "nurse"),
+        "nurse2": (unit2, "nurse"),
+        "privacy": (unit1, "privacy_officer"),
+        "admin": (unit1, "administrator"),
+    }
+    for name, (unit, role) in staff.items():
+        user = make_user(name, totp=True)
+        StaffMembership.objects.create(user=user, unit=unit, role=role)
+        w.users[name] = user
+    w.families["a"] = _family("a", unit1, w.users["nurse1"])
+    w.families["b"] = _family("b", unit2, w.users["nurse2"])
+    for tag, fam in w.families.items():
+        w.users[f"parent_{tag}"] = fam.parent
+        w.users[f"relative_{tag}"] = fam.relative
+    return w

@@ -1,0 +1,215 @@
+"""Every route x every kind of person x objects of both families.
+
+The table below is checked against the URL configuration: a route added without an entry fails the suite, so the
+matrix cannot fall behind the code. "ok" means the request got past authorisation (a page, a redirect onwards, a
+request to re-authenticate); "login" means it was sent to sign in (401 for the API); 404 is out of scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+ACTORS = [None, "parent_a", "relative_a", "parent_b", "nurse1", "nurse2", "privacy", "admin"]
+SIGNED_IN = set(ACTORS) - {None}
+NURSES = {"nurse1", "nurse2"}
+
+
+@dataclass(frozen=True)
+class Route:
+    # kwargs for the URL, given the world and a family ("a" or "b"); None for a route without objects.
+    kwargs: Callable | None = None
+    # who gets past authorisation: a set of actors, or per family a set of actors
+    allowed: object = frozenset()
+    method: str = "get"
+    data: dict | None = None
+    anonymous: str = "login"  # what anonymous gets: "login", "ok" (public) or "404"
+
+
+def fam(attr: str) -> Callable:
+    def build(w, tag):
+        f = w.families[tag]
+        value = f
+        for part in attr.split("."):
+            value = getattr(value, part)
+        return value
+
+    return build
+
+
+def kw(**getters: Callable) -> Callable:
+    return lambda w, tag: {k: g(w, tag) for k, g in getters.items()}
+
+
+ADMISSION = kw(admission_id=fam("admission.pk"))
+UNIT = kw(unit_id=fam("unit.pk"))
+BED = kw(bed_id=fam("bed.pk"))
+RELATIVE = kw(membership_id=fam("relative_membership.pk"))
+INVITATION = kw(invitation_id=fam("invitation_id"))
+DEVICE = kw(public_id=fam("device.public_id"))
+API_DEVICE = kw(device_id=fam("device.public_id"))
+KEY = kw(pk=fam("webauthn_id"))
+
+WATCHERS = {"a": {"parent_a", "relative_a", "nurse1"}, "b": {"parent_b", "nurse2"}}
+PARENTS = {"a": {"parent_a"}, "b": {"parent_b"}}
+UNIT_NURSES = {"a": {"nurse1"}, "b": {"nurse2"}}
+SLIP_READERS = {"a": {"parent_a", "nurse1"}, "b": {"parent_b", "nurse2"}}
+PUBLIC = Route(allowed=SIGNED_IN, anonymous="ok")
+SELF = Route(allowed=SIGNED_IN)
+
+MATRIX: dict[str, Route] = {
+    "home": SELF,
+    "healthz": PUBLIC,
+    "set_language": Route(allowed=SIGNED_IN, anonymous="ok", method="post", data={"language": "zh-hans"}),
+    "join": PUBLIC,
+    "join_account": PUBLIC,
+    "mfa_prompt": SELF,
+    "profile": SELF,
+    "devices": SELF,
+    "end_device": Route(DEVICE, PARENTS, method="post"),
+    "baby": Route(ADMISSION, WATCHERS),
+    "who_watched": Route(ADMISSION, PARENTS),
+    "family": Route(ADMISSION, PARENTS),
+    "family_invite": Route(ADMISSION, PARENTS, method="post"),
+    "revoke_relative": Route(RELATIVE, PARENTS, method="post"),
+    "end_member_sessions": Route(RELATIVE, UNIT_NURSES, method="post"),
+    "units": Route(allowed=NURSES),
+    "board": Route(UNIT, UNIT_NURSES),
+    # Any nurse may ask for emergency access to any unit; it is reasoned, reported and short.
+    "break_glass": Route(UNIT, {"a": NURSES, "b": NURSES}),
+    "unit_settings": Route(UNIT, {"a": {"admin"}, "b": set()}),
+    "bed": Route(BED, UNIT_NURSES),
+    "admit": Route(BED, UNIT_NURSES, method="post", data={"nickname": "x"}),
+    "invite": Route(ADMISSION, UNIT_NURSES, method="post", data={"role": "relative"}),
+    "discharge": Route(ADMISSION, UNIT_NURSES),
+    "invitation_slip": Route(INVITATION, SLIP_READERS),
+    "revoke_invitation": Route(INVITATION, SLIP_READERS, method="post"),
+    "audit_search": Route(allowed={"privacy"}),
+    "audit_export": Route(allowed={"privacy"}),
+    "alerts": Route(allowed={"privacy"}),
+    # The sign-in pages of allauth: open to everyone (signed-in people are sent on).
+    "account_login": PUBLIC,
+    "account_logout": PUBLIC,
+    "account_inactive": PUBLIC,
+    "account_signup": PUBLIC,
+    "account_reauthenticate": SELF,
+    "account_email": SELF,
+    "account_email_verification_sent": PUBLIC,
+    "account_change_password": SELF,
+    "account_set_password": SELF,
+    "account_reset_password": PUBLIC,
+    # Steps in the middle of a sign-in: without one under way they send the visitor back to sign in.
+    "account_confirm_login_code": Route(allowed=SIGNED_IN),
+    "account_confirm_email": Route(lambda w, t: {"key": "nonsense"}, SIGNED_IN, anonymous="ok"),
+    "account_reset_password_from_key_done": PUBLIC,
+    "account_reset_password_from_key": Route(
+        lambda w, t: {"uidb36": "1", "key": "nonsense"}, SIGNED_IN, anonymous="ok"
+    ),
+    "account_reset_password_done": PUBLIC,
+    "mfa_index": SELF,
+    "mfa_authenticate": Route(allowed=SIGNED_IN),
+    "mfa_reauthenticate": SELF,
+    "mfa_activate_totp": SELF,
+    # Pages about one's own second factors; 404 for someone who has none of that kind.
+    "mfa_deactivate_totp": Route(allowed={"nurse1", "nurse2", "privacy", "admin"}),
+    "mfa_view_recovery_codes": Route(allowed={"parent_a"}),
+    "mfa_generate_recovery_codes": SELF,
+    "mfa_download_recovery_codes": Route(allowed={"parent_a"}),
+    "mfa_list_webauthn": SELF,
+    "mfa_add_webauthn": SELF,
+    "mfa_reauthenticate_webauthn": SELF,
+    "mfa_remove_webauthn": Route(KEY, PARENTS),
+    "mfa_edit_webauthn": Route(KEY, PARENTS),
+    "mfa_login_webauthn": Route(allowed=SIGNED_IN),
+    # The JSON API.
+    "api:api-root": Route(allowed=set(), anonymous="404"),
+    "api:openapi-json": PUBLIC,
+    "api:me": SELF,
+    "api:admissions": SELF,
+    "api:admission": Route(ADMISSION, WATCHERS),
+    "api:watchers": Route(ADMISSION, PARENTS),
+    "api:family": Route(ADMISSION, PARENTS),
+    "api:devices": SELF,
+    "api:end_device": Route(API_DEVICE, PARENTS, method="post"),
+}
+
+
+def route_names() -> list[str]:
+    def walk(patterns, ns=None):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                inner = f"{ns}:{p.namespace}" if ns and p.namespace else (p.namespace or ns)
+                yield from walk(p.url_patterns, inner)
+            elif isinstance(p, URLPattern):
+                assert p.name, f"route {p.pattern} has no name, so it cannot be in the matrix"
+                yield f"{ns}:{p.name}" if ns else p.name
+
+    return list(walk(get_resolver().url_patterns))
+
+
+def test_every_route_has_a_matrix_entry():
+    names = route_names()
+    missing = sorted(set(names) - set(MATRIX))
+    stale = sorted(set(MATRIX) - set(names))
+    assert not missing, f"routes without an authorisation matrix entry: {missing}"
+    assert not stale, f"matrix entries for routes that no longer exist: {stale}"
+
+
+def cells():
+    for name in sorted(MATRIX):
+        families = ["a", "b"] if MATRIX[name].kwargs else [None]
+        for tag in families:
+            for actor in ACTORS:
+                yield name, tag, actor
+
+
+def expected(route: Route, tag: str | None, actor: str | None) -> str:
+    if actor is None:
+        return route.anonymous
+    allowed = route.allowed[tag] if isinstance(route.allowed, dict) else route.allowed
+    return "ok" if actor in allowed else "404"
+
+
+def outcome(response) -> str:
+    status = response.status_code
+    assert status < 500, f"server error {status}"
+    if status == 401:
+        return "login"
+    if status in (301, 302):
+        target = response.headers["Location"]
+        if target.startswith(reverse("account_login")):
+            return "login"
+        return "ok"
+    if status == 404:
+        return "404"
+    assert status != 403, "out of scope must be a 404, not a 403"
+    return "ok"
+
+
+def test_authorisation_matrix(world):
+    checked = 0
+    failures = []
+    for name, tag, actor in cells():
+        route = MATRIX[name]
+        kwargs = route.kwargs(world, tag) if route.kwargs else {}
+        url = reverse(name, kwargs=kwargs)
+        # Each cell runs in a savepoint that is rolled back, so that a revocation in one cannot change the next.
+        sid = transaction.savepoint()
+        try:
+            client = world.client(actor)
+            response = getattr(client, route.method)(url, route.data or {})
+            got = outcome(response)
+        finally:
+            transaction.savepoint_rollback(sid)
+        want = expected(route, tag, actor)
+        if got != want:
+            failures.append(
+                f"{name} [{tag or '-'}] as {actor or 'anonymous'}: expected {want}, got {got}"
+                f" ({response.status_code} {response.headers.get('Location', '')})"
+            )
+        checked += 1
+    print(f"authorisation matrix: {len(MATRIX)} routes, {checked} cells")
+    assert not failures, "\n".join(failures)
