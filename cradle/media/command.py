@@ -101,9 +101,7 @@ def redact_file(
         stream = container.streams.video[0]
         width, height = stream.codec_context.width, stream.codec_context.height
         if not (2 <= width <= MAX_SIDE and 2 <= height <= MAX_SIDE):
-            raise MediaError(
-                f"{source} claims a {width}x{height} picture, outside 2..{MAX_SIDE} pixels a side."
-            )
+            raise MediaError(f"{source} claims a {width}x{height} picture, outside 2..{MAX_SIDE} pixels a side.")
         seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
         if container.duration and not seconds:
             seconds = container.duration / 1_000_000
@@ -117,9 +115,7 @@ def redact_file(
         try:
             counts = _redact_stream(container, stream, temp, policy, float(rate), detectors, source, expected)
             if expected and counts.frames < expected:
-                raise MediaError(
-                    f"{source} is truncated: only {counts.frames} of {expected} frames could be decoded."
-                )
+                raise MediaError(f"{source} is truncated: only {counts.frames} of {expected} frames could be decoded.")
             os.replace(temp, target)
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -163,9 +159,7 @@ def _redact_stream(
         try:
             for video in container.decode(stream):
                 if video.width != width or video.height != height:
-                    raise MediaError(
-                        f"{source} changes picture size at frame {decoded}; it cannot be kept as one MP4."
-                    )
+                    raise MediaError(f"{source} changes picture size at frame {decoded}; it cannot be kept as one MP4.")
                 pts = video.pts
                 if pts is None or (last_pts is not None and pts <= last_pts):
                     pts = None if last_pts is None else last_pts + 1
@@ -174,9 +168,7 @@ def _redact_stream(
                 write(redactor.push(Frame(image, decoded, pts, time_base, time.monotonic())))
                 decoded += 1
         except av.error.FFmpegError as exc:
-            raise MediaError(
-                f"{source} is damaged or truncated after {decoded} frames ({_reason(exc)})."
-            ) from exc
+            raise MediaError(f"{source} is damaged or truncated after {decoded} frames ({_reason(exc)}).") from exc
         write(redactor.flush())
         if decoded == 0:
             raise MediaError(f"{source} has no decodable video frames.")
@@ -194,6 +186,4 @@ def _progress(total: int):
     """A progress bar on a terminal; silence otherwise."""
     from tqdm import tqdm
 
-    return tqdm(
-        total=total or None, unit="frame", desc="redact", disable=not sys.stderr.isatty(), leave=False
-    )
+    return tqdm(total=total or None, unit="frame", desc="redact", disable=not sys.stderr.isatty(), leave=False)

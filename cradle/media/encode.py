@@ -52,9 +52,7 @@ class Mp4Writer:
             raise TypeError("only SafeFrames may be encoded; raw frames never leave the pipeline")
         image = np.ascontiguousarray(frame.image)
         if image.shape[1::-1] != self._size:
-            raise ValueError(
-                f"frame is {image.shape[1]}x{image.shape[0]}, stream is {self._size[0]}x{self._size[1]}"
-            )
+            raise ValueError(f"frame is {image.shape[1]}x{image.shape[0]}, stream is {self._size[0]}x{self._size[1]}")
         video = av.VideoFrame.from_ndarray(image, format="bgr24")
         if frame.pts is not None and frame.time_base is not None:
             video.pts = round(frame.pts * frame.time_base / self._time_base)

@@ -72,6 +72,4 @@ def privacy_screen(width: int, height: int) -> np.ndarray:
 def screened(frame: Frame) -> SafeFrame:
     """The privacy screen in place of `frame`, keeping its position and timing."""
     height, width = frame.image.shape[:2]
-    return SafeFrame(
-        privacy_screen(width, height), frame.index, frame.pts, frame.time_base, frame.arrived, True
-    )
+    return SafeFrame(privacy_screen(width, height), frame.index, frame.pts, frame.time_base, frame.arrived, True)

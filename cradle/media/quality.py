@@ -61,11 +61,12 @@ def redact_scene(camera: SimCamera, pool: DetectorPool, mode: str, policy: Camer
     """Run a scene's frames through redaction; `mode` is "redact", "raw" (no redaction) or "blackout"."""
     sims = [camera.frame(i) for i in range(SCENE_FRAMES)]
     if mode == "raw":
-        return sims, [SafeFrame(s.image, s.index, None, None, 0.0, False, np.zeros(s.infant.shape, bool))
-                      for s in sims]
+        return sims, [SafeFrame(s.image, s.index, None, None, 0.0, False, np.zeros(s.infant.shape, bool)) for s in sims]
     if mode == "blackout":
-        return sims, [SafeFrame(np.zeros_like(s.image), s.index, None, None, 0.0, False,
-                                np.ones(s.infant.shape, bool)) for s in sims]
+        return sims, [
+            SafeFrame(np.zeros_like(s.image), s.index, None, None, 0.0, False, np.ones(s.infant.shape, bool))
+            for s in sims
+        ]
     redactor = Redactor(policy or CameraPolicy(), pool, blocking=True, deadline_s=60)
     out: list[SafeFrame] = []
     for sim in sims:
@@ -114,9 +115,11 @@ def normalise(text: str) -> str:
 
 
 def tesseract_available() -> bool:
-    if shutil.which("tesseract") is None:
+    tesseract = shutil.which("tesseract")
+    if tesseract is None:
         return False
-    langs = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, check=False).stdout
+    # A fixed argument list with no user input.
+    langs = subprocess.run([tesseract, "--list-langs"], capture_output=True, text=True, check=False).stdout  # noqa: S603
     return "chi_sim" in langs and "eng" in langs
 
 
@@ -128,9 +131,12 @@ def read_text(image: np.ndarray) -> str:
         cv2.imwrite(str(path), big)
         texts = []
         for psm in ("11", "3"):
-            result = subprocess.run(
-                ["tesseract", str(path), "-", "-l", "chi_sim+eng", "--psm", psm],
-                capture_output=True, text=True, timeout=120, check=False,
+            result = subprocess.run(  # noqa: S603 - fixed arguments and our own temporary file
+                [shutil.which("tesseract") or "/usr/bin/tesseract", str(path), "-", "-l", "chi_sim+eng", "--psm", psm],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
                 env={"OMP_THREAD_LIMIT": "1", "PATH": "/usr/bin:/bin"},
             )
             texts.append(result.stdout)
@@ -141,8 +147,17 @@ def total(scores: list[SceneScore]) -> SceneScore:
     """The sum of several scenes' scores."""
     out = SceneScore()
     for s in scores:
-        for name in ("lines", "destroyed", "tokens", "infant_px", "infant_untouched_px", "masked_px", "phi_px",
-                     "frames", "screened"):
+        for name in (
+            "lines",
+            "destroyed",
+            "tokens",
+            "infant_px",
+            "infant_untouched_px",
+            "masked_px",
+            "phi_px",
+            "frames",
+            "screened",
+        ):
             setattr(out, name, getattr(out, name) + getattr(s, name))
         out.leaked += s.leaked
     return out

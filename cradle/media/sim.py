@@ -274,9 +274,7 @@ class SimCamera:
         draw = ImageDraw.Draw(scene)
         draw.rectangle((0, int(400 * sy), s.width, s.height), fill=(150, 150, 160))  # floor
         # Incubator: cabinet, mattress and the clear hood's frame.
-        draw.rounded_rectangle(
-            (int(40 * sx), int(300 * sy), int(420 * sx), int(420 * sy)), 12, fill=(222, 222, 215)
-        )
+        draw.rounded_rectangle((int(40 * sx), int(300 * sy), int(420 * sx), int(420 * sy)), 12, fill=(222, 222, 215))
         draw.rectangle((int(70 * sx), int(262 * sy), int(390 * sx), int(300 * sy)), fill=(235, 238, 246))
         draw.rounded_rectangle(
             (int(50 * sx), int(120 * sy), int(410 * sx), int(302 * sy)),
@@ -287,9 +285,7 @@ class SimCamera:
         for cx in (120, 340):
             r = int(22 * sx)
             c = (int(cx * sx), int(230 * sy))
-            draw.ellipse(
-                (c[0] - r, c[1] - r, c[0] + r, c[1] + r), outline=(160, 180, 190), width=max(1, int(3 * sx))
-            )
+            draw.ellipse((c[0] - r, c[1] - r, c[0] + r, c[1] + r), outline=(160, 180, 190), width=max(1, int(3 * sx)))
         return scene
 
     def _paste_card(self, scene: Image.Image, rng: random.Random, sx: float, sy: float) -> list[PhiLine]:

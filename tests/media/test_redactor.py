@@ -34,9 +34,7 @@ class Sink:
 
 def _raw_frames(n: int, start: int = 0) -> list[Frame]:
     camera = SimCamera(SimSettings(seed=21, noise=0, shake=0))
-    return [
-        Frame(camera.frame(i).image, i, i, Fraction(1, 15), time.monotonic()) for i in range(start, start + n)
-    ]
+    return [Frame(camera.frame(i).image, i, i, Fraction(1, 15), time.monotonic()) for i in range(start, start + n)]
 
 
 def _leaks(sink: Sink, raws: list[Frame]) -> list[int]:
@@ -58,7 +56,7 @@ def _is_screen(frame: SafeFrame) -> bool:
 
 def test_text_is_masked_with_detections_from_both_sides(fake_text):
     _detector, pool = fake_text
-    redactor = Redactor(CameraPolicy(detect_every=5, hold_frames=8), pool, blocking=True, deadline_s=5)
+    redactor = Redactor(CameraPolicy(detect_side=0, detect_every=5, hold_frames=8), pool, blocking=True, deadline_s=5)
     sink, raws = Sink(), _raw_frames(12)
     for frame in raws:
         sink.write(redactor.push(frame))
@@ -83,7 +81,10 @@ def test_text_seen_only_by_the_next_detection_is_masked_on_earlier_frames():
 
     with DetectorPool(lambda: WardDetectors(AppearsLate()), workers=1) as pool:
         redactor = Redactor(
-            CameraPolicy(detect_every=5, hold_frames=5, motion_share=1.0), pool, blocking=True, deadline_s=5
+            CameraPolicy(detect_side=0, detect_every=5, hold_frames=5, motion_share=1.0),
+            pool,
+            blocking=True,
+            deadline_s=5,
         )
         sink, raws = Sink(), _raw_frames(6)
         for frame in raws:
@@ -95,7 +96,7 @@ def test_text_seen_only_by_the_next_detection_is_masked_on_earlier_frames():
 
 def test_detector_exception_screens_frames_until_detection_recovers(fake_text):
     detector, pool = fake_text
-    redactor = Redactor(CameraPolicy(detect_every=2, hold_frames=4), pool, blocking=True, deadline_s=5)
+    redactor = Redactor(CameraPolicy(detect_side=0, detect_every=2, hold_frames=4), pool, blocking=True, deadline_s=5)
     sink, raws = Sink(), _raw_frames(16)
     for frame in raws:
         detector.fail = 4 <= frame.index < 8
@@ -113,7 +114,9 @@ def test_detector_exception_screens_frames_until_detection_recovers(fake_text):
 def test_stalled_detector_screens_frames_in_blocking_mode(fake_text):
     detector, pool = fake_text
     detector.release.clear()  # every detection hangs
-    redactor = Redactor(CameraPolicy(detect_every=2, hold_frames=4), pool, blocking=True, deadline_s=0.05)
+    redactor = Redactor(
+        CameraPolicy(detect_side=0, detect_every=2, hold_frames=4), pool, blocking=True, deadline_s=0.05
+    )
     sink, raws = Sink(), _raw_frames(6)
     for frame in raws:
         sink.write(redactor.push(frame))
@@ -125,7 +128,7 @@ def test_stalled_detector_screens_frames_in_blocking_mode(fake_text):
 def test_live_stall_screens_overdue_frames_and_raw_never_escapes(fake_text):
     detector, pool = fake_text
     now = [0.0]
-    redactor = Redactor(CameraPolicy(detect_every=2, hold_frames=4), pool, fps=15, clock=lambda: now[0])
+    redactor = Redactor(CameraPolicy(detect_side=0, detect_every=2, hold_frames=4), pool, fps=15, clock=lambda: now[0])
     sink, raws = Sink(), []
     camera = SimCamera(SimSettings(seed=21, noise=0, shake=0))
     for i in range(6):
@@ -154,7 +157,9 @@ def test_overloaded_pool_screens_instead_of_queueing_forever():
     detector.release.clear()
     pool = DetectorPool(lambda: WardDetectors(detector), workers=1, backlog=1)
     try:
-        redactor = Redactor(CameraPolicy(detect_every=1, hold_frames=2), pool, blocking=True, deadline_s=0.05)
+        redactor = Redactor(
+            CameraPolicy(detect_side=0, detect_every=1, hold_frames=2), pool, blocking=True, deadline_s=0.05
+        )
         sink, raws = Sink(), _raw_frames(5)
         for frame in raws:
             sink.write(redactor.push(frame))
@@ -171,7 +176,7 @@ def test_detector_that_cannot_load_screens_everything():
         raise OSError("model file missing")
 
     with DetectorPool(broken, workers=1) as pool:
-        redactor = Redactor(CameraPolicy(), pool, blocking=True, deadline_s=5)
+        redactor = Redactor(CameraPolicy(detect_side=0), pool, blocking=True, deadline_s=5)
         sink, raws = Sink(), _raw_frames(7)
         for frame in raws:
             sink.write(redactor.push(frame))
@@ -181,7 +186,7 @@ def test_detector_that_cannot_load_screens_everything():
 
 def test_lost_camera_frames_pass_as_screens_without_detection(fake_text):
     detector, pool = fake_text
-    redactor = Redactor(CameraPolicy(), pool, blocking=True, deadline_s=5)
+    redactor = Redactor(CameraPolicy(detect_side=0), pool, blocking=True, deadline_s=5)
     screen = privacy_screen(640, 480)
     out = redactor.push(Frame(screen, 0, None, None, time.monotonic(), lost=True))
     assert len(out) == 1 and out[0].screened and detector.calls == 0
@@ -191,7 +196,7 @@ def test_static_zones_are_always_masked(fake_text):
     detector, pool = fake_text
     detector.boxes = []
     zone = ((0.0, 0.0), (0.25, 0.0), (0.25, 0.25), (0.0, 0.25))
-    redactor = Redactor(CameraPolicy(zones=(zone,), mask="pixelate"), pool, blocking=True, deadline_s=5)
+    redactor = Redactor(CameraPolicy(detect_side=0, zones=(zone,), mask="pixelate"), pool, blocking=True, deadline_s=5)
     raws = _raw_frames(3)
     out = [f for frame in raws for f in redactor.push(frame)] + redactor.flush()
     assert len(out) == 3
@@ -209,3 +214,16 @@ def test_encoder_refuses_raw_frames(tmp_path):
     with pytest.raises(TypeError):
         writer.write(raw)
     writer.abort()
+
+
+def test_motion_triggers_detection_before_the_schedule(fake_text):
+    _detector, pool = fake_text
+    redactor = Redactor(CameraPolicy(detect_side=0, detect_every=8, hold_frames=8), pool, blocking=True, deadline_s=5)
+    raws = _raw_frames(8)
+    for frame in raws[:3]:
+        redactor.push(frame)
+    assert redactor.counts.detections == 1  # breathing, noise and the monitor trace are not motion
+    hand = raws[3].image.copy()
+    hand[100:300, 100:260] = (120, 150, 200)  # a nurse's arm reaches in
+    redactor.push(Frame(hand, 3, 3, Fraction(1, 15), time.monotonic()))
+    assert redactor.counts.detections == 2 and redactor.counts.motion_detections == 1

@@ -32,9 +32,7 @@ def test_url_selects_bed_language_and_size():
     )
 
 
-@pytest.mark.parametrize(
-    "url", ["sim://bed-3?lang=fr", "http://bed-3", "sim://bed-3?size=big", "sim://bed?fps=900"]
-)
+@pytest.mark.parametrize("url", ["sim://bed-3?lang=fr", "http://bed-3", "sim://bed-3?size=big", "sim://bed?fps=900"])
 def test_bad_url_is_a_clear_error(url):
     with pytest.raises(MediaError):
         settings_from_url(url)

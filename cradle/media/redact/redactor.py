@@ -84,19 +84,28 @@ class Redactor:
         last = self._last_seen
         if last is not None and (not self._detections or self._detections[-1].index < last.index):
             self._submit(last)
-        return self._release(final=True)
+        # Nothing comes after the last frame, so waiting (up to the deadline) beats screening the tail.
+        blocking, self._blocking = self._blocking, True
+        try:
+            return self._release(final=True)
+        finally:
+            self._blocking = blocking
 
     def _maybe_detect(self, frame: Frame) -> None:
         due = frame.index - self._last_detected >= self.policy.detect_every
         if due:
             self._submit(frame)
-        elif self._motion.moved(frame.image):
+        elif self._idle() and self._motion.moved(frame.image):
+            # Only when the detector has caught up: under load an extra check would make every frame late.
             self.counts.motion_detections += 1
             self._submit(frame)
 
+    def _idle(self) -> bool:
+        return not self._detections or self._detections[-1].future.done()
+
     def _submit(self, frame: Frame) -> None:
         try:
-            future = self._pool.submit(frame.image, self.policy.faces)
+            future = self._pool.submit(frame.image, self.policy.faces, self.policy.detect_side)
         except Exception as exc:  # a broken pool must screen frames, not crash the camera
             future = Future()
             future.set_exception(DetectorFailed(str(exc)))
@@ -190,9 +199,7 @@ class Redactor:
 
     def _forget(self) -> None:
         """Drop detections no pending or future frame can use."""
-        oldest = (
-            self._pending[0].index if self._pending else (self._last_seen.index if self._last_seen else 0)
-        )
+        oldest = self._pending[0].index if self._pending else (self._last_seen.index if self._last_seen else 0)
         keep_from = 0
         for i, detection in enumerate(self._detections):
             if detection.index < oldest:
