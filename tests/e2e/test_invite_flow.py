@@ -1,0 +1,102 @@
+"""The invitation flow end to end in Chromium: a nurse prints a slip, a parent joins with it and adds an authenticator.
+
+The browser side is tests/e2e/invite_flow.mjs (Playwright); this test gives it a ward on a live server and then
+checks what the flow left in the database.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from allauth.mfa.models import Authenticator
+from django.db import connection
+
+from cradle.accounts.models import User
+from cradle.audit.models import Event
+from cradle.unit.models import Admission, Bed, Camera, FamilyMembership, StaffMembership, Unit
+from tests.conftest import PASSWORD, TOTP_SECRET, make_user
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "tests" / "e2e" / "invite_flow.mjs"
+CHROMIUM = Path("/usr/bin/chromium")
+PLAYWRIGHT = ROOT / "node_modules" / "playwright-core"
+PARENT_USERNAME = "mum_e2e"
+APPEND_ONLY = importlib.import_module("cradle.audit.migrations.0002_append_only")
+
+
+def _browser_missing() -> str | None:
+    missing = [str(p) for p in (CHROMIUM, PLAYWRIGHT) if not p.exists()]
+    if shutil.which("node") is None:
+        missing.append("node")
+    if not missing:
+        return None
+    return f"{', '.join(missing)} not found; run `make setup` (Debian's chromium and `npm ci`) to run browser tests."
+
+
+@pytest.fixture
+def browser_tools() -> None:
+    reason = _browser_missing()
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the browser tests, but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def audit_emptied_after(transactional_db):
+    """Empties the audit log after the test, so that the flush which ends a transactional test can run.
+
+    The database refuses to delete audit events, and on SQLite the flush deletes row by row. The triggers are lifted
+    only to empty the table and are put back at once, so later tests still find the log append-only.
+    """
+    yield
+    triggers = {"sqlite": APPEND_ONLY.SQLITE, "postgresql": APPEND_ONLY.POSTGRES}.get(connection.vendor, [])
+    with connection.cursor() as cursor:
+        for sql in APPEND_ONLY.DROP.get(connection.vendor, []):
+            cursor.execute(sql)
+        cursor.execute(f"DELETE FROM {connection.ops.quote_name(Event._meta.db_table)}")
+        for sql in triggers:
+            cursor.execute(sql)
+
+
+@pytest.mark.e2e
+def test_parent_joins_from_a_printed_slip_and_sees_the_baby(browser_tools, audit_emptied_after, live_server) -> None:
+    unit = Unit.objects.create(name="Neonatal ICU", code="nicu")
+    bed = Bed.objects.create(unit=unit, label="7")
+    Camera.objects.create(bed=bed, source_url="sim://e2e", state=Camera.State.LIVE)
+    nurse = make_user("nurse_e2e", "Nurse Chen", totp=True)
+    StaffMembership.objects.create(user=nurse, unit=unit, role=StaffMembership.Role.NURSE)
+
+    env = {
+        **os.environ,
+        "BASE_URL": live_server.url,
+        "NURSE_USERNAME": nurse.username,
+        "NURSE_PASSWORD": PASSWORD,
+        "NURSE_TOTP_SECRET": TOTP_SECRET,
+        "BED_ID": str(bed.pk),
+        "CAMERA_STATE": "Camera live",
+        "PARENT_NAME": "Mum",
+        "PARENT_USERNAME": PARENT_USERNAME,
+        "PARENT_PASSWORD": "a long walk by the river at dawn",
+    }
+    try:
+        run = subprocess.run(
+            ["node", str(SCRIPT)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False
+        )
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"The browser flow did not finish within 180 s.\n{e.stdout or ''}\n{e.stderr or ''}")
+    assert run.returncode == 0, f"The browser flow failed.\n{run.stdout}\n{run.stderr}"
+
+    admission = Admission.objects.get(bed=bed, discharged_at__isnull=True)
+    parent = User.objects.get(username=PARENT_USERNAME)
+    assert parent.display_name == "Mum"
+    assert FamilyMembership.objects.filter(
+        user=parent, admission=admission, role=FamilyMembership.Role.PARENT, revoked_at__isnull=True
+    ).exists()
+    assert Authenticator.objects.filter(user=parent, type=Authenticator.Type.TOTP).exists()
