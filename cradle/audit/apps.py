@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class AuditConfig(AppConfig):
     name = "cradle.audit"
     label = "audit"
+
+    def ready(self) -> None:
+        from cradle.audit import guard
+
+        guard.install()

@@ -93,7 +93,15 @@ def verify(batch: int = 2000) -> tuple[int, Break | None]:
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
     if head_seq != expected_seq - 1 or head_hash != prev_hash:
         return count, Break(expected_seq, f"the log ends before its recorded last event {head_seq} (deleted)")
+    if count == 0 and _has_accounts():
+        return count, Break(1, "the log is empty although Cradle has accounts (wiped)")
     return count, None
+
+
+def _has_accounts() -> bool:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.exists()
 
 
 def _events(batch: int) -> Iterator[Event]:

@@ -67,11 +67,8 @@ def _utc(value):
 def audit_search(request: HttpRequest) -> HttpResponse:
     form, events = _search(request)
     page = Paginator(events, 100).get_page(request.GET.get("page"))
-    record(
-        request,
-        "audit.search",
-        **{k: str(v) for k, v in (form.cleaned_data if form.is_bound and form.is_valid() else {}).items() if v},
-    )
+    criteria = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    record(request, "audit.search", query={k: str(v) for k, v in criteria.items() if v})
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "audit/search.html", {"form": form, "page": page, "query": query.urlencode()})

@@ -57,13 +57,14 @@ def issue(admission: Admission, role: str, by: User) -> tuple[Invitation, str]:
             raise InvitationError(_("This baby already has the most parents the unit allows."))
     else:
         raise InvitationError(_("Unknown role."))
-    code = new_code()
+    code, now = new_code(), timezone.now()
     invitation = Invitation.objects.create(
         admission=admission,
         role=role,
         code_digest=digest(code),
         created_by=by,
-        expires_at=timezone.now() + timedelta(hours=settings.CRADLE["INVITATION_HOURS"]),
+        created_at=now,
+        expires_at=now + timedelta(hours=settings.CRADLE["INVITATION_HOURS"]),
     )
     return invitation, code
 

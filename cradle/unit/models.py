@@ -58,7 +58,8 @@ class Camera(models.Model):
 
 def inpatient_digest(number: str) -> str:
     """The keyed hash under which an inpatient number is matched; the number itself is never stored."""
-    normalised = "".join(number.split()).upper()
+    # Spaces, dashes and case vary between systems that print the same number.
+    normalised = "".join(ch for ch in number if ch.isalnum()).upper()
     return salted_hmac("cradle.unit.inpatient", normalised, algorithm="sha256").hexdigest()
 
 

@@ -6,7 +6,6 @@ checks what the flow left in the database.
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import subprocess
@@ -14,10 +13,8 @@ from pathlib import Path
 
 import pytest
 from allauth.mfa.models import Authenticator
-from django.db import connection
 
 from cradle.accounts.models import User
-from cradle.audit.models import Event
 from cradle.unit.models import Admission, Bed, Camera, FamilyMembership, StaffMembership, Unit
 from tests.conftest import PASSWORD, TOTP_SECRET, make_user
 
@@ -26,7 +23,6 @@ SCRIPT = ROOT / "tests" / "e2e" / "invite_flow.mjs"
 CHROMIUM = Path("/usr/bin/chromium")
 PLAYWRIGHT = ROOT / "node_modules" / "playwright-core"
 PARENT_USERNAME = "mum_e2e"
-APPEND_ONLY = importlib.import_module("cradle.audit.migrations.0002_append_only")
 
 
 def _browser_missing() -> str | None:
@@ -48,25 +44,8 @@ def browser_tools() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture
-def audit_emptied_after(transactional_db):
-    """Empties the audit log after the test, so that the flush which ends a transactional test can run.
-
-    The database refuses to delete audit events, and on SQLite the flush deletes row by row. The triggers are lifted
-    only to empty the table and are put back at once, so later tests still find the log append-only.
-    """
-    yield
-    triggers = {"sqlite": APPEND_ONLY.SQLITE, "postgresql": APPEND_ONLY.POSTGRES}.get(connection.vendor, [])
-    with connection.cursor() as cursor:
-        for sql in APPEND_ONLY.DROP.get(connection.vendor, []):
-            cursor.execute(sql)
-        cursor.execute(f"DELETE FROM {connection.ops.quote_name(Event._meta.db_table)}")
-        for sql in triggers:
-            cursor.execute(sql)
-
-
 @pytest.mark.e2e
-def test_parent_joins_from_a_printed_slip_and_sees_the_baby(browser_tools, audit_emptied_after, live_server) -> None:
+def test_parent_joins_from_a_printed_slip_and_sees_the_baby(browser_tools, transactional_db, live_server) -> None:
     unit = Unit.objects.create(name="Neonatal ICU", code="nicu")
     bed = Bed.objects.create(unit=unit, label="7")
     Camera.objects.create(bed=bed, source_url="sim://e2e", state=Camera.State.LIVE)

@@ -1,0 +1,258 @@
+"""Sign-in: throttling without lock-out, fresh session ids, idle and absolute expiry, ending sessions, staff MFA."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
+from django.core import mail
+from django.test import Client, override_settings
+from django.urls import reverse
+from django.utils import timezone
+
+from cradle.accounts.models import DeviceSession, User
+from cradle.audit.models import Event
+from tests.conftest import PASSWORD, TOTP_SECRET, make_user
+
+LOGIN = "/accounts/login/"
+
+
+def login(client: Client, username: str, password: str = PASSWORD, **extra):
+    return client.post(LOGIN, {"login": username, "password": password}, **extra)
+
+
+def totp_code() -> str:
+    counters = list(yield_hotp_counters_from_time())
+    return format_hotp_value(hotp_value(TOTP_SECRET, counters[len(counters) // 2]))
+
+
+def signed_in(client: Client) -> bool:
+    return client.get(reverse("devices")).status_code == 200
+
+
+# --- Throttling ---------------------------------------------------------------------------------------------------
+
+LIMITS = {
+    "LOGIN_FAILURES_PER_ACCOUNT_DEVICE": 3,
+    "LOGIN_FAILURES_PER_ACCOUNT_UNKNOWN_DEVICES": 5,
+    "LOGIN_FAILURES_PER_ADDRESS": 8,
+    "LOGIN_THROTTLE_WINDOW_SECONDS": 900,
+    "INVITATION_HOURS": 72,
+    "BREAK_GLASS_MAX_MINUTES": 60,
+}
+
+
+@override_settings(CRADLE=LIMITS)
+def test_guessing_from_other_devices_does_not_lock_the_family_member_out(world):
+    parent = Client()
+    assert login(parent, "relative_a").status_code == 302  # the parent's phone now carries a device cookie
+    parent.post(reverse("account_logout"))
+
+    # An attacker guesses from several addresses until the account is closed to unknown devices.
+    for i in range(LIMITS["LOGIN_FAILURES_PER_ACCOUNT_UNKNOWN_DEVICES"]):
+        login(Client(), "relative_a", "wrong password", REMOTE_ADDR=f"203.0.113.{i}")
+    blocked = login(Client(), "relative_a", PASSWORD, REMOTE_ADDR="203.0.113.99")
+    assert blocked.status_code == 200 and "too many" in blocked.content.decode().lower()
+
+    # The parent's own phone still gets in with the right password.
+    assert login(parent, "relative_a").status_code == 302
+    assert signed_in(parent)
+    assert (
+        Event.objects.filter(action="account.login_failed").count()
+        == LIMITS["LOGIN_FAILURES_PER_ACCOUNT_UNKNOWN_DEVICES"]
+    )
+    assert Event.objects.filter(action="account.login_throttled").exists()
+
+
+@override_settings(CRADLE=LIMITS)
+def test_a_known_device_is_throttled_on_its_own_budget(world):
+    phone = Client()
+    assert login(phone, "relative_a").status_code == 302
+    phone.post(reverse("account_logout"))
+    for _ in range(LIMITS["LOGIN_FAILURES_PER_ACCOUNT_DEVICE"]):
+        login(phone, "relative_a", "wrong")
+    response = login(phone, "relative_a")
+    assert response.status_code == 200 and not signed_in(phone)
+
+
+@override_settings(CRADLE=LIMITS)
+def test_one_address_cannot_spray_many_accounts(world):
+    for i in range(LIMITS["LOGIN_FAILURES_PER_ADDRESS"]):
+        login(Client(), f"nobody{i}", "wrong", REMOTE_ADDR="198.51.100.7")
+    c = Client()
+    assert login(c, "relative_b", REMOTE_ADDR="198.51.100.7").status_code == 200
+    assert not signed_in(c)
+    other = Client()
+    assert login(other, "relative_b", REMOTE_ADDR="198.51.100.8").status_code == 302
+
+
+# --- Sessions -----------------------------------------------------------------------------------------------------
+
+
+def test_sign_in_issues_a_fresh_session_id(world):
+    c = Client()
+    c.get(LOGIN)
+    c.session.save()
+    before = c.cookies["cradle_session"].value
+    assert login(c, "relative_a").status_code == 302
+    after = c.cookies["cradle_session"].value
+    assert before and after and before != after
+    device = DeviceSession.objects.get(user=world.users["relative_a"], ended_at__isnull=True, session_key=after)
+    assert device.idle_timeout_s == 30 * 60 and device.lifetime_s == 12 * 3600
+
+
+def test_idle_timeout_signs_out(world):
+    c = Client()
+    login(c, "relative_a")
+    device = DeviceSession.objects.get(
+        user=world.users["relative_a"], ended_at__isnull=True, session_key=c.session.session_key
+    )
+    DeviceSession.objects.filter(pk=device.pk).update(last_seen_at=timezone.now() - timedelta(minutes=31))
+    assert not signed_in(c)
+    device.refresh_from_db()
+    assert device.end_reason == DeviceSession.EndReason.IDLE
+    assert Event.objects.filter(action="account.session_expired", detail__reason="idle").exists()
+
+
+def test_activity_keeps_a_session_alive_until_its_absolute_lifetime(world):
+    c = Client()
+    login(c, "relative_a")
+    device = DeviceSession.objects.get(session_key=c.session.session_key)
+    DeviceSession.objects.filter(pk=device.pk).update(
+        created_at=timezone.now() - timedelta(hours=11, minutes=59), last_seen_at=timezone.now()
+    )
+    assert signed_in(c)
+    DeviceSession.objects.filter(pk=device.pk).update(created_at=timezone.now() - timedelta(hours=12, minutes=1))
+    assert not signed_in(c)
+    device.refresh_from_db()
+    assert device.end_reason == DeviceSession.EndReason.LIFETIME
+
+
+def test_unit_settings_set_the_timeouts(world):
+    world.unit1.idle_timeout_minutes = 10
+    world.unit1.session_lifetime_hours = 4
+    world.unit1.save()
+    c = Client()
+    login(c, "relative_a")
+    device = DeviceSession.objects.get(session_key=c.session.session_key)
+    assert (device.idle_timeout_s, device.lifetime_s) == (600, 4 * 3600)
+    DeviceSession.objects.filter(pk=device.pk).update(last_seen_at=timezone.now() - timedelta(minutes=11))
+    assert not signed_in(c)
+
+
+def test_a_person_ends_another_of_their_devices(world):
+    phone, laptop = Client(), Client()
+    login(phone, "relative_a")
+    login(laptop, "relative_a")
+    laptop_device = DeviceSession.objects.get(session_key=laptop.session.session_key)
+    page = phone.get(reverse("devices")).content.decode()
+    assert laptop_device.public_id in page
+    phone.post(reverse("end_device", args=[laptop_device.public_id]))
+    assert not signed_in(laptop)
+    assert signed_in(phone)
+
+
+def test_a_parent_cannot_end_someone_elses_device(world):
+    a, b = Client(), Client()
+    login(a, "relative_a")
+    login(b, "relative_b")
+    b_device = DeviceSession.objects.get(session_key=b.session.session_key)
+    assert a.post(reverse("end_device", args=[b_device.public_id])).status_code == 404
+    assert signed_in(b)
+
+
+def test_a_nurse_signs_a_family_member_out_everywhere(world):
+    relative = Client()
+    login(relative, "relative_a")
+    nurse = world.client("nurse1")
+    membership = world.families["a"].relative_membership
+    assert nurse.post(reverse("end_member_sessions", args=[membership.pk])).status_code == 302
+    assert not signed_in(relative)
+    assert Event.objects.filter(action="family.sessions_ended", admission_id=membership.admission_id).exists()
+    # A nurse of another unit cannot.
+    login(relative, "relative_a")
+    assert world.client("nurse2").post(reverse("end_member_sessions", args=[membership.pk])).status_code == 404
+    assert signed_in(relative)
+
+
+def test_sign_out_ends_the_device_session(world):
+    c = Client()
+    login(c, "relative_a")
+    key = c.session.session_key
+    c.post(reverse("account_logout"))
+    assert DeviceSession.objects.get(session_key=key).end_reason == DeviceSession.EndReason.LOGOUT
+
+
+# --- MFA --------------------------------------------------------------------------------------------------------
+
+
+def test_staff_sign_in_needs_the_second_factor(world):
+    c = Client()
+    response = login(c, "nurse1")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/2fa/authenticate/")
+    assert not signed_in(c)
+    assert c.post("/accounts/2fa/authenticate/", {"code": "000000"}).status_code == 200
+    assert not signed_in(c)
+    c.post("/accounts/2fa/authenticate/", {"code": totp_code()})
+    assert signed_in(c)
+
+
+def test_staff_without_a_second_factor_must_enrol_before_anything_else(world):
+    from cradle.unit.models import StaffMembership
+
+    newcomer = make_user("newnurse")
+    StaffMembership.objects.create(user=newcomer, unit=world.unit1, role="nurse")
+    c = Client()
+    login(c, "newnurse")
+    response = c.get(reverse("board", args=[world.unit1.pk]))
+    assert response.status_code == 302 and response["Location"] == reverse("mfa_activate_totp")
+    assert c.get(reverse("api:me")).status_code == 403
+    assert c.get(reverse("mfa_activate_totp")).status_code in (200, 302)
+
+
+def test_staff_cannot_remove_their_last_second_factor(world):
+    from allauth.mfa.adapter import get_adapter
+    from allauth.mfa.models import Authenticator
+
+    nurse_totp = Authenticator.objects.get(user=world.users["nurse1"], type="totp")
+    assert not get_adapter().can_delete_authenticator(nurse_totp)
+    parent_key = Authenticator.objects.get(user=world.users["parent_a"], type="webauthn")
+    assert get_adapter().can_delete_authenticator(parent_key)
+
+
+def test_family_are_prompted_but_not_forced(world):
+    c = world.client("relative_a")
+    assert c.get(reverse("baby", args=[world.families["a"].admission.pk])).status_code == 200
+
+
+def test_password_reset_does_not_bypass_the_second_factor(world):
+    nurse = world.users["nurse1"]
+    nurse.email = "nurse1@hospital.example"
+    nurse.save()
+    c = Client()
+    c.post(reverse("account_reset_password"), {"email": nurse.email})
+    assert len(mail.outbox) == 1
+    link = next(line for line in mail.outbox[0].body.splitlines() if "/password/reset/key/" in line).strip()
+    path = link[link.index("/accounts/") :]
+    response = c.get(path, follow=True)
+    form_path = response.redirect_chain[-1][0] if response.redirect_chain else path
+    new_password = "a much newer passphrase 42"
+    response = c.post(form_path, {"password1": new_password, "password2": new_password})
+    assert response.status_code == 302
+    assert not signed_in(c)  # a reset never signs anyone in
+    response = login(c, "nurse1", new_password)
+    assert response["Location"].startswith("/accounts/2fa/authenticate/")
+    assert not signed_in(c)
+
+
+def test_usernames_are_case_insensitive_at_sign_in(world):
+    c = Client()
+    assert login(c, "RELATIVE_A").status_code == 302
+    assert User.objects.filter(username="relative_a").count() == 1
+
+
+def test_passwords_are_stored_with_argon2(world):
+    from cradle import settings as product
+
+    assert product.PASSWORD_HASHERS == ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+    assert world.users["relative_a"].password.startswith("argon2$")
