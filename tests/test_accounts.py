@@ -10,6 +10,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from cradle import settings as product_settings
 from cradle.accounts.models import DeviceSession, User
 from cradle.audit.models import Event
 from tests.conftest import PASSWORD, TOTP_SECRET, make_user
@@ -33,12 +34,11 @@ def signed_in(client: Client) -> bool:
 # --- Throttling ---------------------------------------------------------------------------------------------------
 
 LIMITS = {
+    **product_settings.CRADLE,
     "LOGIN_FAILURES_PER_ACCOUNT_DEVICE": 3,
     "LOGIN_FAILURES_PER_ACCOUNT_UNKNOWN_DEVICES": 5,
     "LOGIN_FAILURES_PER_ADDRESS": 8,
     "LOGIN_THROTTLE_WINDOW_SECONDS": 900,
-    "INVITATION_HOURS": 72,
-    "BREAK_GLASS_MAX_MINUTES": 60,
 }
 
 
@@ -256,3 +256,10 @@ def test_passwords_are_stored_with_argon2(world):
 
     assert product.PASSWORD_HASHERS == ["django.contrib.auth.hashers.Argon2PasswordHasher"]
     assert world.users["relative_a"].password.startswith("argon2$")
+
+
+def test_second_factor_secrets_are_sealed_in_the_database(world):
+    from allauth.mfa.models import Authenticator
+
+    stored = Authenticator.objects.get(user=world.users["nurse1"], type="totp").data["secret"]
+    assert stored.startswith("sealed1:") and TOTP_SECRET not in stored

@@ -209,3 +209,14 @@ def test_discharge_ends_the_familys_access_and_sessions(world):
     assert relative.get(reverse("baby", args=[fam.admission.pk])).status_code == 302  # signed out
     assert world.client("relative_a").get(reverse("baby", args=[fam.admission.pk])).status_code == 404
     assert fam.bed.current_admission is None
+
+
+def test_one_address_cannot_hammer_the_join_page(world, settings):
+    settings.CRADLE = {**settings.CRADLE, "JOIN_FAILURES_PER_ADDRESS": 3}
+    code, _ = issue_from_bed_page(world.client("nurse1"), world.families["a"].admission)
+    c = Client()
+    for _ in range(3):
+        c.post(reverse("join"), {"code": invitations.new_code()}, REMOTE_ADDR="203.0.113.5")
+    response = c.post(reverse("join"), {"code": code}, REMOTE_ADDR="203.0.113.5")
+    assert b"Too many attempts" in response.content
+    assert Client().post(reverse("join"), {"code": code}, REMOTE_ADDR="203.0.113.6").status_code == 302

@@ -9,7 +9,7 @@ from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from django.http import HttpRequest
 
-from cradle.accounts import throttle
+from cradle.accounts import secretbox, throttle
 from cradle.accounts.models import User
 from cradle.audit.log import record
 
@@ -32,6 +32,14 @@ class CradleAccountAdapter(DefaultAccountAdapter):
 
 
 class CradleMFAAdapter(DefaultMFAAdapter):
+    # TOTP secrets are sealed with a key derived from the site's secret key, so that a copy of the database alone
+    # does not yield anyone's second factor.
+    def encrypt(self, text: str) -> str:
+        return secretbox.seal(text, purpose="mfa")
+
+    def decrypt(self, encrypted_text: str) -> str:
+        return secretbox.unseal(encrypted_text, purpose="mfa")
+
     def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
         from cradle.scope import is_staff
 

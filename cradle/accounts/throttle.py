@@ -85,3 +85,17 @@ def set_cookie(request: HttpRequest, response: HttpResponse) -> None:
             samesite="Lax",
             secure=settings.SESSION_COOKIE_SECURE,
         )
+
+
+def join_allowed(request: HttpRequest) -> bool:
+    """Invitation codes carry 80 bits, so guessing is hopeless; this only keeps one address from hammering."""
+    return (cache.get(f"join-fail:ip:{client_ip(request)}") or 0) < _conf("JOIN_FAILURES_PER_ADDRESS")
+
+
+def join_failed(request: HttpRequest) -> None:
+    key = f"join-fail:ip:{client_ip(request)}"
+    cache.add(key, 0, _conf("LOGIN_THROTTLE_WINDOW_SECONDS"))
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, _conf("LOGIN_THROTTLE_WINDOW_SECONDS"))

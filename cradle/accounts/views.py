@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cradle import scope
-from cradle.accounts import sessions
+from cradle.accounts import sessions, throttle
 from cradle.accounts.forms import CodeForm, DisplayNameForm, NewAccountForm
 from cradle.accounts.models import DeviceSession, User
 from cradle.audit.log import record
@@ -31,8 +31,13 @@ def join(request: HttpRequest) -> HttpResponse:
     """Step one: the invitation code, typed or from the slip's QR code."""
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        if not throttle.join_allowed(request):
+            record(request, "invitation.throttled", outcome="denied")
+            form.add_error("code", _("Too many attempts from this network. Please wait a quarter of an hour."))
+            return render(request, "accounts/join.html", {"form": form})
         invitation = invitations.find_open(form.cleaned_data["code"])
         if invitation is None:
+            throttle.join_failed(request)
             record(request, "invitation.rejected", outcome="denied")
             form.add_error("code", _neutral_error())
         elif request.user.is_authenticated:
