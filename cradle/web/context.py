@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from allauth.mfa.models import Authenticator
 from django.http import HttpRequest
 
 from cradle import scope
@@ -16,6 +17,8 @@ def navigation(request: HttpRequest) -> dict:
         return {}
     staff = list(StaffMembership.objects.filter(user=user).select_related("unit"))
     return {
+        # Family members are not forced to add a second factor, but every page asks until they do.
+        "nav_needs_second_factor": not staff and not Authenticator.objects.filter(user=user).exists(),
         "nav_nursed_units": [m.unit for m in staff if m.role == Role.NURSE],
         "nav_audited_units": [m.unit for m in staff if m.role == Role.PRIVACY_OFFICER],
         "nav_administered_units": [m.unit for m in staff if m.role == Role.ADMINISTRATOR],
