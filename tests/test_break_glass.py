@@ -34,7 +34,7 @@ def test_break_glass_needs_a_reason_lasts_an_hour_and_alerts(world):
     assert nurse.get(baby_a).status_code == 200
 
     alert = Alert.objects.get(unit_id=world.unit1.pk, kind="break_glass")
-    assert "resuscitation" in alert.message
+    assert "resuscitation" in alert.detail["reason"]
     assert Event.objects.filter(action="break_glass.granted", unit_id=world.unit1.pk).exists()
     assert len(mail.outbox) == 1 and "resuscitation" not in mail.outbox[0].body  # details stay behind sign-in
     assert b"resuscitation" in world.client("privacy").get(reverse("alerts")).content

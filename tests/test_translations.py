@@ -108,8 +108,8 @@ def test_translations_keep_every_placeholder() -> None:
 
 
 PAGES = [
-    # path, English the page shows, its Chinese ("Sign In" comes from allauth; the page's frame from Cradle)
-    ("/accounts/login/", ["Sign In", 'aria-label="Main"'], ["登录", 'aria-label="主导航"']),
+    # path, English the page shows, its Chinese
+    ("/accounts/login/", ["Sign in", 'aria-label="Main"'], ["登录", 'aria-label="主导航"']),
     ("/join/", ["Join your baby's page", "Invitation code"], ["加入宝宝的页面", "邀请码"]),
 ]
 

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from cradle.audit import chain
 from cradle.audit.models import Alert, Event
@@ -52,11 +53,11 @@ def record(
     )
 
 
-def alert_privacy_officers(unit_id: int, kind: str, message: str, actor: Any = None) -> Alert:
+def alert_privacy_officers(unit_id: int, kind: str, actor: Any = None, **detail: Any) -> Alert:
     """Raises an alert on the privacy officers' page and e-mails those who gave an address."""
     from cradle.unit.models import StaffMembership
 
-    alert = Alert.objects.create(unit_id=unit_id, kind=kind, message=message, actor_id=getattr(actor, "pk", None))
+    alert = Alert.objects.create(unit_id=unit_id, kind=kind, detail=detail, actor_id=getattr(actor, "pk", None))
     recipients = list(
         StaffMembership.objects.filter(unit_id=unit_id, role=StaffMembership.Role.PRIVACY_OFFICER)
         .exclude(user__email="")
@@ -66,8 +67,8 @@ def alert_privacy_officers(unit_id: int, kind: str, message: str, actor: Any = N
         try:
             # The mail says nothing of the alert itself: details stay behind the sign-in.
             send_mail(
-                "Cradle: an alert needs your review",
-                "A new alert is waiting for you in Cradle.",
+                _("Cradle: an alert needs your review"),
+                _("A new alert is waiting for you in Cradle."),
                 None,
                 recipients,
             )

@@ -47,8 +47,13 @@ class Alert(models.Model):
     """Something a privacy officer must look at, for one unit."""
 
     unit_id = models.BigIntegerField(db_index=True)
-    kind = models.CharField(max_length=40)
-    message = models.TextField()
+
+    class Kind(models.TextChoices):
+        BREAK_GLASS = "break_glass", _("Emergency access")
+
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    # The facts of the alert; the page words them in the reader's language.
+    detail = models.JSONField(default=dict)
     actor_id = models.BigIntegerField(null=True)
     created_at = models.DateTimeField(default=timezone.now)
     acknowledged_at = models.DateTimeField(null=True, blank=True)

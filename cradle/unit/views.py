@@ -20,6 +20,7 @@ from cradle import scope
 from cradle.accounts import sessions
 from cradle.accounts.models import DeviceSession
 from cradle.audit.log import alert_privacy_officers, record
+from cradle.audit.models import Alert
 from cradle.unit import invitations
 from cradle.unit.forms import AdmitForm, BreakGlassForm, InviteForm, NicknameForm, UnitSettingsForm
 from cradle.unit.models import (
@@ -321,10 +322,13 @@ def _break_glass(request: HttpRequest, unit: Unit) -> HttpResponse:
         record(request, "break_glass.granted", unit=unit, reason=grant.reason, minutes=minutes)
         alert_privacy_officers(
             unit.pk,
-            "break_glass",
-            f"{request.user.display_name} ({request.user.username}) used emergency access to {unit.name} "
-            f"for {minutes} minutes. Reason: {grant.reason}",
+            Alert.Kind.BREAK_GLASS,
             actor=request.user,
+            name=request.user.display_name,
+            username=request.user.username,
+            unit=unit.name,
+            minutes=minutes,
+            reason=grant.reason,
         )
         messages.warning(request, _("Emergency access granted for one hour. This has been reported."))
         return redirect("board", unit_id=unit.pk)
