@@ -16,6 +16,7 @@ from cradle.unit.models import (
     Admission,
     Bed,
     BreakGlassGrant,
+    Camera,
     FamilyMembership,
     Invitation,
     StaffMembership,
@@ -145,3 +146,8 @@ def get_own_device_session(user: User, public_id: str) -> DeviceSession:
     if not user.is_authenticated:
         raise Http404
     return get_object_or_404(DeviceSession, user=user, public_id=public_id, ended_at__isnull=True)
+
+
+def get_nursed_camera(user: User, camera_id: int) -> Camera:
+    units = staff_unit_ids(user, Role.NURSE)
+    return get_object_or_404(Camera.objects.select_related("bed", "bed__unit"), pk=camera_id, bed__unit_id__in=units)

@@ -52,6 +52,7 @@ INVITATION = kw(invitation_id=fam("invitation_id"))
 DEVICE = kw(public_id=fam("device.public_id"))
 API_DEVICE = kw(device_id=fam("device.public_id"))
 KEY = kw(pk=fam("webauthn_id"))
+CAMERA = kw(camera_id=fam("bed.camera.pk"))
 
 WATCHERS = {"a": {"parent_a", "relative_a", "nurse1"}, "b": {"parent_b", "nurse2"}}
 PARENTS = {"a": {"parent_a"}, "b": {"parent_b"}}
@@ -82,6 +83,8 @@ MATRIX: dict[str, Route] = {
     "break_glass": Route(UNIT, {"a": NURSES, "b": NURSES}),
     "unit_settings": Route(UNIT, {"a": {"admin"}, "b": set()}),
     "bed": Route(BED, UNIT_NURSES),
+    "pause_camera": Route(CAMERA, UNIT_NURSES, method="post", data={"reason": "care", "minutes": "10"}),
+    "resume_camera": Route(CAMERA, UNIT_NURSES, method="post"),
     "admit": Route(BED, UNIT_NURSES, method="post", data={"nickname": "x"}),
     "invite": Route(ADMISSION, UNIT_NURSES, method="post", data={"role": "relative"}),
     "discharge": Route(ADMISSION, UNIT_NURSES),

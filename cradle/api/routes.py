@@ -68,7 +68,7 @@ def _admission_out(a: Admission) -> AdmissionOut:
         id=a.pk,
         label=a.label,
         bed=a.bed.label,
-        camera_state=camera.state if camera else "none",
+        camera_state=camera.shown_state if camera else "none",
         admitted_at=a.admitted_at,
     )
 

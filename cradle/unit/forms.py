@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from cradle.unit.models import FamilyMembership, Unit
+from cradle.unit.models import Camera, FamilyMembership, Unit
 
 
 class AdmitForm(forms.Form):
@@ -67,3 +67,10 @@ def _bounded(value: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise forms.ValidationError(_("Choose a value from %(low)d to %(high)d.") % {"low": low, "high": high})
     return value
+
+
+class PauseForm(forms.Form):
+    reason = forms.ChoiceField(label=_("Reason"), choices=Camera.PauseReason.choices)
+    minutes = forms.TypedChoiceField(
+        label=_("Resume after"), coerce=int, choices=[(m, m) for m in Camera.PAUSE_MINUTES]
+    )

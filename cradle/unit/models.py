@@ -45,15 +45,35 @@ class Camera(models.Model):
     class State(models.TextChoices):
         LIVE = "live", _("live")
         OFFLINE = "offline", _("offline")
-        PAUSED = "paused", _("paused by the nurse")
+
+    class PauseReason(models.TextChoices):
+        CARE = "care", _("Care or procedure")
+        FAMILY = "family", _("The family asked")
+        STAFF = "staff", _("Staff privacy")
+        OTHER = "other", _("Other")
+
+    PAUSE_MINUTES = (10, 20, 30)
 
     bed = models.OneToOneField(Bed, on_delete=models.PROTECT, related_name="camera")
     source_url = models.CharField(_("source"), max_length=300)
+    # What the pipeline last reported.
     state = models.CharField(max_length=10, choices=State.choices, default=State.OFFLINE)
     state_changed_at = models.DateTimeField(default=timezone.now)
+    # Nurse privacy mode: the pipeline sends the privacy screen until then; it resumes by itself.
+    paused_until = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.CharField(max_length=10, choices=PauseReason.choices, blank=True)
 
     def __str__(self) -> str:
         return f"camera at {self.bed}"
+
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_until is not None and self.paused_until > timezone.now()
+
+    @property
+    def shown_state(self) -> str:
+        """What a viewer is told: paused by the nurse, live, or offline."""
+        return "paused" if self.is_paused else self.state
 
 
 def inpatient_digest(number: str) -> str:

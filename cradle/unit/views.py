@@ -22,11 +22,12 @@ from cradle.accounts.models import DeviceSession
 from cradle.audit.log import alert_privacy_officers, record
 from cradle.audit.models import Alert
 from cradle.unit import invitations
-from cradle.unit.forms import AdmitForm, BreakGlassForm, InviteForm, NicknameForm, UnitSettingsForm
+from cradle.unit.forms import AdmitForm, BreakGlassForm, InviteForm, NicknameForm, PauseForm, UnitSettingsForm
 from cradle.unit.models import (
     Admission,
     Bed,
     BreakGlassGrant,
+    Camera,
     FamilyMembership,
     Invitation,
     Unit,
@@ -148,14 +149,14 @@ def board(request: HttpRequest, unit_id: int) -> HttpResponse:
             }
         )
     record(request, "unit.board_view", unit=unit)
-    return render(request, "unit/board.html", {"unit": unit, "rows": rows})
+    return render(request, "unit/board.html", {"unit": unit, "rows": rows, "pause_form": PauseForm()})
 
 
 @login_required
 def bed(request: HttpRequest, bed_id: int) -> HttpResponse:
     bed = scope.get_nursed_bed(request.user, bed_id)
     admission = bed.current_admission
-    context = {"bed": bed, "camera": getattr(bed, "camera", None), "admission": admission}
+    context = {"bed": bed, "camera": getattr(bed, "camera", None), "admission": admission, "pause_form": PauseForm()}
     if admission is None:
         context["admit_form"] = AdmitForm()
     else:
@@ -275,6 +276,49 @@ def end_member_sessions(request: HttpRequest, membership_id: int) -> HttpRespons
     )
     messages.success(request, _("%(name)s has been signed out everywhere.") % {"name": membership.user.display_name})
     return redirect("bed", bed_id=membership.admission.bed_id)
+
+
+@login_required
+@require_POST
+def pause_camera(request: HttpRequest, camera_id: int) -> HttpResponse:
+    """Nurse privacy mode: one tap, a reason, and the camera resumes by itself after 10, 20 or 30 minutes."""
+    camera = scope.get_nursed_camera(request.user, camera_id)
+    form = PauseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a reason and how long to pause."))
+    else:
+        minutes = form.cleaned_data["minutes"]
+        until = timezone.now() + timedelta(minutes=minutes)
+        Camera.objects.filter(pk=camera.pk).update(paused_until=until, pause_reason=form.cleaned_data["reason"])
+        record(
+            request,
+            "camera.paused",
+            unit=camera.bed.unit_id,
+            bed=camera.bed.label,
+            reason=form.cleaned_data["reason"],
+            minutes=minutes,
+        )
+        messages.success(
+            request,
+            _("Camera at bed %(bed)s paused for %(minutes)d minutes.") % {"bed": camera.bed.label, "minutes": minutes},
+        )
+    return _back_to(request, camera)
+
+
+@login_required
+@require_POST
+def resume_camera(request: HttpRequest, camera_id: int) -> HttpResponse:
+    camera = scope.get_nursed_camera(request.user, camera_id)
+    Camera.objects.filter(pk=camera.pk).update(paused_until=None, pause_reason="")
+    record(request, "camera.resumed", unit=camera.bed.unit_id, bed=camera.bed.label)
+    messages.success(request, _("Camera at bed %(bed)s is on again.") % {"bed": camera.bed.label})
+    return _back_to(request, camera)
+
+
+def _back_to(request: HttpRequest, camera: Camera) -> HttpResponse:
+    if request.POST.get("from") == "bed":
+        return redirect("bed", bed_id=camera.bed_id)
+    return redirect("board", unit_id=camera.bed.unit_id)
 
 
 @login_required
