@@ -1,0 +1,274 @@
+"""The forensic mark: a keyed, invisible luma pattern that tells which of two variants of a segment a viewer got.
+
+Each 1 s segment exists twice: luma + alpha*P (variant A) and luma - alpha*P (variant B), where P is a smooth pattern
+derived from a secret key, the camera or clip, and the segment index. A viewer receives one variant per segment, chosen
+by their session, so a leaked copy spells out a sequence of bits. Detection is informed: the unmarked reference is
+subtracted and what is left is correlated with P
+(Cox et al. 1997, "Secure spread spectrum watermarking for multimedia").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import IntEnum
+from functools import lru_cache
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from cradle.media.frames import SafeFrame
+
+# The keyed grid before upscaling: coarse enough to survive downscaling to 240p and heavy compression, fine enough to
+# carry 1,200 independent chips so that one segment's correlation stands well clear of chance.
+GRID_COLUMNS, GRID_ROWS = 40, 30
+# In 8-bit luma levels; 0.5 / 0.75 / 1.0 give about 53 / 50 / 48 dB (bench/marks.py), invisible up to about 2.
+ALPHA = 0.75
+# Share of a segment over which the mark fades in and out, so that the switch between +P and −P of the next segment's
+# pattern never shows as a step.
+RAMP_SHARE = 0.2
+# Below this |z| a segment is an erasure, not a bit: chance alone reaches 4 in about 1 of 16,000 segments.
+ERASURE_Z = 4.0
+MIN_KEY_BYTES = 16
+
+
+class Variant(IntEnum):
+    """Which sign of the pattern a segment carries; the variant is the bit it gives away."""
+
+    A = 0  # luma + αP
+    B = 1  # luma − αP
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Variant.A else -1
+
+
+def grid(key: bytes, source_id: str, segment: int) -> np.ndarray:
+    """The keyed ±1 grid (rows x columns, float32) behind the pattern of one segment of one camera or clip."""
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(f"the mark key must be at least {MIN_KEY_BYTES} random bytes")
+    if not source_id or segment < 0:
+        raise ValueError("a mark needs a camera or clip id and a segment index of 0 or more")
+    # The segment is the last field and has no '|', so no two (source, segment) pairs share a label.
+    seed = hmac.new(key, f"cradle.mark.v1|{source_id}|{segment}".encode(), hashlib.sha256).digest()
+    chips = GRID_COLUMNS * GRID_ROWS
+    blocks = math.ceil(chips / 256)
+    stream = b"".join(hmac.new(seed, i.to_bytes(4, "big"), hashlib.sha256).digest() for i in range(blocks))
+    bits = np.unpackbits(np.frombuffer(stream, np.uint8))[:chips]
+    return (bits.astype(np.float32) * 2 - 1).reshape(GRID_ROWS, GRID_COLUMNS)
+
+
+def upscale(chips: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A grid smoothly upscaled (bicubic) to a frame of width x height."""
+    return cv2.resize(chips, (width, height), interpolation=cv2.INTER_CUBIC)
+
+
+def pattern(key: bytes, source_id: str, segment: int, width: int, height: int) -> np.ndarray:
+    """P for one segment at one frame size (float32, height x width, roughly unit amplitude, zero mean)."""
+    return upscale(grid(key, source_id, segment), width, height)
+
+
+def fade(frames: int) -> np.ndarray:
+    """Per-frame weight of the mark within a segment: 1 in the middle, a raised-cosine ramp at both ends."""
+    weights = np.ones(frames, np.float32)
+    ramp = min(frames // 2, max(1, round(frames * RAMP_SHARE)))
+    if ramp:
+        rise = np.sin(np.pi / 2 * (np.arange(ramp) + 0.5) / ramp) ** 2
+        weights[:ramp] = rise
+        weights[frames - ramp :] = rise[::-1]
+    return weights
+
+
+class SegmentMark:
+    """The mark of one segment, ready to apply frame by frame to BGR images or to Y planes of the same size.
+
+    alpha is in 8-bit levels of whatever is marked. Adding the same amount to B, G and R moves luma by that amount and
+    leaves both colour differences alone, so marking BGR needs no colour conversion.
+    """
+
+    def __init__(
+        self, key: bytes, source_id: str, segment: int, frames: int, width: int, height: int, alpha: float = ALPHA
+    ) -> None:
+        self.pattern = pattern(key, source_id, segment, width, height)
+        self.weights = fade(frames)
+        self.alpha = alpha
+        self._offsets: dict[tuple[int, float, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def _offset(self, position: int, variant: Variant, channels: int) -> tuple[np.ndarray, np.ndarray]:
+        weight = float(self.weights[position])
+        cache = (int(variant), weight, channels)
+        if cache not in self._offsets:
+            # Rounded once, so every channel moves by the same whole level; split into the parts to add and to
+            # subtract because OpenCV's saturating uint8 arithmetic is several times faster than widening.
+            delta = np.rint(variant.sign * self.alpha * weight * self.pattern)
+            up = np.clip(delta, 0, 255).astype(np.uint8)
+            down = np.clip(-delta, 0, 255).astype(np.uint8)
+            if channels > 1:
+                up, down = cv2.merge([up] * channels), cv2.merge([down] * channels)
+            self._offsets[cache] = (up, down)
+        return self._offsets[cache]
+
+    def apply(self, image: np.ndarray, position: int, variant: Variant) -> np.ndarray:
+        """A marked copy of `image` (BGR or a Y plane, uint8), the `position`-th frame of the segment."""
+        channels = 1 if image.ndim == 2 else image.shape[2]
+        if image.shape[:2] != self.pattern.shape:
+            raise ValueError(f"frame is {image.shape[1]}x{image.shape[0]}, mark is {self.pattern.shape[::-1]}")
+        up, down = self._offset(position, variant, channels)
+        marked = cv2.add(image, up)
+        return cv2.subtract(marked, down, dst=marked)
+
+
+def mark_segment(
+    frames: Sequence[SafeFrame],
+    key: bytes,
+    source_id: str,
+    segment: int,
+    variant: Variant,
+    alpha: float = ALPHA,
+) -> list[SafeFrame]:
+    """The frames of one segment carrying `variant`'s mark; timing and everything else as they came."""
+    if not frames:
+        return []
+    height, width = frames[0].image.shape[:2]
+    mark = SegmentMark(key, source_id, segment, len(frames), width, height, alpha)
+    return [replace(frame, image=mark.apply(frame.image, i, variant)) for i, frame in enumerate(frames)]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio of two uint8 images in dB (inf when identical)."""
+    if a.shape != b.shape:
+        raise ValueError(f"images differ in shape: {a.shape} and {b.shape}")
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
+
+
+# --- informed detection -------------------------------------------------------------------------------------------
+
+
+class Registration(Protocol):
+    """Brings one suspect frame into the reference's geometry (leak tracing supplies ORB + RANSAC for this)."""
+
+    def __call__(self, suspect: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The suspect's luma (float32, height x width) and a mask of the pixels it covers (None: all of them)."""
+        ...
+
+
+def luma(image: np.ndarray) -> np.ndarray:
+    """Luma of a BGR image, or the plane itself, as float32."""
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.dtype == np.uint8 else image.mean(axis=2)
+    return image.astype(np.float32, copy=False)
+
+
+def rescaled(suspect: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Registration for a copy that was only rescaled: resize to the reference's size."""
+    return cv2.resize(luma(suspect), (width, height), interpolation=cv2.INTER_AREA), None
+
+
+@dataclass(frozen=True, slots=True)
+class Warp:
+    """Registration by a known 3x3 homography from suspect pixels to reference pixels (estimated by tracing)."""
+
+    homography: np.ndarray
+
+    def __call__(self, suspect: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray | None]:
+        matrix = np.asarray(self.homography, np.float64)
+        image = cv2.warpPerspective(luma(suspect), matrix, (width, height), flags=cv2.INTER_LINEAR)
+        inside = np.ones(suspect.shape[:2], np.uint8)
+        covered = cv2.warpPerspective(inside, matrix, (width, height), flags=cv2.INTER_NEAREST)
+        # Edge pixels mix in the zero border; leave them out.
+        covered = cv2.erode(covered, np.ones((5, 5), np.uint8))
+        return image, covered.astype(bool)
+
+
+@lru_cache(maxsize=8)
+def _basis(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    # Bicubic resizing is linear and separable, so upscale(g) == rows @ g @ columns exactly. Correlating a residual R
+    # with upscale(g) is then correlating rows.T @ R @ columns.T with g: one small projection serves every key.
+    rows = cv2.resize(np.eye(GRID_ROWS, dtype=np.float32), (GRID_ROWS, height), interpolation=cv2.INTER_CUBIC)
+    columns = cv2.resize(np.eye(GRID_COLUMNS, dtype=np.float32), (width, GRID_COLUMNS), interpolation=cv2.INTER_CUBIC)
+    return rows, columns
+
+
+def residual(
+    suspect: Sequence[np.ndarray],
+    reference: Sequence[np.ndarray],
+    registration: Registration = rescaled,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """What the suspect segment adds to its unmarked reference, summed over its frames (float32, reference size).
+
+    The frames must already be aligned in time, one suspect frame per reference frame. Each suspect frame is
+    registered, then its brightness and contrast are fitted to the reference by least squares over the pixels it
+    covers; the weights are the mark's fade, so the frames that carry most of it count most.
+    """
+    if len(suspect) != len(reference) or not reference:
+        raise ValueError("a suspect segment needs one aligned frame per reference frame")
+    weights = fade(len(reference)) if weights is None else weights
+    height, width = reference[0].shape[:2]
+    total = np.zeros((height, width), np.float32)
+    for frame, original, weight in zip(suspect, reference, weights, strict=True):
+        seen, covered = registration(frame, width, height)
+        known = luma(original)
+        picked = (seen, known) if covered is None else (seen[covered], known[covered])
+        x, y = (v.astype(np.float64).ravel() for v in picked[::-1])
+        spread = x.var() if x.size > 1 else 0.0
+        if spread == 0:
+            continue
+        gain = float(np.mean((x - x.mean()) * (y - y.mean())) / spread)
+        offset = float(y.mean() - gain * x.mean())
+        difference = seen - (gain * known + offset)
+        if covered is not None:
+            difference[~covered] = 0
+        total += np.float32(weight) * difference.astype(np.float32)
+    return total
+
+
+def project(total: np.ndarray) -> np.ndarray:
+    """A residual reduced to the pattern's grid (rows x columns, zero mean): all the mark can be correlated with."""
+    rows, columns = _basis(total.shape[1], total.shape[0])
+    projected = rows.T @ total @ columns.T
+    return projected - projected.mean()
+
+
+def z_score(projected: np.ndarray, key: bytes, source_id: str, segment: int) -> float:
+    """Correlation of a projected residual with one segment's grid, in standard deviations of chance.
+
+    For a grid independent of the residual (another key, another segment, or no mark at all) the chips are
+    independent ±1, so the correlation has mean 0 and variance exactly |projected|²: z follows N(0, 1), which is what
+    testing against many wrong keys would estimate. A perfect match tops out near √1200 ≈ 35.
+    """
+    norm = float(np.linalg.norm(projected))
+    if norm == 0:
+        return 0.0
+    return float(np.sum(projected * grid(key, source_id, segment)) / norm)
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """The verdict on one suspect segment."""
+
+    z: float
+
+    @property
+    def variant(self) -> Variant | None:
+        """The variant the segment carries, or None for an erasure (|z| below ERASURE_Z)."""
+        if abs(self.z) < ERASURE_Z:
+            return None
+        return Variant.A if self.z > 0 else Variant.B
+
+
+def detect(
+    suspect: Sequence[np.ndarray],
+    reference: Sequence[np.ndarray],
+    key: bytes,
+    source_id: str,
+    segment: int,
+    registration: Registration = rescaled,
+) -> Detection:
+    """Which variant of `segment` a suspect copy carries, from its frames aligned in time to the unmarked reference."""
+    return Detection(z_score(project(residual(suspect, reference, registration)), key, source_id, segment))
