@@ -32,9 +32,23 @@ def coverage(shape: tuple[int, int], zones: Iterable[Zone], boxes: Iterable[Box]
     return mask.astype(bool)
 
 
-def apply(image: np.ndarray, covered: np.ndarray, policy: CameraPolicy) -> np.ndarray:
-    """A copy of `image` with the covered pixels destroyed."""
+def apply(
+    image: np.ndarray, covered: np.ndarray, policy: CameraPolicy, boxes: Iterable[Box] | None = None
+) -> np.ndarray:
+    """A copy of `image` with the covered pixels destroyed.
+
+    With `boxes` (the boxes `covered` was made from, with the policy's zones) a solid fill is drawn directly,
+    which is several times faster than indexing with the mask and covers exactly the same pixels.
+    """
     out = image.copy()
+    if policy.mask == "fill" and boxes is not None:
+        height, width = image.shape[:2]
+        polygons = [np.round(np.array(zone) * (width, height)).astype(np.int32) for zone in policy.zones]
+        if polygons:
+            cv2.fillPoly(out, polygons, FILL_BGR)
+        for x0, y0, x1, y1 in boxes:
+            out[y0:y1, x0:x1] = FILL_BGR
+        return out
     if not covered.any():
         return out
     if policy.mask == "fill":

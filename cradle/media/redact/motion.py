@@ -1,34 +1,90 @@
-"""Cheap motion check that decides when text detection should run before its schedule."""
+"""Where the picture changed since a detection last looked: a grid of cells on a small grey thumbnail."""
 
 from __future__ import annotations
+
+import math
 
 import cv2
 import numpy as np
 
+from cradle.media.frames import Box
 
-class MotionDetector:
-    """Compares each frame with the one last checked by the detector, on a small blurred thumbnail."""
+# Cells are about this many pixels square; the thumbnail has THUMB_PER_CELL pixels across each cell.
+CELL_PX = 32
+THUMB_PER_CELL = 4
+_NEIGHBOURS = np.ones((3, 3), np.uint8)
+_GROUPING = np.ones((5, 5), np.uint8)
 
-    def __init__(self, share: float = 0.004, threshold: int = 30) -> None:
-        self._share = share
+
+class MotionGrid:
+    """Compares each frame, cell by cell, with the picture that cell's last detection saw.
+
+    A thumbnail pixel counts as changed only when it lies outside the range of its 3x3 neighbourhood in the
+    reference by more than `threshold` grey levels: a shift of up to one thumbnail pixel (8 frame pixels, far
+    more than camera shake) and sensor noise do not count, while a card, a hand or new ink does.
+    A cell has moved when more than `share` of its thumbnail pixels changed (with the default, any one).
+    """
+
+    def __init__(self, width: int, height: int, threshold: int = 30, share: float = 0.004) -> None:
+        self.width, self.height = width, height
+        self.cols, self.rows = max(1, math.ceil(width / CELL_PX)), max(1, math.ceil(height / CELL_PX))
         self._threshold = threshold
+        self._min_changed = max(1, math.ceil(share * THUMB_PER_CELL * THUMB_PER_CELL))
+        self._xs = [round(c * width / self.cols) for c in range(self.cols + 1)]
+        self._ys = [round(r * height / self.rows) for r in range(self.rows + 1)]
         self._reference: np.ndarray | None = None
+        self._low: np.ndarray | None = None
+        self._high: np.ndarray | None = None
 
-    @staticmethod
-    def _thumbnail(image: np.ndarray) -> np.ndarray:
-        grey = cv2.cvtColor(cv2.resize(image, (80, 60), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
-        grey = cv2.GaussianBlur(grey, (3, 3), 0).astype(np.int16)
-        # Subtracting the mean keeps slow light drift from counting as motion; the threshold sits above
-        # sensor noise, shake and a monitor trace, well below a hand or a new card entering the picture.
-        return grey - int(grey.mean())
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.rows, self.cols
 
-    def moved(self, image: np.ndarray) -> bool:
-        """True when enough of the picture changed since the last `settle`."""
+    def thumbnail(self, image: np.ndarray) -> np.ndarray:
+        """The small grey picture the grid compares (one per frame; cheap)."""
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+        size = (self.cols * THUMB_PER_CELL, self.rows * THUMB_PER_CELL)
+        return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+
+    def changed(self, thumb: np.ndarray) -> np.ndarray:
+        """Cells (rows x cols, bool) that differ from the reference; all of them before the first `settle`."""
         if self._reference is None:
-            return True
-        changed = np.abs(self._thumbnail(image) - self._reference) > self._threshold
-        return bool(changed.mean() > self._share)
+            return np.ones(self.shape, bool)
+        outside = (thumb < self._low) | (thumb > self._high)
+        k = THUMB_PER_CELL
+        counts = outside.reshape(self.rows, k, self.cols, k).sum(axis=(1, 3))
+        return counts >= self._min_changed
 
-    def settle(self, image: np.ndarray) -> None:
-        """Remember `image` as the picture the detector has just checked."""
-        self._reference = self._thumbnail(image)
+    def settle(self, thumb: np.ndarray, cells: np.ndarray | None = None) -> None:
+        """Make `thumb` the reference in `cells` (all when None): a detection has just looked at them."""
+        if self._reference is None or cells is None:
+            self._reference = thumb.copy()
+        else:
+            k = THUMB_PER_CELL
+            where = np.repeat(np.repeat(cells, k, axis=0), k, axis=1)
+            self._reference[where] = thumb[where]
+        low = cv2.erode(self._reference, _NEIGHBOURS).astype(np.int16) - self._threshold
+        high = cv2.dilate(self._reference, _NEIGHBOURS).astype(np.int16) + self._threshold
+        self._low, self._high = low, high
+
+    def regions(self, cells: np.ndarray) -> list[tuple[Box, np.ndarray]]:
+        """Crops to detect on, as (pixel box, the `cells` it answers for).
+
+        Cells up to two apart form one group (the edges of one moving thing, whose inside may look unchanged);
+        each crop is its group's bounding box with one cell of margin, so text crossing a cell edge is whole.
+        """
+        groups = cv2.dilate(cells.astype(np.uint8), _GROUPING)
+        count, labels = cv2.connectedComponents(groups, connectivity=8)
+        out = []
+        for label in range(1, count):
+            mine = cells & (labels == label)
+            rows, cols = np.nonzero(mine)
+            r0, r1 = max(0, int(rows.min()) - 1), min(self.rows, int(rows.max()) + 2)
+            c0, c1 = max(0, int(cols.min()) - 1), min(self.cols, int(cols.max()) + 2)
+            out.append(((self._xs[c0], self._ys[r0], self._xs[c1], self._ys[r1]), mine))
+        return out
+
+    def area(self, cells: np.ndarray) -> float:
+        """Share of the frame the crops for `cells` would cover."""
+        grown = cv2.dilate(cells.astype(np.uint8), _NEIGHBOURS)
+        return float(grown.mean())

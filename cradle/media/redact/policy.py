@@ -21,10 +21,16 @@ class CameraPolicy:
     zones: tuple[Zone, ...] = ()
     faces: bool = False
     mask: str = "fill"
-    # Text detection runs on every `detect_every`-th frame and whenever motion appears.
-    detect_every: int = 5
-    # A frame is masked with detections at most `hold_frames` before and after it; output waits that long.
+    # The whole frame is detected again every `detect_every` frames (the safety schedule), and a detection
+    # vouches for a part of the picture for at most that many frames. In between, only cells that moved are
+    # detected again (see Redactor for what makes a detection valid).
+    detect_every: int = 15
+    # The watchdog's budget: a frame not safely masked within `hold_frames` of arriving becomes the privacy screen.
     hold_frames: int = 8
+    # A frame also takes the boxes of a scheduled whole-frame detection up to this many frames after it,
+    # so text only the next detection finds is masked on the frames before it too; output waits that long.
+    # None means 4 frames (half the default hold window, leaving the other half for the detection itself).
+    lookahead_frames: int | None = None
     # Detected boxes grow by this many pixels plus `margin_ratio` of their height on every side.
     margin_px: int = 6
     margin_ratio: float = 0.3
@@ -33,15 +39,22 @@ class CameraPolicy:
     # Text is detected on a copy scaled down to this longer side: half the cost of 640 px on 640x480 frames,
     # with 14 px bed-card text still found (see bench/redact_quality.py). 0 keeps full size.
     detect_side: int = 512
-    # Share of the frame that must change before motion triggers an early detection.
+    # Share of a cell's thumbnail pixels (a cell is about 32 px square) that must change before the cell counts
+    # as moved; the default counts any one.
     motion_share: float = 0.004
+    # Grey levels (0-255, on the thumbnail) beyond the reference's neighbourhood that count as a change.
+    motion_threshold: int = 30
     extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.mask not in MASK_STYLES:
             raise MediaError(f"Mask style {self.mask!r} is unknown; use one of {', '.join(MASK_STYLES)}.")
-        if not 1 <= self.detect_every <= self.hold_frames:
-            raise MediaError("detect_every must be at least 1 and no more than hold_frames, or frames go unchecked.")
+        if not 1 <= self.detect_every <= 90:
+            raise MediaError("detect_every must be between 1 and 90 frames; a longer safety schedule is too rare.")
+        if self.lookahead_frames is not None and not 0 <= self.lookahead_frames <= self.hold_frames:
+            raise MediaError("lookahead_frames must be between 0 and hold_frames, or every frame would be late.")
+        if not 0 < self.motion_share <= 1 or not 1 <= self.motion_threshold <= 128:
+            raise MediaError("motion_share must be in (0, 1] and motion_threshold between 1 and 128 grey levels.")
         if self.hold_frames > 300:
             raise MediaError("hold_frames above 300 would delay video by more than ten seconds; lower it.")
         if self.detect_side and self.detect_side < 320:
@@ -51,6 +64,11 @@ class CameraPolicy:
         for zone in self.zones:
             if len(zone) < 3 or not all(0 <= x <= 1 and 0 <= y <= 1 for x, y in zone):
                 raise MediaError("Each static zone needs at least three points with coordinates between 0 and 1.")
+
+    @property
+    def lookahead(self) -> int:
+        """Frames after a frame whose scheduled whole-frame detection it waits for."""
+        return min(4, self.hold_frames) if self.lookahead_frames is None else self.lookahead_frames
 
 
 def load_policy(path: str | Path) -> CameraPolicy:

@@ -31,28 +31,31 @@ class WardDetectors:
     text: Detector
     faces: Detector | None = None
 
-    def detect(self, image: np.ndarray, faces: bool, side: int = 0) -> list[Box]:
-        """Boxes of text (found on a copy whose longer side is at most `side`, when set) and of faces."""
+    def detect(self, image: np.ndarray, faces: bool, side: int = 0, region: Box | None = None) -> list[Box]:
+        """Boxes of text and, when `faces`, of faces, in `image`'s pixels.
+
+        Text is found on a copy scaled so that the whole frame's longer side would be `side` (when set), so a crop
+        (`region`, a box in `image`) is scaled like the frame it comes from and small text stays findable.
+        """
         height, width = image.shape[:2]
+        x0, y0, x1, y1 = region or (0, 0, width, height)
+        crop = image[y0:y1, x0:x1]
         scale = side / max(height, width) if side else 1.0
         if scale < 1.0:
-            small = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-            boxes = [
-                (
-                    int(x0 / scale),
-                    int(y0 / scale),
-                    min(width, math.ceil(x1 / scale)),
-                    min(height, math.ceil(y1 / scale)),
-                )
-                for x0, y0, x1, y1 in self.text.detect(small)
+            cw, ch = x1 - x0, y1 - y0
+            size = (max(1, round(cw * scale)), max(1, round(ch * scale)))
+            small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+            found = [
+                (int(a / scale), int(b / scale), min(cw, math.ceil(c / scale)), min(ch, math.ceil(d / scale)))
+                for a, b, c, d in self.text.detect(small)
             ]
         else:
-            boxes = list(self.text.detect(image))
+            found = list(self.text.detect(crop))
         if faces:
             if self.faces is None:
                 raise DetectorFailed("face detection was asked for but no face detector is loaded")
-            boxes += self.faces.detect(image)
-        return boxes
+            found += self.faces.detect(crop)
+        return [(a + x0, b + y0, c + x0, d + y0) for a, b, c, d in found]
 
 
 def default_detectors(faces: bool = False) -> Callable[[], WardDetectors]:
@@ -91,14 +94,15 @@ class DetectorPool:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, image: np.ndarray, faces: bool = False, side: int = 0) -> Future:
-        """A future of the boxes in `image`; it fails at once when the pool is closed or overloaded."""
+    def submit(self, image: np.ndarray, faces: bool = False, side: int = 0, region: Box | None = None) -> Future:
+        """A future of the boxes in `image` (only in `region` when given); it fails at once when the pool is
+        closed or overloaded. `image` is read later by a worker, so the caller must not change it."""
         future: Future = Future()
         if self._closed:
             future.set_exception(DetectorFailed("the detector pool is closed"))
             return future
         try:
-            self._jobs.put_nowait((image, faces, side, future))
+            self._jobs.put_nowait((image, faces, side, region, future))
         except queue.Full:
             future.set_exception(DetectorFailed("the detector pool is overloaded"))
         return future
@@ -110,7 +114,7 @@ class DetectorPool:
             job = self._jobs.get()
             if job is None:
                 return
-            image, faces, side, future = job
+            image, faces, side, region, future = job
             if not future.set_running_or_notify_cancel():
                 continue
             try:
@@ -121,7 +125,7 @@ class DetectorPool:
                         build_error = exc
                 if build_error is not None:
                     raise DetectorFailed(f"the detector could not be loaded: {build_error}") from build_error
-                future.set_result(detectors.detect(image, faces, side))
+                future.set_result(detectors.detect(image, faces, side, region))
             except BaseException as exc:
                 future.set_exception(exc)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import time
 from collections import deque
 from collections.abc import Callable
@@ -10,18 +9,30 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from cradle.media.errors import DetectorFailed
+import numpy as np
+
 from cradle.media.frames import Box, Frame, SafeFrame, screened
 from cradle.media.redact import masks
-from cradle.media.redact.motion import MotionDetector
+from cradle.media.redact.motion import MotionGrid
 from cradle.media.redact.policy import CameraPolicy
 from cradle.media.redact.pool import DetectorPool
 
+# Above this share of the frame, one whole-frame detection is cheaper than crops of the moving parts.
+WHOLE_FRAME_SHARE = 0.4
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, eq=False)
 class _Detection:
     index: int
     future: Future
+    whole: bool
+
+
+@dataclass(slots=True)
+class _Pending:
+    frame: Frame
+    # The detections that vouch for every part of this frame, or None when some part has none.
+    vouchers: tuple[_Detection, ...] | None
 
 
 @dataclass(slots=True)
@@ -36,13 +47,23 @@ class RedactionCounts:
 
 
 class Redactor:
-    """Turns a camera's raw frames into safe frames, in order, delayed by the hold window.
+    """Turns a camera's raw frames into safe frames, in order, delayed by at most the hold window.
 
-    Frame i is masked with the static zones plus the union of the nearest detections before and after it.
-    If either detection is missing, further than `hold_frames` away, failed, or not ready by the deadline,
-    frame i becomes the privacy screen. `deadline_s` is the watchdog budget per frame (for live cameras,
-    the hold window in seconds).
-    `blocking` waits for detections up to the deadline (files); otherwise the caller polls (live cameras).
+    The picture is a grid of cells (about 32 px). Each cell remembers the detection that last looked at it and
+    the thumbnail that detection saw. A detection *vouches* for cell c of frame i when
+      - it looked at c (the whole frame, or a crop containing c) on a frame d <= i,
+      - c has not moved between d and i (MotionGrid: frame i's cell matches what the detection saw),
+      - it is younger than `detect_every` frames (i - d < detect_every), and
+      - it finished in time (by the watchdog deadline) without raising.
+    Every frame, cells that moved, and cells whose detection failed or is missing, are detected again on a crop
+    (with one cell of margin) of that very frame, or on the whole frame when much moved; the whole frame is
+    detected again every `detect_every` frames regardless. So a card that appears or moves is looked at on the
+    frame it appears in, and that frame waits for the result.
+    Frame i is masked with the static zones, the boxes of all detections vouching for it, and the boxes of the
+    first whole-frame detection on frames i..i+lookahead (text only a later look finds is masked before too).
+    If any cell has no voucher, or any of those detections failed or is not ready by the deadline, frame i
+    becomes the privacy screen. `deadline_s` is the watchdog budget per frame (for live cameras, the hold
+    window in seconds). `blocking` waits for detections up to the deadline (files); otherwise the caller polls.
     """
 
     def __init__(
@@ -60,19 +81,19 @@ class Redactor:
         self._deadline = deadline_s if deadline_s is not None else policy.hold_frames / fps
         self._blocking = blocking
         self._clock = clock
-        self._pending: deque[Frame] = deque()
-        self._detections: list[_Detection] = []
-        self._motion = MotionDetector(policy.motion_share)
-        self._last_detected = -(10**9)
-        self._last_seen: Frame | None = None
+        self._pending: deque[_Pending] = deque()
+        self._wholes: deque[_Detection] = deque()  # whole-frame detections not yet behind every pending frame
+        self._grid: MotionGrid | None = None
+        self._vouchers = np.empty((0, 0), object)
+        self._last_whole = -(10**9)
+        self._last_seen = -1
         self.counts = RedactionCounts()
 
     def push(self, frame: Frame) -> list[SafeFrame]:
         """Take one raw frame; give back the safe frames that are ready, oldest first."""
-        if not frame.lost:
-            self._maybe_detect(frame)
-            self._last_seen = frame
-        self._pending.append(frame)
+        vouchers = None if frame.lost else self._check(frame)
+        self._pending.append(_Pending(frame, vouchers))
+        self._last_seen = frame.index
         return self._release(final=False)
 
     def poll(self) -> list[SafeFrame]:
@@ -80,47 +101,86 @@ class Redactor:
         return self._release(final=False)
 
     def flush(self) -> list[SafeFrame]:
-        """End of stream: check the last frame too and give back everything still held."""
-        last = self._last_seen
-        if last is not None and (not self._detections or self._detections[-1].index < last.index):
-            self._submit(last)
-        # Nothing comes after the last frame, so waiting (up to the deadline) beats screening the tail.
+        """End of stream: give back everything still held (waiting, up to the deadline, beats screening)."""
         blocking, self._blocking = self._blocking, True
         try:
             return self._release(final=True)
         finally:
             self._blocking = blocking
 
-    def _maybe_detect(self, frame: Frame) -> None:
-        due = frame.index - self._last_detected >= self.policy.detect_every
-        if due:
-            self._submit(frame)
-        elif self._idle() and self._motion.moved(frame.image):
-            # Only when the detector has caught up: under load an extra check would make every frame late.
+    # Deciding what to detect and who vouches for each cell.
+
+    def _check(self, frame: Frame) -> tuple[_Detection, ...] | None:
+        image = frame.image
+        height, width = image.shape[:2]
+        grid = self._grid
+        if grid is None or (grid.width, grid.height) != (width, height):
+            grid = self._grid = MotionGrid(width, height, self.policy.motion_threshold, self.policy.motion_share)
+            self._vouchers = np.full(grid.shape, None, object)
+        thumb = grid.thumbnail(image)
+        need = grid.changed(thumb) | self._unusable(frame.index)
+        scheduled = frame.index - self._last_whole >= self.policy.detect_every
+        if scheduled or grid.area(need) > WHOLE_FRAME_SHARE:
+            detection = self._submit(frame, None, whole=True)
+            if detection is not None:
+                self._vouchers[:] = detection
+                grid.settle(thumb)
+                self._last_whole = frame.index
+                need[:] = False
+            else:
+                # The pool refused: what moved has no valid detection; try again on the next frame.
+                self._vouchers[need] = None
+                need[:] = False
+        for box, cells in grid.regions(need) if need.any() else ():
+            detection = self._submit(frame, box, whole=False)
+            if detection is None:
+                self._vouchers[cells] = None
+                continue
             self.counts.motion_detections += 1
-            self._submit(frame)
+            self._vouchers[cells] = detection
+            grid.settle(thumb, cells)
+        vouchers = set(self._vouchers.flat)
+        if None in vouchers or any(frame.index - d.index >= self.policy.detect_every for d in vouchers):
+            return None
+        return tuple(vouchers)
 
-    def _idle(self) -> bool:
-        return not self._detections or self._detections[-1].future.done()
+    def _unusable(self, index: int) -> np.ndarray:
+        """Cells whose detection is missing, failed or too old to vouch for frame `index`."""
+        bad = {
+            id(d)
+            for d in set(self._vouchers.flat)
+            if d is None
+            or index - d.index >= self.policy.detect_every
+            or (d.future.done() and d.future.exception() is not None)
+        }
+        if not bad:
+            return np.zeros(self._vouchers.shape, bool)
+        return np.array([id(d) in bad for d in self._vouchers.flat], bool).reshape(self._vouchers.shape)
 
-    def _submit(self, frame: Frame) -> None:
-        try:
-            future = self._pool.submit(frame.image, self.policy.faces, self.policy.detect_side)
-        except Exception as exc:  # a broken pool must screen frames, not crash the camera
-            future = Future()
-            future.set_exception(DetectorFailed(str(exc)))
-        self._detections.append(_Detection(frame.index, future))
-        self._last_detected = frame.index
-        self._motion.settle(frame.image)
+    def _submit(self, frame: Frame, region: Box | None, whole: bool) -> _Detection | None:
+        """Send a detection to the pool; None when it was refused at once (closed or overloaded)."""
         self.counts.detections += 1
+        try:
+            future = self._pool.submit(frame.image, self.policy.faces, self.policy.detect_side, region)
+        except Exception:  # a broken pool must screen frames, not crash the camera
+            future = None
+        if future is None or (future.done() and future.exception() is not None):
+            return None
+        detection = _Detection(frame.index, future, whole)
+        if whole:
+            self._wholes.append(detection)
+        return detection
 
-    def _covering(self, index: int) -> tuple[_Detection | None, _Detection | None]:
-        """The nearest detection strictly before frame `index`, and the first at or after it."""
-        keys = [d.index for d in self._detections]
-        at = bisect.bisect_left(keys, index)
-        before = self._detections[at - 1] if at else None
-        after = self._detections[at] if at < len(self._detections) else None
-        return before, after
+    # Releasing frames.
+
+    def _later_whole(self, index: int) -> tuple[_Detection | None, bool]:
+        """The first whole-frame detection on frames index..index+lookahead, and whether one may still come."""
+        limit = index + self.policy.lookahead
+        for detection in self._wholes:
+            if index <= detection.index <= limit:
+                return detection, False
+        may_come = self._last_seen < limit and self._last_whole + self.policy.detect_every <= limit
+        return None, may_come
 
     def _wait(self, detection: _Detection, frame: Frame) -> bool:
         """True when the detection finished in time (successfully or not)."""
@@ -137,48 +197,34 @@ class Redactor:
 
     def _release(self, final: bool) -> list[SafeFrame]:
         out: list[SafeFrame] = []
-        hold = self.policy.hold_frames
         while self._pending:
-            frame = self._pending[0]
-            overdue = self._clock() - frame.arrived > self._deadline
+            pending = self._pending[0]
+            frame = pending.frame
             if frame.lost:
                 out.append(self._screen(frame, failed=False))
                 continue
-            before, after = self._covering(frame.index)
-            if after is None:
-                if final or overdue:
+            if pending.vouchers is None:
+                out.append(self._screen(frame))
+                continue
+            overdue = self._clock() - frame.arrived > self._deadline
+            later, may_come = self._later_whole(frame.index)
+            if may_come and not final:
+                if overdue:
                     out.append(self._screen(frame))
                     continue
                 break
-            if after.index - frame.index > hold:
-                out.append(self._screen(frame))
-                continue
-            if before is None or frame.index - before.index > hold:
-                if after.index != frame.index:  # nothing checked this frame's recent past
-                    out.append(self._screen(frame))
-                    continue
-                before = after
-            ready = self._wait(before, frame) and self._wait(after, frame)
-            if not ready:
+            needed = pending.vouchers if later is None or later in pending.vouchers else (*pending.vouchers, later)
+            if not all(self._wait(d, frame) for d in needed):
                 if final or overdue or self._blocking:
                     out.append(self._screen(frame))
                     continue
                 break
-            boxes = self._boxes(before, after)
-            if boxes is None:
+            if any(d.future.exception() is not None for d in needed):
                 out.append(self._screen(frame))
                 continue
-            out.append(self._mask(frame, boxes))
+            out.append(self._mask(frame, [box for d in needed for box in d.future.result()]))
         self._forget()
         return out
-
-    def _boxes(self, before: _Detection, after: _Detection) -> list[Box] | None:
-        boxes: list[Box] = []
-        for detection in (before, after) if after is not before else (before,):
-            if detection.future.exception() is not None:
-                return None
-            boxes += detection.future.result()
-        return boxes
 
     def _mask(self, frame: Frame, boxes: list[Box]) -> SafeFrame:
         self._pending.popleft()
@@ -186,7 +232,7 @@ class Redactor:
         height, width = frame.image.shape[:2]
         grown = [masks.grow(box, self.policy, width, height) for box in boxes]
         covered = masks.coverage((height, width), self.policy.zones, grown)
-        image = masks.apply(frame.image, covered, self.policy)
+        image = masks.apply(frame.image, covered, self.policy, grown)
         return SafeFrame(image, frame.index, frame.pts, frame.time_base, frame.arrived, False, covered)
 
     def _screen(self, frame: Frame, failed: bool = True) -> SafeFrame:
@@ -198,10 +244,7 @@ class Redactor:
         return screened(frame)
 
     def _forget(self) -> None:
-        """Drop detections no pending or future frame can use."""
-        oldest = self._pending[0].index if self._pending else (self._last_seen.index if self._last_seen else 0)
-        keep_from = 0
-        for i, detection in enumerate(self._detections):
-            if detection.index < oldest:
-                keep_from = i
-        del self._detections[:keep_from]
+        """Drop whole-frame detections no pending or future frame can use."""
+        oldest = self._pending[0].frame.index if self._pending else self._last_seen + 1
+        while self._wholes and self._wholes[0].index < oldest:
+            self._wholes.popleft()
