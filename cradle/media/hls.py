@@ -1,0 +1,200 @@
+"""Cutting a camera's redacted output into 1 s HLS segments, each in two marked variants plus an unmarked reference.
+
+Every segment is encoded by its own x264 instance, so no frame can reference another segment: each one starts with
+an IDR frame, is exactly one GOP long and plays on its own (hls.js takes plain MPEG-TS). Bytes stay in memory; the
+caller encrypts them before anything touches a disk (cradle.media.store).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+
+from cradle.media.encode import X264_CRF, X264_PRESET
+from cradle.media.errors import MediaError
+from cradle.media.frames import SafeFrame
+from cradle.media.mark import ALPHA, SegmentMark, Variant
+
+# MPEG-TS counts in 90 kHz ticks; using its clock end to end keeps timestamps exact.
+TS_TIME_BASE = Fraction(1, 90000)
+
+# x264 settings for what viewers receive. They extend the MP4 preset in encode.py (same preset and quality) with a
+# bitrate cap for phones on hospital Wi-Fi; they belong next to it once that file is free to change. No B-frames
+# (timestamps out as they went in), one thread per encoder (cameras run in parallel, not frames), no scene-cut
+# keyframes (the segment's first frame is its only IDR).
+HLS_X264 = {
+    "preset": X264_PRESET,
+    "crf": X264_CRF,
+    "maxrate": "1500k",
+    "bufsize": "3000k",
+    "sc_threshold": "0",
+    "threads": "1",
+}
+
+# The unmarked reference that leak tracing subtracts from a suspect copy. The mark lives in a 40×30 grid, i.e. below
+# one cycle per 32 pixels at 640×480, so half the width and height keeps all of it, and suspects arrive at 240p-480p
+# anyway; ORB registration still finds enough corners at that size. At the viewers' CRF the reference's own coding
+# error stays far below the mark at those frequencies: on sim frames re-encoded at 360p/300 kbit/s, z was the same as
+# with CRF 18 (15 vs 15.7) and higher than with raw frames (13), at about half the bytes of one variant and a quarter
+# of its encoding time. Raw frames would be 14 times a variant's size; CRF 28 or 160×120 cost z (11-12, 8-13).
+REFERENCE_SCALE = 0.5
+REFERENCE_X264 = {**HLS_X264, "maxrate": "800k", "bufsize": "1600k"}
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One second of one camera: both marked variants and the unmarked reference, each a complete MPEG-TS file."""
+
+    index: int
+    start: int  # pts of the first frame, in TS_TIME_BASE ticks
+    duration: float  # seconds, for the playlist's EXTINF
+    frames: int
+    a: bytes = field(repr=False)
+    b: bytes = field(repr=False)
+    reference: bytes = field(repr=False)
+
+    def variant(self, variant: Variant) -> bytes:
+        """The bytes of variant A or B."""
+        return self.a if variant is Variant.A else self.b
+
+
+def reference_size(width: int, height: int) -> tuple[int, int]:
+    """Width and height of the reference kept for a camera of width x height (even, as yuv420p needs)."""
+    return max(2, round(width * REFERENCE_SCALE / 2) * 2), max(2, round(height * REFERENCE_SCALE / 2) * 2)
+
+
+def encode_ts(planes: list[np.ndarray], pts: list[int], width: int, height: int, fps: Fraction, options) -> bytes:
+    """One closed GOP of I420 planes (height*3/2 x width, uint8) as MPEG-TS bytes."""
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mpegts") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = TS_TIME_BASE
+        stream.codec_context.time_base = TS_TIME_BASE
+        stream.codec_context.max_b_frames = 0
+        gop = str(len(planes))
+        stream.options = {**options, "g": gop, "keyint_min": gop}
+        for plane, stamp in zip(planes, pts, strict=True):
+            frame = av.VideoFrame.from_ndarray(plane, format="yuv420p")
+            frame.pts = stamp
+            frame.time_base = TS_TIME_BASE
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buffer.getvalue()
+
+
+class SegmentWriter:
+    """Collects safe frames and hands back a Segment for every `fps` of them.
+
+    Marks go on the Y plane after one BGR→I420 conversion per frame: both variants share that conversion, and the
+    encoder then takes the planes as they are.
+    """
+
+    def __init__(
+        self,
+        key: bytes,
+        source_id: str,
+        width: int,
+        height: int,
+        fps: float,
+        first_index: int = 0,
+        alpha: float = ALPHA,
+    ) -> None:
+        if width % 2 or height % 2:
+            raise MediaError(f"HLS needs even frame sides; the camera gives {width}x{height}, so set an even size.")
+        self._fps = Fraction(fps).limit_denominator(1001)
+        self._per_segment = max(1, round(float(self._fps)))
+        self._key, self._source = key, source_id
+        self._size = (width, height)
+        self._alpha = alpha
+        self._index = first_index
+        self._frames: list[SafeFrame] = []
+        self._written = 0
+
+    @property
+    def frames_per_segment(self) -> int:
+        return self._per_segment
+
+    def write(self, frame: SafeFrame) -> list[Segment]:
+        """Add one frame; returns the segment it completes, if any."""
+        if not isinstance(frame, SafeFrame):
+            raise TypeError("only SafeFrames may be encoded; raw frames never leave the pipeline")
+        if frame.image.shape[1::-1] != self._size:
+            raise ValueError(f"frame is {frame.image.shape[1]}x{frame.image.shape[0]}, stream is {self._size}")
+        self._frames.append(frame)
+        if len(self._frames) < self._per_segment:
+            return []
+        return [self._cut()]
+
+    def close(self) -> list[Segment]:
+        """The last, shorter segment if frames are left over (a clip's end)."""
+        return [self._cut()] if self._frames else []
+
+    def _pts(self, frame: SafeFrame, position: int) -> int:
+        if frame.pts is not None and frame.time_base is not None:
+            return round(frame.pts * frame.time_base / TS_TIME_BASE)
+        return round((self._written + position) / self._fps / TS_TIME_BASE)
+
+    def _cut(self) -> Segment:
+        frames, self._frames = self._frames, []
+        width, height = self._size
+        pts = [self._pts(frame, i) for i, frame in enumerate(frames)]
+        mark = SegmentMark(self._key, self._source, self._index, len(frames), width, height, self._alpha)
+        a, b, reference = [], [], []
+        small = reference_size(width, height)
+        for i, frame in enumerate(frames):
+            planes = cv2.cvtColor(np.ascontiguousarray(frame.image), cv2.COLOR_BGR2YUV_I420)
+            marked_a, marked_b = planes.copy(), planes.copy()
+            marked_a[:height] = mark.apply(planes[:height], i, Variant.A)
+            marked_b[:height] = mark.apply(planes[:height], i, Variant.B)
+            a.append(marked_a)
+            b.append(marked_b)
+            shrunk = cv2.resize(frame.image, small, interpolation=cv2.INTER_AREA)
+            reference.append(cv2.cvtColor(shrunk, cv2.COLOR_BGR2YUV_I420))
+        step = round(1 / self._fps / TS_TIME_BASE)
+        duration = float((pts[-1] - pts[0] + step) * TS_TIME_BASE)
+        segment = Segment(
+            index=self._index,
+            start=pts[0],
+            duration=duration,
+            frames=len(frames),
+            a=encode_ts(a, pts, width, height, self._fps, HLS_X264),
+            b=encode_ts(b, pts, width, height, self._fps, HLS_X264),
+            reference=encode_ts(reference, pts, *small, self._fps, REFERENCE_X264),
+        )
+        self._index += 1
+        self._written += len(frames)
+        return segment
+
+
+def segments(
+    frames: Iterable[SafeFrame],
+    key: bytes,
+    source_id: str,
+    width: int,
+    height: int,
+    fps: float,
+    first_index: int = 0,
+    alpha: float = ALPHA,
+) -> Iterator[Segment]:
+    """The segments of a stream of safe frames, the last one possibly shorter."""
+    writer = SegmentWriter(key, source_id, width, height, fps, first_index, alpha)
+    for frame in frames:
+        yield from writer.write(frame)
+    yield from writer.close()
+
+
+def decode(data: bytes) -> list[np.ndarray]:
+    """The frames of one segment file as BGR images (for the reference, checks and tracing)."""
+    try:
+        with av.open(io.BytesIO(data), format="mpegts") as container:
+            return [frame.to_ndarray(format="bgr24") for frame in container.decode(video=0)]
+    except av.FFmpegError as exc:
+        raise MediaError(f"A segment could not be decoded ({exc}); it is damaged or not a Cradle segment.") from exc
