@@ -248,6 +248,12 @@ def z_score(projected: np.ndarray, key: bytes, source_id: str, segment: int) -> 
     return float(np.sum(projected * grid(key, source_id, segment)) / norm)
 
 
+def chance(projected: np.ndarray, key: bytes, source_id: str, segment: int, trials: int = 300) -> np.ndarray:
+    """z of the same residual against `trials` keys never used for marking: what chance looks like, for reports."""
+    decoys = (hmac.new(key, f"cradle.mark.decoy|{i}".encode(), hashlib.sha256).digest() for i in range(trials))
+    return np.array([z_score(projected, decoy, source_id, segment) for decoy in decoys])
+
+
 @dataclass(frozen=True, slots=True)
 class Detection:
     """The verdict on one suspect segment."""

@@ -16,6 +16,7 @@ from cradle.media.mark import (
     Detection,
     Variant,
     Warp,
+    chance,
     detect,
     fade,
     grid,
@@ -152,12 +153,15 @@ def test_unmarked_copy_and_wrong_keys_are_erasures(second, leaked):
     assert detect(leaked["A"], reference, KEY, "cam-1", 2).variant is None
 
 
-def test_z_is_calibrated_against_many_wrong_keys(second, leaked):
+def test_z_is_calibrated_against_many_wrong_keys_and_segments(second, leaked):
     projected = project(residual(leaked["A"], _reference_360p(second)))
-    null = np.array([z_score(projected, KEY, "cam-1", 1000 + i) for i in range(300)])
-    assert 0.8 < null.std() < 1.25
-    assert abs(null.mean()) < 0.3
-    assert np.abs(null).max() < 4.5
+    for null in (
+        chance(projected, KEY, "cam-1", 1),  # other keys
+        np.array([z_score(projected, KEY, "cam-1", 1000 + i) for i in range(300)]),  # other segments
+    ):
+        assert 0.8 < null.std() < 1.25
+        assert abs(null.mean()) < 0.3
+        assert np.abs(null).max() < 4.5
     assert z_score(projected, KEY, "cam-1", 1) > 4
 
 
