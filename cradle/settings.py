@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "cradle.accounts",
     "cradle.unit",
     "cradle.audit",
+    "cradle.viewing",
     "cradle.web",
 ]
 
@@ -200,6 +201,10 @@ LOGGING = {
     "loggers": {"django.request": {"level": "ERROR"}},
 }
 
+# Media: each admission's segments are sealed under its own data key, wrapped by this master key (mode 0600).
+MASTER_KEY_FILE = Path(os.environ.get("CRADLE_MASTER_KEY_FILE", DATA_DIR / "master.key"))
+MEDIA_DIR = Path(os.environ.get("CRADLE_MEDIA_DIR", DATA_DIR / "media"))
+
 CRADLE = {
     # Login throttling: failures allowed in the window before that key is refused until the window passes.
     "LOGIN_FAILURES_PER_ACCOUNT_DEVICE": 10,
@@ -209,4 +214,7 @@ CRADLE = {
     "JOIN_FAILURES_PER_ADDRESS": 20,
     "INVITATION_HOURS": 72,
     "BREAK_GLASS_MAX_MINUTES": 60,
+    "LIVE_BUFFER_SECONDS": 300,
+    "LIVE_PLAYLIST_SEGMENTS": 6,
+    "LIVE_URL_SECONDS": 60,
 }

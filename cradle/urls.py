@@ -7,6 +7,7 @@ from cradle.accounts import views as accounts
 from cradle.api.routes import api
 from cradle.audit import views as audit
 from cradle.unit import views as unit
+from cradle.viewing import views as viewing
 from cradle.web import views as web
 
 urlpatterns = [
@@ -21,6 +22,8 @@ urlpatterns = [
     path("me/devices/", accounts.devices, name="devices"),
     path("me/devices/<str:public_id>/end/", accounts.end_device, name="end_device"),
     path("babies/<int:admission_id>/", unit.baby, name="baby"),
+    path("babies/<int:admission_id>/live.m3u8", viewing.live_playlist, name="live_playlist"),
+    path("v/<str:token>.ts", viewing.segment, name="segment"),
     path("babies/<int:admission_id>/who-watched/", audit.who_watched, name="who_watched"),
     path("babies/<int:admission_id>/family/", unit.family, name="family"),
     path("babies/<int:admission_id>/family/invite/", unit.family_invite, name="family_invite"),

@@ -14,8 +14,12 @@ ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = ROOT / "node_modules"
 VENDOR = ROOT / "cradle" / "static" / "vendor"
 
-# (path under node_modules, path under cradle/static/vendor). hls.js will be added here for the player.
-VENDORED: list[tuple[str, str]] = []
+# (path under node_modules, path under cradle/static/vendor). The player loads hls.js and starts its transmuxing
+# worker from the same origin (workerPath), which a strict CSP allows.
+VENDORED: list[tuple[str, str]] = [
+    ("hls.js/dist/hls.min.js", "hls.min.js"),
+    ("hls.js/dist/hls.worker.js", "hls.worker.js"),
+]
 
 
 def vendor() -> int:

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import base64
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP
+from django.conf import settings
 from django.test import Client
 
 from cradle.accounts.models import DeviceSession, User
+from cradle.media.store import MasterKey
 from cradle.unit import invitations
 from cradle.unit.models import Admission, Bed, Camera, FamilyMembership, StaffMembership, Unit
 from tests.webauthn_credential import registration
 
 TOTP_SECRET = base64.b32encode(b"cradle-test-secret!!").decode()
+
+# Media of the test run goes to a folder of its own, under a master key made for it.
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="cradle-test-media-"))
+settings.MASTER_KEY_FILE = MEDIA_ROOT / "master.key"
+settings.MEDIA_DIR = MEDIA_ROOT / "media"
+MasterKey.create(settings.MASTER_KEY_FILE)
 PASSWORD = "correct horse battery staple"
 
 

@@ -72,6 +72,10 @@ MATRIX: dict[str, Route] = {
     "devices": SELF,
     "end_device": Route(DEVICE, PARENTS, method="post"),
     "baby": Route(ADMISSION, WATCHERS),
+    # Media answers 404, never a sign-in page, to anyone without the right session (tests/test_viewing.py has
+    # segment addresses issued to real sessions).
+    "live_playlist": Route(ADMISSION, WATCHERS, anonymous="404"),
+    "segment": Route(lambda w, t: {"token": "not-a-ticket"}, set(), anonymous="404"),
     "who_watched": Route(ADMISSION, PARENTS),
     "family": Route(ADMISSION, PARENTS),
     "family_invite": Route(ADMISSION, PARENTS, method="post"),

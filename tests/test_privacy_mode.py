@@ -25,7 +25,7 @@ def test_a_nurse_pauses_from_the_board_and_the_family_sees_the_care_screen(world
     assert timedelta(minutes=19) < camera.paused_until - timezone.now() <= timedelta(minutes=20)
 
     page = world.client("parent_a").get(reverse("baby", args=[fam.admission.pk])).content.decode()
-    assert "being cared for" in page and "screen care" in page
+    assert 'class="care" id="care"' in page  # the calm card covers the player
     api = world.client("parent_a").get(reverse("api:admission", args=[fam.admission.pk])).json()
     assert api["camera_state"] == "paused"
     event = Event.objects.get(action="camera.paused")
@@ -34,7 +34,7 @@ def test_a_nurse_pauses_from_the_board_and_the_family_sees_the_care_screen(world
     # It resumes by itself when the time is up.
     Camera.objects.filter(pk=camera.pk).update(paused_until=timezone.now() - timedelta(seconds=1))
     page = world.client("parent_a").get(reverse("baby", args=[fam.admission.pk])).content.decode()
-    assert "being cared for" not in page
+    assert 'class="care hidden" id="care"' in page
 
 
 def test_a_nurse_resumes_early_from_the_bed_page(world):

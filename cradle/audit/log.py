@@ -38,7 +38,7 @@ def record(
     if user is None and request is not None and getattr(request, "user", None) is not None:
         user = request.user if request.user.is_authenticated else None
     if unit is None and admission is not None:
-        unit = admission.unit_id
+        unit = getattr(admission, "unit_id", None) or _unit_of(admission)
     device = getattr(request, "device_session", None) if request is not None else None
     return chain.append(
         actor_id=user.pk if user else None,
@@ -75,3 +75,10 @@ def alert_privacy_officers(unit_id: int, kind: str, actor: Any = None, **detail:
         except OSError:
             log.exception("could not e-mail the alert to the privacy officers")
     return alert
+
+
+def _unit_of(admission_id: int) -> int | None:
+    """The unit of an admission given by id (refused requests name one that may not exist)."""
+    from cradle.unit.models import Admission
+
+    return Admission.objects.filter(pk=admission_id).values_list("unit_id", flat=True).first()

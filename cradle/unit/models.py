@@ -6,6 +6,8 @@ inpatient number, when given, is kept only as a keyed hash so that admissions ca
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -83,7 +85,14 @@ def inpatient_digest(number: str) -> str:
     return salted_hmac("cradle.unit.inpatient", normalised, algorithm="sha256").hexdigest()
 
 
+def _media_id() -> str:
+    return secrets.token_hex(16)
+
+
 class Admission(models.Model):
+    # Names the admission in media storage and in the associated data of every segment; random, so that it is never
+    # reused for another baby and tells nothing about the admission.
+    media_id = models.CharField(max_length=32, unique=True, default=_media_id, editable=False)
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="admissions")
     bed = models.ForeignKey(Bed, on_delete=models.PROTECT, related_name="admissions")
     nickname = models.CharField(_("nickname"), max_length=40, blank=True)

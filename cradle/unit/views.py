@@ -33,6 +33,7 @@ from cradle.unit.models import (
     Unit,
     inpatient_digest,
 )
+from cradle.viewing import delivery
 
 _SLIPS = "cradle_slips"
 
@@ -46,7 +47,17 @@ def baby(request: HttpRequest, admission_id: int) -> HttpResponse:
     record(request, "baby.view", admission=admission)
     membership = scope.active_family(request.user).filter(admission=admission).first()
     camera = getattr(admission.bed, "camera", None)
-    return render(request, "unit/baby.html", {"admission": admission, "membership": membership, "camera": camera})
+    device = getattr(request, "device_session", None)
+    return render(
+        request,
+        "unit/baby.html",
+        {
+            "admission": admission,
+            "membership": membership,
+            "camera": camera,
+            "viewer_code": delivery.viewer_code(device) if device else "",
+        },
+    )
 
 
 @login_required

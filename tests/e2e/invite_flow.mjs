@@ -227,7 +227,7 @@ async function parentJoins(page, cfg, code, bedLabel) {
     await page.goto(`${baseUrl}/`);
     await expectPath(page, /^\/babies\/\d+\/$/, "the baby's page (home sends a parent of one baby there)");
     await page.getByRole("heading", { name: `Baby at bed ${bedLabel}` }).waitFor();
-    const state = (await page.locator("section.screen .state").innerText()).trim();
+    const state = (await page.locator("main .state").innerText()).trim();
     if (state !== cfg.cameraState) throw new Error(`The camera state reads "${state}", not "${cfg.cameraState}".`);
     await page.screenshot({ path: path.join(cfg.artifacts, "baby.png"), fullPage: true });
   });

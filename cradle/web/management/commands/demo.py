@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
@@ -19,11 +24,26 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if options["code"]:
             return self._print_code(options["code"])
-        call_command("migrate", verbosity=0)
+        call_command("init")
         accounts = demo.seed()
         self._write_accounts(accounts, options["bind"])
         if not options["no_serve"]:
-            call_command("serve", bind=options["bind"])
+            self._serve(options["bind"])
+
+    def _serve(self, bind: str) -> None:
+        """The pipeline worker in the background, the web application in the foreground; Ctrl+C stops both."""
+        cradle = os.path.join(os.path.dirname(sys.executable), "cradle")
+        worker = subprocess.Popen([cradle, "worker"])  # noqa: S603 - our own command
+        try:
+            subprocess.run([cradle, "serve", "--bind", bind], check=False)  # noqa: S603
+        except KeyboardInterrupt:
+            pass
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
 
     def _write_accounts(self, accounts, bind: str) -> None:
         out = self.stdout

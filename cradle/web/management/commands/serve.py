@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import sys
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+
+from cradle.media.store import MasterKeyError
+from cradle.viewing.storage import segment_store
 
 
 class Command(BaseCommand):
@@ -16,6 +19,10 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=int(os.environ.get("CRADLE_WORKERS", "2")))
 
     def handle(self, *args, **options) -> None:
+        try:
+            segment_store()  # a missing or wrong master key stops start-up here, before anything is served
+        except MasterKeyError as e:
+            raise CommandError(str(e)) from None
         gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
         argv = [
             gunicorn,

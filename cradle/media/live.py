@@ -1,0 +1,102 @@
+"""One camera's live pipeline: source -> redaction -> nurse pause -> marked 1 s segments, handed to a sink.
+
+The sink (the worker) encrypts and stores each segment; nothing here touches a disk or a socket. A pause replaces the
+picture with the privacy screen here, in the pipeline, so no viewer anywhere can receive the camera while it lasts.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+from cradle.media.frames import SafeFrame, privacy_screen
+from cradle.media.hls import TS_TIME_BASE, Segment, SegmentWriter
+from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
+from cradle.media.source import CameraSource, SourceSettings
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    fps: float = 15.0
+    width: int = 640
+    height: int = 480
+
+
+class CameraPipeline:
+    """Runs one camera until `stop` is set; every finished segment goes to `sink` in order."""
+
+    def __init__(
+        self,
+        url: str,
+        camera_id: str,
+        mark_key: bytes,
+        pool: DetectorPool,
+        sink: Callable[[Segment], None],
+        *,
+        paused: Callable[[], bool] = lambda: False,
+        policy: CameraPolicy | None = None,
+        settings: LiveSettings | None = None,
+        first_index: int = 0,
+        source: CameraSource | None = None,
+    ) -> None:
+        self.settings = settings or _settings_for(url)
+        s = self.settings
+        self._source = source or CameraSource(url, SourceSettings(fps=s.fps, width=s.width, height=s.height))
+        self._redactor = Redactor(policy or CameraPolicy(), pool, fps=s.fps)
+        self._writer = SegmentWriter(mark_key, camera_id, s.width, s.height, s.fps, first_index)
+        self._sink = sink
+        self._paused = paused
+        # Timestamps follow the segment numbers, so that a stream taken over by another worker carries on smoothly.
+        self._frame_no = first_index * self._writer.frames_per_segment
+        self.segments = 0
+        self.screened = 0
+
+    def run(self, stop: threading.Event) -> None:
+        try:
+            for frame in self._source.frames():
+                if stop.is_set():
+                    break
+                self._emit(self._redactor.push(frame))
+            else:
+                self._emit(self._redactor.flush())
+                for segment in self._writer.close():
+                    self._deliver(segment)
+        finally:
+            self._source.close()
+
+    def _emit(self, frames: list[SafeFrame]) -> None:
+        paused = self._paused() if frames else False
+        for frame in frames:
+            if paused or frame.screened:
+                self.screened += 1
+            if paused and not frame.screened:
+                height, width = frame.image.shape[:2]
+                frame = SafeFrame(
+                    privacy_screen(width, height), frame.index, frame.pts, frame.time_base, frame.arrived, True
+                )
+            for segment in self._writer.write(self._retimed(frame)):
+                self._deliver(segment)
+
+    def _retimed(self, frame: SafeFrame) -> SafeFrame:
+        """The frame on the stream's clock: a camera's own timestamps restart when it reconnects, the stream's don't."""
+        pts = round(self._frame_no / self.settings.fps / TS_TIME_BASE)
+        self._frame_no += 1
+        return SafeFrame(
+            frame.image, frame.index, pts, Fraction(TS_TIME_BASE), frame.arrived, frame.screened, frame.covered
+        )
+
+    def _deliver(self, segment: Segment) -> None:
+        self.segments += 1
+        self._sink(segment)
+
+
+def _settings_for(url: str) -> LiveSettings:
+    """A simulated camera says its own size and rate; a real one is taken at the defaults."""
+    if url.startswith("sim://"):
+        from cradle.media.sim import settings_from_url
+
+        sim = settings_from_url(url)
+        return LiveSettings(fps=sim.fps, width=sim.width, height=sim.height)
+    return LiveSettings()

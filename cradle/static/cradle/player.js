@@ -1,0 +1,54 @@
+// The live player: hls.js from Cradle's own static files, a drifting viewer-code overlay, no download controls,
+// and a calm card instead of the picture while the nurse has paused the camera.
+(function () {
+  "use strict";
+  var box = document.getElementById("player");
+  if (!box) return;
+  var video = document.getElementById("video");
+  var overlay = document.getElementById("overlay");
+  var clock = document.getElementById("overlay-time");
+  var care = document.getElementById("care");
+  var offline = document.getElementById("offline");
+
+  function start() {
+    if (window.Hls && window.Hls.isSupported()) {
+      var hls = new window.Hls({ workerPath: box.dataset.worker, liveSyncDurationCount: 2, maxBufferLength: 10 });
+      hls.loadSource(box.dataset.playlist);
+      hls.attachMedia(video);
+      hls.on(window.Hls.Events.MANIFEST_PARSED, function () { video.play().catch(function () {}); });
+      hls.on(window.Hls.Events.ERROR, function (event, data) {
+        if (!data.fatal) return;
+        // A lost connection or an ended session: try again shortly; a signed-out viewer gets nothing more.
+        hls.destroy();
+        window.setTimeout(start, 3000);
+      });
+    } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = box.dataset.playlist;
+    }
+  }
+
+  function drift() {
+    // The overlay wanders slowly, so that no crop of a screen recording can leave it out for long.
+    var t = Date.now() / 1000;
+    overlay.style.left = (8 + 70 * (0.5 + 0.5 * Math.sin(t / 23))) + "%";
+    overlay.style.top = (6 + 78 * (0.5 + 0.5 * Math.sin(t / 31 + 1.3))) + "%";
+    clock.textContent = new Date().toLocaleString();
+  }
+
+  function checkState() {
+    fetch(box.dataset.state, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data) return;
+        care.classList.toggle("hidden", data.camera_state !== "paused");
+        offline.classList.toggle("hidden", data.camera_state !== "offline");
+      })
+      .catch(function () {});
+  }
+
+  video.addEventListener("contextmenu", function (e) { e.preventDefault(); });
+  start();
+  drift();
+  window.setInterval(drift, 1000);
+  window.setInterval(checkState, 4000);
+})();

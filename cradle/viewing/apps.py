@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ViewingConfig(AppConfig):
+    name = "cradle.viewing"
+    label = "viewing"

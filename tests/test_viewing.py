@@ -1,0 +1,200 @@
+"""Live delivery: per-session playlists, opaque short-lived segment addresses, one variant per account, audit."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from cradle.accounts import sessions
+from cradle.accounts.models import DeviceSession
+from cradle.audit.models import Event
+from cradle.media.store import MasterKey, MasterKeyError
+from cradle.viewing import delivery, storage
+from cradle.viewing.models import LiveSegment, ServedVariant
+from tests.conftest import sign_in
+
+SEGMENTS = 8
+
+
+def stored(fam, count: int = SEGMENTS) -> list[LiveSegment]:
+    """Segments as the worker leaves them: sealed in the store, indexed in the database."""
+    store = storage.segment_store()
+    store.admit(fam.admission.media_id)
+    camera = fam.bed.camera
+    rows = []
+    for i in range(count):
+        for variant in ("A", "B", "ref"):
+            store.put(fam.admission.media_id, str(camera.pk), i, variant, f"{variant}:{camera.pk}:{i}".encode())
+        rows.append(
+            LiveSegment.objects.create(
+                camera=camera, admission=fam.admission, index=i, started_at=timezone.now(), duration=1.0
+            )
+        )
+    return rows
+
+
+def playlist_urls(client: Client, fam) -> list[str]:
+    response = client.get(reverse("live_playlist", args=[fam.admission.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.apple.mpegurl"
+    return [line for line in response.content.decode().splitlines() if line and not line.startswith("#")]
+
+
+def test_a_parent_gets_a_playlist_of_opaque_addresses_and_one_variant_per_segment(world):
+    fam = world.families["a"]
+    stored(fam)
+    client = world.client("parent_a")
+    urls = playlist_urls(client, fam)
+    assert len(urls) == 6  # the newest segments only
+    for url in urls:
+        token = url.removeprefix("/v/").removesuffix(".ts")
+        assert re.fullmatch(r"[A-Za-z0-9_-]{40,}", token)
+        assert str(fam.admission.pk) not in url.split("/")[1:-1]
+    device = DeviceSession.objects.get(session_key=client.session.session_key)
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200 and response["Content-Type"] == "video/mp2t"
+        assert response["Cache-Control"].startswith("no-store")
+        variant, camera, index = response.content.decode().split(":")
+        assert variant == "AB"[delivery.session_bit(device, int(camera), int(index))]
+    events = Event.objects.filter(action="live.segment", outcome="ok", actor_id=fam.parent.pk)
+    assert events.count() == 6
+    assert {e.detail["variant"] for e in events} <= {"A", "B"} and all(e.session for e in events)
+    assert Event.objects.filter(action="live.playlist", outcome="ok", admission_id=fam.admission.pk).exists()
+
+
+def test_another_family_gets_404_on_the_playlist_and_on_stolen_addresses(world):
+    fam = world.families["a"]
+    stored(fam)
+    urls = playlist_urls(world.client("parent_a"), fam)
+    other = world.client("parent_b")
+    assert other.get(reverse("live_playlist", args=[fam.admission.pk])).status_code == 404
+    assert other.get(urls[0]).status_code == 404
+    assert Client().get(urls[0]).status_code == 404
+    assert Client().get(reverse("live_playlist", args=[fam.admission.pk])).status_code == 404
+    reasons = set(
+        Event.objects.filter(action__startswith="live.", outcome="denied").values_list("detail__reason", flat=True)
+    )
+    assert {"out of scope", "another or ended session", "not signed in"} <= reasons
+
+
+def test_forged_expired_and_ended_session_addresses_get_404(world, settings):
+    fam = world.families["a"]
+    stored(fam)
+    client = world.client("parent_a")
+    url = playlist_urls(client, fam)[0]
+    token = url.removeprefix("/v/").removesuffix(".ts")
+    forged = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    assert client.get(reverse("segment", args=[forged])).status_code == 404
+
+    settings.CRADLE = {**settings.CRADLE, "LIVE_URL_SECONDS": -1}
+    expired = playlist_urls(client, fam)[0]
+    assert client.get(expired).status_code == 404
+    settings.CRADLE = {**settings.CRADLE, "LIVE_URL_SECONDS": 60}
+
+    assert client.get(url).status_code == 200
+    sessions.end_all(fam.parent, DeviceSession.EndReason.BY_STAFF)
+    assert client.get(url).status_code == 404
+    reasons = set(
+        Event.objects.filter(action="live.segment", outcome="denied").values_list("detail__reason", flat=True)
+    )
+    assert {"bad signature", "expired"} <= reasons
+
+
+def test_no_account_ever_gets_both_variants_of_a_segment(world):
+    fam = world.families["a"]
+    stored(fam, count=32)
+    first, second = Client(), Client()
+    sign_in(first, fam.parent)
+    sign_in(second, fam.parent)
+    devices = [DeviceSession.objects.get(session_key=c.session.session_key) for c in (first, second)]
+    camera = fam.bed.camera.pk
+    # The two sessions' own bits differ on some segments: those are the ones that matter.
+    differing = [
+        i
+        for i in range(32)
+        if delivery.session_bit(devices[0], camera, i) != delivery.session_bit(devices[1], camera, i)
+    ]
+    assert differing
+    got = {}
+    for client in (first, second):
+        for url in playlist_urls(client, fam) + _older_urls(client, fam, devices):
+            body = client.get(url).content.decode()
+            variant, _cam, index = body.split(":")
+            got.setdefault(int(index), set()).add(variant)
+    assert all(len(v) == 1 for v in got.values())
+    assert ServedVariant.objects.filter(user=fam.parent).count() == len(got)
+
+
+def _older_urls(client, fam, devices):
+    """Addresses for every stored segment (a playlist lists only the newest), as the session's own tickets."""
+    device = DeviceSession.objects.get(session_key=client.session.session_key)
+    return [delivery.segment_url(device, row, 60) for row in LiveSegment.objects.filter(admission=fam.admission)]
+
+
+def test_discharge_ends_delivery_at_once(world):
+    fam = world.families["a"]
+    stored(fam)
+    client = world.client("parent_a")
+    url = playlist_urls(client, fam)[0]
+    world.client("nurse1").post(reverse("discharge", args=[fam.admission.pk]))
+    assert client.get(url).status_code == 404
+    assert client.get(reverse("live_playlist", args=[fam.admission.pk])).status_code == 404
+
+
+def test_parents_see_live_viewing_on_who_watched(world):
+    fam = world.families["a"]
+    stored(fam)
+    relative = world.client("relative_a")
+    for url in playlist_urls(relative, fam)[:2]:
+        relative.get(url)
+    page = world.client("parent_a").get(reverse("who_watched", args=[fam.admission.pk])).content.decode()
+    assert "Relative A" in page and "watched live" in page
+
+
+def test_a_copied_segment_does_not_decrypt_under_another_admission(world):
+    a, b = world.families["a"], world.families["b"]
+    stored(a)
+    stored(b)
+    store = storage.segment_store()
+    raw = (storage.settings.MEDIA_DIR / a.admission.media_id / str(a.bed.camera.pk) / f"{3:012d}.A").read_bytes()
+    target = storage.settings.MEDIA_DIR / b.admission.media_id / str(b.bed.camera.pk) / f"{3:012d}.A"
+    target.write_bytes(raw)
+    with pytest.raises(Exception, match="cannot be decrypted"):
+        store.get(b.admission.media_id, str(b.bed.camera.pk), 3, "A")
+
+
+def test_a_missing_or_wrong_master_key_stops_start_up(world, settings, tmp_path):
+    storage.forget()
+    try:
+        settings.MASTER_KEY_FILE = tmp_path / "absent.key"
+        with pytest.raises(MasterKeyError):
+            storage.segment_store()
+        with pytest.raises(CommandError, match="master key"):
+            call_command("serve")
+        storage.forget()
+        settings.MASTER_KEY_FILE = tmp_path / "other.key"
+        MasterKey.create(settings.MASTER_KEY_FILE)
+        with pytest.raises(MasterKeyError, match="does not match"):
+            storage.segment_store()
+    finally:
+        storage.forget()
+
+
+def test_old_segments_leave_the_live_buffer(world):
+    from cradle.viewing.worker import Worker
+
+    fam = world.families["a"]
+    rows = stored(fam)
+    LiveSegment.objects.filter(pk__in=[r.pk for r in rows[:3]]).update(created_at=timezone.now() - timedelta(minutes=6))
+    assert Worker(pool=object()).expire() == 3
+    assert LiveSegment.objects.filter(admission=fam.admission).count() == SEGMENTS - 3
+    left = storage.segment_store().segments(fam.admission.media_id, str(fam.bed.camera.pk))
+    assert sorted({i for i, _ in left}) == list(range(3, SEGMENTS))

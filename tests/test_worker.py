@@ -1,0 +1,83 @@
+"""The pipeline worker with a real simulated camera: sealed, marked segments appear, and a pause is in the picture."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.utils import timezone
+
+from cradle.media.frames import privacy_screen
+from cradle.media.hls import decode
+from cradle.media.redact import DetectorPool
+from cradle.media.redact.pool import WardDetectors
+from cradle.unit.models import Camera
+from cradle.viewing import storage
+from cradle.viewing.models import LiveSegment
+from cradle.viewing.worker import Worker
+
+
+class NoText:
+    """A detector that finds nothing, instantly: this test is about the worker, not about redaction quality."""
+
+    def detect(self, image):
+        return []
+
+
+def run_worker(seconds: float, until=lambda: False) -> None:
+    stop = threading.Event()
+    worker = Worker(pool=DetectorPool(lambda: WardDetectors(NoText()), workers=1, backlog=64))
+    thread = threading.Thread(target=worker.run_forever, args=(stop, 0.2), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not until():
+        time.sleep(0.2)
+    stop.set()
+    thread.join(timeout=15)
+    worker.pool.close()
+
+
+@pytest.fixture
+def small_camera(world):
+    fam = world.families["a"]
+    Camera.objects.filter(pk=fam.bed.camera.pk).update(source_url="sim://bed-a1?size=160x120&fps=10")
+    return fam
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_stores_marked_segments_of_an_admitted_bed(small_camera):
+    fam = small_camera
+    run_worker(20, until=lambda: LiveSegment.objects.filter(admission=fam.admission).count() >= 3)
+    rows = list(LiveSegment.objects.filter(admission=fam.admission).order_by("index"))
+    assert len(rows) >= 3
+    assert [r.index for r in rows] == list(range(rows[0].index, rows[0].index + len(rows)))
+    store = storage.segment_store()
+    segment = rows[1]
+    a = store.get(fam.admission.media_id, str(fam.bed.camera.pk), segment.index, "A")
+    b = store.get(fam.admission.media_id, str(fam.bed.camera.pk), segment.index, "B")
+    frames_a, frames_b = decode(a), decode(b)
+    assert len(frames_a) == len(frames_b) == 10
+    assert a != b and not np.array_equal(frames_a[5], frames_b[5])
+    # Nothing of it is readable on disk.
+    raw = (storage.settings.MEDIA_DIR / fam.admission.media_id / str(fam.bed.camera.pk) / f"{segment.index:012d}.A")
+    assert raw.read_bytes()[:4] != a[:4]
+    # When the worker stops, the camera is shown as offline rather than as live.
+    assert Camera.objects.get(pk=fam.bed.camera.pk).state == Camera.State.OFFLINE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_paused_camera_sends_the_privacy_screen_from_the_pipeline(small_camera):
+    fam = small_camera
+    Camera.objects.filter(pk=fam.bed.camera.pk).update(
+        paused_until=timezone.now() + timedelta(minutes=10), pause_reason="care"
+    )
+    run_worker(20, until=lambda: LiveSegment.objects.filter(admission=fam.admission).count() >= 2)
+    row = LiveSegment.objects.filter(admission=fam.admission).order_by("index").last()
+    ref = storage.segment_store().get(fam.admission.media_id, str(fam.bed.camera.pk), row.index, "A")
+    frame = decode(ref)[5]
+    screen = privacy_screen(160, 120)
+    # The encoded, marked picture is the privacy screen, not the bed.
+    assert np.abs(frame.astype(int) - screen.astype(int)).mean() < 6
