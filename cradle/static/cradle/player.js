@@ -50,5 +50,5 @@
   start();
   drift();
   window.setInterval(drift, 1000);
-  window.setInterval(checkState, 4000);
+  window.setInterval(checkState, 2000);
 })();
