@@ -29,6 +29,9 @@ LATIN_FONTS = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf",
 )
 
+# Fractional bits for drawing at sub-pixel positions (OpenCV's `shift`).
+_SUBPIXEL_BITS = 4
+
 _ZH_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 _ZH_GIVEN = (
     "子涵",
@@ -349,31 +352,35 @@ class SimCamera:
         s = self.settings
         sx, sy = self._scale
         t = index / s.fps
-        image = self._scene.copy()
+        # Shake moves the static scene with one sub-pixel warp; the infant and the trace are then drawn where
+        # the shake puts them, which costs a fraction of warping them (and the ground truth) as well.
+        dx, dy = self._shake(index)
+        if dx or dy:
+            move = np.float32([[1, 0, dx], [0, 1, dy]])
+            image = cv2.warpAffine(self._scene, move, (s.width, s.height), borderMode=cv2.BORDER_REPLICATE)
+        else:
+            image = self._scene.copy()
         infant = np.zeros((s.height, s.width), np.uint8)
         breath = 1 + 0.05 * math.sin(2 * math.pi * 0.8 * t)
-        cx = (230 + 12 * math.sin(2 * math.pi * t / 23)) * sx
-        cy = (240 + 2 * math.sin(2 * math.pi * t / 17)) * sy
+        cx = (230 + 12 * math.sin(2 * math.pi * t / 23)) * sx + dx
+        cy = (240 + 2 * math.sin(2 * math.pi * t / 17)) * sy + dy
         parts = [  # centre offset, axes, colour (BGR): blanket-covered body, head, arm
             ((0, 0), (70 * sx, 22 * sy * breath), (215, 190, 160)),
             ((-88 * sx, -4 * sy), (26 * sx, 24 * sy), (150, 175, 225)),
             ((-50 * sx, -20 * sy), (22 * sx, 7 * sy), (140, 165, 220)),
         ]
-        for (dx, dy), (ax, ay), colour in parts:
-            centre = (round(cx + dx), round(cy + dy))
-            axes = (max(1, round(ax)), max(1, round(ay)))
-            cv2.ellipse(image, centre, axes, 0, 0, 360, colour, -1, cv2.LINE_AA)
-            cv2.ellipse(infant, centre, axes, 0, 0, 360, 255, -1)
+        sub = 1 << _SUBPIXEL_BITS
+        for (ox, oy), (ax, ay), colour in parts:
+            centre = (round((cx + ox) * sub), round((cy + oy) * sub))
+            axes = (max(sub, round(ax * sub)), max(sub, round(ay * sub)))
+            cv2.ellipse(image, centre, axes, 0, 0, 360, colour, -1, cv2.LINE_AA, _SUBPIXEL_BITS)
+            cv2.ellipse(infant, centre, axes, 0, 0, 360, 255, -1, cv2.LINE_8, _SUBPIXEL_BITS)
         wx0, wy0, wx1, wy1 = self._wave
         xs = np.arange(wx0, wx1, 2)
         ys = (wy0 + wy1) / 2 - (wy1 - wy0) * 0.3 * np.exp(-((((xs / 3 + index * 4) % 40) - 20) ** 2) / 4)
-        cv2.polylines(image, [np.stack([xs, ys], 1).astype(np.int32)], False, (80, 230, 80), 1)
+        trace = np.round(np.stack([xs + dx, ys + dy], 1) * sub).astype(np.int32)
+        cv2.polylines(image, [trace], False, (80, 230, 80), 1, cv2.LINE_8, _SUBPIXEL_BITS)
 
-        dx, dy = self._shake(index)
-        if dx or dy:
-            move = np.float32([[1, 0, dx], [0, 1, dy]])
-            image = cv2.warpAffine(image, move, (s.width, s.height), borderMode=cv2.BORDER_REPLICATE)
-            infant = cv2.warpAffine(infant, move, (s.width, s.height))
         gain = 1 + 0.08 * math.sin(2 * math.pi * t / 40)
         image = cv2.convertScaleAbs(image, alpha=gain)
         if self._noise is not None:

@@ -57,3 +57,42 @@ def wait_until(predicate, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.01)
     return predicate()
+
+
+INK_BGR = (0, 0, 255)
+
+
+class InkFinder:
+    """A stand-in text detector that finds exactly the pure-red ink the tests write, wherever it is."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.shapes: list[tuple[int, int]] = []
+        self.hang = threading.Event()
+        self.unhang = threading.Event()
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        import cv2
+
+        self.calls += 1
+        self.shapes.append(image.shape[:2])
+        if self.hang.is_set():
+            self.unhang.wait(timeout=30)
+        ink = np.all(image == INK_BGR, axis=2).astype(np.uint8)
+        count, _, stats, _ = cv2.connectedComponentsWithStats(ink)
+        return [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats[1:count]]
+
+
+def has_ink(image: np.ndarray) -> bool:
+    """True when any pixel of the tests' ink is visible."""
+    return bool(np.all(image == INK_BGR, axis=2).any())
+
+
+def write_card(image: np.ndarray, x: int, y: int, text: str = "MRN 4711 Doe") -> np.ndarray:
+    """A copy of `image` with a white card carrying a line of ink at (x, y)."""
+    import cv2
+
+    out = image.copy()
+    out[y : y + 50, x : x + 170] = (250, 250, 250)
+    cv2.putText(out, text, (x + 8, y + 32), cv2.FONT_HERSHEY_SIMPLEX, 0.6, INK_BGR, 1, cv2.LINE_8)
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import queue
@@ -88,11 +89,17 @@ class DetectorPool:
         # A short queue: a detection that would wait long is worth less than a privacy screen now.
         self._jobs: queue.Queue = queue.Queue(maxsize=backlog or 4 * self.workers)
         self._closed = False
+        self._cameras = itertools.count()
         self._threads = [
             threading.Thread(target=self._work, name=f"detector-{i}", daemon=True) for i in range(self.workers)
         ]
         for thread in self._threads:
             thread.start()
+
+    def stagger(self, period: int) -> int:
+        """A phase in [0, period) for the next camera, so cameras started together do not all ask for a
+        whole-frame detection on the same frame (a burst that would make the last ones late)."""
+        return next(self._cameras) * 7 % period
 
     def submit(self, image: np.ndarray, faces: bool = False, side: int = 0, region: Box | None = None) -> Future:
         """A future of the boxes in `image` (only in `region` when given); it fails at once when the pool is

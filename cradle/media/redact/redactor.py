@@ -19,6 +19,9 @@ from cradle.media.redact.pool import DetectorPool
 
 # Above this share of the frame, one whole-frame detection is cheaper than crops of the moving parts.
 WHOLE_FRAME_SHARE = 0.4
+# After the pool refuses work, a camera waits this many frames before asking again (its unvouched frames are
+# screened meanwhile): retrying at once, with the whole frame, would only deepen the overload.
+RETRY_FRAMES = 3
 
 
 @dataclass(slots=True, eq=False)
@@ -26,6 +29,12 @@ class _Detection:
     index: int
     future: Future
     whole: bool
+    # Boxes that earlier detections found in cells that have not moved since: still valid there, and kept so
+    # that one look missing a line the previous look found does not unmask it.
+    inherited: tuple[Box, ...] = ()
+
+    def boxes(self) -> list[Box]:
+        return [*self.future.result(), *self.inherited]
 
 
 @dataclass(slots=True)
@@ -87,6 +96,8 @@ class Redactor:
         self._vouchers = np.empty((0, 0), object)
         self._last_whole = -(10**9)
         self._last_seen = -1
+        self._retry_at = -(10**9)
+        self._phase = pool.stagger(policy.detect_every)
         self.counts = RedactionCounts()
 
     def push(self, frame: Frame) -> list[SafeFrame]:
@@ -119,13 +130,18 @@ class Redactor:
             self._vouchers = np.full(grid.shape, None, object)
         thumb = grid.thumbnail(image)
         need = grid.changed(thumb) | self._unusable(frame.index)
+        if frame.index < self._retry_at:
+            self._vouchers[need] = None
+            return self._vouched(frame.index)
         scheduled = frame.index - self._last_whole >= self.policy.detect_every
         if scheduled or grid.area(need) > WHOLE_FRAME_SHARE:
             detection = self._submit(frame, None, whole=True)
             if detection is not None:
+                detection.inherited = self._still_valid(need)
                 self._vouchers[:] = detection
                 grid.settle(thumb)
-                self._last_whole = frame.index
+                # The first whole-frame detection is shifted by the camera's phase in the schedule.
+                self._last_whole = frame.index - (self._phase if self._last_whole < 0 else 0)
                 need[:] = False
             else:
                 # The pool refused: what moved has no valid detection; try again on the next frame.
@@ -139,10 +155,21 @@ class Redactor:
             self.counts.motion_detections += 1
             self._vouchers[cells] = detection
             grid.settle(thumb, cells)
+        return self._vouched(frame.index)
+
+    def _vouched(self, index: int) -> tuple[_Detection, ...] | None:
         vouchers = set(self._vouchers.flat)
-        if None in vouchers or any(frame.index - d.index >= self.policy.detect_every for d in vouchers):
+        if None in vouchers or any(index - d.index >= self.policy.detect_every for d in vouchers):
             return None
         return tuple(vouchers)
+
+    def _still_valid(self, moved: np.ndarray) -> tuple[Box, ...]:
+        """Boxes found by the finished detections that vouch for cells which have not moved."""
+        out: list[Box] = []
+        for d in set(self._vouchers[~moved].flat):
+            if d is not None and d.future.done() and d.future.exception() is None:
+                out += d.future.result()
+        return tuple(out)
 
     def _unusable(self, index: int) -> np.ndarray:
         """Cells whose detection is missing, failed or too old to vouch for frame `index`."""
@@ -165,6 +192,7 @@ class Redactor:
         except Exception:  # a broken pool must screen frames, not crash the camera
             future = None
         if future is None or (future.done() and future.exception() is not None):
+            self._retry_at = frame.index + RETRY_FRAMES
             return None
         detection = _Detection(frame.index, future, whole)
         if whole:
@@ -209,20 +237,33 @@ class Redactor:
             overdue = self._clock() - frame.arrived > self._deadline
             later, may_come = self._later_whole(frame.index)
             if may_come and not final:
-                if overdue:
+                if not overdue:
+                    break
+                if self._blocking:
                     out.append(self._screen(frame))
                     continue
-                break
-            needed = pending.vouchers if later is None or later in pending.vouchers else (*pending.vouchers, later)
-            if not all(self._wait(d, frame) for d in needed):
+                # Live and past the deadline: go on without the look-ahead (see below).
+            vouchers = pending.vouchers
+            if not all(self._wait(d, frame) for d in vouchers):
                 if final or overdue or self._blocking:
                     out.append(self._screen(frame))
                     continue
                 break
+            needed = vouchers
+            if later is not None and later not in vouchers:
+                if self._wait(later, frame):
+                    needed = (*vouchers, later)
+                elif not (overdue and not self._blocking):
+                    if final or self._blocking:
+                        out.append(self._screen(frame))
+                        continue
+                    break
+                # A live frame past its deadline whose own detections are in goes out without the look-ahead:
+                # it is valid without it, and the look-ahead is late only because the pool is busy.
             if any(d.future.exception() is not None for d in needed):
                 out.append(self._screen(frame))
                 continue
-            out.append(self._mask(frame, [box for d in needed for box in d.future.result()]))
+            out.append(self._mask(frame, [box for d in needed for box in d.boxes()]))
         self._forget()
         return out
 

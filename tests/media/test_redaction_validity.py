@@ -1,0 +1,141 @@
+"""When an old detection still vouches for a frame, and when a change forces a new look or the privacy screen."""
+
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+
+import cv2
+import numpy as np
+import pytest
+from media_support import InkFinder, has_ink, write_card
+
+from cradle.media.frames import Frame, SafeFrame
+from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
+from cradle.media.redact.motion import MotionGrid
+from cradle.media.redact.pool import WardDetectors
+from cradle.media.sim import SimCamera, SimSettings
+
+pytestmark = pytest.mark.nodb
+
+
+@pytest.fixture
+def ink():
+    finder = InkFinder()
+    with DetectorPool(lambda: WardDetectors(finder), workers=1, backlog=64) as pool:
+        yield finder, pool
+        finder.unhang.set()
+
+
+def _scene(n: int, seed: int = 21, **settings) -> list[np.ndarray]:
+    camera = SimCamera(SimSettings(seed=seed, noise=0, shake=0, **settings))
+    return [camera.frame(i).image for i in range(n)]
+
+
+def _run(redactor: Redactor, images: list[np.ndarray]) -> list[SafeFrame]:
+    out: list[SafeFrame] = []
+    for i, image in enumerate(images):
+        out += redactor.push(Frame(image, i, i, Fraction(1, 15), time.monotonic()))
+    out += redactor.flush()
+    assert [f.index for f in out] == list(range(len(images)))
+    return out
+
+
+def _shown_ink(out: list[SafeFrame]) -> list[int]:
+    return [f.index for f in out if not f.screened and has_ink(f.image)]
+
+
+def test_card_appearing_in_a_static_scene_is_masked_from_its_first_frame(ink):
+    finder, pool = ink
+    images = _scene(40)
+    images[12:] = [write_card(image, 40, 40) for image in images[12:]]
+    redactor = Redactor(CameraPolicy(detect_side=0, detect_every=90, hold_frames=8), pool, blocking=True, deadline_s=5)
+    out = _run(redactor, images)
+    assert _shown_ink(out) == []
+    assert not any(f.screened for f in out)  # masked, not hidden: the picture stays useful
+    # The card was found by looking again where the picture moved, not by the (distant) safety schedule.
+    assert redactor.counts.motion_detections >= 1
+    assert any(h < 480 and w < 640 for h, w in finder.shapes[1:])
+    assert all(f.covered[50:80, 50:200].any() for f in out[12:])
+
+
+def test_card_that_moves_is_masked_where_it_goes_not_where_it_was(ink):
+    _finder, pool = ink
+    images = _scene(30)
+    images[:15] = [write_card(image, 40, 40) for image in images[:15]]
+    images[15:] = [write_card(image, 40, 380) for image in images[15:]]
+    redactor = Redactor(CameraPolicy(detect_side=0, detect_every=90, hold_frames=8), pool, blocking=True, deadline_s=5)
+    out = _run(redactor, images)
+    assert _shown_ink(out) == []
+    assert not any(f.screened for f in out)
+
+
+def test_motion_in_a_region_retires_its_old_detection_even_when_the_detector_stalls(ink):
+    finder, pool = ink
+    images = _scene(24)
+    images[12:] = [write_card(image, 40, 40) for image in images[12:]]
+    redactor = Redactor(
+        CameraPolicy(detect_side=0, detect_every=90, hold_frames=8), pool, blocking=True, deadline_s=0.2
+    )
+    out: list[SafeFrame] = []
+    for i, image in enumerate(images):
+        if i == 12:
+            finder.hang.set()  # from the card's first frame on, no detection comes back
+        out += redactor.push(Frame(image, i, i, Fraction(1, 15), time.monotonic()))
+    out += redactor.flush()
+    assert _shown_ink(out) == []
+    # Before the card, the old detection still vouched for the unchanged picture; after it, nothing could.
+    assert not any(f.screened for f in out[:12])
+    assert all(f.screened for f in out[12:])
+
+
+def test_detection_older_than_the_safety_schedule_no_longer_vouches(ink):
+    finder, pool = ink
+    images = [write_card(image, 40, 40) for image in _scene(20)]
+    redactor = Redactor(
+        CameraPolicy(detect_side=0, detect_every=8, hold_frames=8, lookahead_frames=0),
+        pool,
+        blocking=True,
+        deadline_s=0.2,
+    )
+    out: list[SafeFrame] = []
+    for i, image in enumerate(images):
+        if i == 1:
+            finder.hang.set()  # the scheduled whole-frame look at frame 8 never returns
+        out += redactor.push(Frame(image, i, i, Fraction(1, 15), time.monotonic()))
+    out += redactor.flush()
+    assert _shown_ink(out) == []
+    assert not any(f.screened for f in out[:8])
+    assert all(f.screened for f in out[8:])
+
+
+def test_refused_detection_screens_only_the_frames_that_needed_it(ink):
+    _finder, pool = ink
+    images = _scene(20)
+    images[10:] = [write_card(image, 40, 40) for image in images[10:]]
+    redactor = Redactor(CameraPolicy(detect_side=0, detect_every=90, hold_frames=8), pool, blocking=True, deadline_s=5)
+    out: list[SafeFrame] = []
+    for i, image in enumerate(images):
+        if i == 10:
+            pool.close()  # every later detection is refused at once
+        out += redactor.push(Frame(image, i, i, Fraction(1, 15), time.monotonic()))
+    out += redactor.flush()
+    assert _shown_ink(out) == []
+    assert not any(f.screened for f in out[:10]) and all(f.screened for f in out[10:])
+
+
+def test_motion_grid_ignores_shake_and_noise_but_sees_a_new_line_of_ink():
+    camera = SimCamera(SimSettings(seed=4, lang="en"))  # default noise, shake, light drift
+    grid = MotionGrid(640, 480)
+    grid.settle(grid.thumbnail(camera.frame(0).image))
+    moved = 0
+    for i in range(1, 30):
+        changed = grid.changed(grid.thumbnail(camera.frame(i).image))
+        moved += int(changed.sum())
+        assert changed.sum() <= 4  # at most the monitor's trace or the infant's edge, never the whole picture
+    assert moved <= 20
+    written = camera.frame(30).image.copy()
+    cv2.putText(written, "Doe", (200, 60), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (20, 20, 20), 1, cv2.LINE_AA)
+    changed = grid.changed(grid.thumbnail(written))
+    assert changed[48 // 32 : 62 // 32 + 1, 200 // 32 : 232 // 32 + 1].any()
+    assert changed.sum() <= 8
