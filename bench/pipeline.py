@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -14,7 +15,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-from cradle.media.encode import Mp4Writer
+from cradle.media.encode import X264_PRESET, Mp4Writer
 from cradle.media.frames import Frame
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
 from cradle.media.sim import SimCamera, SimSettings
@@ -28,6 +29,21 @@ def _rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _loadavg() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def _machine() -> str:
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores, {model}"
 
 
 def _camera(n: int, pool: DetectorPool, policy: CameraPolicy, seconds: float, folder: Path, results: list) -> None:
@@ -72,6 +88,7 @@ def _camera(n: int, pool: DetectorPool, policy: CameraPolicy, seconds: float, fo
             "screened": redactor.counts.screened,
             "detections": redactor.counts.detections,
             "motion": redactor.counts.motion_detections,
+            "why": [redactor.counts.unvouched, redactor.counts.late, redactor.counts.failed],
         }
     )
 
@@ -106,6 +123,7 @@ def run_once(cameras: int, seconds: float, workers: int) -> dict:
         "detections_per_s": sum(r["detections"] for r in results) / seconds,
         "motion_share": sum(r["motion"] for r in results) / max(1, sum(r["detections"] for r in results)),
         "mem_per_camera": (peak - baseline) / cameras,
+        "why": [sum(r["why"][k] for r in results) for k in range(3)],
         "rss_peak": max(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
@@ -122,14 +140,17 @@ def main() -> None:
         return
     policy = CameraPolicy()
     hold = policy.hold_frames / FPS
+    print(f"machine: {_machine()}")
     print(
-        f"640x480@{FPS:g} fps simulated cameras, detection every {policy.detect_every} frames + on motion, "
+        f"640x480@{FPS:g} fps simulated cameras, {args.seconds:g} s each run; whole-frame text detection every "
+        f"{policy.detect_every} frames (staggered) + crops where cells moved, look-ahead {policy.lookahead} frames, "
         f"hold window {policy.hold_frames} frames = {hold * 1000:.0f} ms, {args.workers} detector threads, "
-        f"x264 {__import__('cradle.media.encode', fromlist=['X264_PRESET']).X264_PRESET} per camera"
+        f"x264 {X264_PRESET} per camera"
     )
-    print("cams  fps/cam  min fps  p95 delay  screened  det/s  motion  MB/cam(+)  RSS MB  real time")
+    print("cams  fps/cam  min fps  p95 delay  screened  det/s  crops  MB/cam(+)  RSS MB  real time  load before/after")
     best = 0
     for n in [int(x) for x in args.cameras.split(",")]:
+        before = _loadavg()
         out = subprocess.run(
             [sys.executable, __file__, "--one", str(n), "--seconds", str(args.seconds), "--workers", str(args.workers)],
             capture_output=True,
@@ -142,10 +163,11 @@ def main() -> None:
         print(
             f"{n:4d}  {r['fps']:7.2f}  {r['min_fps']:7.2f}  {r['p95_delay'] * 1000:6.0f} ms  "
             f"{100 * r['screened']:6.1f} %  {r['detections_per_s']:5.1f}  {100 * r['motion_share']:4.0f} %  "
-            f"{r['mem_per_camera']:9.1f}  {r['rss_peak']:6.0f}  {'yes' if ok else 'no'}"
+            f"{r['mem_per_camera']:9.1f}  {r['rss_peak']:6.0f}  {'yes' if ok else 'no ':9}  {before} / {_loadavg()}"
         )
     print(f"largest N holding {FPS:g} fps with p95 delay inside the hold window and <=1 % privacy screens: {best}")
-    print("(MB/cam(+) is peak RSS growth over a warmed detector pool, divided by cameras; RSS MB is the whole process)")
+    print("(MB/cam(+) is peak RSS growth over a warmed detector pool, divided by cameras; RSS MB is the whole process;")
+    print(" crops is the share of detections run on moved regions rather than the whole frame; load is /proc/loadavg)")
 
 
 if __name__ == "__main__":

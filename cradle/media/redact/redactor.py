@@ -52,7 +52,10 @@ class RedactionCounts:
     screened: int = 0
     detections: int = 0
     motion_detections: int = 0
-    failures: int = 0
+    failures: int = 0  # frames screened although the camera delivered them; split into the three below
+    unvouched: int = 0  # some part had no valid detection (moved, refused, failed earlier or too old)
+    late: int = 0  # a detection the frame needed was not back by the deadline
+    failed: int = 0  # a detection the frame needed raised
 
 
 class Redactor:
@@ -229,10 +232,10 @@ class Redactor:
             pending = self._pending[0]
             frame = pending.frame
             if frame.lost:
-                out.append(self._screen(frame, failed=False))
+                out.append(self._screen(frame, reason=None))
                 continue
             if pending.vouchers is None:
-                out.append(self._screen(frame))
+                out.append(self._screen(frame, reason="unvouched"))
                 continue
             overdue = self._clock() - frame.arrived > self._deadline
             later, may_come = self._later_whole(frame.index)
@@ -240,13 +243,13 @@ class Redactor:
                 if not overdue:
                     break
                 if self._blocking:
-                    out.append(self._screen(frame))
+                    out.append(self._screen(frame, reason="late"))
                     continue
                 # Live and past the deadline: go on without the look-ahead (see below).
             vouchers = pending.vouchers
             if not all(self._wait(d, frame) for d in vouchers):
                 if final or overdue or self._blocking:
-                    out.append(self._screen(frame))
+                    out.append(self._screen(frame, reason="late"))
                     continue
                 break
             needed = vouchers
@@ -255,13 +258,13 @@ class Redactor:
                     needed = (*vouchers, later)
                 elif not (overdue and not self._blocking):
                     if final or self._blocking:
-                        out.append(self._screen(frame))
+                        out.append(self._screen(frame, reason="late"))
                         continue
                     break
                 # A live frame past its deadline whose own detections are in goes out without the look-ahead:
                 # it is valid without it, and the look-ahead is late only because the pool is busy.
             if any(d.future.exception() is not None for d in needed):
-                out.append(self._screen(frame))
+                out.append(self._screen(frame, reason="failed"))
                 continue
             out.append(self._mask(frame, [box for d in needed for box in d.boxes()]))
         self._forget()
@@ -276,12 +279,14 @@ class Redactor:
         image = masks.apply(frame.image, covered, self.policy, grown)
         return SafeFrame(image, frame.index, frame.pts, frame.time_base, frame.arrived, False, covered)
 
-    def _screen(self, frame: Frame, failed: bool = True) -> SafeFrame:
+    def _screen(self, frame: Frame, reason: str | None) -> SafeFrame:
+        """The privacy screen for `frame`; `reason` is None for frames the source had already lost."""
         self._pending.popleft()
         self.counts.frames += 1
         self.counts.screened += 1
-        if failed:
+        if reason is not None:
             self.counts.failures += 1
+            setattr(self.counts, reason, getattr(self.counts, reason) + 1)
         return screened(frame)
 
     def _forget(self) -> None:
