@@ -22,6 +22,7 @@ from cradle.unit.models import (
     StaffMembership,
     Unit,
 )
+from cradle.viewing.models import Clip
 
 Role = StaffMembership.Role
 
@@ -151,3 +152,11 @@ def get_own_device_session(user: User, public_id: str) -> DeviceSession:
 def get_nursed_camera(user: User, camera_id: int) -> Camera:
     units = staff_unit_ids(user, Role.NURSE)
     return get_object_or_404(Camera.objects.select_related("bed", "bed__unit"), pk=camera_id, bed__unit_id__in=units)
+
+
+def watchable_clips(user: User) -> QuerySet[Clip]:
+    return Clip.objects.filter(admission__in=watchable_admissions(user).values("pk")).select_related("admission")
+
+
+def get_watchable_clip(user: User, clip_id: int) -> Clip:
+    return get_object_or_404(watchable_clips(user).select_related("admission__bed", "admission__unit"), pk=clip_id)

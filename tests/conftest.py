@@ -14,11 +14,13 @@ from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 
 from cradle.accounts.models import DeviceSession, User
 from cradle.media.store import MasterKey
 from cradle.unit import invitations
 from cradle.unit.models import Admission, Bed, Camera, FamilyMembership, StaffMembership, Unit
+from cradle.viewing.models import Clip, LiveSegment
 from tests.webauthn_credential import registration
 
 TOTP_SECRET = base64.b32encode(b"cradle-test-secret!!").decode()
@@ -43,6 +45,7 @@ class Family:
     invitation_id: int
     device: DeviceSession
     webauthn_id: int
+    clip_id: int
 
 
 @dataclass
@@ -97,7 +100,12 @@ def _family(tag: str, unit: Unit, nurse: User) -> Family:
     )
     if tag == "a":
         RecoveryCodes.activate(parent)
-    return Family(admission, bed, unit, parent, relative, rm, pm, inv.pk, device, key.pk)
+    segment = LiveSegment.objects.create(
+        camera=bed.camera, admission=admission, index=0, started_at=timezone.now(), duration=1.0, in_clip=True
+    )
+    clip = Clip.objects.create(admission=admission, camera=bed.camera, duration=1.0)
+    clip.segments.set([segment])
+    return Family(admission, bed, unit, parent, relative, rm, pm, inv.pk, device, key.pk, clip.pk)
 
 
 @pytest.fixture(autouse=True)

@@ -53,6 +53,7 @@ DEVICE = kw(public_id=fam("device.public_id"))
 API_DEVICE = kw(device_id=fam("device.public_id"))
 KEY = kw(pk=fam("webauthn_id"))
 CAMERA = kw(camera_id=fam("bed.camera.pk"))
+CLIP = kw(clip_id=fam("clip_id"))
 
 WATCHERS = {"a": {"parent_a", "relative_a", "nurse1"}, "b": {"parent_b", "nurse2"}}
 PARENTS = {"a": {"parent_a"}, "b": {"parent_b"}}
@@ -76,6 +77,10 @@ MATRIX: dict[str, Route] = {
     # segment addresses issued to real sessions).
     "live_playlist": Route(ADMISSION, WATCHERS, anonymous="404"),
     "segment": Route(lambda w, t: {"token": "not-a-ticket"}, set(), anonymous="404"),
+    "clip": Route(CLIP, WATCHERS),
+    "clip_playlist": Route(CLIP, WATCHERS, anonymous="404"),
+    "record_clip": Route(ADMISSION, UNIT_NURSES, method="post", data={"seconds": "15"}),
+    "daily_clip": Route(CAMERA, UNIT_NURSES, method="post", data={"at": "18:30"}),
     "who_watched": Route(ADMISSION, PARENTS),
     "family": Route(ADMISSION, PARENTS),
     "family_invite": Route(ADMISSION, PARENTS, method="post"),

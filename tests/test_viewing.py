@@ -29,9 +29,11 @@ def stored(fam, count: int = SEGMENTS) -> list[LiveSegment]:
     store.admit(fam.admission.media_id)
     camera = fam.bed.camera
     rows = []
-    for i in range(count):
+    for i in range(count + 1):
         for variant in ("A", "B", "ref"):
             store.put(fam.admission.media_id, str(camera.pk), i, variant, f"{variant}:{camera.pk}:{i}".encode())
+        if i == 0:
+            continue  # the fixture's clip already indexed segment 0
         rows.append(
             LiveSegment.objects.create(
                 camera=camera, admission=fam.admission, index=i, started_at=timezone.now(), duration=1.0
@@ -119,7 +121,7 @@ def test_no_account_ever_gets_both_variants_of_a_segment(world):
     # The two sessions' own bits differ on some segments: those are the ones that matter.
     differing = [
         i
-        for i in range(32)
+        for i in range(1, 33)
         if delivery.session_bit(devices[0], camera, i) != delivery.session_bit(devices[1], camera, i)
     ]
     assert differing
@@ -136,7 +138,8 @@ def test_no_account_ever_gets_both_variants_of_a_segment(world):
 def _older_urls(client, fam, devices):
     """Addresses for every stored segment (a playlist lists only the newest), as the session's own tickets."""
     device = DeviceSession.objects.get(session_key=client.session.session_key)
-    return [delivery.segment_url(device, row, 60) for row in LiveSegment.objects.filter(admission=fam.admission)]
+    rows = LiveSegment.objects.filter(admission=fam.admission, in_clip=False)
+    return [delivery.segment_url(device, row, 60) for row in rows]
 
 
 def test_discharge_ends_delivery_at_once(world):
@@ -195,6 +198,66 @@ def test_old_segments_leave_the_live_buffer(world):
     rows = stored(fam)
     LiveSegment.objects.filter(pk__in=[r.pk for r in rows[:3]]).update(created_at=timezone.now() - timedelta(minutes=6))
     assert Worker(pool=object()).expire() == 3
-    assert LiveSegment.objects.filter(admission=fam.admission).count() == SEGMENTS - 3
+    assert LiveSegment.objects.filter(admission=fam.admission, in_clip=False).count() == SEGMENTS - 3
     left = storage.segment_store().segments(fam.admission.media_id, str(fam.bed.camera.pk))
-    assert sorted({i for i, _ in left}) == list(range(3, SEGMENTS))
+    assert sorted({i for i, _ in left}) == [0, *range(4, SEGMENTS + 1)]  # 0 stays with its clip
+
+
+def test_a_nurse_keeps_a_clip_and_the_family_watches_it(world):
+    fam = world.families["a"]
+    stored(fam)
+    nurse = world.client("nurse1")
+    response = nurse.post(reverse("record_clip", args=[fam.admission.pk]), {"seconds": "15"})
+    assert response["Location"] == reverse("bed", args=[fam.bed.pk])
+    clip = fam.admission.clips.filter(kind="recorded", created_by=world.users["nurse1"]).get()
+    # Only 9 s were there (the fixture's segment 0 and 8 more).
+    assert clip.segments.count() == SEGMENTS + 1 and clip.duration == SEGMENTS + 1
+    assert set(clip.segments.values_list("in_clip", flat=True)) == {True}
+
+    parent = world.client("parent_a")
+    page = parent.get(reverse("baby", args=[fam.admission.pk])).content.decode()
+    assert reverse("clip", args=[clip.pk]) in page
+    assert "Baby" not in page.split(reverse("clip", args=[clip.pk]))[1][:80]  # the list shows date and length only
+    body = parent.get(reverse("clip_playlist", args=[clip.pk])).content.decode()
+    assert "#EXT-X-ENDLIST" in body and "#EXT-X-PLAYLIST-TYPE:VOD" in body
+    urls = [line for line in body.splitlines() if line and not line.startswith("#")]
+    assert len(urls) == SEGMENTS + 1
+    ticket = delivery.open_ticket(urls[0].removeprefix("/v/").removesuffix(".ts"))
+    assert ticket.clip_id == clip.pk and 590 <= ticket.expires - timezone.now().timestamp() <= 600
+    assert parent.get(urls[0]).status_code == 200
+    assert Event.objects.filter(action="clip.segment", detail__clip=clip.pk).count() == 1
+    assert Event.objects.filter(action="clip.playlist", admission_id=fam.admission.pk).exists()
+    assert "watched a clip" in parent.get(reverse("who_watched", args=[fam.admission.pk])).content.decode()
+
+    other = world.client("parent_b")
+    assert other.get(reverse("clip_playlist", args=[clip.pk])).status_code == 404
+    assert other.get(reverse("clip", args=[clip.pk])).status_code == 404
+    assert other.get(urls[1]).status_code == 404
+
+
+def test_clip_segments_outlive_the_live_buffer(world):
+    from cradle.viewing import clips
+    from cradle.viewing.worker import Worker
+
+    fam = world.families["a"]
+    rows = stored(fam)
+    clip = clips.record(fam.admission, 15)
+    LiveSegment.objects.filter(pk__in=[r.pk for r in rows]).update(created_at=timezone.now() - timedelta(hours=1))
+    assert Worker(pool=object()).expire() == 0
+    assert clip.segments.count() == SEGMENTS + 1
+
+
+def test_a_daily_clip_is_kept_once_a_day(world):
+    from cradle.unit.models import Camera
+    from cradle.viewing import clips
+
+    fam = world.families["a"]
+    stored(fam)
+    now = timezone.localtime()
+    Camera.objects.filter(pk=fam.bed.camera.pk).update(
+        daily_clip_at=(now - timedelta(minutes=1)).time() if now.hour or now.minute else now.time(),
+        daily_clip_seconds=5,
+    )
+    made = clips.record_daily(now)
+    assert len(made) == 1 and made[0].kind == "daily" and made[0].segments.count() == 5
+    assert clips.record_daily(now) == []

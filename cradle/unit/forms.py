@@ -74,3 +74,9 @@ class PauseForm(forms.Form):
     minutes = forms.TypedChoiceField(
         label=_("Resume after"), coerce=int, choices=[(m, m) for m in Camera.PAUSE_MINUTES]
     )
+
+
+class DailyClipForm(forms.Form):
+    at = forms.TimeField(
+        label=_("Keep a clip every day at"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
+    )

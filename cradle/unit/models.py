@@ -64,6 +64,9 @@ class Camera(models.Model):
     # Nurse privacy mode: the pipeline sends the privacy screen until then; it resumes by itself.
     paused_until = models.DateTimeField(null=True, blank=True)
     pause_reason = models.CharField(max_length=10, choices=PauseReason.choices, blank=True)
+    # A clip kept every day at this time (unit's local time), when a baby is admitted; none when empty.
+    daily_clip_at = models.TimeField(_("daily clip at"), null=True, blank=True)
+    daily_clip_seconds = models.PositiveSmallIntegerField(default=30)
 
     def __str__(self) -> str:
         return f"camera at {self.bed}"

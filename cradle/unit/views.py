@@ -22,7 +22,15 @@ from cradle.accounts.models import DeviceSession
 from cradle.audit.log import alert_privacy_officers, record
 from cradle.audit.models import Alert
 from cradle.unit import invitations
-from cradle.unit.forms import AdmitForm, BreakGlassForm, InviteForm, NicknameForm, PauseForm, UnitSettingsForm
+from cradle.unit.forms import (
+    AdmitForm,
+    BreakGlassForm,
+    DailyClipForm,
+    InviteForm,
+    NicknameForm,
+    PauseForm,
+    UnitSettingsForm,
+)
 from cradle.unit.models import (
     Admission,
     Bed,
@@ -33,7 +41,7 @@ from cradle.unit.models import (
     Unit,
     inpatient_digest,
 )
-from cradle.viewing import delivery
+from cradle.viewing import clips, delivery
 
 _SLIPS = "cradle_slips"
 
@@ -56,6 +64,7 @@ def baby(request: HttpRequest, admission_id: int) -> HttpResponse:
             "membership": membership,
             "camera": camera,
             "viewer_code": delivery.viewer_code(device) if device else "",
+            "clips": admission.clips.all()[:50],
         },
     )
 
@@ -177,6 +186,9 @@ def bed(request: HttpRequest, bed_id: int) -> HttpResponse:
             .annotate(online=Count("user__device_sessions", filter=Q(user__device_sessions__ended_at__isnull=True)))
         )
         context.update(
+            daily_form=DailyClipForm(initial={"at": getattr(context["camera"], "daily_clip_at", None)}),
+            clip_seconds=clips.CLIP_SECONDS,
+            recent_clips=admission.clips.all()[:5],
             members=members,
             invite_form=InviteForm(),
             open_invitations=[i for i in admission.invitations.all() if i.is_open],
@@ -324,6 +336,27 @@ def resume_camera(request: HttpRequest, camera_id: int) -> HttpResponse:
     record(request, "camera.resumed", unit=camera.bed.unit_id, bed=camera.bed.label)
     messages.success(request, _("Camera at bed %(bed)s is on again.") % {"bed": camera.bed.label})
     return _back_to(request, camera)
+
+
+@login_required
+@require_POST
+def daily_clip(request: HttpRequest, camera_id: int) -> HttpResponse:
+    """Sets (or clears, with an empty time) the time of day at which a clip is kept for the family."""
+    camera = scope.get_nursed_camera(request.user, camera_id)
+    form = DailyClipForm(request.POST)
+    if form.is_valid():
+        Camera.objects.filter(pk=camera.pk).update(daily_clip_at=form.cleaned_data["at"])
+        record(
+            request,
+            "camera.daily_clip_set",
+            unit=camera.bed.unit_id,
+            bed=camera.bed.label,
+            at=str(form.cleaned_data["at"] or ""),
+        )
+        messages.success(request, _("Daily clip saved."))
+    else:
+        messages.error(request, _("Enter a time such as 18:30, or leave it empty for no daily clip."))
+    return redirect("bed", bed_id=camera.bed_id)
 
 
 def _back_to(request: HttpRequest, camera: Camera) -> HttpResponse:

@@ -71,6 +71,7 @@ class Ticket:
     device_id: int
     segment_id: int
     expires: int
+    clip_id: int = 0  # 0: live
 
 
 def _ticket_key() -> bytes:
@@ -79,7 +80,9 @@ def _ticket_key() -> bytes:
 
 def seal_ticket(ticket: Ticket) -> str:
     nonce = os.urandom(12)
-    body = json.dumps([ticket.device_id, ticket.segment_id, ticket.expires], separators=(",", ":")).encode()
+    body = json.dumps(
+        [ticket.device_id, ticket.segment_id, ticket.expires, ticket.clip_id], separators=(",", ":")
+    ).encode()
     sealed = AESGCM(_ticket_key()).encrypt(nonce, body, b"cradle.segment")
     return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
@@ -89,14 +92,14 @@ def open_ticket(token: str) -> Ticket | None:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         body = AESGCM(_ticket_key()).decrypt(raw[:12], raw[12:], b"cradle.segment")
-        device_id, segment_id, expires = json.loads(body)
-        return Ticket(int(device_id), int(segment_id), int(expires))
+        device_id, segment_id, expires, clip_id = json.loads(body)
+        return Ticket(int(device_id), int(segment_id), int(expires), int(clip_id))
     except (ValueError, InvalidTag, TypeError):
         return None
 
 
-def segment_url(device: DeviceSession, segment: LiveSegment, lifetime_s: int) -> str:
-    ticket = Ticket(device.pk, segment.pk, int(time.time()) + lifetime_s)
+def segment_url(device: DeviceSession, segment: LiveSegment, lifetime_s: int, clip_id: int = 0) -> str:
+    ticket = Ticket(device.pk, segment.pk, int(time.time()) + lifetime_s, clip_id)
     return reverse("segment", args=[seal_ticket(ticket)])
 
 
@@ -113,4 +116,21 @@ def live_playlist(device: DeviceSession, segments: list[LiveSegment]) -> str:
         lines.append(f"#EXTINF:{segment.duration:.3f},")
         lines.append(segment_url(device, segment, lifetime))
         previous = segment.index
+    return "\n".join(lines) + "\n"
+
+
+def clip_playlist(device: DeviceSession, clip_id: int, segments: list[LiveSegment]) -> str:
+    """A complete (VOD) playlist of one clip; its addresses last long enough to watch it, not to hoard it."""
+    lifetime = settings.CRADLE["CLIP_URL_SECONDS"]
+    lines = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:3",
+        "#EXT-X-TARGETDURATION:2",
+        "#EXT-X-PLAYLIST-TYPE:VOD",
+        "#EXT-X-MEDIA-SEQUENCE:0",
+    ]
+    for segment in segments:
+        lines.append(f"#EXTINF:{segment.duration:.3f},")
+        lines.append(segment_url(device, segment, lifetime, clip_id))
+    lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"

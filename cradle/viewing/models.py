@@ -19,6 +19,8 @@ class LiveSegment(models.Model):
     started_at = models.DateTimeField()
     duration = models.FloatField()
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Part of a clip: kept with the clip instead of leaving with the live buffer.
+    in_clip = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["camera", "index"], name="segment_index_once_per_camera")]
@@ -40,3 +42,22 @@ class ServedVariant(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "camera", "index"], name="one_variant_per_account_and_segment")
         ]
+
+
+class Clip(models.Model):
+    """A few seconds of the live buffer a nurse kept for the family. It has no title: only its date and length."""
+
+    class Kind(models.TextChoices):
+        RECORDED = "recorded", "recorded by a nurse"
+        DAILY = "daily", "daily clip"
+
+    admission = models.ForeignKey("unit.Admission", on_delete=models.CASCADE, related_name="clips")
+    camera = models.ForeignKey("unit.Camera", on_delete=models.CASCADE, related_name="clips")
+    segments = models.ManyToManyField(LiveSegment, related_name="clips")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RECORDED)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    duration = models.FloatField()
+
+    class Meta:
+        ordering = ["-created_at"]

@@ -5,13 +5,18 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from cradle import scope
 from cradle.audit.log import record
 from cradle.media.store import StoreError
-from cradle.viewing import delivery
+from cradle.viewing import clips, delivery
 from cradle.viewing.models import LiveSegment
 from cradle.viewing.storage import segment_store
 
@@ -45,22 +50,71 @@ def segment(request: HttpRequest, token: str) -> HttpResponse:
     ticket = delivery.open_ticket(token)
     if ticket is None:
         return _refuse(request, "live.segment", "bad signature")
+    action = "clip.segment" if ticket.clip_id else "live.segment"
     if ticket.expires < time.time():
-        return _refuse(request, "live.segment", "expired", segment=ticket.segment_id)
+        return _refuse(request, action, "expired", segment=ticket.segment_id)
     device = getattr(request, "device_session", None)
     if device is None or device.pk != ticket.device_id:
-        return _refuse(request, "live.segment", "another or ended session", segment=ticket.segment_id)
-    row = LiveSegment.objects.filter(pk=ticket.segment_id).select_related("camera").first()
-    if row is None:
-        return _refuse(request, "live.segment", "gone", segment=ticket.segment_id)
+        return _refuse(request, action, "another or ended session", segment=ticket.segment_id)
+    row = LiveSegment.objects.filter(pk=ticket.segment_id).first()
+    if row is None or (ticket.clip_id and not row.clips.filter(pk=ticket.clip_id).exists()):
+        return _refuse(request, action, "gone", segment=ticket.segment_id)
     try:
         admission = scope.get_watchable_admission(request.user, row.admission_id)
     except Http404:
-        return _refuse(request, "live.segment", "out of scope", admission=row.admission_id, segment=row.index)
+        return _refuse(request, action, "out of scope", admission=row.admission_id, segment=row.index)
     variant = delivery.variant_for(device, row.camera_id, row.index)
     try:
         data = segment_store().get(admission.media_id, str(row.camera_id), row.index, variant)
     except StoreError:
-        return _refuse(request, "live.segment", "unreadable", admission=admission.pk, segment=row.index)
-    record(request, "live.segment", admission=admission, camera=row.camera_id, segment=row.index, variant=variant)
+        return _refuse(request, action, "unreadable", admission=admission.pk, segment=row.index)
+    detail = {"clip": ticket.clip_id} if ticket.clip_id else {}
+    record(request, action, admission=admission, camera=row.camera_id, segment=row.index, variant=variant, **detail)
     return HttpResponse(data, content_type="video/mp2t", headers=_NO_STORE)
+
+
+@login_required
+def clip(request: HttpRequest, clip_id: int) -> HttpResponse:
+    item = scope.get_watchable_clip(request.user, clip_id)
+    device = getattr(request, "device_session", None)
+    return render(
+        request,
+        "viewing/clip.html",
+        {"clip": item, "admission": item.admission, "viewer_code": delivery.viewer_code(device) if device else ""},
+    )
+
+
+@never_cache
+def clip_playlist(request: HttpRequest, clip_id: int) -> HttpResponse:
+    device = getattr(request, "device_session", None)
+    if device is None:
+        return _refuse(request, "clip.playlist", "not signed in", clip=clip_id)
+    try:
+        item = scope.get_watchable_clip(request.user, clip_id)
+    except Http404:
+        return _refuse(request, "clip.playlist", "out of scope", clip=clip_id)
+    segments = list(item.segments.order_by("index"))
+    record(request, "clip.playlist", admission=item.admission, clip=item.pk)
+    body = delivery.clip_playlist(device, item.pk, segments)
+    return HttpResponse(body, content_type="application/vnd.apple.mpegurl", headers=_NO_STORE)
+
+
+@login_required
+@require_POST
+def record_clip(request: HttpRequest, admission_id: int) -> HttpResponse:
+    """A nurse keeps the last seconds of the live picture for the family."""
+    admission = scope.get_nursed_admission(request.user, admission_id)
+    try:
+        seconds = int(request.POST.get("seconds", ""))
+    except ValueError:
+        seconds = 0
+    if seconds not in clips.CLIP_SECONDS:
+        messages.error(request, _("Choose how many seconds to keep."))
+        return redirect("bed", bed_id=admission.bed_id)
+    made = clips.record(admission, seconds, by=request.user)
+    if made is None:
+        messages.error(request, _("There is no picture to keep yet. Try again in a minute."))
+    else:
+        record(request, "clip.recorded", admission=admission, clip=made.pk, seconds=round(made.duration))
+        messages.success(request, _("Clip kept for the family (%(seconds)d s).") % {"seconds": round(made.duration)})
+    return redirect("bed", bed_id=admission.bed_id)

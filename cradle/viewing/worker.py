@@ -19,6 +19,7 @@ from cradle.media.hls import Segment
 from cradle.media.live import CameraPipeline
 from cradle.media.redact import DetectorPool
 from cradle.unit.models import Admission, Camera
+from cradle.viewing import clips
 from cradle.viewing.models import LiveSegment
 from cradle.viewing.storage import mark_key, segment_store
 
@@ -117,7 +118,7 @@ class Worker:
         """Drops every segment older than the live buffer, in storage and in the index; gives how many."""
         cutoff = timezone.now() - timedelta(seconds=settings.CRADLE["LIVE_BUFFER_SECONDS"])
         old = list(
-            LiveSegment.objects.filter(created_at__lt=cutoff).values_list(
+            LiveSegment.objects.filter(created_at__lt=cutoff, in_clip=False).values_list(
                 "pk", "admission__media_id", "camera_id", "index"
             )[:2000]
         )
@@ -133,6 +134,7 @@ class Worker:
             try:
                 self.reconcile()
                 self.expire()
+                clips.record_daily()
             except Exception:
                 log.exception("could not reconcile cameras")
             close_old_connections()

@@ -36,10 +36,12 @@
   }
 
   function checkState() {
+    if (!box.dataset.state) return;
     fetch(box.dataset.state, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
         if (!data) return;
+        if (!care) return;
         care.classList.toggle("hidden", data.camera_state !== "paused");
         offline.classList.toggle("hidden", data.camera_state !== "offline");
       })

@@ -1,0 +1,51 @@
+"""Clips: the last seconds of the live buffer, kept for the family by a nurse or by the daily schedule."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from cradle.unit.models import Admission, Camera
+from cradle.viewing.models import Clip, LiveSegment
+
+CLIP_SECONDS = (15, 30, 45, 60)
+
+
+def record(admission: Admission, seconds: int, by=None, kind: str = Clip.Kind.RECORDED) -> Clip | None:
+    """Keeps the newest `seconds` of the admission's live buffer as a clip; None when there is nothing yet."""
+    camera = getattr(admission.bed, "camera", None)
+    if camera is None:
+        return None
+    newest = list(LiveSegment.objects.filter(admission=admission, camera=camera).order_by("-index")[:seconds])
+    if not newest:
+        return None
+    newest.reverse()
+    with transaction.atomic():
+        clip = Clip.objects.create(
+            admission=admission,
+            camera=camera,
+            kind=kind,
+            created_by=by,
+            duration=sum(s.duration for s in newest),
+        )
+        clip.segments.set(newest)
+        LiveSegment.objects.filter(pk__in=[s.pk for s in newest]).update(in_clip=True)
+    return clip
+
+
+def record_daily(now=None) -> list[Clip]:
+    """The daily clips that are due: one a day per camera that has a time set and a baby admitted."""
+    now = timezone.localtime(now or timezone.now())
+    made = []
+    cameras = Camera.objects.filter(daily_clip_at__isnull=False, daily_clip_at__lte=now.time()).select_related("bed")
+    for camera in cameras:
+        admission = camera.bed.current_admission
+        if admission is None:
+            continue
+        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        if Clip.objects.filter(admission=admission, kind=Clip.Kind.DAILY, created_at__gte=today).exists():
+            continue
+        clip = record(admission, camera.daily_clip_seconds, kind=Clip.Kind.DAILY)
+        if clip is not None:
+            made.append(clip)
+    return made
