@@ -27,6 +27,9 @@ class User(AbstractBaseUser):
     email = models.EmailField(_("e-mail address"), blank=True)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Set when bulk-access detection stopped the account; a privacy officer reviews and reinstates it.
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    suspended_for = models.CharField(max_length=40, blank=True)
 
     objects = UserManager()
 
@@ -52,6 +55,7 @@ class DeviceSession(models.Model):
         BY_USER = "by_user", _("ended by you")
         BY_STAFF = "by_staff", _("ended by the unit")
         ACCESS_ENDED = "access_ended", _("access ended")
+        SUSPENDED = "suspended", _("account suspended")
 
     public_id = models.CharField(max_length=24, unique=True, default=_public_id)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="device_sessions")

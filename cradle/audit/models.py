@@ -50,6 +50,7 @@ class Alert(models.Model):
 
     class Kind(models.TextChoices):
         BREAK_GLASS = "break_glass", _("Emergency access")
+        BULK_ACCESS = "bulk_access", _("Bulk access: account suspended")
 
     kind = models.CharField(max_length=40, choices=Kind.choices)
     # The facts of the alert; the page words them in the reader's language.

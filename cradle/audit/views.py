@@ -136,9 +136,13 @@ def alerts(request: HttpRequest) -> HttpResponse:
         raise Http404
     if request.method == "POST":
         alert_id = request.POST.get("alert", "")
-        if alert_id.isdigit():
-            Alert.objects.filter(pk=int(alert_id), unit_id__in=units, acknowledged_at__isnull=True).update(
-                acknowledged_at=timezone.now()
+        alert = Alert.objects.filter(pk=int(alert_id), unit_id__in=units).first() if alert_id.isdigit() else None
+        if alert is not None and request.POST.get("reinstate") and alert.kind == Alert.Kind.BULK_ACCESS:
+            User.objects.filter(pk=alert.actor_id, suspended_at__isnull=False).update(
+                is_active=True, suspended_at=None, suspended_for=""
             )
-            record(request, "alert.acknowledged", alert=int(alert_id))
+            record(request, "account.reinstated", unit=alert.unit_id, account=alert.actor_id, alert=alert.pk)
+        if alert is not None and alert.acknowledged_at is None:
+            Alert.objects.filter(pk=alert.pk).update(acknowledged_at=timezone.now())
+            record(request, "alert.acknowledged", unit=alert.unit_id, alert=alert.pk)
     return render(request, "audit/alerts.html", {"alerts": Alert.objects.filter(unit_id__in=units)[:200]})

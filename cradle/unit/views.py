@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from cradle import scope
 from cradle.accounts import sessions
 from cradle.accounts.models import DeviceSession
+from cradle.audit import anomaly
 from cradle.audit.log import alert_privacy_officers, record
 from cradle.audit.models import Alert
 from cradle.unit import invitations
@@ -53,6 +54,8 @@ _SLIPS = "cradle_slips"
 def baby(request: HttpRequest, admission_id: int) -> HttpResponse:
     admission = scope.get_watchable_admission(request.user, admission_id)
     record(request, "baby.view", admission=admission)
+    if anomaly.check(request, admission):
+        raise Http404
     membership = scope.active_family(request.user).filter(admission=admission).first()
     camera = getattr(admission.bed, "camera", None)
     device = getattr(request, "device_session", None)

@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from cradle import scope
+from cradle.audit import anomaly
 from cradle.audit.log import record
 from cradle.media.store import StoreError
 from cradle.viewing import clips, delivery
@@ -42,6 +43,8 @@ def live_playlist(request: HttpRequest, admission_id: int) -> HttpResponse:
     newest = LiveSegment.objects.filter(admission=admission, camera__bed=admission.bed).order_by("-index")[:count]
     segments = list(reversed(newest))
     record(request, "live.playlist", admission=admission, segments=[s.index for s in segments[-1:]])
+    if anomaly.check(request, admission):
+        return _refuse(request, "live.playlist", "account suspended", admission=admission.pk)
     body = delivery.live_playlist(device, segments)
     return HttpResponse(body, content_type="application/vnd.apple.mpegurl", headers=_NO_STORE)
 
@@ -95,6 +98,8 @@ def clip_playlist(request: HttpRequest, clip_id: int) -> HttpResponse:
         return _refuse(request, "clip.playlist", "out of scope", clip=clip_id)
     segments = list(item.segments.order_by("index"))
     record(request, "clip.playlist", admission=item.admission, clip=item.pk)
+    if anomaly.check(request, item.admission, clip_fetch=True):
+        return _refuse(request, "clip.playlist", "account suspended", clip=item.pk)
     body = delivery.clip_playlist(device, item.pk, segments)
     return HttpResponse(body, content_type="application/vnd.apple.mpegurl", headers=_NO_STORE)
 

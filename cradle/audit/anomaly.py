@@ -1,0 +1,100 @@
+"""Bulk-access detection: accounts that fetch media like a harvester, not like a family, are stopped at once.
+
+Each rule counts the account's own audit events. A hit suspends the account pending review (it cannot sign in and
+all its sessions end), and the privacy officers of the unit concerned get an alert.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from cradle.audit.log import alert_privacy_officers, record
+from cradle.audit.models import Alert, Event
+
+MEDIA_PLAYLISTS = ("live.playlist", "clip.playlist")
+STAFF_MEDIA = ("baby.view", "live.playlist", "clip.playlist")
+
+
+def _limits() -> dict:
+    return settings.CRADLE
+
+
+def _distinct(user_id: int, actions: tuple[str, ...], since, field: str) -> int:
+    events = Event.objects.filter(actor_id=user_id, action__in=actions, outcome="ok", at__gte=since)
+    return events.exclude(**{f"{field}__isnull": True}).values(field).distinct().count()
+
+
+def finding(user, *, staff: bool, clip_fetch: bool) -> tuple[str, dict] | None:
+    """The rule this account now breaks, with the figures, or None."""
+    now = timezone.now()
+    hour = now - timedelta(hours=1)
+    limits = _limits()
+    if clip_fetch:
+        clips = _distinct(user.pk, ("clip.playlist",), hour, "detail__clip")
+        if clips > limits["BULK_CLIPS_PER_HOUR"]:
+            return "clips_per_hour", {"clips": clips}
+    if staff:
+        admissions = _distinct(user.pk, STAFF_MEDIA, hour, "admission_id")
+        if admissions > limits["BULK_STAFF_ADMISSIONS_PER_HOUR"]:
+            return "staff_admissions_per_hour", {"admissions": admissions}
+    sessions = _distinct(user.pk, MEDIA_PLAYLISTS, now - timedelta(minutes=2), "session")
+    if sessions > limits["BULK_CONCURRENT_SESSIONS"]:
+        return "concurrent_sessions", {"sessions": sessions}
+    addresses = _distinct(user.pk, MEDIA_PLAYLISTS, hour, "ip")
+    if addresses > limits["BULK_ADDRESSES_PER_HOUR"]:
+        return "addresses_per_hour", {"addresses": addresses}
+    return None
+
+
+def check(request: HttpRequest, admission, *, clip_fetch: bool = False) -> bool:
+    """Runs the rules after a media fetch was recorded; True when the account has just been suspended."""
+    from cradle.scope import is_staff
+
+    user = request.user
+    staff = is_staff(user)
+    device = getattr(request, "device_session", None)
+    # Live players ask for a playlist every second; the slower rules need not run that often for a session.
+    throttle_key = f"bulk-check:{getattr(device, 'pk', 0)}"
+    if not clip_fetch and not staff and not cache.add(throttle_key, 1, 15):
+        return False
+    hit = finding(user, staff=staff, clip_fetch=clip_fetch)
+    if hit is None:
+        return False
+    rule, figures = hit
+    suspend(request, user, rule, figures, unit_id=admission.unit_id)
+    return True
+
+
+def suspend(request: HttpRequest | None, user, rule: str, figures: dict, unit_id: int) -> None:
+    from cradle.accounts import sessions
+    from cradle.accounts.models import DeviceSession
+
+    with transaction.atomic():
+        get_user_model().objects.filter(pk=user.pk).update(is_active=False, suspended_at=timezone.now(), suspended_for=rule)
+    ended = sessions.end_all(user, DeviceSession.EndReason.SUSPENDED)
+    record(
+        request,
+        "account.suspended",
+        unit=unit_id,
+        actor=user,
+        outcome="denied",
+        rule=rule,
+        sessions_ended=ended,
+        **figures,
+    )
+    alert_privacy_officers(
+        unit_id,
+        Alert.Kind.BULK_ACCESS,
+        actor=user,
+        name=user.display_name,
+        username=user.username,
+        rule=rule,
+        **figures,
+    )
