@@ -89,24 +89,22 @@ def test_motion_in_a_region_retires_its_old_detection_even_when_the_detector_sta
     assert all(f.screened for f in out[12:])
 
 
-def test_detection_older_than_the_safety_schedule_no_longer_vouches(ink):
-    finder, pool = ink
-    images = [write_card(image, 40, 40) for image in _scene(20)]
-    redactor = Redactor(
-        CameraPolicy(detect_side=0, detect_every=8, hold_frames=8, lookahead_frames=0),
-        pool,
-        blocking=True,
-        deadline_s=0.2,
-    )
+def test_detection_older_than_the_safety_schedule_and_hold_window_no_longer_vouches(ink):
+    _finder, pool = ink
+    images = [write_card(image, 40, 40) for image in _scene(22)]
+    policy = CameraPolicy(detect_side=0, detect_every=8, hold_frames=6, lookahead_frames=0)
+    assert policy.max_age == 14
+    redactor = Redactor(policy, pool, blocking=True, deadline_s=5)
     out: list[SafeFrame] = []
     for i, image in enumerate(images):
-        if i == 1:
-            finder.hang.set()  # the scheduled whole-frame look at frame 8 never returns
         out += redactor.push(Frame(image, i, i, Fraction(1, 15), time.monotonic()))
+        if i == 0:
+            pool.close()  # the refreshes from frame 8 on are refused; frame 0's look is the last one
     out += redactor.flush()
     assert _shown_ink(out) == []
-    assert not any(f.screened for f in out[:8])
-    assert all(f.screened for f in out[8:])
+    # The refresh is retried within the hold window; once frame 0's look is 14 frames old, nothing vouches.
+    assert not any(f.screened for f in out[:14])
+    assert all(f.screened for f in out[14:])
 
 
 def test_refused_detection_screens_only_the_frames_that_needed_it(ink):

@@ -22,8 +22,8 @@ class CameraPolicy:
     faces: bool = False
     mask: str = "fill"
     # The whole frame is detected again every `detect_every` frames (the safety schedule), and a detection
-    # vouches for a part of the picture for at most that many frames. In between, only cells that moved are
-    # detected again (see Redactor for what makes a detection valid).
+    # vouches for a part of the picture for at most `max_age` (that plus hold_frames) frames. In between, only
+    # cells that moved are detected again (see Redactor for what makes a detection valid).
     detect_every: int = 15
     # The watchdog's budget: a frame not safely masked within `hold_frames` of arriving becomes the privacy screen.
     hold_frames: int = 8
@@ -64,6 +64,12 @@ class CameraPolicy:
         for zone in self.zones:
             if len(zone) < 3 or not all(0 <= x <= 1 and 0 <= y <= 1 for x, y in zone):
                 raise MediaError("Each static zone needs at least three points with coordinates between 0 and 1.")
+
+    @property
+    def max_age(self) -> int:
+        """Frames a detection may vouch for: the safety schedule plus the hold window, so that a refresh the pool
+        refused or delivered late can be retried before the camera's frames are screened."""
+        return self.detect_every + self.hold_frames
 
     @property
     def lookahead(self) -> int:

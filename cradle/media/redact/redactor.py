@@ -65,7 +65,7 @@ class Redactor:
     the thumbnail that detection saw. A detection *vouches* for cell c of frame i when
       - it looked at c (the whole frame, or a crop containing c) on a frame d <= i,
       - c has not moved between d and i (MotionGrid: frame i's cell matches what the detection saw),
-      - it is younger than `detect_every` frames (i - d < detect_every), and
+      - it is younger than the policy's `max_age` (i - d < detect_every + hold_frames), and
       - it finished in time (by the watchdog deadline) without raising.
     Every frame, cells that moved, and cells whose detection failed or is missing, are detected again on a crop
     (with one cell of margin) of that very frame, or on the whole frame when much moved; the whole frame is
@@ -162,7 +162,7 @@ class Redactor:
 
     def _vouched(self, index: int) -> tuple[_Detection, ...] | None:
         vouchers = set(self._vouchers.flat)
-        if None in vouchers or any(index - d.index >= self.policy.detect_every for d in vouchers):
+        if None in vouchers or any(index - d.index >= self.policy.max_age for d in vouchers):
             return None
         return tuple(vouchers)
 
@@ -180,7 +180,7 @@ class Redactor:
             id(d)
             for d in set(self._vouchers.flat)
             if d is None
-            or index - d.index >= self.policy.detect_every
+            or index - d.index >= self.policy.max_age
             or (d.future.done() and d.future.exception() is not None)
         }
         if not bad:
