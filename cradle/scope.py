@@ -160,3 +160,9 @@ def watchable_clips(user: User) -> QuerySet[Clip]:
 
 def get_watchable_clip(user: User, clip_id: int) -> Clip:
     return get_object_or_404(watchable_clips(user).select_related("admission__bed", "admission__unit"), pk=clip_id)
+
+
+def get_parent_clip(user: User, clip_id: int) -> Clip:
+    """A clip of a baby the user is a parent of (keepsakes are for parents)."""
+    ids = active_family(user, FamilyMembership.Role.PARENT).values("admission_id")
+    return get_object_or_404(Clip.objects.select_related("admission"), pk=clip_id, admission_id__in=ids)

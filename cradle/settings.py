@@ -218,6 +218,7 @@ CRADLE = {
     "LIVE_PLAYLIST_SEGMENTS": 6,
     "LIVE_URL_SECONDS": 60,
     "CLIP_URL_SECONDS": 600,
+    "KEEPSAKES_PER_DAY": 5,
     # Bulk-access rules: past these an account is suspended pending review (a family watches a few clips a day).
     "BULK_CLIPS_PER_HOUR": 12,
     "BULK_CONCURRENT_SESSIONS": 3,

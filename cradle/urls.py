@@ -26,6 +26,7 @@ urlpatterns = [
     path("v/<str:token>.ts", viewing.segment, name="segment"),
     path("clips/<int:clip_id>/", viewing.clip, name="clip"),
     path("clips/<int:clip_id>/index.m3u8", viewing.clip_playlist, name="clip_playlist"),
+    path("clips/<int:clip_id>/keepsake/", viewing.keepsake, name="keepsake"),
     path("admissions/<int:admission_id>/clips/record/", viewing.record_clip, name="record_clip"),
     path("babies/<int:admission_id>/who-watched/", audit.who_watched, name="who_watched"),
     path("babies/<int:admission_id>/family/", unit.family, name="family"),

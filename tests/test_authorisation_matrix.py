@@ -79,6 +79,9 @@ MATRIX: dict[str, Route] = {
     "segment": Route(lambda w, t: {"token": "not-a-ticket"}, set(), anonymous="404"),
     "clip": Route(CLIP, WATCHERS),
     "clip_playlist": Route(CLIP, WATCHERS, anonymous="404"),
+    # The fixture's clip has no stored pictures: a parent gets past authorisation to an audited 404 (see
+    # tests/test_viewing.py for a real keepsake); everyone else is refused by scope.
+    "keepsake": Route(CLIP, set(), method="post"),
     "record_clip": Route(ADMISSION, UNIT_NURSES, method="post", data={"seconds": "15"}),
     "daily_clip": Route(CAMERA, UNIT_NURSES, method="post", data={"at": "18:30"}),
     "who_watched": Route(ADMISSION, PARENTS),

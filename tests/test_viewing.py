@@ -261,3 +261,55 @@ def test_a_daily_clip_is_kept_once_a_day(world):
     made = clips.record_daily(now)
     assert len(made) == 1 and made[0].kind == "daily" and made[0].segments.count() == 5
     assert clips.record_daily(now) == []
+
+
+def real_clip(fam, seconds: int = 2):
+    """A clip of real, marked segments of a small simulated bed."""
+    from fractions import Fraction
+
+    from cradle.media.frames import SafeFrame
+    from cradle.media.hls import segments
+    from cradle.media.sim import SimCamera, SimSettings
+    from cradle.viewing import clips
+
+    camera = SimCamera(SimSettings(bed="k", width=160, height=120, fps=10, seed=3))
+    frames = [
+        SafeFrame(camera.frame(i).image, i, i * 9000, Fraction(1, 90000), 0.0, False) for i in range(10 * seconds)
+    ]
+    store = storage.segment_store()
+    store.admit(fam.admission.media_id)
+    cam = fam.bed.camera
+    for seg in segments(frames, storage.mark_key(), str(cam.pk), 160, 120, 10, first_index=1):
+        for variant, data in (("A", seg.a), ("B", seg.b), ("ref", seg.reference)):
+            store.put(fam.admission.media_id, str(cam.pk), seg.index, variant, data)
+        LiveSegment.objects.create(
+            camera=cam, admission=fam.admission, index=seg.index, started_at=timezone.now(), duration=seg.duration
+        )
+    LiveSegment.objects.filter(index=0, camera=cam).delete()  # the fixture's picture-less segment
+    return clips.record(fam.admission, seconds)
+
+
+def test_parents_save_a_keepsake_with_the_code_burned_in_a_few_times_a_day(world, settings):
+    import io
+
+    import av
+
+    fam = world.families["a"]
+    clip = real_clip(fam)
+    parent = world.client("parent_a")
+    response = parent.post(reverse("keepsake", args=[clip.pk]))
+    assert response.status_code == 200 and response["Content-Type"] == "video/mp4"
+    assert "attachment" in response["Content-Disposition"]
+    with av.open(io.BytesIO(response.content)) as container:
+        frames = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    assert len(frames) == 20 and frames[0].shape == (120, 160, 3)
+    # The bottom band carries the burned-in text: bright strokes on a darkened strip.
+    assert frames[5][-14:, :, :].max() > 200
+    assert Event.objects.filter(action="clip.keepsake", outcome="ok", actor_id=fam.parent.pk).count() == 1
+
+    settings.CRADLE = {**settings.CRADLE, "KEEPSAKES_PER_DAY": 1}
+    again = parent.post(reverse("keepsake", args=[clip.pk]))
+    assert again.status_code == 302
+    assert Event.objects.filter(action="clip.keepsake", outcome="denied").exists()
+    assert world.client("relative_a").post(reverse("keepsake", args=[clip.pk])).status_code == 404
+    assert world.client("parent_b").post(reverse("keepsake", args=[clip.pk])).status_code == 404

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -16,8 +18,10 @@ from django.views.decorators.http import require_POST
 from cradle import scope
 from cradle.audit import anomaly
 from cradle.audit.log import record
+from cradle.audit.models import Event
 from cradle.media.store import StoreError
 from cradle.viewing import clips, delivery
+from cradle.viewing import keepsake as keepsake_mp4
 from cradle.viewing.models import LiveSegment
 from cradle.viewing.storage import segment_store
 
@@ -83,7 +87,12 @@ def clip(request: HttpRequest, clip_id: int) -> HttpResponse:
     return render(
         request,
         "viewing/clip.html",
-        {"clip": item, "admission": item.admission, "viewer_code": delivery.viewer_code(device) if device else ""},
+        {
+            "clip": item,
+            "admission": item.admission,
+            "viewer_code": delivery.viewer_code(device) if device else "",
+            "is_parent": scope.active_family(request.user, "parent").filter(admission=item.admission).exists(),
+        },
     )
 
 
@@ -123,3 +132,25 @@ def record_clip(request: HttpRequest, admission_id: int) -> HttpResponse:
         record(request, "clip.recorded", admission=admission, clip=made.pk, seconds=round(made.duration))
         messages.success(request, _("Clip kept for the family (%(seconds)d s).") % {"seconds": round(made.duration)})
     return redirect("bed", bed_id=admission.bed_id)
+
+
+@login_required
+@require_POST
+def keepsake(request: HttpRequest, clip_id: int) -> HttpResponse:
+    """A clip to keep, for parents: viewer code and date burned in, the invisible mark kept, a few a day."""
+    item = scope.get_parent_clip(request.user, clip_id)
+    device = request.device_session
+    since = timezone.now() - timedelta(days=1)
+    made_today = Event.objects.filter(actor_id=request.user.pk, action="clip.keepsake", outcome="ok", at__gte=since)
+    if made_today.count() >= settings.CRADLE["KEEPSAKES_PER_DAY"]:
+        record(request, "clip.keepsake", admission=item.admission, outcome="denied", clip=item.pk, reason="daily limit")
+        messages.error(request, _("You have saved the most keepsakes allowed for today. Please try again tomorrow."))
+        return redirect("clip", clip_id=item.pk)
+    try:
+        data = keepsake_mp4.make(item, device)
+    except (StoreError, ValueError):
+        return _refuse(request, "clip.keepsake", "unreadable", clip=item.pk)
+    record(request, "clip.keepsake", admission=item.admission, clip=item.pk, bytes=len(data))
+    response = HttpResponse(data, content_type="video/mp4", headers=_NO_STORE)
+    response["Content-Disposition"] = f'attachment; filename="cradle-{item.created_at:%Y-%m-%d}.mp4"'
+    return response
