@@ -77,7 +77,9 @@ def suspend(request: HttpRequest | None, user, rule: str, figures: dict, unit_id
     from cradle.accounts.models import DeviceSession
 
     with transaction.atomic():
-        get_user_model().objects.filter(pk=user.pk).update(is_active=False, suspended_at=timezone.now(), suspended_for=rule)
+        get_user_model().objects.filter(pk=user.pk).update(
+            is_active=False, suspended_at=timezone.now(), suspended_for=rule
+        )
     ended = sessions.end_all(user, DeviceSession.EndReason.SUSPENDED)
     record(
         request,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-from datetime import UTC
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -23,11 +24,42 @@ from cradle.unit.models import StaffMembership
 WATCH_ACTIONS = ("baby.view", "live.playlist", "live.segment", "clip.playlist", "clip.segment")
 
 
+@dataclass
+class Watch:
+    """One viewing as a parent reads it: who, how (page, live, a clip), from when until when."""
+
+    who: str
+    actor_id: int | None
+    kind: str
+    start: datetime
+    end: datetime
+
+
+def watches(admission_id: int, limit: int = 20000) -> list[Watch]:
+    """The newest viewings of a baby: a player's many fetches in one session count as one viewing."""
+    events = (
+        Event.objects.filter(admission_id=admission_id, action__in=WATCH_ACTIONS, outcome="ok")
+        .order_by("-seq")
+        .values("actor_id", "actor_name", "action", "session", "at", "detail")[:limit]
+    )
+    grouped: dict[tuple, Watch] = {}
+    for e in events:
+        kind = e["action"].split(".")[0]  # baby, live, clip
+        key = (e["actor_id"], e["session"], kind, e["detail"].get("clip") if kind == "clip" else None)
+        if kind == "baby":
+            key = (*key, e["at"])  # every opening of the page is its own line
+        watch = grouped.get(key)
+        if watch is None:
+            grouped[key] = Watch(e["actor_name"], e["actor_id"], kind, e["at"], e["at"])
+        else:
+            watch.start = min(watch.start, e["at"])
+    return sorted(grouped.values(), key=lambda w: w.end, reverse=True)
+
+
 @login_required
 def who_watched(request: HttpRequest, admission_id: int) -> HttpResponse:
     admission = scope.get_parent_admission(request.user, admission_id)
-    events = Event.objects.filter(admission_id=admission.pk, action__in=WATCH_ACTIONS, outcome="ok").order_by("-seq")
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    page = Paginator(watches(admission.pk), 50).get_page(request.GET.get("page"))
     staff_ids = set(StaffMembership.objects.filter(unit_id=admission.unit_id).values_list("user_id", flat=True))
     record(request, "audit.who_watched_view", admission=admission)
     return render(request, "audit/who_watched.html", {"admission": admission, "page": page, "staff_ids": staff_ids})
