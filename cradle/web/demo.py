@@ -52,6 +52,8 @@ def seed() -> list[DemoAccount]:
                 bed=bed,
                 defaults={"source_url": f"sim://{code}-bed-{n}?lang={lang}", "state": Camera.State.LIVE},
             )
+    # Until the worker reports a picture, no camera is shown as live.
+    Camera.objects.update(state=Camera.State.OFFLINE)
     accounts = []
     for username, name, unit_code, role in STAFF:
         user, _ = User.objects.get_or_create(username=username, defaults={"display_name": name})
