@@ -24,7 +24,7 @@ class CameraPolicy:
     # The whole frame is detected again every `detect_every` frames (the safety schedule), and a detection
     # vouches for a part of the picture for at most `max_age` (that plus hold_frames) frames. In between, only
     # cells that moved are detected again (see Redactor for what makes a detection valid).
-    detect_every: int = 15
+    detect_every: int = 30
     # The watchdog's budget: a frame not safely masked within `hold_frames` of arriving becomes the privacy screen.
     hold_frames: int = 8
     # A frame also takes the boxes of a scheduled whole-frame detection up to this many frames after it,

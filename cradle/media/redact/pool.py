@@ -75,6 +75,9 @@ def default_detectors(faces: bool = False) -> Callable[[], WardDetectors]:
     return build
 
 
+_CROP, _WHOLE, _STOP = 0, 1, 2
+
+
 class DetectorPool:
     """Runs detections on worker threads; onnxruntime releases the GIL, so threads use every core."""
 
@@ -86,8 +89,11 @@ class DetectorPool:
     ) -> None:
         self._build = build or default_detectors()
         self.workers = workers or max(1, os.cpu_count() or 1)
-        # A short queue: a detection that would wait long is worth less than a privacy screen now.
-        self._jobs: queue.Queue = queue.Queue(maxsize=backlog or 4 * self.workers)
+        # A short queue: a detection that would wait long is worth less than a privacy screen now. Crops of moved
+        # regions go first: they are cheap and frames are screened until they are back, while a whole-frame
+        # refresh has the hold window's slack (CameraPolicy.max_age).
+        self._jobs: queue.PriorityQueue = queue.PriorityQueue(maxsize=backlog or 4 * self.workers)
+        self._order = itertools.count()
         self._closed = False
         self._cameras = itertools.count()
         self._threads = [
@@ -109,7 +115,8 @@ class DetectorPool:
             future.set_exception(DetectorFailed("the detector pool is closed"))
             return future
         try:
-            self._jobs.put_nowait((image, faces, side, region, future))
+            rank = _CROP if region is not None else _WHOLE
+            self._jobs.put_nowait((rank, next(self._order), (image, faces, side, region, future)))
         except queue.Full:
             future.set_exception(DetectorFailed("the detector pool is overloaded"))
         return future
@@ -118,7 +125,7 @@ class DetectorPool:
         detectors: WardDetectors | None = None
         build_error: BaseException | None = None
         while True:
-            job = self._jobs.get()
+            _rank, _order, job = self._jobs.get()
             if job is None:
                 return
             image, faces, side, region, future = job
@@ -142,7 +149,7 @@ class DetectorPool:
             return
         self._closed = True
         for _ in self._threads:
-            self._jobs.put(None)
+            self._jobs.put((_STOP, next(self._order), None))
         for thread in self._threads:
             thread.join(timeout=5)
 
