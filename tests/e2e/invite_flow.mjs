@@ -14,158 +14,35 @@
 //   CHROMIUM            the browser (default /usr/bin/chromium)
 // Exits 0 when every step passed, 1 with the failed step's name and reason otherwise.
 
-import { createHmac } from "node:crypto";
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
+import { expectPath, freshTotp, formWith, readSettings, runFlow, screenshot, signIn, step } from "./browser.mjs";
 
 function settings() {
-  const values = { ...process.env };
-  for (const arg of process.argv.slice(2)) {
-    const m = /^--([a-z0-9-]+)=(.*)$/s.exec(arg);
-    if (!m) throw new Error(`Unknown argument ${arg}; pass settings as --name=value.`);
-    values[m[1].toUpperCase().replaceAll("-", "_")] = m[2];
-  }
-  const required = ["BASE_URL", "NURSE_USERNAME", "NURSE_PASSWORD", "NURSE_TOTP_SECRET", "BED_ID"];
-  const missing = required.filter((k) => !values[k]);
-  if (missing.length) throw new Error(`Missing settings: ${missing.join(", ")}.`);
+  const v = readSettings(["NURSE_USERNAME", "NURSE_PASSWORD", "NURSE_TOTP_SECRET", "BED_ID"]);
   return {
-    baseUrl: values.BASE_URL.replace(/\/$/, ""),
-    nurse: {
-      username: values.NURSE_USERNAME,
-      password: values.NURSE_PASSWORD,
-      totpSecret: values.NURSE_TOTP_SECRET,
-    },
-    bedId: values.BED_ID,
-    cameraState: values.CAMERA_STATE || "Camera live",
+    baseUrl: v.BASE_URL,
+    nurse: { who: "nurse", username: v.NURSE_USERNAME, password: v.NURSE_PASSWORD, totpSecret: v.NURSE_TOTP_SECRET },
+    bedId: v.BED_ID,
+    cameraState: v.CAMERA_STATE || "Camera live",
     parent: {
-      name: values.PARENT_NAME || "Mum",
-      username: values.PARENT_USERNAME || "mum_e2e",
-      password: values.PARENT_PASSWORD || "a long walk by the river at dawn",
+      name: v.PARENT_NAME || "Mum",
+      username: v.PARENT_USERNAME || "mum_e2e",
+      password: v.PARENT_PASSWORD || "a long walk by the river at dawn",
     },
-    artifacts: values.ARTIFACTS || path.resolve(HERE, "../../artifacts/e2e"),
-    chromium: values.CHROMIUM || "/usr/bin/chromium",
+    raw: v,
   };
-}
-
-// --- TOTP (RFC 6238: HMAC-SHA1, 30-second steps, 6 digits) -------------------------------------------------------
-
-function base32Decode(text) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  const clean = text.toUpperCase().replace(/[\s=]/g, "");
-  let bits = 0;
-  let value = 0;
-  const out = [];
-  for (const ch of clean) {
-    const idx = alphabet.indexOf(ch);
-    if (idx < 0) throw new Error(`The TOTP secret has a character that is not base32: ${ch}`);
-    value = (value << 5) | idx;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-function totp(secret, now = Date.now()) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(now / 1000 / 30)));
-  const mac = createHmac("sha1", base32Decode(secret)).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0x0f;
-  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
-  return code.toString().padStart(6, "0");
-}
-
-// The server accepts only the current step, so a code is never typed in the last seconds of its step.
-async function freshTotp(secret) {
-  const left = 30_000 - (Date.now() % 30_000);
-  if (left < 4_000) await new Promise((r) => setTimeout(r, left + 200));
-  return totp(secret);
-}
-
-// --- Browser plumbing --------------------------------------------------------------------------------------------
-
-const problems = [];
-
-async function newWatchedPage(browser, who) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 900 }, locale: "en" });
-  // Chromium reports a CSP violation as a console error too; this makes it explicit whatever the wording.
-  await context.addInitScript(() => {
-    document.addEventListener("securitypolicyviolation", (e) => {
-      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"} in ${e.sourceFile || e.documentURI}`);
-    });
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  page.on("console", (msg) => {
-    if (msg.type() !== "error") return;
-    const where = msg.location().url;
-    const line = `${who}: console error on ${page.url()}: ${msg.text()}${where ? ` (${where})` : ""}`;
-    problems.push(line);
-  });
-  page.on("pageerror", (err) => problems.push(`${who}: uncaught error on ${page.url()}: ${err.message}`));
-  // The console says only "Failed to load resource"; this names the address.
-  page.on("response", (res) => {
-    if (res.status() >= 400) problems.push(`${who}: ${res.request().method()} ${res.url()} answered ${res.status()}`);
-  });
-  return { context, page };
-}
-
-let currentStep = "start";
-
-async function step(name, fn) {
-  currentStep = name;
-  console.log(`- ${name}`);
-  return fn();
-}
-
-async function expectPath(page, pattern, what) {
-  try {
-    await page.waitForURL((url) => pattern.test(url.pathname), { timeout: 15_000 });
-  } catch {
-    const alert = await page
-      .locator('[role="alert"], .errorlist, .messages')
-      .allInnerTexts()
-      .catch(() => []);
-    const shown = alert.length ? ` The page says: ${alert.join(" | ").replace(/\s+/g, " ")}` : "";
-    throw new Error(`Expected ${what} (${pattern}), but the browser is at ${page.url()}.${shown}`);
-  }
-  return pattern.exec(new URL(page.url()).pathname);
-}
-
-function formWith(page, field) {
-  return page.locator("main form").filter({ has: page.locator(field) });
 }
 
 // --- The flow ----------------------------------------------------------------------------------------------------
 
 async function nurseIssuesSlip(page, cfg) {
   const { baseUrl, nurse, bedId } = cfg;
-  await step("nurse signs in with username and password", async () => {
-    await page.goto(`${baseUrl}/accounts/login/`);
-    const form = formWith(page, 'input[name="password"]');
-    await form.locator('input[name="login"]').fill(nurse.username);
-    await form.locator('input[name="password"]').fill(nurse.password);
-    await form.locator('button[type="submit"]').click();
-    await expectPath(page, /^\/accounts\/2fa\/authenticate\/$/, "the second-step page");
-  });
-  await step("nurse passes the authenticator step", async () => {
-    const form = formWith(page, 'input[name="code"]');
-    await form.locator('input[name="code"]').fill(await freshTotp(nurse.totpSecret));
-    await form.locator('button[type="submit"]').click();
-    await expectPath(page, /^\/units\/\d+\/board\/$/, "the unit board after signing in");
-  });
+  await signIn(page, baseUrl, nurse, /^\/units\/\d+\/board\/$/, "the unit board after signing in");
   let bedLabel;
   await step("nurse opens the free bed from the board", async () => {
     const row = page.locator("table.board tbody tr").filter({ has: page.locator(`a.bed[href="/beds/${bedId}/"]`) });
     if ((await row.count()) !== 1) throw new Error(`The board has no row for bed ${bedId}.`);
     bedLabel = (await row.locator("a.bed").innerText()).trim();
-    await page.screenshot({ path: path.join(cfg.artifacts, "board.png"), fullPage: true });
+    await screenshot(page, "board.png");
     await row.getByRole("link", { name: "Free: admit" }).click();
     await expectPath(page, new RegExp(`^/beds/${bedId}/$`), "the bed page");
   });
@@ -181,7 +58,7 @@ async function nurseIssuesSlip(page, cfg) {
     await expectPath(page, /^\/invitations\/\d+\/slip\/$/, "the invitation slip");
     code = (await page.locator("#invitation-code").innerText()).trim();
     if (!code) throw new Error("The slip shows no invitation code.");
-    await page.screenshot({ path: path.join(cfg.artifacts, "slip.png"), fullPage: true });
+    await screenshot(page, "slip.png");
   });
   return { code, bedLabel };
 }
@@ -208,7 +85,7 @@ async function parentJoins(page, cfg, code, bedLabel) {
     await expectPath(page, /^\/accounts\/2fa\/totp\/activate\/$/, "the authenticator activation page");
     const secret = (await page.locator("#authenticator_secret").inputValue()).trim();
     if (!secret) throw new Error("The activation page shows no authenticator secret.");
-    await page.screenshot({ path: path.join(cfg.artifacts, "totp.png"), fullPage: true });
+    await screenshot(page, "totp.png");
     const form = formWith(page, 'input[name="code"]');
     await form.locator('input[name="code"]').fill(await freshTotp(secret));
     await form.locator('button[type="submit"]').click();
@@ -220,7 +97,7 @@ async function parentJoins(page, cfg, code, bedLabel) {
     if (where.includes("recovery-codes")) {
       const codes = (await page.locator("#recovery_codes").inputValue()).trim().split(/\s+/);
       if (codes.length < 1 || !codes[0]) throw new Error("The recovery codes page shows no codes.");
-      await page.screenshot({ path: path.join(cfg.artifacts, "recovery-codes.png"), fullPage: true });
+      await screenshot(page, "recovery-codes.png");
     }
   });
   await step("parent opens the baby's page", async () => {
@@ -229,55 +106,15 @@ async function parentJoins(page, cfg, code, bedLabel) {
     await page.getByRole("heading", { name: `Baby at bed ${bedLabel}` }).waitFor();
     const state = (await page.locator("main .state").innerText()).trim();
     if (state !== cfg.cameraState) throw new Error(`The camera state reads "${state}", not "${cfg.cameraState}".`);
-    await page.screenshot({ path: path.join(cfg.artifacts, "baby.png"), fullPage: true });
+    await screenshot(page, "baby.png");
   });
 }
 
-async function main() {
-  const cfg = settings();
-  mkdirSync(cfg.artifacts, { recursive: true });
-  for (const name of readdirSync(cfg.artifacts)) {
-    if (/^failed-.*\.png$/.test(name)) rmSync(path.join(cfg.artifacts, name));
-  }
-  const browser = await chromium.launch({
-    executablePath: cfg.chromium,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
-  const pages = {};
-  try {
-    const nurse = await newWatchedPage(browser, "nurse");
-    pages.nurse = nurse.page;
-    const { code, bedLabel } = await nurseIssuesSlip(nurse.page, cfg);
-    // A separate context: another browser profile, with no cookies shared with the nurse's.
-    const parent = await newWatchedPage(browser, "parent");
-    pages.parent = parent.page;
-    await parentJoins(parent.page, cfg, code, bedLabel);
-    await step("no console errors and no CSP violations", async () => {
-      if (problems.length) throw new Error(`${problems.length} found:\n  ${problems.join("\n  ")}`);
-    });
-  } catch (err) {
-    for (const [who, page] of Object.entries(pages)) {
-      await page.screenshot({ path: path.join(cfg.artifacts, `failed-${who}.png`), fullPage: true }).catch(() => {});
-    }
-    throw err;
-  } finally {
-    await browser.close();
-  }
-  console.log(`Invitation flow passed; screenshots in ${cfg.artifacts}`);
-}
-
-main().catch((err) => {
-  console.error(`Invitation flow failed at step "${currentStep}": ${err.message}`);
-  if (problems.length && currentStep !== "no console errors and no CSP violations") {
-    console.error(`Console errors and CSP violations seen before that:\n  ${problems.join("\n  ")}`);
-  }
-  process.exit(1);
+const cfg = settings();
+runFlow("Invitation flow", cfg.raw, async ({ open }) => {
+  const nurse = await open("nurse");
+  const { code, bedLabel } = await nurseIssuesSlip(nurse.page, cfg);
+  // A separate context: another browser profile, with no cookies shared with the nurse's.
+  const parent = await open("parent");
+  await parentJoins(parent.page, cfg, code, bedLabel);
 });

@@ -6,42 +6,15 @@ checks what the flow left in the database.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 from allauth.mfa.models import Authenticator
 
 from cradle.accounts.models import User
 from cradle.unit.models import Admission, Bed, Camera, FamilyMembership, StaffMembership, Unit
 from tests.conftest import PASSWORD, TOTP_SECRET, make_user
+from tests.e2e.conftest import run_flow
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "tests" / "e2e" / "invite_flow.mjs"
-CHROMIUM = Path("/usr/bin/chromium")
-PLAYWRIGHT = ROOT / "node_modules" / "playwright-core"
 PARENT_USERNAME = "mum_e2e"
-
-
-def _browser_missing() -> str | None:
-    missing = [str(p) for p in (CHROMIUM, PLAYWRIGHT) if not p.exists()]
-    if shutil.which("node") is None:
-        missing.append("node")
-    if not missing:
-        return None
-    return f"{', '.join(missing)} not found; run `make setup` (Debian's chromium and `npm ci`) to run browser tests."
-
-
-@pytest.fixture
-def browser_tools() -> None:
-    reason = _browser_missing()
-    if reason is None:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must run the browser tests, but {reason}")
-    pytest.skip(reason)
 
 
 @pytest.mark.e2e
@@ -52,25 +25,21 @@ def test_parent_joins_from_a_printed_slip_and_sees_the_baby(browser_tools, trans
     nurse = make_user("nurse_e2e", "Nurse Chen", totp=True)
     StaffMembership.objects.create(user=nurse, unit=unit, role=StaffMembership.Role.NURSE)
 
-    env = {
-        **os.environ,
-        "BASE_URL": live_server.url,
-        "NURSE_USERNAME": nurse.username,
-        "NURSE_PASSWORD": PASSWORD,
-        "NURSE_TOTP_SECRET": TOTP_SECRET,
-        "BED_ID": str(bed.pk),
-        "CAMERA_STATE": "Camera live",
-        "PARENT_NAME": "Mum",
-        "PARENT_USERNAME": PARENT_USERNAME,
-        "PARENT_PASSWORD": "a long walk by the river at dawn",
-    }
-    try:
-        run = subprocess.run(
-            ["node", str(SCRIPT)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False
-        )
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"The browser flow did not finish within 180 s.\n{e.stdout or ''}\n{e.stderr or ''}")
-    assert run.returncode == 0, f"The browser flow failed.\n{run.stdout}\n{run.stderr}"
+    run_flow(
+        "invite_flow.mjs",
+        {
+            "BASE_URL": live_server.url,
+            "NURSE_USERNAME": nurse.username,
+            "NURSE_PASSWORD": PASSWORD,
+            "NURSE_TOTP_SECRET": TOTP_SECRET,
+            "BED_ID": str(bed.pk),
+            "CAMERA_STATE": "Camera live",
+            "PARENT_NAME": "Mum",
+            "PARENT_USERNAME": PARENT_USERNAME,
+            "PARENT_PASSWORD": "a long walk by the river at dawn",
+        },
+        timeout=180,
+    )
 
     admission = Admission.objects.get(bed=bed, discharged_at__isnull=True)
     parent = User.objects.get(username=PARENT_USERNAME)

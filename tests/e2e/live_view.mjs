@@ -1,0 +1,194 @@
+// Live viewing in a real browser: a parent signs in with an authenticator code and watches the baby live, with the
+// viewer-code overlay over the picture; a nurse pauses the camera from the unit board and the parent sees the calm
+// care screen within 5 s; a parent of another family cannot fetch the first family's playlist or segments. Any
+// console error, uncaught page error or Content Security Policy violation, in any of the three browsers, fails the run.
+//
+// Settings come from the environment or from --name=value arguments (--base-url=... sets BASE_URL):
+//   BASE_URL                                   the server, e.g. http://127.0.0.1:8000
+//   ADMISSION_ID                               the first family's admission; its camera must be sending segments
+//   BED_ID                                     that admission's bed
+//   PARENT_USERNAME, PARENT_PASSWORD, PARENT_TOTP_SECRET   a parent of that admission, with an authenticator
+//   NURSE_USERNAME, NURSE_PASSWORD, NURSE_TOTP_SECRET      a nurse of the bed's unit
+//   OTHER_USERNAME, OTHER_PASSWORD             a parent of another admission (password only)
+//   ARTIFACTS                                  where screenshots go (default artifacts/e2e in the repository)
+//   CHROMIUM                                   the browser (default /usr/bin/chromium)
+// Prints "viewer code: XXX-XXX" (what the overlay showed) and exits 0 when every step passed, 1 with the failed
+// step's name and reason otherwise.
+
+import { expectPath, readSettings, runFlow, screenshot, signIn, step } from "./browser.mjs";
+
+const ADVANCE_S = 3;
+const PLAYBACK_WAIT_MS = 40_000;
+const CARE_WAIT_MS = 5_000;
+
+const v = readSettings([
+  "ADMISSION_ID",
+  "BED_ID",
+  "PARENT_USERNAME",
+  "PARENT_PASSWORD",
+  "PARENT_TOTP_SECRET",
+  "NURSE_USERNAME",
+  "NURSE_PASSWORD",
+  "NURSE_TOTP_SECRET",
+  "OTHER_USERNAME",
+  "OTHER_PASSWORD",
+]);
+const baseUrl = v.BASE_URL;
+const admissionId = v.ADMISSION_ID;
+const babyPath = new RegExp(`^/babies/${admissionId}/$`);
+const playlistUrl = `${baseUrl}/babies/${admissionId}/live.m3u8`;
+
+// Keeps hls.js's error events in window.hlsErrors, so that a player that keeps restarting can say why.
+function recordPlayerErrors() {
+  let Hls;
+  window.hlsErrors = [];
+  Object.defineProperty(window, "Hls", {
+    configurable: true,
+    get: () => Hls,
+    set(value) {
+      Hls = class extends value {
+        constructor(...args) {
+          super(...args);
+          this.on(value.Events.ERROR, (_event, data) => {
+            // The first line only: a playlist error goes on to quote both playlists in full.
+            const why = (data.reason || data.error?.message || "").split("\n")[0];
+            window.hlsErrors.push(`${data.fatal ? "fatal" : "non-fatal"} ${data.type}/${data.details}` +
+              `${why ? ` (${why})` : ""}${data.response ? ` [HTTP ${data.response.code}]` : ""}`);
+          });
+        }
+      };
+    },
+  });
+}
+
+async function parentWatches(page) {
+  await page.context().addInitScript(recordPlayerErrors);
+  const parent = { who: "parent", username: v.PARENT_USERNAME, password: v.PARENT_PASSWORD, totpSecret: v.PARENT_TOTP_SECRET };
+  await signIn(page, baseUrl, parent, babyPath, "the baby's page (home sends a parent of one baby there)");
+  let code;
+  await step(`the video plays on and advances at least ${ADVANCE_S} s`, async () => {
+    const video = page.locator("#video");
+    await video.waitFor();
+    // The first frame can take a moment: the player waits for two segments in the playlist before it starts.
+    const deadline = Date.now() + PLAYBACK_WAIT_MS;
+    const started = await page
+      .waitForFunction(() => {
+        const el = document.getElementById("video");
+        return el.readyState >= 2 && el.currentTime > 0 && el.currentTime;
+      }, null, { timeout: PLAYBACK_WAIT_MS, polling: 250 })
+      .then((h) => h.jsonValue())
+      .catch(() => null);
+    if (started === null) throw new Error(`The video did not start within ${PLAYBACK_WAIT_MS / 1000} s: ${await videoState(page)}.`);
+    const ok = await page
+      .waitForFunction((target) => document.getElementById("video").currentTime >= target, started + ADVANCE_S, {
+        timeout: Math.max(1, deadline - Date.now()),
+        polling: 250,
+      })
+      .then(() => true)
+      .catch(() => false);
+    if (!ok) {
+      const state = await videoState(page);
+      // hls.js compares the addresses of segments it already has with those in each reloaded live playlist.
+      const hint = state.includes("media sequence mismatch")
+        ? " The reloaded playlist gave segments it had listed before new addresses, which hls.js takes for a" +
+          " broken stream; it stops, and the player starts over."
+        : "";
+      throw new Error(
+        `The video started at ${started.toFixed(2)} s but had not reached ${(started + ADVANCE_S).toFixed(2)} s ` +
+          `${PLAYBACK_WAIT_MS / 1000} s after the page opened: ${state}.${hint}`,
+      );
+    }
+  });
+  await step("the overlay with the viewer code is over the picture", async () => {
+    const overlay = page.locator("#overlay");
+    if (!(await overlay.isVisible())) throw new Error("The overlay #overlay is not visible.");
+    code = (await overlay.locator("span").innerText()).trim();
+    if (!/^[A-Z2-7]{3}-[A-Z2-7]{3}$/.test(code)) throw new Error(`The overlay shows "${code}", not a viewer code.`);
+    const said = await page.locator("main p.quiet").first().innerText();
+    if (!said.includes(code)) throw new Error(`The overlay shows ${code} but the page says "${said}".`);
+    const [o, p] = [await overlay.boundingBox(), await page.locator("#video").boundingBox()];
+    const inside = o && p && o.x >= p.x && o.y >= p.y && o.x + o.width <= p.x + p.width + 1 && o.y + o.height <= p.y + p.height + 1;
+    if (!inside) throw new Error(`The overlay (${JSON.stringify(o)}) is not over the picture (${JSON.stringify(p)}).`);
+    if (!(await page.locator("#care").evaluate((el) => el.classList.contains("hidden")))) {
+      throw new Error("The care screen shows while the camera is live.");
+    }
+    await screenshot(page, "live.png");
+  });
+  return code;
+}
+
+async function videoState(page) {
+  return page.evaluate(() => {
+    const el = document.getElementById("video");
+    const errors = window.hlsErrors || [];
+    const ranges = [];
+    for (let i = 0; i < el.buffered.length; i++) ranges.push(`${el.buffered.start(i).toFixed(2)}-${el.buffered.end(i).toFixed(2)}`);
+    return (
+      `currentTime ${el.currentTime.toFixed(2)}, readyState ${el.readyState}, paused ${el.paused}, ` +
+      `buffered [${ranges.join(", ")}], error ${el.error ? el.error.message || el.error.code : "none"}; ` +
+      `hls.js errors: ${errors.length ? `${errors.length}, the last ones: ${errors.slice(-3).join("; ")}` : "none"}`
+    );
+  });
+}
+
+async function nursePauses(page, parentPage) {
+  const nurse = { who: "nurse", username: v.NURSE_USERNAME, password: v.NURSE_PASSWORD, totpSecret: v.NURSE_TOTP_SECRET };
+  await signIn(page, baseUrl, nurse, /^\/units\/\d+\/board\/$/, "the unit board after signing in");
+  let pausedAt;
+  await step("nurse pauses the bed's camera from the board for 10 minutes", async () => {
+    const row = () => page.locator("table.board tbody tr").filter({ has: page.locator(`a.bed[href="/beds/${v.BED_ID}/"]`) });
+    if ((await row().count()) !== 1) throw new Error(`The board has no row for bed ${v.BED_ID}.`);
+    await row().locator('select[name="reason"]').selectOption("care");
+    pausedAt = Date.now();
+    await row().getByRole("button", { name: "Pause 10 min" }).click();
+    await expectPath(page, /^\/units\/\d+\/board\/$/, "the unit board after pausing");
+    await row().getByRole("button", { name: "Resume now" }).waitFor({ timeout: 5_000 });
+  });
+  await step(`the parent sees the care screen within ${CARE_WAIT_MS / 1000} s`, async () => {
+    const left = Math.max(0, pausedAt + CARE_WAIT_MS - Date.now());
+    const care = parentPage.locator("#care:not(.hidden)");
+    const shown = await care
+      .waitFor({ state: "visible", timeout: left })
+      .then(() => true)
+      .catch(() => false);
+    if (!shown) throw new Error(`The care screen #care was not shown within ${CARE_WAIT_MS / 1000} s of the pause.`);
+    const text = (await care.innerText()).trim();
+    if (!/being cared for/.test(text)) throw new Error(`The care screen says "${text}".`);
+    console.log(`  care screen after ${((Date.now() - pausedAt) / 1000).toFixed(1)} s`);
+    await screenshot(parentPage, "paused.png");
+  });
+}
+
+async function otherFamilyIsRefused(other, parent) {
+  const who = { who: "other family's parent", username: v.OTHER_USERNAME, password: v.OTHER_PASSWORD };
+  await signIn(other.page, baseUrl, who, /^\/babies\/\d+\/$/, "their own baby's page");
+  await step("the other family's parent gets 404 for the first family's playlist", async () => {
+    const ownPath = new URL(other.page.url()).pathname;
+    if (babyPath.test(ownPath)) throw new Error(`The other family's parent was sent to the first family's baby page.`);
+    const res = await other.context.request.get(playlistUrl, { maxRedirects: 0 });
+    if (res.status() !== 404) throw new Error(`GET ${playlistUrl} answered ${res.status()} for another family, not 404.`);
+  });
+  await step("the other family's parent gets 404 for a segment of the first family's playlist", async () => {
+    const res = await parent.context.request.get(playlistUrl);
+    if (res.status() !== 200) throw new Error(`The first family's own parent got ${res.status()} for ${playlistUrl}.`);
+    const line = (await res.text()).split("\n").map((l) => l.trim()).find((l) => l && !l.startsWith("#"));
+    if (!line) throw new Error("The first family's playlist lists no segment.");
+    const segmentUrl = new URL(line, playlistUrl).href;
+    const theirs = await other.context.request.get(segmentUrl, { maxRedirects: 0 });
+    if (theirs.status() !== 404) throw new Error(`GET ${segmentUrl} answered ${theirs.status()} for another family, not 404.`);
+    // The same address works for the session it was made for, so the 404 above is the refusal, not a dead link.
+    const own = await parent.context.request.get(segmentUrl);
+    if (own.status() !== 200) throw new Error(`The segment ${segmentUrl} answered ${own.status()} for its own session.`);
+  });
+}
+
+runFlow("Live viewing", v, async ({ open }) => {
+  const parent = await open("parent");
+  const code = await parentWatches(parent.page);
+  console.log(`viewer code: ${code}`);
+  // Separate contexts: other browser profiles, with no cookies shared with the parent's.
+  const nurse = await open("nurse");
+  await nursePauses(nurse.page, parent.page);
+  const other = await open("other");
+  await otherFamilyIsRefused(other, parent);
+});
