@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -96,8 +97,18 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    # WAL lets the web processes read while the worker writes; IMMEDIATE takes the write lock up front, so that
+    # concurrent writers wait their turn (up to the timeout) instead of failing half-way.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Tests run threads (a live server, the worker) beside the test itself: an in-memory database would lock whole
+    # tables between them, so the test database is a file, locked like the real one.
+    # One file per test process, so that two runs side by side never share one.
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"cradle-test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The cache also holds rate limits, so it must be shared by every process: the database by default, Redis at scale.

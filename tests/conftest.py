@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import base64
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ TOTP_SECRET = base64.b32encode(b"cradle-test-secret!!").decode()
 
 # Media of the test run goes to a folder of its own, under a master key made for it.
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="cradle-test-media-"))
+atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
 settings.MASTER_KEY_FILE = MEDIA_ROOT / "master.key"
 settings.MEDIA_DIR = MEDIA_ROOT / "media"
 MasterKey.create(settings.MASTER_KEY_FILE)

@@ -314,3 +314,11 @@ def test_parents_save_a_keepsake_with_the_code_burned_in_a_few_times_a_day(world
     assert Event.objects.filter(action="clip.keepsake", outcome="denied").exists()
     assert world.client("relative_a").post(reverse("keepsake", args=[clip.pk])).status_code == 404
     assert world.client("parent_b").post(reverse("keepsake", args=[clip.pk])).status_code == 404
+
+
+def test_a_reloaded_playlist_keeps_the_addresses_of_segments_it_already_listed(world):
+    # A player matches the segments of a reloaded live playlist by address; new addresses would restart it.
+    fam = world.families["a"]
+    stored(fam)
+    client = world.client("parent_a")
+    assert playlist_urls(client, fam) == playlist_urls(client, fam)

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import time
 from dataclasses import dataclass
 
@@ -79,11 +78,14 @@ def _ticket_key() -> bytes:
 
 
 def seal_ticket(ticket: Ticket) -> str:
-    nonce = os.urandom(12)
+    """The segment address. The same ticket always seals to the same address (the nonce is derived from it), so a
+    player reloading its playlist sees the segments it already has under the addresses it already knows."""
     body = json.dumps(
         [ticket.device_id, ticket.segment_id, ticket.expires, ticket.clip_id], separators=(",", ":")
     ).encode()
-    sealed = AESGCM(_ticket_key()).encrypt(nonce, body, b"cradle.segment")
+    key = _ticket_key()
+    nonce = hmac.new(key, body, hashlib.sha256).digest()[:12]
+    sealed = AESGCM(key).encrypt(nonce, body, b"cradle.segment")
     return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
 
@@ -98,8 +100,11 @@ def open_ticket(token: str) -> Ticket | None:
         return None
 
 
-def segment_url(device: DeviceSession, segment: LiveSegment, lifetime_s: int, clip_id: int = 0) -> str:
-    ticket = Ticket(device.pk, segment.pk, int(time.time()) + lifetime_s, clip_id)
+def segment_url(
+    device: DeviceSession, segment: LiveSegment, lifetime_s: int, clip_id: int = 0, start: float | None = None
+) -> str:
+    """A sealed address for this session, valid `lifetime_s` from `start` (default: now)."""
+    ticket = Ticket(device.pk, segment.pk, int(time.time() if start is None else start) + lifetime_s, clip_id)
     return reverse("segment", args=[seal_ticket(ticket)])
 
 
@@ -114,7 +119,8 @@ def live_playlist(device: DeviceSession, segments: list[LiveSegment]) -> str:
         if previous is not None and segment.index != previous + 1:
             lines.append("#EXT-X-DISCONTINUITY")
         lines.append(f"#EXTINF:{segment.duration:.3f},")
-        lines.append(segment_url(device, segment, lifetime))
+        # Live addresses count from the segment's making, so they stay the same across playlist reloads.
+        lines.append(segment_url(device, segment, lifetime, start=segment.created_at.timestamp()))
         previous = segment.index
     return "\n".join(lines) + "\n"
 

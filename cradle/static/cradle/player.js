@@ -28,10 +28,14 @@
   }
 
   function drift() {
-    // The overlay wanders slowly, so that no crop of a screen recording can leave it out for long.
+    // The overlay wanders slowly over the whole picture, always inside it, so that no crop of a screen recording
+    // can leave it out for long.
     var t = Date.now() / 1000;
-    overlay.style.left = (8 + 70 * (0.5 + 0.5 * Math.sin(t / 23))) + "%";
-    overlay.style.top = (6 + 78 * (0.5 + 0.5 * Math.sin(t / 31 + 1.3))) + "%";
+    var room = 6;
+    var x = room + Math.max(0, box.clientWidth - overlay.offsetWidth - 2 * room) * (0.5 + 0.5 * Math.sin(t / 23));
+    var y = room + Math.max(0, box.clientHeight - overlay.offsetHeight - 2 * room) * (0.5 + 0.5 * Math.sin(t / 31 + 1.3));
+    overlay.style.left = x + "px";
+    overlay.style.top = y + "px";
     clock.textContent = new Date().toLocaleString();
   }
 
@@ -44,6 +48,12 @@
         if (!care) return;
         care.classList.toggle("hidden", data.camera_state !== "paused");
         offline.classList.toggle("hidden", data.camera_state !== "offline");
+        var badge = document.querySelector("#camera-state .state");
+        var holder = document.getElementById("camera-state");
+        if (badge && holder && holder.dataset[data.camera_state]) {
+          badge.className = "state " + data.camera_state;
+          badge.textContent = holder.dataset[data.camera_state];
+        }
       })
       .catch(function () {});
   }
