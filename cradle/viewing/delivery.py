@@ -44,18 +44,22 @@ def session_bit(device: DeviceSession, camera_id: int, index: int) -> int:
 
 def variant_for(device: DeviceSession, camera_id: int, index: int) -> str:
     """The variant this session gets; an account that already received one variant of the segment keeps getting it."""
-    bit = session_bit(device, camera_id, index)
-    try:
-        with transaction.atomic():
-            served, _ = ServedVariant.objects.get_or_create(
-                user_id=device.user_id,
-                camera_id=camera_id,
-                index=index,
-                defaults={"variant": bit, "session": device.public_id},
-            )
-    except IntegrityError:  # another request of the same account won the race; take what it recorded
-        served = ServedVariant.objects.get(user_id=device.user_id, camera_id=camera_id, index=index)
-    return VARIANTS[served.variant]
+    # Most fetches find the account's choice already made: a plain read takes no write lock.
+    known = ServedVariant.objects.filter(user_id=device.user_id, camera_id=camera_id, index=index)
+    served = known.values_list("variant", flat=True).first()
+    if served is None:
+        try:
+            with transaction.atomic():
+                served = ServedVariant.objects.create(
+                    user_id=device.user_id,
+                    camera_id=camera_id,
+                    index=index,
+                    variant=session_bit(device, camera_id, index),
+                    session=device.public_id,
+                ).variant
+        except IntegrityError:  # another request of the same account won the race; take what it recorded
+            served = known.values_list("variant", flat=True).get()
+    return VARIANTS[served]
 
 
 def viewer_code(device: DeviceSession) -> str:
@@ -111,7 +115,8 @@ def segment_url(
 def live_playlist(device: DeviceSession, segments: list[LiveSegment]) -> str:
     """An HLS live playlist of the newest segments, each behind this session's own short-lived address."""
     lifetime = settings.CRADLE["LIVE_URL_SECONDS"]
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:2"]
+    # Segments are exactly 1 s, so the target duration is 1 and players reload the playlist every second.
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:1"]
     if segments:
         lines.append(f"#EXT-X-MEDIA-SEQUENCE:{segments[0].index}")
     previous = None

@@ -11,7 +11,7 @@ import threading
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.db.models import Max
 from django.utils import timezone
 
@@ -63,7 +63,7 @@ class CameraRun:
         except Exception:
             log.exception("camera %s stopped with an error", self.camera_id)
         finally:
-            close_old_connections()
+            connections.close_all()  # this thread's own connections
 
     def _store(self, segment: Segment) -> None:
         store = segment_store()
@@ -146,3 +146,4 @@ class Worker:
         Camera.objects.filter(pk__in=list(self.runs)).update(
             state=Camera.State.OFFLINE, state_changed_at=timezone.now()
         )
+        connections.close_all()  # this thread's own connections

@@ -12,7 +12,14 @@
 
   function start() {
     if (window.Hls && window.Hls.isSupported()) {
-      var hls = new window.Hls({ workerPath: box.dataset.worker, liveSyncDurationCount: 2, maxBufferLength: 10 });
+      // Play 1 s behind the newest segment (the glass-to-glass budget is 3 s), and catch up gently when behind.
+      var hls = new window.Hls({
+        workerPath: box.dataset.worker,
+        liveSyncDuration: 1,
+        liveMaxLatencyDuration: 4,
+        maxLiveSyncPlaybackRate: 1.1,
+        maxBufferLength: 10,
+      });
       hls.loadSource(box.dataset.playlist);
       hls.attachMedia(video);
       hls.on(window.Hls.Events.MANIFEST_PARSED, function () { video.play().catch(function () {}); });
