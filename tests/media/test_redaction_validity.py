@@ -137,3 +137,20 @@ def test_motion_grid_ignores_shake_and_noise_but_sees_a_new_line_of_ink():
     changed = grid.changed(grid.thumbnail(written))
     assert changed[48 // 32 : 62 // 32 + 1, 200 // 32 : 232 // 32 + 1].any()
     assert changed.sum() <= 8
+
+
+def test_cell_flipping_between_two_looked_at_pictures_reuses_their_detections(ink):
+    _finder, pool = ink
+    base = _scene(40)
+    with_card = [write_card(image, 40, 40) for image in base]
+    # Bare, card, bare, card ... (a card lifted and put back, or an edge the shake moves in and out of view).
+    images = [with_card[i] if (i // 3) % 2 else base[i] for i in range(30)]
+    images += [write_card(base[i], 300, 380) for i in range(30, 40)]  # then a card somewhere new
+    redactor = Redactor(CameraPolicy(detect_side=0, detect_every=90, hold_frames=8), pool, blocking=True, deadline_s=5)
+    out = _run(redactor, images)
+    assert _shown_ink(out) == []
+    assert not any(f.screened for f in out)
+    # One whole-frame look, one crop when the card first came, none for the flips, one for the new place.
+    assert redactor.counts.detections == 3 and redactor.counts.motion_detections == 2
+    assert all(f.covered[50:80, 50:200].any() for f in out[:30] if (f.index // 3) % 2)
+    assert all(f.covered[390:420, 310:460].any() for f in out[30:])

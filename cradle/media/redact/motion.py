@@ -17,12 +17,14 @@ _GROUPING = np.ones((5, 5), np.uint8)
 
 
 class MotionGrid:
-    """Compares each frame, cell by cell, with the picture that cell's last detection saw.
+    """Compares each frame, cell by cell, with the pictures that cell's last two detections saw.
 
     A thumbnail pixel counts as changed only when it lies outside the range of its 3x3 neighbourhood in the
     reference by more than `threshold` grey levels: a shift of up to one thumbnail pixel (8 frame pixels, far
     more than camera shake) and sensor noise do not count, while a card, a hand or new ink does.
     A cell has moved when more than `share` of its thumbnail pixels changed (with the default, any one).
+    Two looks are remembered per cell (current and previous) because a cell that flips between two pictures,
+    such as an edge the shake moves in and out of view, would otherwise need a new detection at every flip.
     """
 
     def __init__(self, width: int, height: int, threshold: int = 30, share: float = 0.004) -> None:
@@ -32,9 +34,10 @@ class MotionGrid:
         self._min_changed = max(1, math.ceil(share * THUMB_PER_CELL * THUMB_PER_CELL))
         self._xs = [round(c * width / self.cols) for c in range(self.cols + 1)]
         self._ys = [round(r * height / self.rows) for r in range(self.rows + 1)]
-        self._reference: np.ndarray | None = None
-        self._low: np.ndarray | None = None
-        self._high: np.ndarray | None = None
+        # Layer 0 is what each cell's current detection saw, layer 1 what its previous one saw.
+        self._reference: list[np.ndarray | None] = [None, None]
+        self._low: list[np.ndarray | None] = [None, None]
+        self._high: list[np.ndarray | None] = [None, None]
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -46,26 +49,49 @@ class MotionGrid:
         size = (self.cols * THUMB_PER_CELL, self.rows * THUMB_PER_CELL)
         return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
 
-    def changed(self, thumb: np.ndarray) -> np.ndarray:
-        """Cells (rows x cols, bool) that differ from the reference; all of them before the first `settle`."""
-        if self._reference is None:
+    def changed(self, thumb: np.ndarray, layer: int = 0) -> np.ndarray:
+        """Cells (rows x cols, bool) that differ from the current (layer 0) or previous (1) look; all of them
+        where there is no such look yet."""
+        if self._reference[layer] is None:
             return np.ones(self.shape, bool)
-        outside = (thumb < self._low) | (thumb > self._high)
+        outside = (thumb < self._low[layer]) | (thumb > self._high[layer])
         k = THUMB_PER_CELL
         counts = outside.reshape(self.rows, k, self.cols, k).sum(axis=(1, 3))
         return counts >= self._min_changed
 
     def settle(self, thumb: np.ndarray, cells: np.ndarray | None = None) -> None:
-        """Make `thumb` the reference in `cells` (all when None): a detection has just looked at them."""
-        if self._reference is None or cells is None:
-            self._reference = thumb.copy()
+        """A detection has just looked at `cells` (all when None) of `thumb`: it becomes their current look and
+        the current one their previous."""
+        current = self._reference[0]
+        if current is None or cells is None:
+            self._reference = [thumb.copy(), current]
         else:
-            k = THUMB_PER_CELL
-            where = np.repeat(np.repeat(cells, k, axis=0), k, axis=1)
-            self._reference[where] = thumb[where]
-        low = cv2.erode(self._reference, _NEIGHBOURS).astype(np.int16) - self._threshold
-        high = cv2.dilate(self._reference, _NEIGHBOURS).astype(np.int16) + self._threshold
-        self._low, self._high = low, high
+            where = self._pixels(cells)
+            previous = self._reference[1] if self._reference[1] is not None else current.copy()
+            previous[where] = current[where]
+            current[where] = thumb[where]
+            self._reference[1] = previous
+        self._ranges()
+
+    def swap(self, cells: np.ndarray) -> None:
+        """Make the previous look of `cells` their current one and the other way round."""
+        current, previous = self._reference
+        if current is None or previous is None:
+            return
+        where = self._pixels(cells)
+        current[where], previous[where] = previous[where], current[where]
+        self._ranges()
+
+    def _pixels(self, cells: np.ndarray) -> np.ndarray:
+        k = THUMB_PER_CELL
+        return np.repeat(np.repeat(cells, k, axis=0), k, axis=1)
+
+    def _ranges(self) -> None:
+        for layer, reference in enumerate(self._reference):
+            if reference is None:
+                continue
+            self._low[layer] = cv2.erode(reference, _NEIGHBOURS).astype(np.int16) - self._threshold
+            self._high[layer] = cv2.dilate(reference, _NEIGHBOURS).astype(np.int16) + self._threshold
 
     def regions(self, cells: np.ndarray) -> list[tuple[Box, np.ndarray]]:
         """Crops to detect on, as (pixel box, the `cells` it answers for).

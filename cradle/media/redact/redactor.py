@@ -96,7 +96,8 @@ class Redactor:
         self._pending: deque[_Pending] = deque()
         self._wholes: deque[_Detection] = deque()  # whole-frame detections not yet behind every pending frame
         self._grid: MotionGrid | None = None
-        self._vouchers = np.empty((0, 0), object)
+        self._vouchers = np.empty((0, 0), object)  # each cell's current detection
+        self._previous = np.empty((0, 0), object)  # and the one before, with what it saw kept by the grid
         self._last_whole = -(10**9)
         self._last_seen = -1
         self._retry_at = -(10**9)
@@ -131,8 +132,17 @@ class Redactor:
         if grid is None or (grid.width, grid.height) != (width, height):
             grid = self._grid = MotionGrid(width, height, self.policy.motion_threshold, self.policy.motion_share)
             self._vouchers = np.full(grid.shape, None, object)
+            self._previous = np.full(grid.shape, None, object)
         thumb = grid.thumbnail(image)
-        need = grid.changed(thumb) | self._unusable(frame.index)
+        moved = grid.changed(thumb)
+        if moved.any():
+            # A cell back to what its previous detection saw is vouched for by that one, if it still may.
+            back = moved & ~grid.changed(thumb, 1) & ~self._unusable(frame.index, self._previous)
+            if back.any():
+                grid.swap(back)
+                self._vouchers[back], self._previous[back] = self._previous[back], self._vouchers[back]
+                moved &= ~back
+        need = moved | self._unusable(frame.index)
         if frame.index < self._retry_at:
             self._vouchers[need] = None
             return self._vouched(frame.index)
@@ -141,6 +151,7 @@ class Redactor:
             detection = self._submit(frame, None, whole=True)
             if detection is not None:
                 detection.inherited = self._still_valid(need)
+                self._previous[:] = self._vouchers
                 self._vouchers[:] = detection
                 grid.settle(thumb)
                 # The first whole-frame detection is shifted by the camera's phase in the schedule.
@@ -156,6 +167,7 @@ class Redactor:
                 self._vouchers[cells] = None
                 continue
             self.counts.motion_detections += 1
+            self._previous[cells] = self._vouchers[cells]
             self._vouchers[cells] = detection
             grid.settle(thumb, cells)
         return self._vouched(frame.index)
@@ -174,18 +186,20 @@ class Redactor:
                 out += d.future.result()
         return tuple(out)
 
-    def _unusable(self, index: int) -> np.ndarray:
-        """Cells whose detection is missing, failed or too old to vouch for frame `index`."""
+    def _unusable(self, index: int, vouchers: np.ndarray | None = None) -> np.ndarray:
+        """Cells whose (current, unless `vouchers` says otherwise) detection is missing, failed or too old to
+        vouch for frame `index`."""
+        vouchers = self._vouchers if vouchers is None else vouchers
         bad = {
             id(d)
-            for d in set(self._vouchers.flat)
+            for d in set(vouchers.flat)
             if d is None
             or index - d.index >= self.policy.max_age
             or (d.future.done() and d.future.exception() is not None)
         }
         if not bad:
-            return np.zeros(self._vouchers.shape, bool)
-        return np.array([id(d) in bad for d in self._vouchers.flat], bool).reshape(self._vouchers.shape)
+            return np.zeros(vouchers.shape, bool)
+        return np.array([id(d) in bad for d in vouchers.flat], bool).reshape(vouchers.shape)
 
     def _submit(self, frame: Frame, region: Box | None, whole: bool) -> _Detection | None:
         """Send a detection to the pool; None when it was refused at once (closed or overloaded)."""
