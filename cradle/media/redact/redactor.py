@@ -61,21 +61,24 @@ class RedactionCounts:
 class Redactor:
     """Turns a camera's raw frames into safe frames, in order, delayed by at most the hold window.
 
-    The picture is a grid of cells (about 32 px). Each cell remembers the detection that last looked at it and
-    the thumbnail that detection saw. A detection *vouches* for cell c of frame i when
-      - it looked at c (the whole frame, or a crop containing c) on a frame d <= i,
-      - c has not moved between d and i (MotionGrid: frame i's cell matches what the detection saw),
+    The picture is a grid of cells (about 32 px). Each cell remembers the last two detections that looked at it
+    and the thumbnails they saw. A detection *vouches* for cell c of frame i when
+      - it is one of those two: it looked at c (the whole frame, or a crop containing c) on a frame d <= i,
+      - frame i's cell c matches what the detection saw there (MotionGrid: no change beyond noise and shake),
       - it is younger than the policy's `max_age` (i - d < detect_every + hold_frames), and
       - it finished in time (by the watchdog deadline) without raising.
     Every frame, cells that moved, and cells whose detection failed or is missing, are detected again on a crop
     (with one cell of margin) of that very frame, or on the whole frame when much moved; the whole frame is
     detected again every `detect_every` frames regardless. So a card that appears or moves is looked at on the
     frame it appears in, and that frame waits for the result.
-    Frame i is masked with the static zones, the boxes of all detections vouching for it, and the boxes of the
-    first whole-frame detection on frames i..i+lookahead (text only a later look finds is masked before too).
-    If any cell has no voucher, or any of those detections failed or is not ready by the deadline, frame i
-    becomes the privacy screen. `deadline_s` is the watchdog budget per frame (for live cameras, the hold
-    window in seconds). `blocking` waits for detections up to the deadline (files); otherwise the caller polls.
+    Frame i is masked with the static zones, the boxes of all detections vouching for it (a whole-frame one also
+    keeps the boxes earlier looks found in cells that had not moved), and the boxes of the first whole-frame
+    detection on frames i..i+lookahead (text only a later look finds is masked before too).
+    If any cell has no voucher, or a voucher failed or is not ready by the deadline, frame i becomes the privacy
+    screen; so does a failed look-ahead detection, and a late one in blocking mode (a live frame whose vouchers
+    are in goes out without a look-ahead that is late only because the pool is busy).
+    `deadline_s` is the watchdog budget per frame (for live cameras, the hold window in seconds).
+    `blocking` waits for detections up to the deadline (files); otherwise the caller polls.
     """
 
     def __init__(
