@@ -54,6 +54,16 @@ def store_segments(admission, camera, folder: Path) -> None:
         )
 
 
+def freshen() -> None:
+    """Live segment addresses expire a minute after the segment was made: as in a live ward, the segments a run
+    fetches are new ones."""
+    from django.utils import timezone
+
+    from cradle.viewing.models import LiveSegment
+
+    LiveSegment.objects.update(created_at=timezone.now())
+
+
 def raw_server(inst: Installation, folder: Path) -> tuple[subprocess.Popen, int]:
     from bench_ward import free_port
 
@@ -247,6 +257,8 @@ def main() -> int:
                     ("app", app_port, playlist, cookies[:level]),
                     ("raw", raw_port, "/live.m3u8", [None] * level),
                 ):
+                    if name == "app":
+                        freshen()
                     spies = []
                     if args.profile and name == "app" and not paced and level == levels[len(levels) // 2]:
                         spies = profile(worker_pids(app), args.seconds, inst.dir)

@@ -69,6 +69,27 @@ def append(**fields: Any) -> Event:
     return event
 
 
+def append_many(items: list[dict[str, Any]]) -> None:
+    """Adds several events in one transaction (a batch of media fetches), in the order given."""
+    if not items:
+        return
+    with transaction.atomic():
+        ChainHead.objects.get_or_create(pk=1)
+        ChainHead.objects.filter(pk=1).update(seq=F("seq") + len(items))
+        head = ChainHead.objects.select_for_update().get(pk=1)
+        seq, prev = head.seq - len(items), head.hash
+        events = []
+        for fields in items:
+            seq += 1
+            event = Event(seq=seq, prev_hash=prev, **fields)
+            event.detail = json.loads(json.dumps(event.detail or {}, default=str))
+            event.hash = link_hash(prev, event_fields(event))
+            events.append(event)
+            prev = event.hash
+        Event.objects.bulk_create(events)
+        ChainHead.objects.filter(pk=1).update(hash=prev)
+
+
 @dataclass(frozen=True)
 class Break:
     seq: int

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cradle.audit import chain
@@ -23,7 +24,7 @@ def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def record(
+def event_fields(
     request: HttpRequest | None,
     action: str,
     *,
@@ -32,25 +33,42 @@ def record(
     outcome: str = Event.Outcome.OK,
     actor: Any = None,
     **detail: Any,
-) -> Event:
-    """Appends an audit event for this request: who, what, which admission, from where, in which session."""
+) -> dict[str, Any]:
+    """What an audit event of this request holds: who, what, which admission, from where, in which session, when."""
     user = actor
     if user is None and request is not None and getattr(request, "user", None) is not None:
         user = request.user if request.user.is_authenticated else None
     if unit is None and admission is not None:
         unit = getattr(admission, "unit_id", None) or _unit_of(admission)
     device = getattr(request, "device_session", None) if request is not None else None
-    return chain.append(
-        actor_id=user.pk if user else None,
-        actor_name=(user.display_name or user.username) if user else "",
-        action=action,
-        unit_id=getattr(unit, "pk", unit),
-        admission_id=getattr(admission, "pk", admission),
-        ip=client_ip(request) if request is not None else None,
-        session=device.public_id if device else "",
-        outcome=outcome,
-        detail=detail,
-    )
+    return {
+        "at": timezone.now(),
+        "actor_id": user.pk if user else None,
+        "actor_name": (user.display_name or user.username) if user else "",
+        "action": action,
+        "unit_id": getattr(unit, "pk", unit),
+        "admission_id": getattr(admission, "pk", admission),
+        "ip": client_ip(request) if request is not None else None,
+        "session": device.public_id if device else "",
+        "outcome": outcome,
+        "detail": detail,
+    }
+
+
+def record(request: HttpRequest | None, action: str, **kwargs: Any) -> Event:
+    """Appends an audit event for this request at once."""
+    return chain.append(**event_fields(request, action, **kwargs))
+
+
+def record_fetch(request: HttpRequest, action: str, first_of: str, **kwargs: Any) -> None:
+    """Records a media fetch. The first fetch of a session for `first_of` (an admission's live picture, a clip) is
+    written at once; later ones may wait up to a fraction of a second in this process's batch (cradle.audit.batch)."""
+    from cradle.audit import batch
+
+    fields = event_fields(request, action, **kwargs)
+    device = getattr(request, "device_session", None)
+    if not batch.later(f"{getattr(device, 'pk', 0)}:{first_of}", fields):
+        chain.append(**fields)
 
 
 def alert_privacy_officers(unit_id: int, kind: str, actor: Any = None, **detail: Any) -> Alert:

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from cradle import scope
 from cradle.audit import anomaly
-from cradle.audit.log import record
+from cradle.audit.log import record, record_fetch
 from cradle.audit.models import Event
 from cradle.media.store import StoreError
 from cradle.viewing import clips, delivery
@@ -76,7 +76,17 @@ def segment(request: HttpRequest, token: str) -> HttpResponse:
     except StoreError:
         return _refuse(request, action, "unreadable", admission=admission.pk, segment=row.index)
     detail = {"clip": ticket.clip_id} if ticket.clip_id else {}
-    record(request, action, admission=admission, camera=row.camera_id, segment=row.index, variant=variant, **detail)
+    picture = f"clip:{ticket.clip_id}" if ticket.clip_id else f"live:{admission.pk}"
+    record_fetch(
+        request,
+        action,
+        picture,
+        admission=admission,
+        camera=row.camera_id,
+        segment=row.index,
+        variant=variant,
+        **detail,
+    )
     return HttpResponse(data, content_type="video/mp2t", headers=_NO_STORE)
 
 

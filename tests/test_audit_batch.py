@@ -1,0 +1,46 @@
+"""Batched audit writes: later fetches wait a moment, the first fetch of a session never does, the chain holds."""
+
+from __future__ import annotations
+
+import pytest
+
+from cradle.audit import batch, chain
+from cradle.audit.models import Event
+from tests.test_viewing import playlist_urls, stored
+
+
+@pytest.fixture
+def batching(settings):
+    settings.CRADLE = {**settings.CRADLE, "AUDIT_BATCH_SECONDS": 60}  # the thread will not flush by itself here
+    batch.flush()
+    yield
+    batch.flush()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_first_fetch_is_written_at_once_and_the_rest_in_a_batch(world, batching):
+    fam = world.families["a"]
+    stored(fam)
+    client = world.client("relative_a")
+    urls = playlist_urls(client, fam)
+    for url in urls:
+        assert client.get(url).status_code == 200
+    fetched = Event.objects.filter(action="live.segment", actor_id=fam.relative.pk)
+    assert fetched.count() == 1  # the first one, at once: a crash now would not hide that this viewing began
+    assert batch.flush() == len(urls) - 1
+    assert fetched.count() == len(urls)
+    assert sorted(fetched.values_list("detail__segment", flat=True)) == sorted(range(3, 9))
+    assert chain.verify()[1] is None
+    # Times are those of the fetches, not of the write.
+    times = list(fetched.order_by("seq").values_list("at", flat=True))
+    assert times == sorted(times)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_session_or_picture_is_written_at_once_again(world, batching):
+    fam = world.families["a"]
+    stored(fam)
+    for actor in ("relative_a", "parent_a"):
+        client = world.client(actor)
+        client.get(playlist_urls(client, fam)[0])
+    assert Event.objects.filter(action="live.segment").count() == 2
