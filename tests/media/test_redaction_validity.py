@@ -8,7 +8,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 import pytest
-from media_support import InkFinder, has_ink, write_card
+from media_support import InkFinder, has_ink, wait_until, write_card
 
 from cradle.media.frames import Frame, SafeFrame
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
@@ -154,3 +154,26 @@ def test_cell_flipping_between_two_looked_at_pictures_reuses_their_detections(in
     assert redactor.counts.detections == 3 and redactor.counts.motion_detections == 2
     assert all(f.covered[50:80, 50:200].any() for f in out[:30] if (f.index // 3) % 2)
     assert all(f.covered[390:420, 310:460].any() for f in out[30:])
+
+
+def test_live_frame_with_its_detections_in_does_not_wait_to_the_deadline_for_a_late_lookahead(ink):
+    finder, pool = ink
+    now = [0.0]
+    images = [write_card(image, 40, 40) for image in _scene(9)]
+    policy = CameraPolicy(detect_side=0, detect_every=8, hold_frames=8)  # deadline 8/15 s, look-ahead 4 frames
+    redactor = Redactor(policy, pool, fps=15, clock=lambda: now[0])
+    out: list[SafeFrame] = []
+    for i, image in enumerate(images):
+        if i == 8:
+            assert wait_until(lambda: finder.calls == redactor.counts.detections and not pool._jobs.qsize())
+            time.sleep(0.05)  # the last started detection returns
+            finder.hang.set()  # the whole-frame look at frame 8, frames 4-7's look-ahead, never returns
+        out += redactor.push(Frame(image, i, i, Fraction(1, 15), now[0]))
+        now[0] += 1 / 15
+    now[0] = 7 / 15 + 0.3  # frame 7 is younger than 3/4 of the deadline: it still waits
+    out += redactor.poll()
+    assert 7 not in [f.index for f in out]
+    now[0] = 7 / 15 + 0.45  # past 3/4 of the deadline, before the deadline itself
+    out += redactor.poll()
+    assert [f.index for f in out] == list(range(8))
+    assert not any(f.screened for f in out) and _shown_ink(out) == []

@@ -22,6 +22,8 @@ WHOLE_FRAME_SHARE = 0.4
 # After the pool refuses work, a camera waits this many frames before asking again (its unvouched frames are
 # screened meanwhile): retrying at once, with the whole frame, would only deepen the overload.
 RETRY_FRAMES = 3
+# Share of the deadline a live frame waits for its look-ahead detection once its own detections are in.
+LOOKAHEAD_PATIENCE = 0.75
 
 
 @dataclass(slots=True, eq=False)
@@ -254,15 +256,18 @@ class Redactor:
             if pending.vouchers is None:
                 out.append(self._screen(frame, reason="unvouched"))
                 continue
-            overdue = self._clock() - frame.arrived > self._deadline
+            age = self._clock() - frame.arrived
+            overdue = age > self._deadline
+            # A live frame whose own detections are in waits for the look-ahead only this long: the look-ahead
+            # adds boxes but the frame is valid without it, and waiting to the deadline would make it late.
+            impatient = not self._blocking and age > LOOKAHEAD_PATIENCE * self._deadline
             later, may_come = self._later_whole(frame.index)
             if may_come and not final:
-                if not overdue:
-                    break
-                if self._blocking:
+                if self._blocking and overdue:
                     out.append(self._screen(frame, reason="late"))
                     continue
-                # Live and past the deadline: go on without the look-ahead (see below).
+                if not impatient:
+                    break
             vouchers = pending.vouchers
             if not all(self._wait(d, frame) for d in vouchers):
                 if final or overdue or self._blocking:
@@ -273,13 +278,11 @@ class Redactor:
             if later is not None and later not in vouchers:
                 if self._wait(later, frame):
                     needed = (*vouchers, later)
-                elif not (overdue and not self._blocking):
-                    if final or self._blocking:
-                        out.append(self._screen(frame, reason="late"))
-                        continue
+                elif final or self._blocking:
+                    out.append(self._screen(frame, reason="late"))
+                    continue
+                elif not impatient:
                     break
-                # A live frame past its deadline whose own detections are in goes out without the look-ahead:
-                # it is valid without it, and the look-ahead is late only because the pool is busy.
             if any(d.future.exception() is not None for d in needed):
                 out.append(self._screen(frame, reason="failed"))
                 continue
