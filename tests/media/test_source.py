@@ -47,16 +47,15 @@ def test_dead_camera_gives_privacy_screens_at_the_nominal_rate_and_keeps_reconne
         backoff=Backoff(first=0.05, cap=0.1),
     )
     try:
-        start = time.monotonic()
         frames = _take(source, 12)
-        elapsed = time.monotonic() - start
     finally:
         source.close()
     assert len(frames) == 12 and all(f.lost for f in frames)
     assert all(np.array_equal(f.image, privacy_screen(160, 120)) for f in frames)
     assert [f.index for f in frames] == list(range(12))
-    # 12 frames at 20 fps after a 0.2 s stall: about 0.75 s, never a burst.
-    assert 0.6 < elapsed < 3.0
+    # Screens follow the nominal rate, never a burst: the k-th comes no sooner than k frame intervals after the first.
+    arrivals = [f.arrived for f in frames]
+    assert all(arrivals[k] - arrivals[0] >= k / 20 - 1e-3 for k in range(12))
     assert len(attempts) >= 3
 
 
