@@ -1,4 +1,8 @@
-"""Run N simulated 640x480@15 fps cameras through source -> redact -> x264 and print what holds real time."""
+"""Run N simulated 640x480@15 fps cameras through source -> redact -> x264 and print what holds real time.
+
+With --viewing each camera goes on as the live worker does: forensic marks, the A and B variants and the unmarked
+reference encoded per 1 s segment, each sealed into an encrypted store, instead of one MP4.
+"""
 
 from __future__ import annotations
 
@@ -46,10 +50,37 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores, {model}"
 
 
-def _camera(n: int, pool: DetectorPool, policy: CameraPolicy, seconds: float, folder: Path, results: list) -> None:
+class _ViewingWriter:
+    """What the live worker does with safe frames: mark, encode A, B and the reference per segment, seal, store."""
+
+    def __init__(self, n: int, folder: Path) -> None:
+        from cradle.media.hls import SegmentWriter
+        from cradle.media.store import LocalDisk, MasterKey, SegmentStore
+
+        master = MasterKey.create(folder / f"master-{n}.key")
+        self._store = SegmentStore(LocalDisk(folder / f"media-{n}"), master)
+        self._admission = f"bench{n}"
+        self._store.admit(self._admission)
+        self._segments = SegmentWriter(b"bench-mark-key-0123456789abcdef", str(n), 640, 480, FPS)
+
+    def write(self, frame) -> None:
+        for segment in self._segments.write(frame):
+            for variant, data in (("A", segment.a), ("B", segment.b), ("ref", segment.reference)):
+                self._store.put(self._admission, "cam", segment.index, variant, data)
+
+    def close(self) -> None:
+        pass
+
+
+def _camera(
+    n: int, pool: DetectorPool, policy: CameraPolicy, seconds: float, folder: Path, results: list, viewing: bool
+) -> None:
     camera = SimCamera(SimSettings(bed=f"bed-{n}", lang="zh" if n % 2 else "en", seed=n))
     redactor = Redactor(policy, pool, fps=FPS)
-    writer = Mp4Writer(folder / f"bed-{n}.mp4", 640, 480, FPS, Fraction(1, 90000))
+    if viewing:
+        writer = _ViewingWriter(n, folder)
+    else:
+        writer = Mp4Writer(folder / f"bed-{n}.mp4", 640, 480, FPS, Fraction(1, 90000))
     delays: list[float] = []
     emitted: list[float] = []
     written = 0
@@ -93,7 +124,9 @@ def _camera(n: int, pool: DetectorPool, policy: CameraPolicy, seconds: float, fo
     )
 
 
-def run_once(cameras: int, seconds: float, workers: int, detect_every: int | None = None) -> dict:
+def run_once(
+    cameras: int, seconds: float, workers: int, detect_every: int | None = None, viewing: bool = False
+) -> dict:
     policy = CameraPolicy(detect_every=detect_every) if detect_every else CameraPolicy()
     pool = DetectorPool(workers=workers, backlog=4 * workers)
     warm = SimCamera(SimSettings()).frame(0).image
@@ -103,7 +136,7 @@ def run_once(cameras: int, seconds: float, workers: int, detect_every: int | Non
     results: list = []
     with tempfile.TemporaryDirectory() as folder:
         threads = [
-            threading.Thread(target=_camera, args=(n, pool, policy, seconds, Path(folder), results))
+            threading.Thread(target=_camera, args=(n, pool, policy, seconds, Path(folder), results, viewing))
             for n in range(cameras)
         ]
         for thread in threads:
@@ -134,10 +167,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=2, help="detector threads shared by all cameras")
     parser.add_argument("--detect-every", type=int, help="whole-frame safety schedule in frames (default: policy)")
+    parser.add_argument(
+        "--viewing", action="store_true", help="marks, A+B+reference encodes and sealed storage, as the live worker"
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_once(args.one, args.seconds, args.workers, args.detect_every)))
+        print(json.dumps(run_once(args.one, args.seconds, args.workers, args.detect_every, args.viewing)))
         return
     policy = CameraPolicy(detect_every=args.detect_every) if args.detect_every else CameraPolicy()
     hold = policy.hold_frames / FPS
@@ -146,7 +182,11 @@ def main() -> None:
         f"640x480@{FPS:g} fps simulated cameras, {args.seconds:g} s each run; whole-frame text detection every "
         f"{policy.detect_every} frames (staggered) + crops where cells moved, look-ahead {policy.lookahead} frames, "
         f"hold window {policy.hold_frames} frames = {hold * 1000:.0f} ms, {args.workers} detector threads, "
-        f"x264 {X264_PRESET} per camera"
+        + (
+            f"marks + x264 {X264_PRESET} A, B and half-size reference per 1 s segment, sealed (AES-GCM) to disk"
+            if args.viewing
+            else f"x264 {X264_PRESET} per camera"
+        )
     )
     print(
         "cams  fps/cam  min fps  p95 delay  screened (no det/late/failed)  det/s  crops  MB/cam(+)  RSS MB  real time"
@@ -157,7 +197,8 @@ def main() -> None:
         before = _loadavg()
         out = subprocess.run(
             [sys.executable, __file__, "--one", str(n), "--seconds", str(args.seconds), "--workers", str(args.workers)]
-            + (["--detect-every", str(args.detect_every)] if args.detect_every else []),
+            + (["--detect-every", str(args.detect_every)] if args.detect_every else [])
+            + (["--viewing"] if args.viewing else []),
             capture_output=True,
             text=True,
             check=True,
