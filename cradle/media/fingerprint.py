@@ -1,0 +1,197 @@
+"""Perceptual fingerprints of 1 s segments, and the index that finds where a suspect clip came from.
+
+A segment's fingerprint is three tiny grey thumbnails taken at a sixth, a half and five sixths of the second. Each
+thumbnail drops a margin (so a crop of a few per cent moves little), is averaged down to 12 x 9 (so re-encoding and
+rescaling do not matter), and is mean-removed and unit-norm (so brightness, contrast and colour changes do not
+matter). A suspect clip is cut into overlapping 1 s windows, fingerprinted the same way, and every window votes for the
+stored segments it resembles; the (source, time offset) that collects most votes is the match.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+THUMB_SIZE = (12, 9)  # width, height
+# Share of each side left out before averaging down: larger than the 3 % a side of a 6 % crop.
+MARGIN = 0.1
+POSITIONS = (1 / 6, 1 / 2, 5 / 6)  # where in a segment the thumbnails are taken, as shares of a second
+DIMENSIONS = THUMB_SIZE[0] * THUMB_SIZE[1] * len(POSITIONS)
+SEGMENT_SECONDS = 1.0
+# Cosine similarity below which a suspect window is taken to show none of the stored segments: re-encodes of a source
+# stay above 0.95 at 12 x 9 (bench/trace.py), while other scenes of another room fall well below.
+MATCH_SIMILARITY = 0.85
+# Offsets are voted for in bins of this many seconds; a window between two segment starts splits its vote.
+OFFSET_BIN = 1 / 3
+_CHUNK_ROWS = 65_536
+
+
+def _centre_weights() -> np.ndarray:
+    width, height = THUMB_SIZE
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    # Gentle: the corners count half as much as the middle, where a crop cannot reach.
+    r2 = ((xs - (width - 1) / 2) / width) ** 2 + ((ys - (height - 1) / 2) / height) ** 2
+    return np.exp(-r2 / 0.35).ravel()
+
+
+_WEIGHTS = _centre_weights()
+
+
+def thumbnail(image: np.ndarray) -> np.ndarray:
+    """A frame's 12 x 9 grey thumbnail without its margin, mean-removed and unit-norm (float32, flat)."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    height, width = grey.shape[:2]
+    dx, dy = round(width * MARGIN), round(height * MARGIN)
+    inner = grey[dy : height - dy, dx : width - dx]
+    small = cv2.resize(inner, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
+    small = (small - small.mean()) * _WEIGHTS
+    norm = float(np.linalg.norm(small))
+    return small / norm if norm > 1e-6 else small
+
+
+def _window(thumbs: np.ndarray, times: np.ndarray, start: float) -> np.ndarray:
+    picks = [int(np.argmin(np.abs(times - (start + p * SEGMENT_SECONDS)))) for p in POSITIONS]
+    vector = thumbs[picks].ravel()
+    return vector / np.sqrt(len(POSITIONS))
+
+
+def fingerprint_segment(frames: Sequence[np.ndarray]) -> np.ndarray:
+    """The fingerprint of one segment from its frames (BGR or grey, any size): float16, 324 values, 648 bytes.
+
+    The worker calls this on the reference frames as it encodes; the thumbnails are taken at fixed shares of the
+    segment, so a shorter last segment is fingerprinted over what it has.
+    """
+    if not frames:
+        raise ValueError("a segment needs at least one frame to be fingerprinted")
+    count = len(frames)
+    picks = [min(count - 1, int(p * count)) for p in POSITIONS]
+    vector = np.concatenate([thumbnail(frames[i]) for i in picks]) / np.sqrt(len(POSITIONS))
+    return vector.astype(np.float16)
+
+
+def suspect_windows(frames: Sequence[np.ndarray], fps: float, step: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Fingerprints of the suspect's 1 s windows starting every `step` frames, and their start times in seconds."""
+    if fps <= 0:
+        raise ValueError("the suspect's frame rate must be positive")
+    thumbs = np.stack([thumbnail(frame) for frame in frames]) if frames else np.zeros((0, DIMENSIONS // 3))
+    times = np.arange(len(frames)) / fps
+    duration = len(frames) / fps
+    starts = [i / fps for i in range(0, len(frames), step) if i / fps + SEGMENT_SECONDS <= duration + 1e-9]
+    if not starts:
+        return np.zeros((0, DIMENSIONS), np.float32), np.zeros(0)
+    windows = np.stack([_window(thumbs, times, start) for start in starts]).astype(np.float32)
+    return windows, np.asarray(starts)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMatch:
+    """Where a suspect clip came from: source time = suspect time + offset (seconds; segment i starts at i s)."""
+
+    source_id: str
+    offset: float
+    score: float  # mean similarity of the windows that voted for this match
+    support: float  # share of the suspect's windows that voted for it
+
+    def segment_at(self, suspect_time: float) -> tuple[int, float]:
+        """The source segment shown at `suspect_time`, and the time into that segment in seconds."""
+        source_time = suspect_time + self.offset
+        index = int(np.floor(source_time / SEGMENT_SECONDS))
+        return index, source_time - index * SEGMENT_SECONDS
+
+
+class FingerprintIndex:
+    """Every stored segment's fingerprint in one float16 matrix, searched by cosine similarity in float32 chunks."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._matrix = np.zeros((capacity, DIMENSIONS), np.float16)
+        self._sources: list[str] = []
+        self._source_of: dict[str, int] = {}
+        self._row_source = np.zeros(capacity, np.int32)
+        self._row_segment = np.zeros(capacity, np.int32)
+        self._rows = 0
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[str, int, np.ndarray]]) -> FingerprintIndex:
+        """An index of (source_id, segment_index, fingerprint) rows, as the segment table keeps them."""
+        rows = list(rows)
+        index = cls(max(1, len(rows)))
+        for source_id, segment, fingerprint in rows:
+            index.add(source_id, segment, fingerprint)
+        return index
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def add(self, source_id: str, segment: int, fingerprint: np.ndarray) -> None:
+        """Add one segment's fingerprint."""
+        if fingerprint.shape != (DIMENSIONS,):
+            raise ValueError(f"a fingerprint has {DIMENSIONS} values; this one has shape {fingerprint.shape}")
+        if self._rows == len(self._matrix):
+            grow = len(self._matrix)
+            self._matrix = np.concatenate([self._matrix, np.zeros((grow, DIMENSIONS), np.float16)])
+            self._row_source = np.concatenate([self._row_source, np.zeros(grow, np.int32)])
+            self._row_segment = np.concatenate([self._row_segment, np.zeros(grow, np.int32)])
+        if source_id not in self._source_of:
+            self._source_of[source_id] = len(self._sources)
+            self._sources.append(source_id)
+        row = self._rows
+        self._matrix[row] = fingerprint
+        self._row_source[row] = self._source_of[source_id]
+        self._row_segment[row] = segment
+        self._rows += 1
+
+    def _top(self, windows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k most similar rows per window and their similarities, best first."""
+        best_rows = np.zeros((len(windows), 0), np.int64)
+        best_scores = np.zeros((len(windows), 0), np.float32)
+        for start in range(0, self._rows, _CHUNK_ROWS):
+            chunk = self._matrix[start : min(self._rows, start + _CHUNK_ROWS)].astype(np.float32)
+            scores = windows @ chunk.T
+            keep = min(k, scores.shape[1])
+            part = np.argpartition(-scores, keep - 1, axis=1)[:, :keep]
+            best_rows = np.concatenate([best_rows, part + start], axis=1)
+            best_scores = np.concatenate([best_scores, np.take_along_axis(scores, part, axis=1)], axis=1)
+            if best_rows.shape[1] > k:
+                part = np.argpartition(-best_scores, k - 1, axis=1)[:, :k]
+                best_rows = np.take_along_axis(best_rows, part, axis=1)
+                best_scores = np.take_along_axis(best_scores, part, axis=1)
+        order = np.argsort(-best_scores, axis=1)
+        return np.take_along_axis(best_rows, order, axis=1), np.take_along_axis(best_scores, order, axis=1)
+
+    def search(self, frames: Sequence[np.ndarray], fps: float, k: int = 8, step: int = 3) -> list[SourceMatch]:
+        """Candidate sources of a suspect clip, best first; empty when nothing stored resembles it ("no match").
+
+        Each suspect window votes once per (source, offset bin) for its most similar stored segments above
+        MATCH_SIMILARITY. A still ward scene makes neighbouring segments look alike, so the offset is only as good as
+        the picture's motion; tracing refines it against the reference frames.
+        """
+        windows, starts = suspect_windows(frames, fps, step)
+        if not len(windows) or not self._rows:
+            return []
+        rows, scores = self._top(windows, min(k, self._rows))
+        votes: dict[tuple[int, int], dict[int, tuple[float, float]]] = defaultdict(dict)
+        for w, start in enumerate(starts):
+            for row, score in zip(rows[w], scores[w], strict=True):
+                if score < MATCH_SIMILARITY:
+                    break
+                offset = float(self._row_segment[row]) * SEGMENT_SECONDS - start
+                key = (int(self._row_source[row]), round(offset / OFFSET_BIN))
+                if w not in votes[key] or votes[key][w][0] < score:
+                    votes[key][w] = (float(score), offset)
+        matches = []
+        for (source, _), by_window in votes.items():
+            found = np.array(list(by_window.values()))
+            matches.append(
+                SourceMatch(
+                    source_id=self._sources[source],
+                    offset=float(np.average(found[:, 1], weights=found[:, 0])),
+                    score=float(found[:, 0].mean()),
+                    support=len(found) / len(windows),
+                )
+            )
+        matches.sort(key=lambda m: m.score * m.support, reverse=True)
+        return matches
