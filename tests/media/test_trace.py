@@ -1,0 +1,216 @@
+"""Leak tracing finds the source of a re-encoded copy, reads its marks and names the leaking session, or nobody."""
+
+from __future__ import annotations
+
+import io
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from cradle.media.fingerprint import DIMENSIONS, FingerprintIndex, fingerprint_segment
+from cradle.media.frames import SafeFrame
+from cradle.media.hls import SegmentWriter, decode
+from cradle.media.mark import Variant
+from cradle.media.sim import SimCamera, SimSettings
+from cradle.media.trace import (
+    CandidateScore,
+    SegmentReading,
+    attribute,
+    combine,
+    decide,
+    innocent_probability,
+    locate,
+    read_bits,
+)
+
+pytestmark = pytest.mark.nodb
+
+KEY = bytes(range(32))
+SOURCE = "clip-21"
+FPS = 15
+SECONDS = 16  # 15 readable bits are needed before 2^-n drops below 1e-4
+SESSIONS = 10
+LEAKER = "session-3"
+START = 6  # the leak starts 6 camera frames (0.4 s) into the clip
+
+
+def _render(settings: SimSettings, seconds: int) -> list:
+    camera = SimCamera(settings)
+    writer = SegmentWriter(KEY, f"clip-{settings.seed}", settings.width, settings.height, settings.fps)
+    made = []
+    for i in range(seconds * FPS):
+        frame = SafeFrame(camera.frame(i).image, i, i * 6000, Fraction(1, 90000), 0.0, False)
+        made += writer.write(frame)
+    return made + writer.close()
+
+
+def leak(images, width, height, bitrate, crop, fps=25, gain=1.0, bias=0.0):
+    """What a leaker does: crop a share of the picture, change brightness, scale, convert to `fps`, re-encode."""
+    count = int(len(images) / FPS * fps)
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.bit_rate = bitrate
+        for i in range(count):
+            image = images[min(len(images) - 1, int(i * FPS / fps + 1e-9))]
+            h, w = image.shape[:2]
+            dx, dy = round(w * crop / 2), round(h * crop / 2)
+            image = cv2.resize(image[dy : h - dy, dx : w - dx], (width, height), interpolation=cv2.INTER_AREA)
+            image = cv2.convertScaleAbs(image, alpha=gain, beta=bias)
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    buffer.seek(0)
+    with av.open(buffer) as container:
+        return [frame.to_ndarray(format="bgr24") for frame in container.decode(video=0)]
+
+
+@pytest.fixture(scope="module")
+def clip():
+    """A 16 s clip of a simulated bed at the camera's size: segments with both variants and the reference."""
+    return _render(SimSettings(bed="bed-3", lang="en", seed=21, fps=FPS), SECONDS)
+
+
+@pytest.fixture(scope="module")
+def store(clip):
+    """The reference frames by (source, segment), and a fingerprint index with decoys from 2,000 other segments."""
+    references = {(SOURCE, segment.index): decode(segment.reference) for segment in clip}
+    rows = [(source, index, fingerprint_segment(frames)) for (source, index), frames in references.items()]
+    decoys = np.random.default_rng(5).normal(size=(2000, DIMENSIONS)).astype(np.float32)
+    decoys /= np.linalg.norm(decoys, axis=1, keepdims=True)
+    rows += [(f"decoy-{i // 30}", i % 30, vector.astype(np.float16)) for i, vector in enumerate(decoys)]
+    return references, FingerprintIndex.from_rows(rows)
+
+
+@pytest.fixture(scope="module")
+def codewords(clip):
+    """Ten sessions, each served its own random variant per segment."""
+    rng = np.random.default_rng(8)
+    return {
+        f"session-{s}": {(SOURCE, segment.index): Variant(int(rng.integers(2))) for segment in clip}
+        for s in range(SESSIONS)
+    }
+
+
+def _loader(references):
+    return lambda source, index: references[(source, index)]
+
+
+@pytest.fixture(scope="module")
+def leaked(clip, codewords):
+    """The leaker's copy, from 0.4 s on: 5 % cropped, 360p, 300 kbit/s, 25 fps."""
+    served = [image for s in clip for image in decode(s.variant(codewords[LEAKER][(SOURCE, s.index)]))]
+    return leak(served[START:], 480, 360, 300_000, 0.05)
+
+
+def test_fingerprint_is_small_and_survives_a_leakers_reencode(clip, leaked):
+    fingerprint = fingerprint_segment(decode(clip[5].reference))
+    assert fingerprint.dtype == np.float16 and fingerprint.nbytes <= 1024
+    # Segment 5 of the source starts 4.6 s into the leak (25 fps).
+    start = round((5 - START / FPS) * 25)
+    again = fingerprint_segment(leaked[start : start + 25]).astype(np.float32)
+    assert float(again @ fingerprint.astype(np.float32)) > 0.95
+
+
+def test_trace_finds_source_and_offset_reads_bits_and_names_the_leaker(store, codewords, leaked):
+    references, index = store
+    alignment = locate(leaked, 25, index, _loader(references))
+    assert alignment is not None and alignment.source_id == SOURCE
+    # Within one camera frame of the true 0.4 s (the encoder may hold back one frame of its own).
+    assert abs(alignment.offset - START / FPS) <= 1.5 / FPS
+    assert alignment.segment_at(2.0)[0] == 2
+
+    readings = read_bits(leaked, 25, alignment, _loader(references), KEY)
+    read = [r for r in readings if r.variant is not None]
+    assert len(read) >= 15
+    assert all(r.variant is codewords[LEAKER][(SOURCE, r.index)] for r in read)
+
+    verdict = attribute(readings, codewords)
+    assert verdict.outcome == "identified" and verdict.candidate == LEAKER
+    assert verdict.ranking[0].probability < 1e-4
+    assert all(score.probability > 1e-3 for score in verdict.ranking[1:])
+
+
+def test_unmarked_copy_names_nobody(clip, store, codewords):
+    references, index = store
+    camera = SimCamera(SimSettings(bed="bed-3", lang="en", seed=21, fps=FPS))
+    unmarked = leak([camera.frame(i).image for i in range(len(clip) * FPS)], 480, 360, 300_000, 0.05)
+    alignment = locate(unmarked, 25, index, _loader(references))
+    assert alignment is not None and alignment.source_id == SOURCE
+    readings = read_bits(unmarked, 25, alignment, _loader(references), KEY)
+    assert len(readings) >= 15 and sum(r.variant is not None for r in readings) <= 1
+    verdict = attribute(readings, codewords)
+    assert verdict.outcome == "inconclusive" and verdict.candidate is None
+    assert "too few readable segments" in verdict.reason
+
+
+def test_unrelated_scene_has_no_matching_source(store):
+    references, index = store
+    other = _render(SimSettings(bed="bed-7", lang="zh", seed=5, fps=FPS), 6)
+    suspect = leak([image for segment in other for image in decode(segment.a)], 480, 360, 400_000, 0.0)
+    assert locate(suspect, 25, index, _loader(references)) is None
+
+
+def test_brightened_30fps_copy_still_reads(store, codewords, clip):
+    references, _ = store
+    served = [image for s in clip[:6] for image in decode(s.variant(codewords[LEAKER][(SOURCE, s.index)]))]
+    suspect = leak(served, 426, 320, 250_000, 0.03, fps=30, gain=1.1, bias=-5)
+    index = FingerprintIndex.from_rows(
+        [(SOURCE, i, fingerprint_segment(references[(SOURCE, i)])) for i in range(len(clip))]
+    )
+    alignment = locate(suspect, 30, index, _loader(references))
+    assert alignment is not None
+    read = [r for r in read_bits(suspect, 30, alignment, _loader(references), KEY) if r.variant is not None]
+    assert len(read) >= 5
+    assert all(r.variant is codewords[LEAKER][(SOURCE, r.index)] for r in read)
+
+
+def test_innocent_probability_is_the_exact_binomial_tail():
+    assert innocent_probability(15, 15) == 2**-15
+    assert innocent_probability(10, 8) == (45 + 10 + 1) / 1024
+    assert innocent_probability(0, 0) == 1.0
+    with pytest.raises(ValueError):
+        innocent_probability(5, 6)
+
+
+def _readings(bits: list[Variant | None], source: str = SOURCE) -> list[SegmentReading]:
+    z = {Variant.A: 9.0, Variant.B: -9.0, None: 1.0}
+    return [SegmentReading(source, i, z[bit], float(i), 1.0) for i, bit in enumerate(bits)]
+
+
+def test_verdict_needs_enough_readable_segments():
+    bits = [Variant.A] * 10 + [None] * 6
+    verdict = attribute(_readings(bits), {"s1": {(SOURCE, i): Variant.A for i in range(16)}})
+    assert verdict.outcome == "inconclusive" and "too few readable segments" in verdict.reason
+
+
+def test_two_candidates_with_the_same_codeword_are_never_named():
+    codeword = {(SOURCE, i): Variant(i % 2) for i in range(16)}
+    verdict = attribute(_readings([Variant(i % 2) for i in range(16)]), {"s1": codeword, "s2": dict(codeword)})
+    assert verdict.outcome == "inconclusive" and "two candidates" in verdict.reason
+
+
+def test_no_candidate_is_inconclusive():
+    verdict = attribute(_readings([Variant.A] * 16), {})
+    assert verdict.outcome == "inconclusive" and verdict.reason.startswith("no candidate")
+
+
+def test_a_segment_the_candidate_never_fetched_counts_against_it():
+    codeword = {(SOURCE, i): Variant.A for i in range(8)}
+    (score,) = attribute(_readings([Variant.A] * 16), {"s1": codeword}).ranking
+    assert (score.readable, score.matches) == (16, 8)
+
+
+def test_evidence_of_several_suspects_adds_up_per_account():
+    # Two 8-segment leaks: neither names anyone alone; together 16 of 16 do.
+    first = [CandidateScore("alice", 8, 8, innocent_probability(8, 8)), CandidateScore("bob", 8, 4, 0.64)]
+    second = [CandidateScore("alice", 8, 8, innocent_probability(8, 8)), CandidateScore("bob", 8, 3, 0.86)]
+    assert decide(first).outcome == "inconclusive"
+    verdict = decide(combine([first, second]))
+    assert verdict.outcome == "identified" and verdict.candidate == "alice"
+    assert verdict.ranking[0].probability == 2**-16
