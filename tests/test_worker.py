@@ -61,8 +61,10 @@ def test_the_worker_stores_marked_segments_of_an_admitted_bed(small_camera):
     frames_a, frames_b = decode(a), decode(b)
     assert len(frames_a) == len(frames_b) == 10
     assert a != b and not np.array_equal(frames_a[5], frames_b[5])
+    # Each segment carries the fingerprint that leak tracing searches by.
+    assert len(bytes(segment.fingerprint)) == 648
     # Nothing of it is readable on disk.
-    raw = (storage.settings.MEDIA_DIR / fam.admission.media_id / str(fam.bed.camera.pk) / f"{segment.index:012d}.A")
+    raw = storage.settings.MEDIA_DIR / fam.admission.media_id / str(fam.bed.camera.pk) / f"{segment.index:012d}.A"
     assert raw.read_bytes()[:4] != a[:4]
     # When the worker stops, the camera is shown as offline rather than as live.
     assert Camera.objects.get(pk=fam.bed.camera.pk).state == Camera.State.OFFLINE

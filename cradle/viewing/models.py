@@ -21,6 +21,8 @@ class LiveSegment(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # Part of a clip: kept with the clip instead of leaving with the live buffer.
     in_clip = models.BooleanField(default=False)
+    # Perceptual fingerprint of the redacted picture (cradle.media.fingerprint): finds the source of a leaked copy.
+    fingerprint = models.BinaryField(null=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["camera", "index"], name="segment_index_once_per_camera")]

@@ -15,7 +15,8 @@ from django.db import close_old_connections, connections
 from django.db.models import Max
 from django.utils import timezone
 
-from cradle.media.hls import Segment
+from cradle.media.fingerprint import fingerprint_segment
+from cradle.media.hls import Segment, decode
 from cradle.media.live import CameraPipeline
 from cradle.media.redact import DetectorPool
 from cradle.unit.models import Admission, Camera
@@ -71,7 +72,9 @@ class CameraRun:
         for variant in VARIANT_OBJECTS:
             store.put(self.media_id, str(self.camera_id), segment.index, variant, objects[variant])
         now = timezone.now()
+        fingerprint = fingerprint_segment(decode(segment.reference)).tobytes()
         LiveSegment.objects.create(
+            fingerprint=fingerprint,
             camera_id=self.camera_id,
             admission_id=self.admission_id,
             index=segment.index,
