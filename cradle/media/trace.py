@@ -56,6 +56,7 @@ class Alignment:
     homography: np.ndarray = field(repr=False)
     registered_by: str  # "orb" or "rescale"
     correlation: float  # mean correlation of the aligned suspect and reference frames
+    agreement: float  # the third-lowest block correlation, median over frames: how everywhere the pictures agree
 
     def segment_at(self, suspect_time: float) -> tuple[int, float]:
         """The source segment shown at `suspect_time`, and the time into that segment in seconds."""
@@ -384,9 +385,10 @@ def align(
     blocks = [
         _block_correlations(image, known[r], covered, usable) for (image, usable), r in zip(seen, picked, strict=True)
     ]
-    if float(np.median([b[min(2, len(b) - 1)] if len(b) else -1.0 for b in blocks])) < MIN_BLOCK_CORRELATION:
+    agreement = float(np.median([b[min(2, len(b) - 1)] if len(b) else -1.0 for b in blocks]))
+    if agreement < MIN_BLOCK_CORRELATION:
         return None
-    return Alignment(source_id, best_offset, homography, registered_by, correlation)
+    return Alignment(source_id, best_offset, homography, registered_by, correlation, agreement)
 
 
 def locate(
@@ -395,20 +397,21 @@ def locate(
     index: FingerprintIndex,
     reference_loader: ReferenceLoader,
     candidates: int = 3,
+    matches: Sequence[SourceMatch] | None = None,
 ) -> Alignment | None:
     """The source of a suspect clip and its alignment, or None for "no matching source".
 
-    The fingerprint index shortlists sources; the best `candidates` of them are checked against their references.
+    The fingerprint index shortlists sources (or `matches`, when the caller searched already); the best `candidates`
+    of them are checked against their references.
     """
     by_source: dict[str, list[SourceMatch]] = {}
-    for match in index.search(frames, fps):
+    for match in index.search(frames, fps) if matches is None else matches:
         if match.source_id in by_source or len(by_source) < candidates:
             by_source.setdefault(match.source_id, []).append(match)
-    for matches in by_source.values():
-        found = align(frames, fps, matches, reference_loader)
-        if found is not None:
-            return found
-    return None
+    # Two beds of one ward can look alike at fingerprint size, so every shortlisted source is checked and the one
+    # whose picture agrees best, block by block, wins.
+    found = [align(frames, fps, matches, reference_loader) for matches in by_source.values()]
+    return max((a for a in found if a is not None), key=lambda a: (a.agreement, a.correlation), default=None)
 
 
 def read_bits(
