@@ -139,7 +139,7 @@ def main() -> None:
         }
         leaker = f"session-{int(rng.integers(SESSIONS))}"
         if control:
-            served = [image for i in sorted(data["plain"]) for image in data["plain"][i]]
+            served = [image for segment in data["plain"] for image in segment]
         else:
             served = [
                 image

@@ -41,7 +41,7 @@ ORB_WIDTH = 480
 # A crop of 6 % moves a corner by at most that share of the picture; a homography that moves one further is wrong.
 MAX_CORNER_SHIFT = 0.08
 RANSAC_SEED = 1  # the same suspect always gives the same evidence
-# Verdict thresholds (see `attribute`).
+# Verdict thresholds (see `decide`).
 IDENTIFY_P = 1e-4
 RUNNER_UP_RATIO = 100.0
 
@@ -293,7 +293,7 @@ def align(
     A still ward scene makes every second look alike, so the fingerprints' offsets are only a shortlist. Here the
     suspect is registered once, then every offset within a second of the shortlist is tried at half a camera frame, and
     the one under which the suspect's changes (breathing, the monitor's trace, the camera's shake) correlate best with
-    the reference's wins. Last, the aligned pictures must agree everywhere (`_worst_block`).
+    the reference's wins. Last, the aligned pictures must agree everywhere (`_block_correlations`).
     """
     if not matches:
         return None
@@ -329,14 +329,14 @@ def align(
     mask = registration.covered(frames[0].shape, width, height)
     if mask.mean() < 0.5:
         return None
-    known = [luma(image) for image in images]
+    # Reference frames stay as they came (a live buffer holds thousands); luma is taken where it is needed.
     small_mask = cv2.resize(mask.astype(np.uint8), ALIGN_SIZE, interpolation=cv2.INTER_NEAREST).astype(bool)
 
     def shrink(image: np.ndarray) -> np.ndarray:
         return _normalised(cv2.resize(image, ALIGN_SIZE, interpolation=cv2.INTER_AREA), small_mask)
 
     suspect_matrix = np.stack([shrink(image) for image, _ in seen])
-    reference_matrix = np.stack([shrink(image) for image in known])
+    reference_matrix = np.stack([shrink(image) for image in (luma(i) for i in images)])
     moving = _motion(suspect_matrix) @ _motion(reference_matrix).T
 
     sample_times = samples / fps
@@ -359,7 +359,7 @@ def align(
 
     def unit(r: int) -> np.ndarray:
         if r not in full:
-            full[r] = _normalised(known[r], mask)
+            full[r] = _normalised(luma(images[r]), mask)
         return full[r]
 
     suspect_full = [_normalised(image, mask) for image, _ in seen]
@@ -383,7 +383,8 @@ def align(
     seen = [registration(frames[i], width, height) for i in samples]
     covered = registration.covered(frames[0].shape, width, height)
     blocks = [
-        _block_correlations(image, known[r], covered, usable) for (image, usable), r in zip(seen, picked, strict=True)
+        _block_correlations(image, luma(images[r]), covered, usable)
+        for (image, usable), r in zip(seen, picked, strict=True)
     ]
     agreement = float(np.median([b[min(2, len(b) - 1)] if len(b) else -1.0 for b in blocks]))
     if agreement < MIN_BLOCK_CORRELATION:
