@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "cradle.unit",
     "cradle.audit",
     "cradle.viewing",
+    "cradle.forensics",
     "cradle.web",
 ]
 

@@ -1,0 +1,71 @@
+"""`cradle trace SUSPECT... [--json]`: which account received the copies found outside Cradle."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from cradle.audit.log import record
+from cradle.forensics.tracing import TraceError, trace_all
+
+
+class Command(BaseCommand):
+    help = "Trace leaked video files to their source and to the account that received them."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("suspects", nargs="+", metavar="SUSPECT")
+        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    def handle(self, *args, **options) -> None:
+        paths = options["suspects"]
+        try:
+            results, verdict = trace_all(paths)
+        except TraceError as e:
+            record(None, "trace.run", outcome="failed", suspects=paths, reason=str(e))
+            raise CommandError(str(e)) from None
+        report = {
+            "verdict": verdict.outcome,
+            "reason": verdict.reason,
+            "account": verdict.candidate,
+            "candidates": [
+                {"account": s.candidate, "readable": s.readable, "matches": s.matches, "p_innocent": s.probability}
+                for s in verdict.ranking[:10]
+            ],
+            "suspects": [
+                {
+                    "file": r.path,
+                    "camera": r.camera_id,
+                    "offset_s": r.offset,
+                    "segments": [
+                        {"index": x.index, "z": round(x.z, 2), "bit": x.variant.name if x.variant else None}
+                        for x in r.readings
+                    ],
+                    "note": r.note,
+                }
+                for r in results
+            ],
+        }
+        record(None, "trace.run", suspects=paths, verdict=verdict.outcome, account=verdict.candidate or "")
+        if options["json"]:
+            self.stdout.write(json.dumps(report, indent=2))
+            return
+        for r in results:
+            if r.camera_id is None:
+                self.stdout.write(f"{r.path}: {r.note}")
+            else:
+                read = sum(1 for x in r.readings if x.variant is not None)
+                self.stdout.write(
+                    f"{r.path}: camera {r.camera_id}, offset {r.offset:.2f} s, {read} of {len(r.readings)} "
+                    "segments readable"
+                )
+        if verdict.outcome == "identified":
+            best = verdict.ranking[0]
+            self.stdout.write(
+                f"Identified: account {verdict.candidate} ({best.matches} of {best.readable} bits match; "
+                f"chance that an innocent account matches as well: {best.probability:.2e})"
+            )
+        else:
+            self.stdout.write(f"Inconclusive: {verdict.reason}")
+        for s in verdict.ranking[1:5]:
+            self.stdout.write(f"  {s.candidate}: {s.matches}/{s.readable}, p={s.probability:.2e}")

@@ -1,0 +1,127 @@
+"""Tracing a leaked copy to the account that received it, from what Cradle stored and served.
+
+The media side (cradle.media.trace) finds the source and reads the bits; here the sources are the stored segments'
+fingerprints, the references are decrypted from the store, and the candidates' codewords are the variants each account
+was served (ServedVariant). Nobody is named unless the chance that an innocent account matches as well is tiny.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+
+from cradle.media import trace
+from cradle.media.fingerprint import FingerprintIndex
+from cradle.media.hls import decode
+from cradle.media.mark import Variant
+from cradle.media.store import StoreError
+from cradle.viewing.models import LiveSegment, ServedVariant
+from cradle.viewing.storage import mark_key, segment_store
+
+MAX_BYTES = 2 * 1024**3
+MAX_PIXELS = 3840 * 2160
+MAX_SECONDS = 15 * 60
+
+
+class TraceError(Exception):
+    """A suspect that cannot be traced; the message is one sentence for the privacy officer."""
+
+
+@dataclass
+class SuspectResult:
+    path: str
+    source: str | None = None  # "camera 3, bed 7"
+    camera_id: int | None = None
+    offset: float | None = None
+    readings: list[trace.SegmentReading] = field(default_factory=list)
+    scores: list[trace.CandidateScore] = field(default_factory=list)
+    note: str = ""
+
+
+def load_suspect(path: str | Path) -> tuple[list[np.ndarray], float]:
+    """The suspect's frames and frame rate; TraceError for anything that is not a sane video."""
+    path = Path(path)
+    if not path.is_file():
+        raise TraceError(f"{path} does not exist or is not a file.")
+    size = path.stat().st_size
+    if size == 0:
+        raise TraceError(f"{path} is empty.")
+    if size > MAX_BYTES:
+        raise TraceError(f"{path} is larger than {MAX_BYTES // 1024**3} GiB; cut the part that matters first.")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise TraceError(f"{path} has no video in it.")
+            stream = container.streams.video[0]
+            if stream.width * stream.height > MAX_PIXELS:
+                raise TraceError(f"{path} is {stream.width}x{stream.height}; larger than 4K is not traced.")
+            fps = float(stream.average_rate or stream.guessed_rate or 25)
+            frames = []
+            for frame in container.decode(stream):
+                frames.append(frame.to_ndarray(format="bgr24"))
+                if len(frames) > MAX_SECONDS * max(fps, 1):
+                    raise TraceError(f"{path} is longer than {MAX_SECONDS // 60} minutes; cut the part that matters.")
+    except TraceError:
+        raise
+    except (av.FFmpegError, ValueError, OSError) as e:
+        raise TraceError(f"{path} is not a video Cradle can read ({type(e).__name__}).") from None
+    if len(frames) < fps:
+        raise TraceError(f"{path} is shorter than a second; a trace needs at least a few seconds.")
+    return frames, fps
+
+
+def _index() -> FingerprintIndex:
+    rows = LiveSegment.objects.exclude(fingerprint=None).values_list("camera_id", "index", "fingerprint")
+    return FingerprintIndex.from_rows(
+        (str(camera), index, np.frombuffer(bytes(fp), np.float16)) for camera, index, fp in rows.iterator()
+    )
+
+
+def _references(source_id: str, index: int) -> list[np.ndarray]:
+    row = LiveSegment.objects.filter(camera_id=int(source_id), index=index).select_related("admission").first()
+    if row is None:
+        raise LookupError(index)
+    try:
+        return decode(segment_store().get(row.admission.media_id, source_id, index, "ref"))
+    except StoreError as e:
+        raise LookupError(index) from e
+
+
+def _codewords(readings: list[trace.SegmentReading]) -> dict[str, dict[tuple[str, int], Variant]]:
+    """Every account that was served any of the segments read, with the variants it received."""
+    keys = {(int(r.source_id), r.index) for r in readings}
+    served = ServedVariant.objects.filter(camera_id__in={c for c, _ in keys}, index__in={i for _, i in keys})
+    codewords: dict[str, dict[tuple[str, int], Variant]] = {}
+    for camera, index, variant, username in served.values_list("camera_id", "index", "variant", "user__username"):
+        if (camera, index) in keys:
+            codewords.setdefault(username, {})[(str(camera), index)] = Variant(variant)
+    return codewords
+
+
+def trace_one(
+    path: str | Path, index: FingerprintIndex | None = None, loaded: tuple[list[np.ndarray], float] | None = None
+) -> SuspectResult:
+    frames, fps = loaded or load_suspect(path)
+    result = SuspectResult(str(path))
+    alignment = trace.locate(frames, fps, index or _index(), _references)
+    if alignment is None:
+        result.note = "no matching source: Cradle never served this picture, or too little of it is left"
+        return result
+    result.camera_id = int(alignment.source_id)
+    result.offset = alignment.offset
+    result.readings = trace.read_bits(frames, fps, alignment, _references, mark_key())
+    codewords = _codewords(result.readings)
+    result.scores = [trace.score(result.readings, account, codeword) for account, codeword in codewords.items()]
+    return result
+
+
+def trace_all(paths: list[str]) -> tuple[list[SuspectResult], trace.Verdict]:
+    """Traces every suspect and combines their evidence per account."""
+    loaded = [load_suspect(p) for p in paths]  # bad input is refused before any work is done
+    index = _index()
+    results = [trace_one(p, index, suspect) for p, suspect in zip(paths, loaded, strict=True)]
+    verdict = trace.decide(trace.combine(r.scores for r in results))
+    return results, verdict

@@ -1,0 +1,142 @@
+"""The leak drill: ten accounts watch the same clip through Cradle's delivery; one copy leaks, re-encoded at 360p and
+300 kbit/s with a 5 % crop. `cradle trace` must name that account, and nobody for an unmarked copy."""
+
+from __future__ import annotations
+
+import io
+import json
+from fractions import Fraction
+
+import av
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from cradle.audit.models import Event
+from cradle.media.fingerprint import fingerprint_segment
+from cradle.media.frames import SafeFrame
+from cradle.media.hls import SegmentWriter, decode
+from cradle.media.sim import SimCamera, SimSettings
+from cradle.unit.models import FamilyMembership
+from cradle.viewing import clips, storage
+from cradle.viewing.models import LiveSegment
+from tests.conftest import make_user, sign_in
+from tests.media.test_trace import leak
+
+FPS = 15
+SECONDS = 16
+VIEWERS = 10
+LEAKER = 4
+
+
+@pytest.fixture
+def drill(world):
+    """A 16 s clip of family A's camera, made and stored as the worker does, and ten relatives who watched it."""
+    fam = world.families["a"]
+    camera = fam.bed.camera
+    LiveSegment.objects.filter(camera=camera).delete()
+    sim = SimCamera(SimSettings(bed="drill", lang="zh", seed=21, fps=FPS))
+    writer = SegmentWriter(storage.mark_key(), str(camera.pk), 640, 480, FPS)
+    store = storage.segment_store()
+    store.admit(fam.admission.media_id)
+    made = []
+    for i in range(SECONDS * FPS):
+        made += writer.write(SafeFrame(sim.frame(i).image, i, i * 6000, Fraction(1, 90000), 0.0, False))
+    references = {}
+    for segment in made:
+        for variant, data in (("A", segment.a), ("B", segment.b), ("ref", segment.reference)):
+            store.put(fam.admission.media_id, str(camera.pk), segment.index, variant, data)
+        references[segment.index] = decode(segment.reference)
+        LiveSegment.objects.create(
+            camera=camera,
+            admission=fam.admission,
+            index=segment.index,
+            started_at=timezone.now(),
+            duration=segment.duration,
+            fingerprint=fingerprint_segment(references[segment.index]).tobytes(),
+        )
+    clip = clips.record(fam.admission, 60)
+    watched = []
+    for v in range(VIEWERS):
+        viewer = make_user(f"viewer{v}")
+        FamilyMembership.objects.create(user=viewer, admission=fam.admission, role="relative")
+        client = Client()
+        sign_in(client, viewer)
+        playlist = client.get(reverse("clip_playlist", args=[clip.pk])).content.decode()
+        frames = []
+        for url in [line for line in playlist.splitlines() if line and not line.startswith("#")]:
+            response = client.get(url)
+            assert response.status_code == 200
+            frames += decode(response.content)
+        watched.append(frames)
+    return fam, watched, references
+
+
+def write_mp4(path, frames):
+    with open(path, "wb") as f:
+        f.write(_mp4(frames))
+    return str(path)
+
+
+def _mp4(frames) -> bytes:
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "18"}
+        for i, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buffer.getvalue()
+
+
+def trace(*paths) -> dict:
+    out = io.StringIO()
+    call_command("trace", *paths, "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_the_trace_names_the_account_whose_copy_leaked(drill, tmp_path):
+    fam, watched, _references = drill
+    copy = leak(watched[LEAKER][6:], 480, 360, 300_000, 0.05)  # 360p, 300 kbit/s, 5 % crop, 25 fps
+    report = trace(write_mp4(tmp_path / "leak.mp4", copy))
+    assert report["verdict"] == "identified", report
+    assert report["account"] == f"viewer{LEAKER}"
+    best = report["candidates"][0]
+    assert best["p_innocent"] < 1e-4 and best["readable"] >= 14
+    suspect = report["suspects"][0]
+    assert suspect["camera"] == fam.bed.camera.pk and 0.3 < suspect["offset_s"] < 0.5
+    assert Event.objects.filter(action="trace.run", detail__verdict="identified").exists()
+
+
+def test_an_unmarked_copy_names_nobody(drill, tmp_path):
+    _fam, _watched, references = drill
+    import cv2
+
+    unmarked = [cv2.resize(f, (640, 480)) for i in sorted(references) for f in references[i]]
+    report = trace(write_mp4(tmp_path / "unmarked.mp4", leak(unmarked, 480, 360, 300_000, 0.05)))
+    assert report["verdict"] == "inconclusive" and report["account"] is None
+
+
+def test_a_clip_cradle_never_served_has_no_matching_source(drill, tmp_path):
+    other = SimCamera(SimSettings(bed="elsewhere", lang="en", seed=99, fps=FPS))
+    frames = [other.frame(i).image for i in range(5 * FPS)]
+    report = trace(write_mp4(tmp_path / "other.mp4", leak(frames, 480, 360, 300_000, 0.0)))
+    assert report["verdict"] == "inconclusive" and report["account"] is None
+    assert "no matching source" in report["suspects"][0]["note"]
+
+
+def test_bad_input_gets_one_line_and_no_accusation(db, tmp_path):
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "text.mp4").write_text("not a video")
+    for name in ("empty.mp4", "text.mp4", "missing.mp4"):
+        with pytest.raises(CommandError) as e:
+            call_command("trace", str(tmp_path / name))
+        assert "\n" not in str(e.value)
+    assert not Event.objects.filter(action="trace.run", outcome="ok").exists()
