@@ -6,6 +6,7 @@ from django.views.i18n import set_language
 from cradle.accounts import views as accounts
 from cradle.api.routes import api
 from cradle.audit import views as audit
+from cradle.forensics import views as forensics
 from cradle.unit import views as unit
 from cradle.viewing import views as viewing
 from cradle.web import views as web
@@ -49,6 +50,11 @@ urlpatterns = [
     path("audit/", audit.audit_search, name="audit_search"),
     path("audit/export.csv", audit.audit_export, name="audit_export"),
     path("audit/alerts/", audit.alerts, name="alerts"),
+    path("traces/", forensics.traces, name="traces"),
+    path("traces/<int:job_id>/", forensics.trace_job, name="trace_job"),
+    path("traces/<int:job_id>/status.json", forensics.trace_status, name="trace_status"),
+    path("traces/<int:job_id>/report/", forensics.trace_report, name="trace_report"),
+    path("traces/<int:job_id>/report.json", forensics.trace_report_json, name="trace_report_json"),
     path("api/v1/", api.urls),
 ]
 

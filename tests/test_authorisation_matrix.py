@@ -55,6 +55,18 @@ KEY = kw(pk=fam("webauthn_id"))
 CAMERA = kw(camera_id=fam("bed.camera.pk"))
 CLIP = kw(clip_id=fam("clip_id"))
 
+
+def trace_job(w, tag):
+    """A finished trace of the family's unit (an empty report: authorisation is what is checked here)."""
+    from cradle.forensics.models import TraceJob
+
+    report = {"verdict": "inconclusive", "reason": "-", "account": None, "candidates": [], "candidate_count": 0}
+    job, _ = TraceJob.objects.get_or_create(
+        unit=w.families[tag].unit, defaults={"status": "done", "report": {**report, "suspects": [], "audit_trail": []}}
+    )
+    return {"job_id": job.pk}
+
+
 WATCHERS = {"a": {"parent_a", "relative_a", "nurse1"}, "b": {"parent_b", "nurse2"}}
 PARENTS = {"a": {"parent_a"}, "b": {"parent_b"}}
 UNIT_NURSES = {"a": {"nurse1"}, "b": {"nurse2"}}
@@ -105,6 +117,12 @@ MATRIX: dict[str, Route] = {
     "audit_search": Route(allowed={"privacy"}),
     "audit_export": Route(allowed={"privacy"}),
     "alerts": Route(allowed={"privacy"}),
+    # Leak tracing: the privacy officer of unit 1 only (unit 2 has none in the fixture).
+    "traces": Route(allowed={"privacy"}),
+    "trace_job": Route(trace_job, {"a": {"privacy"}, "b": set()}),
+    "trace_status": Route(trace_job, {"a": {"privacy"}, "b": set()}),
+    "trace_report": Route(trace_job, {"a": {"privacy"}, "b": set()}),
+    "trace_report_json": Route(trace_job, {"a": {"privacy"}, "b": set()}),
     # The sign-in pages of allauth: open to everyone (signed-in people are sent on).
     "account_login": PUBLIC,
     "account_logout": PUBLIC,

@@ -1,0 +1,245 @@
+"""Running trace jobs outside the request: a daemon thread in the web process, or `cradle worker`.
+
+One job runs at a time per process (a lock); between processes a job is claimed by moving it from queued to running
+in one UPDATE, so that two processes never trace the same upload. A job that crashes is marked failed with one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from cradle.accounts.models import User
+from cradle.audit.log import record
+from cradle.audit.models import Event
+from cradle.forensics import tracing
+from cradle.forensics.models import TraceJob
+from cradle.media import trace
+from cradle.unit.models import Camera
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+THUMB_WIDTH = 240
+TOP_CANDIDATES = 10  # in the report's ranking
+CODEWORD_CANDIDATES = 4  # whose codewords are shown beside the bits read
+AUDIT_TRAIL = 200  # events of the identified account
+
+
+def start_in_background() -> None:
+    """Runs the queued jobs in a daemon thread unless this process is already running one."""
+    if not settings.CRADLE.get("TRACE_IN_PROCESS", True) or _lock.locked():
+        return
+    threading.Thread(target=_background, name="trace jobs", daemon=True).start()
+
+
+def _background() -> None:
+    try:
+        run_pending()
+    finally:
+        close_old_connections()
+
+
+def run_pending() -> int:
+    """Runs every queued job, oldest first, and gives how many ran. `cradle worker` calls this in its loop."""
+    if not _lock.acquire(blocking=False):
+        return 0
+    ran = 0
+    try:
+        while True:
+            job = TraceJob.objects.filter(status=TraceJob.Status.QUEUED).order_by("created_at", "pk").first()
+            if job is None:
+                return ran
+            claimed = TraceJob.objects.filter(pk=job.pk, status=TraceJob.Status.QUEUED).update(
+                status=TraceJob.Status.RUNNING, progress=0
+            )
+            if claimed:
+                job.refresh_from_db()
+                run(job)
+                ran += 1
+    finally:
+        _lock.release()
+
+
+def run(job: TraceJob) -> None:
+    """Traces the job's suspects and stores the report; any failure ends as a failed job with a one-line error."""
+    with translation.override(job.language):
+        try:
+            report = _trace(job)
+        except tracing.TraceError as e:
+            _fail(job, _name_files(job, str(e)))
+        except Exception as e:  # a crash must end the job, never the process or a page
+            log.exception("trace job %s crashed", job.pk)
+            _fail(
+                job,
+                _("The trace stopped unexpectedly (%(error)s); try again or ask the administrator.")
+                % {"error": type(e).__name__},
+            )
+        else:
+            job.report = report
+            job.status = TraceJob.Status.DONE
+            job.progress = 100
+            job.progress_text = _("Finished.")
+            job.finished_at = timezone.now()
+            job.save(update_fields=["report", "status", "progress", "progress_text", "finished_at"])
+            record(
+                None,
+                "trace.run",
+                actor=job.created_by,
+                unit=job.unit_id,
+                job=job.pk,
+                suspects=[s["name"] for s in job.suspects],
+                verdict=report["verdict"],
+                account=report["account"] or "",
+            )
+
+
+def _fail(job: TraceJob, error: str) -> None:
+    job.status = TraceJob.Status.FAILED
+    job.error = " ".join(error.split())[:300]
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "error", "finished_at"])
+    record(None, "trace.run", actor=job.created_by, unit=job.unit_id, outcome="failed", job=job.pk, reason=job.error)
+
+
+def _name_files(job: TraceJob, text: str) -> str:
+    # Errors name the stored file; the officer knows it by the name it was uploaded under.
+    for s in job.suspects:
+        text = text.replace(s["path"], s["name"])
+    return text
+
+
+def _progress(job: TraceJob, percent: float, text: str) -> None:
+    job.progress = max(0, min(99, int(percent)))
+    job.progress_text = text[:120]
+    job.save(update_fields=["progress", "progress_text"])
+
+
+def _trace(job: TraceJob) -> dict:
+    n = len(job.suspects)
+    step = 90 / max(n, 1) / 2
+    loaded = []
+    for i, s in enumerate(job.suspects):
+        _progress(job, i * step, _("Reading suspect %(n)d of %(total)d") % {"n": i + 1, "total": n})
+        loaded.append(tracing.load_suspect(s["path"]))
+    _progress(job, n * step, _("Loading the fingerprints of stored video"))
+    index = tracing._index()
+    results = []
+    for i, (s, suspect) in enumerate(zip(job.suspects, loaded, strict=True)):
+        _progress(job, (n + i) * step, _("Tracing suspect %(n)d of %(total)d") % {"n": i + 1, "total": n})
+        results.append(tracing.trace_one(s["path"], index, suspect))
+    _progress(job, 92, _("Writing the report"))
+    verdict = trace.decide(trace.combine(r.scores for r in results))
+    return build_report(job, results, verdict, loaded)
+
+
+def build_report(
+    job: TraceJob,
+    results: list[tracing.SuspectResult],
+    verdict: trace.Verdict,
+    loaded: list[tuple[list[np.ndarray], float]],
+) -> dict:
+    """The evidence as JSON: verdict, candidates, per suspect its source, z and bits beside the top candidates'
+    codewords, and the identified account's audit trail. Thumbnails are written into the job's folder."""
+    top = [s.candidate for s in verdict.ranking[:CODEWORD_CANDIDATES]]
+    suspects = []
+    for i, (s, r, (frames, fps)) in enumerate(zip(job.suspects, results, loaded, strict=True)):
+        codewords = tracing._codewords(r.readings) if r.readings else {}
+        camera = Camera.objects.select_related("bed").filter(pk=r.camera_id).first() if r.camera_id else None
+        suspects.append(
+            {
+                "file": s["name"],
+                "camera": r.camera_id,
+                "bed": camera.bed.label if camera else None,
+                "offset_s": None if r.offset is None else round(r.offset, 3),
+                "segments": [
+                    {
+                        "index": x.index,
+                        "z": round(x.z, 2),
+                        "bit": x.variant.name if x.variant else None,
+                        "candidates": {
+                            a: (v.name if (v := codewords.get(a, {}).get((x.source_id, x.index))) else None)
+                            for a in top
+                        },
+                    }
+                    for x in r.readings
+                ],
+                "note": r.note,
+                "thumbnails": _thumbnails(job, i, r, frames, fps),
+            }
+        )
+    return {
+        "job": job.pk,
+        "unit": job.unit_id,
+        "created_at": job.created_at.isoformat(),
+        "verdict": verdict.outcome,
+        "reason": verdict.reason,
+        "account": verdict.candidate,
+        "candidates": [
+            {"account": c.candidate, "readable": c.readable, "matches": c.matches, "p_innocent": c.probability}
+            for c in verdict.ranking[:TOP_CANDIDATES]
+        ],
+        "candidate_count": len(verdict.ranking),
+        "suspects": suspects,
+        "audit_trail": audit_trail(verdict.candidate) if verdict.candidate else [],
+    }
+
+
+def audit_trail(username: str, limit: int = AUDIT_TRAIL) -> list[dict]:
+    """The account's newest audit events: what it fetched, when it signed in, from where, in which session."""
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        return []
+    events = Event.objects.filter(actor_id=user.pk).order_by("-seq")[:limit]
+    return [
+        {
+            "seq": e.seq,
+            "at": e.at.isoformat(),
+            "action": e.action,
+            "admission": e.admission_id,
+            "session": e.session,
+            "ip": e.ip,
+            "outcome": e.outcome,
+        }
+        for e in events
+    ]
+
+
+def _thumbnails(job: TraceJob, i: int, r: tracing.SuspectResult, frames: list[np.ndarray], fps: float) -> dict:
+    """Small PNGs of one suspect frame and the stored (redacted, unmarked) reference frame it shows."""
+    names = {}
+    readings = [x for x in r.readings if x.variant is not None] or r.readings
+    if readings:
+        reading = readings[len(readings) // 2]
+        at = max(reading.suspect_start, 0.0) + 0.5
+        suspect = frames[min(int(at * fps), len(frames) - 1)]
+        try:
+            references = tracing._references(reading.source_id, reading.index)
+        except LookupError:
+            references = []
+        if references:
+            names["source"] = _write_png(job.folder / f"source-{i}.png", references[len(references) // 2])
+    else:
+        suspect = frames[len(frames) // 2]
+    names["suspect"] = _write_png(job.folder / f"suspect-{i}.png", suspect)
+    return names
+
+
+def _write_png(path: Path, image: np.ndarray) -> str:
+    height, width = image.shape[:2]
+    small = cv2.resize(image, (THUMB_WIDTH, max(1, round(height * THUMB_WIDTH / width))), interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".png", small)
+    if not ok:
+        raise ValueError("thumbnail")
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_bytes(data.tobytes())
+    return path.name

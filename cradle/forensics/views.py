@@ -1,0 +1,138 @@
+"""Leak tracing for privacy officers: upload suspects, watch the job, read and download the evidence report.
+
+Every job is fetched through `_job`, which gives only jobs of units the user audits and 404 otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.text import get_valid_filename
+from django.views.decorators.http import require_GET
+
+from cradle import scope
+from cradle.audit.log import record
+from cradle.forensics import jobs
+from cradle.forensics.forms import TraceUploadForm
+from cradle.forensics.models import TraceJob
+from cradle.unit.models import Unit
+
+
+def _audited_units(request: HttpRequest) -> set[int]:
+    units = scope.audited_unit_ids(request.user)
+    if not units:
+        raise Http404
+    return units
+
+
+def _job(request: HttpRequest, job_id: int) -> TraceJob:
+    return get_object_or_404(TraceJob.objects.select_related("unit"), pk=job_id, unit_id__in=_audited_units(request))
+
+
+@login_required
+def traces(request: HttpRequest) -> HttpResponse:
+    units = _audited_units(request)
+    form = TraceUploadForm(request.POST or None, request.FILES or None, units=Unit.objects.filter(pk__in=units))
+    if request.method == "POST" and form.is_valid():
+        job = _queue(request, form.cleaned_data["unit"], form.cleaned_data["suspects"])
+        transaction.on_commit(jobs.start_in_background)
+        return redirect("trace_job", job.pk)
+    listed = TraceJob.objects.filter(unit_id__in=units).select_related("unit", "created_by")[:100]
+    return render(request, "forensics/traces.html", {"form": form, "jobs": listed})
+
+
+def _queue(request: HttpRequest, unit_id: int, uploads) -> TraceJob:
+    job = TraceJob.objects.create(
+        unit_id=unit_id, created_by=request.user, language=getattr(request, "LANGUAGE_CODE", "en")
+    )
+    job.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    suspects = []
+    for i, upload in enumerate(uploads):
+        path = job.folder / f"suspect-{i}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            for chunk in upload.chunks():
+                out.write(chunk)
+        suspects.append(
+            {"name": get_valid_filename(Path(upload.name).name)[:100], "path": str(path), "size": upload.size}
+        )
+    job.suspects = suspects
+    job.save(update_fields=["suspects"])
+    record(request, "trace.queued", unit=unit_id, job=job.pk, suspects=[s["name"] for s in suspects])
+    return job
+
+
+@login_required
+@require_GET
+def trace_job(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _job(request, job_id)
+    return render(request, "forensics/job.html", {"job": job})
+
+
+@login_required
+@require_GET
+def trace_status(request: HttpRequest, job_id: int) -> JsonResponse:
+    job = _job(request, job_id)
+    return JsonResponse(
+        {
+            "status": job.status,
+            "finished": job.finished,
+            "progress": job.progress,
+            "text": job.progress_text,
+            "error": job.error,
+            "report": reverse("trace_report", args=[job.pk]) if job.status == TraceJob.Status.DONE else None,
+        }
+    )
+
+
+def _report(request: HttpRequest, job_id: int) -> tuple[TraceJob, dict]:
+    job = _job(request, job_id)
+    if job.status != TraceJob.Status.DONE or not job.report:
+        raise Http404
+    return job, job.report
+
+
+@login_required
+@require_GET
+def trace_report(request: HttpRequest, job_id: int) -> HttpResponse:
+    job, report = _report(request, job_id)
+    suspects = []
+    for s in report["suspects"]:
+        thumbs = {k: _data_uri(job.folder / name) for k, name in s.get("thumbnails", {}).items()}
+        zmax = max([abs(x["z"]) for x in s["segments"]] + [1.0])
+        segments = [
+            {**x, "bar": round(100 * min(abs(x["z"]), zmax) / zmax), "cells": [x["candidates"].get(a) for a in _top(s)]}
+            for x in s["segments"]
+        ]
+        suspects.append({**s, "thumbs": thumbs, "rows": segments, "top": _top(s)})
+    record(request, "trace.report_view", unit=job.unit_id, job=job.pk, verdict=report["verdict"])
+    return render(request, "forensics/report.html", {"job": job, "report": report, "suspects": suspects})
+
+
+def _top(suspect: dict) -> list[str]:
+    return list(suspect["segments"][0]["candidates"]) if suspect["segments"] else []
+
+
+def _data_uri(path: Path) -> str | None:
+    try:
+        return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+    except OSError:
+        return None
+
+
+@login_required
+@require_GET
+def trace_report_json(request: HttpRequest, job_id: int) -> HttpResponse:
+    job, report = _report(request, job_id)
+    record(request, "trace.report_download", unit=job.unit_id, job=job.pk, verdict=report["verdict"])
+    response = HttpResponse(json.dumps(report, indent=2), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="cradle-trace-{job.pk}.json"'
+    return response
