@@ -1,0 +1,144 @@
+"""Leak tracing from the privacy officer's pages: upload, background job, evidence report, and who may see it."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+import numpy as np
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from cradle.audit.models import Event
+from cradle.forensics import jobs, tracing
+from cradle.forensics.models import TraceJob
+from cradle.unit.models import StaffMembership
+from tests.conftest import make_user, sign_in
+from tests.media.test_trace import leak
+from tests.test_leak_drill import LEAKER, _mp4, drill  # noqa: F401  (drill is a fixture)
+
+
+def _upload(client, unit, *files):
+    return client.post(reverse("traces"), {"unit": unit.pk, "suspects": list(files)})
+
+
+def _other_units_officer(world):
+    officer = make_user("privacy2", totp=True)
+    StaffMembership.objects.create(user=officer, unit=world.unit2, role=StaffMembership.Role.PRIVACY_OFFICER)
+    client = world.client(None)
+    sign_in(client, officer)
+    return client
+
+
+def test_an_officer_uploads_a_leaked_copy_and_the_report_names_the_leaker(world, drill, settings, tmp_path):  # noqa: F811
+    settings.DATA_DIR = tmp_path
+    _fam, watched, _references = drill
+    copy = _mp4(leak(watched[LEAKER][6:], 480, 360, 300_000, 0.05))
+    officer = world.client("privacy")
+
+    response = _upload(officer, world.unit1, SimpleUploadedFile("found online.mp4", copy, "video/mp4"))
+    job = TraceJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("trace_job", args=[job.pk])
+    stored = tmp_path / "traces" / str(job.pk) / "suspect-0"
+    assert stored.read_bytes() == copy and stat.S_IMODE(stored.stat().st_mode) == 0o600
+    assert job.status == "queued" and job.created_by == world.users["privacy"]
+    page = officer.get(reverse("trace_job", args=[job.pk])).content.decode()
+    assert "cradle/trace.js" in page and "<progress" in page
+
+    assert jobs.run_pending() == 1
+    job.refresh_from_db()
+    assert job.status == "done" and job.progress == 100, job.error
+    status = officer.get(reverse("trace_status", args=[job.pk])).json()
+    assert status["finished"] and status["report"] == reverse("trace_report", args=[job.pk])
+
+    report = officer.get(reverse("trace_report", args=[job.pk]))
+    body = report.content.decode()
+    assert report.status_code == 200
+    assert f"the account viewer{LEAKER}" in body
+    assert body.count('src="data:image/png;base64,') == 2  # suspect and source side by side
+    assert "Bit read" in body and "<svg" in body and f"Audit trail of viewer{LEAKER}" in body
+    assert "clip.segment" in body  # the leaker's fetches are in its audit trail
+
+    download = officer.get(reverse("trace_report_json", args=[job.pk]))
+    data = json.loads(download.content)
+    assert data == job.report and data["verdict"] == "identified" and data["account"] == f"viewer{LEAKER}"
+    assert data["suspects"][0]["file"] == "found_online.mp4" and data["suspects"][0]["camera"] == _fam.bed.camera.pk
+    assert data["candidates"][0]["p_innocent"] < 1e-4 and len(data["suspects"][0]["segments"]) >= 14
+    assert all(e["action"] for e in data["audit_trail"])
+
+    officer_id = world.users["privacy"].pk
+    for action in ("trace.queued", "trace.run", "trace.report_view", "trace.report_download"):
+        event = Event.objects.get(action=action, detail__job=job.pk)
+        assert event.actor_id == officer_id and event.unit_id == world.unit1.pk, action
+    assert Event.objects.get(action="trace.run", detail__job=job.pk).detail["account"] == f"viewer{LEAKER}"
+
+    # Nobody else reaches the trace or its results, not even the officer of another unit.
+    other_officer = _other_units_officer(world)
+    for client in (world.client("nurse1"), world.client("parent_a"), world.client("admin"), other_officer):
+        for name in ("trace_job", "trace_status", "trace_report", "trace_report_json"):
+            assert client.get(reverse(name, args=[job.pk])).status_code == 404, name
+        if client is not other_officer:
+            assert client.get(reverse("traces")).status_code == 404
+            assert _upload(client, world.unit1, SimpleUploadedFile("x.mp4", copy)).status_code == 404
+    listed = other_officer.get(reverse("traces")).content.decode()
+    assert "found_online.mp4" not in listed and reverse("trace_job", args=[job.pk]) not in listed
+    refused = _upload(other_officer, world.unit1, SimpleUploadedFile("x.mp4", copy))
+    assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+    assert TraceJob.objects.count() == 1
+
+    job.delete()
+    assert not (tmp_path / "traces" / str(job.pk)).exists()
+
+
+def _small_video() -> bytes:
+    noise = np.random.default_rng(1).integers(0, 255, (10, 64, 64, 3), dtype=np.uint8)
+    return _mp4(list(noise))
+
+
+def test_a_non_video_is_refused_with_a_clear_error_and_no_job(world, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    response = _upload(world.client("privacy"), world.unit1, SimpleUploadedFile("leak.mp4", b"not a video" * 100))
+    assert response.status_code == 200
+    assert "leak.mp4 is not a video Cradle can read" in response.content.decode()
+    assert not TraceJob.objects.exists() and not (tmp_path / "traces").exists()
+
+
+def test_an_oversized_upload_is_refused(world, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    settings.CRADLE = {**settings.CRADLE, "TRACE_UPLOAD_MAX_BYTES": 1024}
+    video = _small_video()
+    assert len(video) > 1024
+    response = _upload(world.client("privacy"), world.unit1, SimpleUploadedFile("big.mp4", video))
+    assert "big.mp4 is larger than 1 KiB" in response.content.decode()
+    assert not TraceJob.objects.exists()
+
+
+def test_an_officer_cannot_trace_for_a_unit_they_do_not_audit(world, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    response = _upload(world.client("privacy"), world.unit2, SimpleUploadedFile("a.mp4", _small_video()))
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    assert not TraceJob.objects.exists()
+
+
+def test_a_job_that_fails_or_crashes_is_marked_failed_with_one_line(world, settings, tmp_path, monkeypatch):
+    settings.DATA_DIR = tmp_path
+    officer = world.client("privacy")
+    _upload(officer, world.unit1, SimpleUploadedFile("short.mp4", _small_video()))  # shorter than a second
+    job = TraceJob.objects.get()
+    jobs.run_pending()
+    job.refresh_from_db()
+    assert job.status == "failed" and job.error.startswith("short.mp4 is shorter than a second")
+    assert str(tmp_path) not in job.error and "\n" not in job.error
+    assert Event.objects.filter(action="trace.run", outcome="failed", detail__job=job.pk).exists()
+    assert officer.get(reverse("trace_report", args=[job.pk])).status_code == 404
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("something broke\nbadly")
+
+    monkeypatch.setattr(tracing, "load_suspect", crash)
+    _upload(officer, world.unit1, SimpleUploadedFile("again.mp4", _small_video()))
+    assert jobs.run_pending() == 1
+    crashed = TraceJob.objects.get(suspects__0__name="again.mp4")
+    assert crashed.status == "failed" and "RuntimeError" in crashed.error and "\n" not in crashed.error
+    page = officer.get(reverse("trace_job", args=[crashed.pk]))
+    assert page.status_code == 200 and crashed.error in page.content.decode()
