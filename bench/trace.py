@@ -27,7 +27,7 @@ from cradle.media.frames import SafeFrame
 from cradle.media.hls import SegmentWriter, decode
 from cradle.media.mark import Variant
 from cradle.media.sim import SimCamera, SimSettings
-from cradle.media.trace import attribute, locate, read_bits
+from cradle.media.trace import attribute, trace
 
 KEY = bytes(range(32))
 FPS = 15
@@ -159,8 +159,7 @@ def main() -> None:
         began = time.perf_counter()
         matches = index.search(copy, fps)
         searched = time.perf_counter()
-        alignment = locate(copy, fps, index, loader, matches=matches)
-        readings = read_bits(copy, fps, alignment, loader, KEY) if alignment else []
+        alignment, readings = trace(copy, fps, index, loader, KEY, matches=matches)
         done = time.perf_counter()
         searches.append(searched - began)
         reads.append(done - searched)

@@ -392,6 +392,28 @@ def align(
     return Alignment(source_id, best_offset, homography, registered_by, correlation, agreement)
 
 
+def locate_all(
+    frames: Sequence[np.ndarray],
+    fps: float,
+    index: FingerprintIndex,
+    reference_loader: ReferenceLoader,
+    candidates: int = 3,
+    matches: Sequence[SourceMatch] | None = None,
+) -> list[Alignment]:
+    """Every shortlisted source the suspect's picture agrees with, best agreement first.
+
+    The fingerprint index shortlists sources (or `matches`, when the caller searched already); the best `candidates`
+    of them are checked against their references. Two beds of one ward can look alike at fingerprint size, so all are
+    checked rather than the first that passes.
+    """
+    by_source: dict[str, list[SourceMatch]] = {}
+    for match in index.search(frames, fps) if matches is None else matches:
+        if match.source_id in by_source or len(by_source) < candidates:
+            by_source.setdefault(match.source_id, []).append(match)
+    found = [align(frames, fps, shortlist, reference_loader) for shortlist in by_source.values()]
+    return sorted((a for a in found if a is not None), key=lambda a: (a.agreement, a.correlation), reverse=True)
+
+
 def locate(
     frames: Sequence[np.ndarray],
     fps: float,
@@ -400,19 +422,33 @@ def locate(
     candidates: int = 3,
     matches: Sequence[SourceMatch] | None = None,
 ) -> Alignment | None:
-    """The source of a suspect clip and its alignment, or None for "no matching source".
+    """The source of a suspect clip and its alignment, or None for "no matching source"."""
+    found = locate_all(frames, fps, index, reference_loader, candidates, matches)
+    return found[0] if found else None
 
-    The fingerprint index shortlists sources (or `matches`, when the caller searched already); the best `candidates`
-    of them are checked against their references.
+
+def trace(
+    frames: Sequence[np.ndarray],
+    fps: float,
+    index: FingerprintIndex,
+    reference_loader: ReferenceLoader,
+    key: bytes,
+    matches: Sequence[SourceMatch] | None = None,
+) -> tuple[Alignment | None, list[SegmentReading]]:
+    """Source, alignment and readings of one suspect; (None, []) for "no matching source".
+
+    The mark settles what the picture cannot: when the best-agreeing source reads no segment at all, the next source
+    that also agrees is read, since a mark under the wrong source's key reads as chance (erasures), never as bits.
     """
-    by_source: dict[str, list[SourceMatch]] = {}
-    for match in index.search(frames, fps) if matches is None else matches:
-        if match.source_id in by_source or len(by_source) < candidates:
-            by_source.setdefault(match.source_id, []).append(match)
-    # Two beds of one ward can look alike at fingerprint size, so every shortlisted source is checked and the one
-    # whose picture agrees best, block by block, wins.
-    found = [align(frames, fps, matches, reference_loader) for matches in by_source.values()]
-    return max((a for a in found if a is not None), key=lambda a: (a.agreement, a.correlation), default=None)
+    found = locate_all(frames, fps, index, reference_loader, matches=matches)
+    first: tuple[Alignment | None, list[SegmentReading]] = (None, [])
+    for alignment in found:
+        readings = read_bits(frames, fps, alignment, reference_loader, key)
+        if any(r.variant is not None for r in readings):
+            return alignment, readings
+        if first[0] is None:
+            first = (alignment, readings)
+    return first
 
 
 def read_bits(

@@ -24,6 +24,7 @@ from cradle.media.trace import (
     innocent_probability,
     locate,
     read_bits,
+    trace,
 )
 
 pytestmark = pytest.mark.nodb
@@ -126,6 +127,7 @@ def test_trace_finds_source_and_offset_reads_bits_and_names_the_leaker(store, co
     assert alignment.segment_at(2.0)[0] == 2
 
     readings = read_bits(leaked, 25, alignment, _loader(references), KEY)
+    assert trace(leaked, 25, index, _loader(references), KEY)[1] == readings
     read = [r for r in readings if r.variant is not None]
     assert len(read) >= 15
     assert all(r.variant is codewords[LEAKER][(SOURCE, r.index)] for r in read)
@@ -154,6 +156,14 @@ def test_unrelated_scene_has_no_matching_source(store):
     other = _render(SimSettings(bed="bed-7", lang="zh", seed=5, fps=FPS), 6)
     suspect = leak([image for segment in other for image in decode(segment.a)], 480, 360, 400_000, 0.0)
     assert locate(suspect, 25, index, _loader(references)) is None
+    assert trace(suspect, 25, index, _loader(references), KEY) == (None, [])
+
+
+def test_bad_input_finds_no_source(store):
+    references, index = store
+    assert trace([], 25, index, _loader(references), KEY) == (None, [])
+    grey = [np.full((240, 320, 3), 128, np.uint8)] * 50
+    assert trace(grey, 25, index, _loader(references), KEY) == (None, [])
 
 
 def test_brightened_30fps_copy_still_reads(store, codewords, clip):
