@@ -140,3 +140,10 @@ def test_bad_input_gets_one_line_and_no_accusation(db, tmp_path):
             call_command("trace", str(tmp_path / name))
         assert "\n" not in str(e.value)
     assert not Event.objects.filter(action="trace.run", outcome="ok").exists()
+
+
+def test_a_unit_traces_among_its_own_cameras_only(drill, world):
+    from cradle.forensics import tracing
+
+    assert len(tracing._index(world.unit1.pk)) == SECONDS
+    assert len(tracing._index(world.unit2.pk)) == 0

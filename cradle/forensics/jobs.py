@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 from django.conf import settings
 from django.db import close_old_connections
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -131,7 +132,7 @@ def _trace(job: TraceJob) -> dict:
         _progress(job, i * step, _("Reading suspect %(n)d of %(total)d") % {"n": i + 1, "total": n})
         loaded.append(tracing.load_suspect(s["path"]))
     _progress(job, n * step, _("Loading the fingerprints of stored video"))
-    index = tracing._index()
+    index = tracing._index(job.unit_id)
     results = []
     for i, (s, suspect) in enumerate(zip(job.suspects, loaded, strict=True)):
         _progress(job, (n + i) * step, _("Tracing suspect %(n)d of %(total)d") % {"n": i + 1, "total": n})
@@ -189,16 +190,20 @@ def build_report(
         ],
         "candidate_count": len(verdict.ranking),
         "suspects": suspects,
-        "audit_trail": audit_trail(verdict.candidate) if verdict.candidate else [],
+        "audit_trail": audit_trail(verdict.candidate, job.unit_id) if verdict.candidate else [],
     }
 
 
-def audit_trail(username: str, limit: int = AUDIT_TRAIL) -> list[dict]:
-    """The account's newest audit events: what it fetched, when it signed in, from where, in which session."""
+def audit_trail(username: str, unit_id: int | None = None, limit: int = AUDIT_TRAIL) -> list[dict]:
+    """The account's newest audit events in the officer's unit, with its sign-ins and sign-outs: what it fetched,
+    when, from where, in which session."""
     user = User.objects.filter(username=username).first()
     if user is None:
         return []
-    events = Event.objects.filter(actor_id=user.pk).order_by("-seq")[:limit]
+    events = Event.objects.filter(actor_id=user.pk)
+    if unit_id is not None:
+        events = events.filter(Q(unit_id=unit_id) | Q(unit_id__isnull=True))
+    events = events.order_by("-seq")[:limit]
     return [
         {
             "seq": e.seq,

@@ -73,8 +73,12 @@ def load_suspect(path: str | Path) -> tuple[list[np.ndarray], float]:
     return frames, fps
 
 
-def _index() -> FingerprintIndex:
-    rows = LiveSegment.objects.exclude(fingerprint=None).values_list("camera_id", "index", "fingerprint")
+def _index(unit_id: int | None = None) -> FingerprintIndex:
+    """The fingerprints of every stored segment, or of one unit's cameras (a privacy officer traces in their unit)."""
+    rows = LiveSegment.objects.exclude(fingerprint=None)
+    if unit_id is not None:
+        rows = rows.filter(camera__bed__unit_id=unit_id)
+    rows = rows.values_list("camera_id", "index", "fingerprint")
     return FingerprintIndex.from_rows(
         (str(camera), index, np.frombuffer(bytes(fp), np.float16)) for camera, index, fp in rows.iterator()
     )

@@ -93,6 +93,7 @@ class Worker:
     def __init__(self, pool: DetectorPool | None = None) -> None:
         self.pool = pool or DetectorPool(workers=2)
         self.runs: dict[int, CameraRun] = {}
+        self._traces: threading.Thread | None = None
 
     def reconcile(self) -> None:
         wanted = {
@@ -132,12 +133,31 @@ class Worker:
             LiveSegment.objects.filter(pk=pk).delete()
         return len(old)
 
+    def start_traces(self) -> None:
+        """Leak traces a privacy officer queued run here too, beside the cameras, one job at a time."""
+        from cradle.forensics import jobs
+        from cradle.forensics.models import TraceJob
+
+        if (self._traces is None or not self._traces.is_alive()) and TraceJob.objects.filter(
+            status=TraceJob.Status.QUEUED
+        ).exists():
+
+            def run() -> None:
+                try:
+                    jobs.run_pending()
+                finally:
+                    connections.close_all()
+
+            self._traces = threading.Thread(target=run, name="traces", daemon=True)
+            self._traces.start()
+
     def run_forever(self, stop: threading.Event, every_s: float = 1.0) -> None:
         while not stop.is_set():
             try:
                 self.reconcile()
                 self.expire()
                 clips.record_daily()
+                self.start_traces()
             except Exception:
                 log.exception("could not reconcile cameras")
             close_old_connections()
