@@ -224,13 +224,18 @@ def refine_homography(pairs: Sequence[tuple[np.ndarray, np.ndarray]], homography
     cx, cy = width / 2, height / 2
     best = np.asarray(homography, np.float64)
     score = _misfit(greys, best)
-    for shift, stretch in ((2.0, 0.01), (1.0, 0.005), (0.5, 0.0025), (0.25, 0.00125), (0.125, 0.0006)):
+    for shift in (2.0, 1.0, 0.5, 0.25, 0.125, 0.0625):
+        stretch = shift / 200
         improved = True
         while improved:
             improved = False
+            # Shift and stretch of one axis trade off where the picture's detail sits off centre, so they also move
+            # together; axis moves alone stall in that valley.
             for tx, ty, sx, sy in (
                 (shift, 0, 0, 0), (-shift, 0, 0, 0), (0, shift, 0, 0), (0, -shift, 0, 0),
                 (0, 0, stretch, 0), (0, 0, -stretch, 0), (0, 0, 0, stretch), (0, 0, 0, -stretch),
+                (shift, 0, stretch, 0), (-shift, 0, -stretch, 0), (shift, 0, -stretch, 0), (-shift, 0, stretch, 0),
+                (0, shift, 0, stretch), (0, -shift, 0, -stretch), (0, shift, 0, -stretch), (0, -shift, 0, stretch),
             ):  # fmt: skip
                 step = np.array([[1 + sx, 0, tx - sx * cx], [0, 1 + sy, ty - sy * cy], [0, 0, 1]])
                 candidate = step @ best
