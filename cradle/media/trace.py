@@ -381,9 +381,15 @@ def align(
     correlation = best_still
     if correlation < MIN_CORRELATION:
         return None
-    # Sharpen the registration on frame pairs now known to show the same instant, then look at the picture again.
+    # Sharpen the registration on frame pairs now known to show the same instant, then look at the picture again. The
+    # descent can settle in a local minimum, so it starts from ORB on these pairs as well as from the first estimate,
+    # and the start that ends with the pictures closest wins.
     chosen = np.linspace(0, len(samples) - 1, 3).round().astype(int)
-    homography = refine_homography([(frames[samples[j]], images[picked[j]]) for j in chosen], homography)
+    exact = [(frames[samples[j]], images[picked[j]]) for j in chosen]
+    again, _ = estimate_homography(exact)
+    starts = [homography] if again is None else [homography, again]
+    greys = [(luma(s), luma(r)) for s, r in exact]
+    homography = min((refine_homography(exact, start) for start in starts), key=lambda h: _misfit(greys, h))
     registration = _Registered(homography)
     seen = [registration(frames[i], width, height) for i in samples]
     covered = registration.covered(frames[0].shape, width, height)
