@@ -110,13 +110,14 @@ def trace_one(
 ) -> SuspectResult:
     frames, fps = loaded or load_suspect(path)
     result = SuspectResult(str(path))
-    alignment = trace.locate(frames, fps, index or _index(), _references)
+    # The best-agreeing source is read first; if it reads no bit at all, the next agreeing one (a look-alike bed).
+    alignment, readings = trace.trace(frames, fps, index or _index(), _references, mark_key())
     if alignment is None:
         result.note = "no matching source: Cradle never served this picture, or too little of it is left"
         return result
     result.camera_id = int(alignment.source_id)
     result.offset = alignment.offset
-    result.readings = trace.read_bits(frames, fps, alignment, _references, mark_key())
+    result.readings = readings
     codewords = _codewords(result.readings)
     result.scores = [trace.score(result.readings, account, codeword) for account, codeword in codewords.items()]
     return result
