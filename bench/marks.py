@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import io
 import math
 import os
 import statistics
 import time
 from fractions import Fraction
 
-import av
 import cv2
 import numpy as np
 
+from cradle.media.drill import leaked_copy
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import SegmentWriter, decode
 from cradle.media.mark import SegmentMark, Variant, Warp, detect, mark_segment, psnr
@@ -106,25 +105,6 @@ def bench_encoding(seconds: list[list[SafeFrame]]) -> list:
     return made
 
 
-def _leak(images: list[np.ndarray], crop: float, width: int, height: int, bitrate: int) -> list[np.ndarray]:
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.bit_rate = bitrate
-        for i, image in enumerate(images):
-            h, w = image.shape[:2]
-            dx, dy = round(w * crop / 2), round(h * crop / 2)
-            small = cv2.resize(image[dy : h - dy, dx : w - dx], (width, height), interpolation=cv2.INTER_AREA)
-            frame = av.VideoFrame.from_ndarray(small, format="bgr24")
-            frame.pts, frame.time_base = i, Fraction(1, FPS)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    buffer.seek(0)
-    with av.open(buffer) as container:
-        return [frame.to_ndarray(format="bgr24") for frame in container.decode(video=0)]
-
-
 def _undo_crop(crop: float, size: tuple[int, int], reference: tuple[int, int]) -> Warp:
     # Suspect pixel (u, v) shows full-frame point (dx + u * sx, dy + v * sy); the reference is the full frame scaled.
     dx, dy = round(WIDTH * crop / 2), round(HEIGHT * crop / 2)
@@ -140,7 +120,7 @@ def bench_detection(seconds: list[list[SafeFrame]], made: list, crop: float) -> 
         reference = decode(segment.reference)
         registration = _undo_crop(crop, (480, 360), reference[0].shape[1::-1])
         for variant in (Variant.A, Variant.B):
-            suspect = _leak(decode(segment.variant(variant)), crop, 480, 360, 300_000)
+            suspect = leaked_copy(decode(segment.variant(variant)), FPS, 480, 360, 300_000, crop)
             start = time.perf_counter()
             found = detect(suspect, reference, KEY, "cam-1", segment.index, registration)
             timings.append(time.perf_counter() - start)
@@ -150,7 +130,7 @@ def bench_detection(seconds: list[list[SafeFrame]], made: list, crop: float) -> 
                 right.append(abs(found.z))
             else:
                 wrong += 1
-        plain = _leak([f.image for f in second], crop, 480, 360, 300_000)
+        plain = leaked_copy([f.image for f in second], FPS, 480, 360, 300_000, crop)
         controls.append(detect(plain, reference, KEY, "cam-1", segment.index, registration).z)
     total = 2 * len(made)
     if right:

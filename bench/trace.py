@@ -10,7 +10,6 @@ from a random start, and traces it. Every tenth drill leaks the unmarked picture
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import platform
 import statistics
@@ -18,10 +17,10 @@ import time
 from collections import defaultdict
 from fractions import Fraction
 
-import av
 import cv2
 import numpy as np
 
+from cradle.media.drill import leaked_copy
 from cradle.media.fingerprint import _WEIGHTS, POSITIONS, THUMB_SIZE, FingerprintIndex, fingerprint_segment
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import SegmentWriter, decode
@@ -69,29 +68,6 @@ def synthetic_store(index: FingerprintIndex, clips: int, segments: int, rng: np.
         for n in range(count):
             for s in range(segments):
                 index.add(f"synthetic-{first + n}", s, vectors[n, s])
-
-
-def leak(images, width, height, bitrate, crop, fps, gain):
-    """Crop, change brightness, scale, convert the frame rate and re-encode, as a leaker's tools do."""
-    count = int(len(images) / FPS * fps)
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.bit_rate = bitrate
-        for i in range(count):
-            image = images[min(len(images) - 1, int(i * FPS / fps + 1e-9))]
-            h, w = image.shape[:2]
-            dx, dy = round(w * crop / 2), round(h * crop / 2)
-            image = cv2.resize(image[dy : h - dy, dx : w - dx], (width, height), interpolation=cv2.INTER_AREA)
-            image = cv2.convertScaleAbs(image, alpha=gain)
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    buffer.seek(0)
-    with av.open(buffer) as container:
-        return [frame.to_ndarray(format="bgr24") for frame in container.decode(video=0)]
 
 
 def main() -> None:
@@ -153,7 +129,7 @@ def main() -> None:
         gain = float(rng.uniform(0.9, 1.1))
         fps = int(rng.choice([25, 30]))
         start = int(rng.integers(0, FPS))
-        copy = leak(served[start : start + SUSPECT_SECONDS * FPS], width, height, bitrate, crop, fps, gain)
+        copy = leaked_copy(served[start : start + SUSPECT_SECONDS * FPS], FPS, width, height, bitrate, crop, fps, gain)
         transform = f"{height}p {bitrate // 1000}k crop {crop:.1%} gain {gain:.2f} {fps} fps"
 
         began = time.perf_counter()

@@ -7,7 +7,6 @@ import io
 import json
 from fractions import Fraction
 
-import av
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -16,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cradle.audit.models import Event
+from cradle.media.drill import leaked_copy, mp4_bytes
 from cradle.media.fingerprint import fingerprint_segment
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import SegmentWriter, decode
@@ -24,7 +24,6 @@ from cradle.unit.models import FamilyMembership
 from cradle.viewing import clips, storage
 from cradle.viewing.models import LiveSegment
 from tests.conftest import make_user, sign_in
-from tests.media.test_trace import leak
 
 FPS = 15
 SECONDS = 16
@@ -76,24 +75,13 @@ def drill(world):
 
 
 def write_mp4(path, frames):
-    with open(path, "wb") as f:
-        f.write(_mp4(frames))
+    path.write_bytes(mp4_bytes(frames))
     return str(path)
 
 
-def _mp4(frames) -> bytes:
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "18"}
-        for i, image in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            frame.pts, frame.time_base = i, Fraction(1, 25)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return buffer.getvalue()
+def leak(images, width, height, bitrate, crop):
+    """A leaker's 25 fps copy of frames served at the camera's rate."""
+    return leaked_copy(images, FPS, width, height, bitrate, crop, fps=25)
 
 
 def trace(*paths) -> dict:

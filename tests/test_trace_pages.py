@@ -12,10 +12,10 @@ from django.urls import reverse
 from cradle.audit.models import Event
 from cradle.forensics import jobs, tracing
 from cradle.forensics.models import TraceJob
+from cradle.media.drill import mp4_bytes
 from cradle.unit.models import StaffMembership
 from tests.conftest import make_user, sign_in
-from tests.media.test_trace import leak
-from tests.test_leak_drill import LEAKER, _mp4, drill  # noqa: F401  (drill is a fixture)
+from tests.test_leak_drill import LEAKER, drill, leak  # noqa: F401  (drill is a fixture)
 
 
 def _upload(client, unit, *files):
@@ -33,7 +33,7 @@ def _other_units_officer(world):
 def test_an_officer_uploads_a_leaked_copy_and_the_report_names_the_leaker(world, drill, settings, tmp_path):  # noqa: F811
     settings.DATA_DIR = tmp_path
     _fam, watched, _references = drill
-    copy = _mp4(leak(watched[LEAKER][6:], 480, 360, 300_000, 0.05))
+    copy = mp4_bytes(leak(watched[LEAKER][6:], 480, 360, 300_000, 0.05))
     officer = world.client("privacy")
 
     response = _upload(officer, world.unit1, SimpleUploadedFile("found online.mp4", copy, "video/mp4"))
@@ -92,7 +92,7 @@ def test_an_officer_uploads_a_leaked_copy_and_the_report_names_the_leaker(world,
 
 def _small_video() -> bytes:
     noise = np.random.default_rng(1).integers(0, 255, (10, 64, 64, 3), dtype=np.uint8)
-    return _mp4(list(noise))
+    return mp4_bytes(list(noise))
 
 
 def test_a_non_video_is_refused_with_a_clear_error_and_no_job(world, settings, tmp_path):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from fractions import Fraction
 
-import av
 import cv2
 import numpy as np
 import pytest
 
+from cradle.media.drill import leaked_copy
 from cradle.media.frames import SafeFrame, privacy_screen
 from cradle.media.mark import (
     ALPHA,
@@ -38,20 +37,7 @@ FPS = 15
 
 def reencode(images: list[np.ndarray], width: int, height: int, bitrate: int) -> list[np.ndarray]:
     """What a leaker does: scale, re-encode at a low bitrate, decode again."""
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.bit_rate = bitrate
-        for i, image in enumerate(images):
-            small = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-            frame = av.VideoFrame.from_ndarray(small, format="bgr24")
-            frame.pts, frame.time_base = i, Fraction(1, FPS)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    buffer.seek(0)
-    with av.open(buffer) as container:
-        return [frame.to_ndarray(format="bgr24") for frame in container.decode(video=0)]
+    return leaked_copy(images, FPS, width, height, bitrate)
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from fractions import Fraction
 
-import av
-import cv2
 import numpy as np
 import pytest
 
+from cradle.media.drill import leaked_copy
 from cradle.media.fingerprint import DIMENSIONS, FingerprintIndex, fingerprint_segment
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import SegmentWriter, decode
@@ -48,29 +46,6 @@ def _render(settings: SimSettings, seconds: int) -> list:
     return made + writer.close()
 
 
-def leak(images, width, height, bitrate, crop, fps=25, gain=1.0, bias=0.0):
-    """What a leaker does: crop a share of the picture, change brightness, scale, convert to `fps`, re-encode."""
-    count = int(len(images) / FPS * fps)
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.bit_rate = bitrate
-        for i in range(count):
-            image = images[min(len(images) - 1, int(i * FPS / fps + 1e-9))]
-            h, w = image.shape[:2]
-            dx, dy = round(w * crop / 2), round(h * crop / 2)
-            image = cv2.resize(image[dy : h - dy, dx : w - dx], (width, height), interpolation=cv2.INTER_AREA)
-            image = cv2.convertScaleAbs(image, alpha=gain, beta=bias)
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    buffer.seek(0)
-    with av.open(buffer) as container:
-        return [frame.to_ndarray(format="bgr24") for frame in container.decode(video=0)]
-
-
 @pytest.fixture(scope="module")
 def clip():
     """A 16 s clip of a simulated bed at the camera's size: segments with both variants and the reference."""
@@ -96,6 +71,11 @@ def codewords(clip):
         f"session-{s}": {(SOURCE, segment.index): Variant(int(rng.integers(2))) for segment in clip}
         for s in range(SESSIONS)
     }
+
+
+def leak(images, width, height, bitrate, crop, fps=25, gain=1.0, bias=0.0):
+    """What a leaker does to frames of this clip (camera rate FPS)."""
+    return leaked_copy(images, FPS, width, height, bitrate, crop, fps, gain, bias)
 
 
 def _loader(references):
