@@ -231,6 +231,8 @@ CRADLE = {
     "LIVE_URL_SECONDS": 60,
     "CLIP_URL_SECONDS": 600,
     "KEEPSAKES_PER_DAY": 5,
+    # The browser that prints evidence reports to PDF (empty: `chromium` on the PATH).
+    "CHROMIUM": os.environ.get("CRADLE_CHROMIUM", ""),
     # Segment fetches after a session's first are written to the audit chain in batches this often (0: at once).
     "AUDIT_BATCH_SECONDS": float(os.environ.get("CRADLE_AUDIT_BATCH_SECONDS", "0.5")),
     # Bulk-access rules: past these an account is suspended pending review (a family watches a few clips a day).

@@ -55,6 +55,7 @@ urlpatterns = [
     path("traces/<int:job_id>/status.json", forensics.trace_status, name="trace_status"),
     path("traces/<int:job_id>/report/", forensics.trace_report, name="trace_report"),
     path("traces/<int:job_id>/report.json", forensics.trace_report_json, name="trace_report_json"),
+    path("traces/<int:job_id>/report.pdf", forensics.trace_report_pdf, name="trace_report_pdf"),
     path("api/v1/", api.urls),
 ]
 

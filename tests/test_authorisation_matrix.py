@@ -123,6 +123,7 @@ MATRIX: dict[str, Route] = {
     "trace_status": Route(trace_job, {"a": {"privacy"}, "b": set()}),
     "trace_report": Route(trace_job, {"a": {"privacy"}, "b": set()}),
     "trace_report_json": Route(trace_job, {"a": {"privacy"}, "b": set()}),
+    "trace_report_pdf": Route(trace_job, {"a": {"privacy"}, "b": set()}),
     # The sign-in pages of allauth: open to everyone (signed-in people are sent on).
     "account_login": PUBLIC,
     "account_logout": PUBLIC,

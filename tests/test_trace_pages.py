@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 
 import numpy as np
@@ -10,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from cradle.audit.models import Event
-from cradle.forensics import jobs, tracing
+from cradle.forensics import jobs, pdf, tracing
 from cradle.forensics.models import TraceJob
 from cradle.media.drill import mp4_bytes
 from cradle.unit.models import StaffMembership
@@ -66,16 +67,22 @@ def test_an_officer_uploads_a_leaked_copy_and_the_report_names_the_leaker(world,
     assert data["candidates"][0]["p_innocent"] < 1e-4 and len(data["suspects"][0]["segments"]) >= 14
     assert all(e["action"] for e in data["audit_trail"])
 
+    if pdf.chromium() or os.environ.get("CI"):  # CI must print it; a bare developer machine may lack Chromium
+        printed = officer.get(reverse("trace_report_pdf", args=[job.pk]))
+        assert printed.status_code == 200 and printed["Content-Type"] == "application/pdf"
+        assert printed.content.startswith(b"%PDF") and len(printed.content) > 10_000  # with both thumbnails
+        assert Event.objects.filter(action="trace.report_download", detail__format="pdf").count() == 1
+
     officer_id = world.users["privacy"].pk
     for action in ("trace.queued", "trace.run", "trace.report_view", "trace.report_download"):
-        event = Event.objects.get(action=action, detail__job=job.pk)
-        assert event.actor_id == officer_id and event.unit_id == world.unit1.pk, action
+        events = Event.objects.filter(action=action, detail__job=job.pk)
+        assert events and all(e.actor_id == officer_id and e.unit_id == world.unit1.pk for e in events), action
     assert Event.objects.get(action="trace.run", detail__job=job.pk).detail["account"] == f"viewer{LEAKER}"
 
     # Nobody else reaches the trace or its results, not even the officer of another unit.
     other_officer = _other_units_officer(world)
     for client in (world.client("nurse1"), world.client("parent_a"), world.client("admin"), other_officer):
-        for name in ("trace_job", "trace_status", "trace_report", "trace_report_json"):
+        for name in ("trace_job", "trace_status", "trace_report", "trace_report_json", "trace_report_pdf"):
             assert client.get(reverse(name, args=[job.pk])).status_code == 404, name
         if client is not other_officer:
             assert client.get(reverse("traces")).status_code == 404
@@ -142,3 +149,25 @@ def test_a_job_that_fails_or_crashes_is_marked_failed_with_one_line(world, setti
     assert crashed.status == "failed" and "RuntimeError" in crashed.error and "\n" not in crashed.error
     page = officer.get(reverse("trace_job", args=[crashed.pk]))
     assert page.status_code == 200 and crashed.error in page.content.decode()
+
+
+def test_without_chromium_the_pdf_link_says_so_and_the_report_stays(world, settings):
+    settings.CRADLE = {**settings.CRADLE, "CHROMIUM": "/nonexistent/chromium"}
+    job = TraceJob.objects.create(
+        unit=world.unit1,
+        status="done",
+        report={
+            "verdict": "inconclusive",
+            "reason": "-",
+            "account": None,
+            "candidates": [],
+            "candidate_count": 0,
+            "suspects": [],
+            "audit_trail": [],
+        },
+    )
+    officer = world.client("privacy")
+    response = officer.get(reverse("trace_report_pdf", args=[job.pk]), follow=True)
+    assert response.redirect_chain == [(reverse("trace_report", args=[job.pk]), 302)]
+    assert "Chromium is not installed on this server" in response.content.decode()
+    assert not Event.objects.filter(action="trace.report_download").exists()

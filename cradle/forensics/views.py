@@ -10,17 +10,19 @@ import json
 import os
 from pathlib import Path
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.text import get_valid_filename
 from django.views.decorators.http import require_GET
 
 from cradle import scope
 from cradle.audit.log import record
-from cradle.forensics import jobs
+from cradle.forensics import jobs, pdf
 from cradle.forensics.forms import TraceUploadForm
 from cradle.forensics.models import TraceJob
 from cradle.unit.models import Unit
@@ -100,10 +102,7 @@ def _report(request: HttpRequest, job_id: int) -> tuple[TraceJob, dict]:
     return job, job.report
 
 
-@login_required
-@require_GET
-def trace_report(request: HttpRequest, job_id: int) -> HttpResponse:
-    job, report = _report(request, job_id)
+def _report_page(request: HttpRequest, job: TraceJob, report: dict) -> str:
     suspects = []
     for s in report["suspects"]:
         thumbs = {k: _data_uri(job.folder / name) for k, name in s.get("thumbnails", {}).items()}
@@ -113,8 +112,32 @@ def trace_report(request: HttpRequest, job_id: int) -> HttpResponse:
             for x in s["segments"]
         ]
         suspects.append({**s, "thumbs": thumbs, "rows": segments, "top": _top(s)})
+    context = {"job": job, "report": report, "suspects": suspects}
+    return render_to_string("forensics/report.html", context, request=request)
+
+
+@login_required
+@require_GET
+def trace_report(request: HttpRequest, job_id: int) -> HttpResponse:
+    job, report = _report(request, job_id)
     record(request, "trace.report_view", unit=job.unit_id, job=job.pk, verdict=report["verdict"])
-    return render(request, "forensics/report.html", {"job": job, "report": report, "suspects": suspects})
+    return HttpResponse(_report_page(request, job, report))
+
+
+@login_required
+@require_GET
+def trace_report_pdf(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The same report printed to PDF, for a regulator's file; audited like the JSON download."""
+    job, report = _report(request, job_id)
+    try:
+        data = pdf.print_pdf(_report_page(request, job, report))
+    except pdf.PdfError as e:
+        messages.error(request, str(e))
+        return redirect("trace_report", job_id=job.pk)
+    record(request, "trace.report_download", unit=job.unit_id, job=job.pk, verdict=report["verdict"], format="pdf")
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="cradle-trace-{job.pk}.pdf"'
+    return response
 
 
 def _top(suspect: dict) -> list[str]:
