@@ -148,6 +148,10 @@ def main() -> None:
         else:
             result = "inconclusive"
         outcomes[("control " if control else "") + result] += 1
+        if result not in ("identified", "no source") or (not control and result != "identified"):
+            why = verdict.reason if verdict else "no source found"
+            z_line = " ".join(f"{r.z:+.1f}" for r in readings)
+            print(f"  drill {drill}: {'control ' if control else ''}{result}: {transform}: {why}; z {z_line}")
         if not control:
             by_kind[f"{fps} fps"].append(result == "identified")
             by_kind[f"{'<=300k' if bitrate <= 300_000 else '>300k'}"].append(result == "identified")

@@ -33,8 +33,9 @@ MIN_CORRELATION = 0.9
 BLOCK_GRID = (8, 6)
 BLOCK_TEXTURE = 6.0
 MIN_BLOCK_CORRELATION = 0.5
-# A segment is read when the suspect covers at least this share of its frames (a leak that starts mid-segment).
-MIN_COVERAGE = 0.6
+# A segment is read when the suspect covers at least this share of its frames (a leak that starts mid-segment);
+# a short share mostly reads as an erasure, but a clear one is one more bit, and z stays N(0, 1) by chance.
+MIN_COVERAGE = 0.3
 MIN_ORB_INLIERS = 12
 CLIPPED_LOW, CLIPPED_HIGH = 4, 248  # luma levels at which a suspect's pixel is taken as clipped
 ORB_WIDTH = 480
