@@ -7,6 +7,7 @@ import io
 import json
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -135,3 +136,24 @@ def test_a_unit_traces_among_its_own_cameras_only(drill, world):
 
     assert len(tracing._index(world.unit1.pk)) == SECONDS
     assert len(tracing._index(world.unit2.pk)) == 0
+
+
+def test_big_long_or_truncated_suspects_are_refused_or_kept_small(db, tmp_path):
+    from cradle.forensics import tracing
+
+    noise = np.random.default_rng(3).integers(0, 255, (1, 64, 64, 3), dtype=np.uint8)
+    long = tmp_path / "long.mp4"
+    long.write_bytes(mp4_bytes(list(noise) * (16 * 60), fps=1))  # sixteen minutes at one frame a second
+    with pytest.raises(tracing.TraceError, match="longer than 15 minutes"):
+        tracing.load_suspect(long)
+
+    wide = np.random.default_rng(4).integers(0, 255, (30, 720, 1280, 3), dtype=np.uint8)
+    (tmp_path / "hd.mp4").write_bytes(mp4_bytes(list(wide), fps=25))
+    frames, fps = tracing.load_suspect(tmp_path / "hd.mp4")
+    assert fps == 25 and len(frames) == 30 and frames[0].shape == (360, 640)  # grey, within the camera's picture
+
+    (tmp_path / "cut.mp4").write_bytes((tmp_path / "hd.mp4").read_bytes()[:5000])
+    with pytest.raises(CommandError) as e:
+        call_command("trace", str(tmp_path / "cut.mp4"))
+    assert "\n" not in str(e.value)
+    assert not Event.objects.filter(action="trace.run", outcome="ok").exists()
