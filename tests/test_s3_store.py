@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import threading
 import uuid
 
 import pytest
@@ -102,6 +104,26 @@ def test_an_exclusive_put_refuses_an_existing_object_and_keeps_it(bucket):
     assert bucket.get("adm-1/datakey.sealed") == b"first"
     bucket.put("adm-1/datakey.sealed", b"replaced")  # a plain put replaces, as on local disk
     assert bucket.get("adm-1/datakey.sealed") == b"replaced"
+
+
+@pytest.mark.nodb
+def test_of_workers_racing_to_write_the_same_key_exactly_one_wins(bucket):
+    for attempt in range(3):
+        name, start, winners = f"adm-{attempt}/datakey.sealed", threading.Barrier(8), []
+
+        def admit(worker: int, name: str = name, start: threading.Barrier = start, winners: list = winners) -> None:
+            start.wait()
+            with contextlib.suppress(ObjectExists):
+                bucket.put(name, f"key of worker {worker}".encode(), exclusive=True)
+                winners.append(worker)
+
+        racers = [threading.Thread(target=admit, args=(worker,)) for worker in range(8)]
+        for racer in racers:
+            racer.start()
+        for racer in racers:
+            racer.join()
+        assert len(winners) == 1
+        assert bucket.get(name) == f"key of worker {winners[0]}".encode()
 
 
 @pytest.mark.nodb
