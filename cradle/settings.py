@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "cradle.audit",
     "cradle.viewing",
     "cradle.forensics",
+    "cradle.keystore",
     "cradle.web",
 ]
 
@@ -216,6 +217,9 @@ LOGGING = {
 # Media: each admission's segments are sealed under its own data key, wrapped by this master key (mode 0600).
 MASTER_KEY_FILE = Path(os.environ.get("CRADLE_MASTER_KEY_FILE", DATA_DIR / "master.key"))
 MEDIA_DIR = Path(os.environ.get("CRADLE_MEDIA_DIR", DATA_DIR / "media"))
+# Unset: sealed segments go to MEDIA_DIR. `s3://bucket?endpoint=...&region=...`: to S3-compatible object storage,
+# with the wrapped data keys in the database instead of beside the media (cradle/viewing/storage.py says why).
+STORAGE_URL = os.environ.get("CRADLE_STORAGE_URL", "").strip()
 
 CRADLE = {
     # Login throttling: failures allowed in the window before that key is refused until the window passes.

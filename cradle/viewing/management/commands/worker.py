@@ -7,7 +7,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cradle.media.store import MasterKeyError
+from cradle.media.store import MasterKeyError, StoreError
 from cradle.viewing.storage import segment_store
 from cradle.viewing.worker import Worker
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         try:
             segment_store()
-        except MasterKeyError as e:
+        except (MasterKeyError, StoreError) as e:
             raise CommandError(str(e)) from None
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -7,7 +7,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cradle.media.store import MasterKeyError
+from cradle.media.store import MasterKeyError, StoreError
 from cradle.viewing.storage import segment_store
 
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         try:
             segment_store()  # a missing or wrong master key stops start-up here, before anything is served
-        except MasterKeyError as e:
+        except (MasterKeyError, StoreError) as e:
             raise CommandError(str(e)) from None
         gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
         argv = [
