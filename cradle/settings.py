@@ -216,6 +216,10 @@ LOGGING = {
 # Media: each admission's segments are sealed under its own data key, wrapped by this master key (mode 0600).
 MASTER_KEY_FILE = Path(os.environ.get("CRADLE_MASTER_KEY_FILE", DATA_DIR / "master.key"))
 MEDIA_DIR = Path(os.environ.get("CRADLE_MEDIA_DIR", DATA_DIR / "media"))
+# Edge mode (off unless CRADLE_EDGE_DIR is set): the app authorises and audits each segment fetch, then nginx sends
+# an AES-128 copy from this folder (a tmpfs is best) through its internal location (cradle.viewing.edge).
+EDGE_DIR = Path(edge) if (edge := os.environ.get("CRADLE_EDGE_DIR")) else None
+EDGE_LOCATION = "/" + os.environ.get("CRADLE_EDGE_LOCATION", "/_edge/").strip("/") + "/"
 
 CRADLE = {
     # Login throttling: failures allowed in the window before that key is refused until the window passes.
@@ -230,6 +234,9 @@ CRADLE = {
     "LIVE_PLAYLIST_SEGMENTS": 6,
     "LIVE_URL_SECONDS": 60,
     "CLIP_URL_SECONDS": 600,
+    # Edge mode: live keys change with every epoch of the picture; clip copies stay this long after their last use.
+    "EDGE_KEY_EPOCH_SECONDS": 600,
+    "EDGE_CLIP_SECONDS": 3600,
     "KEEPSAKES_PER_DAY": 5,
     # Segment fetches after a session's first are written to the audit chain in batches this often (0: at once).
     "AUDIT_BATCH_SECONDS": float(os.environ.get("CRADLE_AUDIT_BATCH_SECONDS", "0.5")),
