@@ -58,12 +58,21 @@ class Installation:
             stop(server)
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def serve(self, workers: int = 2) -> tuple[subprocess.Popen, int]:
+    def serve(self, workers: int = 2, threads: int = 4) -> tuple[subprocess.Popen, int]:
         """`cradle serve` on a free port, as deployed (gunicorn, gthread, access log); returns once it answers."""
         port = free_port()
         log = open(self.dir / "serve.log", "ab")  # noqa: SIM115 - kept open for the server's lifetime
         server = subprocess.Popen(
-            [str(VENV_BIN / "cradle"), "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+            [
+                str(VENV_BIN / "cradle"),
+                "serve",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+            ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=log,
