@@ -9,12 +9,14 @@ get 404. Without nginx the test is skipped, except in CI, where that fails it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import grp
 import http.client
 import ipaddress
 import os
 import pwd
+import re
 import shutil
 import socket
 import ssl
@@ -86,14 +88,19 @@ def certificate(folder: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def render(app: str, https_port: int, http_port: int, folder: Path, edge_dir: Path, static_dir: Path) -> str:
-    """deploy/nginx/cradle.conf with its CHANGE values (and the listening ports) set for this machine."""
-    cert, key = certificate(folder)
+def render(
+    app: str, port: int, http_port: int, folder: Path, edge_dir: Path, static_dir: Path, tls: bool = True
+) -> str:
+    """deploy/nginx/cradle.conf with its CHANGE values (and the listening ports) set for this machine; without `tls`
+    the main server speaks plain HTTP (a browser trusts http://127.0.0.1 as a secure context, not a test
+    certificate)."""
     text = CONFIG.read_text()
+    listen = f"listen 127.0.0.1:{port} ssl http2;" if tls else f"listen 127.0.0.1:{port};"
+    cert, key = certificate(folder) if tls else (folder / "none", folder / "none")
     for production, here in (
         ("server 127.0.0.1:8000;", f"server {app};"),
         ("listen 80;\n    listen [::]:80;", f"listen 127.0.0.1:{http_port};"),
-        ("listen 443 ssl http2;\n    listen [::]:443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;"),
+        ("listen 443 ssl http2;\n    listen [::]:443 ssl http2;", listen),
         ("/etc/cradle/tls/fullchain.pem", str(cert)),
         ("/etc/cradle/tls/privkey.pem", str(key)),
         ("/run/cradle/edge/", f"{edge_dir}/"),
@@ -102,6 +109,8 @@ def render(app: str, https_port: int, http_port: int, folder: Path, edge_dir: Pa
     ):
         assert production in text, f"{production!r} is no longer in {CONFIG}; update this test's rendering"
         text = text.replace(production, here)
+    if not tls:
+        text = re.sub(r"\n\s*ssl_[a-z_]+ [^\n]*;", "", text)
     return text
 
 
@@ -109,12 +118,19 @@ def render(app: str, https_port: int, http_port: int, folder: Path, edge_dir: Pa
 class Edge:
     port: int
     http_port: int
-    context: ssl.SSLContext
+    context: ssl.SSLContext | None  # None: plain HTTP
     edge_dir: Path
     folder: Path
 
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.context else 'http'}://127.0.0.1:{self.port}"
+
     def get(self, path: str, cookie: str | None = None) -> tuple[int, dict[str, str], bytes]:
-        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.context, timeout=30)
+        if self.context is None:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        else:
+            conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.context, timeout=30)
         headers = {"Cookie": f"cradle_session={cookie}"} if cookie else {}
         try:
             conn.request("GET", path, headers=headers)
@@ -124,19 +140,13 @@ class Edge:
             conn.close()
 
 
-@pytest.fixture
-def nginx(live_server, settings, tmp_path) -> Iterator[Edge]:
+@contextlib.contextmanager
+def running_nginx(app: str, folder: Path, edge_dir: Path, static_dir: Path, tls: bool = True) -> Iterator[Edge]:
+    """Debian's nginx with the rendered configuration under a temporary prefix, in front of the app at `app`."""
     binary = nginx_binary()
-    folder = tmp_path / "nginx"
-    edge_dir, static_dir = tmp_path / "edge", tmp_path / "static"
-    for path in (folder, edge_dir, static_dir):
-        path.mkdir()
-    (static_dir / "probe.txt").write_text("static ok")
-    settings.EDGE_DIR = edge_dir
-    settings.EDGE_LOCATION = "/_edge/"
+    folder.mkdir(parents=True, exist_ok=True)
     port, http_port = free_port(), free_port()
-    app = live_server.url.removeprefix("http://")
-    (folder / "cradle.conf").write_text(render(app, port, http_port, folder, edge_dir, static_dir))
+    (folder / "cradle.conf").write_text(render(app, port, http_port, folder, edge_dir, static_dir, tls))
     # As root (a CI container), workers would drop to `nobody`, which cannot read the test's private folders.
     user = ""
     if os.geteuid() == 0:
@@ -173,11 +183,23 @@ http {{
             except OSError:
                 assert time.monotonic() < deadline, "nginx did not answer within 20 s"
                 time.sleep(0.1)
-        context = ssl.create_default_context(cafile=str(folder / "fullchain.pem"))
+        context = ssl.create_default_context(cafile=str(folder / "fullchain.pem")) if tls else None
         yield Edge(port, http_port, context, edge_dir, folder)
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+@pytest.fixture
+def nginx(live_server, settings, tmp_path) -> Iterator[Edge]:
+    edge_dir, static_dir = tmp_path / "edge", tmp_path / "static"
+    for path in (edge_dir, static_dir):
+        path.mkdir()
+    (static_dir / "probe.txt").write_text("static ok")
+    settings.EDGE_DIR = edge_dir
+    settings.EDGE_LOCATION = "/_edge/"
+    with running_nginx(live_server.url.removeprefix("http://"), tmp_path / "nginx", edge_dir, static_dir) as edge:
+        yield edge
 
 
 def session_cookie(user) -> tuple[str, DeviceSession]:
