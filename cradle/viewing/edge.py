@@ -17,6 +17,7 @@ import contextlib
 import functools
 import hashlib
 import hmac
+import logging
 import os
 import shutil
 import tempfile
@@ -34,8 +35,9 @@ from cradle.viewing.storage import segment_store
 
 _LIVE, _CLIP = "live", "clip"
 _SWEEP_EVERY_S = 30.0
-_last_sweep = 0.0
 _sweep_lock = threading.Lock()
+_sweeper: threading.Thread | None = None
+log = logging.getLogger(__name__)
 
 
 def enabled() -> bool:
@@ -135,7 +137,7 @@ def publish(media_id: str, scope: KeyScope, index: int, variant: str) -> str:
     except FileNotFoundError:
         plain = segment_store().get(media_id, str(scope.camera_id), index, variant)
         _write(path, encrypt(key_for(media_id, scope), iv_for(scope, index), plain))
-    _maybe_sweep()
+    _start_sweeper()
     return settings.EDGE_LOCATION + relative
 
 
@@ -185,13 +187,21 @@ def sweep(now: float | None = None) -> int:
     return removed
 
 
-def _maybe_sweep() -> None:
-    global _last_sweep
-    now = time.monotonic()
-    if now - _last_sweep < _SWEEP_EVERY_S or not _sweep_lock.acquire(blocking=False):
+def _start_sweeper() -> None:
+    """One thread per process sweeps the edge folder while it serves, so copies expire even when fetches stop."""
+    global _sweeper
+    if _sweeper is not None and _sweeper.is_alive():
         return
-    try:
-        _last_sweep = now
-        sweep()
-    finally:
-        _sweep_lock.release()
+    with _sweep_lock:
+        if _sweeper is None or not _sweeper.is_alive():
+            _sweeper = threading.Thread(target=_sweep_forever, name="cradle edge sweep", daemon=True)
+            _sweeper.start()
+
+
+def _sweep_forever() -> None:
+    while True:
+        time.sleep(_SWEEP_EVERY_S)
+        try:
+            sweep()
+        except OSError:
+            log.exception("could not sweep the edge folder")
