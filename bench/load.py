@@ -15,6 +15,7 @@ What it does not model: a real player also reloads the live playlist every secon
 segment (so a new variant choice per fetch); here six segments stand for the stream and the playlist is fetched once.
 
     .venv/bin/python bench/load.py [--viewers 500] [--seconds 60] [--workers 2] [--threads 8] [--profile]
+                                   [--database-url postgres://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -95,6 +96,9 @@ def main() -> int:
     parser.add_argument("--nginx-workers", type=int, default=1)
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--profile", action="store_true", help="py-spy the app workers during the app run")
+    parser.add_argument(
+        "--database-url", help="a PostgreSQL server (postgres://user@host:port/db) to make a throw-away database on"
+    )
     args = parser.parse_args()
     if args.viewers < 1 or args.seconds <= 0:
         parser.error("--viewers and --seconds must be positive")
@@ -103,8 +107,9 @@ def main() -> int:
     edge_dir = Path(tempfile.mkdtemp(prefix="cradle-bench-edge-", dir=shm if shm.is_dir() else None))
     os.environ["CRADLE_EDGE_DIR"] = str(edge_dir)
     try:
-        with Installation("cradle-bench-load-") as inst:
+        with Installation("cradle-bench-load-", args.database_url) as inst:
             print(f"Machine: {machine()}")
+            print(f"Database: {'PostgreSQL' if args.database_url else 'SQLite (the embedded default)'}")
             place = ward()
             began = time.monotonic()
             cookies = viewers(place.admission, args.viewers)
