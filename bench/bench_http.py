@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import resource
 import time
 from dataclasses import dataclass, field
@@ -77,6 +78,12 @@ def playlist_paths(body: bytes) -> list[str]:
     return [line for line in body.decode().splitlines() if line and not line.startswith("#")]
 
 
+def playlist_keys(body: bytes) -> list[str]:
+    """The key addresses of an encrypted (edge mode) playlist, each once, as a player fetches them."""
+    found = re.findall(r'#EXT-X-KEY:METHOD=AES-128,URI="([^"]+)"', body.decode())
+    return list(dict.fromkeys(found))
+
+
 @dataclass
 class Tally:
     latencies: list[float] = field(default_factory=list)
@@ -93,6 +100,13 @@ async def _playlist(conn: Connection, playlist: str, tally: Tally) -> list[str]:
     paths = playlist_paths(body) if status == 200 else []
     if not paths:
         tally.errors += 1
+    for key in playlist_keys(body) if paths else []:
+        try:
+            status, body = await conn.get(key)
+        except (OSError, asyncio.IncompleteReadError):
+            status, body = 0, b""
+        if status != 200 or len(body) != 16:
+            tally.errors += 1
     return paths
 
 

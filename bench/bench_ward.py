@@ -38,15 +38,30 @@ def free_port() -> int:
 class Installation:
     """A data folder made by `cradle init`; Django in this process is set up on it. Use as a context manager."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, database_url: str | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix=prefix))
         self._servers: list[subprocess.Popen] = []
+        # PostgreSQL: a fresh database beside the one named (its name, "_bench_" and the folder's), dropped at the end.
+        self._server_url = database_url
+        self._database = None
+        if database_url:
+            self._database = f"{database_url.rsplit('/', 1)[1]}_bench_{self.dir.name.rsplit('-', 1)[-1].lower()}"
+
+    def _admin(self, statement: str) -> None:
+        import psycopg
+
+        url = self._server_url.replace("postgres://", "postgresql://", 1)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(statement)
 
     def __enter__(self) -> Installation:
         os.environ["CRADLE_DATA_DIR"] = str(self.dir)
         os.environ["DJANGO_SETTINGS_MODULE"] = "cradle.settings"
         for name in ("CRADLE_MASTER_KEY_FILE", "CRADLE_MEDIA_DIR", "DATABASE_URL", "CRADLE_SECRET_KEY"):
             os.environ.pop(name, None)
+        if self._database:
+            self._admin(f'CREATE DATABASE "{self._database}"')
+            os.environ["DATABASE_URL"] = self._server_url.rsplit("/", 1)[0] + "/" + self._database
         subprocess.run([str(VENV_BIN / "cradle"), "init"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         import django
 
@@ -57,13 +72,27 @@ class Installation:
         for server in self._servers:
             stop(server)
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self._database:
+            from django.db import connections
 
-    def serve(self, workers: int = 2) -> tuple[subprocess.Popen, int]:
+            connections.close_all()
+            self._admin(f'DROP DATABASE IF EXISTS "{self._database}" WITH (FORCE)')
+
+    def serve(self, workers: int = 2, threads: int = 4) -> tuple[subprocess.Popen, int]:
         """`cradle serve` on a free port, as deployed (gunicorn, gthread, access log); returns once it answers."""
         port = free_port()
         log = open(self.dir / "serve.log", "ab")  # noqa: SIM115 - kept open for the server's lifetime
         server = subprocess.Popen(
-            [str(VENV_BIN / "cradle"), "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+            [
+                str(VENV_BIN / "cradle"),
+                "serve",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+            ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=log,

@@ -12,7 +12,11 @@ from memory through a minimal WSGI app (bench/bench_raw.py), so the ratio is Cra
 server against another. Viewers run in separate client processes (asyncio, raw HTTP/1.1); the client CPU column
 shows how much of the machine they took.
 
-    .venv/bin/python bench/delivery.py [--levels 50,200,500] [--seconds 10] [--profile]
+With --edge the same runs go through deploy/nginx/cradle.conf (bench/bench_nginx.py) to the app in edge mode: the app
+authorises and audits each fetch and nginx sends the AES-128 copy; the baseline is then that nginx sending the same
+bytes as static files (bench/load.py runs the 500-viewer minute this way).
+
+    .venv/bin/python bench/delivery.py [--levels 50,200,500] [--seconds 10] [--profile] [--edge]
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -56,12 +62,13 @@ def store_segments(admission, camera, folder: Path) -> None:
 
 def freshen() -> None:
     """Live segment addresses expire a minute after the segment was made: as in a live ward, the segments a run
-    fetches are new ones."""
+    fetches are new ones (and, in edge mode, of the current key epoch)."""
     from django.utils import timezone
 
     from cradle.viewing.models import LiveSegment
 
-    LiveSegment.objects.update(created_at=timezone.now())
+    now = timezone.now()
+    LiveSegment.objects.update(created_at=now, started_at=now)
 
 
 def raw_server(inst: Installation, folder: Path) -> tuple[subprocess.Popen, int]:
@@ -155,6 +162,7 @@ STAGES = {
     "audit event (chain.append)": "append (cradle/audit/chain.py",
     "variant choice (ServedVariant get_or_create)": "variant_for (cradle/viewing/delivery.py",
     "segment read + AES-GCM open (store.get)": "get (cradle/media/store.py",
+    "edge copy (publish: stat, or decrypt + AES-128 encrypt + write)": "publish (cradle/viewing/edge.py",
     "scope check (get_watchable_admission)": "get_watchable_admission (cradle/scope.py",
     "ticket open (open_ticket)": "open_ticket (cradle/viewing/delivery.py",
     "session load (SessionMiddleware/auth)": "_get_session_from_db (django/contrib/sessions/backends/db.py",
@@ -223,8 +231,16 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--profile", action="store_true", help="py-spy the app at the middle level, as fast as it goes")
+    parser.add_argument(
+        "--edge", action="store_true", help="through nginx, the app in edge mode; nginx static baseline"
+    )
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
+    edge_dir = None
+    if args.edge:
+        shm = Path("/dev/shm")
+        edge_dir = Path(tempfile.mkdtemp(prefix="cradle-bench-edge-", dir=shm if shm.is_dir() else None))
+        os.environ["CRADLE_EDGE_DIR"] = str(edge_dir)
 
     with Installation("cradle-bench-delivery-") as inst:
         place = ward()
@@ -232,8 +248,18 @@ def main() -> int:
         cookies = viewers(place.admission, max(levels))
         store_segments(place.admission, place.camera, inst.dir / "raw")
         app, app_port = inst.serve(WORKERS)
-        raw, raw_port = raw_server(inst, inst.dir / "raw")
         playlist = f"/babies/{place.admission.pk}/live.m3u8"
+        raw_playlist = "/live.m3u8"
+        if edge_dir is not None:
+            import bench_nginx
+            from load import static_copy
+
+            static_copy(inst.dir / "raw")
+            raw, app_port = bench_nginx.start(inst, app_port, edge_dir, inst.dir / "raw")
+            raw_port, raw_playlist = app_port, "/static-bench/live.m3u8"
+            print(f"Edge mode: nginx in front of the app, copies in {edge_dir}; baseline: that nginx, static files")
+        else:
+            raw, raw_port = raw_server(inst, inst.dir / "raw")
         print(
             f"Servers: {WORKERS} gunicorn workers x 4 threads each; segments {SEGMENT_BYTES // 1024} KiB; "
             f"{args.seconds:.0f} s per run; {args.clients} client processes"
@@ -244,7 +270,7 @@ def main() -> int:
         )
         # Workers import and load translations on their first requests; that is not what is measured.
         measure(app_port, cookies[: min(levels)], playlist, False, 2.0, args.clients)
-        measure(raw_port, [None] * min(levels), "/live.m3u8", False, 2.0, args.clients)
+        measure(raw_port, [None] * min(levels), raw_playlist, False, 2.0, args.clients)
         ratios = []
         from cradle.audit.models import Event
 
@@ -255,7 +281,7 @@ def main() -> int:
                 row = {}
                 for name, port, path, who in (
                     ("app", app_port, playlist, cookies[:level]),
-                    ("raw", raw_port, "/live.m3u8", [None] * level),
+                    ("raw", raw_port, raw_playlist, [None] * level),
                 ):
                     if name == "app":
                         freshen()
@@ -290,6 +316,8 @@ def main() -> int:
             where_time_goes(inst.dir)
         stop(app)
         stop(raw)
+    if edge_dir is not None:
+        shutil.rmtree(edge_dir, ignore_errors=True)
     return 0
 
 

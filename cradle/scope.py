@@ -31,10 +31,13 @@ def staff_unit_ids(user: User, *roles: str, break_glass: bool = True) -> set[int
     """Units where the user holds one of these staff roles, plus units open to them under break-glass (nurses)."""
     if not user.is_authenticated:
         return set()
-    ids = set(
-        StaffMembership.objects.filter(user=user, role__in=roles or Role.values).values_list("unit_id", flat=True)
+    # One query gives both the units and whether the user nurses anywhere: every media fetch comes through here.
+    held = list(
+        StaffMembership.objects.filter(user=user, role__in=roles or Role.values).values_list("unit_id", "role")
     )
-    if break_glass and (not roles or Role.NURSE in roles) and is_staff(user, Role.NURSE):
+    ids = {unit_id for unit_id, _role in held}
+    nurse = any(role == Role.NURSE for _unit_id, role in held)
+    if break_glass and (not roles or Role.NURSE in roles) and nurse:
         ids |= set(
             BreakGlassGrant.objects.filter(user=user, expires_at__gt=timezone.now()).values_list("unit_id", flat=True)
         )

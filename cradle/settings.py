@@ -220,6 +220,10 @@ MEDIA_DIR = Path(os.environ.get("CRADLE_MEDIA_DIR", DATA_DIR / "media"))
 # Unset: sealed segments go to MEDIA_DIR. `s3://bucket?endpoint=...&region=...`: to S3-compatible object storage,
 # with the wrapped data keys in the database instead of beside the media (cradle/viewing/storage.py says why).
 STORAGE_URL = os.environ.get("CRADLE_STORAGE_URL", "").strip()
+# Edge mode (off unless CRADLE_EDGE_DIR is set): the app authorises and audits each segment fetch, then nginx sends
+# an AES-128 copy from this folder (a tmpfs is best) through its internal location (cradle.viewing.edge).
+EDGE_DIR = Path(edge) if (edge := os.environ.get("CRADLE_EDGE_DIR")) else None
+EDGE_LOCATION = "/" + os.environ.get("CRADLE_EDGE_LOCATION", "/_edge/").strip("/") + "/"
 
 CRADLE = {
     # Login throttling: failures allowed in the window before that key is refused until the window passes.
@@ -234,6 +238,9 @@ CRADLE = {
     "LIVE_PLAYLIST_SEGMENTS": 6,
     "LIVE_URL_SECONDS": 60,
     "CLIP_URL_SECONDS": 600,
+    # Edge mode: live keys change with every epoch of the picture; clip copies stay this long after their last use.
+    "EDGE_KEY_EPOCH_SECONDS": 600,
+    "EDGE_CLIP_SECONDS": 3600,
     "KEEPSAKES_PER_DAY": 5,
     # The browser that prints evidence reports to PDF (empty: `chromium` on the PATH).
     "CHROMIUM": os.environ.get("CRADLE_CHROMIUM", ""),

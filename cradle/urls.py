@@ -25,6 +25,7 @@ urlpatterns = [
     path("babies/<int:admission_id>/", unit.baby, name="baby"),
     path("babies/<int:admission_id>/live.m3u8", viewing.live_playlist, name="live_playlist"),
     path("v/<str:token>.ts", viewing.segment, name="segment"),
+    path("v/<str:token>.key", viewing.segment_key, name="segment_key"),
     path("clips/<int:clip_id>/", viewing.clip, name="clip"),
     path("clips/<int:clip_id>/index.m3u8", viewing.clip_playlist, name="clip_playlist"),
     path("clips/<int:clip_id>/keepsake/", viewing.keepsake, name="keepsake"),

@@ -89,6 +89,7 @@ MATRIX: dict[str, Route] = {
     # segment addresses issued to real sessions).
     "live_playlist": Route(ADMISSION, WATCHERS, anonymous="404"),
     "segment": Route(lambda w, t: {"token": "not-a-ticket"}, set(), anonymous="404"),
+    "segment_key": Route(lambda w, t: {"token": "not-a-ticket"}, set(), anonymous="404"),
     "clip": Route(CLIP, WATCHERS),
     "clip_playlist": Route(CLIP, WATCHERS, anonymous="404"),
     # The fixture's clip has no stored pictures: a parent gets past authorisation to an audited 404 (see

@@ -21,7 +21,15 @@ from cradle.audit.models import Alert, Event
 from cradle.unit.models import StaffMembership
 
 # What a parent sees on "Who watched": every way of looking at their baby.
-WATCH_ACTIONS = ("baby.view", "live.playlist", "live.segment", "clip.playlist", "clip.segment")
+WATCH_ACTIONS = (
+    "baby.view",
+    "live.playlist",
+    "live.segment",
+    "live.key",
+    "clip.playlist",
+    "clip.segment",
+    "clip.key",
+)
 
 
 @dataclass

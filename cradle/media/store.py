@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -290,6 +292,12 @@ class SegmentStore:
                 ) from None
             self._data_keys[admission] = self._master.unwrap(wrapped, admission)
         return self._data_keys[admission]
+
+    def derive_key(self, admission: str, purpose: str, length: int = 16) -> bytes:
+        """A key for `purpose` drawn from the admission's data key (HKDF): shredding the admission destroys it too."""
+        _check_id(admission)
+        info = f"cradle.derived.v1|{admission}|{purpose}".encode()
+        return HKDF(hashes.SHA256(), length, salt=None, info=info).derive(self._data_key(admission))
 
     def put(self, admission: str, camera: str, segment: int, variant: str, data: bytes) -> None:
         """Seal and store one segment file (variant "A", "B", or "ref" for the unmarked reference)."""

@@ -42,7 +42,7 @@ from cradle.unit.models import (
     Unit,
     inpatient_digest,
 )
-from cradle.viewing import clips, delivery
+from cradle.viewing import clips, delivery, edge
 
 _SLIPS = "cradle_slips"
 
@@ -382,6 +382,7 @@ def discharge(request: HttpRequest, admission_id: int) -> HttpResponse:
     ended = 0
     for membership in admission.family.filter(revoked_at__isnull=True).select_related("user"):
         ended += sessions.end_all(membership.user, DeviceSession.EndReason.ACCESS_ENDED)
+    edge.forget(admission.media_id)  # nginx's copies go with the family's access
     record(request, "admission.discharged", admission=admission, sessions_ended=ended)
     messages.success(request, _("Discharged. The family's access has ended."))
     return redirect("board", unit_id=admission.unit_id)

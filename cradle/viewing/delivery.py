@@ -3,6 +3,8 @@
 Every segment a viewer receives is one of two marked variants. Which one is a bit of HMAC(session key, camera,
 segment index), so a leaked copy spells out the session. Segment addresses are opaque sealed tokens (no camera,
 admission or variant can be read from them), bound to the session that got the playlist, and short-lived.
+In edge mode (cradle.viewing.edge) each segment line is preceded by its HLS AES-128 key line: a key address bound to
+the session like a segment address, and the segment's IV, which is the same for both variants.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from cradle.accounts.models import DeviceSession
+from cradle.viewing import edge
 from cradle.viewing.models import LiveSegment, ServedVariant
 
 VARIANTS = ("A", "B")
@@ -81,27 +84,80 @@ def _ticket_key() -> bytes:
     return _derive("cradle.segment-ticket")
 
 
+def _seal(fields: list[int], purpose: bytes) -> str:
+    # The nonce is derived from the content, so the same ticket always seals to the same address.
+    body = json.dumps(fields, separators=(",", ":")).encode()
+    key = _ticket_key()
+    nonce = hmac.new(key, body, hashlib.sha256).digest()[:12]
+    sealed = AESGCM(key).encrypt(nonce, body, purpose)
+    return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+
+
+def _unseal(token: str, purpose: bytes) -> list[int] | None:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        fields = json.loads(AESGCM(_ticket_key()).decrypt(raw[:12], raw[12:], purpose))
+        return [int(f) for f in fields]
+    except (ValueError, InvalidTag, TypeError):
+        return None
+
+
 def seal_ticket(ticket: Ticket) -> str:
     """The segment address. The same ticket always seals to the same address (the nonce is derived from it), so a
     player reloading its playlist sees the segments it already has under the addresses it already knows."""
-    body = json.dumps(
-        [ticket.device_id, ticket.segment_id, ticket.expires, ticket.clip_id], separators=(",", ":")
-    ).encode()
-    key = _ticket_key()
-    nonce = hmac.new(key, body, hashlib.sha256).digest()[:12]
-    sealed = AESGCM(key).encrypt(nonce, body, b"cradle.segment")
-    return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+    return _seal([ticket.device_id, ticket.segment_id, ticket.expires, ticket.clip_id], b"cradle.segment")
 
 
 def open_ticket(token: str) -> Ticket | None:
     """The ticket inside a segment address, or None for anything forged, altered or malformed."""
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        body = AESGCM(_ticket_key()).decrypt(raw[:12], raw[12:], b"cradle.segment")
-        device_id, segment_id, expires, clip_id = json.loads(body)
-        return Ticket(int(device_id), int(segment_id), int(expires), int(clip_id))
-    except (ValueError, InvalidTag, TypeError):
+    fields = _unseal(token, b"cradle.segment")
+    if fields is None or len(fields) != 4:
         return None
+    return Ticket(*fields)
+
+
+@dataclass(frozen=True)
+class KeyTicket:
+    """The address of an edge key (edge mode): one session, one admission, one camera epoch or clip."""
+
+    device_id: int
+    admission_id: int
+    camera_id: int
+    epoch: int
+    clip_id: int
+    expires: int
+
+
+def seal_key_ticket(ticket: KeyTicket) -> str:
+    fields = [ticket.device_id, ticket.admission_id, ticket.camera_id, ticket.epoch, ticket.clip_id, ticket.expires]
+    # Its own associated data: a segment address can never be opened as a key address, nor the reverse.
+    return _seal(fields, b"cradle.edge-key")
+
+
+def open_key_ticket(token: str) -> KeyTicket | None:
+    """The ticket inside a key address, or None for anything forged, altered or malformed."""
+    fields = _unseal(token, b"cradle.edge-key")
+    if fields is None or len(fields) != 6:
+        return None
+    return KeyTicket(*fields)
+
+
+def key_url(device: DeviceSession, admission_id: int, scope: edge.KeyScope, start: float | None = None) -> str:
+    """The session's address of one edge key. A live key's address holds for its whole epoch (and as long after as
+    the epoch's last segment addresses), so a player reloading its playlist fetches the key once."""
+    if scope.clip_id:
+        expires = int(time.time() if start is None else start) + settings.CRADLE["CLIP_URL_SECONDS"]
+    else:
+        # Segments are indexed a little after they begin; a minute covers that.
+        expires = (scope.epoch + 1) * edge.epoch_seconds() + settings.CRADLE["LIVE_URL_SECONDS"] + 60
+    ticket = KeyTicket(device.pk, admission_id, scope.camera_id, scope.epoch, scope.clip_id, expires)
+    return reverse("segment_key", args=[seal_key_ticket(ticket)])
+
+
+def _key_line(device: DeviceSession, segment: LiveSegment, clip_id: int = 0, start: float | None = None) -> str:
+    scope = edge.scope_of(segment.camera_id, segment.started_at.timestamp(), clip_id)
+    url = key_url(device, segment.admission_id, scope, start)
+    return f'#EXT-X-KEY:METHOD=AES-128,URI="{url}",IV=0x{edge.iv_for(scope, segment.index).hex()}'
 
 
 def segment_url(
@@ -123,6 +179,8 @@ def live_playlist(device: DeviceSession, segments: list[LiveSegment]) -> str:
     for segment in segments:
         if previous is not None and segment.index != previous + 1:
             lines.append("#EXT-X-DISCONTINUITY")
+        if edge.enabled():
+            lines.append(_key_line(device, segment))
         lines.append(f"#EXTINF:{segment.duration:.3f},")
         # Live addresses count from the segment's making, so they stay the same across playlist reloads.
         lines.append(segment_url(device, segment, lifetime, start=segment.created_at.timestamp()))
@@ -140,7 +198,10 @@ def clip_playlist(device: DeviceSession, clip_id: int, segments: list[LiveSegmen
         "#EXT-X-PLAYLIST-TYPE:VOD",
         "#EXT-X-MEDIA-SEQUENCE:0",
     ]
+    issued = time.time()  # one key address for the whole clip
     for segment in segments:
+        if edge.enabled():
+            lines.append(_key_line(device, segment, clip_id, issued))
         lines.append(f"#EXTINF:{segment.duration:.3f},")
         lines.append(segment_url(device, segment, lifetime, clip_id))
     lines.append("#EXT-X-ENDLIST")

@@ -20,7 +20,7 @@ from cradle.audit import anomaly
 from cradle.audit.log import record, record_fetch
 from cradle.audit.models import Event
 from cradle.media.store import StoreError
-from cradle.viewing import clips, delivery
+from cradle.viewing import clips, delivery, edge
 from cradle.viewing import keepsake as keepsake_mp4
 from cradle.viewing.models import LiveSegment
 from cradle.viewing.storage import segment_store
@@ -71,8 +71,13 @@ def segment(request: HttpRequest, token: str) -> HttpResponse:
     except Http404:
         return _refuse(request, action, "out of scope", admission=row.admission_id, segment=row.index)
     variant = delivery.variant_for(device, row.camera_id, row.index)
+    data, location = b"", ""
     try:
-        data = segment_store().get(admission.media_id, str(row.camera_id), row.index, variant)
+        if edge.enabled():
+            key_scope = edge.scope_of(row.camera_id, row.started_at.timestamp(), ticket.clip_id)
+            location = edge.publish(admission.media_id, key_scope, row.index, variant)
+        else:
+            data = segment_store().get(admission.media_id, str(row.camera_id), row.index, variant)
     except StoreError:
         return _refuse(request, action, "unreadable", admission=admission.pk, segment=row.index)
     detail = {"clip": ticket.clip_id} if ticket.clip_id else {}
@@ -87,7 +92,36 @@ def segment(request: HttpRequest, token: str) -> HttpResponse:
         variant=variant,
         **detail,
     )
+    if location:
+        # nginx sends the encrypted copy from its internal location; the address never reaches the viewer.
+        return HttpResponse(b"", content_type="video/mp2t", headers={**_NO_STORE, "X-Accel-Redirect": location})
     return HttpResponse(data, content_type="video/mp2t", headers=_NO_STORE)
+
+
+def segment_key(request: HttpRequest, token: str) -> HttpResponse:
+    """The AES-128 key of one camera epoch or clip (edge mode): checked like a segment, and audited."""
+    ticket = delivery.open_key_ticket(token)
+    if ticket is None:
+        return _refuse(request, "live.key", "bad signature")
+    action = "clip.key" if ticket.clip_id else "live.key"
+    detail = {"clip": ticket.clip_id} if ticket.clip_id else {"camera": ticket.camera_id, "epoch": ticket.epoch}
+    if ticket.expires < time.time():
+        return _refuse(request, action, "expired", **detail)
+    device = getattr(request, "device_session", None)
+    if device is None or device.pk != ticket.device_id:
+        return _refuse(request, action, "another or ended session", **detail)
+    try:
+        admission = scope.get_watchable_admission(request.user, ticket.admission_id)
+    except Http404:
+        return _refuse(request, action, "out of scope", admission=ticket.admission_id, **detail)
+    if ticket.clip_id and not admission.clips.filter(pk=ticket.clip_id).exists():
+        return _refuse(request, action, "gone", admission=admission.pk, **detail)
+    try:
+        key = edge.key_for(admission.media_id, edge.KeyScope(ticket.camera_id, ticket.epoch, ticket.clip_id))
+    except StoreError:
+        return _refuse(request, action, "unreadable", admission=admission.pk, **detail)
+    record(request, action, admission=admission, **detail)
+    return HttpResponse(key, content_type="application/octet-stream", headers=_NO_STORE)
 
 
 @login_required

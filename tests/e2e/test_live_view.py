@@ -11,8 +11,10 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from cradle.accounts.models import DeviceSession
@@ -58,10 +60,17 @@ def _wait_for_segments(admission: Admission, worker: Worker) -> None:
     )
 
 
-@pytest.mark.e2e
-def test_parent_watches_live_a_nurse_pauses_and_another_family_is_refused(
-    browser_tools, transactional_db, live_server, worker
-) -> None:
+@dataclass
+class LiveWard:
+    admission: Admission
+    camera: Camera
+    parent: object
+    other: object
+    flow: dict[str, str]
+
+
+def live_ward(worker: Worker) -> LiveWard:
+    """A unit with a nurse, a baby whose simulated camera is sending segments, and a parent of another baby."""
     unit = Unit.objects.create(name="Neonatal ICU", code="nicu")
     nurse = make_user("nurse_e2e", "Nurse Chen", totp=True)
     StaffMembership.objects.create(user=nurse, unit=unit, role=StaffMembership.Role.NURSE)
@@ -81,25 +90,24 @@ def test_parent_watches_live_a_nurse_pauses_and_another_family_is_refused(
     FamilyMembership.objects.create(user=other, admission=other_admission, role=FamilyMembership.Role.PARENT)
 
     _wait_for_segments(admission, worker)
+    flow = {
+        "ADMISSION_ID": str(admission.pk),
+        "BED_ID": str(bed.pk),
+        "PARENT_USERNAME": parent.username,
+        "PARENT_PASSWORD": PASSWORD,
+        "PARENT_TOTP_SECRET": TOTP_SECRET,
+        "NURSE_USERNAME": nurse.username,
+        "NURSE_PASSWORD": PASSWORD,
+        "NURSE_TOTP_SECRET": TOTP_SECRET,
+        "OTHER_USERNAME": other.username,
+        "OTHER_PASSWORD": PASSWORD,
+    }
+    return LiveWard(admission, camera, parent, other, flow)
 
-    out = run_flow(
-        "live_view.mjs",
-        {
-            "BASE_URL": live_server.url,
-            "ADMISSION_ID": str(admission.pk),
-            "BED_ID": str(bed.pk),
-            "PARENT_USERNAME": parent.username,
-            "PARENT_PASSWORD": PASSWORD,
-            "PARENT_TOTP_SECRET": TOTP_SECRET,
-            "NURSE_USERNAME": nurse.username,
-            "NURSE_PASSWORD": PASSWORD,
-            "NURSE_TOTP_SECRET": TOTP_SECRET,
-            "OTHER_USERNAME": other.username,
-            "OTHER_PASSWORD": PASSWORD,
-        },
-        timeout=120,
-    )
 
+def check_live_flow(out: str, ward: LiveWard) -> None:
+    """What the live flow must leave behind: the overlay named the session, the pause held, refusals audited."""
+    admission, camera, parent, other = ward.admission, ward.camera, ward.parent, ward.other
     # The overlay named the parent's own browser session, so a photo of the screen names it too.
     shown = re.search(r"^viewer code: (\S+)$", out, re.MULTILINE)
     assert shown, f"The flow did not report the overlay's viewer code.\n{out}"
@@ -113,3 +121,38 @@ def test_parent_watches_live_a_nurse_pauses_and_another_family_is_refused(
     refused = Event.objects.filter(actor_id=other.pk, admission_id=admission.pk, outcome=Event.Outcome.DENIED)
     assert refused.filter(action="live.playlist").exists()
     assert Event.objects.filter(actor_id=other.pk, action="live.segment", outcome=Event.Outcome.DENIED).exists()
+
+
+@pytest.mark.e2e
+def test_parent_watches_live_a_nurse_pauses_and_another_family_is_refused(
+    browser_tools, transactional_db, live_server, worker
+) -> None:
+    ward = live_ward(worker)
+    out = run_flow("live_view.mjs", {"BASE_URL": live_server.url, **ward.flow}, timeout=120)
+    check_live_flow(out, ward)
+
+
+@pytest.mark.e2e
+def test_the_same_live_flow_through_nginx_in_edge_mode(
+    browser_tools, transactional_db, live_server, worker, settings, tmp_path
+) -> None:
+    from tests.test_nginx import running_nginx
+
+    edge_dir = tmp_path / "edge"
+    edge_dir.mkdir()
+    settings.EDGE_DIR = edge_dir
+    settings.EDGE_LOCATION = "/_edge/"
+    # nginx sends the static files, as `cradle collectstatic` leaves them for it.
+    settings.STATIC_ROOT = tmp_path / "static"
+    call_command("collectstatic", interactive=False, verbosity=0)
+    ward = live_ward(worker)
+    app = live_server.url.removeprefix("http://")
+    with running_nginx(app, tmp_path / "nginx", edge_dir, settings.STATIC_ROOT, tls=False) as edge:
+        out = run_flow("live_view.mjs", {"BASE_URL": edge.url, **ward.flow}, timeout=150)
+    check_live_flow(out, ward)
+    # The picture came through nginx: AES-128 copies on the edge's disk, the key fetched and audited, every segment
+    # authorised and audited by the app first.
+    assert list(edge_dir.glob("*/live/*.ts"))
+    parent_events = Event.objects.filter(actor_id=ward.parent.pk, admission_id=ward.admission.pk, outcome="ok")
+    assert parent_events.filter(action="live.key").exists()
+    assert parent_events.filter(action="live.segment").exists()

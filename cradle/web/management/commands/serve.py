@@ -17,6 +17,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--bind", default=os.environ.get("CRADLE_BIND", "127.0.0.1:8000"))
         parser.add_argument("--workers", type=int, default=int(os.environ.get("CRADLE_WORKERS", "2")))
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("CRADLE_THREADS", "4")))
 
     def handle(self, *args, **options) -> None:
         try:
@@ -32,7 +33,7 @@ class Command(BaseCommand):
             "--workers",
             str(options["workers"]),
             "--threads",
-            "4",
+            str(options["threads"]),
             "--access-logfile",
             "-",
             "--forwarded-allow-ips",
