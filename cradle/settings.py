@@ -227,6 +227,10 @@ CRADLE = {
     "INVITATION_HOURS": 72,
     "BREAK_GLASS_MAX_MINUTES": 60,
     "LIVE_BUFFER_SECONDS": 300,
+    # Workers hold each camera under a lease this long, renewed every second; a dead worker's cameras are taken over
+    # within twice this. At most this many cameras per worker (0: as many as its share of the live workers').
+    "LEASE_SECONDS": float(os.environ.get("CRADLE_LEASE_SECONDS", "10")),
+    "WORKER_CAMERAS": int(os.environ.get("CRADLE_WORKER_CAMERAS", "0")),
     "LIVE_PLAYLIST_SEGMENTS": 6,
     "LIVE_URL_SECONDS": 60,
     "CLIP_URL_SECONDS": 600,
