@@ -83,8 +83,10 @@ def test_a_killed_workers_camera_carries_on_in_the_other_worker_without_a_repeat
             workers[process.pid] = process
         # Each worker ends up with one camera (a worker that has more than its share hands one over).
         wait_for(
-            lambda: {holder_pid(c) for c in cameras} == set(workers)
-            and all(LiveSegment.objects.filter(camera_id=c, index__gt=0).count() >= 3 for c in cameras),
+            lambda: (
+                {holder_pid(c) for c in cameras} == set(workers)
+                and all(LiveSegment.objects.filter(camera_id=c, index__gt=0).count() >= 3 for c in cameras)
+            ),
             180,
             "both workers to run a camera each",
         )
