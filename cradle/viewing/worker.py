@@ -73,7 +73,8 @@ class CameraRun:
             self.pipeline.run(self.stop)
         except (LeaseLost, IntegrityError) as e:
             # Another worker has the camera now (or has written this index): stop before writing anything more.
-            log.warning("camera %s stopped: its lease is no longer ours (%s)", self.camera_id, type(e).__name__)
+            if not self.stop.is_set():  # not when this worker stopped it itself
+                log.warning("camera %s stopped: its lease is no longer ours (%s)", self.camera_id, type(e).__name__)
         except Exception:
             log.exception("camera %s stopped with an error", self.camera_id)
         finally:
