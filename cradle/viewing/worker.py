@@ -20,12 +20,13 @@ from django.db import IntegrityError, close_old_connections, connections
 from django.db.models import Max
 from django.utils import timezone
 
+from cradle import metrics, tasks
 from cradle.media.fingerprint import fingerprint_segment
+from cradle.media.frames import SafeFrame
 from cradle.media.hls import Segment, decode
 from cradle.media.live import CameraPipeline
 from cradle.media.redact import DetectorPool
 from cradle.unit.models import Admission, Camera
-from cradle.viewing import clips
 from cradle.viewing.leases import HOUSEKEEPING, Leaseholder, LeaseLost, camera_lease, fair_share
 from cradle.viewing.models import Lease, LiveSegment
 from cradle.viewing.storage import mark_key, segment_store
@@ -58,7 +59,10 @@ class CameraRun:
             self._store,
             paused=self.is_paused,
             first_index=next_index,
+            observe=self._observe,
         )
+        self._label = str(camera.pk)
+        self._last_segment_at: float | None = None
         self.thread = threading.Thread(target=self._run, name=f"camera {camera.pk}", daemon=True)
 
     def is_paused(self) -> bool:
@@ -67,6 +71,11 @@ class CameraRun:
 
     def refresh(self, camera: Camera) -> None:
         self._paused_until = camera.paused_until
+
+    def _observe(self, frame: SafeFrame) -> None:
+        metrics.REDACTION_LATENCY.observe(max(0.0, time.monotonic() - frame.arrived))
+        if frame.screened:
+            metrics.PRIVACY_SCREEN.labels(self._label).inc(1 / self.pipeline.settings.fps)
 
     def _run(self) -> None:
         try:
@@ -79,6 +88,7 @@ class CameraRun:
             log.exception("camera %s stopped with an error", self.camera_id)
         finally:
             self.stop.set()
+            metrics.CAMERA_FPS.labels(self._label).set(0)
             connections.close_all()  # this thread's own connections
 
     def _store(self, segment: Segment) -> None:
@@ -103,6 +113,12 @@ class CameraRun:
                 store.put(self.media_id, str(self.camera_id), segment.index, variant, objects[variant])
             lease.next_index = segment.index + 1
             lease.save(update_fields=["next_index"])
+        metrics.SEGMENTS_WRITTEN.labels(self._label).inc()
+        at = time.monotonic()
+        if self._last_segment_at is not None:
+            frames = round(segment.duration * self.pipeline.settings.fps)
+            metrics.CAMERA_FPS.labels(self._label).set(frames / max(at - self._last_segment_at, 1e-3))
+        self._last_segment_at = at
         Camera.objects.filter(pk=self.camera_id).exclude(state=Camera.State.LIVE).update(
             state=Camera.State.LIVE, state_changed_at=now
         )
@@ -117,7 +133,8 @@ class Worker:
         self.leases = leases or Leaseholder()
         self.runs: dict[int, CameraRun] = {}
         self.held: dict[str, Lease] = {}
-        self._traces: threading.Thread | None = None
+        self.schedule = tasks.Schedule()
+        self._traces_due = 0.0
         self._housekeeping: threading.Thread | None = None
         self._shed_at = 0.0
 
@@ -163,6 +180,7 @@ class Worker:
             run = CameraRun(self, camera, admission, lease)
             self.runs[camera_id] = run
             run.thread.start()
+        metrics.CAMERAS_RUN.set(len(self.runs))
 
     def _shed(self, share: int, workers: int) -> None:
         """Hands one camera back when this worker holds more than its share, so that a worker that has just started
@@ -195,29 +213,16 @@ class Worker:
             LiveSegment.objects.filter(pk=pk).delete()
         return len(old)
 
-    def start_traces(self) -> None:
-        """Leak traces a privacy officer queued run here too, beside the cameras, one job at a time."""
-        from cradle.forensics import jobs
+    def housekeep(self) -> None:
+        """The shared chores, done by one worker at a time: the live buffer's end, and queuing the periodic work
+        (daily clips, retention, and traces left queued when the queue could not be reached)."""
         from cradle.forensics.models import TraceJob
 
-        if (self._traces is None or not self._traces.is_alive()) and TraceJob.objects.filter(
-            status=TraceJob.Status.QUEUED
-        ).exists():
-
-            def run() -> None:
-                try:
-                    jobs.run_pending()
-                finally:
-                    connections.close_all()
-
-            self._traces = threading.Thread(target=run, name="traces", daemon=True)
-            self._traces.start()
-
-    def housekeep(self) -> None:
-        """The shared chores, done by one worker at a time: the live buffer's end, daily clips, queued traces."""
         self.expire()
-        clips.record_daily()
-        self.start_traces()
+        self.schedule.tick()
+        if TraceJob.objects.filter(status=TraceJob.Status.QUEUED).exists() and time.monotonic() >= self._traces_due:
+            self._traces_due = time.monotonic() + 60
+            tasks.enqueue(tasks.run_traces)
 
     def _start_housekeeping(self) -> None:
         # In a thread of its own, so that a long expiry never delays the renewal of the leases.
