@@ -47,6 +47,10 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "csp",
+    "django_tasks",
+    "django_tasks_db",
+    "django_rq",
+    "django_tasks_rq",
     "cradle.accounts",
     "cradle.unit",
     "cradle.audit",
@@ -114,10 +118,16 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The cache also holds rate limits, so it must be shared by every process: the database by default, Redis at scale.
+# Background work (traces, daily clips, retention; cradle/tasks.py) goes through django-tasks: a queue in the database
+# that `cradle worker` runs by default, RQ on Redis (run by `cradle queue`) when Redis is there.
 if redis_url := os.environ.get("REDIS_URL"):
-    CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": redis_url}}
+    CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": redis_url, "KEY_PREFIX": "cradle"}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {"default": {"URL": redis_url, "DEFAULT_TIMEOUT": 3600}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cradle_cache"}}
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {}
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
@@ -235,6 +245,15 @@ CRADLE = {
     "INVITATION_HOURS": 72,
     "BREAK_GLASS_MAX_MINUTES": 60,
     "LIVE_BUFFER_SECONDS": 300,
+    # Workers hold each camera under a lease this long, renewed every second; a dead worker's cameras are taken over
+    # within twice this. At most this many cameras per worker (0: as many as its share of the live workers').
+    "LEASE_SECONDS": float(os.environ.get("CRADLE_LEASE_SECONDS", "10")),
+    "WORKER_CAMERAS": int(os.environ.get("CRADLE_WORKER_CAMERAS", "0")),
+    # How often the worker holding the housekeeping lease queues the periodic background work (cradle/tasks.py).
+    "DAILY_CLIPS_EVERY_SECONDS": 30,
+    "RETENTION_EVERY_SECONDS": int(os.environ.get("CRADLE_RETENTION_EVERY_SECONDS", "600")),
+    # Who may read /metrics besides the machine itself (no proxy in between): a client that sends this bearer token.
+    "METRICS_TOKEN": os.environ.get("CRADLE_METRICS_TOKEN", ""),
     "LIVE_PLAYLIST_SEGMENTS": 6,
     "LIVE_URL_SECONDS": 60,
     "CLIP_URL_SECONDS": 600,

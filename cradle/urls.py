@@ -9,11 +9,14 @@ from cradle.audit import views as audit
 from cradle.forensics import views as forensics
 from cradle.unit import views as unit
 from cradle.viewing import views as viewing
+from cradle.web import health
 from cradle.web import views as web
 
 urlpatterns = [
     path("", web.home, name="home"),
     path("healthz", web.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics_view, name="metrics"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("accounts/", include("allauth.urls")),
     path("join/", accounts.join, name="join"),

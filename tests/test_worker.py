@@ -9,6 +9,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from cradle.media.frames import privacy_screen
 from cradle.media.hls import decode
@@ -25,6 +26,10 @@ class NoText:
 
     def detect(self, image):
         return []
+
+
+def sample(name: str, labels: dict | None = None) -> float:
+    return REGISTRY.get_sample_value(name, labels or {}) or 0.0
 
 
 def run_worker(seconds: float, until=lambda: False) -> None:
@@ -50,6 +55,9 @@ def small_camera(world):
 @pytest.mark.django_db(transaction=True)
 def test_the_worker_stores_marked_segments_of_an_admitted_bed(small_camera):
     fam = small_camera
+    camera = {"camera": str(fam.bed.camera.pk)}
+    written = sample("cradle_segments_written_total", camera)
+    latencies = sample("cradle_redaction_latency_seconds_count")
     run_worker(20, until=lambda: LiveSegment.objects.filter(admission=fam.admission).count() >= 3)
     rows = list(LiveSegment.objects.filter(admission=fam.admission).order_by("index"))
     assert len(rows) >= 3
@@ -68,6 +76,10 @@ def test_the_worker_stores_marked_segments_of_an_admitted_bed(small_camera):
     assert raw.read_bytes()[:4] != a[:4]
     # When the worker stops, the camera is shown as offline rather than as live.
     assert Camera.objects.get(pk=fam.bed.camera.pk).state == Camera.State.OFFLINE
+    # Its figures are in the metrics, under the camera's number (the fixture's first segment was not written here).
+    new = len(rows) - 1
+    assert sample("cradle_segments_written_total", camera) - written >= new
+    assert sample("cradle_redaction_latency_seconds_count") - latencies >= 10 * new
 
 
 @pytest.mark.django_db(transaction=True)
@@ -76,10 +88,13 @@ def test_a_paused_camera_sends_the_privacy_screen_from_the_pipeline(small_camera
     Camera.objects.filter(pk=fam.bed.camera.pk).update(
         paused_until=timezone.now() + timedelta(minutes=10), pause_reason="care"
     )
+    camera = {"camera": str(fam.bed.camera.pk)}
+    screened = sample("cradle_privacy_screen_seconds_total", camera)
     run_worker(20, until=lambda: LiveSegment.objects.filter(admission=fam.admission).count() >= 2)
     row = LiveSegment.objects.filter(admission=fam.admission).order_by("index").last()
     ref = storage.segment_store().get(fam.admission.media_id, str(fam.bed.camera.pk), row.index, "A")
     frame = decode(ref)[5]
     screen = privacy_screen(160, 120)
-    # The encoded, marked picture is the privacy screen, not the bed.
+    # The encoded, marked picture is the privacy screen, not the bed, and the time on it is counted.
     assert np.abs(frame.astype(int) - screen.astype(int)).mean() < 6
+    assert sample("cradle_privacy_screen_seconds_total", camera) - screened >= 1.0

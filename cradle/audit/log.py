@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cradle import metrics
 from cradle.audit import chain
 from cradle.audit.models import Alert, Event
 
@@ -57,7 +58,10 @@ def event_fields(
 
 def record(request: HttpRequest | None, action: str, **kwargs: Any) -> Event:
     """Appends an audit event for this request at once."""
-    return chain.append(**event_fields(request, action, **kwargs))
+    event = chain.append(**event_fields(request, action, **kwargs))
+    # Media requests are refused through here (and playlists allowed): counted for the delivery rates.
+    metrics.count_fetch(action, allowed=event.outcome == Event.Outcome.OK)
+    return event
 
 
 def record_fetch(request: HttpRequest, action: str, first_of: str, **kwargs: Any) -> None:
@@ -69,6 +73,7 @@ def record_fetch(request: HttpRequest, action: str, first_of: str, **kwargs: Any
     device = getattr(request, "device_session", None)
     if not batch.later(f"{getattr(device, 'pk', 0)}:{first_of}", fields):
         chain.append(**fields)
+    metrics.count_fetch(action, allowed=True)
 
 
 def alert_privacy_officers(unit_id: int, kind: str, actor: Any = None, **detail: Any) -> Alert:

@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from cradle import metrics
 from cradle.accounts.models import User
 from cradle.audit.log import record
 from cradle.audit.models import Event
@@ -36,8 +37,14 @@ AUDIT_TRAIL = 200  # events of the identified account
 
 
 def start_in_background() -> None:
-    """Runs the queued jobs in a daemon thread unless this process is already running one."""
-    if not settings.CRADLE.get("TRACE_IN_PROCESS", True) or _lock.locked():
+    """Hands the queued jobs to the background queue (cradle.tasks); with TRACE_IN_PROCESS, runs them in a daemon
+    thread of this process instead, unless it is already running one."""
+    if not settings.CRADLE.get("TRACE_IN_PROCESS", False):
+        from cradle import tasks
+
+        tasks.enqueue(tasks.run_traces)
+        return
+    if _lock.locked():
         return
     threading.Thread(target=_background, name="trace jobs", daemon=True).start()
 
@@ -91,6 +98,7 @@ def run(job: TraceJob) -> None:
             job.progress_text = _("Finished.")
             job.finished_at = timezone.now()
             job.save(update_fields=["report", "status", "progress", "progress_text", "finished_at"])
+            metrics.TRACE_JOBS.labels("done").inc()
             record(
                 None,
                 "trace.run",
@@ -108,6 +116,7 @@ def _fail(job: TraceJob, error: str) -> None:
     job.error = " ".join(error.split())[:300]
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "error", "finished_at"])
+    metrics.TRACE_JOBS.labels("failed").inc()
     record(None, "trace.run", actor=job.created_by, unit=job.unit_id, outcome="failed", job=job.pk, reason=job.error)
 
 

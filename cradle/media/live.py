@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from cradle.media.frames import SafeFrame, privacy_screen
@@ -40,6 +40,7 @@ class CameraPipeline:
         settings: LiveSettings | None = None,
         first_index: int = 0,
         source: CameraSource | None = None,
+        observe: Callable[[SafeFrame], None] | None = None,
     ) -> None:
         self.settings = settings or _settings_for(url)
         s = self.settings
@@ -48,6 +49,8 @@ class CameraPipeline:
         self._writer = SegmentWriter(mark_key, camera_id, s.width, s.height, s.fps, first_index)
         self._sink = sink
         self._paused = paused
+        # Sees every frame as it leaves redaction (the worker's metrics); never changes it.
+        self._observe = observe
         # Timestamps follow the segment numbers, so that a stream taken over by another worker carries on smoothly.
         self._frame_no = first_index * self._writer.frames_per_segment
         self.segments = 0
@@ -69,6 +72,8 @@ class CameraPipeline:
     def _emit(self, frames: list[SafeFrame]) -> None:
         paused = self._paused() if frames else False
         for frame in frames:
+            if self._observe is not None:
+                self._observe(frame if not paused else replace(frame, screened=True))
             if paused or frame.screened:
                 self.screened += 1
             if paused and not frame.screened:

@@ -273,6 +273,11 @@ class SegmentStore:
                 "The master key does not match the one this storage was sealed with; restore the right key file."
             ) from None
 
+    def check(self) -> None:
+        """Reads the master key's marker back from storage (readiness): raises when the storage cannot be reached,
+        MasterKeyError when the master key does not open what it holds."""
+        self._check_master()
+
     def admit(self, admission: str) -> None:
         """Give `admission` its own random data key (once; later calls keep the first)."""
         _check_id(admission)

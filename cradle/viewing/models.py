@@ -29,6 +29,25 @@ class LiveSegment(models.Model):
         indexes = [models.Index(fields=["camera", "-index"])]
 
 
+class Lease(models.Model):
+    """Which worker runs a camera (or the shared housekeeping), until when; see cradle.viewing.leases.
+
+    `epoch` grows at every change of holder: a worker writes a segment only while its lease is unexpired and still of
+    the epoch it took, checked under the row's lock in the same transaction as the write (fencing). `next_index` is the
+    camera's next segment index, so that a worker taking over carries on the sequence even after the live buffer has
+    expired every segment.
+    """
+
+    name = models.CharField(max_length=80, primary_key=True)
+    holder = models.CharField(max_length=80, blank=True)
+    epoch = models.BigIntegerField(default=0)
+    expires_at = models.DateTimeField(default=timezone.now)
+    next_index = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder or 'nobody'} until {self.expires_at:%H:%M:%S}"
+
+
 class ServedVariant(models.Model):
     """The variant of a segment an account has received. Once one is sent, the other never is: with both, a viewer
     could average the mark away."""

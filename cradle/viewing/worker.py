@@ -2,26 +2,33 @@
 
 Segments are sealed under the admission's key and kept for the live buffer's length; nothing older is kept. A camera
 without an admitted baby is not run at all: with nobody to watch, nothing is recorded.
+
+Several workers share the cameras through leases (cradle.viewing.leases): each runs the cameras it holds, takes over
+those of a worker that stopped renewing, and writes every segment fenced by its lease. The housekeeping (expiring the
+live buffer, daily clips, queued background work) runs in whichever worker holds the housekeeping lease.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import IntegrityError, close_old_connections, connections
 from django.db.models import Max
 from django.utils import timezone
 
+from cradle import metrics, tasks
 from cradle.media.fingerprint import fingerprint_segment
+from cradle.media.frames import SafeFrame
 from cradle.media.hls import Segment, decode
 from cradle.media.live import CameraPipeline
 from cradle.media.redact import DetectorPool
 from cradle.unit.models import Admission, Camera
-from cradle.viewing import clips
-from cradle.viewing.models import LiveSegment
+from cradle.viewing.leases import HOUSEKEEPING, Leaseholder, LeaseLost, camera_lease, fair_share
+from cradle.viewing.models import Lease, LiveSegment
 from cradle.viewing.storage import mark_key, segment_store
 
 log = logging.getLogger(__name__)
@@ -32,14 +39,18 @@ VARIANT_OBJECTS = ("A", "B", "ref")
 class CameraRun:
     """One camera's pipeline thread, bound to the admission it records for."""
 
-    def __init__(self, worker: Worker, camera: Camera, admission: Admission) -> None:
+    def __init__(self, worker: Worker, camera: Camera, admission: Admission, lease: Lease) -> None:
         self.camera_id, self.admission_id, self.media_id = camera.pk, admission.pk, admission.media_id
+        self.lease, self.epoch = lease.name, lease.epoch
         self.stop = threading.Event()
         self._paused_until = camera.paused_until
         self._worker = worker
         store = segment_store()
         store.admit(admission.media_id)
+        # The lease remembers the next index even when the live buffer has expired every segment, so that no index
+        # is ever produced twice; the newest row covers a lease written before it knew.
         last = LiveSegment.objects.filter(camera=camera).aggregate(last=Max("index"))["last"]
+        next_index = max(Lease.objects.get(name=lease.name).next_index, 0 if last is None else last + 1)
         self.pipeline = CameraPipeline(
             camera.source_url,
             str(camera.pk),
@@ -47,8 +58,11 @@ class CameraRun:
             worker.pool,
             self._store,
             paused=self.is_paused,
-            first_index=0 if last is None else last + 1,
+            first_index=next_index,
+            observe=self._observe,
         )
+        self._label = str(camera.pk)
+        self._last_segment_at: float | None = None
         self.thread = threading.Thread(target=self._run, name=f"camera {camera.pk}", daemon=True)
 
     def is_paused(self) -> bool:
@@ -58,29 +72,53 @@ class CameraRun:
     def refresh(self, camera: Camera) -> None:
         self._paused_until = camera.paused_until
 
+    def _observe(self, frame: SafeFrame) -> None:
+        metrics.REDACTION_LATENCY.observe(max(0.0, time.monotonic() - frame.arrived))
+        if frame.screened:
+            metrics.PRIVACY_SCREEN.labels(self._label).inc(1 / self.pipeline.settings.fps)
+
     def _run(self) -> None:
         try:
             self.pipeline.run(self.stop)
+        except (LeaseLost, IntegrityError) as e:
+            # Another worker has the camera now (or has written this index): stop before writing anything more.
+            if not self.stop.is_set():  # not when this worker stopped it itself
+                log.warning("camera %s stopped: its lease is no longer ours (%s)", self.camera_id, type(e).__name__)
         except Exception:
             log.exception("camera %s stopped with an error", self.camera_id)
         finally:
+            self.stop.set()
+            metrics.CAMERA_FPS.labels(self._label).set(0)
             connections.close_all()  # this thread's own connections
 
     def _store(self, segment: Segment) -> None:
         store = segment_store()
         objects = {"A": segment.a, "B": segment.b, "ref": segment.reference}
-        for variant in VARIANT_OBJECTS:
-            store.put(self.media_id, str(self.camera_id), segment.index, variant, objects[variant])
-        now = timezone.now()
         fingerprint = fingerprint_segment(decode(segment.reference)).tobytes()
-        LiveSegment.objects.create(
-            fingerprint=fingerprint,
-            camera_id=self.camera_id,
-            admission_id=self.admission_id,
-            index=segment.index,
-            started_at=now - timedelta(seconds=segment.duration),
-            duration=segment.duration,
-        )
+        with self._worker.leases.fenced(self.lease, self.epoch) as lease:
+            if self.stop.is_set():  # stopped by this worker while the segment was being made
+                raise LeaseLost(self.lease)
+            now = timezone.now()
+            # The row first: its unique index refuses a segment index already written before any object is
+            # replaced; viewers see neither until the transaction commits.
+            LiveSegment.objects.create(
+                fingerprint=fingerprint,
+                camera_id=self.camera_id,
+                admission_id=self.admission_id,
+                index=segment.index,
+                started_at=now - timedelta(seconds=segment.duration),
+                duration=segment.duration,
+            )
+            for variant in VARIANT_OBJECTS:
+                store.put(self.media_id, str(self.camera_id), segment.index, variant, objects[variant])
+            lease.next_index = segment.index + 1
+            lease.save(update_fields=["next_index"])
+        metrics.SEGMENTS_WRITTEN.labels(self._label).inc()
+        at = time.monotonic()
+        if self._last_segment_at is not None:
+            frames = round(segment.duration * self.pipeline.settings.fps)
+            metrics.CAMERA_FPS.labels(self._label).set(frames / max(at - self._last_segment_at, 1e-3))
+        self._last_segment_at = at
         Camera.objects.filter(pk=self.camera_id).exclude(state=Camera.State.LIVE).update(
             state=Camera.State.LIVE, state_changed_at=now
         )
@@ -88,35 +126,77 @@ class CameraRun:
 
 
 class Worker:
-    """Keeps one pipeline running per camera with an admitted baby; stops it at discharge."""
+    """Keeps one pipeline running per camera it holds the lease of; stops it at discharge or when the lease is gone."""
 
-    def __init__(self, pool: DetectorPool | None = None) -> None:
+    def __init__(self, pool: DetectorPool | None = None, leases: Leaseholder | None = None) -> None:
         self.pool = pool or DetectorPool(workers=2)
+        self.leases = leases or Leaseholder()
         self.runs: dict[int, CameraRun] = {}
-        self._traces: threading.Thread | None = None
+        self.held: dict[str, Lease] = {}
+        self.schedule = tasks.Schedule()
+        self._traces_due = 0.0
+        self._housekeeping: threading.Thread | None = None
+        self._shed_at = 0.0
 
     def reconcile(self) -> None:
+        """Claims and renews leases, then starts and stops pipelines to match what this worker holds."""
         wanted = {
             a.bed.camera.pk: (a.bed.camera, a)
             for a in Admission.objects.filter(discharged_at__isnull=True).select_related("bed__camera")
             if hasattr(a.bed, "camera")
         }
+        workers = self.leases.announce()
+        share = fair_share(len(wanted), workers, settings.CRADLE["WORKER_CAMERAS"])
+        names = [camera_lease(camera_id) for camera_id in wanted]
+        held = self.leases.claim([*names, HOUSEKEEPING], limit=share)
+        self.leases.release([name for name in self.held if name not in held])
+        self.held = held
+        self._shed(share, workers)
         for camera_id, run in list(self.runs.items()):
             target = wanted.get(camera_id)
-            if target is None or target[1].pk != run.admission_id or not run.thread.is_alive():
+            lease = self.held.get(run.lease)
+            if (
+                target is None
+                or target[1].pk != run.admission_id
+                or not run.thread.is_alive()
+                or lease is None
+                or lease.epoch != run.epoch
+            ):
                 run.stop.set()
                 del self.runs[camera_id]
                 if target is None:
                     Camera.objects.filter(pk=camera_id).update(
                         state=Camera.State.OFFLINE, state_changed_at=timezone.now()
                     )
+                # The next round starts it again if it is still ours, once its thread has finished its segment.
+                continue
         for camera_id, (camera, admission) in wanted.items():
+            lease = self.held.get(camera_lease(camera_id))
             if camera_id in self.runs:
                 self.runs[camera_id].refresh(camera)
                 continue
-            run = CameraRun(self, camera, admission)
+            if lease is None or any(t.name == f"camera {camera_id}" for t in threading.enumerate()):
+                continue
+            run = CameraRun(self, camera, admission, lease)
             self.runs[camera_id] = run
             run.thread.start()
+        metrics.CAMERAS_RUN.set(len(self.runs))
+
+    def _shed(self, share: int, workers: int) -> None:
+        """Hands one camera back when this worker holds more than its share, so that a worker that has just started
+        gets some; one at a time, a lease's length apart, so that the cameras do not all move at once."""
+        cameras = sorted(name for name in self.held if name.startswith("camera/"))
+        now = time.monotonic()
+        if workers < 2 or len(cameras) <= share or now - self._shed_at < self.leases.seconds:
+            return
+        self._shed_at = now
+        name = cameras[-1]
+        for run in self.runs.values():
+            if run.lease == name:
+                run.stop.set()
+                run.thread.join(timeout=5)
+        self.leases.release([name])
+        del self.held[name]
 
     def expire(self) -> int:
         """Drops every segment older than the live buffer, in storage and in the index; gives how many."""
@@ -133,40 +213,63 @@ class Worker:
             LiveSegment.objects.filter(pk=pk).delete()
         return len(old)
 
-    def start_traces(self) -> None:
-        """Leak traces a privacy officer queued run here too, beside the cameras, one job at a time."""
-        from cradle.forensics import jobs
+    def housekeep(self) -> None:
+        """The shared chores, done by one worker at a time: the live buffer's end, and queuing the periodic work
+        (daily clips, retention, and traces left queued when the queue could not be reached)."""
         from cradle.forensics.models import TraceJob
 
-        if (self._traces is None or not self._traces.is_alive()) and TraceJob.objects.filter(
-            status=TraceJob.Status.QUEUED
-        ).exists():
+        self.expire()
+        self.schedule.tick()
+        if TraceJob.objects.filter(status=TraceJob.Status.QUEUED).exists() and time.monotonic() >= self._traces_due:
+            self._traces_due = time.monotonic() + 60
+            tasks.enqueue(tasks.run_traces)
 
-            def run() -> None:
-                try:
-                    jobs.run_pending()
-                finally:
-                    connections.close_all()
+    def _start_housekeeping(self) -> None:
+        # In a thread of its own, so that a long expiry never delays the renewal of the leases.
+        if HOUSEKEEPING not in self.held or (self._housekeeping is not None and self._housekeeping.is_alive()):
+            return
 
-            self._traces = threading.Thread(target=run, name="traces", daemon=True)
-            self._traces.start()
+        def run() -> None:
+            try:
+                self.housekeep()
+            except Exception:
+                log.exception("housekeeping failed")
+            finally:
+                connections.close_all()
+
+        self._housekeeping = threading.Thread(target=run, name="housekeeping", daemon=True)
+        self._housekeeping.start()
 
     def run_forever(self, stop: threading.Event, every_s: float = 1.0) -> None:
         while not stop.is_set():
             try:
                 self.reconcile()
-                self.expire()
-                clips.record_daily()
-                self.start_traces()
+                self._start_housekeeping()
             except Exception:
                 log.exception("could not reconcile cameras")
+                self._stop_unsure()
             close_old_connections()
             stop.wait(every_s)
         for run in self.runs.values():
             run.stop.set()
         for run in self.runs.values():
             run.thread.join(timeout=5)
+        if self._housekeeping is not None:
+            self._housekeeping.join(timeout=10)
         Camera.objects.filter(pk__in=list(self.runs)).update(
             state=Camera.State.OFFLINE, state_changed_at=timezone.now()
         )
+        # Handing the leases back lets another worker take the cameras at once rather than after they expire.
+        self.leases.release(list(self.held))
+        self.leases.withdraw()
         connections.close_all()  # this thread's own connections
+
+    def _stop_unsure(self) -> None:
+        """Without the database this worker cannot know whether its leases still hold: the cameras it can no longer
+        renew stop once the leases would have expired (their segments are refused from then on anyway)."""
+        now = timezone.now()
+        for camera_id, run in list(self.runs.items()):
+            lease = self.held.get(run.lease)
+            if lease is None or lease.expires_at <= now:
+                run.stop.set()
+                del self.runs[camera_id]

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
+from cradle import metrics, tasks
 from cradle.media.store import MasterKeyError, StoreError
 from cradle.viewing.storage import segment_store
 from cradle.viewing.worker import Worker
 
 
 class Command(BaseCommand):
-    help = "Run the camera pipelines of every bed with an admitted baby."
+    help = "Run the camera pipelines of every bed with an admitted baby (and the background queue by default)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--metrics-bind",
+            default=os.environ.get("CRADLE_WORKER_METRICS_BIND", ""),
+            help="also serve this worker's metrics over HTTP here, e.g. 127.0.0.1:9464 (a worker on its own machine)",
+        )
 
     def handle(self, *args, **options) -> None:
         try:
@@ -23,5 +32,22 @@ class Command(BaseCommand):
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
+        metrics.forget_dead_processes()
+        if options["metrics_bind"]:
+            try:
+                metrics.serve(options["metrics_bind"])
+            except (OSError, ValueError) as e:
+                raise CommandError(f"Cannot serve metrics on {options['metrics_bind']}: {e}.") from None
+        queue = None
+        if tasks.in_database():
+            # The embedded default: no separate queue process to run, so the worker runs the background work too.
+            queue = threading.Thread(target=tasks.run_queue, args=(stop,), name="queue", daemon=True)
+            queue.start()
         self.stdout.write("Cradle worker running (Ctrl+C stops).")
-        Worker().run_forever(stop)
+        self.stdout.flush()
+        try:
+            Worker().run_forever(stop)
+        finally:
+            if queue is not None:
+                queue.join(timeout=30)
+            metrics.process_ended()

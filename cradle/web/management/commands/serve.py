@@ -38,6 +38,8 @@ class Command(BaseCommand):
             "-",
             "--forwarded-allow-ips",
             os.environ.get("CRADLE_PROXY", ""),
+            "--config",
+            "python:cradle.web.gunicorn_hooks",
         ]
         self.stdout.write(f"Serving on http://{options['bind']}/ (Ctrl+C stops)")
         sys.stdout.flush()

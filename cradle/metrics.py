@@ -1,0 +1,98 @@
+"""Prometheus metrics: camera frame rates, redaction latency, time on the privacy screen, deliveries, trace jobs.
+
+Labels name cameras by their number and actions by their name, never a baby, a family or an account. With
+`PROMETHEUS_MULTIPROC_DIR` set (the `cradle` commands set it to `$CRADLE_DATA_DIR/metrics` unless it is given), every
+process writes its figures there: gunicorn's workers, the pipeline worker and the queue, and `/metrics` of any web
+process reports them all. Without it, a process reports its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    start_http_server,
+)
+
+CAMERA_FPS = Gauge(
+    "cradle_camera_fps",
+    "Frames per second a camera's pipeline delivered over its last segment.",
+    ["camera"],
+    multiprocess_mode="mostrecent",
+)
+SEGMENTS_WRITTEN = Counter("cradle_segments_written_total", "Live segments sealed and stored.", ["camera"])
+REDACTION_LATENCY = Histogram(
+    "cradle_redaction_latency_seconds",
+    "Time from a frame's arrival to its redacted (or screened) picture.",
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0),
+)
+PRIVACY_SCREEN = Counter(
+    "cradle_privacy_screen_seconds_total",
+    "Seconds of a camera's picture replaced by the privacy screen (redaction behind, lost source, or a nurse's pause).",
+    ["camera"],
+)
+CAMERAS_RUN = Gauge("cradle_worker_cameras", "Cameras this worker runs under its leases.", multiprocess_mode="livesum")
+FETCHES = Counter(
+    "cradle_media_fetches_total",
+    "Playlist and segment requests, by action (live.segment, clip.playlist, ...) and outcome (allowed or refused).",
+    ["action", "outcome"],
+)
+TRACE_JOBS = Counter("cradle_trace_jobs_total", "Leak trace jobs finished, by outcome (done or failed).", ["outcome"])
+
+MEDIA_ACTIONS = frozenset({"live.playlist", "live.segment", "clip.playlist", "clip.segment", "clip.keepsake"})
+
+
+def shared_folder() -> Path | None:
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return Path(folder) if folder else None
+
+
+def registry() -> CollectorRegistry:
+    """The registry to report: every process's figures from the shared folder, or this process's own."""
+    if shared_folder() is None:
+        return REGISTRY
+    collected = CollectorRegistry()
+    multiprocess.MultiProcessCollector(collected)
+    return collected
+
+
+def exposition() -> tuple[bytes, str]:
+    return generate_latest(registry()), CONTENT_TYPE_LATEST
+
+
+def forget_dead_processes() -> None:
+    """Drops the live gauges of processes that are gone (a killed worker's cameras must not look running)."""
+    folder = shared_folder()
+    if folder is None:
+        return
+    for path in folder.glob("gauge_live*_*.db"):
+        pid = path.stem.rpartition("_")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(FileNotFoundError):
+                multiprocess.mark_process_dead(int(pid), str(folder))
+
+
+def process_ended(pid: int | None = None) -> None:
+    if shared_folder() is not None:
+        multiprocess.mark_process_dead(pid or os.getpid())
+
+
+def serve(bind: str) -> None:
+    """Exposes the figures over HTTP on `bind` (host:port) from this process, for a worker on a machine of its own."""
+    host, _, port = bind.rpartition(":")
+    start_http_server(int(port), addr=host or "127.0.0.1", registry=registry())
+
+
+def count_fetch(action: str, allowed: bool) -> None:
+    if action in MEDIA_ACTIONS:
+        FETCHES.labels(action, "allowed" if allowed else "refused").inc()

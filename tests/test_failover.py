@@ -1,0 +1,132 @@
+"""Two real `cradle worker` processes share the cameras; one is killed and the other carries its cameras on.
+
+The workers run as subprocesses against the test database (SQLite here, PostgreSQL in the second run of the suite) with
+small simulated cameras and a short lease, so that two cores cope and the test is quick.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from cradle.media.fingerprint import fingerprint_segment
+from cradle.media.hls import decode
+from cradle.unit.models import Camera
+from cradle.viewing import storage
+from cradle.viewing.leases import camera_lease
+from cradle.viewing.models import Lease, LiveSegment
+
+LEASE_S = 3.0
+SMALL = "sim://{}?size=160x120&fps=5"
+
+
+def database_url() -> str:
+    """The test database as a URL a child process can open."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    user = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def start_worker(tmp: Path, name: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CRADLE_DATA_DIR": str(tmp),
+        "CRADLE_MASTER_KEY_FILE": str(settings.MASTER_KEY_FILE),
+        "CRADLE_MEDIA_DIR": str(settings.MEDIA_DIR),
+        "CRADLE_LEASE_SECONDS": str(LEASE_S),
+        "CRADLE_LOG_LEVEL": "WARNING",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - the child writes it until it ends
+    return subprocess.Popen(
+        [sys.executable, "-m", "cradle.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+def wait_for(condition, timeout: float, what: str) -> float:
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+def holder_pid(camera_id: int) -> int | None:
+    lease = Lease.objects.filter(name=camera_lease(camera_id)).first()
+    if lease is None or not lease.holder:
+        return None
+    return int(lease.holder.split(":")[1])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_killed_workers_camera_carries_on_in_the_other_worker_without_a_repeated_index(world, tmp_path):
+    cameras = [world.families[tag].bed.camera.pk for tag in ("a", "b")]
+    for camera_id in cameras:
+        Camera.objects.filter(pk=camera_id).update(source_url=SMALL.format(f"bed-{camera_id}"))
+    workers = {}
+    try:
+        for name in ("one", "two"):
+            process = start_worker(tmp_path, name)
+            workers[process.pid] = process
+        # Each worker ends up with one camera (a worker that has more than its share hands one over).
+        wait_for(
+            lambda: (
+                {holder_pid(c) for c in cameras} == set(workers)
+                and all(LiveSegment.objects.filter(camera_id=c, index__gt=0).count() >= 3 for c in cameras)
+            ),
+            180,
+            "both workers to run a camera each",
+        )
+        victim_camera = cameras[0]
+        victim = holder_pid(victim_camera)
+        survivor = next(pid for pid in workers if pid != victim)
+        before = LiveSegment.objects.filter(camera_id=victim_camera).count()
+        workers[victim].send_signal(signal.SIGKILL)
+        workers[victim].wait()
+        killed = time.monotonic()
+        taken = wait_for(lambda: holder_pid(victim_camera) == survivor, 6 * LEASE_S, "the survivor to take over")
+        # Taken over within twice the lease time (a little more for this poll and a busy machine).
+        assert taken <= 2 * LEASE_S + 1.0
+        wait_for(
+            lambda: LiveSegment.objects.filter(camera_id=victim_camera).count() >= before + 4,
+            120,
+            "the survivor to write the camera's segments",
+        )
+        window = time.monotonic() - killed
+        workers[survivor].send_signal(signal.SIGTERM)
+        assert workers[survivor].wait(timeout=30) == 0
+    finally:
+        for process in workers.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    store = storage.segment_store()
+    fam = world.families["a"]
+    for camera_id in cameras:
+        rows = list(LiveSegment.objects.filter(camera_id=camera_id, index__gt=0).order_by("index"))
+        indexes = [r.index for r in rows]
+        # Continuous: the survivor went on from the dead worker's next index, none skipped and none twice.
+        assert indexes == list(range(1, len(rows) + 1)), indexes
+        gaps = [(b.started_at - a.started_at).total_seconds() for a, b in itertools.pairwise(rows)]
+        # No hole in the picture longer than the takeover that was measured above.
+        assert max(gaps) <= window + 1.0, (max(gaps), window)
+        if camera_id == victim_camera:
+            # Every stored segment is the one its row describes: no worker overwrote another's.
+            for row in rows:
+                ref = store.get(fam.admission.media_id, str(camera_id), row.index, "ref")
+                assert fingerprint_segment(decode(ref)).tobytes() == bytes(row.fingerprint)
+    # The survivor handed its leases back when it stopped, for the next worker to take at once.
+    assert Lease.objects.filter(name=camera_lease(victim_camera)).get().holder == ""
