@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "cradle.audit",
     "cradle.viewing",
     "cradle.forensics",
+    "cradle.retention",
     "cradle.web",
 ]
 
@@ -216,6 +217,8 @@ LOGGING = {
 # Media: each admission's segments are sealed under its own data key, wrapped by this master key (mode 0600).
 MASTER_KEY_FILE = Path(os.environ.get("CRADLE_MASTER_KEY_FILE", DATA_DIR / "master.key"))
 MEDIA_DIR = Path(os.environ.get("CRADLE_MEDIA_DIR", DATA_DIR / "media"))
+# Every destroyed data key is listed here, outside the database and the backups, so a restore destroys it again.
+SHRED_LEDGER_FILE = Path(os.environ.get("CRADLE_SHRED_LEDGER_FILE", MASTER_KEY_FILE.parent / "shred.ledger"))
 
 CRADLE = {
     # Login throttling: failures allowed in the window before that key is refused until the window passes.
@@ -231,6 +234,9 @@ CRADLE = {
     "LIVE_URL_SECONDS": 60,
     "CLIP_URL_SECONDS": 600,
     "KEEPSAKES_PER_DAY": 5,
+    # Retention: how long audit events are kept, and how often the worker applies the policy.
+    "AUDIT_RETENTION_YEARS": float(os.environ.get("CRADLE_AUDIT_RETENTION_YEARS", "10")),
+    "RETENTION_EVERY_SECONDS": 300,
     # Segment fetches after a session's first are written to the audit chain in batches this often (0: at once).
     "AUDIT_BATCH_SECONDS": float(os.environ.get("CRADLE_AUDIT_BATCH_SECONDS", "0.5")),
     # Bulk-access rules: past these an account is suspended pending review (a family watches a few clips a day).

@@ -32,6 +32,7 @@ MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="cradle-test-media-"))
 atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
 settings.MASTER_KEY_FILE = MEDIA_ROOT / "master.key"
 settings.MEDIA_DIR = MEDIA_ROOT / "media"
+settings.SHRED_LEDGER_FILE = MEDIA_ROOT / "shred.ledger"
 MasterKey.create(settings.MASTER_KEY_FILE)
 # Audit events are written at once in tests; tests/test_audit_batch.py covers batching on its own.
 settings.CRADLE = {**settings.CRADLE, "AUDIT_BATCH_SECONDS": 0}
