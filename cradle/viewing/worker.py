@@ -19,6 +19,7 @@ from cradle.media.fingerprint import fingerprint_segment
 from cradle.media.hls import Segment, decode
 from cradle.media.live import CameraPipeline
 from cradle.media.redact import DetectorPool
+from cradle.retention import service as retention
 from cradle.unit.models import Admission, Camera
 from cradle.viewing import clips
 from cradle.viewing.models import LiveSegment
@@ -98,7 +99,7 @@ class Worker:
     def reconcile(self) -> None:
         wanted = {
             a.bed.camera.pk: (a.bed.camera, a)
-            for a in Admission.objects.filter(discharged_at__isnull=True).select_related("bed__camera")
+            for a in Admission.objects.filmed().select_related("bed__camera")
             if hasattr(a.bed, "camera")
         }
         for camera_id, run in list(self.runs.items()):
@@ -158,6 +159,7 @@ class Worker:
                 self.expire()
                 clips.record_daily()
                 self.start_traces()
+                retention.run_if_due()
             except Exception:
                 log.exception("could not reconcile cameras")
             close_old_connections()
