@@ -101,6 +101,15 @@ def live_allowed(admission: Admission) -> bool:
     return admission.discharged_at is None and admission.live_withdrawn_at is None and admission.shredded_at is None
 
 
+def get_live_admission(user: User, admission_id: int) -> Admission:
+    """An admission whose live picture the user may watch now: watchable, and live allowed (for live playlists and
+    live segment addresses; clips go through get_watchable_admission)."""
+    admission = get_watchable_admission(user, admission_id)
+    if not live_allowed(admission):
+        raise Http404
+    return admission
+
+
 def get_consenting_parent_admission(user: User, admission_id: int) -> Admission:
     """An admission whose consent this user may withdraw: a parent's, in the unit or within the grace period."""
     ids = family_admission_ids(user, FamilyMembership.Role.PARENT)

@@ -158,3 +158,15 @@ def _flush_in_maintenance() -> None:
 
 
 _flush_in_maintenance()
+
+
+@pytest.fixture
+def fresh_storage(settings, tmp_path):
+    """Media storage and shred ledger of this test alone (retention's verify scans everything that is stored)."""
+    from cradle.viewing import storage
+
+    settings.MEDIA_DIR = tmp_path / "media"
+    settings.SHRED_LEDGER_FILE = tmp_path / "shred.ledger"
+    storage.forget()
+    yield tmp_path
+    storage.forget()
