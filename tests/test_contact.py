@@ -104,3 +104,17 @@ def test_a_clip_notification_carries_nothing_identifying(world):
         text = message.subject + message.body
         for secret in ("Little Dragon", fam.bed.label, fam.unit.name, fam.unit.code, str(fam.admission.pk)):
             assert secret not in text
+
+
+def test_parents_give_their_contact_details_on_their_own_page(world):
+    fam = world.families["a"]
+    parent = world.client("parent_a")
+    response = parent.post(reverse("profile"), {"display_name": "Mum", "email": EMAIL, "phone": "call me maybe"})
+    assert response.status_code == 200 and "Enter a phone number" in response.content.decode()
+    response = parent.post(reverse("profile"), {"display_name": "Mum", "email": EMAIL, "phone": PHONE})
+    assert response.status_code == 302
+    fam.parent.refresh_from_db()
+    assert (fam.parent.email, fam.parent.phone) == (EMAIL, PHONE)
+    changed = Event.objects.filter(action="account.contact_changed", actor_id=fam.parent.pk)
+    assert sorted(e.detail["field"] for e in changed) == ["email", "phone"]
+    assert EMAIL not in str(list(changed.values_list("detail", flat=True)))
