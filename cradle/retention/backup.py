@@ -118,7 +118,10 @@ def _open_chunks(source: IO[bytes], master: MasterKey, name: str) -> Iterator[by
         header = source.read(_LENGTH.size)
         if len(header) < _LENGTH.size:
             raise BackupError(f"{name} is incomplete (cut off); use a complete copy.")
-        sealed = source.read(_LENGTH.unpack(header)[0])
+        length = _LENGTH.unpack(header)[0]
+        sealed = source.read(length)
+        if len(sealed) < length:
+            raise BackupError(f"{name} is incomplete (cut off); use a complete copy.")
         for last in (False, True):
             try:
                 chunk = aead.decrypt(sealed[:12], sealed[12:], _aad(salt, index, last))

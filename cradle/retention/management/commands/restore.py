@@ -26,5 +26,5 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Restored {options['source']}: {figures.bytes} bytes, {figures.objects} stored objects, "
             f"database {figures.database_bytes} bytes, {figures.seconds:.2f} s; "
-            f"{figures.shredded_again} destroyed keys kept destroyed."
+            f"destroyed keys kept destroyed: {figures.shredded_again}."
         )
