@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from cradle.accounts.models import DeviceSession, User
@@ -238,8 +238,7 @@ def restore(source: str | Path, *, replace: bool = False) -> Figures:
             objects = 0
             with transaction.atomic():
                 if replace:
-                    with maintenance():
-                        call_command("flush", interactive=False, verbosity=0)
+                    _wipe()
                 call_command("loaddata", str(database), verbosity=0)
                 # Sessions are not in the backup: the devices that were signed in are signed out.
                 DeviceSession.objects.filter(ended_at__isnull=True).update(
@@ -263,6 +262,20 @@ def restore(source: str | Path, *, replace: bool = False) -> Figures:
     figures = Figures(source.stat().st_size, objects, database_bytes, time.monotonic() - started, shredded)
     record(None, "backup.restored", objects=objects, shredded_again=shredded)
     return figures
+
+
+def _wipe() -> None:
+    """Empties every table (the audit log too, which only a sanctioned wipe may do) before a replacing restore."""
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        # TRUNCATE refuses tables with deferred foreign-key checks still pending in this transaction.
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    with maintenance():
+        call_command("flush", interactive=False, verbosity=0)
+    if postgres:
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # loaddata inserts rows before those they refer to
 
 
 def _read(archive: tarfile.TarFile, name: str) -> bytes:
