@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import io
 import shutil
+import threading
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.http import Http404
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from cradle import scope
 from cradle.accounts.models import DeviceSession
 from cradle.audit.models import Event
 from cradle.media.store import LocalDisk, MasterKey, MasterKeyError, SegmentStore, StoreError
@@ -94,6 +97,10 @@ def test_the_lifecycle_from_discharge_to_destroyed_media(world, fresh_storage, c
     listed = [delivery.open_ticket(u[3:-3]).segment_id for u in live.splitlines() if u.startswith("/v/")]
     assert set(LiveSegment.objects.filter(pk__in=listed).values_list("in_clip", flat=True)) <= {True}
     assert again.get(reverse("family", args=[fam.admission.pk])).status_code == 404
+    # Keepsakes too, for parents (tests/test_viewing.py makes one from a real clip), and not for relatives.
+    assert scope.get_parent_clip(fam.parent, clip.pk) == clip
+    with pytest.raises(Http404):
+        scope.get_parent_clip(fam.relative, clip.pk)
 
     # Copies of the sealed media made before the end (a replica, a cache, a stolen disk) must die with the key.
     copies = fresh_storage / "copies"
@@ -238,3 +245,44 @@ def test_a_missing_or_wrong_master_key_stops_the_commands_with_one_sentence(worl
             call_command("retention", "verify", stdout=io.StringIO())
     finally:
         storage.forget()
+
+
+def test_the_worker_runs_retention_on_a_schedule(world, fresh_storage, monkeypatch):
+    from types import SimpleNamespace
+
+    from cradle.viewing import worker as worker_module
+
+    fam = world.families["a"]
+    stored(fam)
+    service.discharge(fam.admission)
+    Admission.objects.filter(pk=fam.admission.pk).update(discharged_at=timezone.now() - timedelta(days=31))
+    monkeypatch.setattr(service, "_last_run", 0.0)
+    # One turn of the worker's loop without cameras, and without closing this test's database connection.
+    stop = threading.Event()
+    worker = worker_module.Worker(pool=object())
+    monkeypatch.setattr(worker, "reconcile", lambda: None)
+    monkeypatch.setattr(worker, "start_traces", stop.set)
+    monkeypatch.setattr(worker_module, "connections", SimpleNamespace(close_all=lambda: None))
+    monkeypatch.setattr(worker_module, "close_old_connections", lambda: None)
+    worker.run_forever(stop)
+    assert Admission.objects.get(pk=fam.admission.pk).shredded_at is not None
+    assert service.run_if_due() is None  # not again before RETENTION_EVERY_SECONDS
+
+
+@pytest.mark.nodb
+def test_the_command_line_refuses_to_start_without_the_master_key(tmp_path):
+    """As an operator sees it: one sentence on stderr, a non-zero exit, no traceback, nothing served."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cradle = Path(sys.executable).with_name("cradle")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRADLE_", "DATABASE_URL"))}
+    env["CRADLE_DATA_DIR"] = str(tmp_path)
+    (tmp_path / "x").write_bytes(b"a backup")
+    for command in (["serve", "--bind", "127.0.0.1:1"], ["retention", "verify"], ["restore", str(tmp_path / "x")]):
+        done = subprocess.run([str(cradle), *command], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode != 0, command
+        assert "Traceback" not in done.stderr and "master key file" in done.stderr, command
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
