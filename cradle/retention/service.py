@@ -228,6 +228,13 @@ def run(now: datetime | None = None) -> dict[str, int]:
     # A pipeline may store a last segment just after discharge or withdrawal; it goes here, not with the buffer.
     for admission in stopped.filter(segments__in_clip=False).distinct():
         counts["live_segments_of_stopped_cameras"] += purge_live_buffer(admission)
+    # A worker that still held the key in memory may have sealed a last segment after the key went: unreadable, and
+    # removed here with its row.
+    counts["leftovers_of_shredded_admissions"] = 0
+    for admission in Admission.objects.filter(shredded_at__isnull=False, segments__isnull=False).distinct():
+        counts["leftovers_of_shredded_admissions"] += LiveSegment.objects.filter(admission=admission).count()
+        segment_store().shred(admission.media_id)
+        LiveSegment.objects.filter(admission=admission).delete()
     due = due_for_shredding(now)
     counts["admissions_shredded"] = len(due)
     counts["objects_destroyed"] = sum(shred(a, "retention") for a in due)
