@@ -195,7 +195,7 @@ def test_a_transfer_moves_the_baby_and_keeps_the_family_watching(world, fresh_st
     page = nurse.get(reverse("transfer", args=[fam.admission.pk])).content.decode()
     assert "Special Care Nursery · T9" in page and f">{world.families['b'].bed.label}<" not in page  # taken beds
     response = nurse.post(reverse("transfer", args=[fam.admission.pk]), {"bed": target.pk})
-    assert response.status_code == 302
+    assert response["Location"] == reverse("board", args=[world.unit1.pk])
     fam.admission.refresh_from_db()
     assert (fam.admission.unit_id, fam.admission.bed_id) == (world.unit2.pk, target.pk)
     # Same sessions, same key, same clips: the family does not notice.

@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from cradle import scope
@@ -406,10 +407,15 @@ def discharge(request: HttpRequest, admission_id: int) -> HttpResponse:
     if request.method != "POST":
         return render(request, "unit/discharge.html", {"admission": admission, "grace_days": admission.unit.grace_days})
     lifecycle.discharge(admission, request=request)
+    days = admission.unit.grace_days
     messages.success(
         request,
-        _("Discharged. The family was signed out; they can watch their clips for %(days)d days.")
-        % {"days": admission.unit.grace_days},
+        ngettext(
+            "Discharged. The family was signed out; they can watch their clips for %(days)d day.",
+            "Discharged. The family was signed out; they can watch their clips for %(days)d days.",
+            days,
+        )
+        % {"days": days},
     )
     return redirect("board", unit_id=admission.unit_id)
 
@@ -420,6 +426,7 @@ def transfer(request: HttpRequest, admission_id: int) -> HttpResponse:
     admission = scope.get_nursed_admission(request.user, admission_id)
     form = TransferForm(admission, request.POST or None)
     if request.method == "POST" and form.is_valid():
+        back_to = admission.unit_id  # the nurse's own board; the baby's is now another unit's
         try:
             lifecycle.transfer(admission, form.cleaned_data["bed"], request=request)
         except lifecycle.TransferError as e:
@@ -430,7 +437,7 @@ def transfer(request: HttpRequest, admission_id: int) -> HttpResponse:
                 _("Transferred to %(unit)s, bed %(bed)s. The family keeps its access.")
                 % {"unit": form.cleaned_data["bed"].unit.name, "bed": form.cleaned_data["bed"].label},
             )
-            return redirect("board", unit_id=admission.unit_id)
+            return redirect("board", unit_id=back_to)
     return render(request, "unit/transfer.html", {"admission": admission, "form": form})
 
 
