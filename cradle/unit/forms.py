@@ -62,9 +62,17 @@ class UnitSettingsForm(forms.ModelForm):
     def clean_parent_cap(self) -> int:
         return _bounded(self.cleaned_data["parent_cap"], 1, 4)
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Left out of a form, the unit keeps its grace period.
+        self.fields["grace_days"].required = False
+
     def clean_grace_days(self) -> int:
+        value = self.cleaned_data["grace_days"]
+        if value is None:
+            return self.instance.grace_days
         # Short enough that clips do not outlive their purpose (the 2016 portal kept them for years).
-        return _bounded(self.cleaned_data["grace_days"], 0, 90)
+        return _bounded(value, 0, 90)
 
 
 def _bounded(value: int, low: int, high: int) -> int:
