@@ -51,26 +51,72 @@ def is_staff(user: User, *roles: str) -> bool:
 
 
 def active_family(user: User, *roles: str) -> QuerySet[FamilyMembership]:
-    """The user's family memberships that still give access: not revoked, admission not discharged."""
+    """The user's family memberships that give full access: not revoked, baby still in the unit, media not
+    destroyed."""
     if not user.is_authenticated:
         return FamilyMembership.objects.none()
     return FamilyMembership.objects.filter(
         user=user,
         revoked_at__isnull=True,
         admission__discharged_at__isnull=True,
+        admission__shredded_at__isnull=True,
         role__in=roles or FamilyMembership.Role.values,
     )
 
 
+def grace_admission_ids(user: User, *roles: str) -> set[int]:
+    """Discharged admissions whose clips the user's family may still watch: until discharge plus the unit's grace
+    period, and while the key exists. Never live."""
+    if not user.is_authenticated:
+        return set()
+    memberships = FamilyMembership.objects.filter(
+        user=user,
+        revoked_at__isnull=True,
+        admission__discharged_at__isnull=False,
+        admission__shredded_at__isnull=True,
+        role__in=roles or FamilyMembership.Role.values,
+    ).select_related("admission__unit")
+    now = timezone.now()
+    return {m.admission_id for m in memberships if m.admission.clips_until > now}
+
+
+def family_admission_ids(user: User, *roles: str) -> set[int]:
+    """Admissions whose clips the user's family may watch: in the unit, or discharged within the grace period."""
+    return set(active_family(user, *roles).values_list("admission_id", flat=True)) | grace_admission_ids(user, *roles)
+
+
 def watchable_admissions(user: User) -> QuerySet[Admission]:
-    """Admissions whose baby the user may see: their own family's, or any in a unit where they nurse."""
-    family = active_family(user).values("admission_id")
+    """Admissions whose baby the user may see: their own family's (after discharge, for the grace period: only clips
+    remain then, the live buffer having gone at discharge), or any in a unit where they nurse."""
     units = staff_unit_ids(user, Role.NURSE)
     return (
-        Admission.objects.filter(Q(pk__in=family) | Q(unit_id__in=units, discharged_at__isnull=True))
+        Admission.objects.filter(
+            Q(pk__in=family_admission_ids(user)) | Q(unit_id__in=units, discharged_at__isnull=True),
+            shredded_at__isnull=True,
+        )
         .select_related("bed", "unit", "bed__camera")
         .distinct()
     )
+
+
+def live_allowed(admission: Admission) -> bool:
+    """Whether the admission's live picture may be shown at all: baby in the unit and consent not withdrawn."""
+    return admission.discharged_at is None and admission.live_withdrawn_at is None and admission.shredded_at is None
+
+
+def get_live_admission(user: User, admission_id: int) -> Admission:
+    """An admission whose live picture the user may watch now: watchable, and live allowed (for live playlists and
+    live segment addresses; clips go through get_watchable_admission)."""
+    admission = get_watchable_admission(user, admission_id)
+    if not live_allowed(admission):
+        raise Http404
+    return admission
+
+
+def get_consenting_parent_admission(user: User, admission_id: int) -> Admission:
+    """An admission whose consent this user may withdraw: a parent's, in the unit or within the grace period."""
+    ids = family_admission_ids(user, FamilyMembership.Role.PARENT)
+    return get_object_or_404(Admission.objects.select_related("bed", "unit"), pk=admission_id, pk__in=ids)
 
 
 def get_watchable_admission(user: User, admission_id: int) -> Admission:
@@ -90,6 +136,18 @@ def get_nursed_admission(user: User, admission_id: int) -> Admission:
         pk=admission_id,
         unit_id__in=units,
         discharged_at__isnull=True,
+    )
+
+
+def get_family_contact_for_nurse(user: User, membership_id: int) -> FamilyMembership:
+    """A family member whose contact details a nurse of their baby's unit may reveal (audited by the caller)."""
+    units = staff_unit_ids(user, Role.NURSE)
+    return get_object_or_404(
+        FamilyMembership.objects.select_related("user", "admission"),
+        pk=membership_id,
+        admission__unit_id__in=units,
+        admission__discharged_at__isnull=True,
+        revoked_at__isnull=True,
     )
 
 
@@ -166,6 +224,6 @@ def get_watchable_clip(user: User, clip_id: int) -> Clip:
 
 
 def get_parent_clip(user: User, clip_id: int) -> Clip:
-    """A clip of a baby the user is a parent of (keepsakes are for parents)."""
-    ids = active_family(user, FamilyMembership.Role.PARENT).values("admission_id")
+    """A clip of a baby the user is a parent of (keepsakes are for parents, also during the grace period)."""
+    ids = family_admission_ids(user, FamilyMembership.Role.PARENT)
     return get_object_or_404(Clip.objects.select_related("admission"), pk=clip_id, admission_id__in=ids)

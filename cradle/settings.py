@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "cradle.viewing",
     "cradle.forensics",
     "cradle.keystore",
+    "cradle.retention",
     "cradle.web",
 ]
 
@@ -234,6 +235,8 @@ STORAGE_URL = os.environ.get("CRADLE_STORAGE_URL", "").strip()
 # an AES-128 copy from this folder (a tmpfs is best) through its internal location (cradle.viewing.edge).
 EDGE_DIR = Path(edge) if (edge := os.environ.get("CRADLE_EDGE_DIR")) else None
 EDGE_LOCATION = "/" + os.environ.get("CRADLE_EDGE_LOCATION", "/_edge/").strip("/") + "/"
+# Every destroyed data key is listed here, outside the database and the backups, so a restore destroys it again.
+SHRED_LEDGER_FILE = Path(os.environ.get("CRADLE_SHRED_LEDGER_FILE", MASTER_KEY_FILE.parent / "shred.ledger"))
 
 CRADLE = {
     # Login throttling: failures allowed in the window before that key is refused until the window passes.
@@ -263,6 +266,8 @@ CRADLE = {
     "KEEPSAKES_PER_DAY": 5,
     # The browser that prints evidence reports to PDF (empty: `chromium` on the PATH).
     "CHROMIUM": os.environ.get("CRADLE_CHROMIUM", ""),
+    # Retention: how long audit events are kept.
+    "AUDIT_RETENTION_YEARS": float(os.environ.get("CRADLE_AUDIT_RETENTION_YEARS", "10")),
     # Segment fetches after a session's first are written to the audit chain in batches this often (0: at once).
     "AUDIT_BATCH_SECONDS": float(os.environ.get("CRADLE_AUDIT_BATCH_SECONDS", "0.5")),
     # Bulk-access rules: past these an account is suspended pending review (a family watches a few clips a day).

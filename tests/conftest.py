@@ -33,6 +33,7 @@ atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
 settings.MASTER_KEY_FILE = MEDIA_ROOT / "master.key"
 settings.MEDIA_DIR = MEDIA_ROOT / "media"
 settings.STORAGE_URL = ""  # local disk, whatever the shell says; tests/test_s3_store.py points it at a real gateway
+settings.SHRED_LEDGER_FILE = MEDIA_ROOT / "shred.ledger"
 MasterKey.create(settings.MASTER_KEY_FILE)
 # Audit events are written at once in tests; tests/test_audit_batch.py covers batching on its own.
 settings.CRADLE = {**settings.CRADLE, "AUDIT_BATCH_SECONDS": 0}
@@ -158,3 +159,15 @@ def _flush_in_maintenance() -> None:
 
 
 _flush_in_maintenance()
+
+
+@pytest.fixture
+def fresh_storage(settings, tmp_path):
+    """Media storage and shred ledger of this test alone (retention's verify scans everything that is stored)."""
+    from cradle.viewing import storage
+
+    settings.MEDIA_DIR = tmp_path / "media"
+    settings.SHRED_LEDGER_FILE = tmp_path / "shred.ledger"
+    storage.forget()
+    yield tmp_path
+    storage.forget()

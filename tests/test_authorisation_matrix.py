@@ -117,6 +117,12 @@ MATRIX: dict[str, Route] = {
     "admit": Route(BED, UNIT_NURSES, method="post", data={"nickname": "x"}),
     "invite": Route(ADMISSION, UNIT_NURSES, method="post", data={"role": "relative"}),
     "discharge": Route(ADMISSION, UNIT_NURSES),
+    "transfer": Route(ADMISSION, UNIT_NURSES),
+    # Parents withdraw consent; the page after withdrawing everything is reached signed out, so it is public.
+    "consent": Route(ADMISSION, PARENTS),
+    "consent_withdrawn": PUBLIC,
+    # Revealing a parent's or relative's contact details: nurses of the baby's unit, audited.
+    "reveal_contact": Route(RELATIVE, UNIT_NURSES, method="post"),
     "invitation_slip": Route(INVITATION, SLIP_READERS),
     "revoke_invitation": Route(INVITATION, SLIP_READERS, method="post"),
     "audit_search": Route(allowed={"privacy"}),

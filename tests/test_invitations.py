@@ -207,6 +207,13 @@ def test_discharge_ends_the_familys_access_and_sessions(world):
     relative.post("/accounts/login/", {"login": "relative_a", "password": "correct horse battery staple"})
     world.client("nurse1").post(reverse("discharge", args=[fam.admission.pk]))
     assert relative.get(reverse("baby", args=[fam.admission.pk])).status_code == 302  # signed out
+    # Signed in again, the family has its clips for the unit's grace period (tests/test_retention.py), no more.
+    assert (
+        "destroyed for good"
+        in world.client("relative_a").get(reverse("baby", args=[fam.admission.pk])).content.decode()
+    )
+    fam.unit.grace_days = 0
+    fam.unit.save()
     assert world.client("relative_a").get(reverse("baby", args=[fam.admission.pk])).status_code == 404
     assert fam.bed.current_admission is None
 

@@ -7,6 +7,17 @@ from django.utils.translation import gettext_lazy as _
 from cradle.accounts.models import User
 
 
+def _phone() -> forms.RegexField:
+    return forms.RegexField(
+        label=_("Phone number (optional)"),
+        regex=r"^\+?[0-9 ()-]{6,24}$",
+        required=False,
+        help_text=_("Only for the unit to call you; nurses see it masked unless they need it."),
+        error_messages={"invalid": _("Enter a phone number of digits, spaces and an optional leading +.")},
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+
+
 class CodeForm(forms.Form):
     code = forms.CharField(
         label=_("Invitation code"),
@@ -33,6 +44,7 @@ class NewAccountForm(forms.Form):
         required=False,
         help_text=_("Only used to reset a forgotten password."),
     )
+    phone = _phone()
     password1 = forms.CharField(label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
     password2 = forms.CharField(
         label=_("Password again"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
@@ -59,6 +71,15 @@ class NewAccountForm(forms.Form):
 
 
 class DisplayNameForm(forms.ModelForm):
+    """The person's name and contact details (sealed in the database)."""
+
+    email = forms.EmailField(
+        label=_("E-mail address (optional)"),
+        required=False,
+        help_text=_("Only used to reset a forgotten password and to tell you a new clip is waiting."),
+    )
+    phone = _phone()
+
     class Meta:
         model = User
-        fields = ["display_name"]
+        fields = ["display_name", "email", "phone"]

@@ -10,6 +10,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from cradle.accounts.contact import SealedContactField, email_digest, mask_email, mask_phone
+
 
 class UserManager(BaseUserManager["User"]):
     def create_user(self, username: str, password: str | None = None, **fields) -> User:
@@ -24,7 +26,10 @@ class User(AbstractBaseUser):
 
     username = models.CharField(_("username"), max_length=60, unique=True, validators=[UnicodeUsernameValidator()])
     display_name = models.CharField(_("display name"), max_length=60)
-    email = models.EmailField(_("e-mail address"), blank=True)
+    # Contact details are sealed in the database (cradle.accounts.contact) and masked on staff pages.
+    email = SealedContactField(_("e-mail address"), blank=True, digest_field="email_digest")
+    email_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    phone = SealedContactField(_("phone number"), blank=True)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
     # Set when bulk-access detection stopped the account; a privacy officer reviews and reinstates it.
@@ -39,6 +44,20 @@ class User(AbstractBaseUser):
 
     def __str__(self) -> str:
         return self.display_name or self.username
+
+    @property
+    def masked_email(self) -> str:
+        return mask_email(self.email)
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_phone(self.phone)
+
+    def save(self, *args, **kwargs) -> None:
+        self.email_digest = email_digest(self.email or "")
+        if (fields := kwargs.get("update_fields")) is not None and "email" in fields:
+            kwargs["update_fields"] = {*fields, "email_digest"}
+        super().save(*args, **kwargs)
 
 
 def _public_id() -> str:

@@ -69,6 +69,7 @@ def join_account(request: HttpRequest) -> HttpResponse:
                 form.cleaned_data["password1"],
                 display_name=form.cleaned_data["display_name"],
                 email=form.cleaned_data["email"],
+                phone=form.cleaned_data["phone"],
             )
             membership = invitations.redeem(invitation_id, user)
             if membership is None:
@@ -117,7 +118,13 @@ def profile(request: HttpRequest) -> HttpResponse:
     form = DisplayNameForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
-        record(request, "account.display_name_changed")
-        messages.success(request, _("Your name has been saved."))
+        for field in form.changed_data:
+            # Which detail changed, never its value.
+            record(
+                request,
+                "account.display_name_changed" if field == "display_name" else "account.contact_changed",
+                field=field,
+            )
+        messages.success(request, _("Your details have been saved."))
         return redirect("profile")
     return render(request, "accounts/profile.html", {"form": form})

@@ -337,6 +337,33 @@ class SegmentStore:
                 found.append((int(stem), variant))
         return sorted(found)
 
+    @property
+    def media_backend(self) -> Backend:
+        """Where the sealed segments are (retention's verify and backups read it as it is)."""
+        return self._media
+
+    @property
+    def key_backend(self) -> Backend:
+        """Where the wrapped data keys are; the same object as `media_backend` unless they were kept apart."""
+        return self._keys
+
+    def has_key(self, admission: str) -> bool:
+        """Whether the admission's wrapped data key is still stored."""
+        _check_id(admission)
+        try:
+            self._keys.get(_KEY_OBJECT.format(admission=admission))
+        except ObjectMissing:
+            return False
+        return True
+
+    def open_object(self, name: str) -> bytes:
+        """The plaintext of a stored segment given by its object name; Unreadable when it cannot be decrypted."""
+        admission, camera, leaf = [*name.split("/"), "", ""][:3]
+        stem, _, variant = leaf.partition(".")
+        if not stem.isdigit():
+            raise StoreError(f"{name} is not a segment object name.")
+        return self.get(admission, camera, int(stem), variant)
+
     def shred(self, admission: str) -> None:
         """Destroy the admission's data key, then its objects: every copy, backups included, becomes unreadable."""
         _check_id(admission)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from cradle.unit.models import Camera, FamilyMembership, Unit
+from cradle.unit.models import Admission, Bed, Camera, FamilyMembership, Unit
 
 
 class AdmitForm(forms.Form):
@@ -48,7 +48,7 @@ class BreakGlassForm(forms.Form):
 class UnitSettingsForm(forms.ModelForm):
     class Meta:
         model = Unit
-        fields = ["idle_timeout_minutes", "session_lifetime_hours", "relative_cap", "parent_cap"]
+        fields = ["idle_timeout_minutes", "session_lifetime_hours", "relative_cap", "parent_cap", "grace_days"]
 
     def clean_idle_timeout_minutes(self) -> int:
         return _bounded(self.cleaned_data["idle_timeout_minutes"], 5, 120)
@@ -61,6 +61,18 @@ class UnitSettingsForm(forms.ModelForm):
 
     def clean_parent_cap(self) -> int:
         return _bounded(self.cleaned_data["parent_cap"], 1, 4)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Left out of a form, the unit keeps its grace period.
+        self.fields["grace_days"].required = False
+
+    def clean_grace_days(self) -> int:
+        value = self.cleaned_data["grace_days"]
+        if value is None:
+            return self.instance.grace_days
+        # Short enough that clips do not outlive their purpose (the 2016 portal kept them for years).
+        return _bounded(value, 0, 90)
 
 
 def _bounded(value: int, low: int, high: int) -> int:
@@ -79,4 +91,23 @@ class PauseForm(forms.Form):
 class DailyClipForm(forms.Form):
     at = forms.TimeField(
         label=_("Keep a clip every day at"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
+    )
+
+
+class TransferForm(forms.Form):
+    """A free bed in another unit."""
+
+    bed = forms.ModelChoiceField(label=_("Move to"), queryset=Bed.objects.none(), empty_label=None)
+
+    def __init__(self, admission: Admission, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        taken = Admission.objects.filter(discharged_at__isnull=True).values("bed_id")
+        field = self.fields["bed"]
+        field.queryset = Bed.objects.exclude(unit_id=admission.unit_id).exclude(pk__in=taken).select_related("unit")
+        field.label_from_instance = lambda bed: f"{bed.unit.name} · {bed.label}"
+
+
+class WithdrawEverythingForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("I understand that every video of my baby will be destroyed now and cannot be brought back."),
     )

@@ -7,6 +7,7 @@ inpatient number, when given, is kept only as a keyed hash so that admissions ca
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -22,6 +23,8 @@ class Unit(models.Model):
     session_lifetime_hours = models.PositiveIntegerField(_("session lifetime (hours)"), default=12)
     relative_cap = models.PositiveIntegerField(_("relatives per baby"), default=4)
     parent_cap = models.PositiveIntegerField(_("parents per baby"), default=2)
+    # After discharge the family keeps its clips (not live) this long; then the admission's key is destroyed.
+    grace_days = models.PositiveIntegerField(_("days clips stay viewable after discharge"), default=30)
 
     def __str__(self) -> str:
         return self.name
@@ -92,6 +95,12 @@ def _media_id() -> str:
     return secrets.token_hex(16)
 
 
+class AdmissionQuerySet(models.QuerySet["Admission"]):
+    def filmed(self) -> AdmissionQuerySet:
+        """Admissions whose camera runs: in the unit, and the parents have not withdrawn consent to live viewing."""
+        return self.filter(discharged_at__isnull=True, live_withdrawn_at__isnull=True, shredded_at__isnull=True)
+
+
 class Admission(models.Model):
     # Names the admission in media storage and in the associated data of every segment; random, so that it is never
     # reused for another baby and tells nothing about the admission.
@@ -103,6 +112,13 @@ class Admission(models.Model):
     admitted_at = models.DateTimeField(default=timezone.now)
     admitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     discharged_at = models.DateTimeField(null=True, blank=True)
+    # The parents withdrew consent to live viewing: the camera stops for this baby; kept clips stay.
+    live_withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # The admission's data key was destroyed (grace period over, or the parents withdrew consent to everything):
+    # no media of it can be read any more, and the family's access has ended.
+    shredded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AdmissionQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -123,6 +139,13 @@ class Admission(models.Model):
     @property
     def is_active(self) -> bool:
         return self.discharged_at is None
+
+    @property
+    def clips_until(self) -> datetime | None:
+        """When the family's access to clips ends and the key is destroyed; None while the baby is in the unit."""
+        if self.discharged_at is None:
+            return None
+        return self.discharged_at + timedelta(days=self.unit.grace_days)
 
 
 class StaffMembership(models.Model):

@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from cradle import scope
@@ -22,6 +23,7 @@ from cradle.accounts.models import DeviceSession
 from cradle.audit import anomaly
 from cradle.audit.log import alert_privacy_officers, record
 from cradle.audit.models import Alert
+from cradle.retention import service as lifecycle
 from cradle.unit import invitations
 from cradle.unit.forms import (
     AdmitForm,
@@ -30,7 +32,9 @@ from cradle.unit.forms import (
     InviteForm,
     NicknameForm,
     PauseForm,
+    TransferForm,
     UnitSettingsForm,
+    WithdrawEverythingForm,
 )
 from cradle.unit.models import (
     Admission,
@@ -42,7 +46,7 @@ from cradle.unit.models import (
     Unit,
     inpatient_digest,
 )
-from cradle.viewing import clips, delivery, edge
+from cradle.viewing import clips, delivery
 
 _SLIPS = "cradle_slips"
 
@@ -56,7 +60,11 @@ def baby(request: HttpRequest, admission_id: int) -> HttpResponse:
     record(request, "baby.view", admission=admission)
     if anomaly.check(request, admission):
         raise Http404
-    membership = scope.active_family(request.user).filter(admission=admission).first()
+    membership = (
+        FamilyMembership.objects.filter(user=request.user, admission=admission, revoked_at__isnull=True).first()
+        if admission.pk in scope.family_admission_ids(request.user)
+        else None
+    )
     camera = getattr(admission.bed, "camera", None)
     device = getattr(request, "device_session", None)
     return render(
@@ -66,10 +74,34 @@ def baby(request: HttpRequest, admission_id: int) -> HttpResponse:
             "admission": admission,
             "membership": membership,
             "camera": camera,
+            "live": scope.live_allowed(admission),
             "viewer_code": delivery.viewer_code(device) if device else "",
             "clips": admission.clips.all()[:50],
         },
     )
+
+
+@login_required
+def consent(request: HttpRequest, admission_id: int) -> HttpResponse:
+    """The parents' consent: stop live viewing, or withdraw everything (confirmed, then destroyed at once)."""
+    admission = scope.get_consenting_parent_admission(request.user, admission_id)
+    form = WithdrawEverythingForm(request.POST or None)
+    if request.method == "POST" and request.POST.get("withdraw") == "live":
+        lifecycle.withdraw_live(admission, request=request)
+        messages.success(request, _("Live viewing has stopped for your baby. The clips already kept stay."))
+        return redirect("baby", admission_id=admission.pk)
+    if request.method == "POST" and request.POST.get("withdraw") == "everything":
+        if form.is_valid():
+            lifecycle.withdraw_everything(admission, request=request)
+            # The family's sessions, this one included, have ended: the parent is signed out.
+            return redirect("consent_withdrawn")
+        messages.error(request, _("Tick the box to confirm that every video of your baby will be destroyed."))
+    return render(request, "unit/consent.html", {"admission": admission, "form": form})
+
+
+def consent_withdrawn(request: HttpRequest) -> HttpResponse:
+    """Where a parent lands after withdrawing everything; says what happened and nothing about whom."""
+    return render(request, "unit/consent_withdrawn.html")
 
 
 @login_required
@@ -370,22 +402,58 @@ def _back_to(request: HttpRequest, camera: Camera) -> HttpResponse:
 
 @login_required
 def discharge(request: HttpRequest, admission_id: int) -> HttpResponse:
-    """Ends the admission: the family's access and sessions end at once and the bed is free again."""
+    """Ends the admission: sessions end at once, the camera stops, the bed is free; clips stay for the grace period."""
     admission = scope.get_nursed_admission(request.user, admission_id)
     if request.method != "POST":
-        return render(request, "unit/discharge.html", {"admission": admission})
-    with transaction.atomic():
-        Admission.objects.filter(pk=admission.pk).update(discharged_at=timezone.now())
-        Invitation.objects.filter(admission=admission, used_at__isnull=True, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
+        return render(request, "unit/discharge.html", {"admission": admission, "grace_days": admission.unit.grace_days})
+    lifecycle.discharge(admission, request=request)
+    days = admission.unit.grace_days
+    messages.success(
+        request,
+        ngettext(
+            "Discharged. The family was signed out; they can watch their clips for %(days)d day.",
+            "Discharged. The family was signed out; they can watch their clips for %(days)d days.",
+            days,
         )
-    ended = 0
-    for membership in admission.family.filter(revoked_at__isnull=True).select_related("user"):
-        ended += sessions.end_all(membership.user, DeviceSession.EndReason.ACCESS_ENDED)
-    edge.forget(admission.media_id)  # nginx's copies go with the family's access
-    record(request, "admission.discharged", admission=admission, sessions_ended=ended)
-    messages.success(request, _("Discharged. The family's access has ended."))
+        % {"days": days},
+    )
     return redirect("board", unit_id=admission.unit_id)
+
+
+@login_required
+def transfer(request: HttpRequest, admission_id: int) -> HttpResponse:
+    """Moves the baby to a free bed of another unit; the family keeps watching without signing in again."""
+    admission = scope.get_nursed_admission(request.user, admission_id)
+    form = TransferForm(admission, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        back_to = admission.unit_id  # the nurse's own board; the baby's is now another unit's
+        try:
+            lifecycle.transfer(admission, form.cleaned_data["bed"], request=request)
+        except lifecycle.TransferError as e:
+            messages.error(request, str(e))
+        else:
+            messages.success(
+                request,
+                _("Transferred to %(unit)s, bed %(bed)s. The family keeps its access.")
+                % {"unit": form.cleaned_data["bed"].unit.name, "bed": form.cleaned_data["bed"].label},
+            )
+            return redirect("board", unit_id=back_to)
+    return render(request, "unit/transfer.html", {"admission": admission, "form": form})
+
+
+@login_required
+@require_POST
+def reveal_contact(request: HttpRequest, membership_id: int) -> HttpResponse:
+    """Shows one family member's e-mail address and phone number to a nurse of their baby's unit; audited."""
+    membership = scope.get_family_contact_for_nurse(request.user, membership_id)
+    record(request, "family.contact_revealed", admission=membership.admission, member=membership.user_id)
+    response = render(
+        request,
+        "unit/contact.html",
+        {"membership": membership, "email": membership.user.email, "phone": membership.user.phone},
+    )
+    response["Cache-Control"] = "no-store, private"
+    return response
 
 
 @login_required

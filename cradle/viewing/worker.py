@@ -142,7 +142,7 @@ class Worker:
         """Claims and renews leases, then starts and stops pipelines to match what this worker holds."""
         wanted = {
             a.bed.camera.pk: (a.bed.camera, a)
-            for a in Admission.objects.filter(discharged_at__isnull=True).select_related("bed__camera")
+            for a in Admission.objects.filmed().select_related("bed__camera")
             if hasattr(a.bed, "camera")
         }
         workers = self.leases.announce()

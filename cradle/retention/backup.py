@@ -1,0 +1,286 @@
+"""Encrypted backups: the database, every sealed object and every wrapped key, in one file only the master key opens.
+
+The file is a tar stream cut into 1 MiB chunks, each sealed with AES-256-GCM under a key derived from the master key
+and a random salt of this backup; each chunk's associated data holds its position and whether it is the last, so a
+reordered, altered or cut-off file is refused. Neither the master key, nor the site's secret key, nor the shred
+ledger is inside: the first two are kept apart from the data (both are needed to restore), and the ledger stays
+where it is so that restoring an older backup destroys again every key destroyed since (cradle.retention.ledger).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import secrets
+import struct
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.utils import timezone
+
+from cradle.accounts.models import DeviceSession, User
+from cradle.audit.guard import maintenance
+from cradle.audit.log import record
+from cradle.audit.models import Event
+from cradle.media.store import MasterKey
+from cradle.unit.models import Admission
+from cradle.viewing.storage import forget, segment_store
+
+MAGIC = b"CRADLE-BACKUP-1\n"
+SALT_BYTES = 16
+CHUNK = 1 << 20
+_LENGTH = struct.Struct(">I")
+# Not worth keeping: content types and permissions are rebuilt by migrate; sessions are not restored, so everyone
+# signs in again after a restore.
+EXCLUDED = ["contenttypes", "auth.permission", "sessions"]
+
+
+class BackupError(Exception):
+    """A backup cannot be written or restored; the message is one sentence."""
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What a backup or restore handled and how long it took."""
+
+    bytes: int
+    objects: int
+    database_bytes: int
+    seconds: float
+    shredded_again: int = 0
+
+
+def _key(master: MasterKey, salt: bytes) -> bytes:
+    return HKDF(hashes.SHA256(), 32, salt=salt, info=b"cradle.backup.v1").derive(master.secret)
+
+
+def _aad(salt: bytes, index: int, last: bool) -> bytes:
+    return MAGIC + salt + struct.pack(">QB", index, last)
+
+
+def _secret_digest() -> str:
+    return hashlib.sha256(b"cradle.backup.secret-key|" + settings.SECRET_KEY.encode()).hexdigest()
+
+
+class _SealingWriter(io.RawIOBase):
+    """A file-like sink that seals what tarfile writes, chunk by chunk, into `out`."""
+
+    def __init__(self, out: IO[bytes], master: MasterKey) -> None:
+        self._out = out
+        self._salt = secrets.token_bytes(SALT_BYTES)
+        self._aead = AESGCM(_key(master, self._salt))
+        self._buffer = bytearray()
+        self._index = 0
+        out.write(MAGIC + self._salt)
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:
+        self._buffer += data
+        while len(self._buffer) > CHUNK:
+            self._emit(bytes(self._buffer[:CHUNK]), last=False)
+            del self._buffer[:CHUNK]
+        return len(data)
+
+    def _emit(self, chunk: bytes, last: bool) -> None:
+        nonce = secrets.token_bytes(12)
+        sealed = nonce + self._aead.encrypt(nonce, chunk, _aad(self._salt, self._index, last))
+        self._out.write(_LENGTH.pack(len(sealed)) + sealed)
+        self._index += 1
+
+    def finish(self) -> None:
+        self._emit(bytes(self._buffer), last=True)
+        self._buffer.clear()
+
+
+def _open_chunks(source: IO[bytes], master: MasterKey, name: str) -> Iterator[bytes]:
+    if source.read(len(MAGIC)) != MAGIC:
+        raise BackupError(f"{name} is not a Cradle backup.")
+    salt = source.read(SALT_BYTES)
+    aead = AESGCM(_key(master, salt))
+    index = 0
+    while True:
+        header = source.read(_LENGTH.size)
+        if len(header) < _LENGTH.size:
+            raise BackupError(f"{name} is incomplete (cut off); use a complete copy.")
+        length = _LENGTH.unpack(header)[0]
+        sealed = source.read(length)
+        if len(sealed) < length:
+            raise BackupError(f"{name} is incomplete (cut off); use a complete copy.")
+        for last in (False, True):
+            try:
+                chunk = aead.decrypt(sealed[:12], sealed[12:], _aad(salt, index, last))
+            except (InvalidTag, ValueError):
+                continue
+            yield chunk
+            if last:
+                if source.read(1):
+                    raise BackupError(f"{name} has data after its end; use an unaltered copy.")
+                return
+            break
+        else:
+            raise BackupError(
+                f"{name} cannot be decrypted: it was altered, or made with another master key than this one."
+            )
+        index += 1
+
+
+def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = int(time.time())
+    archive.addfile(info, io.BytesIO(data))
+
+
+def create(out: str | Path) -> Figures:
+    """Writes an encrypted backup to `out` (written whole to a temporary file first, then moved into place)."""
+    started = time.monotonic()
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise BackupError(f"The folder {out.parent} does not exist; create it first.")
+    master = MasterKey.load(settings.MASTER_KEY_FILE)
+    store = segment_store()
+    database = io.StringIO()
+    with transaction.atomic():  # one consistent view of the database
+        call_command("dumpdata", exclude=EXCLUDED, natural_foreign=True, stdout=database, verbosity=0)
+    database_bytes = database.getvalue().encode()
+    separate_keys = store.key_backend is not store.media_backend
+    media = store.media_backend.list("")
+    keys = store.key_backend.list("") if separate_keys else []
+    manifest = {
+        "format": 1,
+        "created_at": timezone.now().isoformat(),
+        "secret_key": _secret_digest(),
+        "objects": len(media) + len(keys),
+        "separate_keys": separate_keys,
+    }
+    descriptor, temporary = tempfile.mkstemp(prefix=".cradle-backup-", dir=out.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            sink = _SealingWriter(handle, master)
+            with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as archive:
+                _add(archive, "manifest.json", json.dumps(manifest).encode())
+                _add(archive, "database.json", database_bytes)
+                for name in media:
+                    _add(archive, f"media/{name}", store.media_backend.get(name))
+                for name in keys:
+                    _add(archive, f"keys/{name}", store.key_backend.get(name))
+            sink.finish()
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, out)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    figures = Figures(out.stat().st_size, manifest["objects"], len(database_bytes), time.monotonic() - started)
+    record(None, "backup.created", objects=figures.objects, bytes=figures.bytes)
+    return figures
+
+
+def _database_is_empty() -> bool:
+    return not (User.objects.exists() or Admission.objects.exists() or Event.objects.exists())
+
+
+def restore(source: str | Path, *, replace: bool = False) -> Figures:
+    """Restores a backup into this installation, then destroys again every key the shred ledger lists.
+
+    The whole file is decrypted and checked before anything is changed. An installation that already holds data is
+    refused unless `replace` (its database is then wiped; stored objects of the backup overwrite those of the same
+    name).
+    """
+    from cradle.retention import service
+
+    started = time.monotonic()
+    source = Path(source)
+    if not source.is_file():
+        raise BackupError(f"{source} does not exist or is not a file.")
+    master = MasterKey.load(settings.MASTER_KEY_FILE)
+    ledger = service.ledger()
+    ledger.entries()  # an altered ledger stops the restore before anything changes
+    with tempfile.TemporaryDirectory(prefix="cradle-restore-") as folder:
+        plain = Path(folder) / "backup.tar"
+        with open(source, "rb") as handle, open(plain, "wb") as sink:
+            for chunk in _open_chunks(handle, master, source.name):
+                sink.write(chunk)
+        try:
+            archive = tarfile.open(plain, mode="r:")  # noqa: SIM115 - closed by the with below, once it opened
+        except tarfile.TarError:
+            raise BackupError(f"{source.name} does not hold a Cradle backup archive.") from None
+        with archive:
+            manifest = json.loads(_read(archive, "manifest.json"))
+            if manifest.get("format") != 1:
+                raise BackupError(f"{source.name} was written by another version of Cradle.")
+            if manifest["secret_key"] != _secret_digest():
+                raise BackupError(
+                    "This backup was made with another secret key; put the original secret_key file (or "
+                    "CRADLE_SECRET_KEY) in place first."
+                )
+            if not _database_is_empty() and not replace:
+                raise BackupError("This installation already holds data; restore into an empty one, or pass --replace.")
+            database = Path(folder) / "database.json"
+            database.write_bytes(_read(archive, "database.json"))
+            store = segment_store()
+            objects = 0
+            with transaction.atomic():
+                if replace:
+                    _wipe()
+                call_command("loaddata", str(database), verbosity=0)
+                # Sessions are not in the backup: the devices that were signed in are signed out.
+                DeviceSession.objects.filter(ended_at__isnull=True).update(
+                    ended_at=timezone.now(), end_reason=DeviceSession.EndReason.ACCESS_ENDED
+                )
+            destroyed = ledger.media_ids()
+            for member in archive:
+                prefix, _, name = member.name.partition("/")
+                if prefix not in ("media", "keys") or not member.isfile():
+                    continue
+                # Nothing of an admission whose key was destroyed is written back, not even for a moment.
+                if name.partition("/")[0] in destroyed:
+                    continue
+                backend = store.media_backend if prefix == "media" else store.key_backend
+                backend.put(name, archive.extractfile(member).read())
+                objects += 1
+            database_bytes = database.stat().st_size
+    forget()  # no data key read before the restore stays cached
+    # The database rows of admissions destroyed after this backup was taken came back with it; mark them again.
+    shredded = service.replay_ledger()
+    figures = Figures(source.stat().st_size, objects, database_bytes, time.monotonic() - started, shredded)
+    record(None, "backup.restored", objects=objects, shredded_again=shredded)
+    return figures
+
+
+def _wipe() -> None:
+    """Empties every table (the audit log too, which only a sanctioned wipe may do) before a replacing restore."""
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        # TRUNCATE refuses tables with deferred foreign-key checks still pending in this transaction.
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    with maintenance():
+        call_command("flush", interactive=False, verbosity=0)
+    if postgres:
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # loaddata inserts rows before those they refer to
+
+
+def _read(archive: tarfile.TarFile, name: str) -> bytes:
+    try:
+        member = archive.getmember(name)
+    except KeyError:
+        raise BackupError(f"The backup has no {name}; it is not a complete Cradle backup.") from None
+    return archive.extractfile(member).read()

@@ -1,0 +1,316 @@
+"""The data lifecycle of an admission: discharge, transfer, consent, the retention run and its proof.
+
+Every function here is plain (no request needed), so that the nurse's pages, the worker's schedule, the hospital's
+admission feed or a job queue can call it alike. Media is destroyed by destroying the admission's data key
+(crypto-shredding): the key first, recorded in the shred ledger, then the ciphertexts, then the index rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cradle.accounts import sessions
+from cradle.accounts.models import DeviceSession
+from cradle.audit.log import record
+from cradle.audit.models import Event
+from cradle.media.store import MasterKey, MasterKeyError, SegmentStore, StoreError
+from cradle.retention.ledger import LedgerError, ShredLedger
+from cradle.unit.models import Admission, Bed, Camera, Invitation
+from cradle.viewing import edge
+from cradle.viewing.models import Clip, LiveSegment
+from cradle.viewing.storage import segment_store
+
+# The objects the worker stores for every segment (cradle.viewing.worker.VARIANT_OBJECTS, kept here so that
+# retention does not import the pipeline).
+SEGMENT_OBJECTS = ("A", "B", "ref")
+_KEY_NAME = "datakey.sealed"
+
+
+def ledger() -> ShredLedger:
+    """The shred ledger of this installation, beside the master key."""
+    return ShredLedger(settings.SHRED_LEDGER_FILE, MasterKey.load(settings.MASTER_KEY_FILE))
+
+
+# --- discharge and transfer -------------------------------------------------------------------------------------
+
+
+def end_family_sessions(admission: Admission) -> int:
+    """Signs every family member of the admission out everywhere: an open player's next segment is refused."""
+    ended = 0
+    for membership in admission.family.filter(revoked_at__isnull=True).select_related("user"):
+        ended += sessions.end_all(membership.user, DeviceSession.EndReason.ACCESS_ENDED)
+    return ended
+
+
+def discharge(admission: Admission, *, by: Any = None, request: HttpRequest | None = None) -> int:
+    """Discharges the baby: sessions end at once, the camera stops, the live buffer goes; clips stay for the grace
+    period. Gives the number of sessions ended."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Admission.objects.filter(pk=admission.pk, discharged_at__isnull=True).update(discharged_at=now)
+        Invitation.objects.filter(admission=admission, used_at__isnull=True, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+    if not updated:
+        return 0
+    admission.discharged_at = now
+    ended = end_family_sessions(admission)
+    edge.forget(admission.media_id)  # nginx's copies go with the family's sessions; clips are copied again if watched
+    purged = purge_live_buffer(admission)
+    _camera_offline(admission)
+    record(
+        request,
+        "admission.discharged",
+        admission=admission,
+        actor=by,
+        sessions_ended=ended,
+        live_segments_removed=purged,
+        clips_until=admission.clips_until.isoformat(timespec="minutes"),
+    )
+    return ended
+
+
+class TransferError(Exception):
+    """The transfer cannot be made; the message is one sentence for the nurse."""
+
+
+def transfer(admission: Admission, bed: Bed, *, by: Any = None, request: HttpRequest | None = None) -> None:
+    """Moves the admission to a free bed of another unit. The family keeps its access, sessions and clips; the old
+    bed's camera stops and the new one's starts."""
+    if admission.discharged_at is not None or admission.shredded_at is not None:
+        raise TransferError(_("This baby has been discharged and cannot be transferred."))
+    if bed.unit_id == admission.unit_id:
+        raise TransferError(_("Choose a bed in another unit."))
+    old_unit, old_bed = admission.unit_id, admission.bed
+    with transaction.atomic():
+        if Admission.objects.select_for_update().filter(bed=bed, discharged_at__isnull=True).exists():
+            raise TransferError(_("That bed is no longer free; choose another."))
+        Admission.objects.filter(pk=admission.pk).update(unit_id=bed.unit_id, bed_id=bed.pk)
+    admission.unit_id, admission.bed = bed.unit_id, bed
+    Camera.objects.filter(bed=old_bed).update(state=Camera.State.OFFLINE, state_changed_at=timezone.now())
+    for unit in (old_unit, bed.unit_id):
+        record(
+            request,
+            "admission.transferred",
+            admission=admission,
+            unit=unit,
+            actor=by,
+            from_unit=old_unit,
+            from_bed=old_bed.label,
+            to_unit=bed.unit_id,
+            to_bed=bed.label,
+        )
+
+
+def _camera_offline(admission: Admission) -> None:
+    Camera.objects.filter(bed_id=admission.bed_id).update(state=Camera.State.OFFLINE, state_changed_at=timezone.now())
+
+
+# --- consent ----------------------------------------------------------------------------------------------------
+
+
+def withdraw_live(admission: Admission, *, by: Any = None, request: HttpRequest | None = None) -> None:
+    """The parents withdraw consent to live viewing: the camera stops for this baby and the live buffer goes.
+    Clips already kept stay."""
+    now = timezone.now()
+    updated = Admission.objects.filter(pk=admission.pk, live_withdrawn_at__isnull=True).update(live_withdrawn_at=now)
+    admission.live_withdrawn_at = admission.live_withdrawn_at or now
+    purged = purge_live_buffer(admission)
+    edge.forget(admission.media_id)
+    _camera_offline(admission)
+    if updated:
+        record(request, "consent.live_withdrawn", admission=admission, actor=by, live_segments_removed=purged)
+
+
+def withdraw_everything(admission: Admission, *, by: Any = None, request: HttpRequest | None = None) -> int:
+    """The parents withdraw consent to everything: the family's access ends and the media is destroyed at once.
+    Gives the number of stored objects destroyed."""
+    now = timezone.now()
+    Admission.objects.filter(pk=admission.pk, live_withdrawn_at__isnull=True).update(live_withdrawn_at=now)
+    Invitation.objects.filter(admission=admission, used_at__isnull=True, revoked_at__isnull=True).update(revoked_at=now)
+    ended = end_family_sessions(admission)
+    record(request, "consent.withdrawn", admission=admission, actor=by, sessions_ended=ended)
+    _camera_offline(admission)
+    return shred(admission, "consent", by=by, request=request)
+
+
+# --- destroying media -------------------------------------------------------------------------------------------
+
+
+def purge_live_buffer(admission: Admission) -> int:
+    """Removes the admission's live segments that are not part of a clip; gives how many."""
+    rows = list(LiveSegment.objects.filter(admission=admission, in_clip=False).values_list("pk", "camera_id", "index"))
+    store = segment_store()
+    for _pk, camera_id, index in rows:
+        for variant in SEGMENT_OBJECTS:
+            store.delete(admission.media_id, str(camera_id), index, variant)
+    LiveSegment.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()
+    return len(rows)
+
+
+def shred(admission: Admission, reason: str, *, by: Any = None, request: HttpRequest | None = None) -> int:
+    """Destroys the admission's data key, then its stored objects and their index rows; gives the objects removed.
+
+    The ledger line is written first: once it is on disk the key counts as destroyed, even if this process stops
+    before the rest is done (the next run, or a restore, finishes the job).
+    """
+    now = timezone.now()
+    ledger().append(admission.media_id, now, reason)
+    store = segment_store()
+    objects = len(store.media_backend.list(f"{admission.media_id}/"))
+    store.shred(admission.media_id)
+    edge.forget(admission.media_id)
+    with transaction.atomic():
+        Clip.objects.filter(admission=admission).delete()
+        LiveSegment.objects.filter(admission=admission).delete()
+        Admission.objects.filter(pk=admission.pk).update(shredded_at=now)
+    admission.shredded_at = now
+    record(request, "admission.shredded", admission=admission, actor=by, reason=reason, objects=objects)
+    return objects
+
+
+def replay_ledger() -> int:
+    """Destroys again every key the ledger lists (after a restore); gives how many admissions were listed."""
+    ids = ledger().media_ids()
+    store = segment_store()
+    for media_id in sorted(ids):
+        store.shred(media_id)
+        edge.forget(media_id)
+    admissions = Admission.objects.filter(media_id__in=ids)
+    Clip.objects.filter(admission__in=admissions).delete()
+    LiveSegment.objects.filter(admission__in=admissions).delete()
+    admissions.filter(shredded_at__isnull=True).update(shredded_at=timezone.now())
+    return len(ids)
+
+
+# --- the retention run --------------------------------------------------------------------------------------------
+
+
+def expire_live_buffer(now: datetime | None = None) -> int:
+    """Drops every live segment older than the live buffer and not in a clip; gives how many."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.CRADLE["LIVE_BUFFER_SECONDS"])
+    old = list(
+        LiveSegment.objects.filter(created_at__lt=cutoff, in_clip=False).values_list(
+            "pk", "admission__media_id", "camera_id", "index"
+        )
+    )
+    store = segment_store()
+    for _pk, media_id, camera_id, index in old:
+        for variant in SEGMENT_OBJECTS:
+            store.delete(media_id, str(camera_id), index, variant)
+    LiveSegment.objects.filter(pk__in=[pk for pk, *_ in old]).delete()
+    return len(old)
+
+
+def due_for_shredding(now: datetime | None = None) -> list[Admission]:
+    """Discharged admissions whose grace period is over and whose key still exists."""
+    now = now or timezone.now()
+    candidates = Admission.objects.filter(discharged_at__isnull=False, shredded_at__isnull=True).select_related("unit")
+    return [a for a in candidates if a.clips_until <= now]
+
+
+def audit_cutoff(now: datetime | None = None) -> datetime:
+    return (now or timezone.now()) - timedelta(days=round(365.25 * settings.CRADLE["AUDIT_RETENTION_YEARS"]))
+
+
+def run(now: datetime | None = None) -> dict[str, int]:
+    """Applies the retention policy once; gives counts of what it did."""
+    now = now or timezone.now()
+    counts = {"live_segments_expired": expire_live_buffer(now), "live_segments_of_stopped_cameras": 0}
+    stopped = Admission.objects.filter(shredded_at__isnull=True).exclude(
+        discharged_at__isnull=True, live_withdrawn_at__isnull=True
+    )
+    # A pipeline may store a last segment just after discharge or withdrawal; it goes here, not with the buffer.
+    for admission in stopped.filter(segments__in_clip=False).distinct():
+        counts["live_segments_of_stopped_cameras"] += purge_live_buffer(admission)
+    # A worker that still held the key in memory may have sealed a last segment after the key went: unreadable, and
+    # removed here with its row.
+    counts["leftovers_of_shredded_admissions"] = 0
+    for admission in Admission.objects.filter(shredded_at__isnull=False, segments__isnull=False).distinct():
+        counts["leftovers_of_shredded_admissions"] += LiveSegment.objects.filter(admission=admission).count()
+        segment_store().shred(admission.media_id)
+        LiveSegment.objects.filter(admission=admission).delete()
+    due = due_for_shredding(now)
+    counts["admissions_shredded"] = len(due)
+    counts["objects_destroyed"] = sum(shred(a, "retention") for a in due)
+    # The audit log is append-only (the database refuses deletes); events past the retention period are counted so
+    # that the privacy officer can archive them (see README, "Retention").
+    counts["audit_events_past_retention"] = Event.objects.filter(at__lt=audit_cutoff(now)).count()
+    if due:
+        record(None, "retention.run", **counts)
+    return counts
+
+
+# --- the proof ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    """What `cradle retention verify` found: counts, and one line per violation."""
+
+    expired_admissions: int = 0
+    ledger_entries: int = 0
+    objects_checked: int = 0
+    undecryptable: int = 0
+    expired_with_nothing_stored: int = 0
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def verify(now: datetime | None = None) -> Verification:
+    """Scans every stored object and proves that each one of an expired admission is undecryptable or gone.
+
+    Expired: shredded, listed in the shred ledger, or past discharge plus grace (then also a violation: retention has
+    not been applied). Objects of admissions the database does not know must be undecryptable too.
+    """
+    report = Verification()
+    live = segment_store()
+    # A fresh store, so that no data key cached in this process can make a destroyed key look alive.
+    store = SegmentStore(live.media_backend, MasterKey.load(settings.MASTER_KEY_FILE), keys=live.key_backend)
+    try:
+        shredded = ledger().media_ids()
+    except LedgerError as e:
+        report.violations.append(str(e))
+        shredded = set()
+    report.ledger_entries = len(shredded)
+    expired = shredded | set(Admission.objects.filter(shredded_at__isnull=False).values_list("media_id", flat=True))
+    for admission in due_for_shredding(now):
+        report.violations.append(f"admission {admission.pk} is past its grace period and was not shredded")
+        expired.add(admission.media_id)
+    known = set(Admission.objects.values_list("media_id", flat=True))
+    stored: dict[str, list[str]] = {}
+    for backend in {id(b): b for b in (store.media_backend, store.key_backend)}.values():
+        for name in backend.list(""):
+            folder, slash, leaf = name.partition("/")
+            if slash:
+                stored.setdefault(folder, [])
+                if leaf != _KEY_NAME and name not in stored[folder]:
+                    stored[folder].append(name)
+    report.expired_admissions = len(expired)
+    report.expired_with_nothing_stored = len(expired - set(stored))
+    for folder, names in sorted(stored.items()):
+        if folder in known and folder not in expired:
+            continue
+        what = "expired admission" if folder in expired else "admission unknown to the database"
+        if store.has_key(folder):
+            report.violations.append(f"the data key of {what} {folder} is still stored")
+        for name in names:
+            report.objects_checked += 1
+            try:
+                store.open_object(name)
+            except (StoreError, MasterKeyError):
+                report.undecryptable += 1
+            else:
+                report.violations.append(f"{name} of {what} {folder} can still be decrypted")
+    return report

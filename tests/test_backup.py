@@ -1,0 +1,105 @@
+"""`cradle backup OUT` and `cradle restore IN`: encrypted, complete, and no destroyed key comes back."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from cradle.accounts.models import User
+from cradle.audit import chain
+from cradle.media.store import MasterKey
+from cradle.retention import service
+from cradle.unit.models import Admission
+from cradle.viewing import storage
+from cradle.viewing.models import Clip, LiveSegment
+from tests.test_viewing import SEGMENTS, stored
+
+EMAIL = "dad.li@example.com"
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_a_full_backup_and_restore_round_trip_keeps_destroyed_keys_destroyed(world, fresh_storage, capsys):
+    a, b = world.families["a"], world.families["b"]
+    stored(a)
+    stored(b)
+    a.parent.email = EMAIL
+    a.parent.save()
+    backup = fresh_storage / "cradle.backup"
+    printed = run("backup", str(backup))
+    blob = backup.read_bytes()
+    # Encrypted: no segment, no name, no address, no username readable in the file.
+    payload = f"ref:{a.bed.camera.pk}:{SEGMENTS}".encode()
+    for secret in (payload, EMAIL.encode(), b"parent_a", b"Neonatal ICU", a.admission.media_id.encode()):
+        assert secret not in blob
+
+    # After the backup, family b withdraws everything: its key is destroyed and goes into the ledger.
+    service.withdraw_everything(Admission.objects.get(pk=b.admission.pk))
+
+    # A new machine: empty storage, the same master key, secret key and ledger; the database wiped.
+    settings.MEDIA_DIR = fresh_storage / "new-media"
+    storage.forget()
+    with pytest.raises(CommandError, match="already holds data"):
+        run("restore", str(backup))
+    restored = run("restore", str(backup), "--replace")
+    with capsys.disabled():
+        print(f"\n$ cradle backup OUT\n{printed}$ cradle restore IN --replace\n{restored}")
+    assert "destroyed keys kept destroyed: 1." in restored
+
+    # Family a is back whole: accounts, sealed contact, clips, and every segment decrypts to what was stored.
+    assert User.objects.get(username="parent_a").email == EMAIL
+    assert Clip.objects.filter(admission_id=a.admission.pk).exists()
+    store = storage.segment_store()
+    camera = str(a.bed.camera.pk)
+    assert store.get(a.admission.media_id, camera, SEGMENTS, "B") == f"B:{camera}:{SEGMENTS}".encode()
+    assert len(store.segments(a.admission.media_id, camera)) == 3 * (SEGMENTS + 1)
+    # Family b's key did not come back, nor its media, nor its clips.
+    restored_b = Admission.objects.get(pk=b.admission.pk)
+    assert restored_b.shredded_at is not None
+    assert not store.has_key(b.admission.media_id) and not store.segments(b.admission.media_id, str(b.bed.camera.pk))
+    assert not LiveSegment.objects.filter(admission=restored_b).exists()
+    assert "violations: 0" in run("retention", "verify")
+    # The audit chain came back intact, and tells of the restore.
+    count, broken = chain.verify()
+    assert broken is None and count > 0
+    # Everybody signs in again after a restore.
+    assert world.client("parent_a").get(f"/babies/{a.admission.pk}/").status_code == 200
+
+
+def test_a_damaged_or_foreign_backup_is_refused_with_one_sentence(world, fresh_storage, settings):
+    stored(world.families["a"])
+    backup = fresh_storage / "cradle.backup"
+    run("backup", str(backup))
+    blob = backup.read_bytes()
+    cases = {
+        "altered": blob[:200] + bytes([blob[200] ^ 1]) + blob[201:],
+        "cut": blob[: len(blob) - 40],
+        "not": b"PK\x03\x04 a zip file",
+    }
+    messages = {"altered": "cannot be decrypted", "cut": "incomplete", "not": "not a Cradle backup"}
+    for name, data in cases.items():
+        path = fresh_storage / name
+        path.write_bytes(data)
+        with pytest.raises(CommandError, match=messages[name]):
+            run("restore", str(path), "--replace")
+    with pytest.raises(CommandError, match="does not exist"):
+        run("restore", str(fresh_storage / "absent"))
+    with pytest.raises(CommandError, match="does not exist; create it first"):
+        run("backup", str(fresh_storage / "no-such-folder" / "b"))
+    # Another installation's master key cannot open it.
+    settings.MASTER_KEY_FILE = fresh_storage / "other.key"
+    settings.MEDIA_DIR = fresh_storage / "other-media"
+    MasterKey.create(settings.MASTER_KEY_FILE)
+    storage.forget()
+    with pytest.raises(CommandError, match="another master key"):
+        run("restore", str(backup), "--replace")
+    # Nothing was changed by any refused restore.
+    assert Admission.objects.filter(pk=world.families["a"].admission.pk).exists()
