@@ -32,9 +32,7 @@ def staff_unit_ids(user: User, *roles: str, break_glass: bool = True) -> set[int
     if not user.is_authenticated:
         return set()
     # One query gives both the units and whether the user nurses anywhere: every media fetch comes through here.
-    held = list(
-        StaffMembership.objects.filter(user=user, role__in=roles or Role.values).values_list("unit_id", "role")
-    )
+    held = list(StaffMembership.objects.filter(user=user, role__in=roles or Role.values).values_list("unit_id", "role"))
     ids = {unit_id for unit_id, _role in held}
     nurse = any(role == Role.NURSE for _unit_id, role in held)
     if break_glass and (not roles or Role.NURSE in roles) and nurse:

@@ -322,3 +322,31 @@ def test_a_reloaded_playlist_keeps_the_addresses_of_segments_it_already_listed(w
     stored(fam)
     client = world.client("parent_a")
     assert playlist_urls(client, fam) == playlist_urls(client, fam)
+
+
+def test_a_keepsake_of_an_unreadable_clip_is_refused_not_a_server_error(world):
+    from cradle.viewing import clips
+
+    fam = world.families["a"]
+    stored(fam)  # sealed bytes that are not video
+    clip = clips.record(fam.admission, 15)
+    response = world.client("parent_a").post(reverse("keepsake", args=[clip.pk]))
+    assert response.status_code == 404
+    assert Event.objects.filter(action="clip.keepsake", outcome="denied", detail__reason="unreadable").exists()
+
+
+def test_after_discharge_the_family_keeps_its_clips_but_not_the_live_picture(world):
+    from cradle.retention import service
+    from cradle.viewing import clips
+
+    fam = world.families["a"]
+    stored(fam)
+    clip = clips.record(fam.admission, 15)
+    service.discharge(fam.admission)
+    parent = world.client("parent_a")  # signed in again: discharge ended every family session
+    assert parent.get(reverse("live_playlist", args=[fam.admission.pk])).status_code == 404
+    listed = parent.get(reverse("clip_playlist", args=[clip.pk]))
+    assert listed.status_code == 200
+    url = next(line for line in listed.content.decode().splitlines() if line.startswith("/v/"))
+    assert parent.get(url).status_code == 200
+    assert Event.objects.filter(action="live.playlist", outcome="denied", actor_id=fam.parent.pk).exists()

@@ -19,6 +19,7 @@ from cradle import scope
 from cradle.audit import anomaly
 from cradle.audit.log import record, record_fetch
 from cradle.audit.models import Event
+from cradle.media.errors import MediaError
 from cradle.media.store import StoreError
 from cradle.viewing import clips, delivery, edge
 from cradle.viewing import keepsake as keepsake_mp4
@@ -40,7 +41,7 @@ def live_playlist(request: HttpRequest, admission_id: int) -> HttpResponse:
     if device is None:
         return _refuse(request, "live.playlist", "not signed in", admission=admission_id)
     try:
-        admission = scope.get_watchable_admission(request.user, admission_id)
+        admission = scope.get_live_admission(request.user, admission_id)
     except Http404:
         return _refuse(request, "live.playlist", "out of scope", admission=admission_id)
     count = settings.CRADLE["LIVE_PLAYLIST_SEGMENTS"]
@@ -67,7 +68,10 @@ def segment(request: HttpRequest, token: str) -> HttpResponse:
     if row is None or (ticket.clip_id and not row.clips.filter(pk=ticket.clip_id).exists()):
         return _refuse(request, action, "gone", segment=ticket.segment_id)
     try:
-        admission = scope.get_watchable_admission(request.user, row.admission_id)
+        # Clips stay watchable through the grace period after discharge; the live picture only while live is allowed.
+        admission = (scope.get_watchable_admission if ticket.clip_id else scope.get_live_admission)(
+            request.user, row.admission_id
+        )
     except Http404:
         return _refuse(request, action, "out of scope", admission=row.admission_id, segment=row.index)
     variant = delivery.variant_for(device, row.camera_id, row.index)
@@ -111,7 +115,9 @@ def segment_key(request: HttpRequest, token: str) -> HttpResponse:
     if device is None or device.pk != ticket.device_id:
         return _refuse(request, action, "another or ended session", **detail)
     try:
-        admission = scope.get_watchable_admission(request.user, ticket.admission_id)
+        admission = (scope.get_watchable_admission if ticket.clip_id else scope.get_live_admission)(
+            request.user, ticket.admission_id
+        )
     except Http404:
         return _refuse(request, action, "out of scope", admission=ticket.admission_id, **detail)
     if ticket.clip_id and not admission.clips.filter(pk=ticket.clip_id).exists():
@@ -192,7 +198,7 @@ def keepsake(request: HttpRequest, clip_id: int) -> HttpResponse:
         return redirect("clip", clip_id=item.pk)
     try:
         data = keepsake_mp4.make(item, device)
-    except (StoreError, ValueError):
+    except (StoreError, MediaError, ValueError):
         return _refuse(request, "clip.keepsake", "unreadable", clip=item.pk)
     record(request, "clip.keepsake", admission=item.admission, clip=item.pk, bytes=len(data))
     response = HttpResponse(data, content_type="video/mp4", headers=_NO_STORE)
