@@ -45,8 +45,9 @@ SALT_BYTES = 16
 CHUNK = 1 << 20
 _LENGTH = struct.Struct(">I")
 # Not worth keeping: content types and permissions are rebuilt by migrate; sessions are not restored, so everyone
-# signs in again after a restore.
-EXCLUDED = ["contenttypes", "auth.permission", "sessions"]
+# signs in again after a restore; the background queue's task records are transient (the work they stand for is
+# found again in the database by the next scheduled run); django_rq's dashboard model has no table.
+EXCLUDED = ["contenttypes", "auth.permission", "sessions", "django_tasks_database", "django_rq"]
 
 
 class BackupError(Exception):
