@@ -75,8 +75,10 @@ def main() -> None:
     parser.add_argument("--drills", type=int, default=40, help="leak drills to run (the target figure needs 200)")
     parser.add_argument("--clips", type=int, default=10_000, help="synthetic clips of 30 segments in the store")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--only", type=str, default="", help="comma-separated drill numbers to run (the same draws)")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
+    only = {int(n) for n in args.only.split(",") if n.strip()}
     print(f"{platform.node()}: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
 
     started = time.perf_counter()
@@ -129,6 +131,8 @@ def main() -> None:
         gain = float(rng.uniform(0.9, 1.1))
         fps = int(rng.choice([25, 30]))
         start = int(rng.integers(0, FPS))
+        if only and drill not in only:
+            continue
         copy = leaked_copy(served[start : start + SUSPECT_SECONDS * FPS], FPS, width, height, bitrate, crop, fps, gain)
         transform = f"{height}p {bitrate // 1000}k crop {crop:.1%} gain {gain:.2f} {fps} fps"
 
@@ -148,7 +152,7 @@ def main() -> None:
         else:
             result = "inconclusive"
         outcomes[("control " if control else "") + result] += 1
-        if result not in ("identified", "no source") or (not control and result != "identified"):
+        if only or result not in ("identified", "no source") or (not control and result != "identified"):
             why = verdict.reason if verdict else "no source found"
             z_line = " ".join(f"{r.z:+.1f}" for r in readings)
             print(f"  drill {drill}: {'control ' if control else ''}{result}: {transform}: {why}; z {z_line}")
