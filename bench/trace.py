@@ -24,7 +24,7 @@ from cradle.media.drill import leaked_copy
 from cradle.media.fingerprint import _WEIGHTS, POSITIONS, THUMB_SIZE, FingerprintIndex, fingerprint_segment
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import SegmentWriter, decode
-from cradle.media.mark import Variant
+from cradle.media.mark import ALPHA, Variant
 from cradle.media.sim import SimCamera, SimSettings
 from cradle.media.trace import attribute, trace
 
@@ -36,10 +36,10 @@ SESSIONS = 10
 SEEDS = (21, 34)
 
 
-def render(seed: int) -> tuple[list, list[list[np.ndarray]]]:
+def render(seed: int, alpha: float = ALPHA) -> tuple[list, list[list[np.ndarray]]]:
     """Segments of one simulated clip and the unmarked frames per segment."""
     camera = SimCamera(SimSettings(bed=f"bed-{seed}", lang="en", seed=seed, fps=FPS))
-    writer = SegmentWriter(KEY, f"clip-{seed}", 640, 480, FPS)
+    writer = SegmentWriter(KEY, f"clip-{seed}", 640, 480, FPS, alpha=alpha)
     made, plain = [], []
     for i in range(CLIP_SECONDS * FPS):
         image = camera.frame(i).image
@@ -75,6 +75,7 @@ def main() -> None:
     parser.add_argument("--drills", type=int, default=40, help="leak drills to run (the target figure needs 200)")
     parser.add_argument("--clips", type=int, default=10_000, help="synthetic clips of 30 segments in the store")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--alpha", type=float, default=ALPHA, help="the mark's strength in luma levels")
     parser.add_argument("--only", type=str, default="", help="comma-separated drill numbers to run (the same draws)")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
@@ -84,7 +85,7 @@ def main() -> None:
     started = time.perf_counter()
     sources = {}
     for seed in SEEDS:
-        made, plain = render(seed)
+        made, plain = render(seed, args.alpha)
         sources[f"clip-{seed}"] = {
             "references": {s.index: decode(s.reference) for s in made},
             "variants": {s.index: (decode(s.a), decode(s.b)) for s in made},
