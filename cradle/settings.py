@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Answers granted segment fetches of family viewers before the rest is loaded (cradle/viewing/fastpath.py).
+    "cradle.viewing.fastpath.FastSegmentMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -269,6 +271,8 @@ CRADLE = {
     # Retention: how long audit events are kept.
     "AUDIT_RETENTION_YEARS": float(os.environ.get("CRADLE_AUDIT_RETENTION_YEARS", "10")),
     # Segment fetches after a session's first are written to the audit chain in batches this often (0: at once).
+    # Segment fetches of family viewers already authorised take the fast path (cradle/viewing/fastpath.py).
+    "FAST_PATH": os.environ.get("CRADLE_FAST_PATH", "1") != "0",
     "AUDIT_BATCH_SECONDS": float(os.environ.get("CRADLE_AUDIT_BATCH_SECONDS", "0.5")),
     # Bulk-access rules: past these an account is suspended pending review (a family watches a few clips a day).
     "BULK_CLIPS_PER_HOUR": 12,

@@ -120,6 +120,16 @@ def quick_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["tests.hashers.QuickArgon2PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_fast_path():
+    """Grants and cached rows of one test never reach the next (rolled-back ids are used again)."""
+    from cradle.viewing import fastpath
+
+    fastpath.reset()
+    yield
+    fastpath.reset()
+
+
 @pytest.fixture
 def world(db) -> World:
     unit1 = Unit.objects.create(name="Neonatal ICU", code="nicu")

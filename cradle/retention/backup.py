@@ -47,7 +47,14 @@ _LENGTH = struct.Struct(">I")
 # Not worth keeping: content types and permissions are rebuilt by migrate; sessions are not restored, so everyone
 # signs in again after a restore; the background queue's task records are transient (the work they stand for is
 # found again in the database by the next scheduled run); django_rq's dashboard model has no table.
-EXCLUDED = ["contenttypes", "auth.permission", "sessions", "django_tasks_database", "django_rq"]
+EXCLUDED = [
+    "contenttypes",
+    "auth.permission",
+    "sessions",
+    "django_tasks_database",
+    "django_rq",
+    "viewing.revocation",
+]
 
 
 class BackupError(Exception):

@@ -82,3 +82,20 @@ class Clip(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class Revocation(models.Model):
+    """Something that may take away a viewer's right to segments: a session ended, an account changed, an admission
+    changed, a clip deleted. Written only by database triggers (migration 0005), so that no way of changing those rows
+    (a save, a bulk update, a delete, a restore, an SQL console) can forget it; read by every app process to drop the
+    grants of its fast path (cradle.viewing.fastpath). Rows older than an hour are pruned by the housekeeping."""
+
+    class Kind(models.TextChoices):
+        SESSION = "session"
+        USER = "user"
+        ADMISSION = "admission"
+        CLIP = "clip"
+
+    at = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    subject = models.CharField(max_length=64)

@@ -21,7 +21,7 @@ from cradle.audit.log import record, record_fetch
 from cradle.audit.models import Event
 from cradle.media.errors import MediaError
 from cradle.media.store import StoreError
-from cradle.viewing import clips, delivery, edge
+from cradle.viewing import clips, delivery, edge, fastpath
 from cradle.viewing import keepsake as keepsake_mp4
 from cradle.viewing.models import LiveSegment
 from cradle.viewing.storage import segment_store
@@ -50,6 +50,7 @@ def live_playlist(request: HttpRequest, admission_id: int) -> HttpResponse:
     record(request, "live.playlist", admission=admission, segments=[s.index for s in segments[-1:]])
     if anomaly.check(request, admission):
         return _refuse(request, "live.playlist", "account suspended", admission=admission.pk)
+    fastpath.remember(request, admission, segments=segments)
     body = delivery.live_playlist(device, segments)
     return HttpResponse(body, content_type="application/vnd.apple.mpegurl", headers=_NO_STORE)
 
@@ -96,6 +97,7 @@ def segment(request: HttpRequest, token: str) -> HttpResponse:
         variant=variant,
         **detail,
     )
+    fastpath.remember(request, admission, ticket.clip_id, [row])
     if location:
         # nginx sends the encrypted copy from its internal location; the address never reaches the viewer.
         return HttpResponse(b"", content_type="video/mp2t", headers={**_NO_STORE, "X-Accel-Redirect": location})
@@ -127,6 +129,7 @@ def segment_key(request: HttpRequest, token: str) -> HttpResponse:
     except StoreError:
         return _refuse(request, action, "unreadable", admission=admission.pk, **detail)
     record(request, action, admission=admission, **detail)
+    fastpath.remember(request, admission, ticket.clip_id)
     return HttpResponse(key, content_type="application/octet-stream", headers=_NO_STORE)
 
 
@@ -159,6 +162,7 @@ def clip_playlist(request: HttpRequest, clip_id: int) -> HttpResponse:
     record(request, "clip.playlist", admission=item.admission, clip=item.pk)
     if anomaly.check(request, item.admission, clip_fetch=True):
         return _refuse(request, "clip.playlist", "account suspended", clip=item.pk)
+    fastpath.remember(request, item.admission, item.pk, segments)
     body = delivery.clip_playlist(device, item.pk, segments)
     return HttpResponse(body, content_type="application/vnd.apple.mpegurl", headers=_NO_STORE)
 

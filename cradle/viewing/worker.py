@@ -27,6 +27,7 @@ from cradle.media.hls import Segment, decode
 from cradle.media.live import CameraPipeline
 from cradle.media.redact import DetectorPool
 from cradle.unit.models import Admission, Camera
+from cradle.viewing import fastpath
 from cradle.viewing.leases import HOUSEKEEPING, Leaseholder, LeaseLost, camera_lease, fair_share
 from cradle.viewing.models import Lease, LiveSegment
 from cradle.viewing.storage import mark_key, segment_store
@@ -219,6 +220,7 @@ class Worker:
         from cradle.forensics.models import TraceJob
 
         self.expire()
+        fastpath.prune()
         self.schedule.tick()
         if TraceJob.objects.filter(status=TraceJob.Status.QUEUED).exists() and time.monotonic() >= self._traces_due:
             self._traces_due = time.monotonic() + 60

@@ -1,0 +1,339 @@
+"""The fast path of segment fetches: a family viewer's player asks for a segment every second, and running the whole
+authorisation (session, account, device session, scope, staff checks) for each of them is what limits how many
+viewers an app server can carry.
+
+When the full path has authorised a family viewer's playlist, key or segment, this process remembers a grant: this
+session cookie, this device session, this admission (live, or one clip), until the earliest of a minute from now and
+the device session's idle and absolute ends. A later segment fetch whose address names that device session and a
+segment the full path has already seen for that admission is answered here: the address is opened and checked, the
+account's variant looked up, the fetch audited and counted exactly as the full path does, and the same headers sent.
+
+A grant never outlives what could take it away. Database triggers (viewing migration 0005) write a Revocation row for
+every change that may: a session deleted or ended, an account deactivated, suspended or given a new password or a
+staff role, a family membership changed, an admission changed (discharge, transfer, withdrawn consent, shredding), a
+clip deleted. Every fast fetch first asks the database whether the revocation log changed (one indexed query) and drops
+the grants it names before answering. Staff never get a grant: their fetches always take the full path.
+
+Anything unusual (no grant, an expired or foreign address, a segment not seen yet, the database unreachable, an
+unreadable copy) falls through to the full path, which answers and audits as it always did.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from cradle import metrics
+from cradle.audit import batch, chain
+from cradle.audit.log import client_ip
+from cradle.media.store import StoreError
+from cradle.viewing import delivery, edge
+
+log = logging.getLogger(__name__)
+
+GRANT_SECONDS = 60
+# Revocation rows are looked at for this long after they were written: a revoking transaction that stays open
+# longer than this before committing is caught only when the grants it concerns expire (GRANT_SECONDS at most).
+WINDOW_SECONDS = 300
+_CACHE_MAX = 200_000
+_HEADERS_LEFT_OUT = {"content-length", "x-accel-redirect", "set-cookie"}
+
+
+@dataclass
+class Grant:
+    session_key: str
+    device_pk: int
+    public_id: str
+    user_id: int
+    actor_name: str
+    admission_id: int
+    unit_id: int
+    media_id: str
+    clip_id: int
+    until: float
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the fast path needs of a segment row (immutable once written)."""
+
+    admission_id: int
+    camera_id: int
+    index: int
+    started: float
+    created: float
+
+
+@dataclass(frozen=True)
+class _Viewer:
+    """What delivery.variant_for needs of a device session."""
+
+    user_id: int
+    public_id: str
+
+
+_lock = threading.Lock()
+_grants: dict[tuple[str, int, int, int], Grant] = {}
+_segments: dict[int, Seen] = {}
+_clip_segments: set[tuple[int, int]] = set()
+_variants: dict[tuple[int, int, int], str] = {}
+_headers: dict[str, str] | None = None
+_log_state: tuple | None = None
+_applied: dict[int, float] = {}
+
+
+def reset() -> None:
+    """Forgets every grant and everything cached (tests; a process that lost track)."""
+    global _headers, _log_state
+    with _lock:
+        _grants.clear()
+        _segments.clear()
+        _clip_segments.clear()
+        _variants.clear()
+        _applied.clear()
+        _headers = None
+        _log_state = None
+
+
+def enabled() -> bool:
+    return bool(settings.CRADLE.get("FAST_PATH", True))
+
+
+class FastSegmentMiddleware:
+    """First in the middleware list: answers a granted segment fetch before sessions, accounts and the rest are
+    loaded; and learns, from the full path's answers, the headers a segment response carries."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        segment_fetch = request.path_info.startswith("/v/") and request.path_info.endswith(".ts")
+        if segment_fetch and request.method == "GET" and enabled():
+            try:
+                response = serve(request)
+            except DatabaseError:
+                log.warning("fast path unavailable, taking the full path", exc_info=True)
+                response = None
+            if response is not None:
+                return response
+        response = self.get_response(request)
+        if segment_fetch and response.status_code == 200 and _headers is None:
+            _learn_headers(response)
+        return response
+
+
+def _learn_headers(response: HttpResponse) -> None:
+    global _headers
+    _headers = {k: v for k, v in response.items() if k.lower() not in _HEADERS_LEFT_OUT}
+
+
+def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: Any = ()) -> None:
+    """Called by the full path once it has authorised a fetch of this admission's live picture (clip_id 0) or of one
+    clip: grants this session the fast path for it, and notes the segments the viewer may ask for next."""
+    if not enabled():
+        return
+    from cradle.scope import is_staff
+
+    device = getattr(request, "device_session", None)
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if device is None or not session_key or is_staff(request.user):
+        return
+    with _lock:
+        _trim()
+        for row in segments:
+            _segments[row.pk] = Seen(
+                row.admission_id, row.camera_id, row.index, row.started_at.timestamp(), row.created_at.timestamp()
+            )
+            if clip_id:
+                _clip_segments.add((clip_id, row.pk))
+    key = (session_key, device.pk, admission.pk, clip_id)
+    if key in _grants:
+        return
+    now = timezone.now()
+    ends = [
+        now + timedelta(seconds=GRANT_SECONDS),
+        device.created_at + timedelta(seconds=device.lifetime_s),
+        device.last_seen_at + timedelta(seconds=device.idle_timeout_s),
+    ]
+    if clip_id and admission.discharged_at is not None:
+        ends.append(admission.clips_until)
+    user = request.user
+    grant = Grant(
+        session_key=session_key,
+        device_pk=device.pk,
+        public_id=device.public_id,
+        user_id=user.pk,
+        actor_name=user.display_name or user.username,
+        admission_id=admission.pk,
+        unit_id=admission.unit_id,
+        media_id=admission.media_id,
+        clip_id=clip_id,
+        until=min(ends).timestamp(),
+    )
+    with _lock:
+        _grants[key] = grant
+    # A revocation committed while the full path was deciding may already have been read by another thread of this
+    # process, before the grant existed: look for one that concerns it (a generous minute back, for clock skew).
+    if _revoked_since(grant, now - timedelta(seconds=60)):
+        with _lock:
+            _grants.pop(key, None)
+
+
+def serve(request: HttpRequest) -> HttpResponse | None:
+    """The answer to a granted segment fetch, or None for the full path to answer."""
+    session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    if not session_key or _headers is None:
+        return None
+    ticket = delivery.open_ticket(request.path_info[3:-3])
+    now = time.time()
+    if ticket is None or ticket.expires < now:
+        return None
+    seen = _segments.get(ticket.segment_id)
+    if seen is None:
+        return None
+    key = (session_key, ticket.device_id, seen.admission_id, ticket.clip_id)
+    grant = _grants.get(key)
+    if grant is None or grant.until < now:
+        return None
+    if ticket.clip_id:
+        if (ticket.clip_id, ticket.segment_id) not in _clip_segments:
+            return None
+    elif seen.created + settings.CRADLE["LIVE_BUFFER_SECONDS"] < now:
+        return None  # past the live buffer: gone, as the full path will say
+    _follow_revocations()
+    if _grants.get(key) is not grant:
+        return None
+    variant = _variant(grant, seen)
+    data, location = b"", ""
+    try:
+        if edge.enabled():
+            scope = edge.scope_of(seen.camera_id, seen.started, ticket.clip_id)
+            location = edge.publish(grant.media_id, scope, seen.index, variant)
+        else:
+            from cradle.viewing.storage import segment_store
+
+            data = segment_store().get(grant.media_id, str(seen.camera_id), seen.index, variant)
+    except StoreError:
+        return None
+    action = "clip.segment" if ticket.clip_id else "live.segment"
+    detail = {"camera": seen.camera_id, "segment": seen.index, "variant": variant}
+    if ticket.clip_id:
+        detail["clip"] = ticket.clip_id
+    fields = {
+        "at": timezone.now(),
+        "actor_id": grant.user_id,
+        "actor_name": grant.actor_name,
+        "action": action,
+        "unit_id": grant.unit_id,
+        "admission_id": grant.admission_id,
+        "ip": client_ip(request),
+        "session": grant.public_id,
+        "outcome": "ok",
+        "detail": detail,
+    }
+    picture = f"clip:{ticket.clip_id}" if ticket.clip_id else f"live:{grant.admission_id}"
+    if not batch.later(f"{grant.device_pk}:{picture}", fields):
+        chain.append(**fields)
+    metrics.count_fetch(action, allowed=True)
+    response = HttpResponse(data, content_type="video/mp2t")
+    for name, value in _headers.items():
+        response[name] = value
+    response["Content-Length"] = str(len(data))
+    if location:
+        response["X-Accel-Redirect"] = location
+    return response
+
+
+def _variant(grant: Grant, seen: Seen) -> str:
+    key = (grant.user_id, seen.camera_id, seen.index)
+    variant = _variants.get(key)
+    if variant is None:
+        variant = delivery.variant_for(_Viewer(grant.user_id, grant.public_id), seen.camera_id, seen.index)
+        _variants[key] = variant  # an account's variant of a segment never changes once recorded
+    return variant
+
+
+def _follow_revocations() -> None:
+    """Drops the grants named by revocations written since the last look (one query when nothing changed)."""
+    global _log_state
+    since = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(seconds=WINDOW_SECONDS))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*), MAX(id), SUM(id) FROM viewing_revocation WHERE at >= %s", [since])
+        state = tuple(cursor.fetchone())
+        if state == _log_state:
+            return
+        cursor.execute("SELECT id, kind, subject FROM viewing_revocation WHERE at >= %s", [since])
+        rows = cursor.fetchall()
+    with _lock:
+        for pk, kind, subject in rows:
+            if pk not in _applied:
+                _applied[pk] = time.time()
+                _revoke(kind, subject)
+        oldest = time.time() - 2 * WINDOW_SECONDS
+        for pk in [pk for pk, at in _applied.items() if at < oldest]:
+            del _applied[pk]
+        _log_state = state
+
+
+def _revoke(kind: str, subject: str) -> None:
+    """Under _lock: drops the grants a revocation names."""
+    if kind == "clip":
+        clip_id = int(subject)
+        _clip_segments.difference_update({pair for pair in _clip_segments if pair[0] == clip_id})
+    for key, grant in list(_grants.items()):
+        if (
+            (kind == "session" and grant.session_key == subject)
+            or (kind == "user" and str(grant.user_id) == subject)
+            or (kind == "admission" and str(grant.admission_id) == subject)
+            or (kind == "clip" and str(grant.clip_id) == subject)
+        ):
+            del _grants[key]
+
+
+def _revoked_since(grant: Grant, since) -> bool:
+    from cradle.viewing.models import Revocation
+
+    names = [
+        ("session", grant.session_key),
+        ("user", str(grant.user_id)),
+        ("admission", str(grant.admission_id)),
+    ]
+    if grant.clip_id:
+        names.append(("clip", str(grant.clip_id)))
+    from django.db.models import Q
+
+    match = Q()
+    for kind, subject in names:
+        match |= Q(kind=kind, subject=subject)
+    return Revocation.objects.filter(match, at__gte=since).exists()
+
+
+def _trim() -> None:
+    """Under _lock: keeps the caches bounded (they refill from the full path)."""
+    now = time.time()
+    if len(_grants) > _CACHE_MAX:
+        for key in [k for k, g in _grants.items() if g.until < now]:
+            del _grants[key]
+    if len(_segments) > _CACHE_MAX:
+        _segments.clear()
+        _clip_segments.clear()
+    if len(_variants) > _CACHE_MAX:
+        _variants.clear()
+
+
+def prune(older_than_s: float = 3600) -> int:
+    """Deletes revocation rows no process needs any more (housekeeping); gives how many."""
+    from cradle.viewing.models import Revocation
+
+    deleted, _ = Revocation.objects.filter(at__lt=timezone.now() - timedelta(seconds=older_than_s)).delete()
+    return deleted

@@ -1,0 +1,238 @@
+"""The fast path of segment fetches: it answers exactly as the full path does, only for what the full path granted,
+and never after anything that takes the right away (cradle/viewing/fastpath.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from cradle.accounts import sessions
+from cradle.accounts.models import DeviceSession
+from cradle.audit import anomaly
+from cradle.audit.models import Event
+from cradle.retention import service
+from cradle.unit.models import FamilyMembership, StaffMembership
+from cradle.viewing import fastpath
+from cradle.viewing.models import Clip, Revocation
+from tests.test_edge import edge_dir  # noqa: F401 - fixture
+from tests.test_viewing import playlist_urls, stored
+
+
+@pytest.fixture
+def answered(monkeypatch):
+    """How each segment fetch was answered: True by the fast path, False by the full path."""
+    ways: list[bool] = []
+    original = fastpath.serve
+
+    def spy(request):
+        response = original(request)
+        ways.append(response is not None)
+        return response
+
+    monkeypatch.setattr(fastpath, "serve", spy)
+    return ways
+
+
+def _comparable(response) -> dict:
+    return {k: v for k, v in response.items() if k.lower() not in ("set-cookie", "date")}
+
+
+def _fetch_fields(event: Event) -> tuple:
+    return (event.actor_id, event.actor_name, event.action, event.unit_id, event.admission_id, event.ip, event.session,
+            event.outcome, event.detail)  # fmt: skip
+
+
+def test_after_the_playlist_a_parents_fetches_take_the_fast_path_and_answer_as_the_full_path(world, answered, settings):
+    fam = world.families["a"]
+    stored(fam)
+    client = world.client("parent_a")
+    settings.CRADLE = {**settings.CRADLE, "FAST_PATH": False}
+    urls = playlist_urls(client, fam)
+    full = client.get(urls[0])
+    settings.CRADLE = {**settings.CRADLE, "FAST_PATH": True}
+    client.get(urls[1])  # the full path: the fast path has no grant yet, and learns the headers
+    assert answered == [False]
+    urls = playlist_urls(client, fam)
+    fast = client.get(urls[0])
+    assert answered[-1] is True
+    assert fast.status_code == full.status_code == 200
+    assert fast.content == full.content and _comparable(fast) == _comparable(full)
+    for url in urls[2:]:
+        assert client.get(url).status_code == 200
+    assert answered[-4:] == [True] * 4
+    events = list(Event.objects.filter(action="live.segment", actor_id=fam.parent.pk).order_by("pk"))
+    assert len(events) == 7
+    assert _fetch_fields(events[0]) == _fetch_fields(events[2])  # the same segment, full path then fast path
+    assert all(e.outcome == "ok" and e.session and e.ip == "127.0.0.1" for e in events)
+
+
+def test_edge_mode_sends_the_same_internal_address_on_the_fast_path(world, answered, edge_dir):  # noqa: F811
+    fam = world.families["a"]
+    stored(fam)
+    client = world.client("parent_a")
+    urls = playlist_urls(client, fam)
+    first = client.get(urls[0])  # full path (headers not learnt yet)
+    second = client.get(urls[0])
+    assert answered == [False, True]
+    assert first["X-Accel-Redirect"] == second["X-Accel-Redirect"] and second["X-Accel-Redirect"].startswith("/_edge/")
+    assert second.content == b"" and _comparable(first) == _comparable(second)
+
+
+def _end_session(world, fam, client):
+    sessions.end(DeviceSession.objects.get(session_key=client.session.session_key), "signed_out")
+
+
+def _sign_out(world, fam, client):
+    client.post(reverse("account_logout"))
+
+
+def _revoke_membership(world, fam, client):
+    FamilyMembership.objects.filter(pk=fam.parent_membership.pk).update(revoked_at=timezone.now())
+
+
+def _discharge(world, fam, client):
+    service.discharge(fam.admission)
+
+
+def _withdraw_live(world, fam, client):
+    service.withdraw_live(fam.admission)
+
+
+def _transfer(world, fam, client):
+    from cradle.unit.models import Bed
+
+    service.transfer(fam.admission, Bed.objects.create(unit=world.unit2, label="x9"))
+
+
+def _suspend(world, fam, client):
+    anomaly.suspend(None, fam.parent, "bulk_access", {}, unit_id=fam.admission.unit_id)
+
+
+def _new_password(world, fam, client):
+    fam.parent.set_password("another long passphrase 7")
+    fam.parent.save()
+
+
+def _deactivate(world, fam, client):
+    get_user_model().objects.filter(pk=fam.parent.pk).update(is_active=False)
+
+
+def _became_staff(world, fam, client):
+    StaffMembership.objects.create(user=fam.parent, unit=world.unit1, role="nurse")
+
+
+def _shred(world, fam, client):
+    service.shred(fam.admission, "test")
+
+
+# What takes the right away, and what the full path answers afterwards: after a transfer the family still watches
+# (the same admission, another bed), and a parent who becomes a nurse with a second factor still may.
+@pytest.mark.parametrize(
+    ("take_away", "status"),
+    [
+        (_end_session, 404),
+        (_sign_out, 404),
+        (_revoke_membership, 404),
+        (_discharge, 404),
+        (_withdraw_live, 404),
+        (_transfer, 200),
+        (_suspend, 404),
+        (_new_password, 404),
+        (_deactivate, 404),
+        (_became_staff, 200),
+        (_shred, 404),
+    ],
+)
+def test_whatever_may_take_the_right_away_closes_the_fast_path_at_once(
+    world, answered, fresh_storage, take_away, status
+):
+    fam = world.families["a"]
+    stored(fam)
+    client = world.client("parent_a")
+    urls = playlist_urls(client, fam)
+    client.get(urls[0])
+    assert client.get(urls[1]).status_code == 200 and answered[-1] is True
+    take_away(world, fam, client)
+    assert client.get(urls[2]).status_code == status
+    assert answered[-1] is False  # the full path answered
+    if status == 404:
+        assert Event.objects.filter(action="live.segment", outcome="denied").exists()
+
+
+def test_a_clip_deleted_closes_its_fast_path(world, answered):
+    fam = world.families["a"]
+    stored(fam)
+    client = world.client("parent_a")
+    body = client.get(reverse("clip_playlist", args=[fam.clip_id])).content.decode()
+    url = next(line for line in body.splitlines() if line.startswith("/v/"))
+    client.get(url)
+    assert client.get(url).status_code == 200 and answered[-1] is True
+    Clip.objects.filter(pk=fam.clip_id).delete()
+    assert client.get(url).status_code == 404 and answered[-1] is False
+
+
+def test_staff_always_take_the_full_path(world, answered):
+    fam = world.families["a"]
+    stored(fam)
+    client = world.client("nurse1")
+    urls = playlist_urls(client, fam)
+    for url in urls[:3]:
+        assert client.get(url).status_code == 200
+    assert answered == [False, False, False]
+
+
+def test_another_session_or_family_gets_nothing_from_a_grant(world, answered):
+    fam = world.families["a"]
+    stored(fam)
+    client = world.client("parent_a")
+    urls = playlist_urls(client, fam)
+    client.get(urls[0])
+    assert client.get(urls[0]).status_code == 200 and answered[-1] is True
+    for thief in (world.client("parent_b"), world.client("parent_a"), world.client(None)):
+        assert thief.get(urls[1]).status_code == 404
+        assert answered[-1] is False
+
+
+def test_a_grant_ends_with_the_device_sessions_idle_time(world, answered):
+    fam = world.families["a"]
+    stored(fam)
+    client = world.client("parent_a")
+    urls = playlist_urls(client, fam)
+    client.get(urls[0])
+    device = DeviceSession.objects.get(session_key=client.session.session_key)
+    for grant in fastpath._grants.values():
+        assert grant.until <= (device.last_seen_at + timedelta(seconds=device.idle_timeout_s)).timestamp()
+        grant.until = 0  # as if the idle time had passed
+    DeviceSession.objects.filter(pk=device.pk).update(last_seen_at=timezone.now() - timedelta(days=1))
+    assert client.get(urls[1]).status_code == 404 and answered[-1] is False
+
+
+def test_the_triggers_log_revocations_and_not_a_devices_last_seen_time(world):
+    fam = world.families["a"]
+    client = world.client("parent_a")
+    device = DeviceSession.objects.get(session_key=client.session.session_key)
+    before = Revocation.objects.count()
+    DeviceSession.objects.filter(pk=device.pk).update(last_seen_at=timezone.now())
+    get_user_model().objects.filter(pk=fam.parent.pk).update(last_login=timezone.now())
+    assert Revocation.objects.count() == before
+    sessions.end(device, "signed_out")
+    kinds = set(Revocation.objects.values_list("kind", "subject"))
+    assert ("session", device.session_key) in kinds
+    service.discharge(fam.admission)
+    assert ("admission", str(fam.admission.pk)) in set(Revocation.objects.values_list("kind", "subject"))
+    with connection.cursor() as cursor:  # whatever changed the row, not only the ORM
+        cursor.execute("UPDATE unit_familymembership SET role = role WHERE id = %s", [fam.relative_membership.pk])
+    assert ("user", str(fam.relative.pk)) in set(Revocation.objects.values_list("kind", "subject"))
+
+
+def test_old_revocations_are_pruned(world):
+    Revocation.objects.create(at=timezone.now() - timedelta(hours=2), kind="user", subject="1")
+    recent = Revocation.objects.create(at=timezone.now(), kind="user", subject="2")
+    assert fastpath.prune() >= 1
+    assert not Revocation.objects.filter(at__lt=timezone.now() - timedelta(hours=1)).exists()
+    assert Revocation.objects.filter(pk=recent.pk).exists()
