@@ -159,6 +159,12 @@ def profile(pids: list[int], seconds: float, folder: Path) -> list[subprocess.Po
 
 # Where a fetch's time can go, named by the frame that does the work (inclusive of everything it calls).
 STAGES = {
+    "the fast path, in all (fastpath.serve)": "serve (cradle/viewing/fastpath.py",
+    "  of which the revocation log read": "_follow_revocations (cradle/viewing/fastpath.py",
+    "the full path's segment view": "segment (cradle/viewing/views.py",
+    "the full path's playlist and key views": "live_playlist (cradle/viewing/views.py",
+    "Django's handler around the middleware (request, signals)": "__call__ (django/core/handlers/wsgi.py",
+    "gunicorn: reading the request, writing the response": "handle (gunicorn/workers/gthread.py",
     "audit event (chain.append)": "append (cradle/audit/chain.py",
     "variant choice (ServedVariant get_or_create)": "variant_for (cradle/viewing/delivery.py",
     "segment read + AES-GCM open (store.get)": "get (cradle/media/store.py",

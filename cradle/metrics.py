@@ -1,4 +1,5 @@
-"""Prometheus metrics: camera frame rates, redaction latency, time on the privacy screen, deliveries, trace jobs.
+"""Prometheus metrics: camera frame rates, redaction latency, time on the privacy screen, deliveries, the fast path,
+trace jobs.
 
 Labels name cameras by their number and actions by their name, never a baby, a family or an account. With
 `PROMETHEUS_MULTIPROC_DIR` set (the `cradle` commands set it to `$CRADLE_DATA_DIR/metrics` unless it is given), every
@@ -46,6 +47,12 @@ FETCHES = Counter(
     "cradle_media_fetches_total",
     "Playlist and segment requests, by action (live.segment, clip.playlist, ...) and outcome (allowed or refused).",
     ["action", "outcome"],
+)
+FAST_PATH = Counter(
+    "cradle_fast_path_total",
+    "Segment fetches the fast path answered (served) or left to the full path, by why (no_grant, unseen_segment, "
+    "revoked, ...).",
+    ["outcome"],
 )
 TRACE_JOBS = Counter("cradle_trace_jobs_total", "Leak trace jobs finished, by outcome (done or failed).", ["outcome"])
 

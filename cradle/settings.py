@@ -113,7 +113,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     # Tests run threads (a live server, the worker) beside the test itself: an in-memory database would lock whole
     # tables between them, so the test database is a file, locked like the real one.
     # One file per test process, so that two runs side by side never share one.

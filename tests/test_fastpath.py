@@ -236,3 +236,16 @@ def test_old_revocations_are_pruned(world):
     assert fastpath.prune() >= 1
     assert not Revocation.objects.filter(at__lt=timezone.now() - timedelta(hours=1)).exists()
     assert Revocation.objects.filter(pk=recent.pk).exists()
+
+
+def test_an_ended_grant_is_renewed_by_the_full_path(world, answered):
+    fam = world.families["a"]
+    stored(fam)
+    client = world.client("parent_a")
+    urls = playlist_urls(client, fam)
+    client.get(urls[0])
+    assert client.get(urls[1]).status_code == 200 and answered[-1] is True
+    for grant in fastpath._grants.values():
+        grant.until = 0
+    assert client.get(urls[2]).status_code == 200 and answered[-1] is False
+    assert client.get(urls[3]).status_code == 200 and answered[-1] is True

@@ -90,12 +90,18 @@ _variants: dict[tuple[int, int, int], str] = {}
 _headers: dict[str, str] | None = None
 _log_state: tuple | None = None
 _applied: dict[int, float] = {}
+# The revocations this process has applied, in order (the newest _HISTORY_MAX); _history_start numbers the first.
+_history: list[tuple[str, str]] = []
+_history_start = 0
+_HISTORY_MAX = 10_000
 
 
 def reset() -> None:
     """Forgets every grant and everything cached (tests; a process that lost track)."""
-    global _headers, _log_state
+    global _headers, _log_state, _history_start
     with _lock:
+        _history_start += len(_history)
+        _history.clear()
         _grants.clear()
         _segments.clear()
         _clip_segments.clear()
@@ -126,6 +132,8 @@ class FastSegmentMiddleware:
                 response = None
             if response is not None:
                 return response
+        # Revocations read from here on may concern a grant this request leaves (see remember).
+        request._fast_path_mark = _history_start + len(_history)
         response = self.get_response(request)
         if segment_fetch and response.status_code == 200 and _headers is None:
             _learn_headers(response)
@@ -146,7 +154,8 @@ def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: A
 
     device = getattr(request, "device_session", None)
     session_key = getattr(getattr(request, "session", None), "session_key", None)
-    if device is None or not session_key or is_staff(request.user):
+    mark = getattr(request, "_fast_path_mark", None)
+    if device is None or not session_key or mark is None or is_staff(request.user):
         return
     with _lock:
         _trim()
@@ -157,9 +166,10 @@ def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: A
             if clip_id:
                 _clip_segments.add((clip_id, row.pk))
     key = (session_key, device.pk, admission.pk, clip_id)
-    if key in _grants:
-        return
     now = timezone.now()
+    held = _grants.get(key)
+    if held is not None and held.until > now.timestamp() + GRANT_SECONDS / 2:
+        return
     ends = [
         now + timedelta(seconds=GRANT_SECONDS),
         device.created_at + timedelta(seconds=device.lifetime_s),
@@ -181,38 +191,50 @@ def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: A
         until=min(ends).timestamp(),
     )
     with _lock:
+        # A revocation that another thread of this process read while the full path was deciding was applied
+        # before this grant existed: apply those again, now that it does.
+        missed = _history[mark - _history_start :] if mark >= _history_start else None
+        if missed is None:
+            return  # too much happened meanwhile to tell: no grant this time
         _grants[key] = grant
-    # A revocation committed while the full path was deciding may already have been read by another thread of this
-    # process, before the grant existed: look for one that concerns it (a generous minute back, for clock skew).
-    if _revoked_since(grant, now - timedelta(seconds=60)):
-        with _lock:
-            _grants.pop(key, None)
+        for kind, subject in missed:
+            _revoke(kind, subject)
 
 
 def serve(request: HttpRequest) -> HttpResponse | None:
     """The answer to a granted segment fetch, or None for the full path to answer."""
+    response, outcome = _serve(request)
+    metrics.FAST_PATH.labels(outcome).inc()
+    return response
+
+
+def _serve(request: HttpRequest) -> tuple[HttpResponse | None, str]:
     session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-    if not session_key or _headers is None:
-        return None
+    if not session_key:
+        return None, "signed_out"
+    if _headers is None:
+        return None, "starting"
     ticket = delivery.open_ticket(request.path_info[3:-3])
     now = time.time()
     if ticket is None or ticket.expires < now:
-        return None
+        return None, "bad_address"
     seen = _segments.get(ticket.segment_id)
     if seen is None:
-        return None
+        return None, "unseen_segment"
     key = (session_key, ticket.device_id, seen.admission_id, ticket.clip_id)
     grant = _grants.get(key)
-    if grant is None or grant.until < now:
-        return None
+    if grant is None:
+        return None, "no_grant"
+    if grant.until < now:
+        return None, "grant_ended"
     if ticket.clip_id:
         if (ticket.clip_id, ticket.segment_id) not in _clip_segments:
-            return None
+            return None, "unseen_segment"
     elif seen.created + settings.CRADLE["LIVE_BUFFER_SECONDS"] < now:
-        return None  # past the live buffer: gone, as the full path will say
+        return None, "gone"  # past the live buffer, as the full path will say
     _follow_revocations()
     if _grants.get(key) is not grant:
-        return None
+        return None, "revoked"
     variant = _variant(grant, seen)
     data, location = b"", ""
     try:
@@ -224,7 +246,7 @@ def serve(request: HttpRequest) -> HttpResponse | None:
 
             data = segment_store().get(grant.media_id, str(seen.camera_id), seen.index, variant)
     except StoreError:
-        return None
+        return None, "unreadable"
     action = "clip.segment" if ticket.clip_id else "live.segment"
     detail = {"camera": seen.camera_id, "segment": seen.index, "variant": variant}
     if ticket.clip_id:
@@ -251,7 +273,7 @@ def serve(request: HttpRequest) -> HttpResponse | None:
     response["Content-Length"] = str(len(data))
     if location:
         response["X-Accel-Redirect"] = location
-    return response
+    return response, "served"
 
 
 def _variant(grant: Grant, seen: Seen) -> str:
@@ -265,7 +287,7 @@ def _variant(grant: Grant, seen: Seen) -> str:
 
 def _follow_revocations() -> None:
     """Drops the grants named by revocations written since the last look (one query when nothing changed)."""
-    global _log_state
+    global _log_state, _history_start
     since = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(seconds=WINDOW_SECONDS))
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*), MAX(id), SUM(id) FROM viewing_revocation WHERE at >= %s", [since])
@@ -279,6 +301,10 @@ def _follow_revocations() -> None:
             if pk not in _applied:
                 _applied[pk] = time.time()
                 _revoke(kind, subject)
+                _history.append((kind, subject))
+        if len(_history) > _HISTORY_MAX:
+            _history_start += len(_history) - _HISTORY_MAX // 2
+            del _history[: len(_history) - _HISTORY_MAX // 2]
         oldest = time.time() - 2 * WINDOW_SECONDS
         for pk in [pk for pk, at in _applied.items() if at < oldest]:
             del _applied[pk]
@@ -298,24 +324,6 @@ def _revoke(kind: str, subject: str) -> None:
             or (kind == "clip" and str(grant.clip_id) == subject)
         ):
             del _grants[key]
-
-
-def _revoked_since(grant: Grant, since) -> bool:
-    from cradle.viewing.models import Revocation
-
-    names = [
-        ("session", grant.session_key),
-        ("user", str(grant.user_id)),
-        ("admission", str(grant.admission_id)),
-    ]
-    if grant.clip_id:
-        names.append(("clip", str(grant.clip_id)))
-    from django.db.models import Q
-
-    match = Q()
-    for kind, subject in names:
-        match |= Q(kind=kind, subject=subject)
-    return Revocation.objects.filter(match, at__gte=since).exists()
 
 
 def _trim() -> None:
