@@ -184,6 +184,8 @@ def where_time_goes(folder: Path) -> None:
     leaf: Counter = Counter()
     total = 0
     for path in folder.glob("spy-*.txt"):
+        if keep := os.environ.get("BENCH_KEEP_PROFILE"):
+            shutil.copy(path, keep)
         for line in path.read_text().splitlines():
             stack, _, count = line.rpartition(" ")
             if not count.isdigit():
@@ -202,7 +204,7 @@ def where_time_goes(folder: Path) -> None:
     for name in STAGES:
         print(f"  {inclusive[name] / total * 100:5.1f}%  {name}")
     print("  top leaf frames:")
-    for name, n in leaf.most_common(8):
+    for name, n in leaf.most_common(int(os.environ.get("BENCH_TOP_FRAMES", "8"))):
         print(f"  {n / total * 100:5.1f}%  {name}")
 
 

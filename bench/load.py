@@ -62,7 +62,8 @@ def fast_path_counts(app_port: int) -> Counter:
     for line in body.splitlines():
         if line.startswith("cradle_fast_path_total{"):
             labels, _, value = line.rpartition(" ")
-            counts[labels.split('outcome="')[1].split('"')[0]] += float(value)
+            kind, outcome = (labels.split(f'{name}="')[1].split('"')[0] for name in ("kind", "outcome"))
+            counts[f"{kind} {outcome}"] += float(value)
     return counts
 
 
@@ -176,7 +177,7 @@ def main() -> int:
             print(f"  nginx static      p50 {static_run['p50']:.1f} ms, p99 {static_run['p99']:.1f} ms")
 
             answered = ", ".join(f"{outcome} {n:.0f}" for outcome, n in fast.most_common())
-            print(f"  fast path         {answered or 'no segment fetches'} (segment fetches of the app run)")
+            print(f"  fast path         {answered or 'no segment fetches'} (fetches of the app run)")
 
             events = Event.objects.count() - events_before
             denied = Event.objects.filter(outcome="denied").count()

@@ -50,9 +50,9 @@ FETCHES = Counter(
 )
 FAST_PATH = Counter(
     "cradle_fast_path_total",
-    "Segment fetches the fast path answered (served) or left to the full path, by why (no_grant, unseen_segment, "
-    "revoked, ...).",
-    ["outcome"],
+    "Segment, live playlist and key fetches the fast path answered (served) or left to the full path, by why "
+    "(no_grant, unseen_segment, revoked, ...).",
+    ["kind", "outcome"],
 )
 TRACE_JOBS = Counter("cradle_trace_jobs_total", "Leak trace jobs finished, by outcome (done or failed).", ["outcome"])
 

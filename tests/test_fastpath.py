@@ -23,15 +23,23 @@ from tests.test_edge import edge_dir  # noqa: F401 - fixture
 from tests.test_viewing import playlist_urls, stored
 
 
+class Ways(list):
+    def __init__(self) -> None:
+        super().__init__()
+        self.others: list[tuple[str, bool]] = []
+
+
 @pytest.fixture
 def answered(monkeypatch):
-    """How each segment fetch was answered: True by the fast path, False by the full path."""
-    ways: list[bool] = []
+    """How each segment fetch was answered: True by the fast path, False by the full path (playlists and keys in
+    `answered.others`)."""
+    ways = Ways()
     original = fastpath.serve
 
-    def spy(request):
-        response = original(request)
-        ways.append(response is not None)
+    def spy(request, kind="segment"):
+        response = original(request, kind)
+        (ways if kind == "segment" else ways.others).append((kind, response is not None) if kind != "segment" else
+                                                            response is not None)  # fmt: skip
         return response
 
     monkeypatch.setattr(fastpath, "serve", spy)
@@ -39,7 +47,7 @@ def answered(monkeypatch):
 
 
 def _comparable(response) -> dict:
-    return {k: v for k, v in response.items() if k.lower() not in ("set-cookie", "date")}
+    return {k: v for k, v in response.items() if k.lower() not in ("set-cookie", "date", "expires")}
 
 
 def _fetch_fields(event: Event) -> tuple:
@@ -249,3 +257,49 @@ def test_an_ended_grant_is_renewed_by_the_full_path(world, answered):
         grant.until = 0
     assert client.get(urls[2]).status_code == 200 and answered[-1] is False
     assert client.get(urls[3]).status_code == 200 and answered[-1] is True
+
+
+def test_a_live_playlist_reload_and_a_key_take_the_fast_path_and_read_as_the_full_paths(
+    world,
+    answered,
+    edge_dir,  # noqa: F811
+):
+    fam = world.families["a"]
+    stored(fam)
+    client = world.client("parent_a")
+    url = reverse("live_playlist", args=[fam.admission.pk])
+    full = client.get(url)
+    fast = client.get(url)
+    assert answered.others == [("playlist", False), ("playlist", True)]
+    assert fast.content == full.content and _comparable(fast) == _comparable(full)
+    key_uri = next(line for line in fast.content.decode().splitlines() if "URI=" in line).split('"')[1]
+    full_key, fast_key = client.get(key_uri), client.get(key_uri)
+    assert answered.others[-2:] == [("key", False), ("key", True)]
+    assert fast_key.content == full_key.content and _comparable(fast_key) == _comparable(full_key)
+    playlists = list(Event.objects.filter(action="live.playlist", actor_id=fam.parent.pk).order_by("pk"))
+    keys = list(Event.objects.filter(action="live.key", actor_id=fam.parent.pk).order_by("pk"))
+    assert len(playlists) == 2 and len(keys) == 2
+    assert _fetch_fields(playlists[0]) == _fetch_fields(playlists[1])
+    assert _fetch_fields(keys[0]) == _fetch_fields(keys[1])
+
+
+def test_a_playlist_from_a_new_address_takes_the_full_path(world, answered):
+    fam = world.families["a"]
+    stored(fam)
+    client = world.client("parent_a")
+    url = reverse("live_playlist", args=[fam.admission.pk])
+    client.get(url)
+    assert client.get(url).status_code == 200 and answered.others[-1] == ("playlist", True)
+    assert client.get(url, REMOTE_ADDR="192.0.2.7").status_code == 200
+    assert answered.others[-1] == ("playlist", False)
+
+
+def test_a_withdrawn_live_picture_closes_the_playlists_fast_path(world, answered):
+    fam = world.families["a"]
+    stored(fam)
+    client = world.client("parent_a")
+    url = reverse("live_playlist", args=[fam.admission.pk])
+    client.get(url)
+    assert client.get(url).status_code == 200 and answered.others[-1] == ("playlist", True)
+    service.withdraw_live(fam.admission)
+    assert client.get(url).status_code == 404 and answered.others[-1] == ("playlist", False)

@@ -21,6 +21,7 @@ unreadable copy) falls through to the full path, which answers and audits as it 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 
 from cradle import metrics
 from cradle.audit import batch, chain
@@ -46,7 +48,7 @@ GRANT_SECONDS = 60
 # longer than this before committing is caught only when the grants it concerns expire (GRANT_SECONDS at most).
 WINDOW_SECONDS = 300
 _CACHE_MAX = 200_000
-_HEADERS_LEFT_OUT = {"content-length", "x-accel-redirect", "set-cookie"}
+_HEADERS_LEFT_OUT = {"content-length", "x-accel-redirect", "set-cookie", "expires"}
 
 
 @dataclass
@@ -59,7 +61,9 @@ class Grant:
     admission_id: int
     unit_id: int
     media_id: str
+    bed_id: int
     clip_id: int
+    ip: str | None
     until: float
 
 
@@ -76,18 +80,21 @@ class Seen:
 
 @dataclass(frozen=True)
 class _Viewer:
-    """What delivery.variant_for needs of a device session."""
+    """What delivery needs of a device session (variant choice, addresses)."""
 
+    pk: int
     user_id: int
     public_id: str
 
 
 _lock = threading.Lock()
-_grants: dict[tuple[str, int, int, int], Grant] = {}
+# (session key, admission, clip or 0): a session key belongs to one device session.
+_grants: dict[tuple[str, int, int], Grant] = {}
 _segments: dict[int, Seen] = {}
 _clip_segments: set[tuple[int, int]] = set()
 _variants: dict[tuple[int, int, int], str] = {}
-_headers: dict[str, str] | None = None
+# The headers the full path sends with a segment, a playlist, a key: learnt from its answers.
+_headers: dict[str, dict[str, str]] = {}
 _log_state: tuple | None = None
 _applied: dict[int, float] = {}
 # The revocations this process has applied, in order (the newest _HISTORY_MAX); _history_start numbers the first.
@@ -107,7 +114,7 @@ def reset() -> None:
         _clip_segments.clear()
         _variants.clear()
         _applied.clear()
-        _headers = None
+        _headers = {}
         _log_state = None
 
 
@@ -115,18 +122,27 @@ def enabled() -> bool:
     return bool(settings.CRADLE.get("FAST_PATH", True))
 
 
+_PLAYLIST = re.compile(r"/babies/(\d{1,18})/live\.m3u8")
+
+
+def _kind(path: str) -> str:
+    if path.startswith("/v/"):
+        return "segment" if path.endswith(".ts") else "key" if path.endswith(".key") else ""
+    return "playlist" if _PLAYLIST.fullmatch(path) else ""
+
+
 class FastSegmentMiddleware:
-    """First in the middleware list: answers a granted segment fetch before sessions, accounts and the rest are
-    loaded; and learns, from the full path's answers, the headers a segment response carries."""
+    """First in the middleware list: answers a granted segment, live playlist or key fetch before sessions,
+    accounts and the rest are loaded; and learns, from the full path's answers, the headers each kind carries."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        segment_fetch = request.path_info.startswith("/v/") and request.path_info.endswith(".ts")
-        if segment_fetch and request.method == "GET" and enabled():
+        kind = _kind(request.path_info)
+        if kind and request.method == "GET" and enabled():
             try:
-                response = serve(request)
+                response = serve(request, kind)
             except DatabaseError:
                 log.warning("fast path unavailable, taking the full path", exc_info=True)
                 response = None
@@ -135,14 +151,9 @@ class FastSegmentMiddleware:
         # Revocations read from here on may concern a grant this request leaves (see remember).
         request._fast_path_mark = _history_start + len(_history)
         response = self.get_response(request)
-        if segment_fetch and response.status_code == 200 and _headers is None:
-            _learn_headers(response)
+        if kind and response.status_code == 200 and kind not in _headers:
+            _headers[kind] = {k: v for k, v in response.items() if k.lower() not in _HEADERS_LEFT_OUT}
         return response
-
-
-def _learn_headers(response: HttpResponse) -> None:
-    global _headers
-    _headers = {k: v for k, v in response.items() if k.lower() not in _HEADERS_LEFT_OUT}
 
 
 def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: Any = ()) -> None:
@@ -165,7 +176,7 @@ def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: A
             )
             if clip_id:
                 _clip_segments.add((clip_id, row.pk))
-    key = (session_key, device.pk, admission.pk, clip_id)
+    key = (session_key, admission.pk, clip_id)
     now = timezone.now()
     held = _grants.get(key)
     if held is not None and held.until > now.timestamp() + GRANT_SECONDS / 2:
@@ -187,7 +198,9 @@ def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: A
         admission_id=admission.pk,
         unit_id=admission.unit_id,
         media_id=admission.media_id,
+        bed_id=admission.bed_id,
         clip_id=clip_id,
+        ip=client_ip(request),
         until=min(ends).timestamp(),
     )
     with _lock:
@@ -201,56 +214,36 @@ def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: A
             _revoke(kind, subject)
 
 
-def serve(request: HttpRequest) -> HttpResponse | None:
-    """The answer to a granted segment fetch, or None for the full path to answer."""
-    response, outcome = _serve(request)
-    metrics.FAST_PATH.labels(outcome).inc()
+def serve(request: HttpRequest, kind: str = "segment") -> HttpResponse | None:
+    """The answer to a granted fetch, or None for the full path to answer."""
+    session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    if not session_key:
+        response, outcome = None, "signed_out"
+    elif kind not in _headers:
+        response, outcome = None, "starting"
+    else:
+        response, outcome = _KINDS[kind](request, session_key)
+    metrics.FAST_PATH.labels(kind, outcome).inc()
     return response
 
 
-def _serve(request: HttpRequest) -> tuple[HttpResponse | None, str]:
-    session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-    if not session_key:
-        return None, "signed_out"
-    if _headers is None:
-        return None, "starting"
-    ticket = delivery.open_ticket(request.path_info[3:-3])
-    now = time.time()
-    if ticket is None or ticket.expires < now:
-        return None, "bad_address"
-    seen = _segments.get(ticket.segment_id)
-    if seen is None:
-        return None, "unseen_segment"
-    key = (session_key, ticket.device_id, seen.admission_id, ticket.clip_id)
+def _granted(session_key: str, admission_id: int, clip_id: int, device_id: int | None) -> tuple[Grant | None, str]:
+    """The grant for this fetch, once the revocation log has been read; or why there is none."""
+    key = (session_key, admission_id, clip_id)
     grant = _grants.get(key)
-    if grant is None:
+    if grant is None or (device_id is not None and grant.device_pk != device_id):
         return None, "no_grant"
-    if grant.until < now:
+    if grant.until < time.time():
         return None, "grant_ended"
-    if ticket.clip_id:
-        if (ticket.clip_id, ticket.segment_id) not in _clip_segments:
-            return None, "unseen_segment"
-    elif seen.created + settings.CRADLE["LIVE_BUFFER_SECONDS"] < now:
-        return None, "gone"  # past the live buffer, as the full path will say
     _follow_revocations()
     if _grants.get(key) is not grant:
         return None, "revoked"
-    variant = _variant(grant, seen)
-    data, location = b"", ""
-    try:
-        if edge.enabled():
-            scope = edge.scope_of(seen.camera_id, seen.started, ticket.clip_id)
-            location = edge.publish(grant.media_id, scope, seen.index, variant)
-        else:
-            from cradle.viewing.storage import segment_store
+    return grant, ""
 
-            data = segment_store().get(grant.media_id, str(seen.camera_id), seen.index, variant)
-    except StoreError:
-        return None, "unreadable"
-    action = "clip.segment" if ticket.clip_id else "live.segment"
-    detail = {"camera": seen.camera_id, "segment": seen.index, "variant": variant}
-    if ticket.clip_id:
-        detail["clip"] = ticket.clip_id
+
+def _event(request: HttpRequest, grant: Grant, action: str, first_of: str, detail: dict) -> None:
+    """Audits the fetch as the full path does (cradle.audit.log.record_fetch: the first of a session for a picture at
+    once, later ones in this process's batch) and counts it."""
     fields = {
         "at": timezone.now(),
         "actor_id": grant.user_id,
@@ -263,24 +256,125 @@ def _serve(request: HttpRequest) -> tuple[HttpResponse | None, str]:
         "outcome": "ok",
         "detail": detail,
     }
-    picture = f"clip:{ticket.clip_id}" if ticket.clip_id else f"live:{grant.admission_id}"
-    if not batch.later(f"{grant.device_pk}:{picture}", fields):
+    if not batch.later(f"{grant.device_pk}:{first_of}", fields):
         chain.append(**fields)
     metrics.count_fetch(action, allowed=True)
-    response = HttpResponse(data, content_type="video/mp2t")
-    for name, value in _headers.items():
+
+
+def _answer(kind: str, body: bytes, content_type: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    for name, value in _headers[kind].items():
         response[name] = value
-    response["Content-Length"] = str(len(data))
+    response["Content-Length"] = str(len(body))
+    if kind == "playlist":
+        add_never_cache_headers(response)  # as the full path's never_cache does, Expires included
+    return response
+
+
+def _segment(request: HttpRequest, session_key: str) -> tuple[HttpResponse | None, str]:
+    ticket = delivery.open_ticket(request.path_info[3:-3])
+    now = time.time()
+    if ticket is None or ticket.expires < now:
+        return None, "bad_address"
+    seen = _segments.get(ticket.segment_id)
+    if seen is None:
+        return None, "unseen_segment"
+    if ticket.clip_id:
+        if (ticket.clip_id, ticket.segment_id) not in _clip_segments:
+            return None, "unseen_segment"
+    elif seen.created + settings.CRADLE["LIVE_BUFFER_SECONDS"] < now:
+        return None, "gone"  # past the live buffer, as the full path will say
+    grant, why = _granted(session_key, seen.admission_id, ticket.clip_id, ticket.device_id)
+    if grant is None:
+        return None, why
+    variant = _variant(grant, seen)
+    data, location = b"", ""
+    try:
+        if edge.enabled():
+            scope = edge.scope_of(seen.camera_id, seen.started, ticket.clip_id)
+            location = edge.publish(grant.media_id, scope, seen.index, variant)
+        else:
+            from cradle.viewing.storage import segment_store
+
+            data = segment_store().get(grant.media_id, str(seen.camera_id), seen.index, variant)
+    except StoreError:
+        return None, "unreadable"
+    detail = {"camera": seen.camera_id, "segment": seen.index, "variant": variant}
+    if ticket.clip_id:
+        detail["clip"] = ticket.clip_id
+        _event(request, grant, "clip.segment", f"clip:{ticket.clip_id}", detail)
+    else:
+        _event(request, grant, "live.segment", f"live:{grant.admission_id}", detail)
+    response = _answer("segment", data, "video/mp2t")
     if location:
         response["X-Accel-Redirect"] = location
     return response, "served"
+
+
+def _playlist(request: HttpRequest, session_key: str) -> tuple[HttpResponse | None, str]:
+    from cradle.viewing.models import LiveSegment
+
+    admission_id = int(_PLAYLIST.fullmatch(request.path_info)[1])
+    grant, why = _granted(session_key, admission_id, 0, None)
+    if grant is None:
+        return None, why
+    # The bulk-access rules (cradle.audit.anomaly) look at new sessions and new addresses, which the full path
+    # checks; a reload of the same session from the same address cannot break one.
+    if client_ip(request) != grant.ip:
+        return None, "new_address"
+    count = settings.CRADLE["LIVE_PLAYLIST_SEGMENTS"]
+    newest = LiveSegment.objects.filter(admission_id=admission_id, camera__bed_id=grant.bed_id).order_by("-index")
+    segments = list(reversed(newest.only("pk", "camera_id", "admission_id", "index", "started_at", "created_at",
+                                         "duration")[:count]))  # fmt: skip
+    _event(request, grant, "live.playlist", f"playlist:{admission_id}", {"segments": [s.index for s in segments[-1:]]})
+    with _lock:
+        for row in segments:
+            _segments[row.pk] = Seen(
+                row.admission_id, row.camera_id, row.index, row.started_at.timestamp(), row.created_at.timestamp()
+            )
+    body = delivery.live_playlist(_Viewer(grant.device_pk, grant.user_id, grant.public_id), segments)
+    return _answer("playlist", body.encode(), "application/vnd.apple.mpegurl"), "served"
+
+
+def _key(request: HttpRequest, session_key: str) -> tuple[HttpResponse | None, str]:
+    ticket = delivery.open_key_ticket(request.path_info[3:-4])
+    if ticket is None or ticket.expires < time.time():
+        return None, "bad_address"
+    grant, why = _granted(session_key, ticket.admission_id, ticket.clip_id, ticket.device_id)
+    if grant is None:
+        return None, why
+    try:
+        key = edge.key_for(grant.media_id, edge.KeyScope(ticket.camera_id, ticket.epoch, ticket.clip_id))
+    except StoreError:
+        return None, "unreadable"
+    action = "clip.key" if ticket.clip_id else "live.key"
+    detail = {"clip": ticket.clip_id} if ticket.clip_id else {"camera": ticket.camera_id, "epoch": ticket.epoch}
+    # Keys are audited at once, as on the full path: one a viewer every ten minutes.
+    chain.append(
+        at=timezone.now(),
+        actor_id=grant.user_id,
+        actor_name=grant.actor_name,
+        action=action,
+        unit_id=grant.unit_id,
+        admission_id=grant.admission_id,
+        ip=client_ip(request),
+        session=grant.public_id,
+        outcome="ok",
+        detail=detail,
+    )
+    metrics.count_fetch(action, allowed=True)
+    return _answer("key", key, "application/octet-stream"), "served"
+
+
+_KINDS = {"segment": _segment, "playlist": _playlist, "key": _key}
 
 
 def _variant(grant: Grant, seen: Seen) -> str:
     key = (grant.user_id, seen.camera_id, seen.index)
     variant = _variants.get(key)
     if variant is None:
-        variant = delivery.variant_for(_Viewer(grant.user_id, grant.public_id), seen.camera_id, seen.index)
+        viewer = _Viewer(grant.device_pk, grant.user_id, grant.public_id)
+        variant = delivery.variant_for(viewer, seen.camera_id, seen.index)
         _variants[key] = variant  # an account's variant of a segment never changes once recorded
     return variant
 
