@@ -214,8 +214,9 @@ def test_a_grant_ends_with_the_device_sessions_idle_time(world, answered):
     client.get(urls[0])
     device = DeviceSession.objects.get(session_key=client.session.session_key)
     for grant in fastpath._grants.values():
-        assert grant.until <= (device.last_seen_at + timedelta(seconds=device.idle_timeout_s)).timestamp()
-        grant.until = 0  # as if the idle time had passed
+        assert grant.idle_s == device.idle_timeout_s and grant.seen == device.last_seen_at.timestamp()
+        assert grant.until <= (device.created_at + timedelta(seconds=device.lifetime_s)).timestamp()
+        grant.seen -= device.idle_timeout_s  # as if the idle time had passed
     DeviceSession.objects.filter(pk=device.pk).update(last_seen_at=timezone.now() - timedelta(days=1))
     assert client.get(urls[1]).status_code == 404 and answered[-1] is False
 
@@ -303,3 +304,22 @@ def test_a_withdrawn_live_picture_closes_the_playlists_fast_path(world, answered
     assert client.get(url).status_code == 200 and answered.others[-1] == ("playlist", True)
     service.withdraw_live(fam.admission)
     assert client.get(url).status_code == 404 and answered.others[-1] == ("playlist", False)
+
+
+def test_fast_fetches_keep_the_device_session_seen(world, answered):
+    from cradle.audit import batch
+
+    fam = world.families["a"]
+    stored(fam)
+    client = world.client("parent_a")
+    urls = playlist_urls(client, fam)
+    client.get(urls[0])
+    device = DeviceSession.objects.get(session_key=client.session.session_key)
+    long_ago = timezone.now() - timedelta(minutes=5)
+    DeviceSession.objects.filter(pk=device.pk).update(last_seen_at=long_ago)
+    for grant in fastpath._grants.values():
+        grant.seen = long_ago.timestamp()
+    assert client.get(urls[1]).status_code == 200 and answered[-1] is True
+    batch.flush()
+    device.refresh_from_db()
+    assert device.last_seen_at > long_ago + timedelta(minutes=4)

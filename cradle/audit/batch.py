@@ -27,6 +27,7 @@ _seen: OrderedDict[str, None] = OrderedDict()  # "session:picture" keys whose fi
 _SEEN_MAX = 50_000
 _thread: threading.Thread | None = None
 _wake = threading.Event()
+_touched: set[int] = set()  # device sessions seen since the last flush (cradle.viewing.fastpath)
 
 
 def _interval() -> float:
@@ -52,13 +53,32 @@ def later(first_key: str, fields: dict[str, Any]) -> bool:
     return True
 
 
+def touch(device_pk: int) -> None:
+    """Brings a device session's last-seen time forward at the next flush (one update for all of them), or at once
+    when batching is off."""
+    with _lock:
+        _touched.add(device_pk)
+    if _interval() <= 0:
+        flush()
+    else:
+        _start()
+
+
 def flush() -> int:
     """Writes everything queued; gives how many events."""
     with _lock:
         items = _pending[:]
         _pending.clear()
+        touched = sorted(_touched)
+        _touched.clear()
     if items:
         chain.append_many(items)
+    if touched:
+        from django.utils import timezone
+
+        from cradle.accounts.models import DeviceSession
+
+        DeviceSession.objects.filter(pk__in=touched, ended_at__isnull=True).update(last_seen_at=timezone.now())
     return len(items)
 
 

@@ -3,8 +3,9 @@ authorisation (session, account, device session, scope, staff checks) for each o
 viewers an app server can carry.
 
 When the full path has authorised a family viewer's playlist, key or segment, this process remembers a grant: this
-session cookie, this device session, this admission (live, or one clip), until the earliest of a minute from now and
-the device session's idle and absolute ends. A later segment fetch whose address names that device session and a
+session cookie, this device session, this admission (live, or one clip), until the earliest of about five minutes
+from now and the device session's idle and absolute ends (the fast path keeps the session's last-seen time, as the
+full path does). A later segment fetch whose address names that device session and a
 segment the full path has already seen for that admission is answered here: the address is opened and checked, the
 account's variant looked up, the fetch audited and counted exactly as the full path does, and the same headers sent.
 
@@ -21,6 +22,7 @@ unreadable copy) falls through to the full path, which answers and audits as it 
 from __future__ import annotations
 
 import logging
+import random
 import re
 import threading
 import time
@@ -43,7 +45,10 @@ from cradle.viewing import delivery, edge
 
 log = logging.getLogger(__name__)
 
-GRANT_SECONDS = 60
+# A grant lasts about this long (+-20 %, so that grants made together are not renewed together).
+GRANT_SECONDS = 300
+# A device session's last-seen time is brought forward at most this often (as SessionPolicyMiddleware does).
+TOUCH_SECONDS = 30
 # Revocation rows are looked at for this long after they were written: a revoking transaction that stays open
 # longer than this before committing is caught only when the grants it concerns expire (GRANT_SECONDS at most).
 WINDOW_SECONDS = 300
@@ -64,7 +69,12 @@ class Grant:
     bed_id: int
     clip_id: int
     ip: str | None
-    until: float
+    until: float  # the grant's own end: its lifetime, the device session's absolute end, a clip's grace period
+    idle_s: int  # the device session's idle time-out
+    seen: float  # when the device session was last seen (brought forward by the fast path too)
+
+    def ended(self, now: float) -> bool:
+        return now >= self.until or now >= self.seen + self.idle_s
 
 
 @dataclass(frozen=True)
@@ -179,12 +189,11 @@ def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: A
     key = (session_key, admission.pk, clip_id)
     now = timezone.now()
     held = _grants.get(key)
-    if held is not None and held.until > now.timestamp() + GRANT_SECONDS / 2:
+    if held is not None and not held.ended(now.timestamp() + GRANT_SECONDS / 2):
         return
     ends = [
-        now + timedelta(seconds=GRANT_SECONDS),
+        now + timedelta(seconds=GRANT_SECONDS * random.uniform(0.8, 1.2)),  # noqa: S311 - spreading, not secrecy
         device.created_at + timedelta(seconds=device.lifetime_s),
-        device.last_seen_at + timedelta(seconds=device.idle_timeout_s),
     ]
     if clip_id and admission.discharged_at is not None:
         ends.append(admission.clips_until)
@@ -202,6 +211,8 @@ def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: A
         clip_id=clip_id,
         ip=client_ip(request),
         until=min(ends).timestamp(),
+        idle_s=device.idle_timeout_s,
+        seen=device.last_seen_at.timestamp(),
     )
     with _lock:
         # A revocation that another thread of this process read while the full path was deciding was applied
@@ -233,11 +244,15 @@ def _granted(session_key: str, admission_id: int, clip_id: int, device_id: int |
     grant = _grants.get(key)
     if grant is None or (device_id is not None and grant.device_pk != device_id):
         return None, "no_grant"
-    if grant.until < time.time():
+    now = time.time()
+    if grant.ended(now):
         return None, "grant_ended"
     _follow_revocations()
     if _grants.get(key) is not grant:
         return None, "revoked"
+    if now - grant.seen > TOUCH_SECONDS:
+        grant.seen = now
+        batch.touch(grant.device_pk)
     return grant, ""
 
 
@@ -424,7 +439,7 @@ def _trim() -> None:
     """Under _lock: keeps the caches bounded (they refill from the full path)."""
     now = time.time()
     if len(_grants) > _CACHE_MAX:
-        for key in [k for k, g in _grants.items() if g.until < now]:
+        for key in [k for k, g in _grants.items() if g.ended(now)]:
             del _grants[key]
     if len(_segments) > _CACHE_MAX:
         _segments.clear()
