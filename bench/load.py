@@ -14,7 +14,7 @@ p99 < 50 ms). Viewers run in separate client processes on the same machine, so t
 What it does not model: a real player also reloads the live playlist every second and each second brings a new
 segment (so a new variant choice per fetch); here six segments stand for the stream and the playlist is fetched once.
 
-    .venv/bin/python bench/load.py [--viewers 500] [--seconds 60] [--workers 2] [--threads 8] [--profile]
+    .venv/bin/python bench/load.py [--viewers 500] [--seconds 60] [--workers CPUs+1] [--threads 1] [--profile]
                                    [--database-url postgres://postgres@127.0.0.1:5432/postgres]
 """
 
@@ -105,8 +105,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--viewers", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     parser.add_argument("--nginx-workers", type=int, default=1)
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--warm-up", type=float, default=10.0, help="seconds every viewer watches before the runs")

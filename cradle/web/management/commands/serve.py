@@ -16,8 +16,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--bind", default=os.environ.get("CRADLE_BIND", "127.0.0.1:8000"))
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("CRADLE_WORKERS", "2")))
-        parser.add_argument("--threads", type=int, default=int(os.environ.get("CRADLE_THREADS", "4")))
+        # One thread per worker process, one more process than CPUs: threads of one process take turns at the
+        # interpreter lock, and with several a fetch waited behind whichever was computing (bench/load.py measured
+        # p99 0.4-3 s with 2-8 threads a worker, 13-33 ms with one).
+        parser.add_argument(
+            "--workers", type=int, default=int(os.environ.get("CRADLE_WORKERS", str((os.cpu_count() or 1) + 1)))
+        )
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("CRADLE_THREADS", "1")))
 
     def handle(self, *args, **options) -> None:
         try:
