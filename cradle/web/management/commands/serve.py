@@ -39,6 +39,9 @@ class Command(BaseCommand):
             str(options["workers"]),
             "--threads",
             str(options["threads"]),
+            # nginx keeps connections to the app open between fetches (deploy/nginx: keepalive_timeout 75s).
+            "--keep-alive",
+            "75",
             "--access-logfile",
             "-",
             "--forwarded-allow-ips",
