@@ -323,3 +323,22 @@ def test_fast_fetches_keep_the_device_session_seen(world, answered):
     batch.flush()
     device.refresh_from_db()
     assert device.last_seen_at > long_ago + timedelta(minutes=4)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fast_playlist_reloads_wait_in_the_audit_batch_and_the_chain_holds(world, answered, settings):
+    from cradle.audit import batch, chain
+
+    settings.CRADLE = {**settings.CRADLE, "AUDIT_BATCH_SECONDS": 60}  # the thread will not flush by itself here
+    batch.flush()
+    fam = world.families["a"]
+    stored(fam)
+    client = world.client("parent_a")
+    url = reverse("live_playlist", args=[fam.admission.pk])
+    for _ in range(3):
+        assert client.get(url).status_code == 200
+    assert answered.others == [("playlist", False), ("playlist", True), ("playlist", True)]
+    playlists = Event.objects.filter(action="live.playlist", actor_id=fam.parent.pk)
+    assert playlists.count() == 1  # the full path's, at once
+    assert batch.flush() == 2
+    assert playlists.count() == 3 and chain.verify()[1] is None

@@ -53,6 +53,20 @@ def later(first_key: str, fields: dict[str, Any]) -> bool:
     return True
 
 
+def queue(fields: dict[str, Any]) -> bool:
+    """Queues `fields` and gives True, unless batching is off (False: the caller writes it at once). For fetches whose
+    viewing's beginning is already written (the fast path's: its grant came from a full-path fetch, audited at once)."""
+    if _interval() <= 0:
+        return False
+    with _lock:
+        _pending.append(fields)
+        full = len(_pending) >= settings.CRADLE.get("AUDIT_BATCH_MAX", 500)
+    _start()
+    if full:
+        _wake.set()
+    return True
+
+
 def touch(device_pk: int) -> None:
     """Brings a device session's last-seen time forward at the next flush (one update for all of them), or at once
     when batching is off."""

@@ -256,9 +256,11 @@ def _granted(session_key: str, admission_id: int, clip_id: int, device_id: int |
     return grant, ""
 
 
-def _event(request: HttpRequest, grant: Grant, action: str, first_of: str, detail: dict) -> None:
-    """Audits the fetch as the full path does (cradle.audit.log.record_fetch: the first of a session for a picture at
-    once, later ones in this process's batch) and counts it."""
+def _event(request: HttpRequest, grant: Grant, action: str, detail: dict, first_of: str = "") -> None:
+    """Audits the fetch with the fields the full path gives it, and counts it. A segment fetch is written as the full
+    path writes it (cradle.audit.log.record_fetch: the first of the session for a picture in this process at once,
+    later ones in the batch); a playlist reload or a key may always wait in the batch, since the viewing's beginning
+    was written at once by the full-path fetch that left the grant."""
     fields = {
         "at": timezone.now(),
         "actor_id": grant.user_id,
@@ -271,7 +273,8 @@ def _event(request: HttpRequest, grant: Grant, action: str, first_of: str, detai
         "outcome": "ok",
         "detail": detail,
     }
-    if not batch.later(f"{grant.device_pk}:{first_of}", fields):
+    queued = batch.later(f"{grant.device_pk}:{first_of}", fields) if first_of else batch.queue(fields)
+    if not queued:
         chain.append(**fields)
     metrics.count_fetch(action, allowed=True)
 
@@ -317,9 +320,10 @@ def _segment(request: HttpRequest, session_key: str) -> tuple[HttpResponse | Non
     detail = {"camera": seen.camera_id, "segment": seen.index, "variant": variant}
     if ticket.clip_id:
         detail["clip"] = ticket.clip_id
-        _event(request, grant, "clip.segment", f"clip:{ticket.clip_id}", detail)
+    if ticket.clip_id:
+        _event(request, grant, "clip.segment", detail, f"clip:{ticket.clip_id}")
     else:
-        _event(request, grant, "live.segment", f"live:{grant.admission_id}", detail)
+        _event(request, grant, "live.segment", detail, f"live:{grant.admission_id}")
     response = _answer("segment", data, "video/mp2t")
     if location:
         response["X-Accel-Redirect"] = location
@@ -341,7 +345,7 @@ def _playlist(request: HttpRequest, session_key: str) -> tuple[HttpResponse | No
     newest = LiveSegment.objects.filter(admission_id=admission_id, camera__bed_id=grant.bed_id).order_by("-index")
     segments = list(reversed(newest.only("pk", "camera_id", "admission_id", "index", "started_at", "created_at",
                                          "duration")[:count]))  # fmt: skip
-    _event(request, grant, "live.playlist", f"playlist:{admission_id}", {"segments": [s.index for s in segments[-1:]]})
+    _event(request, grant, "live.playlist", {"segments": [s.index for s in segments[-1:]]})
     with _lock:
         for row in segments:
             _segments[row.pk] = Seen(
@@ -364,20 +368,7 @@ def _key(request: HttpRequest, session_key: str) -> tuple[HttpResponse | None, s
         return None, "unreadable"
     action = "clip.key" if ticket.clip_id else "live.key"
     detail = {"clip": ticket.clip_id} if ticket.clip_id else {"camera": ticket.camera_id, "epoch": ticket.epoch}
-    # Keys are audited at once, as on the full path: one a viewer every ten minutes.
-    chain.append(
-        at=timezone.now(),
-        actor_id=grant.user_id,
-        actor_name=grant.actor_name,
-        action=action,
-        unit_id=grant.unit_id,
-        admission_id=grant.admission_id,
-        ip=client_ip(request),
-        session=grant.public_id,
-        outcome="ok",
-        detail=detail,
-    )
-    metrics.count_fetch(action, allowed=True)
+    _event(request, grant, action, detail)
     return _answer("key", key, "application/octet-stream"), "served"
 
 
