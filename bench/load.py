@@ -4,15 +4,17 @@ The set-up is the one a hospital runs at scale: deploy/nginx/cradle.conf (render
 of `cradle serve` (gunicorn) in edge mode, on a throw-away installation made by `cradle init` (one unit, one admitted
 bed, N family accounts each signed in on one device, six 50 KiB segments sealed in the segment store), with the edge
 folder on a tmpfs (/dev/shm) where there is one. Each viewer keeps one HTTP/1.1 keep-alive connection, fetches its
-playlist and the key it names, then one segment a second like a player. Every segment fetch reaches the app and is
-authorised in full (session, device session, ticket, scope, variant) and audited before nginx sends the encrypted copy.
+playlist and the key it names, then one segment a second like a player. Every fetch reaches the app and is authorised
+and audited before nginx sends the encrypted copy; after each viewer's first fetches in each app process (the warm-up,
+not measured), the app answers them on its fast path (cradle/viewing/fastpath.py) and prints how many it did.
 
 The baseline is the same nginx sending the same bytes from files, with the same request pattern. Printed: errors,
 p50 and p99 segment latency, fetches per second, and the ratio app/static (targets: 0 errors, ratio >= 0.5,
 p99 < 50 ms). Viewers run in separate client processes on the same machine, so they share its CPUs with the servers.
 
-What it does not model: a real player also reloads the live playlist every second and each second brings a new
-segment (so a new variant choice per fetch); here six segments stand for the stream and the playlist is fetched once.
+What it does not model: a real player also reloads the live playlist every second (the fast path answers those too,
+at about the cost of a segment fetch) and each second brings a new segment, so each fetch of a new segment reads or
+writes the account's variant choice; here six segments stand for the stream and the playlist is fetched once a run.
 
     .venv/bin/python bench/load.py [--viewers 500] [--seconds 60] [--workers CPUs+1] [--threads 1] [--profile]
                                    [--database-url postgres://postgres@127.0.0.1:5432/postgres]
