@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -34,6 +35,9 @@ THUMB_WIDTH = 240
 TOP_CANDIDATES = 10  # in the report's ranking
 CODEWORD_CANDIDATES = 4  # whose codewords are shown beside the bits read
 AUDIT_TRAIL = 200  # events of the identified account
+# A running job writes a heartbeat at every step (a step takes seconds); this long without one, its process is gone.
+STALL_SECONDS = 600
+MAX_ATTEMPTS = 3
 
 
 def start_in_background() -> None:
@@ -67,7 +71,7 @@ def run_pending() -> int:
             if job is None:
                 return ran
             claimed = TraceJob.objects.filter(pk=job.pk, status=TraceJob.Status.QUEUED).update(
-                status=TraceJob.Status.RUNNING, progress=0
+                status=TraceJob.Status.RUNNING, progress=0, heartbeat_at=timezone.now(), attempts=F("attempts") + 1
             )
             if claimed:
                 job.refresh_from_db()
@@ -130,7 +134,42 @@ def _name_files(job: TraceJob, text: str) -> str:
 def _progress(job: TraceJob, percent: float, text: str) -> None:
     job.progress = max(0, min(99, int(percent)))
     job.progress_text = text[:120]
-    job.save(update_fields=["progress", "progress_text"])
+    job.heartbeat_at = timezone.now()
+    job.save(update_fields=["progress", "progress_text", "heartbeat_at"])
+
+
+def recover_stalled(now=None) -> int:
+    """Jobs left "running" by a process that died (killed, out of memory, a restart) go back to the queue, or fail
+    with a clear error after MAX_ATTEMPTS starts, so that a suspect that kills its process cannot do so forever.
+    Gives how many were recovered."""
+    now = now or timezone.now()
+    stalled = TraceJob.objects.filter(
+        status=TraceJob.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=STALL_SECONDS)
+    )
+    recovered = 0
+    for job in stalled:
+        if job.attempts >= MAX_ATTEMPTS:
+            with translation.override(job.language):
+                error = _("The trace stopped %(n)d times without finishing; ask the administrator.") % {
+                    "n": job.attempts
+                }
+            if TraceJob.objects.filter(pk=job.pk, status=TraceJob.Status.RUNNING, heartbeat_at=job.heartbeat_at).update(
+                status=TraceJob.Status.FAILED, error=error, finished_at=now
+            ):
+                metrics.TRACE_JOBS.labels("failed").inc()
+                record(None, "trace.run", actor=job.created_by, unit=job.unit_id, outcome="failed", job=job.pk,
+                       reason=error)  # fmt: skip
+                recovered += 1
+            continue
+        with translation.override(job.language):
+            text = _("Queued again after an interruption")
+        # Only if it is still the same stalled run: a late heartbeat means its process lives after all.
+        if TraceJob.objects.filter(pk=job.pk, status=TraceJob.Status.RUNNING, heartbeat_at=job.heartbeat_at).update(
+            status=TraceJob.Status.QUEUED, progress=0, progress_text=text
+        ):
+            record(None, "trace.requeued", actor=job.created_by, unit=job.unit_id, job=job.pk, attempts=job.attempts)
+            recovered += 1
+    return recovered
 
 
 def _trace(job: TraceJob) -> dict:

@@ -36,6 +36,10 @@ class TraceJob(models.Model):
     report = models.JSONField(null=True, blank=True)
     error = models.CharField(max_length=300, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # While running, the job's process writes this at every step; a job whose process died stops writing it, and
+    # the housekeeping queues it again (cradle.forensics.jobs.recover_stalled).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -217,9 +217,11 @@ class Worker:
     def housekeep(self) -> None:
         """The shared chores, done by one worker at a time: the live buffer's end, and queuing the periodic work
         (daily clips, retention, and traces left queued when the queue could not be reached)."""
+        from cradle.forensics.jobs import recover_stalled
         from cradle.forensics.models import TraceJob
 
         self.expire()
+        recover_stalled()
         fastpath.prune()
         self.schedule.tick()
         if TraceJob.objects.filter(status=TraceJob.Status.QUEUED).exists() and time.monotonic() >= self._traces_due:
