@@ -110,7 +110,9 @@ async def _playlist(conn: Connection, playlist: str, tally: Tally) -> list[str]:
     return paths
 
 
-async def _viewer(conn: Connection, paths: list[str], paced: bool, start: float, seconds: float, tally: Tally) -> None:
+async def _viewer(
+    conn: Connection, paths: list[str], paced: bool, start: float, seconds: float, tally: Tally, reload: str = ""
+) -> None:
     end = start + seconds
     due = start + (random.random() if paced else 0.0)
     n = random.randrange(len(paths))
@@ -118,9 +120,18 @@ async def _viewer(conn: Connection, paths: list[str], paced: bool, start: float,
         if paced:
             await asyncio.sleep(max(0.0, due - time.time()))
             due += 1.0
-        began = time.time()
-        if began >= end:
+        if time.time() >= end:
             return
+        if reload:  # a live player reloads its playlist before each new segment (not counted in the latencies)
+            try:
+                status, body = await conn.get(reload)
+            except (OSError, asyncio.IncompleteReadError):
+                status = 0
+                conn.close()
+            if status != 200:
+                tally.errors += 1
+                continue
+        began = time.time()
         try:
             status, body = await conn.get(paths[n % len(paths)])
         except (OSError, asyncio.IncompleteReadError):
@@ -136,7 +147,7 @@ async def _viewer(conn: Connection, paths: list[str], paced: bool, start: float,
         tally.bytes += len(body)
 
 
-def run_viewers(port, cookies, playlist, paced, seconds, ready, go, start, results) -> None:
+def run_viewers(port, cookies, playlist, paced, seconds, ready, go, start, results, reload=False) -> None:
     """One client process's viewers: each gets its playlist, then (once `go` is set) fetches its segments until
     `start` + `seconds`. Puts (latencies, errors, bytes, CPU seconds while fetching) on `results`."""
     tally = Tally()
@@ -150,7 +161,7 @@ def run_viewers(port, cookies, playlist, paced, seconds, ready, go, start, resul
             cpu = _cpu()
             await asyncio.gather(
                 *(
-                    _viewer(conn, paths, paced, start.value, seconds, tally)
+                    _viewer(conn, paths, paced, start.value, seconds, tally, playlist if reload else "")
                     for conn, paths in zip(conns, lists, strict=True)
                     if paths
                 )

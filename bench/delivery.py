@@ -100,15 +100,18 @@ def raw_server(inst: Installation, folder: Path) -> tuple[subprocess.Popen, int]
     return server, port
 
 
-def measure(port: int, cookies: list, playlist: str, paced: bool, seconds: float, clients: int) -> dict:
-    """One run: every viewer gets its playlist, then all fetch together for `seconds`."""
+def measure(
+    port: int, cookies: list, playlist: str, paced: bool, seconds: float, clients: int, reload: bool = False
+) -> dict:
+    """One run: every viewer gets its playlist, then all fetch together for `seconds` (with `reload`, each fetches
+    its playlist again before each segment, as a live player does)."""
     ctx = multiprocessing.get_context("fork")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     start = ctx.Value("d", 0.0)
     procs = [
         ctx.Process(
             target=run_viewers,
-            args=(port, cookies[i::clients], playlist, paced, seconds, ready, go, start, results),
+            args=(port, cookies[i::clients], playlist, paced, seconds, ready, go, start, results, reload),
         )
         for i in range(clients)
     ]

@@ -12,12 +12,12 @@ The baseline is the same nginx sending the same bytes from files, with the same 
 p50 and p99 segment latency, fetches per second, and the ratio app/static (targets: 0 errors, ratio >= 0.5,
 p99 < 50 ms). Viewers run in separate client processes on the same machine, so they share its CPUs with the servers.
 
-What it does not model: a real player also reloads the live playlist every second (the fast path answers those too,
-at about the cost of a segment fetch) and each second brings a new segment, so each fetch of a new segment reads or
-writes the account's variant choice; here six segments stand for the stream and the playlist is fetched once a run.
+With --reload each viewer also reloads its playlist before each segment, as a live player does (the latencies stay
+those of the segments). What it does not model: each second of a real stream brings a new segment, so each fetch of
+a new segment reads or writes the account's variant choice; here six segments stand for the stream.
 
-    .venv/bin/python bench/load.py [--viewers 500] [--seconds 60] [--workers CPUs+1] [--threads 1] [--profile]
-                                   [--database-url postgres://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python bench/load.py [--viewers 500] [--seconds 60] [--workers CPUs+1] [--threads 1] [--reload]
+                                   [--profile] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -111,6 +111,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     parser.add_argument("--nginx-workers", type=int, default=1)
     parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument(
+        "--reload", action="store_true", help="each viewer reloads its playlist every second, as a live player does"
+    )
     parser.add_argument("--warm-up", type=float, default=10.0, help="seconds every viewer watches before the runs")
     parser.add_argument("--profile", action="store_true", help="py-spy the app workers during the app run")
     parser.add_argument(
@@ -145,7 +148,7 @@ def main() -> int:
             # Not what is measured: workers import and load translations on their first requests, the edge copies
             # are made on the first fetches, and each viewer's first fetches in each app process take the full path
             # (authorisation, the account's variant choice of each segment) and leave the grant the rest use.
-            measure(port, cookies, playlist, True, args.warm_up, args.clients)
+            measure(port, cookies, playlist, True, args.warm_up, args.clients, args.reload)
             measure(port, [None] * min(50, args.viewers), "/static-bench/live.m3u8", False, 2.0, args.clients)
 
             from cradle.audit.models import Event
@@ -153,13 +156,13 @@ def main() -> int:
             events_before = Event.objects.count()
             spies = profile(worker_pids(app), args.seconds, inst.dir) if args.profile else []
             fast_before = fast_path_counts(app_port)
-            app_run = measure(port, cookies, playlist, True, args.seconds, args.clients)
+            app_run = measure(port, cookies, playlist, True, args.seconds, args.clients, args.reload)
             fast = fast_path_counts(app_port) - fast_before
             for spy in spies:
                 spy.wait(timeout=60)
             load_between = machine().rsplit("load average ", 1)[1]
             static_run = measure(
-                port, [None] * args.viewers, "/static-bench/live.m3u8", True, args.seconds, args.clients
+                port, [None] * args.viewers, "/static-bench/live.m3u8", True, args.seconds, args.clients, args.reload
             )
 
             print(
@@ -172,7 +175,8 @@ def main() -> int:
                     f"{r['p99']:>7.1f} {r['mbps']:>7.0f} {r['client_cpu']:>9.0f}%"
                 )
             ratio = app_run["rate"] / static_run["rate"] if static_run["rate"] else float("nan")
-            print(f"\n{args.viewers} viewers, {args.seconds:.0f} s, edge mode through nginx:")
+            reloading = ", each reloading its playlist every second" if args.reload else ""
+            print(f"\n{args.viewers} viewers{reloading}, {args.seconds:.0f} s, edge mode through nginx:")
             print(f"  errors            {app_run['errors']} (target 0)")
             print(f"  segment latency   p50 {app_run['p50']:.1f} ms, p99 {app_run['p99']:.1f} ms (target p99 < 50 ms)")
             print(f"  ratio app/static  {ratio:.2f} (fetches/s; target >= 0.5)")
