@@ -111,6 +111,9 @@ _applied: dict[int, float] = {}
 _history: list[tuple[str, str]] = []
 _history_start = 0
 _HISTORY_MAX = 10_000
+_newest_rows: dict[tuple[int, int], tuple[float, list]] = {}  # (admission, bed): (when looked up, newest segments)
+_bodies: dict[tuple, bytes] = {}  # (device session, segment ids): the playlist
+NEWEST_SECONDS = 0.25
 
 
 def reset() -> None:
@@ -124,6 +127,8 @@ def reset() -> None:
         _clip_segments.clear()
         _variants.clear()
         _applied.clear()
+        _newest_rows.clear()
+        _bodies.clear()
         _headers = {}
         _log_state = None
 
@@ -331,7 +336,6 @@ def _segment(request: HttpRequest, session_key: str) -> tuple[HttpResponse | Non
 
 
 def _playlist(request: HttpRequest, session_key: str) -> tuple[HttpResponse | None, str]:
-    from cradle.viewing.models import LiveSegment
 
     admission_id = int(_PLAYLIST.fullmatch(request.path_info)[1])
     grant, why = _granted(session_key, admission_id, 0, None)
@@ -341,18 +345,43 @@ def _playlist(request: HttpRequest, session_key: str) -> tuple[HttpResponse | No
     # checks; a reload of the same session from the same address cannot break one.
     if client_ip(request) != grant.ip:
         return None, "new_address"
-    count = settings.CRADLE["LIVE_PLAYLIST_SEGMENTS"]
-    newest = LiveSegment.objects.filter(admission_id=admission_id, camera__bed_id=grant.bed_id).order_by("-index")
-    segments = list(reversed(newest.only("pk", "camera_id", "admission_id", "index", "started_at", "created_at",
-                                         "duration")[:count]))  # fmt: skip
+    segments = _newest(admission_id, grant.bed_id)
     _event(request, grant, "live.playlist", {"segments": [s.index for s in segments[-1:]]})
+    # A session's playlist follows from its segments alone (addresses count from each segment's making): the same
+    # segments give the same playlist, so a reload between two new segments is made once.
+    shape = (grant.device_pk, tuple(row.pk for row in segments))
+    body = _bodies.get(shape)
+    if body is None:
+        body = delivery.live_playlist(_Viewer(grant.device_pk, grant.user_id, grant.public_id), segments).encode()
+        with _lock:
+            if len(_bodies) > _CACHE_MAX // 10:
+                _bodies.clear()
+            _bodies[shape] = body
+    return _answer("playlist", body, "application/vnd.apple.mpegurl"), "served"
+
+
+def _newest(admission_id: int, bed_id: int) -> list:
+    """The admission's newest segments on its bed's camera, as the full path lists them; looked up at most every
+    NEWEST_SECONDS in this process (every viewer of the baby reloads every second, a segment comes every second)."""
+    from cradle.viewing.models import LiveSegment
+
+    now = time.monotonic()
+    held = _newest_rows.get((admission_id, bed_id))
+    if held is not None and now - held[0] < NEWEST_SECONDS:
+        return held[1]
+    count = settings.CRADLE["LIVE_PLAYLIST_SEGMENTS"]
+    newest = LiveSegment.objects.filter(admission_id=admission_id, camera__bed_id=bed_id).order_by("-index")
+    fields = ("pk", "camera_id", "admission_id", "index", "started_at", "created_at", "duration")
+    segments = list(reversed(newest.only(*fields)[:count]))
     with _lock:
+        if len(_newest_rows) > _CACHE_MAX // 10:
+            _newest_rows.clear()
+        _newest_rows[(admission_id, bed_id)] = (now, segments)
         for row in segments:
             _segments[row.pk] = Seen(
                 row.admission_id, row.camera_id, row.index, row.started_at.timestamp(), row.created_at.timestamp()
             )
-    body = delivery.live_playlist(_Viewer(grant.device_pk, grant.user_id, grant.public_id), segments)
-    return _answer("playlist", body.encode(), "application/vnd.apple.mpegurl"), "served"
+    return segments
 
 
 def _key(request: HttpRequest, session_key: str) -> tuple[HttpResponse | None, str]:
