@@ -76,6 +76,11 @@ class World:
 def sign_in(client: Client, user: User) -> None:
     """Signs in as a person who has just confirmed their password, so that re-authentication is not asked."""
     client.force_login(user)
+    reauthenticated(client, user)
+
+
+def reauthenticated(client: Client, user: User) -> None:
+    """Marks the signed-in session of `client` as having confirmed `user`'s password just now."""
     session = client.session
     session["account_authentication_methods"] = [
         {"method": "password", "at": time.time(), "username": user.username, "reauthenticated": True}
