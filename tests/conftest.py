@@ -7,6 +7,7 @@ import base64
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP
 from django.conf import settings
-from django.test import Client
+from django.db import transaction
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from cradle.accounts.models import DeviceSession, User
@@ -38,6 +40,7 @@ MasterKey.create(settings.MASTER_KEY_FILE)
 # Audit events are written at once in tests; tests/test_audit_batch.py covers batching on its own.
 settings.CRADLE = {**settings.CRADLE, "AUDIT_BATCH_SECONDS": 0}
 PASSWORD = "correct horse battery staple"
+QUICK_HASHERS = ["tests.hashers.QuickArgon2PasswordHasher"]
 
 
 @dataclass
@@ -73,6 +76,11 @@ class World:
 def sign_in(client: Client, user: User) -> None:
     """Signs in as a person who has just confirmed their password, so that re-authentication is not asked."""
     client.force_login(user)
+    reauthenticated(client, user)
+
+
+def reauthenticated(client: Client, user: User) -> None:
+    """Marks the signed-in session of `client` as having confirmed `user`'s password just now."""
     session = client.session
     session["account_authentication_methods"] = [
         {"method": "password", "at": time.time(), "username": user.username, "reauthenticated": True}
@@ -117,7 +125,7 @@ def _family(tag: str, unit: Unit, nurse: User) -> Family:
 
 @pytest.fixture(autouse=True)
 def quick_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["tests.hashers.QuickArgon2PasswordHasher"]
+    settings.PASSWORD_HASHERS = QUICK_HASHERS
 
 
 @pytest.fixture(autouse=True)
@@ -132,6 +140,11 @@ def fresh_fast_path():
 
 @pytest.fixture
 def world(db) -> World:
+    return make_world()
+
+
+def make_world() -> World:
+    """Two units with their staff, and a family with a baby, a camera and a clip in each."""
     unit1 = Unit.objects.create(name="Neonatal ICU", code="nicu")
     unit2 = Unit.objects.create(name="Special Care Nursery", code="scn")
     w = World(unit1, unit2)
@@ -151,6 +164,28 @@ def world(db) -> World:
         w.users[f"parent_{tag}"] = fam.parent
         w.users[f"relative_{tag}"] = fam.relative
     return w
+
+
+@pytest.fixture(scope="module")
+def module_world(django_db_setup, django_db_blocker) -> Iterator[World]:
+    """One ward for every test of a module, for modules whose fixtures are too costly to build per test.
+
+    Its rows, and whatever module-scoped fixtures build on it, live in a transaction around the whole module that is
+    rolled back after the module's last test. Each test still needs `db` (its own savepoint inside that transaction, so
+    what one test changes never reaches the next), and the module must have no transactional test, whose flush would
+    end the transaction.
+    """
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+    try:
+        with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=QUICK_HASHERS):
+            made = make_world()
+        yield made
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
 
 
 def _flush_in_maintenance() -> None:

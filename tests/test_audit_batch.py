@@ -44,3 +44,16 @@ def test_a_new_session_or_picture_is_written_at_once_again(world, batching):
         client = world.client(actor)
         client.get(playlist_urls(client, fam)[0])
     assert Event.objects.filter(action="live.segment").count() == 2
+
+
+@pytest.mark.nodb
+def test_the_batch_thread_ends_once_batching_is_turned_off(settings):
+    settings.CRADLE = {**settings.CRADLE, "AUDIT_BATCH_SECONDS": 0.05}
+    batch._start()
+    thread = batch._thread
+    assert thread.is_alive()
+    settings.CRADLE = {**settings.CRADLE, "AUDIT_BATCH_SECONDS": 0}
+    batch._wake.set()  # a thread started by an earlier test may be in a long wait
+    # Left running, it would wait no time over and over, taking a core from everything else in the process.
+    thread.join(timeout=30)
+    assert not thread.is_alive()

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -24,17 +25,47 @@ from cradle.media.sim import SimCamera, SimSettings
 from cradle.unit.models import FamilyMembership
 from cradle.viewing import clips, storage
 from cradle.viewing.models import LiveSegment
-from tests.conftest import make_user, sign_in
+from tests.conftest import QUICK_HASHERS, Family, World, make_user, sign_in
 
 FPS = 15
 SECONDS = 16
 VIEWERS = 10
 LEAKER = 4
 
+# Every test runs in a savepoint of its own, inside the module's transaction that holds the drill.
+pytestmark = pytest.mark.django_db
+
+
+@dataclass
+class Drill:
+    world: World
+    fam: Family
+    served: list[list[bytes]]  # the segments each viewer fetched, in playing order
+    references: dict[int, list[np.ndarray]]  # the clip's unmarked frames by segment
+
+    def watched(self, viewer: int) -> list[np.ndarray]:
+        """The frames `viewer` saw."""
+        return [frame for data in self.served[viewer] for frame in decode(data)]
+
 
 @pytest.fixture
-def drill(world):
-    """A 16 s clip of family A's camera, made and stored as the worker does, and ten relatives who watched it."""
+def world(module_world, db):
+    """The module's ward: the drill is built on it once, for every test here."""
+    return module_world
+
+
+@pytest.fixture(scope="module")
+def drill(module_world, django_db_blocker) -> Drill:
+    """A 16 s clip of family A's camera, made and stored as the worker does, and ten relatives who watched it.
+
+    Built once per module (about ten seconds of encoding and decoding); the tests only read it, and their own changes
+    roll back with their savepoints.
+    """
+    with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=QUICK_HASHERS):
+        return _drill(module_world)
+
+
+def _drill(world: World) -> Drill:
     fam = world.families["a"]
     camera = fam.bed.camera
     LiveSegment.objects.filter(camera=camera).delete()
@@ -59,20 +90,20 @@ def drill(world):
             fingerprint=fingerprint_segment(references[segment.index]).tobytes(),
         )
     clip = clips.record(fam.admission, 60)
-    watched = []
+    served = []
     for v in range(VIEWERS):
         viewer = make_user(f"viewer{v}")
         FamilyMembership.objects.create(user=viewer, admission=fam.admission, role="relative")
         client = Client()
         sign_in(client, viewer)
         playlist = client.get(reverse("clip_playlist", args=[clip.pk])).content.decode()
-        frames = []
+        segments = []
         for url in [line for line in playlist.splitlines() if line and not line.startswith("#")]:
             response = client.get(url)
             assert response.status_code == 200
-            frames += decode(response.content)
-        watched.append(frames)
-    return fam, watched, references
+            segments.append(response.content)
+        served.append(segments)
+    return Drill(world, fam, served, references)
 
 
 def write_mp4(path, frames):
@@ -92,22 +123,21 @@ def trace(*paths) -> dict:
 
 
 def test_the_trace_names_the_account_whose_copy_leaked(drill, tmp_path):
-    fam, watched, _references = drill
-    copy = leak(watched[LEAKER][6:], 480, 360, 300_000, 0.05)  # 360p, 300 kbit/s, 5 % crop, 25 fps
+    copy = leak(drill.watched(LEAKER)[6:], 480, 360, 300_000, 0.05)  # 360p, 300 kbit/s, 5 % crop, 25 fps
     report = trace(write_mp4(tmp_path / "leak.mp4", copy))
     assert report["verdict"] == "identified", report
     assert report["account"] == f"viewer{LEAKER}"
     best = report["candidates"][0]
     assert best["p_innocent"] < 1e-4 and best["readable"] >= 14
     suspect = report["suspects"][0]
-    assert suspect["camera"] == fam.bed.camera.pk and 0.3 < suspect["offset_s"] < 0.5
+    assert suspect["camera"] == drill.fam.bed.camera.pk and 0.3 < suspect["offset_s"] < 0.5
     assert Event.objects.filter(action="trace.run", detail__verdict="identified").exists()
 
 
 def test_an_unmarked_copy_names_nobody(drill, tmp_path):
-    _fam, _watched, references = drill
     import cv2
 
+    references = drill.references
     unmarked = [cv2.resize(f, (640, 480)) for i in sorted(references) for f in references[i]]
     report = trace(write_mp4(tmp_path / "unmarked.mp4", leak(unmarked, 480, 360, 300_000, 0.05)))
     assert report["verdict"] == "inconclusive" and report["account"] is None
@@ -139,6 +169,8 @@ def test_a_unit_traces_among_its_own_cameras_only(drill, world):
 
 
 def test_big_long_or_truncated_suspects_are_refused_or_kept_small(db, tmp_path):
+    import cv2
+
     from cradle.forensics import tracing
 
     noise = np.random.default_rng(3).integers(0, 255, (1, 64, 64, 3), dtype=np.uint8)
@@ -147,8 +179,11 @@ def test_big_long_or_truncated_suspects_are_refused_or_kept_small(db, tmp_path):
     with pytest.raises(tracing.TraceError, match="longer than 15 minutes"):
         tracing.load_suspect(long)
 
-    wide = np.random.default_rng(4).integers(0, 255, (30, 720, 1280, 3), dtype=np.uint8)
-    (tmp_path / "hd.mp4").write_bytes(mp4_bytes(list(wide), fps=25))
+    # A smooth HD picture: what matters is its size, and pixel noise at that size only makes the codec slow.
+    blobs = np.random.default_rng(4).integers(0, 255, (30, 9, 16, 3), dtype=np.uint8)
+    hd = mp4_bytes([cv2.resize(b, (1280, 720), interpolation=cv2.INTER_LINEAR) for b in blobs], fps=25)
+    assert len(hd) > 5000  # so that the cut below really cuts
+    (tmp_path / "hd.mp4").write_bytes(hd)
     frames, fps = tracing.load_suspect(tmp_path / "hd.mp4")
     assert fps == 25 and len(frames) == 30 and frames[0].shape == (360, 640)  # grey, within the camera's picture
 

@@ -276,8 +276,20 @@ def test_the_command_line_refuses_to_start_without_the_master_key(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRADLE_", "DATABASE_URL"))}
     env["CRADLE_DATA_DIR"] = str(tmp_path)
     (tmp_path / "x").write_bytes(b"a backup")
-    for command in (["serve", "--bind", "127.0.0.1:1"], ["retention", "verify"], ["restore", str(tmp_path / "x")]):
-        done = subprocess.run([str(cradle), *command], env=env, capture_output=True, text=True, timeout=120)
-        assert done.returncode != 0, command
-        assert "Traceback" not in done.stderr and "master key file" in done.stderr, command
-        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    commands = (["serve", "--bind", "127.0.0.1:1"], ["retention", "verify"], ["restore", str(tmp_path / "x")])
+    # Started together: each spends its second or two loading Django and the media libraries before it refuses.
+    started = [
+        subprocess.Popen([str(cradle), *command], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for command in commands
+    ]
+    try:
+        for command, process in zip(commands, started, strict=True):
+            _, stderr = process.communicate(timeout=120)
+            assert process.returncode != 0, command
+            assert "Traceback" not in stderr and "master key file" in stderr, command
+            assert len(stderr.strip().splitlines()) == 1, stderr
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+                process.wait()

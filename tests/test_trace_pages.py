@@ -7,6 +7,7 @@ import os
 import stat
 
 import numpy as np
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -17,6 +18,15 @@ from cradle.media.drill import mp4_bytes
 from cradle.unit.models import StaffMembership
 from tests.conftest import make_user, sign_in
 from tests.test_leak_drill import LEAKER, drill, leak  # noqa: F401  (drill is a fixture)
+
+# Every test runs in a savepoint of its own, inside the module's transaction that holds the ward and the drill.
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(module_world, db):
+    """The module's ward, which the drill is built on."""
+    return module_world
 
 
 def _upload(client, unit, *files):
@@ -33,8 +43,7 @@ def _other_units_officer(world):
 
 def test_an_officer_uploads_a_leaked_copy_and_the_report_names_the_leaker(world, drill, settings, tmp_path):  # noqa: F811
     settings.DATA_DIR = tmp_path
-    _fam, watched, _references = drill
-    copy = mp4_bytes(leak(watched[LEAKER][6:], 480, 360, 300_000, 0.05))
+    copy = mp4_bytes(leak(drill.watched(LEAKER)[6:], 480, 360, 300_000, 0.05))
     officer = world.client("privacy")
 
     response = _upload(officer, world.unit1, SimpleUploadedFile("found online.mp4", copy, "video/mp4"))
@@ -63,7 +72,8 @@ def test_an_officer_uploads_a_leaked_copy_and_the_report_names_the_leaker(world,
     download = officer.get(reverse("trace_report_json", args=[job.pk]))
     data = json.loads(download.content)
     assert data == job.report and data["verdict"] == "identified" and data["account"] == f"viewer{LEAKER}"
-    assert data["suspects"][0]["file"] == "found_online.mp4" and data["suspects"][0]["camera"] == _fam.bed.camera.pk
+    suspect = data["suspects"][0]
+    assert suspect["file"] == "found_online.mp4" and suspect["camera"] == drill.fam.bed.camera.pk
     assert data["candidates"][0]["p_innocent"] < 1e-4 and len(data["suspects"][0]["segments"]) >= 14
     assert all(e["action"] for e in data["audit_trail"])
 

@@ -98,14 +98,20 @@ def flush() -> int:
 
 def _run() -> None:
     while True:
-        _wake.wait(_interval())
-        _wake.clear()
+        interval = _interval()
+        if interval > 0:
+            _wake.wait(interval)
+            _wake.clear()
         try:
             flush()
         except Exception:
             log.exception("could not write a batch of audit events")
         finally:
             close_old_connections()
+        if interval <= 0:
+            # Batching was turned off while the thread ran (tests turn it on and off): what was queued is written, and
+            # the thread ends rather than spin on a wait of no time; `later` starts a new one if batching comes back.
+            return
 
 
 def _start() -> None:
