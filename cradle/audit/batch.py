@@ -40,17 +40,12 @@ def later(first_key: str, fields: dict[str, Any]) -> bool:
     if _interval() <= 0:
         return False
     with _lock:
-        if first_key not in _seen:
+        first = first_key not in _seen
+        if first:
             _seen[first_key] = None
             if len(_seen) > _SEEN_MAX:
                 _seen.popitem(last=False)
-            return False
-        _pending.append(fields)
-        full = len(_pending) >= settings.CRADLE.get("AUDIT_BATCH_MAX", 500)
-    _start()
-    if full:
-        _wake.set()
-    return True
+    return not first and queue(fields)
 
 
 def queue(fields: dict[str, Any]) -> bool:
