@@ -24,7 +24,7 @@ from cradle.media.hls import SegmentWriter, decode
 from cradle.media.sim import SimCamera, SimSettings
 from cradle.unit.models import FamilyMembership
 from cradle.viewing import clips, storage
-from cradle.viewing.models import LiveSegment
+from cradle.viewing.models import LiveSegment, ServedVariant
 from tests.conftest import QUICK_HASHERS, Family, World, make_user, sign_in
 
 FPS = 15
@@ -103,7 +103,20 @@ def _drill(world: World) -> Drill:
             assert response.status_code == 200
             segments.append(response.content)
         served.append(segments)
+    _check_ledger(camera, made, served)
     return Drill(world, fam, served, references)
+
+
+def _check_ledger(camera, made, served) -> None:
+    """Every segment a viewer got is the variant the ledger names for that account: tracing reads nothing else."""
+    variants = {data: (segment.index, v) for segment in made for v, data in enumerate((segment.a, segment.b))}
+    for v, segments in enumerate(served):
+        ledger = dict(
+            ServedVariant.objects.filter(user__username=f"viewer{v}", camera=camera).values_list("index", "variant")
+        )
+        got = [variants.get(data, (None, None)) for data in segments]
+        assert all(index is not None for index, _ in got), f"viewer{v} got bytes that are neither variant"
+        assert ledger == dict(got), f"viewer{v}: served {dict(got)}, ledger {ledger}"
 
 
 def write_mp4(path, frames):

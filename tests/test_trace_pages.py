@@ -64,6 +64,9 @@ def test_an_officer_uploads_a_leaked_copy_and_the_report_names_the_leaker(world,
     report = officer.get(reverse("trace_report", args=[job.pk]))
     body = report.content.decode()
     assert report.status_code == 200
+    evidence = {k: job.report[k] for k in ("verdict", "reason", "account", "candidates")}
+    segments = [(x["index"], x["z"], x["bit"], x["candidates"].get(f"viewer{LEAKER}")) for x in suspect_segments(job)]
+    assert job.report["account"] == f"viewer{LEAKER}", (evidence, segments)
     assert f"the account viewer{LEAKER}" in body
     assert body.count('src="data:image/png;base64,') == 2  # suspect and source side by side
     assert "Bit read" in body and "<svg" in body and f"Audit trail of viewer{LEAKER}" in body
@@ -105,6 +108,10 @@ def test_an_officer_uploads_a_leaked_copy_and_the_report_names_the_leaker(world,
 
     job.delete()
     assert not (tmp_path / "traces" / str(job.pk)).exists()
+
+
+def suspect_segments(job: TraceJob) -> list[dict]:
+    return [x for suspect in job.report["suspects"] for x in suspect["segments"]]
 
 
 def _small_video() -> bytes:
