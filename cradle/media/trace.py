@@ -25,6 +25,7 @@ ReferenceLoader = Callable[[str, int], Sequence[np.ndarray]]
 # How many suspect frames the time alignment and the picture check look at.
 ALIGN_SAMPLES = 12
 ALIGN_SIZE = (80, 60)  # the picture size at which time offsets are compared
+SHIFT_SEARCH_STEPS = 6  # half camera frames either side that are scored after their agreed shift
 # Mean correlation with the reference, after registration, below which the suspect does not show that source.
 MIN_CORRELATION = 0.9
 # Textured blocks of the picture (8 x 6 per frame) that correlate less than this with the reference show something the
@@ -213,6 +214,45 @@ def _misfit(pairs: Sequence[tuple[np.ndarray, np.ndarray]], homography: np.ndarr
     return total / max(1, len(pairs))
 
 
+def _agreed_offset(
+    suspects: Sequence[np.ndarray],
+    times: np.ndarray,
+    reference_times: np.ndarray,
+    references: Sequence[np.ndarray],
+    homography: np.ndarray,
+    offsets: np.ndarray,
+    offset: float,
+    picked: np.ndarray,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """The offset whose frame pairs differ least once moved by the shift they agree on, with those pairs' reference
+    frames and the homography so moved; `offset`, `picked` and `homography` as they came if none fits better."""
+    greys = [luma(s) for s in suspects]
+    height, width = luma(references[0]).shape
+    registration = _Registered(homography)
+    seen = [registration(s, width, height)[0] for s in suspects]
+    # Compared away from the borders, which the crop leaves empty.
+    inner = (slice(height // 8, height - height // 8), slice(width // 8, width - width // 8))
+    window = cv2.createHanningWindow((inner[1].stop - inner[1].start, inner[0].stop - inner[0].start), cv2.CV_32F)
+    best = (_misfit(list(zip(greys, (luma(references[r]) for r in picked), strict=True)), homography), offset)
+    found = (offset, picked, homography)
+    for candidate in offsets:
+        wanted = times + candidate
+        chosen = np.abs(reference_times[None, :] - wanted[:, None]).argmin(axis=1)
+        if np.any(np.abs(reference_times[chosen] - wanted) > np.median(np.diff(reference_times))):
+            continue
+        known = [luma(references[r]) for r in chosen]
+        shifts = [
+            cv2.phaseCorrelate(np.ascontiguousarray(k[inner]), np.ascontiguousarray(s[inner]), window)[0]
+            for s, k in zip(seen, known, strict=True)
+        ]
+        dx, dy = np.median(np.asarray(shifts), axis=0)
+        moved = np.array([[1, 0, -dx], [0, 1, -dy], [0, 0, 1]]) @ homography
+        value = _misfit(list(zip(greys, known, strict=True)), moved)
+        if value < best[0]:
+            best, found = (value, float(candidate)), (float(candidate), chosen, moved)
+    return found
+
+
 def refine_homography(pairs: Sequence[tuple[np.ndarray, np.ndarray]], homography: np.ndarray) -> np.ndarray:
     """The homography sharpened to an eighth of a pixel by a descent on shift and scale in the reference's frame.
 
@@ -382,10 +422,25 @@ def align(
     correlation = best_still
     if correlation < MIN_CORRELATION:
         return None
+    chosen = np.linspace(0, len(samples) - 1, 3).round().astype(int)
+    # ORB's fit can be a pixel off, and then the camera's shake makes a neighbouring frame look closest. So each
+    # nearby offset is also scored by how well its frame pairs fit once they are moved by the shift they agree on.
+    best_offset, picked, homography = _agreed_offset(
+        [frames[samples[j]] for j in chosen],
+        sample_times[chosen],
+        times_array,
+        images,
+        homography,
+        best_offset + np.arange(-SHIFT_SEARCH_STEPS, SHIFT_SEARCH_STEPS + 1) * 0.5 / camera_fps,
+        best_offset,
+        picked[chosen],
+    )
+    picked_all = np.abs(times_array[None, :] - (sample_times + best_offset)[:, None]).argmin(axis=1)
+    picked_all[chosen] = picked
+    picked = picked_all
     # Sharpen the registration on frame pairs now known to show the same instant, then look at the picture again. The
     # descent can settle in a local minimum, so it starts from ORB on these pairs as well as from the first estimate,
     # and the start that ends with the pictures closest wins.
-    chosen = np.linspace(0, len(samples) - 1, 3).round().astype(int)
     exact = [(frames[samples[j]], images[picked[j]]) for j in chosen]
     again, _ = estimate_homography(exact)
     starts = [homography] if again is None else [homography, again]

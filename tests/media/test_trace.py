@@ -11,11 +11,13 @@ from cradle.media.drill import leaked_copy
 from cradle.media.fingerprint import DIMENSIONS, FingerprintIndex, fingerprint_segment
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import SegmentWriter, decode
-from cradle.media.mark import Variant
+from cradle.media.mark import Variant, luma
 from cradle.media.sim import SimCamera, SimSettings
 from cradle.media.trace import (
     CandidateScore,
     SegmentReading,
+    _agreed_offset,
+    _misfit,
     attribute,
     combine,
     decide,
@@ -172,6 +174,29 @@ def test_brightened_30fps_copy_still_reads(store, codewords, clip):
     read = [r for r in read_bits(suspect, 30, alignment, _loader(references), KEY) if r.variant is not None]
     assert len(read) >= 5
     assert all(r.variant is codewords[LEAKER][(SOURCE, r.index)] for r in read)
+
+
+def test_a_registration_a_pixel_off_still_finds_the_exact_camera_frame(store, leaked):
+    """A pixel off, the camera's shake makes a frame two away look closest; the shift the pairs agree on undoes it."""
+    references, _ = store
+    images = [image for i in range(SECONDS) for image in references[(SOURCE, i)]]
+    times = np.arange(len(images)) / FPS
+    samples = np.array([40, 180, 330])  # suspect frames (25 fps)
+    scale = (640 - 2 * 16) / 480 / 2  # a 5 % crop of 640x480 shown at 480x360, against the half-size reference
+    true = np.array([[scale, 0, (16 + scale) / 2 - 0.5], [0, scale, (12 + scale) / 2 - 0.5], [0, 0, 1]])
+    off = true + np.array([[0, 0, 1.2], [0, 0, -0.9], [0, 0, 0]])
+    wrong = START / FPS + 2 / FPS
+
+    def nearest(offset):
+        return np.abs(times[None, :] - (samples / 25 + offset)[:, None]).argmin(axis=1)
+
+    suspects = [leaked[i] for i in samples]
+    offset, picked, homography = _agreed_offset(
+        suspects, samples / 25, times, images, off, wrong + np.arange(-6, 7) * 0.5 / FPS, wrong, nearest(wrong)
+    )
+    assert abs(offset - START / FPS) <= 0.5 / FPS and list(picked) == list(nearest(offset))
+    pairs = [(luma(s), luma(images[r])) for s, r in zip(suspects, picked, strict=True)]
+    assert _misfit(pairs, homography) < _misfit(pairs, off)
 
 
 def test_innocent_probability_is_the_exact_binomial_tail():
