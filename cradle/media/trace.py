@@ -233,7 +233,7 @@ def _agreed_offset(
     # Compared away from the borders, which the crop leaves empty.
     inner = (slice(height // 8, height - height // 8), slice(width // 8, width - width // 8))
     window = cv2.createHanningWindow((inner[1].stop - inner[1].start, inner[0].stop - inner[0].start), cv2.CV_32F)
-    best = (_misfit(list(zip(greys, (luma(references[r]) for r in picked), strict=True)), homography), offset)
+    best = _misfit(list(zip(greys, (luma(references[r]) for r in picked), strict=True)), homography)
     found = (offset, picked, homography)
     for candidate in offsets:
         wanted = times + candidate
@@ -248,8 +248,8 @@ def _agreed_offset(
         dx, dy = np.median(np.asarray(shifts), axis=0)
         moved = np.array([[1, 0, -dx], [0, 1, -dy], [0, 0, 1]]) @ homography
         value = _misfit(list(zip(greys, known, strict=True)), moved)
-        if value < best[0]:
-            best, found = (value, float(candidate)), (float(candidate), chosen, moved)
+        if value < best:
+            best, found = value, (float(candidate), chosen, moved)
     return found
 
 
