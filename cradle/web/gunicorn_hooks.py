@@ -13,3 +13,18 @@ def child_exit(server, worker) -> None:
     from cradle import metrics
 
     metrics.process_ended(worker.pid)
+
+
+def post_worker_init(worker) -> None:
+    """Loads every view, then leaves what loading made out of the garbage collector's full passes.
+
+    Those objects (about 110,000: Django, the URL map, the media libraries) live as long as the worker, yet each full
+    pass walked all of them, about 80 ms during which every request queued on this worker waited.
+    """
+    import gc
+
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - imports every view now rather than on the first request
+    gc.collect()
+    gc.freeze()
