@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
 import pytest
 from django.urls import reverse
 from prometheus_client import REGISTRY
 
+from cradle.media.store import MasterKey
 from cradle.viewing import storage
 
 
@@ -16,6 +26,35 @@ def fetches(action: str, outcome: str) -> float:
 def test_healthz_answers_without_the_database(client):
     response = client.get(reverse("healthz"))
     assert response.status_code == 200 and response.content == b"ok"
+
+
+@pytest.mark.nodb
+def test_cradle_serve_starts_every_worker_ready_and_answers(tmp_path):
+    """The server as deployed: gunicorn with Cradle's hooks, each worker loading the views before its first request."""
+    MasterKey.create(tmp_path / "master.key")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRADLE_", "DATABASE_URL"))}
+    env["CRADLE_DATA_DIR"] = str(tmp_path)
+    cradle = Path(sys.executable).with_name("cradle")
+    command = [str(cradle), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, answer = time.monotonic() + 60, None
+        while answer is None and time.monotonic() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+                    answer = response.status, response.read()
+            except OSError:
+                time.sleep(0.2)
+        assert answer == (200, b"ok")
+    finally:
+        server.terminate()
+        log, _ = server.communicate(timeout=30)
+    ready = re.findall(r"Worker \d+ ready: views loaded, (\d+) objects kept out of collection", log)
+    assert len(ready) == 2 and all(int(n) > 10_000 for n in ready), log
+    assert "Traceback" not in log, log
 
 
 @pytest.mark.django_db

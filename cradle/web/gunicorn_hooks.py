@@ -28,3 +28,5 @@ def post_worker_init(worker) -> None:
     get_resolver().url_patterns  # noqa: B018 - imports every view now rather than on the first request
     gc.collect()
     gc.freeze()
+    frozen = gc.get_freeze_count()
+    worker.log.info("Worker %s ready: views loaded, %d objects kept out of collection", worker.pid, frozen)
