@@ -55,6 +55,16 @@ def _fetch_fields(event: Event) -> tuple:
             event.outcome, event.detail)  # fmt: skip
 
 
+def parent_watching(world):
+    """Family A's parent has fetched the playlist and one segment on the full path, which left a grant."""
+    fam = world.families["a"]
+    stored(fam)
+    client = world.client("parent_a")
+    urls = playlist_urls(client, fam)
+    client.get(urls[0])
+    return fam, client, urls
+
+
 def test_after_the_playlist_a_parents_fetches_take_the_fast_path_and_answer_as_the_full_path(world, answered, settings):
     fam = world.families["a"]
     stored(fam)
@@ -159,11 +169,7 @@ def _shred(world, fam, client):
 def test_whatever_may_take_the_right_away_closes_the_fast_path_at_once(
     world, answered, fresh_storage, take_away, status
 ):
-    fam = world.families["a"]
-    stored(fam)
-    client = world.client("parent_a")
-    urls = playlist_urls(client, fam)
-    client.get(urls[0])
+    fam, client, urls = parent_watching(world)
     assert client.get(urls[1]).status_code == 200 and answered[-1] is True
     take_away(world, fam, client)
     assert client.get(urls[2]).status_code == status
@@ -195,11 +201,7 @@ def test_staff_always_take_the_full_path(world, answered):
 
 
 def test_another_session_or_family_gets_nothing_from_a_grant(world, answered):
-    fam = world.families["a"]
-    stored(fam)
-    client = world.client("parent_a")
-    urls = playlist_urls(client, fam)
-    client.get(urls[0])
+    _, client, urls = parent_watching(world)
     assert client.get(urls[0]).status_code == 200 and answered[-1] is True
     for thief in (world.client("parent_b"), world.client("parent_a"), world.client(None)):
         assert thief.get(urls[1]).status_code == 404
@@ -207,11 +209,7 @@ def test_another_session_or_family_gets_nothing_from_a_grant(world, answered):
 
 
 def test_a_grant_ends_with_the_device_sessions_idle_time(world, answered):
-    fam = world.families["a"]
-    stored(fam)
-    client = world.client("parent_a")
-    urls = playlist_urls(client, fam)
-    client.get(urls[0])
+    _, client, urls = parent_watching(world)
     device = DeviceSession.objects.get(session_key=client.session.session_key)
     for grant in fastpath._grants.values():
         assert grant.idle_s == device.idle_timeout_s and grant.seen == device.last_seen_at.timestamp()
@@ -248,11 +246,7 @@ def test_old_revocations_are_pruned(world):
 
 
 def test_an_ended_grant_is_renewed_by_the_full_path(world, answered):
-    fam = world.families["a"]
-    stored(fam)
-    client = world.client("parent_a")
-    urls = playlist_urls(client, fam)
-    client.get(urls[0])
+    _, client, urls = parent_watching(world)
     assert client.get(urls[1]).status_code == 200 and answered[-1] is True
     for grant in fastpath._grants.values():
         grant.until = 0
@@ -309,11 +303,7 @@ def test_a_withdrawn_live_picture_closes_the_playlists_fast_path(world, answered
 def test_fast_fetches_keep_the_device_session_seen(world, answered):
     from cradle.audit import batch
 
-    fam = world.families["a"]
-    stored(fam)
-    client = world.client("parent_a")
-    urls = playlist_urls(client, fam)
-    client.get(urls[0])
+    _, client, urls = parent_watching(world)
     device = DeviceSession.objects.get(session_key=client.session.session_key)
     long_ago = timezone.now() - timedelta(minutes=5)
     DeviceSession.objects.filter(pk=device.pk).update(last_seen_at=long_ago)

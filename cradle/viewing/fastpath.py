@@ -336,7 +336,6 @@ def _segment(request: HttpRequest, session_key: str) -> tuple[HttpResponse | Non
 
 
 def _playlist(request: HttpRequest, session_key: str) -> tuple[HttpResponse | None, str]:
-
     admission_id = int(_PLAYLIST.fullmatch(request.path_info)[1])
     grant, why = _granted(session_key, admission_id, 0, None)
     if grant is None:
