@@ -45,13 +45,19 @@ from cradle.viewing import delivery, edge
 
 log = logging.getLogger(__name__)
 
-# A grant lasts about this long (+-20 %, so that grants made together are not renewed together).
+# A grant lasts about this long (+-20 %, so that grants made together are not renewed together), never longer than
+# GRANT_MAX_SECONDS.
 GRANT_SECONDS = 300
+GRANT_MAX_SECONDS = GRANT_SECONDS * 1.2
 # A device session's last-seen time is brought forward at most this often (as SessionPolicyMiddleware does).
 TOUCH_SECONDS = 30
-# Revocation rows are looked at for this long after they were written: a revoking transaction that stays open
-# longer than this before committing is caught only when the grants it concerns expire (GRANT_SECONDS at most).
-WINDOW_SECONDS = 300
+# A revocation may be written (the trigger's clock) this long before its transaction commits and it becomes visible:
+# a revoking transaction that stays open longer is caught only when the grants it concerns expire.
+COMMIT_SLACK_SECONDS = 300
+# Revocation rows are looked at for this long after they were written: the whole life of any grant that may be alive
+# now, plus the slack above. A grant made at G must see every revocation written from G - slack on, however long
+# its viewer stays idle before the next fetch, so the window must reach back to the oldest grant that can be alive.
+WINDOW_SECONDS = GRANT_MAX_SECONDS + COMMIT_SLACK_SECONDS
 _CACHE_MAX = 200_000
 _HEADERS_LEFT_OUT = {"content-length", "x-accel-redirect", "set-cookie", "expires"}
 
@@ -196,8 +202,9 @@ def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: A
     held = _grants.get(key)
     if held is not None and not held.ended(now.timestamp() + GRANT_SECONDS / 2):
         return
+    lifetime = min(GRANT_SECONDS * random.uniform(0.8, 1.2), GRANT_MAX_SECONDS)  # noqa: S311 - spreading, not secrecy
     ends = [
-        now + timedelta(seconds=GRANT_SECONDS * random.uniform(0.8, 1.2)),  # noqa: S311 - spreading, not secrecy
+        now + timedelta(seconds=lifetime),
         device.created_at + timedelta(seconds=device.lifetime_s),
     ]
     if clip_id and admission.discharged_at is not None:
@@ -468,8 +475,10 @@ def _trim() -> None:
 
 
 def prune(older_than_s: float = 3600) -> int:
-    """Deletes revocation rows no process needs any more (housekeeping); gives how many."""
+    """Deletes revocation rows no process needs any more (housekeeping); gives how many. Rows still inside the window
+    that fast fetches read are never deleted, whatever is asked."""
     from cradle.viewing.models import Revocation
 
+    older_than_s = max(older_than_s, 2 * WINDOW_SECONDS)
     deleted, _ = Revocation.objects.filter(at__lt=timezone.now() - timedelta(seconds=older_than_s)).delete()
     return deleted
