@@ -13,6 +13,26 @@ from django.utils.translation import gettext_lazy as _
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(os.environ.get("CRADLE_DATA_DIR", BASE_DIR.parent / "var")).resolve()
 
+# Everything Cradle writes (the database and its journal, keys, sealed media, metrics, trace work files) is for
+# Cradle's own user alone, whatever umask it was started with: new files 0600, new folders 0700. The systemd units
+# set the same umask; this holds for `cradle demo`, a manual `cradle serve` and any WSGI server loading Cradle, since
+# each of them reads these settings before it writes anything. (The edge folder, which nginx reads as another user,
+# sets its own modes: cradle.viewing.edge.)
+os.umask(0o077)
+
+
+def _private(path: Path) -> None:
+    """Takes group and world access away from a file that an older Cradle, or another umask, left open."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return
+    if mode & 0o077:
+        path.chmod(mode & 0o700)
+
+
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+
 
 def _env_bool(name: str, default: bool = False) -> bool:
     return os.environ.get(name, "1" if default else "0").strip().lower() in {"1", "true", "yes", "on"}
@@ -24,7 +44,6 @@ def _secret_key() -> str:
         return key
     path = DATA_DIR / "secret_key"
     if not path.exists():
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(50))
@@ -106,6 +125,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # SQLite gives its journal files the database file's mode: a database made before the umask above is closed here.
+    for _suffix in ("", "-wal", "-shm"):
+        _private(Path(str(DATABASES["default"]["NAME"]) + _suffix))
     # WAL lets the web processes read while the worker writes; IMMEDIATE takes the write lock up front, so that
     # concurrent writers wait their turn (up to the timeout) instead of failing half-way.
     DATABASES["default"]["OPTIONS"] = {
@@ -187,8 +209,19 @@ TIME_ZONE = os.environ.get("CRADLE_TIME_ZONE", "UTC")
 USE_TZ = True
 
 STATIC_URL = "/static/"
+# The one public part of the data folder: the stylesheet and scripts every visitor gets, which nginx sends after
+# `cradle collectstatic` (readable by nginx's user, whatever Cradle's umask).
 STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+if not STATIC_ROOT.is_dir():
+    STATIC_ROOT.mkdir()
+    STATIC_ROOT.chmod(0o755)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
+        "OPTIONS": {"file_permissions_mode": 0o644, "directory_permissions_mode": 0o755},
+    },
+}
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # The embedded default serves static files straight from the package; no collectstatic step is needed.
 WHITENOISE_USE_FINDERS = True

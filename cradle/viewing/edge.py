@@ -142,8 +142,9 @@ def publish(media_id: str, scope: KeyScope, index: int, variant: str) -> str:
 
 
 def _write(path: Path, data: bytes) -> None:
-    # nginx reads the copies as another user of the edge folder's group: folders 0750, files 0640.
-    path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+    # nginx reads the copies as another user of the edge folder's group: folders 0750, files 0640, set explicitly
+    # since Cradle's umask keeps everything else to its own user.
+    _folders(path.parent)
     descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:
@@ -153,6 +154,16 @@ def _write(path: Path, data: bytes) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+
+
+def _folders(folder: Path) -> None:
+    """Makes `folder` and any missing folder above it inside the edge folder, each readable by nginx's group."""
+    if folder.is_dir():
+        return
+    _folders(folder.parent)
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir()
+        os.chmod(folder, 0o750)  # noqa: S103 - nginx reads the copies through its group
 
 
 def forget(media_id: str) -> None:
