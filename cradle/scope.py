@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404 as _get_or_404
 from django.utils import timezone
 
 from cradle.accounts.models import DeviceSession, User
@@ -23,8 +23,17 @@ from cradle.unit.models import (
     Unit,
 )
 from cradle.viewing.models import Clip
+from cradle.web.converters import MAX_ID
 
 Role = StaffMembership.Role
+
+
+def _get(queryset, pk: object, **lookups: object):
+    """The object with this id among `queryset` narrowed by `lookups`, or 404. An id no database could hold (a guessed
+    or crafted number past 64 bits) is a 404 like any other id outside the scope, not a database error."""
+    if not isinstance(pk, int) or not 0 < pk <= MAX_ID:
+        raise Http404
+    return _get_or_404(queryset, pk=pk, **lookups)
 
 
 def staff_unit_ids(user: User, *roles: str, break_glass: bool = True) -> set[int]:
@@ -114,24 +123,24 @@ def get_live_admission(user: User, admission_id: int) -> Admission:
 def get_consenting_parent_admission(user: User, admission_id: int) -> Admission:
     """An admission whose consent this user may withdraw: a parent's, in the unit or within the grace period."""
     ids = family_admission_ids(user, FamilyMembership.Role.PARENT)
-    return get_object_or_404(Admission.objects.select_related("bed", "unit"), pk=admission_id, pk__in=ids)
+    return _get(Admission.objects.select_related("bed", "unit"), admission_id, pk__in=ids)
 
 
 def get_watchable_admission(user: User, admission_id: int) -> Admission:
-    return get_object_or_404(watchable_admissions(user), pk=admission_id)
+    return _get(watchable_admissions(user), admission_id)
 
 
 def get_parent_admission(user: User, admission_id: int) -> Admission:
     """An admission the user is a parent of: who watched, the family page, inviting relatives."""
     ids = active_family(user, FamilyMembership.Role.PARENT).values("admission_id")
-    return get_object_or_404(Admission.objects.select_related("bed", "unit"), pk=admission_id, pk__in=ids)
+    return _get(Admission.objects.select_related("bed", "unit"), admission_id, pk__in=ids)
 
 
 def get_nursed_admission(user: User, admission_id: int) -> Admission:
     units = staff_unit_ids(user, Role.NURSE)
-    return get_object_or_404(
+    return _get(
         Admission.objects.select_related("bed", "unit"),
-        pk=admission_id,
+        admission_id,
         unit_id__in=units,
         discharged_at__isnull=True,
     )
@@ -140,9 +149,9 @@ def get_nursed_admission(user: User, admission_id: int) -> Admission:
 def get_family_contact_for_nurse(user: User, membership_id: int) -> FamilyMembership:
     """A family member whose contact details a nurse of their baby's unit may reveal (audited by the caller)."""
     units = staff_unit_ids(user, Role.NURSE)
-    return get_object_or_404(
+    return _get(
         FamilyMembership.objects.select_related("user", "admission"),
-        pk=membership_id,
+        membership_id,
         admission__unit_id__in=units,
         admission__discharged_at__isnull=True,
         revoked_at__isnull=True,
@@ -150,16 +159,16 @@ def get_family_contact_for_nurse(user: User, membership_id: int) -> FamilyMember
 
 
 def get_nursed_unit(user: User, unit_id: int) -> Unit:
-    return get_object_or_404(Unit, pk=unit_id, pk__in=staff_unit_ids(user, Role.NURSE))
+    return _get(Unit, unit_id, pk__in=staff_unit_ids(user, Role.NURSE))
 
 
 def get_nursed_bed(user: User, bed_id: int) -> Bed:
     units = staff_unit_ids(user, Role.NURSE)
-    return get_object_or_404(Bed.objects.select_related("unit"), pk=bed_id, unit_id__in=units)
+    return _get(Bed.objects.select_related("unit"), bed_id, unit_id__in=units)
 
 
 def get_administered_unit(user: User, unit_id: int) -> Unit:
-    return get_object_or_404(Unit, pk=unit_id, pk__in=staff_unit_ids(user, Role.ADMINISTRATOR))
+    return _get(Unit, unit_id, pk__in=staff_unit_ids(user, Role.ADMINISTRATOR))
 
 
 def audited_unit_ids(user: User) -> set[int]:
@@ -169,9 +178,9 @@ def audited_unit_ids(user: User) -> set[int]:
 def get_family_member_for_parent(user: User, membership_id: int) -> FamilyMembership:
     """A relative whom this parent may revoke: same admission, still active, not a parent."""
     ids = active_family(user, FamilyMembership.Role.PARENT).values("admission_id")
-    return get_object_or_404(
+    return _get(
         FamilyMembership.objects.select_related("user", "admission"),
-        pk=membership_id,
+        membership_id,
         admission_id__in=ids,
         role=FamilyMembership.Role.RELATIVE,
         revoked_at__isnull=True,
@@ -180,9 +189,9 @@ def get_family_member_for_parent(user: User, membership_id: int) -> FamilyMember
 
 def get_family_member_for_nurse(user: User, membership_id: int) -> FamilyMembership:
     units = staff_unit_ids(user, Role.NURSE)
-    return get_object_or_404(
+    return _get(
         FamilyMembership.objects.select_related("user", "admission"),
-        pk=membership_id,
+        membership_id,
         admission__unit_id__in=units,
         admission__discharged_at__isnull=True,
     )
@@ -199,18 +208,18 @@ def invitations_issued_by_scope(user: User) -> QuerySet[Invitation]:
 
 
 def get_invitation(user: User, invitation_id: int) -> Invitation:
-    return get_object_or_404(invitations_issued_by_scope(user), pk=invitation_id)
+    return _get(invitations_issued_by_scope(user), invitation_id)
 
 
 def get_own_device_session(user: User, public_id: str) -> DeviceSession:
     if not user.is_authenticated:
         raise Http404
-    return get_object_or_404(DeviceSession, user=user, public_id=public_id, ended_at__isnull=True)
+    return _get_or_404(DeviceSession, user=user, public_id=public_id, ended_at__isnull=True)
 
 
 def get_nursed_camera(user: User, camera_id: int) -> Camera:
     units = staff_unit_ids(user, Role.NURSE)
-    return get_object_or_404(Camera.objects.select_related("bed", "bed__unit"), pk=camera_id, bed__unit_id__in=units)
+    return _get(Camera.objects.select_related("bed", "bed__unit"), camera_id, bed__unit_id__in=units)
 
 
 def watchable_clips(user: User) -> QuerySet[Clip]:
@@ -218,10 +227,10 @@ def watchable_clips(user: User) -> QuerySet[Clip]:
 
 
 def get_watchable_clip(user: User, clip_id: int) -> Clip:
-    return get_object_or_404(watchable_clips(user).select_related("admission__bed", "admission__unit"), pk=clip_id)
+    return _get(watchable_clips(user).select_related("admission__bed", "admission__unit"), clip_id)
 
 
 def get_parent_clip(user: User, clip_id: int) -> Clip:
     """A clip of a baby the user is a parent of (keepsakes are for parents, also during the grace period)."""
     ids = family_admission_ids(user, FamilyMembership.Role.PARENT)
-    return get_object_or_404(Clip.objects.select_related("admission"), pk=clip_id, admission_id__in=ids)
+    return _get(Clip.objects.select_related("admission"), clip_id, admission_id__in=ids)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from django.views.i18n import set_language
 
 from cradle.accounts import views as accounts
@@ -11,6 +11,9 @@ from cradle.unit import views as unit
 from cradle.viewing import views as viewing
 from cradle.web import health
 from cradle.web import views as web
+from cradle.web.converters import IdConverter
+
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("", web.home, name="home"),
@@ -25,45 +28,45 @@ urlpatterns = [
     path("me/", accounts.profile, name="profile"),
     path("me/devices/", accounts.devices, name="devices"),
     path("me/devices/<str:public_id>/end/", accounts.end_device, name="end_device"),
-    path("babies/<int:admission_id>/", unit.baby, name="baby"),
-    path("babies/<int:admission_id>/live.m3u8", viewing.live_playlist, name="live_playlist"),
+    path("babies/<id:admission_id>/", unit.baby, name="baby"),
+    path("babies/<id:admission_id>/live.m3u8", viewing.live_playlist, name="live_playlist"),
     path("v/<str:token>.ts", viewing.segment, name="segment"),
     path("v/<str:token>.key", viewing.segment_key, name="segment_key"),
-    path("clips/<int:clip_id>/", viewing.clip, name="clip"),
-    path("clips/<int:clip_id>/index.m3u8", viewing.clip_playlist, name="clip_playlist"),
-    path("clips/<int:clip_id>/keepsake/", viewing.keepsake, name="keepsake"),
-    path("admissions/<int:admission_id>/clips/record/", viewing.record_clip, name="record_clip"),
-    path("babies/<int:admission_id>/who-watched/", audit.who_watched, name="who_watched"),
-    path("babies/<int:admission_id>/family/", unit.family, name="family"),
-    path("babies/<int:admission_id>/family/invite/", unit.family_invite, name="family_invite"),
-    path("family/<int:membership_id>/revoke/", unit.revoke_relative, name="revoke_relative"),
-    path("family/<int:membership_id>/end-sessions/", unit.end_member_sessions, name="end_member_sessions"),
+    path("clips/<id:clip_id>/", viewing.clip, name="clip"),
+    path("clips/<id:clip_id>/index.m3u8", viewing.clip_playlist, name="clip_playlist"),
+    path("clips/<id:clip_id>/keepsake/", viewing.keepsake, name="keepsake"),
+    path("admissions/<id:admission_id>/clips/record/", viewing.record_clip, name="record_clip"),
+    path("babies/<id:admission_id>/who-watched/", audit.who_watched, name="who_watched"),
+    path("babies/<id:admission_id>/family/", unit.family, name="family"),
+    path("babies/<id:admission_id>/family/invite/", unit.family_invite, name="family_invite"),
+    path("family/<id:membership_id>/revoke/", unit.revoke_relative, name="revoke_relative"),
+    path("family/<id:membership_id>/end-sessions/", unit.end_member_sessions, name="end_member_sessions"),
     path("units/", unit.units, name="units"),
-    path("units/<int:unit_id>/board/", unit.board, name="board"),
-    path("units/<int:unit_id>/break-glass/", unit.break_glass, name="break_glass"),
-    path("units/<int:unit_id>/settings/", unit.unit_settings, name="unit_settings"),
-    path("cameras/<int:camera_id>/pause/", unit.pause_camera, name="pause_camera"),
-    path("cameras/<int:camera_id>/resume/", unit.resume_camera, name="resume_camera"),
-    path("cameras/<int:camera_id>/daily-clip/", unit.daily_clip, name="daily_clip"),
-    path("beds/<int:bed_id>/", unit.bed, name="bed"),
-    path("beds/<int:bed_id>/admit/", unit.admit, name="admit"),
-    path("admissions/<int:admission_id>/invite/", unit.invite, name="invite"),
-    path("admissions/<int:admission_id>/discharge/", unit.discharge, name="discharge"),
-    path("admissions/<int:admission_id>/transfer/", unit.transfer, name="transfer"),
-    path("babies/<int:admission_id>/consent/", unit.consent, name="consent"),
+    path("units/<id:unit_id>/board/", unit.board, name="board"),
+    path("units/<id:unit_id>/break-glass/", unit.break_glass, name="break_glass"),
+    path("units/<id:unit_id>/settings/", unit.unit_settings, name="unit_settings"),
+    path("cameras/<id:camera_id>/pause/", unit.pause_camera, name="pause_camera"),
+    path("cameras/<id:camera_id>/resume/", unit.resume_camera, name="resume_camera"),
+    path("cameras/<id:camera_id>/daily-clip/", unit.daily_clip, name="daily_clip"),
+    path("beds/<id:bed_id>/", unit.bed, name="bed"),
+    path("beds/<id:bed_id>/admit/", unit.admit, name="admit"),
+    path("admissions/<id:admission_id>/invite/", unit.invite, name="invite"),
+    path("admissions/<id:admission_id>/discharge/", unit.discharge, name="discharge"),
+    path("admissions/<id:admission_id>/transfer/", unit.transfer, name="transfer"),
+    path("babies/<id:admission_id>/consent/", unit.consent, name="consent"),
     path("consent-withdrawn/", unit.consent_withdrawn, name="consent_withdrawn"),
-    path("family/<int:membership_id>/contact/", unit.reveal_contact, name="reveal_contact"),
-    path("invitations/<int:invitation_id>/slip/", unit.invitation_slip, name="invitation_slip"),
-    path("invitations/<int:invitation_id>/revoke/", unit.revoke_invitation, name="revoke_invitation"),
+    path("family/<id:membership_id>/contact/", unit.reveal_contact, name="reveal_contact"),
+    path("invitations/<id:invitation_id>/slip/", unit.invitation_slip, name="invitation_slip"),
+    path("invitations/<id:invitation_id>/revoke/", unit.revoke_invitation, name="revoke_invitation"),
     path("audit/", audit.audit_search, name="audit_search"),
     path("audit/export.csv", audit.audit_export, name="audit_export"),
     path("audit/alerts/", audit.alerts, name="alerts"),
     path("traces/", forensics.traces, name="traces"),
-    path("traces/<int:job_id>/", forensics.trace_job, name="trace_job"),
-    path("traces/<int:job_id>/status.json", forensics.trace_status, name="trace_status"),
-    path("traces/<int:job_id>/report/", forensics.trace_report, name="trace_report"),
-    path("traces/<int:job_id>/report.json", forensics.trace_report_json, name="trace_report_json"),
-    path("traces/<int:job_id>/report.pdf", forensics.trace_report_pdf, name="trace_report_pdf"),
+    path("traces/<id:job_id>/", forensics.trace_job, name="trace_job"),
+    path("traces/<id:job_id>/status.json", forensics.trace_status, name="trace_status"),
+    path("traces/<id:job_id>/report/", forensics.trace_report, name="trace_report"),
+    path("traces/<id:job_id>/report.json", forensics.trace_report_json, name="trace_report_json"),
+    path("traces/<id:job_id>/report.pdf", forensics.trace_report_pdf, name="trace_report_pdf"),
     path("api/v1/", api.urls),
 ]
 

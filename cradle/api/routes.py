@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from ninja import NinjaAPI, Schema, Status
 from ninja.security import django_auth
 
@@ -18,6 +18,14 @@ from cradle.unit.models import Admission, StaffMembership
 
 # No interactive docs: they would load their scripts from a CDN. The schema is at /api/v1/openapi.json.
 api = NinjaAPI(title="Cradle API", version="1", auth=django_auth, docs_url=None, urls_namespace="api")
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, exc: Http404):
+    """Anything outside the person's scope is a 404, and the refused look-up is audited, as on the pages."""
+    if request.user.is_authenticated:
+        record(request, "access.denied", outcome="denied", path=request.path[:200], via="api")
+    return api.create_response(request, {"detail": "Not Found"}, status=404)
 
 
 class Me(Schema):
