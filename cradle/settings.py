@@ -84,6 +84,8 @@ MIDDLEWARE = [
     # Answers granted segment fetches of family viewers before the rest is loaded (cradle/viewing/fastpath.py).
     "cradle.viewing.fastpath.FastSegmentMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # No answer with personal data is kept by a cache (static files keep their own caching).
+    "cradle.web.private.NoStoreMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -227,7 +229,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-EMAIL_BACKEND = os.environ.get("CRADLE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Until the hospital names its mail server, mails go to the console, recipients masked (cradle.web.private).
+EMAIL_BACKEND = os.environ.get("CRADLE_EMAIL_BACKEND", "cradle.web.private.MaskedConsoleBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("CRADLE_FROM_EMAIL", "cradle@localhost")
 
 # Accounts: one identity per person, invitation only, MFA (TOTP, recovery codes, passkeys).
