@@ -7,18 +7,21 @@ any other copy would; the visible text says so to anyone who sees it.
 from __future__ import annotations
 
 import tempfile
+from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
+from django.db import transaction
+from django.utils import timezone
 
-from cradle.accounts.models import DeviceSession
+from cradle.accounts.models import DeviceSession, User
 from cradle.media.encode import Mp4Writer
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import TS_TIME_BASE, decode
 from cradle.viewing import delivery
-from cradle.viewing.models import Clip
+from cradle.viewing.models import Clip, Keepsake
 from cradle.viewing.storage import segment_store
 
 
@@ -42,6 +45,25 @@ def burn(image: np.ndarray, text: str) -> np.ndarray:
         cv2.LINE_AA,
     )
     return out
+
+
+def reserve(user: User, clip: Clip, per_day: int) -> Keepsake | None:
+    """A place for one more keepsake of `user` today, or None when the day's places are taken. The count and the
+    reservation are one step under a lock on the account (a row lock on PostgreSQL; SQLite's immediate transactions
+    take the write lock at their start), so parallel requests cannot all pass the count before any is recorded."""
+    with transaction.atomic():
+        list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        since = timezone.now() - timedelta(days=1)
+        taken = Keepsake.objects.filter(user=user, requested_at__gte=since).exclude(state=Keepsake.State.FAILED)
+        if taken.count() >= per_day:
+            return None
+        return Keepsake.objects.create(user=user, clip=clip)
+
+
+def settle(reservation: Keepsake, made: bool) -> None:
+    """Marks a reserved keepsake made, or gives its place back."""
+    reservation.state = Keepsake.State.READY if made else Keepsake.State.FAILED
+    reservation.save(update_fields=["state"])
 
 
 def make(clip: Clip, device: DeviceSession, fps: float = 15.0) -> bytes:

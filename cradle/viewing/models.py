@@ -99,3 +99,20 @@ class Revocation(models.Model):
     at = models.DateTimeField(db_index=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     subject = models.CharField(max_length=64)
+
+
+class Keepsake(models.Model):
+    """A keepsake a parent asked for. The row is reserved before the MP4 is made, under a lock on the account, so
+    that the daily limit holds however many requests arrive at once; a keepsake that could not be made gives its
+    place back."""
+
+    class State(models.TextChoices):
+        MAKING = "making"
+        READY = "ready"
+        FAILED = "failed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # Kept when the clip goes (shredding), so that the day's count stays true; the row names no baby.
+    clip = models.ForeignKey("viewing.Clip", on_delete=models.SET_NULL, null=True, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.MAKING)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -18,7 +16,6 @@ from django.views.decorators.http import require_POST
 from cradle import scope
 from cradle.audit import anomaly
 from cradle.audit.log import record, record_fetch
-from cradle.audit.models import Event
 from cradle.media.errors import MediaError
 from cradle.media.store import StoreError
 from cradle.viewing import clips, delivery, edge, fastpath
@@ -194,16 +191,17 @@ def keepsake(request: HttpRequest, clip_id: int) -> HttpResponse:
     """A clip to keep, for parents: viewer code and date burned in, the invisible mark kept, a few a day."""
     item = scope.get_parent_clip(request.user, clip_id)
     device = request.device_session
-    since = timezone.now() - timedelta(days=1)
-    made_today = Event.objects.filter(actor_id=request.user.pk, action="clip.keepsake", outcome="ok", at__gte=since)
-    if made_today.count() >= settings.CRADLE["KEEPSAKES_PER_DAY"]:
+    reservation = keepsake_mp4.reserve(request.user, item, settings.CRADLE["KEEPSAKES_PER_DAY"])
+    if reservation is None:
         record(request, "clip.keepsake", admission=item.admission, outcome="denied", clip=item.pk, reason="daily limit")
         messages.error(request, _("You have saved the most keepsakes allowed for today. Please try again tomorrow."))
         return redirect("clip", clip_id=item.pk)
     try:
         data = keepsake_mp4.make(item, device)
     except (StoreError, MediaError, ValueError):
+        keepsake_mp4.settle(reservation, made=False)
         return _refuse(request, "clip.keepsake", "unreadable", clip=item.pk)
+    keepsake_mp4.settle(reservation, made=True)
     record(request, "clip.keepsake", admission=item.admission, clip=item.pk, bytes=len(data))
     response = HttpResponse(data, content_type="video/mp4", headers=_NO_STORE)
     response["Content-Disposition"] = f'attachment; filename="cradle-{item.created_at:%Y-%m-%d}.mp4"'
