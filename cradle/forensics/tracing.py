@@ -66,19 +66,28 @@ def load_suspect(path: str | Path) -> tuple[list[np.ndarray], float]:
             stream = container.streams.video[0]
             if stream.width * stream.height > MAX_PIXELS:
                 raise TraceError(f"{path} is {stream.width}x{stream.height}; larger than 4K is not traced.")
+            # The header speaks only for the first frame: a stream whose later frames grow (MJPEG, for one) would
+            # be decoded at any size. The decoder refuses any frame past MAX_PIXELS before it allocates the picture,
+            # and each decoded frame is checked again for decoders that ignore the limit.
+            stream.codec_context.options = {"max_pixels": str(MAX_PIXELS)}
             declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
             if declared > MAX_SECONDS:
                 raise TraceError(f"{path} is longer than {MAX_SECONDS // 60} minutes; cut the part that matters.")
             fps = float(stream.average_rate or stream.guessed_rate or 25)
             frames = []
             for frame in container.decode(stream):
+                if frame.width * frame.height > MAX_PIXELS:
+                    size = f"{frame.width}x{frame.height}"
+                    raise TraceError(f"{path} has a frame of {size}; larger than 4K is not traced.")
                 frames.append(_small_grey(frame.to_ndarray(format="gray")))
                 if len(frames) >= TRACED_SECONDS * max(fps, 1):
                     break
     except TraceError:
         raise
     except (av.FFmpegError, ValueError, OSError) as e:
-        raise TraceError(f"{path} is not a video Cradle can read ({type(e).__name__}).") from None
+        raise TraceError(
+            f"{path} is not a video Cradle can read, or has a frame larger than 4K ({type(e).__name__})."
+        ) from None
     if len(frames) < fps:
         raise TraceError(f"{path} is shorter than a second; a trace needs at least a few seconds.")
     return frames, fps
