@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import timedelta
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -23,10 +22,11 @@ from cradle import metrics
 from cradle.accounts.models import User
 from cradle.audit.log import record
 from cradle.audit.models import Event
-from cradle.forensics import tracing
+from cradle.forensics import evidence, tracing
 from cradle.forensics.models import TraceJob
 from cradle.media import trace
 from cradle.unit.models import Camera
+from cradle.viewing.models import LiveSegment
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,15 @@ def run_pending() -> int:
 
 
 def run(job: TraceJob) -> None:
-    """Traces the job's suspects and stores the report; any failure ends as a failed job with a one-line error."""
+    """Traces the job's suspects and stores the report; any failure ends as a failed job with a one-line error.
+    Either way the uploaded suspects are removed once it has ended."""
+    try:
+        _run(job)
+    finally:
+        evidence.forget_suspects(job)
+
+
+def _run(job: TraceJob) -> None:
     with translation.override(job.language):
         try:
             report = _trace(job)
@@ -101,7 +109,7 @@ def run(job: TraceJob) -> None:
             job.progress = 100
             job.progress_text = _("Finished.")
             job.finished_at = timezone.now()
-            job.save(update_fields=["report", "status", "progress", "progress_text", "finished_at"])
+            job.save(update_fields=["report", "kept", "status", "progress", "progress_text", "finished_at"])
             metrics.TRACE_JOBS.labels("done").inc()
             record(
                 None,
@@ -119,7 +127,7 @@ def _fail(job: TraceJob, error: str) -> None:
     job.status = TraceJob.Status.FAILED
     job.error = " ".join(error.split())[:300]
     job.finished_at = timezone.now()
-    job.save(update_fields=["status", "error", "finished_at"])
+    job.save(update_fields=["status", "error", "finished_at", "kept"])
     metrics.TRACE_JOBS.labels("failed").inc()
     record(None, "trace.run", actor=job.created_by, unit=job.unit_id, outcome="failed", job=job.pk, reason=job.error)
 
@@ -156,6 +164,7 @@ def recover_stalled(now=None) -> int:
             if TraceJob.objects.filter(pk=job.pk, status=TraceJob.Status.RUNNING, heartbeat_at=job.heartbeat_at).update(
                 status=TraceJob.Status.FAILED, error=error, finished_at=now
             ):
+                evidence.forget_suspects(job)
                 metrics.TRACE_JOBS.labels("failed").inc()
                 record(None, "trace.run", actor=job.created_by, unit=job.unit_id, outcome="failed", job=job.pk,
                        reason=error)  # fmt: skip
@@ -266,33 +275,39 @@ def audit_trail(username: str, unit_id: int | None = None, limit: int = AUDIT_TR
     ]
 
 
-def _thumbnails(job: TraceJob, i: int, r: tracing.SuspectResult, frames: list[np.ndarray], fps: float) -> dict:
-    """Small PNGs of one suspect frame and the stored (redacted, unmarked) reference frame it shows."""
-    names = {}
+def _thumbnails(job: TraceJob, i: int, r: tracing.SuspectResult, frames: list[np.ndarray], fps: float) -> list[str]:
+    """Small PNGs of one suspect frame and the stored (redacted, unmarked) reference frame it shows, sealed under the
+    key of the admission the trace found (cradle.forensics.evidence); gives the kinds kept. A suspect whose source
+    was not found keeps no frame: no admission's key could make it go with the baby's other pictures."""
     readings = [x for x in r.readings if x.variant is not None] or r.readings
-    if readings:
-        reading = readings[len(readings) // 2]
-        at = max(reading.suspect_start, 0.0) + 0.5
-        suspect = frames[min(int(at * fps), len(frames) - 1)]
-        try:
-            references = tracing._references(reading.source_id, reading.index)
-        except LookupError:
-            references = []
-        if references:
-            names["source"] = _write_png(job.folder / f"source-{i}.png", references[len(references) // 2])
-    else:
-        suspect = frames[len(frames) // 2]
-    names["suspect"] = _write_png(job.folder / f"suspect-{i}.png", suspect)
-    return names
+    if not readings:
+        return []
+    reading = readings[len(readings) // 2]
+    media_id = (
+        LiveSegment.objects.filter(camera_id=int(reading.source_id), index=reading.index)
+        .values_list("admission__media_id", flat=True)
+        .first()
+    )
+    if media_id is None:
+        return []
+    evidence.shows(job, media_id, i)
+    at = max(reading.suspect_start, 0.0) + 0.5
+    kinds = ["suspect"]
+    evidence.keep_frame(job, media_id, i, "suspect", _png(frames[min(int(at * fps), len(frames) - 1)]))
+    try:
+        references = tracing._references(reading.source_id, reading.index)
+    except LookupError:
+        references = []
+    if references:
+        evidence.keep_frame(job, media_id, i, "source", _png(references[len(references) // 2]))
+        kinds.append("source")
+    return kinds
 
 
-def _write_png(path: Path, image: np.ndarray) -> str:
+def _png(image: np.ndarray) -> bytes:
     height, width = image.shape[:2]
     small = cv2.resize(image, (THUMB_WIDTH, max(1, round(height * THUMB_WIDTH / width))), interpolation=cv2.INTER_AREA)
     ok, data = cv2.imencode(".png", small)
     if not ok:
         raise ValueError("thumbnail")
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_bytes(data.tobytes())
-    return path.name
+    return data.tobytes()

@@ -40,6 +40,9 @@ class TraceJob(models.Model):
     # the housekeeping queues it again (cradle.forensics.jobs.recover_stalled).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # What the report shows of which admission: [{"media_id", "suspect": its number, "kind": "suspect", "source" for
+    # a frame sealed under that admission's key, or "" for the report's words alone}] (cradle.forensics.evidence).
+    kept = models.JSONField(default=list)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -49,7 +52,7 @@ class TraceJob(models.Model):
 
     @property
     def folder(self) -> Path:
-        """Where the uploaded suspects and the report's thumbnails are kept; removed with the job."""
+        """Where the uploaded suspects are kept while the job runs (cradle.forensics.evidence)."""
         return traces_dir() / str(self.pk)
 
     @property
@@ -59,4 +62,7 @@ class TraceJob(models.Model):
 
 @receiver(post_delete, sender=TraceJob)
 def _remove_files(sender, instance: TraceJob, **kwargs) -> None:
+    from cradle.forensics import evidence
+
     shutil.rmtree(instance.folder, ignore_errors=True)
+    evidence.forget_frames(instance)

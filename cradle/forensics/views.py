@@ -5,7 +5,6 @@ Every job is fetched through `_job`, which gives only jobs of units the user aud
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from pathlib import Path
@@ -22,7 +21,7 @@ from django.views.decorators.http import require_GET
 
 from cradle import scope
 from cradle.audit.log import record
-from cradle.forensics import jobs, pdf
+from cradle.forensics import evidence, jobs, pdf
 from cradle.forensics.forms import TraceUploadForm
 from cradle.forensics.models import TraceJob
 from cradle.unit.models import Unit
@@ -104,8 +103,8 @@ def _report(request: HttpRequest, job_id: int) -> tuple[TraceJob, dict]:
 
 def _report_page(request: HttpRequest, job: TraceJob, report: dict) -> str:
     suspects = []
-    for s in report["suspects"]:
-        thumbs = {k: _data_uri(job.folder / name) for k, name in s.get("thumbnails", {}).items()}
+    for i, s in enumerate(report["suspects"]):
+        thumbs = {k: evidence.frame_uri(job, i, k) for k in s.get("thumbnails", [])}
         zmax = max([abs(x["z"]) for x in s["segments"]] + [1.0])
         segments = [
             {**x, "bar": round(100 * min(abs(x["z"]), zmax) / zmax), "cells": [x["candidates"].get(a) for a in _top(s)]}
@@ -142,13 +141,6 @@ def trace_report_pdf(request: HttpRequest, job_id: int) -> HttpResponse:
 
 def _top(suspect: dict) -> list[str]:
     return list(suspect["segments"][0]["candidates"]) if suspect["segments"] else []
-
-
-def _data_uri(path: Path) -> str | None:
-    try:
-        return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
-    except OSError:
-        return None
 
 
 @login_required

@@ -21,6 +21,7 @@ from cradle.accounts import sessions
 from cradle.accounts.models import DeviceSession
 from cradle.audit.log import record
 from cradle.audit.models import Event
+from cradle.forensics import evidence
 from cradle.media.store import MasterKey, MasterKeyError, SegmentStore, StoreError
 from cradle.retention.ledger import LedgerError, ShredLedger
 from cradle.unit.models import Admission, Bed, Camera, Invitation
@@ -168,6 +169,7 @@ def shred(admission: Admission, reason: str, *, by: Any = None, request: HttpReq
     objects = len(store.media_backend.list(f"{admission.media_id}/"))
     store.shred(admission.media_id)
     edge.forget(admission.media_id)
+    evidence.scrub(admission.media_id)
     with transaction.atomic():
         Clip.objects.filter(admission=admission).delete()
         LiveSegment.objects.filter(admission=admission).delete()
@@ -184,6 +186,7 @@ def replay_ledger() -> int:
     for media_id in sorted(ids):
         store.shred(media_id)
         edge.forget(media_id)
+        evidence.scrub(media_id)
     admissions = Admission.objects.filter(media_id__in=ids)
     Clip.objects.filter(admission__in=admissions).delete()
     LiveSegment.objects.filter(admission__in=admissions).delete()
@@ -241,6 +244,7 @@ def run(now: datetime | None = None) -> dict[str, int]:
     due = due_for_shredding(now)
     counts["admissions_shredded"] = len(due)
     counts["objects_destroyed"] = sum(shred(a, "retention") for a in due)
+    counts["trace_files_removed"] = evidence.sweep()
     # The audit log is append-only (the database refuses deletes); events past the retention period are counted so
     # that the privacy officer can archive them (see README, "Retention").
     counts["audit_events_past_retention"] = Event.objects.filter(at__lt=audit_cutoff(now)).count()
@@ -297,6 +301,7 @@ def verify(now: datetime | None = None) -> Verification:
                 stored.setdefault(folder, [])
                 if leaf != _KEY_NAME and name not in stored[folder]:
                     stored[folder].append(name)
+    report.violations.extend(evidence.leftovers(expired))
     report.expired_admissions = len(expired)
     report.expired_with_nothing_stored = len(expired - set(stored))
     for folder, names in sorted(stored.items()):
