@@ -35,9 +35,30 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in METRICS_COMMANDS:
         _share_metrics()
     from django.core.management import execute_from_command_line
+    from django.db import DatabaseError
 
-    execute_from_command_line(["cradle", *argv])
+    try:
+        execute_from_command_line(["cradle", *argv])
+    except DatabaseError as e:
+        print(f"cradle: {database_problem(e)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def database_problem(error: Exception) -> str:
+    """One sentence for a database error that stops a command: what is wrong and what to do."""
+    text = " ".join(str(error).split())
+    lowered = text.lower()
+    if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
+        return "Cradle's database is not set up yet (or is incomplete); run `cradle init` first."
+    if "readonly" in lowered or "read-only" in lowered:
+        return "The database is read-only; make it writable for Cradle's user and try again."
+    if ("disk" in lowered and ("full" in lowered or "i/o" in lowered)) or "no space" in lowered:
+        return "The database cannot be written: its disk is full or failing; free space and try again."
+    if any(w in lowered for w in ("connect", "connection", "unable to open", "could not translate", "timeout")):
+        reason = text.split("\n")[0][:160]
+        return f"The database cannot be reached ({reason}); check DATABASE_URL and that the server runs."
+    return f"The database refused the command ({text[:160]})."
 
 
 if __name__ == "__main__":
