@@ -14,10 +14,13 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task, task_backends
 from django_tasks.base import Task
+from rq.worker import SimpleWorker
+
+from cradle.outage import StateLog
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,40 @@ def prune_finished(older_than: timedelta = timedelta(days=1)) -> int:
 
     deleted, _ = DBTaskResult.objects.finished().filter(finished_at__lt=timezone.now() - older_than).delete()
     return deleted
+
+
+class QueueWorker(SimpleWorker):
+    """RQ's in-process worker (no fork per job, so metrics stay with one process), with the database connection
+    checked around every job.
+
+    Outside a web request nothing closes a Django connection that broke: after a database outage every later job
+    failed with "the connection is closed" for as long as the worker lived. A broken or stale connection is dropped
+    before and after each job, so the first job after the outage opens a fresh one; the outage and its end are
+    logged once each.
+    """
+
+    def execute_job(self, job, queue) -> None:
+        close_old_connections()
+        try:
+            super().execute_job(job, queue)
+        finally:
+            close_old_connections()
+            _report_database(job)
+
+
+_queue_state = StateLog(log, "the database (background queue)")
+
+
+def _report_database(job) -> None:
+    """Tells the queue's state log whether the job's database was there (one line per change, not per job)."""
+    from django.db import connection
+
+    try:
+        connection.ensure_connection()
+    except DatabaseError as e:
+        _queue_state.failed(e)
+    else:
+        _queue_state.ok()
 
 
 def run_queue(stop: threading.Event, interval: float = 1.0) -> None:

@@ -70,8 +70,20 @@ def on_redis(settings, redis_url):
     return redis.Redis.from_url(redis_url)
 
 
+@pytest.fixture
+def queue_worker(on_redis):
+    """A `cradle queue` registered on Redis, as one that runs is."""
+    import django_rq
+    from rq.worker import SimpleWorker
+
+    worker = django_rq.get_worker("default", worker_class=SimpleWorker, name=f"{PREFIX}-worker")
+    worker.register_birth()
+    yield worker
+    worker.register_death()
+
+
 @pytest.mark.django_db
-def test_the_cache_and_the_login_rate_limits_live_in_redis(on_redis, world, client):
+def test_the_cache_and_the_login_rate_limits_live_in_redis(on_redis, world, client, queue_worker):
     response = client.get(reverse("readyz"))
     assert response.status_code == 200, response.content
     assert response.json()["checks"]["cache"] == "ok" and response.json()["checks"]["queue"] == "ok"
@@ -104,3 +116,14 @@ def test_a_queued_trace_goes_through_redis_and_an_rq_worker_runs_it(on_redis, wo
     # The job ran in the RQ worker: a file that is not a video ends as a failed trace with one sentence.
     assert job.status == TraceJob.Status.FAILED and "\n" not in job.error
     assert queue.count == 0
+
+
+@pytest.mark.django_db
+def test_readyz_names_a_queue_without_worker_but_keeps_serving(on_redis, world, client):
+    from rq import Worker
+
+    for worker in Worker.all(connection=on_redis):
+        worker.register_death()
+    response = client.get(reverse("readyz"))
+    assert response.json()["checks"]["queue"] == "no_worker"
+    assert response.status_code == 200  # families can watch while traces wait

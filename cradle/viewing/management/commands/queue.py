@@ -21,12 +21,12 @@ class Command(BaseCommand):
             if tasks.in_database():
                 call_command("db_worker", queue_name="*", interval=1.0)
             else:
-                # A worker that runs jobs in its own process (no fork per job), so metrics stay with one pid.
+                # A worker that runs jobs in its own process and recovers from database outages (cradle/tasks.py).
                 call_command(
                     "rqworker",
                     "default",
                     job_class="django_tasks_rq.Job",
-                    worker_class="rq.worker.SimpleWorker",
+                    worker_class="cradle.tasks.QueueWorker",
                     name=f"cradle-queue-{os.uname().nodename}-{os.getpid()}",
                 )
         finally:
