@@ -88,6 +88,8 @@ MIDDLEWARE = [
     "cradle.web.private.NoStoreMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
+    # A database outage is a 503 that says to try again, logged once (cradle/web/unavailable.py); this notes its end.
+    "cradle.web.unavailable.DatabaseOutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -127,6 +129,8 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Django's SQLite backend, but a connection that saw an error is not kept (cradle/web/sqlite/base.py).
+    DATABASES["default"]["ENGINE"] = "cradle.web.sqlite"
     # SQLite gives its journal files the database file's mode: a database made before the umask above is closed here.
     for _suffix in ("", "-wal", "-shm"):
         _private(Path(str(DATABASES["default"]["NAME"]) + _suffix))
@@ -256,9 +260,11 @@ MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not HTTPS
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"quiet_outages": {"()": "cradle.web.unavailable.QuietOutages"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["quiet_outages"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("CRADLE_LOG_LEVEL", "WARNING")},
-    # Refused look-ups are in the audit log; a line per 404 on the console would only be noise.
+    # Refused look-ups are in the audit log; a line per 404 on the console would only be noise. Database outages are
+    # logged once when they start and once when they end (cradle/outage.py), not per request.
     "loggers": {"django.request": {"level": "ERROR"}},
 }
 
@@ -301,6 +307,8 @@ CRADLE = {
     "EDGE_KEY_EPOCH_SECONDS": 600,
     "EDGE_CLIP_SECONDS": 3600,
     "KEEPSAKES_PER_DAY": 5,
+    # /readyz reports the storage "full" below this much free space on the media's or the database's disk.
+    "MIN_FREE_MB": int(os.environ.get("CRADLE_MIN_FREE_MB", "512")),
     # The browser that prints evidence reports to PDF (empty: `chromium` on the PATH).
     "CHROMIUM": os.environ.get("CRADLE_CHROMIUM", ""),
     # Retention: how long audit events are kept.

@@ -71,3 +71,4 @@ urlpatterns = [
 ]
 
 handler404 = "cradle.web.views.not_found"
+handler500 = "cradle.web.unavailable.server_error"

@@ -125,17 +125,14 @@ class SmallDisk:
 
     def fill(self) -> None:
         """Takes every free byte (the file grows until the filesystem refuses)."""
-        with open(self._filler, "ab") as handle:
-            chunk = b"\0" * (1 << 20)
-            with contextlib.suppress(OSError):
-                while True:
-                    handle.write(chunk)
-                    handle.flush()
-            # The last partial megabyte too.
-            with contextlib.suppress(OSError):
-                while True:
-                    handle.write(b"\0" * 4096)
-                    handle.flush()
+        descriptor = os.open(self._filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            for size in (1 << 20, 4096, 1):
+                with contextlib.suppress(OSError):
+                    while True:
+                        os.write(descriptor, b"\0" * size)
+        finally:
+            os.close(descriptor)
 
     def free(self) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -38,8 +38,13 @@ def _one_line(done: subprocess.CompletedProcess) -> str:
 @pytest.mark.nodb
 @pytest.mark.parametrize(
     "command",
-    [("trace", "/etc/hostname"), ("audit", "verify"), ("retention", "verify"), ("retention", "run"),
-     ("backup", "{data}/b.backup")],  # fmt: skip
+    [
+        ("trace", "/etc/hostname"),
+        ("audit", "verify"),
+        ("retention", "verify"),
+        ("retention", "run"),
+        ("backup", "{data}/b.backup"),
+    ],
 )
 def test_a_command_before_init_says_what_to_do_in_one_line(tmp_path, command):
     data = tmp_path / "data"

@@ -26,6 +26,7 @@ from cradle.media.frames import SafeFrame
 from cradle.media.hls import Segment, decode
 from cradle.media.live import CameraPipeline
 from cradle.media.redact import DetectorPool
+from cradle.outage import StateLog
 from cradle.unit.models import Admission, Camera
 from cradle.viewing import fastpath
 from cradle.viewing.leases import HOUSEKEEPING, Leaseholder, LeaseLost, camera_lease, fair_share
@@ -138,6 +139,9 @@ class Worker:
         self._traces_due = 0.0
         self._housekeeping: threading.Thread | None = None
         self._shed_at = 0.0
+        # Through an outage the loop retries every second: one log line when it starts, one when it ends.
+        self._database_state = StateLog(log, "the database (camera leases)")
+        self._housekeeping_state = StateLog(log, "housekeeping")
 
     def reconcile(self) -> None:
         """Claims and renews leases, then starts and stops pipelines to match what this worker holds."""
@@ -236,8 +240,10 @@ class Worker:
         def run() -> None:
             try:
                 self.housekeep()
-            except Exception:
-                log.exception("housekeeping failed")
+            except Exception as e:
+                self._housekeeping_state.failed(e)
+            else:
+                self._housekeeping_state.ok()
             finally:
                 connections.close_all()
 
@@ -249,9 +255,11 @@ class Worker:
             try:
                 self.reconcile()
                 self._start_housekeeping()
-            except Exception:
-                log.exception("could not reconcile cameras")
+            except Exception as e:
+                self._database_state.failed(e)
                 self._stop_unsure()
+            else:
+                self._database_state.ok()
             close_old_connections()
             stop.wait(every_s)
         for run in self.runs.values():

@@ -11,10 +11,12 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
+import shutil
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 
@@ -26,11 +28,37 @@ PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_FORWARDED")
 
 
 def _database() -> str:
+    """"ok" only when the database takes a write: a read-only database serves no page that audits."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except Exception:
         return "unreachable"
+    try:
+        # A write that changes nothing, rolled back: SQLite takes its write lock (refused on a read-only file or a
+        # full disk); PostgreSQL refuses it in a read-only transaction or on a standby.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("UPDATE django_migrations SET app = app WHERE id = 0")
+            transaction.set_rollback(True)
+    except Exception:
+        return "read_only"
+    return "ok"
+
+
+def _free_space() -> str:
+    """"full" when the disk of the media or of the SQLite database has less room than CRADLE_MIN_FREE_MB."""
+    folders = [] if settings.STORAGE_URL else [Path(settings.MEDIA_DIR)]
+    if connection.vendor == "sqlite":
+        folders.append(Path(str(connection.settings_dict["NAME"])).parent)
+    needed = settings.CRADLE["MIN_FREE_MB"] * 1024 * 1024
+    for folder in folders:
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        try:
+            if shutil.disk_usage(folder).free < needed:
+                return "full"
+        except OSError:
+            return "unreadable"
     return "ok"
 
 
@@ -53,7 +81,7 @@ def _storage() -> str:
         return "mismatch"
     except Exception:
         return "unreachable"
-    return "ok"
+    return _free_space()
 
 
 def _cache() -> str:
@@ -66,13 +94,17 @@ def _cache() -> str:
 
 
 def _queue() -> str:
+    """"ok" when Redis answers and at least one `cradle queue` is registered on it; "no_worker" otherwise."""
     import django_rq
+    from rq import Worker
 
     try:
-        django_rq.get_connection("default").ping()
+        redis = django_rq.get_connection("default")
+        redis.ping()
+        workers = Worker.count(connection=redis)
     except Exception:
         return "unreachable"
-    return "ok"
+    return "ok" if workers else "no_worker"
 
 
 def checks() -> dict[str, str]:
@@ -83,10 +115,15 @@ def checks() -> dict[str, str]:
     return results
 
 
+# A queue without a worker is named, but does not take this web process out of service: families can still watch
+# while traces and daily clips wait. An unreachable Redis does (it is also the cache and the rate limits).
+NOT_BLOCKING = {("queue", "no_worker")}
+
+
 @never_cache
 def readyz(request: HttpRequest) -> HttpResponse:
     results = checks()
-    ready = all(v == "ok" for v in results.values())
+    ready = all(v == "ok" or (k, v) in NOT_BLOCKING for k, v in results.items())
     return JsonResponse({"ready": ready, "checks": results}, status=200 if ready else 503)
 
 
