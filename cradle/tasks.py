@@ -152,8 +152,10 @@ def run_queue(stop: threading.Event, interval: float = 1.0) -> None:
     while not stop.is_set():
         try:
             runner.run()  # in batch mode: until the queue is empty
-        except Exception:
-            log.exception("the background queue failed")
+        except Exception as e:
+            _queue_state.failed(e)
+        else:
+            _queue_state.ok()
         finally:
             close_old_connections()
         stop.wait(interval)
