@@ -35,3 +35,10 @@ class DatabaseKeys:
 
     def list(self, prefix: str) -> list[str]:
         return sorted(WrappedKey.objects.filter(name__startswith=prefix).values_list("name", flat=True))
+
+    def unfinished(self, prefix: str = "", older_than_s: float = 0.0) -> list[str]:
+        """Objects are written whole: a write cut off leaves nothing behind."""
+        return []
+
+    def sweep(self, prefix: str = "", older_than_s: float = 0.0) -> int:
+        return 0

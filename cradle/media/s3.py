@@ -123,6 +123,13 @@ class S3Bucket:
             raise self._failure(e, None) from None
         return sorted(names)
 
+    def unfinished(self, prefix: str = "", older_than_s: float = 0.0) -> list[str]:
+        """Objects are written whole: a write cut off leaves nothing behind."""
+        return []
+
+    def sweep(self, prefix: str = "", older_than_s: float = 0.0) -> int:
+        return 0
+
     def _key(self, name: str) -> str:
         _check_name(name)  # the same names as on local disk, so a store can move between backends unchanged
         return self.prefix + name

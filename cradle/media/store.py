@@ -15,6 +15,7 @@ import re
 import secrets
 import stat
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -34,6 +35,8 @@ _VARIANT = re.compile(r"[A-Za-z0-9]{1,8}")
 # Both names hold a '.', which ids cannot, so no admission or camera folder can ever collide with them.
 _KEY_OBJECT = "{admission}/datakey.sealed"
 _CHECK_OBJECT = "master-key.check"
+# How the names of a local write in progress begin (never a valid object name).
+TEMPORARY = ".tmp-"
 
 
 class MasterKeyError(Exception):
@@ -167,6 +170,15 @@ class Backend(Protocol):
         """Names that start with `prefix`, sorted."""
         ...
 
+    def unfinished(self, prefix: str = "", older_than_s: float = 0.0) -> list[str]:
+        """Writes that a crash cut off (temporary files), under `prefix` and older than `older_than_s`; backends
+        that write objects whole have none."""
+        ...
+
+    def sweep(self, prefix: str = "", older_than_s: float = 0.0) -> int:
+        """Removes the unfinished writes `unfinished` names; gives how many."""
+        ...
+
 
 def _check_name(name: str) -> list[str]:
     parts = name.split("/")
@@ -194,7 +206,7 @@ class LocalDisk:
     def put(self, name: str, data: bytes, *, exclusive: bool = False) -> None:
         path = self._path(name)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        descriptor, temporary = tempfile.mkstemp(prefix=TEMPORARY, dir=path.parent)
         try:
             with os.fdopen(descriptor, "wb") as handle:
                 handle.write(data)
@@ -229,15 +241,43 @@ class LocalDisk:
             path.unlink()
 
     def list(self, prefix: str) -> list[str]:
+        return [p.relative_to(self.root).as_posix() for p in self._files(prefix, temporary=False)]
+
+    def unfinished(self, prefix: str = "", older_than_s: float = 0.0) -> list[str]:
+        # Temporary files of writes that a kill -9 or a power cut stopped: sealed like any object, but they must not
+        # outlive their admission, so shredding and the retention run remove them and verify looks at them.
+        cutoff = time.time() - older_than_s
+        return [
+            p.relative_to(self.root).as_posix()
+            for p in self._files(prefix, temporary=True)
+            if older_than_s <= 0 or _modified(p) < cutoff
+        ]
+
+    def sweep(self, prefix: str = "", older_than_s: float = 0.0) -> int:
+        removed = 0
+        for name in self.unfinished(prefix, older_than_s):
+            with contextlib.suppress(FileNotFoundError):
+                self.root.joinpath(name).unlink()
+                removed += 1
+        return removed
+
+    def _files(self, prefix: str, temporary: bool) -> list[Path]:
         folder = prefix.rpartition("/")[0]
         base = self._path(folder) if folder else self.root
-        names = []
+        found = []
         for path in base.rglob("*") if base.is_dir() else ():
-            if path.is_file() and not path.name.startswith("."):
-                name = path.relative_to(self.root).as_posix()
-                if name.startswith(prefix):
-                    names.append(name)
-        return sorted(names)
+            # Objects are never dot-files; of the dot-files, only temporaries are Cradle's.
+            wanted = path.name.startswith(TEMPORARY) if temporary else not path.name.startswith(".")
+            if wanted and path.is_file() and path.relative_to(self.root).as_posix().startswith(prefix):
+                found.append(path)
+        return sorted(found)
+
+
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return time.time()
 
 
 # --- segments -----------------------------------------------------------------------------------------------------
@@ -371,6 +411,10 @@ class SegmentStore:
         self._data_keys.pop(admission, None)
         for name in self._media.list(f"{admission}/"):
             self._media.delete(name)
+        # Writes a crash cut off: sealed too, but nothing of the admission may stay (a wrapped key above all).
+        self._media.sweep(f"{admission}/")
+        if self._keys is not self._media:
+            self._keys.sweep(f"{admission}/")
 
 
 def _check_id(value: str) -> None:

@@ -224,6 +224,10 @@ def audit_cutoff(now: datetime | None = None) -> datetime:
     return (now or timezone.now()) - timedelta(days=round(365.25 * settings.CRADLE["AUDIT_RETENTION_YEARS"]))
 
 
+# A temporary file this old is a write that a killed process never finished (a live one takes milliseconds).
+UNFINISHED_WRITE_SECONDS = 600
+
+
 def run(now: datetime | None = None) -> dict[str, int]:
     """Applies the retention policy once; gives counts of what it did."""
     now = now or timezone.now()
@@ -245,6 +249,10 @@ def run(now: datetime | None = None) -> dict[str, int]:
     counts["admissions_shredded"] = len(due)
     counts["objects_destroyed"] = sum(shred(a, "retention") for a in due)
     counts["trace_files_removed"] = evidence.sweep()
+    store = segment_store()
+    counts["unfinished_writes_removed"] = store.media_backend.sweep(older_than_s=UNFINISHED_WRITE_SECONDS)
+    if store.key_backend is not store.media_backend:
+        counts["unfinished_writes_removed"] += store.key_backend.sweep(older_than_s=UNFINISHED_WRITE_SECONDS)
     # The audit log is append-only (the database refuses deletes); events past the retention period are counted so
     # that the privacy officer can archive them (see README, "Retention").
     counts["audit_events_past_retention"] = Event.objects.filter(at__lt=audit_cutoff(now)).count()
@@ -294,6 +302,7 @@ def verify(now: datetime | None = None) -> Verification:
         expired.add(admission.media_id)
     known = set(Admission.objects.values_list("media_id", flat=True))
     stored: dict[str, list[str]] = {}
+    unfinished: dict[str, list[str]] = {}
     for backend in {id(b): b for b in (store.media_backend, store.key_backend)}.values():
         for name in backend.list(""):
             folder, slash, leaf = name.partition("/")
@@ -301,7 +310,14 @@ def verify(now: datetime | None = None) -> Verification:
                 stored.setdefault(folder, [])
                 if leaf != _KEY_NAME and name not in stored[folder]:
                     stored[folder].append(name)
+        for name in backend.unfinished(""):
+            folder, slash, _leaf = name.partition("/")
+            if slash:
+                unfinished.setdefault(folder, []).append(name)
     report.violations.extend(evidence.leftovers(expired))
+    for folder, names in sorted(unfinished.items()):
+        if folder in expired or folder not in known:
+            report.violations.extend(f"the unfinished write {name} outlived its admission" for name in names)
     report.expired_admissions = len(expired)
     report.expired_with_nothing_stored = len(expired - set(stored))
     for folder, names in sorted(stored.items()):

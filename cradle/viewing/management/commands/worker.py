@@ -26,9 +26,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         try:
-            segment_store()
+            store = segment_store()
         except (MasterKeyError, StoreError) as e:
             raise CommandError(str(e)) from None
+        # Writes a killed process left half-done: older than a minute, no live write is that slow.
+        if swept := store.media_backend.sweep(older_than_s=60) + store.key_backend.sweep(older_than_s=60):
+            self.stdout.write(f"Removed {swept} unfinished writes left by a process that stopped.")
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
