@@ -30,16 +30,23 @@ class SuspectFilesField(forms.FileField):
 
 
 def is_video(upload: UploadedFile) -> bool:
-    """Whether PyAV finds a video stream in the file and decodes a frame of it."""
+    """Whether PyAV finds a video stream in the file and decodes a frame of it, no larger than 4K (a picture the
+    decoder would refuse to allocate counts as no video)."""
+    from cradle.forensics.tracing import MAX_PIXELS
+
     upload.seek(0)
     try:
         with av.open(upload, "r") as container:
             if not container.streams.video:
                 return False
-            for _frame in container.decode(container.streams.video[0]):
+            stream = container.streams.video[0]
+            if getattr(stream, "codec_context", None) is None:
+                return False
+            stream.codec_context.options = {"max_pixels": str(MAX_PIXELS)}
+            for _frame in container.decode(stream):
                 return True
             return False
-    except (av.FFmpegError, ValueError, OSError, EOFError):
+    except (av.FFmpegError, ValueError, OSError, EOFError, AttributeError):
         return False
     finally:
         upload.seek(0)

@@ -64,6 +64,8 @@ def load_suspect(path: str | Path) -> tuple[list[np.ndarray], float]:
             if not container.streams.video:
                 raise TraceError(f"{path} has no video in it.")
             stream = container.streams.video[0]
+            if getattr(stream, "codec_context", None) is None:
+                raise TraceError(f"{path} is in a video format Cradle cannot decode; convert it to MP4 (H.264) first.")
             if stream.width * stream.height > MAX_PIXELS:
                 raise TraceError(f"{path} is {stream.width}x{stream.height}; larger than 4K is not traced.")
             # The header speaks only for the first frame: a stream whose later frames grow (MJPEG, for one) would
@@ -84,7 +86,7 @@ def load_suspect(path: str | Path) -> tuple[list[np.ndarray], float]:
                     break
     except TraceError:
         raise
-    except (av.FFmpegError, ValueError, OSError) as e:
+    except (av.FFmpegError, ValueError, OSError, AttributeError) as e:
         raise TraceError(
             f"{path} is not a video Cradle can read, or has a frame larger than 4K ({type(e).__name__})."
         ) from None

@@ -24,6 +24,10 @@ class Command(BaseCommand):
         except TraceError as e:
             record(None, "trace.run", outcome="failed", suspects=paths, reason=str(e))
             raise CommandError(str(e)) from None
+        except Exception as e:  # whatever stops a trace is audited and told in one line
+            reason = f"The trace stopped unexpectedly ({type(e).__name__}); keep the suspect and report this."
+            record(None, "trace.run", outcome="failed", suspects=paths, reason=reason)
+            raise CommandError(reason) from None
         report = {
             "verdict": verdict.outcome,
             "reason": verdict.reason,
