@@ -39,15 +39,35 @@ class Backoff:
 
 
 def pyav_pictures(url: str) -> Iterator[Picture]:
-    """Decode a camera or file URL with PyAV, keeping each frame's timestamp."""
+    """Decode a camera or file URL with PyAV, keeping each frame's timestamp. A file is played at its own pace, as
+    a camera would send it: decoding runs far ahead of real time, and an unpaced file camera replayed fast."""
     import av
 
     options = {"rtsp_transport": "tcp"} if url.startswith("rtsp") else {}
+    paced = is_file(url)
     with av.open(url, options=options, timeout=(5.0, 5.0)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        rate = float(stream.average_rate or stream.guessed_rate or 15)
+        start, first, count = time.monotonic(), None, 0
         for video in container.decode(stream):
+            if paced:
+                if first is None and video.pts is not None and video.time_base:
+                    first = video.pts
+                if first is not None and video.pts is not None and video.time_base:
+                    due = start + float((video.pts - first) * video.time_base)
+                else:
+                    due = start + count / rate
+                pause = due - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                count += 1
             yield video.to_ndarray(format="bgr24"), video.pts, video.time_base
+
+
+def is_file(url: str) -> bool:
+    """Whether a camera URL names a local file (played once, at its own pace) rather than a stream."""
+    return url.startswith("file:") or ("://" not in url and Path(url).exists())
 
 
 def sim_pictures(url: str) -> Iterator[Picture]:
