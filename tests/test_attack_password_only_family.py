@@ -186,6 +186,8 @@ def test_families_of_a_unit_that_existed_before_get_a_grace_period_with_a_remind
     # The fast path's grant does not outlive the grace period.
     assert all(g.until <= grace.timestamp() for g in fastpath._grants.values())
     assert client.get(reverse("api:admission", args=[fam.admission.pk])).json()["second_step_by"]
+    settings_page = world.client("admin").get(reverse("unit_settings", args=[fam.unit.pk])).content.decode()
+    assert f"can still watch until {grace:%Y-%m-%d}" in settings_page
 
     # The grace period is over (moved here; in life, time passes): no picture from the next request on.
     unit = Unit.objects.get(pk=fam.unit.pk)
@@ -256,3 +258,29 @@ def test_an_administrator_turning_the_rule_on_ends_the_picture_of_families_witho
     # The parent has a passkey and watches on.
     parent = world.client("parent_a")
     assert parent.get(playlist_urls(parent, fam)[0]).status_code == 200
+
+
+def test_a_session_opened_with_the_password_alone_ends_when_the_owner_adds_a_second_step(
+    world, django_capture_on_commit_callbacks
+):
+    fam = world.families["a"]
+    stored(fam)
+    password_only(fam.relative)
+    Unit.objects.filter(pk=fam.unit.pk).update(second_step_grace_until=timezone.now() + timedelta(days=10))
+    # Someone who learnt the password watches in the grace period from their own phone.
+    thief = sign_in_by_form_client("relative_a")
+    assert thief.get(reverse("live_playlist", args=[fam.admission.pk])).status_code == 200
+
+    # The relative adds an authenticator app on their own phone.
+    owner = sign_in_by_form_client("relative_a")
+    owner.post(owner.get(reverse("mfa_activate_totp"))["Location"], {"password": PASSWORD})
+    page = owner.get(reverse("mfa_activate_totp")).content.decode()
+    secret = parse_qs(urlparse(re.search(r'href="(otpauth://[^"]+)"', page)[1].replace("&amp;", "&")).query)
+    with django_capture_on_commit_callbacks(execute=True):
+        owner.post(reverse("mfa_activate_totp"), {"code": code_for(secret["secret"][0])})
+
+    # The password-only session is over; the owner's goes on.
+    assert thief.get(reverse("live_playlist", args=[fam.admission.pk])).status_code == 404
+    assert thief.get(reverse("devices")).status_code == 302
+    assert owner.get(reverse("live_playlist", args=[fam.admission.pk])).status_code == 200
+    assert Event.objects.filter(action="account.sessions_ended", actor_id=fam.relative.pk).exists()
