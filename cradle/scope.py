@@ -11,6 +11,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404 as _get_or_404
 from django.utils import timezone
 
+from cradle.accounts import second_step
 from cradle.accounts.models import DeviceSession, User
 from cradle.unit.models import (
     Admission,
@@ -109,6 +110,21 @@ def watchable_admissions(user: User) -> QuerySet[Admission]:
 def live_allowed(admission: Admission) -> bool:
     """Whether the admission's live picture may be shown at all: baby in the unit and consent not withdrawn."""
     return admission.discharged_at is None and admission.live_withdrawn_at is None and admission.shredded_at is None
+
+
+SECOND_STEP_NEEDED = "second step needed"
+
+
+def media_refusal(user: User, admission: Admission) -> str:
+    """Why media of an admission in the user's scope may still not be served to them ("" when it may): the unit
+    requires a second sign-in step and the person has none (cradle.accounts.second_step). Every media path asks this
+    after the scope look-up: live playlists, segments, keys, clip playlists, keepsakes, pages with a player."""
+    return SECOND_STEP_NEEDED if second_step.standing(user, admission.unit).refused else ""
+
+
+def second_step_standing(user: User, admission: Admission) -> second_step.Standing:
+    """What the baby's page tells the person about the unit's second-step rule: refused, or a reminder with a date."""
+    return second_step.standing(user, admission.unit)
 
 
 def get_live_admission(user: User, admission_id: int) -> Admission:

@@ -248,10 +248,22 @@ ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_PRESERVE_USERNAME_CASING = False
-# Failed passwords are throttled by cradle.accounts.throttle (per account and device, and per address); allauth's
-# "login_failed" limit then only guards the second-factor step, keyed by the account that already gave its password.
-ACCOUNT_RATE_LIMITS = {"login_failed": "20/m/ip,5/5m/key"}
+# Failed passwords and second steps are throttled by cradle.accounts.throttle: per account, with a budget of its own
+# for each device that signed in to the account before, and (passwords from other devices) per address. allauth's own
+# limits on these would let one person behind a hospital's shared address, or anyone who knows a password, lock the
+# real owner out of their known phone, so they are off: "login" (sign-in requests per address), "login_failed" (the
+# second step, per account from anywhere) and "webauthn_login" (passkey sign-ins per address: no secret to guess).
+ACCOUNT_RATE_LIMITS = {"login": "", "login_failed": ""}
+MFA_RATE_LIMITS = {"webauthn_login": ""}
 MFA_ADAPTER = "cradle.accounts.adapter.CradleMFAAdapter"
+MFA_FORMS = {
+    "authenticate": "cradle.accounts.forms.SecondStepForm",
+    "reauthenticate": "cradle.accounts.forms.SecondStepReauthenticateForm",
+    "authenticate_webauthn": "cradle.accounts.forms.PasskeyStepForm",
+    "reauthenticate_webauthn": "cradle.accounts.forms.PasskeyReauthenticateForm",
+    "login_webauthn": "cradle.accounts.forms.PasskeySignInForm",
+    "add_webauthn": "cradle.accounts.forms.AddPasskeyForm",
+}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = "Cradle"
@@ -287,6 +299,10 @@ CRADLE = {
     "LOGIN_FAILURES_PER_ACCOUNT_UNKNOWN_DEVICES": 20,
     "LOGIN_FAILURES_PER_ADDRESS": 50,
     "LOGIN_THROTTLE_WINDOW_SECONDS": 15 * 60,
+    # Wrong second-step codes (after the right password) allowed per account in the same window: a 6-digit code has a
+    # million values, so 5 a quarter of an hour from elsewhere leaves a guesser about 1 in 2,000 a day.
+    "SECOND_STEP_FAILURES_PER_ACCOUNT_DEVICE": 10,
+    "SECOND_STEP_FAILURES_PER_ACCOUNT_UNKNOWN_DEVICES": 5,
     "JOIN_FAILURES_PER_ADDRESS": 20,
     "INVITATION_HOURS": 72,
     "BREAK_GLASS_MAX_MINUTES": 60,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
 from django.core import mail
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -13,18 +12,14 @@ from django.utils import timezone
 from cradle import settings as product_settings
 from cradle.accounts.models import DeviceSession, User
 from cradle.audit.models import Event
-from tests.conftest import PASSWORD, TOTP_SECRET, make_user
+from tests.conftest import PASSWORD, TOTP_SECRET, make_user, sign_in_by_form, totp_code
 
 LOGIN = "/accounts/login/"
 
 
 def login(client: Client, username: str, password: str = PASSWORD, **extra):
+    """The password step alone."""
     return client.post(LOGIN, {"login": username, "password": password}, **extra)
-
-
-def totp_code() -> str:
-    counters = list(yield_hotp_counters_from_time())
-    return format_hotp_value(hotp_value(TOTP_SECRET, counters[len(counters) // 2]))
 
 
 def signed_in(client: Client) -> bool:
@@ -45,7 +40,7 @@ LIMITS = {
 @override_settings(CRADLE=LIMITS)
 def test_guessing_from_other_devices_does_not_lock_the_family_member_out(world):
     parent = Client()
-    assert login(parent, "relative_a").status_code == 302  # the parent's phone now carries a device cookie
+    assert sign_in_by_form(parent, "relative_a").status_code == 302  # the parent's phone now carries a device cookie
     parent.post(reverse("account_logout"))
 
     # An attacker guesses from several addresses until the account is closed to unknown devices.
@@ -55,7 +50,7 @@ def test_guessing_from_other_devices_does_not_lock_the_family_member_out(world):
     assert blocked.status_code == 200 and "too many" in blocked.content.decode().lower()
 
     # The parent's own phone still gets in with the right password.
-    assert login(parent, "relative_a").status_code == 302
+    assert sign_in_by_form(parent, "relative_a").status_code == 302
     assert signed_in(parent)
     assert (
         Event.objects.filter(action="account.login_failed").count()
@@ -67,7 +62,7 @@ def test_guessing_from_other_devices_does_not_lock_the_family_member_out(world):
 @override_settings(CRADLE=LIMITS)
 def test_a_known_device_is_throttled_on_its_own_budget(world):
     phone = Client()
-    assert login(phone, "relative_a").status_code == 302
+    assert sign_in_by_form(phone, "relative_a").status_code == 302
     phone.post(reverse("account_logout"))
     for _ in range(LIMITS["LOGIN_FAILURES_PER_ACCOUNT_DEVICE"]):
         login(phone, "relative_a", "wrong")
@@ -83,7 +78,8 @@ def test_one_address_cannot_spray_many_accounts(world):
     assert login(c, "relative_b", REMOTE_ADDR="198.51.100.7").status_code == 200
     assert not signed_in(c)
     other = Client()
-    assert login(other, "relative_b", REMOTE_ADDR="198.51.100.8").status_code == 302
+    assert sign_in_by_form(other, "relative_b", REMOTE_ADDR="198.51.100.8").status_code == 302
+    assert signed_in(other)
 
 
 # --- Sessions -----------------------------------------------------------------------------------------------------
@@ -94,7 +90,7 @@ def test_sign_in_issues_a_fresh_session_id(world):
     c.get(LOGIN)
     c.session.save()
     before = c.cookies["cradle_session"].value
-    assert login(c, "relative_a").status_code == 302
+    assert sign_in_by_form(c, "relative_a").status_code == 302
     after = c.cookies["cradle_session"].value
     assert before and after and before != after
     device = DeviceSession.objects.get(user=world.users["relative_a"], ended_at__isnull=True, session_key=after)
@@ -103,7 +99,7 @@ def test_sign_in_issues_a_fresh_session_id(world):
 
 def test_idle_timeout_signs_out(world):
     c = Client()
-    login(c, "relative_a")
+    sign_in_by_form(c, "relative_a")
     device = DeviceSession.objects.get(
         user=world.users["relative_a"], ended_at__isnull=True, session_key=c.session.session_key
     )
@@ -116,7 +112,7 @@ def test_idle_timeout_signs_out(world):
 
 def test_activity_keeps_a_session_alive_until_its_absolute_lifetime(world):
     c = Client()
-    login(c, "relative_a")
+    sign_in_by_form(c, "relative_a")
     device = DeviceSession.objects.get(session_key=c.session.session_key)
     DeviceSession.objects.filter(pk=device.pk).update(
         created_at=timezone.now() - timedelta(hours=11, minutes=59), last_seen_at=timezone.now()
@@ -133,7 +129,7 @@ def test_unit_settings_set_the_timeouts(world):
     world.unit1.session_lifetime_hours = 4
     world.unit1.save()
     c = Client()
-    login(c, "relative_a")
+    sign_in_by_form(c, "relative_a")
     device = DeviceSession.objects.get(session_key=c.session.session_key)
     assert (device.idle_timeout_s, device.lifetime_s) == (600, 4 * 3600)
     DeviceSession.objects.filter(pk=device.pk).update(last_seen_at=timezone.now() - timedelta(minutes=11))
@@ -142,8 +138,8 @@ def test_unit_settings_set_the_timeouts(world):
 
 def test_a_person_ends_another_of_their_devices(world):
     phone, laptop = Client(), Client()
-    login(phone, "relative_a")
-    login(laptop, "relative_a")
+    sign_in_by_form(phone, "relative_a")
+    sign_in_by_form(laptop, "relative_a")
     laptop_device = DeviceSession.objects.get(session_key=laptop.session.session_key)
     page = phone.get(reverse("devices")).content.decode()
     assert laptop_device.public_id in page
@@ -154,8 +150,8 @@ def test_a_person_ends_another_of_their_devices(world):
 
 def test_a_parent_cannot_end_someone_elses_device(world):
     a, b = Client(), Client()
-    login(a, "relative_a")
-    login(b, "relative_b")
+    sign_in_by_form(a, "relative_a")
+    sign_in_by_form(b, "relative_b")
     b_device = DeviceSession.objects.get(session_key=b.session.session_key)
     assert a.post(reverse("end_device", args=[b_device.public_id])).status_code == 404
     assert signed_in(b)
@@ -163,21 +159,21 @@ def test_a_parent_cannot_end_someone_elses_device(world):
 
 def test_a_nurse_signs_a_family_member_out_everywhere(world):
     relative = Client()
-    login(relative, "relative_a")
+    sign_in_by_form(relative, "relative_a")
     nurse = world.client("nurse1")
     membership = world.families["a"].relative_membership
     assert nurse.post(reverse("end_member_sessions", args=[membership.pk])).status_code == 302
     assert not signed_in(relative)
     assert Event.objects.filter(action="family.sessions_ended", admission_id=membership.admission_id).exists()
     # A nurse of another unit cannot.
-    login(relative, "relative_a")
+    sign_in_by_form(relative, "relative_a")
     assert world.client("nurse2").post(reverse("end_member_sessions", args=[membership.pk])).status_code == 404
     assert signed_in(relative)
 
 
 def test_sign_out_ends_the_device_session(world):
     c = Client()
-    login(c, "relative_a")
+    sign_in_by_form(c, "relative_a")
     key = c.session.session_key
     c.post(reverse("account_logout"))
     assert DeviceSession.objects.get(session_key=key).end_reason == DeviceSession.EndReason.LOGOUT
@@ -220,9 +216,16 @@ def test_staff_cannot_remove_their_last_second_factor(world):
     assert get_adapter().can_delete_authenticator(parent_key)
 
 
-def test_family_are_prompted_but_not_forced(world):
+def test_family_are_prompted_but_not_forced_where_the_unit_does_not_require_a_second_step(world):
+    from allauth.mfa.models import Authenticator
+
+    fam = world.families["a"]
+    fam.unit.family_second_step = False
+    fam.unit.save()
+    Authenticator.objects.filter(user=fam.relative).delete()
     c = world.client("relative_a")
-    assert c.get(reverse("baby", args=[world.families["a"].admission.pk])).status_code == 200
+    assert c.get(reverse("baby", args=[fam.admission.pk])).status_code == 200
+    assert c.get(reverse("live_playlist", args=[fam.admission.pk])).status_code == 200
 
 
 def test_password_reset_does_not_bypass_the_second_factor(world):
@@ -247,7 +250,7 @@ def test_password_reset_does_not_bypass_the_second_factor(world):
 
 def test_usernames_are_case_insensitive_at_sign_in(world):
     c = Client()
-    assert login(c, "RELATIVE_A").status_code == 302
+    assert sign_in_by_form(c, "RELATIVE_A").status_code == 302
     assert User.objects.filter(username="relative_a").count() == 1
 
 

@@ -161,8 +161,9 @@ MATRIX: dict[str, Route] = {
     "mfa_authenticate": Route(allowed=SIGNED_IN),
     "mfa_reauthenticate": SELF,
     "mfa_activate_totp": SELF,
-    # Pages about one's own second factors; 404 for someone who has none of that kind.
-    "mfa_deactivate_totp": Route(allowed={"nurse1", "nurse2", "privacy", "admin"}),
+    # Pages about one's own second factors; 404 for someone who has none of that kind (relatives and staff have an
+    # authenticator app, parents a passkey).
+    "mfa_deactivate_totp": Route(allowed={"relative_a", "nurse1", "nurse2", "privacy", "admin"}),
     "mfa_view_recovery_codes": Route(allowed={"parent_a"}),
     "mfa_generate_recovery_codes": SELF,
     "mfa_download_recovery_codes": Route(allowed={"parent_a"}),

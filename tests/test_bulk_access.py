@@ -10,7 +10,7 @@ from cradle.accounts.models import DeviceSession, User
 from cradle.audit.models import Alert, Event
 from cradle.unit.models import Admission, Bed, Camera
 from cradle.viewing.models import Clip, LiveSegment
-from tests.conftest import sign_in
+from tests.conftest import sign_in, sign_in_by_form
 
 
 def many_clips(fam, count: int) -> list[Clip]:
@@ -53,7 +53,7 @@ def test_an_account_harvesting_clips_is_stopped_before_twenty(world):
     assert Event.objects.filter(action="account.suspended", actor_id=fam.relative.pk).exists()
     # A suspended account cannot sign in again.
     c = Client()
-    c.post("/accounts/login/", {"login": "relative_a", "password": "correct horse battery staple"})
+    sign_in_by_form(c, "relative_a")
     assert c.get(reverse("devices")).status_code == 302
 
 

@@ -13,6 +13,7 @@ from cradle.accounts.models import DeviceSession, User
 from cradle.audit.models import Event
 from cradle.unit import invitations
 from cradle.unit.models import Admission, Bed, FamilyMembership, Invitation
+from tests.conftest import sign_in_by_form
 
 NEUTRAL = "This code cannot be used"
 CODE = re.compile(r'id="invitation-code">([0-9A-Z-]+)<')
@@ -155,11 +156,11 @@ def test_relatives_cannot_invite(world):
 def test_a_parent_revokes_a_relative_at_once(world):
     fam = world.families["a"]
     relative = Client()
-    relative.post("/accounts/login/", {"login": "relative_a", "password": "correct horse battery staple"})
+    sign_in_by_form(relative, "relative_a")
     assert relative.get(reverse("baby", args=[fam.admission.pk])).status_code == 200
     world.client("parent_a").post(reverse("revoke_relative", args=[fam.relative_membership.pk]))
     assert DeviceSession.objects.filter(user=fam.relative, ended_at__isnull=True).count() == 0
-    relative.post("/accounts/login/", {"login": "relative_a", "password": "correct horse battery staple"})
+    sign_in_by_form(relative, "relative_a")
     assert relative.get(reverse("baby", args=[fam.admission.pk])).status_code == 404
     assert Event.objects.filter(action="family.revoked", admission_id=fam.admission.pk).exists()
 
@@ -204,7 +205,7 @@ def test_admission_keeps_no_name_and_only_a_keyed_inpatient_hash(world):
 def test_discharge_ends_the_familys_access_and_sessions(world):
     fam = world.families["a"]
     relative = Client()
-    relative.post("/accounts/login/", {"login": "relative_a", "password": "correct horse battery staple"})
+    sign_in_by_form(relative, "relative_a")
     world.client("nurse1").post(reverse("discharge", args=[fam.admission.pk]))
     assert relative.get(reverse("baby", args=[fam.admission.pk])).status_code == 302  # signed out
     # Signed in again, the family has its clips for the unit's grace period (tests/test_retention.py), no more.

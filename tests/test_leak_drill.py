@@ -92,7 +92,7 @@ def _drill(world: World) -> Drill:
     clip = clips.record(fam.admission, 60)
     served = []
     for v in range(VIEWERS):
-        viewer = make_user(f"viewer{v}")
+        viewer = make_user(f"viewer{v}", totp=True)
         FamilyMembership.objects.create(user=viewer, admission=fam.admission, role="relative")
         client = Client()
         sign_in(client, viewer)

@@ -1,10 +1,24 @@
 from __future__ import annotations
 
+from typing import Any
+
+from allauth.account.adapter import get_adapter as get_account_adapter
+from allauth.core import context
+from allauth.mfa.adapter import get_adapter as get_mfa_adapter
+from allauth.mfa.base.forms import AuthenticateForm, ReauthenticateForm
+from allauth.mfa.webauthn.forms import (
+    AddWebAuthnForm,
+    AuthenticateWebAuthnForm,
+    LoginWebAuthnForm,
+    ReauthenticateWebAuthnForm,
+)
 from django import forms
 from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 
+from cradle.accounts import throttle
 from cradle.accounts.models import User
+from cradle.audit.log import record
 
 
 def _phone() -> forms.RegexField:
@@ -83,3 +97,106 @@ class DisplayNameForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ["display_name", "email", "phone"]
+
+
+# --- The second sign-in step (allauth's forms, named in MFA_FORMS) -------------------------------------------------
+
+
+class _ThrottledCodeStep:
+    """A code typed at the second step (authenticator app or recovery code): refused without being checked once this
+    account's budget on this device is spent (cradle.accounts.throttle: a device that signed in to the account before
+    keeps its own), and every wrong one counted and audited, without the code."""
+
+    reauthentication = False
+    user: User
+
+    def clean_code(self) -> str:
+        request = context.request
+        if not throttle.second_step_allowed(request, self.user.username):
+            record(request, "account.second_step_throttled", outcome="denied", actor=self.user)
+            raise get_account_adapter().validation_error("too_many_login_attempts")
+        try:
+            return super().clean_code()  # type: ignore[misc]
+        except forms.ValidationError:
+            throttle.second_step_failed(request, self.user.username)
+            record(
+                request,
+                "account.second_step_failed",
+                outcome="failed",
+                actor=self.user,
+                method="code",
+                reauthentication=self.reauthentication,
+            )
+            raise
+
+
+class SecondStepForm(_ThrottledCodeStep, AuthenticateForm):
+    pass
+
+
+class SecondStepReauthenticateForm(_ThrottledCodeStep, ReauthenticateForm):
+    reauthentication = True
+
+
+class _WellFormedPasskey:
+    """A malformed passkey answer is a wrong answer (allauth lets some raise KeyError: a server error for anyone)."""
+
+    def clean_credential(self) -> Any:
+        try:
+            return super().clean_credential()  # type: ignore[misc]
+        except (KeyError, TypeError, ValueError) as e:
+            raise get_mfa_adapter().validation_error("incorrect_code") from e
+
+
+class _AuditedPasskeyStep(_WellFormedPasskey):
+    """A passkey that did not answer at the second step is audited too (there is nothing to guess, so no budget)."""
+
+    reauthentication = False
+    user: User
+
+    def clean_credential(self) -> Any:
+        try:
+            return super().clean_credential()
+        except forms.ValidationError:
+            record(
+                context.request,
+                "account.second_step_failed",
+                outcome="failed",
+                actor=self.user,
+                method="passkey",
+                reauthentication=self.reauthentication,
+            )
+            raise
+
+
+class PasskeyStepForm(_AuditedPasskeyStep, AuthenticateWebAuthnForm):
+    pass
+
+
+class PasskeyReauthenticateForm(_AuditedPasskeyStep, ReauthenticateWebAuthnForm):
+    reauthentication = True
+
+
+class PasskeySignInForm(_WellFormedPasskey, LoginWebAuthnForm):
+    pass
+
+
+class AddPasskeyForm(AddWebAuthnForm):
+    """Adding a passkey: it also signs the person in on its own (one tap on a phone), unless they untick it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "passwordless" in self.fields:
+            self.fields["passwordless"].initial = True
+            self.fields["passwordless"].label = _("Sign in with this passkey alone")
+            self.fields["passwordless"].help_text = _(
+                "Your phone asks for your fingerprint, face or screen lock instead of the password."
+            )
+        self.fields["name"].label = _("Name of this passkey")
+
+    def clean(self) -> dict:
+        try:
+            return super().clean()
+        except (KeyError, TypeError, ValueError) as e:
+            # A malformed answer from the browser is a wrong answer, not a server error.
+            raise get_mfa_adapter().validation_error("incorrect_code") from e

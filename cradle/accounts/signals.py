@@ -1,12 +1,16 @@
-"""Sign-in and sign-out: device sessions and audit events."""
+"""Sign-in and sign-out, second factors added and removed: device sessions and audit events."""
 
 from __future__ import annotations
 
+from allauth.mfa import signals as mfa_signals
+from allauth.mfa.models import Authenticator
+from django.contrib import messages
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from cradle.accounts import sessions, throttle
+from cradle.accounts import second_step, sessions, throttle
 from cradle.accounts.models import DeviceSession
 from cradle.audit.log import record
 
@@ -30,3 +34,29 @@ def on_logout(sender, request, user, **kwargs) -> None:
         )
     if user is not None:
         record(request, "account.logout", actor=user)
+
+
+@receiver(mfa_signals.authenticator_added)
+def on_second_factor_added(sender, request, user, authenticator: Authenticator, **kwargs) -> None:
+    record(request, "account.second_factor_added", actor=user, method=authenticator.type)
+    if authenticator.type not in second_step.FACTORS:
+        return
+    others = Authenticator.objects.filter(user=user, type__in=second_step.FACTORS).exclude(pk=authenticator.pk)
+    if others.exists():
+        return
+    # The first second step: sessions opened elsewhere with the password alone (perhaps by someone who learnt it)
+    # must not keep the picture that the second step now guards. This device stays signed in.
+    current = getattr(request, "device_session", None)
+    elsewhere = DeviceSession.objects.filter(user=user, ended_at__isnull=True).exclude(pk=getattr(current, "pk", None))
+    ended = 0
+    for device in elsewhere:
+        sessions.end(device, DeviceSession.EndReason.BY_USER)
+        ended += 1
+    if ended:
+        record(request, "account.sessions_ended", actor=user, reason="first second step", count=ended)
+        messages.info(request, _("Your other devices were signed out. Sign in there again with your second step."))
+
+
+@receiver(mfa_signals.authenticator_removed)
+def on_second_factor_removed(sender, request, user, authenticator: Authenticator, **kwargs) -> None:
+    record(request, "account.second_factor_removed", actor=user, method=authenticator.type)

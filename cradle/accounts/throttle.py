@@ -1,8 +1,10 @@
-"""Login throttling that an attacker cannot turn into a lock-out.
+"""Sign-in throttling that an attacker cannot turn into a lock-out.
 
-Failures are counted per address, per account on devices that have signed in to it before (a signed device cookie
-tells them apart), and per account on all other devices. Guessing from a new device exhausts only the last budget,
-so a parent on their own phone can still sign in while someone hammers their account.
+Failed passwords and failed second steps are counted per account, and a device that has signed in to that account
+before (a signed device cookie tells it apart) has a budget of its own: guessing from anywhere else, however much,
+never closes the account to its owner's phone. Password failures from other devices are also counted per address, so
+that one address cannot spray many accounts; a known device does not draw on that budget either, because a hospital's
+Wi-Fi puts every parent behind one address and a stranger there could otherwise lock them all out.
 """
 
 from __future__ import annotations
@@ -38,29 +40,55 @@ def _device(request: HttpRequest) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _buckets(request: HttpRequest, username: str) -> list[tuple[str, int]]:
+def known_device(request: HttpRequest, username: str) -> bool:
+    """Whether this browser has signed in to this account before (both steps)."""
+    return _account(username) in _device(request).get("a", [])
+
+
+def _buckets(request: HttpRequest, username: str, step: str) -> list[tuple[str, int]]:
+    """The counters one attempt draws on: (cache key, failures allowed in the window)."""
     account = _account(username)
-    device = _device(request)
-    if account in device.get("a", []):
-        account_key = (f"login-fail:dev:{account}:{device['d']}", _conf("LOGIN_FAILURES_PER_ACCOUNT_DEVICE"))
-    else:
-        account_key = (f"login-fail:new:{account}", _conf("LOGIN_FAILURES_PER_ACCOUNT_UNKNOWN_DEVICES"))
-    return [(f"login-fail:ip:{client_ip(request)}", _conf("LOGIN_FAILURES_PER_ADDRESS")), account_key]
+    limit = "LOGIN" if step == "login" else "SECOND_STEP"
+    if known_device(request, username):
+        device = _device(request)["d"]
+        return [(f"{step}-fail:dev:{account}:{device}", _conf(f"{limit}_FAILURES_PER_ACCOUNT_DEVICE"))]
+    buckets = [(f"{step}-fail:new:{account}", _conf(f"{limit}_FAILURES_PER_ACCOUNT_UNKNOWN_DEVICES"))]
+    if step == "login":
+        # Only the password step needs an address budget: a second step is reached with the right password alone.
+        buckets.append((f"login-fail:ip:{client_ip(request)}", _conf("LOGIN_FAILURES_PER_ADDRESS")))
+    return buckets
 
 
-def allowed(request: HttpRequest, username: str) -> bool:
-    """Whether a password attempt for this account from this device and address may be checked at all."""
-    return all((cache.get(key) or 0) < limit for key, limit in _buckets(request, username))
+def _allowed(request: HttpRequest, username: str, step: str) -> bool:
+    return all((cache.get(key) or 0) < limit for key, limit in _buckets(request, username, step))
 
 
-def failed(request: HttpRequest, username: str) -> None:
+def _failed(request: HttpRequest, username: str, step: str) -> None:
     window = _conf("LOGIN_THROTTLE_WINDOW_SECONDS")
-    for key, _limit in _buckets(request, username):
+    for key, _limit in _buckets(request, username, step):
         cache.add(key, 0, window)
         try:
             cache.incr(key)
         except ValueError:
             cache.set(key, 1, window)
+
+
+def allowed(request: HttpRequest, username: str) -> bool:
+    """Whether a password attempt for this account from this device and address may be checked at all."""
+    return _allowed(request, username, "login")
+
+
+def failed(request: HttpRequest, username: str) -> None:
+    _failed(request, username, "login")
+
+
+def second_step_allowed(request: HttpRequest, username: str) -> bool:
+    """Whether a second-step code for this account (its password already given) may be checked from this device."""
+    return _allowed(request, username, "second-step")
+
+
+def second_step_failed(request: HttpRequest, username: str) -> None:
+    _failed(request, username, "second-step")
 
 
 def succeeded(request: HttpRequest, username: str) -> None:
@@ -69,7 +97,7 @@ def succeeded(request: HttpRequest, username: str) -> None:
     device = _device(request)
     if "d" not in device:
         device = {"d": secrets.token_urlsafe(12), "a": []}
-    cache.delete(f"login-fail:dev:{account}:{device['d']}")
+    cache.delete_many([f"login-fail:dev:{account}:{device['d']}", f"second-step-fail:dev:{account}:{device['d']}"])
     accounts = [a for a in device.get("a", []) if a != account] + [account]
     device["a"] = accounts[-_MAX_ACCOUNTS_PER_DEVICE:]
     request._cradle_device_cookie = signing.dumps(device, salt=_SALT)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cradle import scope
-from cradle.accounts import sessions, throttle
+from cradle.accounts import second_step, sessions, throttle
 from cradle.accounts.forms import CodeForm, DisplayNameForm, NewAccountForm
 from cradle.accounts.models import DeviceSession, User
 from cradle.audit.log import record
@@ -89,8 +89,20 @@ def join_account(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def mfa_prompt(request: HttpRequest) -> HttpResponse:
-    """Asks a new family member to add a second sign-in step, explaining why; they may do it later."""
-    return render(request, "accounts/mfa_prompt.html")
+    """Asks a family member to add a second sign-in step, a passkey first where the phone can make one, and says
+    whether their unit already requires it (or from when). Joining ends here, so adding one is the next step."""
+    memberships = scope.active_family(request.user).select_related("admission__unit")
+    standings = [scope.second_step_standing(request.user, m.admission) for m in memberships]
+    graces = [s.grace_until for s in standings if s.grace_until is not None]
+    return render(
+        request,
+        "accounts/mfa_prompt.html",
+        {
+            "has_second_step": second_step.has_second_factor(request.user),
+            "required_now": any(s.refused for s in standings),
+            "required_from": min(graces, default=None),
+        },
+    )
 
 
 @login_required

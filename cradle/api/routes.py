@@ -41,6 +41,10 @@ class AdmissionOut(Schema):
     bed: str
     camera_state: str
     admitted_at: datetime
+    # The unit shows no picture to this account until it has a second sign-in step (passkey or authenticator app).
+    second_step_needed: bool
+    # The account has none yet and may watch until then (the unit's grace period); null otherwise.
+    second_step_by: datetime | None
 
 
 class WatchOut(Schema):
@@ -70,14 +74,17 @@ class Problem(Schema):
     detail: str
 
 
-def _admission_out(a: Admission) -> AdmissionOut:
+def _admission_out(request: HttpRequest, a: Admission) -> AdmissionOut:
     camera = getattr(a.bed, "camera", None)
+    second_step = scope.second_step_standing(request.user, a)
     return AdmissionOut(
         id=a.pk,
         label=a.label,
         bed=a.bed.label,
         camera_state=camera.shown_state if camera else "none",
         admitted_at=a.admitted_at,
+        second_step_needed=second_step.refused,
+        second_step_by=second_step.grace_until,
     )
 
 
@@ -94,14 +101,18 @@ def me(request: HttpRequest):
 
 @api.get("/admissions", response=list[AdmissionOut], tags=["babies"])
 def admissions(request: HttpRequest):
-    return [_admission_out(a) for a in scope.watchable_admissions(request.user).order_by("pk")]
+    return [_admission_out(request, a) for a in scope.watchable_admissions(request.user).order_by("pk")]
 
 
 @api.get("/admissions/{admission_id}", response={200: AdmissionOut, 404: Problem}, tags=["babies"])
 def admission(request: HttpRequest, admission_id: int):
     a = scope.get_watchable_admission(request.user, admission_id)
-    record(request, "baby.view", admission=a, via="api")
-    return _admission_out(a)
+    out = _admission_out(request, a)
+    if out.second_step_needed:
+        record(request, "baby.view", admission=a, via="api", outcome="denied", reason=scope.SECOND_STEP_NEEDED)
+    else:
+        record(request, "baby.view", admission=a, via="api")
+    return out
 
 
 @api.get("/admissions/{admission_id}/watchers", response={200: list[WatchOut], 404: Problem}, tags=["babies"])

@@ -48,7 +48,14 @@ class BreakGlassForm(forms.Form):
 class UnitSettingsForm(forms.ModelForm):
     class Meta:
         model = Unit
-        fields = ["idle_timeout_minutes", "session_lifetime_hours", "relative_cap", "parent_cap", "grace_days"]
+        fields = [
+            "idle_timeout_minutes",
+            "session_lifetime_hours",
+            "relative_cap",
+            "parent_cap",
+            "grace_days",
+            "family_second_step",
+        ]
 
     def clean_idle_timeout_minutes(self) -> int:
         return _bounded(self.cleaned_data["idle_timeout_minutes"], 5, 120)

@@ -25,6 +25,19 @@ class Unit(models.Model):
     parent_cap = models.PositiveIntegerField(_("parents per baby"), default=2)
     # After discharge the family keeps its clips (not live) this long; then the admission's key is destroyed.
     grace_days = models.PositiveIntegerField(_("days clips stay viewable after discharge"), default=30)
+    # No picture reaches a family member who has no second sign-in step (passkey or authenticator app), so that a
+    # leaked or reset password alone never shows a baby (cradle.accounts.second_step).
+    family_second_step = models.BooleanField(
+        _("families need a second sign-in step to watch"),
+        default=True,
+        help_text=_(
+            "A passkey or an authenticator app, besides the password. Family members without one see how to add "
+            "it instead of the picture."
+        ),
+    )
+    # Families of a unit that existed before the rule came may watch without a second step until then, with a
+    # reminder; new units give no such time.
+    second_step_grace_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     def __str__(self) -> str:
         return self.name

@@ -57,7 +57,12 @@ _SLIPS = "cradle_slips"
 @login_required
 def baby(request: HttpRequest, admission_id: int) -> HttpResponse:
     admission = scope.get_watchable_admission(request.user, admission_id)
-    record(request, "baby.view", admission=admission)
+    second_step = scope.second_step_standing(request.user, admission)
+    if second_step.refused:
+        # In scope, but no picture until a second sign-in step is added: the page says how, and plays nothing.
+        record(request, "baby.view", admission=admission, outcome="denied", reason=scope.SECOND_STEP_NEEDED)
+    else:
+        record(request, "baby.view", admission=admission)
     if anomaly.check(request, admission):
         raise Http404
     membership = (
@@ -77,6 +82,7 @@ def baby(request: HttpRequest, admission_id: int) -> HttpResponse:
             "live": scope.live_allowed(admission),
             "viewer_code": delivery.viewer_code(device) if device else "",
             "clips": admission.clips.all()[:50],
+            "second_step": second_step,
         },
     )
 
@@ -516,4 +522,6 @@ def _unit_settings(request: HttpRequest, unit: Unit) -> HttpResponse:
         )
         messages.success(request, _("Settings saved. New sign-ins use them."))
         return redirect("unit_settings", unit_id=unit.pk)
-    return render(request, "unit/settings.html", {"unit": unit, "form": form})
+    grace = unit.second_step_grace_until
+    running = unit.family_second_step and grace is not None and grace > timezone.now()
+    return render(request, "unit/settings.html", {"unit": unit, "form": form, "second_step_grace": running and grace})

@@ -182,7 +182,7 @@ def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: A
     clip: grants this session the fast path for it, and notes the segments the viewer may ask for next."""
     if not enabled():
         return
-    from cradle.scope import is_staff
+    from cradle.scope import is_staff, second_step_standing
 
     device = getattr(request, "device_session", None)
     session_key = getattr(getattr(request, "session", None), "session_key", None)
@@ -209,6 +209,8 @@ def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: A
     ]
     if clip_id and admission.discharged_at is not None:
         ends.append(admission.clips_until)
+    if (second_step_until := second_step_standing(request.user, admission).grace_until) is not None:
+        ends.append(second_step_until)  # watching without a second step: not past the unit's grace period
     user = request.user
     grant = Grant(
         session_key=session_key,

@@ -41,6 +41,8 @@ def live_playlist(request: HttpRequest, admission_id: int) -> HttpResponse:
         admission = scope.get_live_admission(request.user, admission_id)
     except Http404:
         return _refuse(request, "live.playlist", "out of scope", admission=admission_id)
+    if why := scope.media_refusal(request.user, admission):
+        return _refuse(request, "live.playlist", why, admission=admission.pk)
     count = settings.CRADLE["LIVE_PLAYLIST_SEGMENTS"]
     newest = LiveSegment.objects.filter(admission=admission, camera__bed=admission.bed).order_by("-index")[:count]
     segments = list(reversed(newest))
@@ -72,6 +74,8 @@ def segment(request: HttpRequest, token: str) -> HttpResponse:
         )
     except Http404:
         return _refuse(request, action, "out of scope", admission=row.admission_id, segment=row.index)
+    if why := scope.media_refusal(request.user, admission):
+        return _refuse(request, action, why, admission=admission.pk, segment=row.index)
     variant = delivery.variant_for(device, row.camera_id, row.index)
     data, location = b"", ""
     try:
@@ -119,6 +123,8 @@ def segment_key(request: HttpRequest, token: str) -> HttpResponse:
         )
     except Http404:
         return _refuse(request, action, "out of scope", admission=ticket.admission_id, **detail)
+    if why := scope.media_refusal(request.user, admission):
+        return _refuse(request, action, why, admission=admission.pk, **detail)
     if ticket.clip_id and not admission.clips.filter(pk=ticket.clip_id).exists():
         return _refuse(request, action, "gone", admission=admission.pk, **detail)
     try:
@@ -142,6 +148,7 @@ def clip(request: HttpRequest, clip_id: int) -> HttpResponse:
             "admission": item.admission,
             "viewer_code": delivery.viewer_code(device) if device else "",
             "is_parent": scope.active_family(request.user, "parent").filter(admission=item.admission).exists(),
+            "second_step": scope.second_step_standing(request.user, item.admission),
         },
     )
 
@@ -155,6 +162,8 @@ def clip_playlist(request: HttpRequest, clip_id: int) -> HttpResponse:
         item = scope.get_watchable_clip(request.user, clip_id)
     except Http404:
         return _refuse(request, "clip.playlist", "out of scope", clip=clip_id)
+    if why := scope.media_refusal(request.user, item.admission):
+        return _refuse(request, "clip.playlist", why, admission=item.admission_id, clip=item.pk)
     segments = list(item.segments.order_by("index"))
     record(request, "clip.playlist", admission=item.admission, clip=item.pk)
     if anomaly.check(request, item.admission, clip_fetch=True):
@@ -190,6 +199,8 @@ def record_clip(request: HttpRequest, admission_id: int) -> HttpResponse:
 def keepsake(request: HttpRequest, clip_id: int) -> HttpResponse:
     """A clip to keep, for parents: viewer code and date burned in, the invisible mark kept, a few a day."""
     item = scope.get_parent_clip(request.user, clip_id)
+    if why := scope.media_refusal(request.user, item.admission):
+        return _refuse(request, "clip.keepsake", why, admission=item.admission_id, clip=item.pk)
     device = request.device_session
     reservation = keepsake_mp4.reserve(request.user, item, settings.CRADLE["KEEPSAKES_PER_DAY"])
     if reservation is None:

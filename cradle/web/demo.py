@@ -39,7 +39,7 @@ def totp_now(secret: str) -> str:
 
 @transaction.atomic
 def seed() -> list[DemoAccount]:
-    """Creates the demo unit once; gives every demo account a fresh password (and staff a fresh TOTP secret)."""
+    """Creates the demo unit once; gives every demo account a fresh password and a fresh TOTP secret."""
     units = {
         "nicu": Unit.objects.get_or_create(code="nicu", defaults={"name": "Neonatal ICU"})[0],
         "scn": Unit.objects.get_or_create(code="scn", defaults={"name": "Special Care Nursery"})[0],
@@ -77,5 +77,9 @@ def seed() -> list[DemoAccount]:
     password = secrets.token_urlsafe(9)
     parent.set_password(password)
     parent.save()
-    accounts.append(DemoAccount("parent", password, "parent", None))
+    # The unit shows the baby only to family members with a second sign-in step: the demo parent has an app too.
+    secret = base64.b32encode(secrets.token_bytes(20)).decode()
+    Authenticator.objects.filter(user=parent, type=Authenticator.Type.TOTP).delete()
+    TOTP.activate(parent, secret)
+    accounts.append(DemoAccount("parent", password, "parent", secret))
     return accounts

@@ -52,6 +52,8 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
         if (!data) return;
+        // The account lost its second sign-in step (or the unit now asks for one): the page says what to do.
+        if (data.second_step_needed) { window.location.reload(); return; }
         if (!care) return;
         care.classList.toggle("hidden", data.camera_state !== "paused");
         offline.classList.toggle("hidden", data.camera_state !== "offline");

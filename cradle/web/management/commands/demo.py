@@ -55,7 +55,7 @@ class Command(BaseCommand):
             if a.totp_secret:
                 line += f"   authenticator secret {a.totp_secret} (code now: {demo.totp_now(a.totp_secret)})"
             out.write(line)
-        out.write("A fresh sign-in code for a staff account: .venv/bin/cradle demo --code nurse")
+        out.write("A fresh sign-in code for a demo account: .venv/bin/cradle demo --code nurse (or parent)")
         out.write("")
 
     def _print_code(self, username: str) -> None:
