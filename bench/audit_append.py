@@ -1,0 +1,71 @@
+"""What an audit event costs to append and to verify: one at a time, in batches, and the whole chain's walk.
+
+A throw-away installation made by `cradle init` (SQLite by default, or PostgreSQL with --database-url), in this one
+process: N events appended one per transaction (a first fetch of a session, a sign-in), then N more in batches of B
+(the media fetches cradle/audit/batch.py queues), then `cradle audit verify` over all of them.
+
+    .venv/bin/python bench/audit_append.py [--events 2000] [--batch 50] [--database-url postgres://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import time
+
+from bench_ward import Installation, machine
+
+
+def fields(i: int) -> dict:
+    from django.utils import timezone
+
+    return {
+        "at": timezone.now(),
+        "actor_id": 7,
+        "actor_name": "Bench Relative",
+        "action": "live.segment",
+        "unit_id": 1,
+        "admission_id": 3,
+        "ip": "192.0.2.10",
+        "session": "a1b2c3d4e5f6a7b8c9d0e1f2",
+        "outcome": "ok",
+        "detail": {"camera": 3, "segment": i, "variant": "A"},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    with Installation("cradle-bench-audit-", args.database_url):
+        from django.core.management import call_command
+        from django.db import connection
+
+        from cradle.audit import chain
+
+        chain.append(**fields(0))  # connection, keys and tables warmed up
+        print(machine())
+        print(f"database: {connection.vendor}")
+        began = time.perf_counter()
+        for i in range(args.events):
+            chain.append(**fields(i))
+        single = (time.perf_counter() - began) / args.events
+        print(f"append, one event per transaction:  {single * 1e3:.3f} ms per event ({args.events} events)")
+        began = time.perf_counter()
+        for start in range(0, args.events, args.batch):
+            chain.append_many([fields(i) for i in range(start, min(start + args.batch, args.events))])
+        batched = (time.perf_counter() - began) / args.events
+        print(f"append_many, batches of {args.batch}:        {batched * 1e6:.1f} µs per event")
+        out = io.StringIO()
+        began = time.perf_counter()
+        call_command("audit", "verify", stdout=out)
+        walked = time.perf_counter() - began
+        total = 2 * args.events + 1
+        rate = total / walked
+        print(f"audit verify: {walked:.2f} s for {total} events = {rate:,.0f} events/s ({out.getvalue().strip()})")
+
+
+if __name__ == "__main__":
+    main()
