@@ -292,6 +292,11 @@ EDGE_DIR = Path(edge) if (edge := os.environ.get("CRADLE_EDGE_DIR")) else None
 EDGE_LOCATION = "/" + os.environ.get("CRADLE_EDGE_LOCATION", "/_edge/").strip("/") + "/"
 # Every destroyed data key is listed here, outside the database and the backups, so a restore destroys it again.
 SHRED_LEDGER_FILE = Path(os.environ.get("CRADLE_SHRED_LEDGER_FILE", MASTER_KEY_FILE.parent / "shred.ledger"))
+# Checkpoints of the audit chain's head, kept outside the database so that a rewritten or cut-off log is found
+# (cradle/audit/anchor.py); with CRADLE_AUDIT_SYSLOG (a socket path such as /dev/log, or HOST:PORT for UDP) each one is
+# also sent to syslog, facility authpriv.
+AUDIT_ANCHOR_FILE = Path(os.environ.get("CRADLE_AUDIT_ANCHOR_FILE", MASTER_KEY_FILE.parent / "audit.anchor"))
+AUDIT_SYSLOG = os.environ.get("CRADLE_AUDIT_SYSLOG", "").strip()
 
 CRADLE = {
     # Login throttling: failures allowed in the window before that key is refused until the window passes.

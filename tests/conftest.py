@@ -36,6 +36,8 @@ settings.MASTER_KEY_FILE = MEDIA_ROOT / "master.key"
 settings.MEDIA_DIR = MEDIA_ROOT / "media"
 settings.STORAGE_URL = ""  # local disk, whatever the shell says; tests/test_s3_store.py points it at a real gateway
 settings.SHRED_LEDGER_FILE = MEDIA_ROOT / "shred.ledger"
+settings.AUDIT_ANCHOR_FILE = MEDIA_ROOT / "audit.anchor"
+settings.AUDIT_SYSLOG = ""
 MasterKey.create(settings.MASTER_KEY_FILE)
 # Audit events are written at once in tests; tests/test_audit_batch.py covers batching on its own.
 settings.CRADLE = {**settings.CRADLE, "AUDIT_BATCH_SECONDS": 0}
@@ -161,6 +163,22 @@ def _family(tag: str, unit: Unit, nurse: User) -> Family:
 @pytest.fixture(autouse=True)
 def quick_password_hashing(settings):
     settings.PASSWORD_HASHERS = QUICK_HASHERS
+
+
+@pytest.fixture(autouse=True)
+def audit_anchor(tmp_path_factory) -> Iterator[Path]:
+    """Each test's audit log is anchored in a file of its own, as a new installation's is: the database is rolled back
+    or wiped between tests, and checkpoints left by one test would name events the next one never had."""
+    from cradle.audit.anchor import Anchor, Checkpoint
+    from cradle.audit.keys import audit_keys
+    from cradle.audit.models import GENESIS
+
+    previous = settings.AUDIT_ANCHOR_FILE
+    path = tmp_path_factory.mktemp("audit-anchor") / "audit.anchor"
+    Anchor(path, audit_keys().anchor).reset(Checkpoint.now(0, GENESIS, keyed_from=1))
+    settings.AUDIT_ANCHOR_FILE = path
+    yield path
+    settings.AUDIT_ANCHOR_FILE = previous
 
 
 @pytest.fixture(autouse=True)

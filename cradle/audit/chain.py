@@ -1,22 +1,31 @@
 """Appending to and verifying the audit hash chain.
 
-Each event stores the hash of the previous event and a hash over its own canonical content and that previous hash, so an
-edit, a deletion or a reordering breaks the chain at the first event it touches. The chain head row catches a deleted
-tail.
+Each event stores the hash of the previous event and an HMAC-SHA256 over its own canonical content and that previous
+hash, under a key derived from the master key (cradle.audit.keys), so an edit, a deletion or a reordering breaks the
+chain at the first event it touches, and whoever can write the database, but has not the master key, cannot compute
+new links to hide it. The chain head row catches a deleted tail within the database; the anchor beside the master key
+(cradle.audit.anchor) catches a tail cut off together with the head row moved back. Logs written before keying keep
+their plain SHA-256 links up to the event the anchor names: the first keyed link covers the hash of the last plain
+one, which covers everything before it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
+from cradle.audit import anchor
+from cradle.audit.keys import audit_keys
 from cradle.audit.models import GENESIS, ChainHead, Event
 
 
@@ -50,11 +59,22 @@ def event_fields(e: Event) -> dict[str, Any]:
 
 
 def link_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    """The keyed link of an event with these fields after `prev_hash`."""
+    return _link(audit_keys().chain, prev_hash, fields)
+
+
+def plain_link_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    """The link of events written before the chain was keyed: SHA-256, which anyone can compute."""
     return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(fields)).hexdigest()
+
+
+def _link(key: bytes, prev_hash: str, fields: dict[str, Any]) -> str:
+    return hmac.new(key, prev_hash.encode() + b"\n" + canonical(fields), hashlib.sha256).hexdigest()
 
 
 def append(**fields: Any) -> Event:
     """Adds one event at the end of the chain; concurrent writers are serialised on the chain head."""
+    key = audit_keys().chain  # read before the write lock is taken
     with transaction.atomic():
         ChainHead.objects.get_or_create(pk=1)
         # The UPDATE takes the row lock (and SQLite's write lock) before the head is read.
@@ -63,9 +83,10 @@ def append(**fields: Any) -> Event:
         event = Event(seq=head.seq, prev_hash=head.hash, **fields)
         # Round-trip the JSON so that the hash covers exactly what the database gives back.
         event.detail = json.loads(json.dumps(event.detail or {}, default=str))
-        event.hash = link_hash(event.prev_hash, event_fields(event))
+        event.hash = _link(key, event.prev_hash, event_fields(event))
         event.save(force_insert=True)
         ChainHead.objects.filter(pk=1).update(hash=event.hash)
+        transaction.on_commit(partial(anchor.after_commit, event.seq, event.hash, event.seq))
     return event
 
 
@@ -73,21 +94,24 @@ def append_many(items: list[dict[str, Any]]) -> None:
     """Adds several events in one transaction (a batch of media fetches), in the order given."""
     if not items:
         return
+    key = audit_keys().chain
     with transaction.atomic():
         ChainHead.objects.get_or_create(pk=1)
         ChainHead.objects.filter(pk=1).update(seq=F("seq") + len(items))
         head = ChainHead.objects.select_for_update().get(pk=1)
         seq, prev = head.seq - len(items), head.hash
+        first = seq + 1
         events = []
         for fields in items:
             seq += 1
             event = Event(seq=seq, prev_hash=prev, **fields)
             event.detail = json.loads(json.dumps(event.detail or {}, default=str))
-            event.hash = link_hash(prev, event_fields(event))
+            event.hash = _link(key, prev, event_fields(event))
             events.append(event)
             prev = event.hash
         Event.objects.bulk_create(events)
         ChainHead.objects.filter(pk=1).update(hash=prev)
+        transaction.on_commit(partial(anchor.after_commit, seq, prev, first))
 
 
 @dataclass(frozen=True)
@@ -98,22 +122,67 @@ class Break:
     def __str__(self) -> str:
         return f"Audit chain broken at event {self.seq}: {self.problem}"
 
+    def sentence(self, intact: int) -> str:
+        return f"{self} ({intact} events before it are intact)."
 
-def verify(batch: int = 2000) -> tuple[int, Break | None]:
-    """Walks the whole chain; gives the number of intact events and the first broken link, if any."""
+
+@dataclass(frozen=True)
+class AnchorProblem:
+    """The anchor outside the database is missing, altered or unreadable: the log cannot be checked against it."""
+
+    problem: str
+
+    def __str__(self) -> str:
+        return self.problem
+
+    def sentence(self, intact: int) -> str:
+        return self.problem
+
+
+def verify(batch: int = 2000) -> tuple[int, Break | AnchorProblem | None]:
+    """Walks the whole chain and checks it against the anchor; gives the number of intact events and the first
+    problem, if any. Raises MasterKeyError when the master key is missing or unsafe."""
+    keys = audit_keys()
+    place = anchor.Anchor(settings.AUDIT_ANCHOR_FILE, keys.anchor)
+    try:
+        checkpoints = place.checkpoints()
+    except anchor.AnchorMissing:
+        last = Event.objects.order_by("-seq").values_list("seq", flat=True).first()
+        if last is not None:
+            return 0, AnchorProblem(
+                f"The audit anchor {place.path} is missing although the log holds events up to event {last}; put "
+                "the original file back beside the master key, or run `cradle audit anchor` to anchor the log as it "
+                "is now."
+            )
+        checkpoints = []
+    except anchor.AnchorError as e:
+        return 0, AnchorProblem(str(e))
+    keyed_from = checkpoints[-1].keyed_from if checkpoints else 1
+    pinned = {c.seq: c.hash for c in checkpoints}
     prev_hash, expected_seq, count = GENESIS, 1, 0
     for e in _events(batch):
         if e.seq != expected_seq:
             return count, Break(expected_seq, f"event {expected_seq} is missing (the next one is {e.seq})")
         if e.prev_hash != prev_hash:
             return count, Break(e.seq, "it does not link to the event before it (deleted or reordered)")
-        if e.hash != link_hash(e.prev_hash, event_fields(e)):
+        fields = event_fields(e)
+        link = _link(keys.chain, e.prev_hash, fields) if e.seq >= keyed_from else plain_link_hash(e.prev_hash, fields)
+        if not hmac.compare_digest(e.hash, link):
             return count, Break(e.seq, "its content does not match its hash (edited)")
+        if pinned.get(e.seq, e.hash) != e.hash:
+            return count, Break(e.seq, "it is not the event the anchor recorded (rewritten)")
         prev_hash, expected_seq, count = e.hash, e.seq + 1, count + 1
     head = ChainHead.objects.filter(pk=1).first()
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
     if head_seq != expected_seq - 1 or head_hash != prev_hash:
         return count, Break(expected_seq, f"the log ends before its recorded last event {head_seq} (deleted)")
+    newest = checkpoints[-1].seq if checkpoints else 0
+    if newest > count:
+        return count, Break(
+            expected_seq,
+            f"the log ends at event {count} although the anchor beside the master key recorded event {newest} "
+            "(cut off)",
+        )
     if count == 0 and _has_accounts():
         return count, Break(1, "the log is empty although Cradle has accounts (wiped)")
     return count, None
