@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
+from django.utils import timezone
 
 from cradle.accounts.models import User
 from cradle.audit import chain
+from cradle.audit.guard import maintenance
+from cradle.audit.models import ChainHead, Event
 from cradle.media.store import MasterKey
 from cradle.retention import service
 from cradle.unit.models import Admission
 from cradle.viewing import storage
 from cradle.viewing.models import Clip, LiveSegment
+from tests.test_attack_audit_rewrite import cradle_audit_verify
 from tests.test_viewing import SEGMENTS, stored
 
 EMAIL = "dad.li@example.com"
@@ -103,3 +109,65 @@ def test_a_damaged_or_foreign_backup_is_refused_with_one_sentence(world, fresh_s
         run("restore", str(backup), "--replace")
     # Nothing was changed by any refused restore.
     assert Admission.objects.filter(pk=world.families["a"].admission.pk).exists()
+
+
+def _events(count: int, first_second: int = 0) -> None:
+    """Audit events whose times have microseconds, as every real event's have."""
+    start = (timezone.now() - timedelta(hours=1)).replace(microsecond=654_321)
+    for i in range(count):
+        chain.append(
+            at=start + timedelta(seconds=first_second + i),
+            actor_id=i,
+            actor_name=f"Viewer {i}",
+            action="live.segment",
+            unit_id=1,
+            admission_id=1,
+            ip="192.0.2.7",
+            session="s",
+            outcome="ok",
+            detail={"segment": i},
+        )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_restored_instance_passes_cradle_audit_verify(world, fresh_storage):
+    _events(6)
+    backup = fresh_storage / "cradle.backup"
+    run("backup", str(backup))
+    _events(3, first_second=10)  # the log and its anchor go on past the backup
+    before = Event.objects.order_by("-seq").first().seq
+    settings.MEDIA_DIR = fresh_storage / "new-media"
+    storage.forget()
+    run("restore", str(backup), "--replace")
+    # The six events the backup holds, and the record of the restore.
+    assert cradle_audit_verify(fresh_storage) == (0, "Audit chain intact: 7 events verified.")
+    # Times came back to the microsecond, and the restore is on record with where the anchor stood before it.
+    assert {e.at.microsecond for e in Event.objects.filter(action="live.segment")} == {654_321}
+    restored = Event.objects.get(action="backup.restored")
+    assert restored.detail["anchor_before"] == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_log_cut_before_the_backup_is_still_found_after_the_restore(world, fresh_storage):
+    _events(6)
+    with connection.cursor() as cursor:  # someone with database access cuts the last two events and moves the head
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = replica")
+            cursor.execute("DELETE FROM audit_event WHERE seq > 4")
+            cursor.execute("SET session_replication_role = DEFAULT")
+        else:
+            with maintenance():
+                cursor.execute("DELETE FROM audit_event WHERE seq > 4")
+    kept = Event.objects.get(seq=4)
+    ChainHead.objects.filter(pk=1).update(seq=4, hash=kept.hash)
+    backup = fresh_storage / "cradle.backup"
+    run("backup", str(backup))
+    settings.MEDIA_DIR = fresh_storage / "new-media"
+    storage.forget()
+    run("restore", str(backup), "--replace")
+    # Restored: events 1 to 4 and the record of the restore; the backup's anchor had seen event 6.
+    assert cradle_audit_verify(fresh_storage) == (
+        1,
+        "CommandError: Audit chain broken at event 6: the log ends at event 5 although the anchor beside the master "
+        "key recorded event 6 (cut off) (5 events before it are intact).",
+    )

@@ -8,9 +8,11 @@ not end before the newest one.
 
 A checkpoint is added after every committed append, under an exclusive lock on the file, and only if it is ahead of the
 newest one (several processes and threads append, and their commits may reach here out of order). Appending one line is
-a single write; once the file passes COMPACT_BYTES it is replaced, atomically, by its newest checkpoint alone. That
-loses nothing: the keyed chain ties every earlier event to the newest checkpointed one, so older checkpoints add no
-protection, and the file stays small however long Cradle runs. A line cut short by a crash is dropped, never trusted.
+a single write; once the file passes COMPACT_BYTES it is replaced, atomically, by its newest checkpoint, plus any older
+one whose event is no longer in the log with that hash (a tail cut and then written over by new events stays visible).
+That loses nothing: the keyed chain ties every earlier event to the newest checkpointed one, so older checkpoints that
+still match add no protection, and the file stays small however long Cradle runs. A line cut short by a crash is
+dropped, never trusted.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from pathlib import Path
 from django.conf import settings
 
 from cradle.audit.keys import audit_keys
+from cradle.audit.models import Event
 
 HEADER = "cradle-audit-anchor-v1"
 START = "0" * 64
 COMPACT_BYTES = 64 * 1024
+KEEP_GONE = 16  # checkpoints of events no longer in the log, kept through compaction as evidence
 _TAIL_BYTES = 4096
 _LINE = re.compile(r"(\d{1,19})\t([0-9a-f]{64})\t([0-9TZ:-]{20})\t(\d{1,19})\t([0-9a-f]{64})")
 
@@ -136,7 +140,7 @@ class Anchor:
                 line = f"{checkpoint.content()}\t{_mac(self._key, previous, checkpoint.content())}\n".encode()
                 os.write(descriptor, line)
                 if size + len(line) > COMPACT_BYTES:
-                    self._replace(checkpoint)
+                    self._compact()
                 _ship(line)
                 return True
             finally:
@@ -148,13 +152,25 @@ class Anchor:
         try:
             descriptor = os.open(self.path, os.O_RDWR)
         except FileNotFoundError:
-            self._replace(checkpoint)
+            self._replace([checkpoint])
             return
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX)
-            self._replace(checkpoint)
+            self._replace([checkpoint])
         finally:
             os.close(descriptor)
+
+    def _compact(self) -> None:
+        """Replaces the file by its newest checkpoint, keeping (a few of) those whose event is no longer in the log
+        as it was: a tail cut and written again must stay visible after the file is compacted."""
+        try:
+            held = self.checkpoints()
+        except AnchorError:
+            return  # altered: left as it is for `cradle audit verify` to report
+        *older, newest = held
+        stored = dict(Event.objects.filter(seq__in=[c.seq for c in older]).values_list("seq", "hash"))
+        gone = [c for c in older if c.seq and stored.get(c.seq) != c.hash][:KEEP_GONE]
+        self._replace([*gone, newest])
 
     def _newest(self, descriptor: int) -> tuple[Checkpoint, str, int]:
         """The last checkpoint, its HMAC and the file's size, read from the end; a torn last line is cut off."""
@@ -174,12 +190,16 @@ class Anchor:
             raise AnchorError(f"The audit anchor {self.path} was altered at its end; put the original file back.")
         return parsed[0], parsed[1], size
 
-    def _text(self, checkpoint: Checkpoint) -> str:
-        return f"{HEADER}\n{checkpoint.content()}\t{_mac(self._key, START, checkpoint.content())}\n"
+    def _text(self, checkpoints: list[Checkpoint]) -> str:
+        lines, previous = [HEADER], START
+        for checkpoint in checkpoints:
+            previous = _mac(self._key, previous, checkpoint.content())
+            lines.append(f"{checkpoint.content()}\t{previous}")
+        return "\n".join(lines) + "\n"
 
     def _create(self, checkpoint: Checkpoint) -> bool:
         """Creates the anchor unless another process just did; whole or not at all."""
-        temporary = self._write_temporary(checkpoint)
+        temporary = self._write_temporary([checkpoint])
         try:
             os.link(temporary, self.path)
         except FileExistsError:
@@ -189,8 +209,8 @@ class Anchor:
         _sync_folder(self.path.parent)
         return True
 
-    def _replace(self, checkpoint: Checkpoint) -> None:
-        temporary = self._write_temporary(checkpoint)
+    def _replace(self, checkpoints: list[Checkpoint]) -> None:
+        temporary = self._write_temporary(checkpoints)
         try:
             os.replace(temporary, self.path)
         except OSError:
@@ -198,11 +218,11 @@ class Anchor:
             raise
         _sync_folder(self.path.parent)
 
-    def _write_temporary(self, checkpoint: Checkpoint) -> str:
+    def _write_temporary(self, checkpoints: list[Checkpoint]) -> str:
         descriptor, temporary = tempfile.mkstemp(prefix=".audit-anchor-", dir=self.path.parent)  # mode 0600
         try:
             with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-                handle.write(self._text(checkpoint))
+                handle.write(self._text(checkpoints))
                 handle.flush()
                 os.fsync(handle.fileno())
         except BaseException:

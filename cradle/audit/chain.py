@@ -170,7 +170,9 @@ def verify(batch: int = 2000) -> tuple[int, Break | AnchorProblem | None]:
         if not hmac.compare_digest(e.hash, link):
             return count, Break(e.seq, "its content does not match its hash (edited)")
         if pinned.get(e.seq, e.hash) != e.hash:
-            return count, Break(e.seq, "it is not the event the anchor recorded (rewritten)")
+            return count, Break(
+                e.seq, "it is not the event the anchor recorded (cut off and written again, or rewritten)"
+            )
         prev_hash, expected_seq, count = e.hash, e.seq + 1, count + 1
     head = ChainHead.objects.filter(pk=1).first()
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)

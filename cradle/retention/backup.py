@@ -5,6 +5,8 @@ and a random salt of this backup; each chunk's associated data holds its positio
 reordered, altered or cut-off file is refused. Neither the master key, nor the site's secret key, nor the shred
 ledger is inside: the first two are kept apart from the data (both are needed to restore), and the ledger stays
 where it is so that restoring an older backup destroys again every key destroyed since (cradle.retention.ledger).
+The audit log travels apart from the database fixture, exactly as stored, with its anchor's checkpoint
+(cradle.audit.dump), so that the restored log verifies and stays anchored.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cradle.accounts.models import DeviceSession, User
+from cradle.audit import dump as audit_dump
 from cradle.audit.guard import maintenance
 from cradle.audit.log import record
 from cradle.audit.models import Event
@@ -41,6 +44,8 @@ from cradle.unit.models import Admission
 from cradle.viewing.storage import forget, segment_store
 
 MAGIC = b"CRADLE-BACKUP-1\n"
+# 2: the audit log in audit.jsonl with its anchor's checkpoint; 1 had it in the fixture, times cut to milliseconds.
+FORMAT = 2
 SALT_BYTES = 16
 CHUNK = 1 << 20
 _LENGTH = struct.Struct(">I")
@@ -54,6 +59,7 @@ EXCLUDED = [
     "django_tasks_database",
     "django_rq",
     "viewing.revocation",
+    *audit_dump.MODELS,
 ]
 
 
@@ -166,16 +172,18 @@ def create(out: str | Path) -> Figures:
     database = io.StringIO()
     with transaction.atomic():  # one consistent view of the database
         call_command("dumpdata", exclude=EXCLUDED, natural_foreign=True, stdout=database, verbosity=0)
+        audit_bytes, audit_checkpoint = audit_dump.dump()
     database_bytes = database.getvalue().encode()
     separate_keys = store.key_backend is not store.media_backend
     media = store.media_backend.list("")
     keys = store.key_backend.list("") if separate_keys else []
     manifest = {
-        "format": 1,
+        "format": FORMAT,
         "created_at": timezone.now().isoformat(),
         "secret_key": _secret_digest(),
         "objects": len(media) + len(keys),
         "separate_keys": separate_keys,
+        "audit_checkpoint": audit_checkpoint,
     }
     descriptor, temporary = tempfile.mkstemp(prefix=".cradle-backup-", dir=out.parent)
     try:
@@ -184,6 +192,7 @@ def create(out: str | Path) -> Figures:
             with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as archive:
                 _add(archive, "manifest.json", json.dumps(manifest).encode())
                 _add(archive, "database.json", database_bytes)
+                _add(archive, "audit.jsonl", audit_bytes)
                 for name in media:
                     _add(archive, f"media/{name}", store.media_backend.get(name))
                 for name in keys:
@@ -195,7 +204,9 @@ def create(out: str | Path) -> Figures:
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
-    figures = Figures(out.stat().st_size, manifest["objects"], len(database_bytes), time.monotonic() - started)
+    figures = Figures(
+        out.stat().st_size, manifest["objects"], len(database_bytes) + len(audit_bytes), time.monotonic() - started
+    )
     record(None, "backup.created", objects=figures.objects, bytes=figures.bytes)
     return figures
 
@@ -231,7 +242,7 @@ def restore(source: str | Path, *, replace: bool = False) -> Figures:
             raise BackupError(f"{source.name} does not hold a Cradle backup archive.") from None
         with archive:
             manifest = json.loads(_read(archive, "manifest.json"))
-            if manifest.get("format") != 1:
+            if manifest.get("format") not in (1, FORMAT):
                 raise BackupError(f"{source.name} was written by another version of Cradle.")
             if manifest["secret_key"] != _secret_digest():
                 raise BackupError(
@@ -248,10 +259,15 @@ def restore(source: str | Path, *, replace: bool = False) -> Figures:
                 if replace:
                     _wipe()
                 call_command("loaddata", str(database), verbosity=0)
+                if manifest["format"] >= 2:
+                    audit_dump.load(_lines(archive, "audit.jsonl"))
                 # Sessions are not in the backup: the devices that were signed in are signed out.
                 DeviceSession.objects.filter(ended_at__isnull=True).update(
                     ended_at=timezone.now(), end_reason=DeviceSession.EndReason.ACCESS_ENDED
                 )
+            # The restored log is anchored where the backup's anchor stood, so that a log cut or rewritten before the
+            # backup was taken is still found; the record of this restore, below, moves the anchor on to the new head.
+            anchor_before = audit_dump.anchor_restored(manifest.get("audit_checkpoint"))
             destroyed = ledger.media_ids()
             for member in archive:
                 prefix, _, name = member.name.partition("/")
@@ -264,11 +280,13 @@ def restore(source: str | Path, *, replace: bool = False) -> Figures:
                 backend.put(name, archive.extractfile(member).read())
                 objects += 1
             database_bytes = database.stat().st_size
+            if manifest["format"] >= 2:
+                database_bytes += archive.getmember("audit.jsonl").size
     forget()  # no data key read before the restore stays cached
     # The database rows of admissions destroyed after this backup was taken came back with it; mark them again.
     shredded = service.replay_ledger()
     figures = Figures(source.stat().st_size, objects, database_bytes, time.monotonic() - started, shredded)
-    record(None, "backup.restored", objects=objects, shredded_again=shredded)
+    record(None, "backup.restored", objects=objects, shredded_again=shredded, anchor_before=anchor_before)
     return figures
 
 
@@ -284,6 +302,13 @@ def _wipe() -> None:
     if postgres:
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # loaddata inserts rows before those they refer to
+
+
+def _lines(archive: tarfile.TarFile, name: str) -> IO[bytes]:
+    try:
+        return archive.extractfile(archive.getmember(name))
+    except KeyError:
+        raise BackupError(f"The backup has no {name}; it is not a complete Cradle backup.") from None
 
 
 def _read(archive: tarfile.TarFile, name: str) -> bytes:
