@@ -37,10 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     from django.core.management import execute_from_command_line
     from django.db import DatabaseError
 
+    from cradle.media.store import MasterKeyError
+
     try:
         execute_from_command_line(["cradle", *argv])
     except DatabaseError as e:
         print(f"cradle: {database_problem(e)}", file=sys.stderr)
+        return 1
+    except MasterKeyError as e:
+        # Every audited action needs the master key: the audit chain's links are keyed with it.
+        print(f"cradle: {e}", file=sys.stderr)
         return 1
     return 0
 
