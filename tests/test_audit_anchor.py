@@ -223,3 +223,19 @@ def test_checkpoints_can_go_to_syslog_as_well(settings, tmp_path):
     # The copy carries the checkpoint's HMAC: it can be checked against the anchor key later.
     assert message.rstrip("\x00").split(" ")[-1] == Path(settings.AUDIT_ANCHOR_FILE).read_text().split("\t")[-1].strip()
     assert cradle_audit_verify(tmp_path) == (0, "Audit chain intact: 1 events verified.")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_anchor_held_locked_skips_a_checkpoint_instead_of_holding_up_the_request(monkeypatch, caplog):
+    import fcntl
+
+    monkeypatch.setattr(anchor, "LOCK_WAIT_SECONDS", 0.2)
+    append(1)
+    with open(settings.AUDIT_ANCHOR_FILE, "rb") as held:  # a process stopped while it held the lock
+        fcntl.flock(held, fcntl.LOCK_EX)
+        append(2)
+        fcntl.flock(held, fcntl.LOCK_UN)
+    assert Event.objects.count() == 3 and newest().seq == 1
+    assert any("stayed locked by another process" in r.getMessage() for r in caplog.records)
+    append(1)  # the next checkpoint makes good the ones skipped
+    assert newest().seq == 4 and chain.verify() == (4, None)

@@ -25,6 +25,7 @@ import logging.handlers
 import os
 import re
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +38,7 @@ from cradle.audit.models import Event
 HEADER = "cradle-audit-anchor-v1"
 START = "0" * 64
 COMPACT_BYTES = 64 * 1024
+LOCK_WAIT_SECONDS = 2.0
 KEEP_GONE = 16  # checkpoints of events no longer in the log, kept through compaction as evidence
 _TAIL_BYTES = 4096
 _LINE = re.compile(r"(\d{1,19})\t([0-9a-f]{64})\t([0-9TZ:-]{20})\t(\d{1,19})\t([0-9a-f]{64})")
@@ -130,7 +132,7 @@ class Anchor:
                     return True
                 continue
             try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX)
+                self._lock(descriptor)
                 if os.fstat(descriptor).st_ino != _inode(self.path):
                     continue
                 newest, previous, size = self._newest(descriptor)
@@ -155,10 +157,26 @@ class Anchor:
             self._replace([checkpoint])
             return
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            self._lock(descriptor)
             self._replace([checkpoint])
         finally:
             os.close(descriptor)
+
+    def _lock(self, descriptor: int) -> None:
+        """Takes the file's exclusive lock, waiting at most LOCK_WAIT_SECONDS: a process stopped while holding it must
+        not hold up every audited request; a skipped checkpoint is made good by the next one."""
+        deadline, pause = time.monotonic() + LOCK_WAIT_SECONDS, 0.0005
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise AnchorError(
+                        f"The audit anchor {self.path} stayed locked by another process for {LOCK_WAIT_SECONDS:g} s."
+                    ) from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
 
     def _compact(self) -> None:
         """Replaces the file by its newest checkpoint, keeping (a few of) those whose event is no longer in the log
