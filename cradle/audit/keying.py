@@ -81,7 +81,7 @@ def after_migrate(verbosity: int = 1, stdout=None, **kwargs) -> None:
         Anchor(settings.AUDIT_ANCHOR_FILE, keys.anchor).checkpoints()
         return
     except MasterKeyError:
-        return  # `cradle init` creates the key, then migrates again; the first event creates the anchor otherwise
+        return  # a migrate before `cradle init`: init creates the key and migrates again
     except AnchorMissing:
         pass
     except Exception:
