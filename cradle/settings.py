@@ -98,6 +98,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "cradle.accounts.middleware.SessionPolicyMiddleware",
     "cradle.accounts.middleware.StaffMfaMiddleware",
+    # Accounts, units, beds, cameras and admissions a page creates are audited in the name of who asked.
+    "cradle.audit.creation.CreationContextMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cradle.audit.middleware.DeniedAccessMiddleware",
     "allauth.account.middleware.AccountMiddleware",

@@ -6,6 +6,7 @@ class AuditConfig(AppConfig):
     label = "audit"
 
     def ready(self) -> None:
-        from cradle.audit import guard
+        from cradle.audit import creation, guard
 
         guard.install()
+        creation.install()
