@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "cradle.forensics",
     "cradle.keystore",
     "cradle.retention",
+    "cradle.integrations.adt",
     "cradle.web",
 ]
 
@@ -294,6 +295,29 @@ EDGE_DIR = Path(edge) if (edge := os.environ.get("CRADLE_EDGE_DIR")) else None
 EDGE_LOCATION = "/" + os.environ.get("CRADLE_EDGE_LOCATION", "/_edge/").strip("/") + "/"
 # Every destroyed data key is listed here, outside the database and the backups, so a restore destroys it again.
 SHRED_LEDGER_FILE = Path(os.environ.get("CRADLE_SHRED_LEDGER_FILE", MASTER_KEY_FILE.parent / "shred.ledger"))
+
+# The hospital's admission feed: HL7 v2 ADT over MLLP, received by `cradle adt` (cradle/integrations/adt; README,
+# "For the hospital's integration team"). Checked once when the listener starts (cradle.integrations.adt.config).
+ADT = {
+    "BIND": os.environ.get("CRADLE_ADT_BIND", "127.0.0.1:2575"),
+    # Addresses or networks that may connect; anything else is closed at once (and audited).
+    "ALLOWED": os.environ.get("CRADLE_ADT_ALLOWED", "127.0.0.1,::1"),
+    "TLS_CERT": os.environ.get("CRADLE_ADT_TLS_CERT", ""),
+    "TLS_KEY": os.environ.get("CRADLE_ADT_TLS_KEY", ""),
+    # With a CA file, senders must present a client certificate it signed (mutual TLS).
+    "TLS_CLIENT_CA": os.environ.get("CRADLE_ADT_TLS_CLIENT_CA", ""),
+    "MAX_BYTES": int(os.environ.get("CRADLE_ADT_MAX_BYTES", str(1 << 20))),
+    "IDLE_SECONDS": float(os.environ.get("CRADLE_ADT_IDLE_SECONDS", "300")),
+    # Where the inpatient number is: PID-3 (its first identifier, or the one of a type: "PID-3:MR"), or PV1-19.
+    "PATIENT_ID": os.environ.get("CRADLE_ADT_PATIENT_ID", "PID-3"),
+    # A04 (outpatient registration) and A05 (pre-admission): "admit" like A01, or "ignore" (acknowledged, no change).
+    "A04": os.environ.get("CRADLE_ADT_A04", "ignore"),
+    "A05": os.environ.get("CRADLE_ADT_A05", "ignore"),
+    # A location with no Cradle bed: "reject" (AE, so that the table gets fixed) or "ignore" (a feed of the whole
+    # hospital, where most places have no camera).
+    "UNMAPPED": os.environ.get("CRADLE_ADT_UNMAPPED", "reject"),
+    "PROCESSING_IDS": os.environ.get("CRADLE_ADT_PROCESSING_IDS", "P"),
+}
 
 CRADLE = {
     # Login throttling: failures allowed in the window before that key is refused until the window passes.
