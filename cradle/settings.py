@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "cradle.keystore",
     "cradle.retention",
     "cradle.integrations.adt",
+    "cradle.integrations.directory",
     "cradle.web",
 ]
 
@@ -98,6 +99,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "cradle.accounts.middleware.SessionPolicyMiddleware",
+    # A person the hospital's directory has disabled is refused here at their next request.
+    "cradle.integrations.directory.middleware.DirectoryStandingMiddleware",
     "cradle.accounts.middleware.StaffMfaMiddleware",
     # Accounts, units, beds, cameras and admissions a page creates are audited in the name of who asked.
     "cradle.audit.creation.CreationContextMiddleware",
@@ -163,7 +166,11 @@ else:
     RQ_QUEUES = {}
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
+AUTHENTICATION_BACKENDS = [
+    "allauth.account.auth_backends.AuthenticationBackend",
+    # Staff sign in with their hospital directory password when CRADLE_LDAP_URL is set (cradle/integrations/directory).
+    "cradle.integrations.directory.backend.DirectoryBackend",
+]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -317,6 +324,39 @@ ADT = {
     # hospital, where most places have no camera).
     "UNMAPPED": os.environ.get("CRADLE_ADT_UNMAPPED", "reject"),
     "PROCESSING_IDS": os.environ.get("CRADLE_ADT_PROCESSING_IDS", "P"),
+}
+
+
+def _secret(name: str) -> str:
+    """A secret from NAME, or from the file NAME_FILE names (kept out of the environment of every process)."""
+    if path := os.environ.get(f"{name}_FILE"):
+        return Path(path).read_text().strip()
+    return os.environ.get(name, "")
+
+
+# The hospital's directory for staff sign-in (cradle/integrations/directory; README, "For the hospital's integration
+# team"). Off unless CRADLE_LDAP_URL is set. Family accounts stay Cradle's own.
+DIRECTORY = {
+    "LDAP_URL": os.environ.get("CRADLE_LDAP_URL", ""),
+    "LDAP_STARTTLS": _env_bool("CRADLE_LDAP_STARTTLS"),
+    "LDAP_CA_FILE": os.environ.get("CRADLE_LDAP_CA_FILE", ""),
+    "LDAP_BIND_DN": os.environ.get("CRADLE_LDAP_BIND_DN", ""),
+    "LDAP_BIND_PASSWORD": _secret("CRADLE_LDAP_BIND_PASSWORD"),
+    "LDAP_USER_BASE": os.environ.get("CRADLE_LDAP_USER_BASE", ""),
+    # {login} is what the person types, escaped. Active Directory: (&(objectClass=user)(sAMAccountName={login})).
+    "LDAP_USER_FILTER": os.environ.get("CRADLE_LDAP_USER_FILTER", "(&(objectClass=inetOrgPerson)(uid={login}))"),
+    # Matches a disabled account. Active Directory: (userAccountControl:1.2.840.113556.1.4.803:=2).
+    "LDAP_DISABLED_FILTER": os.environ.get("CRADLE_LDAP_DISABLED_FILTER", ""),
+    # The directory's own, unchanging id of a person (Active Directory: objectGUID).
+    "LDAP_ID_ATTRIBUTE": os.environ.get("CRADLE_LDAP_ID_ATTRIBUTE", "entryUUID"),
+    "LDAP_NAME_ATTRIBUTE": os.environ.get("CRADLE_LDAP_NAME_ATTRIBUTE", "displayName"),
+    # Groups by search ({dn} is the person's DN); without a base, the person's memberOf attribute.
+    "LDAP_GROUP_BASE": os.environ.get("CRADLE_LDAP_GROUP_BASE", ""),
+    "LDAP_GROUP_FILTER": os.environ.get("CRADLE_LDAP_GROUP_FILTER", "(&(objectClass=groupOfNames)(member={dn}))"),
+    # Which group gives which role in which unit (cradle/integrations/directory/roles.py).
+    "ROLES_FILE": os.environ.get("CRADLE_DIRECTORY_ROLES_FILE", ""),
+    # 0: a directory person's standing is checked on every request; more: at most this often.
+    "RECHECK_SECONDS": float(os.environ.get("CRADLE_DIRECTORY_RECHECK_SECONDS", "0")),
 }
 
 CRADLE = {
