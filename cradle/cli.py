@@ -84,6 +84,13 @@ def setup_problem(argv: list[str]) -> str | None:
     if not pending:
         return None
     if not executor.loader.applied_migrations:
+        from django.conf import settings
+
+        if not settings.MASTER_KEY_FILE.exists():
+            return (
+                f"Cradle is not set up yet: no database, and the master key file {settings.MASTER_KEY_FILE} does not "
+                "exist; run `cradle init` first."
+            )
         return "Cradle's database is not set up yet; run `cradle init` first."
     return "Cradle's database is older than this version of Cradle; run `cradle migrate` first."
 
