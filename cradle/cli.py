@@ -8,7 +8,24 @@ import sys
 # Commands that run without Django (the media core is Django-free).
 MEDIA_COMMANDS = {"redact"}
 # Long-running processes whose metrics /metrics reports together (cradle/metrics.py).
-METRICS_COMMANDS = {"serve", "worker", "queue", "demo"}
+METRICS_COMMANDS = {"serve", "worker", "queue", "demo", "adt"}
+# Commands that set the database up, or need none. Every other command first checks that `cradle init` (or, after an
+# upgrade, `cradle migrate`) has been run, so that none of them starts half-way (a server answering 503s, a worker
+# retrying for ever) or stops with a traceback.
+SETUP_COMMANDS = {
+    "init",
+    "migrate",
+    "restore",
+    "help",
+    "version",
+    "check",
+    "makemigrations",
+    "showmigrations",
+    "sqlmigrate",
+    "compilemessages",
+    "makemessages",
+    "collectstatic",
+}
 
 
 def _share_metrics() -> None:
@@ -34,13 +51,22 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cradle.settings")
     if argv and argv[0] in METRICS_COMMANDS:
         _share_metrics()
+    import django
     from django.core.management import execute_from_command_line
     from django.db import DatabaseError
 
     from cradle.media.store import MasterKeyError
 
     try:
-        execute_from_command_line(["cradle", *argv])
+        django.setup()
+        if (problem := setup_problem(argv)) is not None:
+            print(f"cradle: {problem}", file=sys.stderr)
+            return 1
+        from cradle.audit.creation import acting
+
+        # What the command creates (accounts, units, beds, cameras, admissions) is audited as made by it.
+        with acting(f"command:{argv[0]}" if argv else "command"):
+            execute_from_command_line(["cradle", *argv])
     except DatabaseError as e:
         print(f"cradle: {database_problem(e)}", file=sys.stderr)
         return 1
@@ -49,6 +75,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cradle: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def setup_problem(argv: list[str]) -> str | None:
+    """One sentence when the database is not ready for this command (not set up, or older than the code)."""
+    name = argv[0] if argv else "help"
+    if name.startswith("-") or name in SETUP_COMMANDS or (name == "demo" and "--code" not in argv):
+        return None  # `cradle demo` runs `cradle init` itself
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if not pending:
+        return None
+    if not executor.loader.applied_migrations:
+        from django.conf import settings
+
+        if not settings.MASTER_KEY_FILE.exists():
+            return (
+                f"Cradle is not set up yet: no database, and the master key file {settings.MASTER_KEY_FILE} does not "
+                "exist; run `cradle init` first."
+            )
+        return "Cradle's database is not set up yet; run `cradle init` first."
+    return "Cradle's database is older than this version of Cradle; run `cradle migrate` first."
 
 
 def database_problem(error: Exception) -> str:

@@ -77,6 +77,8 @@ INSTALLED_APPS = [
     "cradle.forensics",
     "cradle.keystore",
     "cradle.retention",
+    "cradle.integrations.adt",
+    "cradle.integrations.directory",
     "cradle.web",
 ]
 
@@ -97,7 +99,11 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "cradle.accounts.middleware.SessionPolicyMiddleware",
+    # A person the hospital's directory has disabled is refused here at their next request.
+    "cradle.integrations.directory.middleware.DirectoryStandingMiddleware",
     "cradle.accounts.middleware.StaffMfaMiddleware",
+    # Accounts, units, beds, cameras and admissions a page creates are audited in the name of who asked.
+    "cradle.audit.creation.CreationContextMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cradle.audit.middleware.DeniedAccessMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -160,7 +166,11 @@ else:
     RQ_QUEUES = {}
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
+AUTHENTICATION_BACKENDS = [
+    "allauth.account.auth_backends.AuthenticationBackend",
+    # Staff sign in with their hospital directory password when CRADLE_LDAP_URL is set (cradle/integrations/directory).
+    "cradle.integrations.directory.backend.DirectoryBackend",
+]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -297,6 +307,62 @@ SHRED_LEDGER_FILE = Path(os.environ.get("CRADLE_SHRED_LEDGER_FILE", MASTER_KEY_F
 # also sent to syslog, facility authpriv.
 AUDIT_ANCHOR_FILE = Path(os.environ.get("CRADLE_AUDIT_ANCHOR_FILE", MASTER_KEY_FILE.parent / "audit.anchor"))
 AUDIT_SYSLOG = os.environ.get("CRADLE_AUDIT_SYSLOG", "").strip()
+
+# The hospital's admission feed: HL7 v2 ADT over MLLP, received by `cradle adt` (cradle/integrations/adt; README,
+# "For the hospital's integration team"). Checked once when the listener starts (cradle.integrations.adt.config).
+ADT = {
+    "BIND": os.environ.get("CRADLE_ADT_BIND", "127.0.0.1:2575"),
+    # Addresses or networks that may connect; anything else is closed at once (and audited).
+    "ALLOWED": os.environ.get("CRADLE_ADT_ALLOWED", "127.0.0.1,::1"),
+    "TLS_CERT": os.environ.get("CRADLE_ADT_TLS_CERT", ""),
+    "TLS_KEY": os.environ.get("CRADLE_ADT_TLS_KEY", ""),
+    # With a CA file, senders must present a client certificate it signed (mutual TLS).
+    "TLS_CLIENT_CA": os.environ.get("CRADLE_ADT_TLS_CLIENT_CA", ""),
+    "MAX_BYTES": int(os.environ.get("CRADLE_ADT_MAX_BYTES", str(1 << 20))),
+    "IDLE_SECONDS": float(os.environ.get("CRADLE_ADT_IDLE_SECONDS", "300")),
+    # Where the inpatient number is: PID-3 (its first identifier, or the one of a type: "PID-3:MR"), or PV1-19.
+    "PATIENT_ID": os.environ.get("CRADLE_ADT_PATIENT_ID", "PID-3"),
+    # A04 (outpatient registration) and A05 (pre-admission): "admit" like A01, or "ignore" (acknowledged, no change).
+    "A04": os.environ.get("CRADLE_ADT_A04", "ignore"),
+    "A05": os.environ.get("CRADLE_ADT_A05", "ignore"),
+    # A location with no Cradle bed: "reject" (AE, so that the table gets fixed) or "ignore" (a feed of the whole
+    # hospital, where most places have no camera).
+    "UNMAPPED": os.environ.get("CRADLE_ADT_UNMAPPED", "reject"),
+    "PROCESSING_IDS": os.environ.get("CRADLE_ADT_PROCESSING_IDS", "P"),
+}
+
+
+def _secret(name: str) -> str:
+    """A secret from NAME, or from the file NAME_FILE names (kept out of the environment of every process)."""
+    if path := os.environ.get(f"{name}_FILE"):
+        return Path(path).read_text().strip()
+    return os.environ.get(name, "")
+
+
+# The hospital's directory for staff sign-in (cradle/integrations/directory; README, "For the hospital's integration
+# team"). Off unless CRADLE_LDAP_URL is set. Family accounts stay Cradle's own.
+DIRECTORY = {
+    "LDAP_URL": os.environ.get("CRADLE_LDAP_URL", ""),
+    "LDAP_STARTTLS": _env_bool("CRADLE_LDAP_STARTTLS"),
+    "LDAP_CA_FILE": os.environ.get("CRADLE_LDAP_CA_FILE", ""),
+    "LDAP_BIND_DN": os.environ.get("CRADLE_LDAP_BIND_DN", ""),
+    "LDAP_BIND_PASSWORD": _secret("CRADLE_LDAP_BIND_PASSWORD"),
+    "LDAP_USER_BASE": os.environ.get("CRADLE_LDAP_USER_BASE", ""),
+    # {login} is what the person types, escaped. Active Directory: (&(objectClass=user)(sAMAccountName={login})).
+    "LDAP_USER_FILTER": os.environ.get("CRADLE_LDAP_USER_FILTER", "(&(objectClass=inetOrgPerson)(uid={login}))"),
+    # Matches a disabled account. Active Directory: (userAccountControl:1.2.840.113556.1.4.803:=2).
+    "LDAP_DISABLED_FILTER": os.environ.get("CRADLE_LDAP_DISABLED_FILTER", ""),
+    # The directory's own, unchanging id of a person (Active Directory: objectGUID).
+    "LDAP_ID_ATTRIBUTE": os.environ.get("CRADLE_LDAP_ID_ATTRIBUTE", "entryUUID"),
+    "LDAP_NAME_ATTRIBUTE": os.environ.get("CRADLE_LDAP_NAME_ATTRIBUTE", "displayName"),
+    # Groups by search ({dn} is the person's DN); without a base, the person's memberOf attribute.
+    "LDAP_GROUP_BASE": os.environ.get("CRADLE_LDAP_GROUP_BASE", ""),
+    "LDAP_GROUP_FILTER": os.environ.get("CRADLE_LDAP_GROUP_FILTER", "(&(objectClass=groupOfNames)(member={dn}))"),
+    # Which group gives which role in which unit (cradle/integrations/directory/roles.py).
+    "ROLES_FILE": os.environ.get("CRADLE_DIRECTORY_ROLES_FILE", ""),
+    # 0: a directory person's standing is checked on every request; more: at most this often.
+    "RECHECK_SECONDS": float(os.environ.get("CRADLE_DIRECTORY_RECHECK_SECONDS", "0")),
+}
 
 CRADLE = {
     # Login throttling: failures allowed in the window before that key is refused until the window passes.

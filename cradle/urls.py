@@ -7,6 +7,7 @@ from cradle.accounts import views as accounts
 from cradle.api.routes import api
 from cradle.audit import views as audit
 from cradle.forensics import views as forensics
+from cradle.integrations.adt import views as feed
 from cradle.unit import views as unit
 from cradle.viewing import views as viewing
 from cradle.web import health
@@ -45,6 +46,7 @@ urlpatterns = [
     path("units/<id:unit_id>/board/", unit.board, name="board"),
     path("units/<id:unit_id>/break-glass/", unit.break_glass, name="break_glass"),
     path("units/<id:unit_id>/settings/", unit.unit_settings, name="unit_settings"),
+    path("units/<id:unit_id>/feed/", feed.feed_beds, name="feed_beds"),
     path("cameras/<id:camera_id>/pause/", unit.pause_camera, name="pause_camera"),
     path("cameras/<id:camera_id>/resume/", unit.resume_camera, name="resume_camera"),
     path("cameras/<id:camera_id>/daily-clip/", unit.daily_clip, name="daily_clip"),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cradle.media.store import MasterKey
 from tests.faults import Proxy, scratch_postgres
 
 CRADLE = Path(sys.executable).with_name("cradle")
@@ -44,12 +45,38 @@ def _one_line(done: subprocess.CompletedProcess) -> str:
         ("retention", "verify"),
         ("retention", "run"),
         ("backup", "{data}/b.backup"),
+        ("serve", "--bind", "127.0.0.1:0"),
+        ("worker",),
+        ("queue",),
+        ("adt",),
+        ("demo", "--code", "nurse"),
     ],
 )
 def test_a_command_before_init_says_what_to_do_in_one_line(tmp_path, command):
     data = tmp_path / "data"
     line = _one_line(_run(_env(data), *[part.format(data=data) for part in command]))
     assert "cradle init" in line, line
+
+
+@pytest.mark.nodb
+@pytest.mark.parametrize("command", [("serve", "--bind", "127.0.0.1:0"), ("worker",), ("queue",), ("adt",)])
+def test_a_long_running_command_refuses_an_empty_database_beside_a_master_key(tmp_path, command):
+    """A master key copied onto a new machine, or restored before the database: the servers must not start and
+    answer 503s, or retry for ever, over a database with no tables."""
+    data = tmp_path / "data"
+    data.mkdir()
+    MasterKey.create(data / "master.key")
+    line = _one_line(_run(_env(data), *command))
+    assert "cradle init" in line, line
+
+
+@pytest.mark.nodb
+def test_a_database_older_than_the_code_asks_for_migrate(tmp_path):
+    data = tmp_path / "data"
+    env = _env(data)
+    assert _run(env, "migrate", "accounts", "0001").returncode == 0
+    line = _one_line(_run(env, "worker"))
+    assert "cradle migrate" in line, line
 
 
 @pytest.mark.nodb

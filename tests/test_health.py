@@ -38,6 +38,8 @@ def test_cradle_serve_starts_every_worker_ready_and_answers(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRADLE_", "DATABASE_URL"))}
     env["CRADLE_DATA_DIR"] = str(tmp_path)
     cradle = Path(sys.executable).with_name("cradle")
+    # As deployed: set up first (serve refuses an empty database).
+    subprocess.run([str(cradle), "init"], env=env, check=True, capture_output=True, timeout=120)
     command = [str(cradle), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -13,8 +13,9 @@ class AuditConfig(AppConfig):
     label = "audit"
 
     def ready(self) -> None:
-        from cradle.audit import guard
+        from cradle.audit import creation, guard
 
         guard.install()
+        creation.install()
         # A new installation gets its anchor, and a log written before links were keyed is keyed from here on.
         post_migrate.connect(_after_migrate, sender=self, dispatch_uid="cradle.audit.anchor")

@@ -83,13 +83,23 @@ class TransferError(Exception):
     """The transfer cannot be made; the message is one sentence for the nurse."""
 
 
-def transfer(admission: Admission, bed: Bed, *, by: Any = None, request: HttpRequest | None = None) -> None:
-    """Moves the admission to a free bed of another unit. The family keeps its access, sessions and clips; the old
-    bed's camera stops and the new one's starts."""
+def transfer(
+    admission: Admission,
+    bed: Bed,
+    *,
+    by: Any = None,
+    request: HttpRequest | None = None,
+    within_unit: bool = False,
+) -> None:
+    """Moves the admission to a free bed of another unit (or, for the hospital's admission feed, `within_unit`, of
+    the same one). The family keeps its access, sessions and clips; the old bed's camera stops and the new one's
+    starts."""
     if admission.discharged_at is not None or admission.shredded_at is not None:
         raise TransferError(_("This baby has been discharged and cannot be transferred."))
-    if bed.unit_id == admission.unit_id:
+    if bed.unit_id == admission.unit_id and not within_unit:
         raise TransferError(_("Choose a bed in another unit."))
+    if bed.pk == admission.bed_id:
+        raise TransferError(_("The baby is already in that bed."))
     old_unit, old_bed = admission.unit_id, admission.bed
     with transaction.atomic():
         if Admission.objects.select_for_update().filter(bed=bed, discharged_at__isnull=True).exists():
@@ -97,7 +107,7 @@ def transfer(admission: Admission, bed: Bed, *, by: Any = None, request: HttpReq
         Admission.objects.filter(pk=admission.pk).update(unit_id=bed.unit_id, bed_id=bed.pk)
     admission.unit_id, admission.bed = bed.unit_id, bed
     Camera.objects.filter(bed=old_bed).update(state=Camera.State.OFFLINE, state_changed_at=timezone.now())
-    for unit in (old_unit, bed.unit_id):
+    for unit in dict.fromkeys((old_unit, bed.unit_id)):
         record(
             request,
             "admission.transferred",
@@ -109,6 +119,27 @@ def transfer(admission: Admission, bed: Bed, *, by: Any = None, request: HttpReq
             to_unit=bed.unit_id,
             to_bed=bed.label,
         )
+
+
+def cancel_discharge(
+    admission: Admission, bed: Bed | None = None, *, by: Any = None, request: HttpRequest | None = None
+) -> None:
+    """Undoes a discharge made in error (the hospital's feed sends A13): the baby is in a free bed again (its old
+    one unless another is given) and the camera films again. Sessions that the discharge ended stay ended: the
+    family signs in again."""
+    if admission.shredded_at is not None:
+        raise TransferError(_("This baby's videos have already been destroyed; admit the baby again."))
+    bed = bed or admission.bed
+    with transaction.atomic():
+        if Admission.objects.select_for_update().filter(bed=bed, discharged_at__isnull=True).exists():
+            raise TransferError(_("That bed is no longer free; choose another."))
+        reopened = Admission.objects.filter(pk=admission.pk, discharged_at__isnull=False).update(
+            discharged_at=None, unit_id=bed.unit_id, bed_id=bed.pk
+        )
+    if not reopened:
+        return
+    admission.discharged_at, admission.unit_id, admission.bed = None, bed.unit_id, bed
+    record(request, "admission.discharge_cancelled", admission=admission, actor=by, bed=bed.label)
 
 
 def _camera_offline(admission: Admission) -> None:

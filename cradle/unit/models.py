@@ -123,7 +123,10 @@ class Admission(models.Model):
     nickname = models.CharField(_("nickname"), max_length=40, blank=True)
     inpatient_digest = models.CharField(max_length=64, blank=True, db_index=True)
     admitted_at = models.DateTimeField(default=timezone.now)
-    admitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # None: admitted by the hospital's admission feed (cradle.integrations.adt).
+    admitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     discharged_at = models.DateTimeField(null=True, blank=True)
     # The parents withdrew consent to live viewing: the camera stops for this baby; kept clips stay.
     live_withdrawn_at = models.DateTimeField(null=True, blank=True)

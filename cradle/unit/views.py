@@ -248,7 +248,7 @@ def admit(request: HttpRequest, bed_id: int) -> HttpResponse:
     number = form.cleaned_data["inpatient_number"].strip()
     try:
         with transaction.atomic():
-            admission = Admission.objects.create(
+            Admission.objects.create(
                 unit=bed.unit,
                 bed=bed,
                 nickname=form.cleaned_data["nickname"].strip(),
@@ -258,7 +258,7 @@ def admit(request: HttpRequest, bed_id: int) -> HttpResponse:
     except IntegrityError:
         messages.error(request, _("This bed already has a baby admitted."))
         return redirect("bed", bed_id=bed.pk)
-    record(request, "admission.created", admission=admission, bed=bed.label)
+    # The admission's creation is audited by cradle.audit.creation, in this request's name.
     messages.success(request, _("Admitted. Now invite the parents."))
     return redirect("bed", bed_id=bed.pk)
 

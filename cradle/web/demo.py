@@ -11,6 +11,7 @@ from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value, 
 from django.db import transaction
 
 from cradle.accounts.models import User
+from cradle.integrations.adt.models import BedLocation
 from cradle.unit.models import Admission, Bed, Camera, FamilyMembership, StaffMembership, Unit
 
 Role = StaffMembership.Role
@@ -52,6 +53,8 @@ def seed() -> list[DemoAccount]:
                 bed=bed,
                 defaults={"source_url": f"sim://{code}-bed-{n}?lang={lang}", "state": Camera.State.LIVE},
             )
+            # The admission feed's place for the bed (PV1-3 NICU^^1 ...), for trying out `cradle adt`.
+            BedLocation.objects.get_or_create(bed=bed, defaults={"point_of_care": code.upper(), "hl7_bed": str(n)})
     # Until the worker reports a picture, no camera is shown as live.
     Camera.objects.update(state=Camera.State.OFFLINE)
     accounts = []

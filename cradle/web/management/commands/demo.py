@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
@@ -31,19 +32,25 @@ class Command(BaseCommand):
             self._serve(options["bind"])
 
     def _serve(self, bind: str) -> None:
-        """The pipeline worker in the background, the web application in the foreground; Ctrl+C stops both."""
+        """The pipeline worker and the admission feed (on loopback) in the background, the web application in the
+        foreground; Ctrl+C stops all three."""
         cradle = os.path.join(os.path.dirname(sys.executable), "cradle")
-        worker = subprocess.Popen([cradle, "worker"])  # noqa: S603 - our own command
+        background = [
+            subprocess.Popen([cradle, "worker"]),  # noqa: S603 - our own command
+            subprocess.Popen([cradle, "adt", "--bind", settings.ADT["BIND"]]),  # noqa: S603
+        ]
         try:
             subprocess.run([cradle, "serve", "--bind", bind], check=False)  # noqa: S603
         except KeyboardInterrupt:
             pass
         finally:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            for process in background:
+                process.send_signal(signal.SIGTERM)
+            for process in background:
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
 
     def _write_accounts(self, accounts, bind: str) -> None:
         out = self.stdout
@@ -56,6 +63,7 @@ class Command(BaseCommand):
                 line += f"   authenticator secret {a.totp_secret} (code now: {demo.totp_now(a.totp_secret)})"
             out.write(line)
         out.write("A fresh sign-in code for a demo account: .venv/bin/cradle demo --code nurse (or parent)")
+        out.write(f"Admission feed (HL7 v2 ADT over MLLP) on {settings.ADT['BIND']}: beds are NICU^^1-8 and SCN^^1-4.")
         out.write("")
 
     def _print_code(self, username: str) -> None:
