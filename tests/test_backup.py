@@ -132,6 +132,7 @@ def _events(count: int, first_second: int = 0) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_restored_instance_passes_cradle_audit_verify(world, fresh_storage):
     _events(6)
+    held = Event.objects.count()  # the ward's creation events and these six
     backup = fresh_storage / "cradle.backup"
     run("backup", str(backup))
     _events(3, first_second=10)  # the log and its anchor go on past the backup
@@ -139,8 +140,8 @@ def test_a_restored_instance_passes_cradle_audit_verify(world, fresh_storage):
     settings.MEDIA_DIR = fresh_storage / "new-media"
     storage.forget()
     run("restore", str(backup), "--replace")
-    # The six events the backup holds, and the record of the restore.
-    assert cradle_audit_verify(fresh_storage) == (0, "Audit chain intact: 7 events verified.")
+    # The events the backup holds, and the record of the restore.
+    assert cradle_audit_verify(fresh_storage) == (0, f"Audit chain intact: {held + 1} events verified.")
     # Times came back to the microsecond, and the restore is on record with where the anchor stood before it.
     assert {e.at.microsecond for e in Event.objects.filter(action="live.segment")} == {654_321}
     restored = Event.objects.get(action="backup.restored")
@@ -149,25 +150,27 @@ def test_a_restored_instance_passes_cradle_audit_verify(world, fresh_storage):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_log_cut_before_the_backup_is_still_found_after_the_restore(world, fresh_storage):
+    base = Event.objects.count()  # the ward's creation events
     _events(6)
+    cut = base + 4
     with connection.cursor() as cursor:  # someone with database access cuts the last two events and moves the head
         if connection.vendor == "postgresql":
             cursor.execute("SET session_replication_role = replica")
-            cursor.execute("DELETE FROM audit_event WHERE seq > 4")
+            cursor.execute("DELETE FROM audit_event WHERE seq > %s", [cut])
             cursor.execute("SET session_replication_role = DEFAULT")
         else:
             with maintenance():
-                cursor.execute("DELETE FROM audit_event WHERE seq > 4")
-    kept = Event.objects.get(seq=4)
-    ChainHead.objects.filter(pk=1).update(seq=4, hash=kept.hash)
+                cursor.execute("DELETE FROM audit_event WHERE seq > %s", [cut])
+    kept = Event.objects.get(seq=cut)
+    ChainHead.objects.filter(pk=1).update(seq=cut, hash=kept.hash)
     backup = fresh_storage / "cradle.backup"
     run("backup", str(backup))
     settings.MEDIA_DIR = fresh_storage / "new-media"
     storage.forget()
     run("restore", str(backup), "--replace")
-    # Restored: events 1 to 4 and the record of the restore; the backup's anchor had seen event 6.
+    # Restored: the events up to the cut and the record of the restore; the backup's anchor had seen the last one.
     assert cradle_audit_verify(fresh_storage) == (
         1,
-        "CommandError: Audit chain broken at event 6: the log ends at event 5 although the anchor beside the master "
-        "key recorded event 6 (cut off) (5 events before it are intact).",
+        f"CommandError: Audit chain broken at event {base + 6}: the log ends at event {cut + 1} although the anchor "
+        f"beside the master key recorded event {base + 6} (cut off) ({cut + 1} events before it are intact).",
     )
