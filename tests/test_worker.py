@@ -41,7 +41,9 @@ def run_worker(seconds: float, until=lambda: False) -> None:
     while time.monotonic() < deadline and not until():
         time.sleep(0.2)
     stop.set()
-    thread.join(timeout=15)
+    # The worker's own shutdown (stopping pipelines, marking cameras offline) can take a while on a loaded machine.
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "the worker did not stop"
     worker.pool.close()
 
 
