@@ -1,50 +1,116 @@
-"""Print redaction quality on the synthetic bed set: PHI line coverage, OCR leaks and over-masking."""
+"""Print redaction quality on random ward scenes, per clip and per generator axis.
+
+Report on the held-out draws (the default): seeds and typefaces never used for tuning. `--split tuning` runs the
+tuning draws instead. Each clip passes when >= 0.99 of its PHI pixels are masked, Tesseract reads no PHI token on
+its worst frame, and >= 0.95 of the infant's uncovered pixels are untouched.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import time
+from collections import defaultdict
+from pathlib import Path
 
-from cradle.media.quality import redact_scene, score_scene, synthetic_scenes, tesseract_available, total
-from cradle.media.redact import CameraPolicy, DetectorPool
-from cradle.media.sim import SimCamera
+from cradle.media.quality import ClipScore, run_clip, tesseract_available
+from cradle.media.redact import CameraPolicy, DetectorPool, load_policy
+from cradle.media.scenes import HELD_OUT_FONTS, HELD_OUT_SEEDS, TUNING_SEEDS, SceneDraw, draw_scene
+
+
+def _axes(d: SceneDraw) -> dict[str, str]:
+    size = "<=12px" if d.type_px <= 12 else "13-18px" if d.type_px <= 18 else ">18px"
+    return {
+        "resolution": f"{d.width}x{d.height}",
+        "language": d.lang,
+        "family": d.family,
+        "typeface": "held-out" if d.font in HELD_OUT_FONTS else "tuning",
+        "type size": size,
+        "rotation": "<5°" if abs(d.angle) < 5 else "5-10°" if abs(d.angle) < 10 else "10-15°",
+        "light": d.light,
+        "contrast": "low" if d.contrast < 0.8 else "full",
+        "glare": "yes" if d.glare else "no",
+        "noise": "<4" if d.noise < 4 else "4-8" if d.noise < 8 else ">=8",
+        "jpeg": "yes" if d.jpeg else "no",
+        "card": d.card_event,
+        "monitor": d.monitor,
+        "stickers": str(d.stickers),
+    }
+
+
+def _row(label: str, scores: list[ClipScore]) -> str:
+    phi = sum(s.phi_masked_px for s in scores) / max(1, sum(s.phi_px for s in scores))
+    infant = sum(s.infant_untouched_px for s in scores) / max(1, sum(s.infant_px for s in scores))
+    passed = sum(s.passes for s in scores)
+    leaks = sum(bool(s.leaked) for s in scores)
+    screened = sum(s.screened for s in scores) / max(1, sum(s.frames for s in scores))
+    worst_phi = min(s.phi_share for s in scores)
+    worst_infant = min(s.infant_share for s in scores)
+    return (
+        f"  {label:22} {len(scores):4d}  {passed:4d}  {100 * phi:7.2f} %  {100 * worst_phi:7.2f} %"
+        f"  {leaks:5d}  {100 * infant:7.2f} %  {100 * worst_infant:7.2f} %  {100 * screened:5.1f} %"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--mask", choices=["fill", "pixelate"], default="fill")
+    parser.add_argument("--split", choices=["held-out", "tuning"], default="held-out")
+    parser.add_argument("--clips", type=int, default=40)
+    parser.add_argument("--first", type=int, default=0, help="offset into the split's seeds")
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--camera-config", help="JSON camera configuration to redact with (default: the defaults)")
+    parser.add_argument("--no-ocr", action="store_true")
+    parser.add_argument("--raw", action="store_true", help="also OCR the unredacted frame (is the text readable?)")
+    parser.add_argument("--json", type=Path, help="write every clip's figures here")
     args = parser.parse_args()
-    ocr = tesseract_available()
-    policy = CameraPolicy(mask=args.mask)
+    seeds = HELD_OUT_SEEDS if args.split == "held-out" else TUNING_SEEDS
+    ocr = tesseract_available() and not args.no_ocr
+    policy = load_policy(args.camera_config) if args.camera_config else CameraPolicy()
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
-        f"scenes: {len(synthetic_scenes())} (zh+en, 8 fonts, ±10° card, JPEG q30-60), mask={args.mask}, "
-        f"OCR check: {'tesseract chi_sim+eng' if ocr else 'skipped (tesseract missing)'}"
+        f"{args.clips} {args.split} clips of {args.frames} frames from seed {seeds[args.first]}; "
+        f"OCR: {'tesseract chi_sim+eng' if ocr else 'skipped'}; load average {load}"
     )
-    rows = {"redacted": [], "unredacted": []}
     started = time.perf_counter()
+    scores: list[ClipScore] = []
     with DetectorPool(workers=2) as pool:
-        for settings in synthetic_scenes():
-            camera = SimCamera(settings)
-            for label, mode in (("redacted", "redact"), ("unredacted", "raw")):
-                sims, out = redact_scene(camera, pool, mode, policy)
-                score = score_scene(camera, sims, out, ocr=ocr)
-                rows[label].append(score)
-                font = settings.font.rsplit("/", 1)[-1]
-                print(
-                    f"  {label:10} {settings.lang} {font:28} angle {settings.card_angle:+5.1f} "
-                    f"jpeg {settings.jpeg_quality or '-':>3}  lines {score.destroyed}/{score.lines} destroyed  "
-                    f"OCR leaks {len(score.leaked)}/{score.tokens} {score.leaked if score.leaked else ''}"
-                )
-    for label, scores in rows.items():
-        s = total(scores)
-        over = (s.masked_px - s.phi_px) / max(1, s.frames) / (640 * 480)
-        print(
-            f"{label}: PHI lines destroyed {s.destroyed}/{s.lines} = {100 * s.destroyed / s.lines:.1f} %; "
-            f"OCR leaked tokens {len(s.leaked)}/{s.tokens}; infant untouched "
-            f"{100 * s.infant_untouched_px / max(1, s.infant_px):.1f} %; masked area beyond PHI boxes "
-            f"{100 * max(0.0, over):.1f} % of frame; privacy screens {s.screened}/{s.frames}"
-        )
-    print(f"elapsed {time.perf_counter() - started:.1f} s")
+        for seed in seeds[args.first : args.first + args.clips]:
+            score = run_clip(draw_scene(seed, frames=args.frames), pool, policy, ocr, args.raw)
+            scores.append(score)
+            raw = "" if score.readable_raw is None else f" raw-readable {len(score.readable_raw)}"
+            print(
+                f"{'ok  ' if score.passes else 'FAIL'} {seed} {score.draw.label()}: PHI {100 * score.phi_share:.2f} %"
+                f" (worst frame {100 * score.worst_frame:.1f} %), infant {100 * score.infant_share:.1f} %, "
+                f"screened {score.screened}/{score.frames}, det {score.detections}, leaked {score.leaked}{raw}, "
+                f"{score.seconds:.1f} s",
+                flush=True,
+            )
+    print("\nper axis (pixel-weighted PHI masked and infant untouched; min = worst clip)")
+    print("  axis value             clips  pass  PHI mask   min clip  leaks   infant   min clip  screens")
+    print(_row("all", scores))
+    groups: dict[tuple[str, str], list[ClipScore]] = defaultdict(list)
+    for s in scores:
+        for axis, value in _axes(s.draw).items():
+            groups[(axis, value)].append(s)
+    for (axis, value), group in sorted(groups.items()):
+        print(_row(f"{axis}={value}", group))
+    print(f"elapsed {time.perf_counter() - started:.0f} s")
+    if args.json:
+        rows = [
+            {
+                "seed": s.draw.seed,
+                "label": s.draw.label(),
+                "passes": s.passes,
+                "phi": s.phi_share,
+                "worst_frame": s.worst_frame,
+                "infant": s.infant_share,
+                "leaked": s.leaked,
+                "screened": s.screened,
+            }
+            for s in scores
+        ]
+        args.json.write_text(json.dumps(rows, indent=1, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""Redaction quality on synthetic beds: destroyed PHI lines, OCR leaks and untouched infant pixels."""
+"""Redaction quality on random ward scenes: masked PHI pixels, what OCR still reads, and the untouched infant.
+
+A clip passes when, over all its frames, at least 0.99 of the visible PHI pixels (each line's own quadrilateral) are
+masked or screened, Tesseract (chi_sim+eng) reads no identifying token on the frame that kept the most PHI pixels,
+and at least 0.95 of the infant's pixels that no card covers are left exactly as they were.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -16,98 +22,139 @@ import numpy as np
 
 from cradle.media.frames import Frame, SafeFrame
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
-from cradle.media.sim import CJK_FONTS, LATIN_FONTS, SimCamera, SimFrame, SimSettings
+from cradle.media.scenes import SceneDraw, SceneFrame, WardScene, draw_scene
 
-# A line counts as destroyed when this share of its ground-truth box is masked.
-DESTROYED_SHARE = 0.99
-SCENE_FRAMES = 6
-OCR_FRAME = 2  # held between detections at 0 and 5: the hardest frame for the hold window
+PHI_MASKED = 0.99
+INFANT_UNTOUCHED = 0.95
+# OCR reads each card, label and header scaled so that its type is about this tall: Tesseract's best size.
+OCR_TYPE_PX = 40
 
 
-def synthetic_scenes() -> list[SimSettings]:
-    """Chinese and English beds in several fonts, rotated up to ±10°, some JPEG-compressed."""
-    rough = [(-10, None), (7, 40), (-4, 60), (10, 30)]
-    scenes = []
-    for lang, fonts in (("zh", CJK_FONTS), ("en", LATIN_FONTS)):
-        for n, (font, (angle, quality)) in enumerate(zip(fonts, rough, strict=False)):
-            seed = 100 + n + (10 if lang == "en" else 0)
-            scenes.append(SimSettings(lang=lang, seed=seed, font=font, card_angle=angle, jpeg_quality=quality))
-    return scenes
+def ci_scenes() -> list[SceneDraw]:
+    """The fixed small set CI runs: tuning seeds, with the hard cases forced so that each is present."""
+    return [
+        draw_scene(11, width=1280, height=720, lang="zh", family="cjk-serif", font="noto/NotoSerifCJK-Regular.ttc",
+                   light="night", card_event="slide", type_px=14, frames=12),
+        draw_scene(12, width=1920, height=1080, lang="en", family="hand", font="comic-neue/ComicNeue-Regular.otf",
+                   type_px=13, angle=-14.0, card_event="cover", frames=10),
+        draw_scene(13, width=640, height=480, lang="en", family="serif", font="urw-base35/C059-Roman.otf",
+                   type_px=10, glare=True, contrast=0.4, card_event="swap", stickers=2, frames=12),
+        draw_scene(14, width=640, height=480, lang="zh", family="cjk-hand", font="arphic/ukai.ttc", type_px=12,
+                   angle=15.0, light="dim", card_event="move", blur=3.0, monitor="appears", frames=12),
+    ]  # fmt: skip
 
 
 @dataclass(slots=True)
-class SceneScore:
-    """Counts for one scene; add them up across scenes."""
+class ClipScore:
+    """What survived redaction in one clip."""
 
-    lines: int = 0
-    destroyed: int = 0
-    tokens: int = 0
-    leaked: list[str] = field(default_factory=list)
-    infant_px: int = 0
-    infant_untouched_px: int = 0
-    masked_px: int = 0
-    phi_px: int = 0
+    draw: SceneDraw
     frames: int = 0
     screened: int = 0
+    phi_px: int = 0
+    phi_masked_px: int = 0
+    worst_frame: float = 1.0  # the lowest share of PHI pixels masked on any one frame
+    infant_px: int = 0
+    infant_untouched_px: int = 0
+    tokens: list[str] = field(default_factory=list)
+    leaked: list[str] = field(default_factory=list)
+    readable_raw: list[str] | None = None  # tokens OCR reads on the unredacted frame, when asked
+    detections: int = 0
+    seconds: float = 0.0
+
+    @property
+    def phi_share(self) -> float:
+        return self.phi_masked_px / self.phi_px if self.phi_px else 1.0
+
+    @property
+    def infant_share(self) -> float:
+        return self.infant_untouched_px / self.infant_px if self.infant_px else 1.0
+
+    @property
+    def passes(self) -> bool:
+        return self.phi_share >= PHI_MASKED and not self.leaked and self.infant_share >= INFANT_UNTOUCHED
 
 
-def _quad_mask(shape: tuple[int, int], quad) -> np.ndarray:
-    mask = np.zeros(shape, np.uint8)
-    cv2.fillPoly(mask, [np.round(np.array(quad)).astype(np.int32)], 1)
-    return mask.astype(bool)
-
-
-def redact_scene(camera: SimCamera, pool: DetectorPool, mode: str, policy: CameraPolicy | None = None):
-    """Run a scene's frames through redaction; `mode` is "redact", "raw" (no redaction) or "blackout"."""
-    sims = [camera.frame(i) for i in range(SCENE_FRAMES)]
-    if mode == "raw":
-        return sims, [SafeFrame(s.image, s.index, None, None, 0.0, False, np.zeros(s.infant.shape, bool)) for s in sims]
-    if mode == "blackout":
-        return sims, [
-            SafeFrame(np.zeros_like(s.image), s.index, None, None, 0.0, False, np.ones(s.infant.shape, bool))
-            for s in sims
-        ]
-    redactor = Redactor(policy or CameraPolicy(), pool, blocking=True, deadline_s=60)
+def redact_clip(
+    scene: WardScene, pool: DetectorPool, policy: CameraPolicy | None = None
+) -> tuple[list[SceneFrame], list[SafeFrame], Redactor]:
+    """Render a scene and run its frames through redaction, as `cradle redact` would (waiting for detections)."""
+    frames = scene.frames()
+    redactor = Redactor(policy or CameraPolicy(), pool, blocking=True, deadline_s=120)
     out: list[SafeFrame] = []
-    for sim in sims:
+    for sim in frames:
         out += redactor.push(Frame(sim.image, sim.index, sim.index, Fraction(1, 15), time.monotonic()))
     out += redactor.flush()
-    return sims, out
+    return frames, out, redactor
 
 
-def score_scene(camera: SimCamera, sims: list[SimFrame], out: list[SafeFrame], ocr: bool = True) -> SceneScore:
-    """Measure what survived redaction in one scene."""
-    score = SceneScore()
-    for sim, safe in zip(sims, out, strict=True):
+def score_clip(
+    scene: WardScene, frames: list[SceneFrame], out: list[SafeFrame], ocr: bool = True, raw_check: bool = False
+) -> ClipScore:
+    """Measure one redacted clip; `raw_check` also reads the unredacted frame, to show the text was readable."""
+    score = ClipScore(scene.draw, tokens=scene.tokens())
+    worst: tuple[int, int] = (-1, -1)  # (unmasked PHI pixels, frame)
+    for sim, safe in zip(frames, out, strict=True):
         score.frames += 1
-        covered = safe.covered if safe.covered is not None else np.ones(sim.infant.shape, bool)
         score.screened += safe.screened
-        phi_union = np.zeros(sim.infant.shape, bool)
-        for line in sim.phi:
-            inside = _quad_mask(sim.infant.shape, line.quad)
-            phi_union |= inside
-            score.lines += 1
-            score.destroyed += covered[inside].mean() >= DESTROYED_SHARE
-        score.phi_px += int(phi_union.sum())
-        score.masked_px += int(covered.sum())
+        covered = np.ones(sim.phi_mask.shape, bool) if safe.screened or safe.covered is None else safe.covered
+        phi = int(sim.phi_mask.sum())
+        masked = int((covered & sim.phi_mask).sum())
+        score.phi_px += phi
+        score.phi_masked_px += masked
+        if phi:
+            score.worst_frame = min(score.worst_frame, masked / phi)
+            worst = max(worst, (phi - masked, sim.index))
         unchanged = np.all(safe.image == sim.image, axis=2)
         score.infant_px += int(sim.infant.sum())
         score.infant_untouched_px += int((unchanged & sim.infant).sum())
-    if ocr:
-        tokens = phi_tokens(camera)
-        text = normalise(read_text(out[OCR_FRAME].image))
-        score.tokens = len(tokens)
-        score.leaked = [t for t in tokens if normalise(t) in text]
+    if ocr and worst[1] >= 0:
+        sim, safe = frames[worst[1]], out[worst[1]]
+        if not safe.screened:
+            score.leaked = found_tokens(read_text(ocr_sheet(safe.image, sim.groups, scene.draw)), score.tokens)
+        if raw_check:
+            score.readable_raw = found_tokens(read_text(ocr_sheet(sim.image, sim.groups, scene.draw)), score.tokens)
     return score
 
 
-def phi_tokens(camera: SimCamera) -> list[str]:
-    """Identifying strings on the card and monitor, and the parts of Latin names."""
-    patient = camera.patient
-    tokens = list(patient.tokens())
-    for name in (patient.name, patient.mother):
-        tokens += [part for part in name.split() if len(part) >= 4 and part != name]
-    return sorted(set(tokens))
+def run_clip(
+    draw: SceneDraw, pool: DetectorPool, policy: CameraPolicy | None = None, ocr: bool = True, raw_check: bool = False
+) -> ClipScore:
+    """Render, redact and score one drawn scene."""
+    started = time.perf_counter()
+    scene = WardScene(draw)
+    frames, out, redactor = redact_clip(scene, pool, policy)
+    score = score_clip(scene, frames, out, ocr, raw_check)
+    score.detections = redactor.counts.detections
+    score.seconds = time.perf_counter() - started
+    return score
+
+
+def ocr_sheet(image: np.ndarray, groups: Iterable[tuple[int, int, int, int]], draw: SceneDraw) -> np.ndarray:
+    """The cards, labels and headers of a frame, each grown by a margin and scaled to OCR's best type size,
+    stacked on one grey sheet (one OCR run per frame instead of one per card)."""
+    scale = max(1.0, min(4.0, OCR_TYPE_PX / draw.type_px))
+    height, width = image.shape[:2]
+    crops = []
+    for x0, y0, x1, y1 in groups:
+        m = max(8, (y1 - y0) // 5)
+        crop = image[max(0, y0 - m) : min(height, y1 + m), max(0, x0 - m) : min(width, x1 + m)]
+        crops.append(cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC))
+    if not crops:
+        return image
+    gap = 24
+    sheet = np.full((sum(c.shape[0] + gap for c in crops) + gap, max(c.shape[1] for c in crops) + 2 * gap, 3), 128,
+                    np.uint8)  # fmt: skip
+    y = gap
+    for crop in crops:
+        sheet[y : y + crop.shape[0], gap : gap + crop.shape[1]] = crop
+        y += crop.shape[0] + gap
+    return sheet
+
+
+def found_tokens(text: str, tokens: Iterable[str]) -> list[str]:
+    flat = normalise(text)
+    return [t for t in tokens if normalise(t) and normalise(t) in flat]
 
 
 def normalise(text: str) -> str:
@@ -124,13 +171,11 @@ def tesseract_available() -> bool:
 
 
 def read_text(image: np.ndarray) -> str:
-    """What Tesseract (chi_sim+eng) reads, at twice the size and in two page modes, to give it every chance."""
-    big = cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    """What Tesseract (chi_sim+eng) reads, in two page modes, to give it every chance."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "frame.png"
-        cv2.imwrite(str(path), big)
-        # The two page modes run side by side, each Tesseract held to one thread: a scene costs half the time on two
-        # cores, and the text read is the same.
+        cv2.imwrite(str(path), image)
+        # The two page modes run side by side, each Tesseract held to one thread: half the time on two cores.
         runs = [
             subprocess.Popen(  # noqa: S603 - fixed arguments and our own temporary file
                 [shutil.which("tesseract") or "/usr/bin/tesseract", str(path), "-", "-l", "chi_sim+eng", "--psm", psm],
@@ -139,33 +184,13 @@ def read_text(image: np.ndarray) -> str:
                 text=True,
                 env={"OMP_THREAD_LIMIT": "1", "PATH": "/usr/bin:/bin"},
             )
-            for psm in ("11", "3")
+            for psm in ("11", "6")
         ]
         try:
-            texts = [run.communicate(timeout=120)[0] for run in runs]
+            texts = [run.communicate(timeout=180)[0] for run in runs]
         finally:
             for run in runs:
                 if run.poll() is None:
                     run.kill()
                     run.wait()
     return "\n".join(texts)
-
-
-def total(scores: list[SceneScore]) -> SceneScore:
-    """The sum of several scenes' scores."""
-    out = SceneScore()
-    for s in scores:
-        for name in (
-            "lines",
-            "destroyed",
-            "tokens",
-            "infant_px",
-            "infant_untouched_px",
-            "masked_px",
-            "phi_px",
-            "frames",
-            "screened",
-        ):
-            setattr(out, name, getattr(out, name) + getattr(s, name))
-        out.leaked += s.leaked
-    return out

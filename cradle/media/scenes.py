@@ -185,7 +185,10 @@ def draw_scene(seed: int, **fixed) -> SceneDraw:
         stickers=rng.randrange(0, 3),
         monitor=rng.choice(MONITOR_EVENTS),
     )
-    return replace(draw, **fixed)
+    draw = replace(draw, **fixed)
+    if (draw.lang == "zh") != (draw.family in CJK_FAMILIES) or draw.font not in FONT_FAMILIES[draw.family]:
+        raise MediaError(f"Scene {seed}: typeface {draw.font} is not of family {draw.family} for language {draw.lang}.")
+    return draw
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +248,11 @@ def _render_lines(
     return _Sprite(rgba, quads)
 
 
+def _between(rng: random.Random, low: int, high: int) -> int:
+    """A frame number in [low, high), or `low` for clips too short for the range."""
+    return rng.randrange(low, max(low + 1, high))
+
+
 def _motion_blur(rgba: np.ndarray, length: float, angle: float) -> np.ndarray:
     k = max(1, round(length))
     if k < 2:
@@ -287,7 +295,7 @@ class WardScene:
         self._hand_at = (rng.uniform(0.2, 0.7), rng.uniform(0.2, 0.7))
         self._labels = [self._label(rng) for _ in range(d.stickers)]
         self._monitor = self._monitor_header(rng)
-        self._monitor_from = 0 if d.monitor == "always" else rng.randrange(d.frames // 3, 2 * d.frames // 3)
+        self._monitor_from = 0 if d.monitor == "always" else _between(rng, d.frames // 3, 2 * d.frames // 3)
         self._light = self._light_map(rng)
         self._noise = None
         if d.noise:
@@ -371,7 +379,8 @@ class WardScene:
             spread = (0.6 * max(w, h)) ** 2
             gain *= rng.uniform(0.25, 0.45) + 0.5 * np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / spread)
         if d.glare:
-            # Often on the card, where it hurts.
+            # Veiling glare, often on the card where it hurts: the picture is pulled towards white, by up to
+            # `strength` at the centre, so contrast drops without text vanishing completely.
             hx, hy = self._home
             cw, ch = self._card.size
             if rng.random() < 0.7:
@@ -379,7 +388,9 @@ class WardScene:
             else:
                 cx, cy = rng.uniform(0, w), rng.uniform(0, h)
             radius = rng.uniform(0.05, 0.15) * max(w, h)
-            offset += rng.uniform(60, 140) * np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * radius**2))
+            veil = rng.uniform(0.3, 0.65) * np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * radius**2))
+            offset += 255 * veil * gain
+            gain *= 1 - veil
         return gain, offset
 
     def _card_path(self, rng: random.Random) -> list[tuple[float, float] | None]:
@@ -389,7 +400,7 @@ class WardScene:
         hx, hy = self._home
         cw, ch = self._card.size
         if d.card_event == "slide":
-            start, end = rng.randrange(0, n // 3), rng.randrange(n // 2, n - 2)
+            start, end = _between(rng, 0, n // 3), _between(rng, n // 2, n - 2)
             side = rng.choice(("left", "right", "bottom"))
             off = {"left": (-cw - 2, hy), "right": (d.width + 2, hy), "bottom": (hx, d.height + 2)}[side]
             path = []
@@ -398,7 +409,7 @@ class WardScene:
                 path.append((off[0] + (hx - off[0]) * t, off[1] + (hy - off[1]) * t))
             return path
         if d.card_event == "move":
-            start, end = rng.randrange(2, n // 2), rng.randrange(n // 2 + 1, n)
+            start, end = _between(rng, 2, n // 2), _between(rng, n // 2 + 1, n)
             to = (rng.uniform(0, max(1, d.width - cw)), rng.uniform(0.2 * d.height, max(0.2 * d.height, d.height - ch)))
             path = []
             for i in range(n):
@@ -406,7 +417,7 @@ class WardScene:
                 path.append((hx + (to[0] - hx) * t, hy + (to[1] - hy) * t))
             return path
         if d.card_event == "swap":
-            self._swap_at = rng.randrange(n // 3, 2 * n // 3)
+            self._swap_at = _between(rng, n // 3, 2 * n // 3)
         return [(hx, hy)] * n
 
     # Frames.

@@ -9,7 +9,7 @@ import pytest
 
 pytestmark = pytest.mark.nodb
 
-STAGES = ["command", "encode", "frames", "quality", "sim", "source", "redact", "redact.faces", "redact.text"]
+STAGES = ["command", "encode", "frames", "quality", "scenes", "sim", "source", "redact", "redact.faces", "redact.text"]
 
 
 def test_media_core_imports_no_django():

@@ -1,13 +1,16 @@
-"""Redacted synthetic beds have no readable PHI and an untouched infant; unredacted ones fail the same checks."""
+"""Redacted ward scenes (HD, night, small and unusual type, cards that move) keep no readable PHI and leave the
+infant alone; unredacted and blacked-out ones fail the same checks, so the checks can fail."""
 
 from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
-from cradle.media.quality import redact_scene, score_scene, synthetic_scenes, tesseract_available, total
-from cradle.media.sim import SimCamera
+from cradle.media.frames import SafeFrame
+from cradle.media.quality import INFANT_UNTOUCHED, PHI_MASKED, ci_scenes, redact_clip, score_clip, tesseract_available
+from cradle.media.scenes import WardScene
 
 pytestmark = [
     pytest.mark.nodb,
@@ -20,46 +23,47 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def scores(ocr_pool):
-    results = {"redact": [], "raw": [], "blackout": []}
-    for settings in synthetic_scenes():
-        camera = SimCamera(settings)
-        for mode in results:
-            sims, out = redact_scene(camera, ocr_pool, mode)
-            results[mode].append(score_scene(camera, sims, out, ocr=mode != "blackout"))
-    return {mode: total(s) for mode, s in results.items()}
+def clips(ocr_pool):
+    out = []
+    for draw in ci_scenes():
+        scene = WardScene(draw)
+        frames, safe, _ = redact_clip(scene, ocr_pool)
+        raw = [SafeFrame(f.image, f.index, None, None, 0.0, False, np.zeros(f.infant.shape, bool)) for f in frames]
+        black = [SafeFrame(np.zeros_like(f.image), f.index, None, None, 0.0, False, None) for f in frames]
+        out.append(
+            {
+                "draw": draw,
+                "redacted": score_clip(scene, frames, safe),
+                "raw": score_clip(scene, frames, raw, raw_check=False),
+                "blackout": score_clip(scene, frames, black, ocr=False),
+            }
+        )
+    return out
 
 
-def _passes(score) -> dict[str, bool]:
-    return {
-        "phi lines destroyed": score.destroyed >= 0.99 * score.lines,
-        "no token read by ocr": not score.leaked,
-        "infant untouched": score.infant_untouched_px >= 0.90 * score.infant_px,
-    }
+def test_ci_set_covers_hd_night_small_rotated_and_moving_text():
+    draws = ci_scenes()
+    assert {(d.width, d.height) for d in draws} == {(640, 480), (1280, 720), (1920, 1080)}
+    assert {d.lang for d in draws} == {"zh", "en"}
+    assert {"night", "dim"} <= {d.light for d in draws}
+    assert {"slide", "cover", "swap", "move"} <= {d.card_event for d in draws}
+    assert min(d.type_px for d in draws) <= 10 and max(abs(d.angle) for d in draws) >= 14
+    assert any(d.monitor == "appears" for d in draws) and any(d.stickers for d in draws)
 
 
-def test_scene_set_covers_languages_fonts_rotation_and_compression():
-    scenes = synthetic_scenes()
-    assert {s.lang for s in scenes} == {"zh", "en"}
-    assert len({s.font for s in scenes}) >= 6
-    assert any("CJK" in s.font or "wqy" in s.font for s in scenes)
-    assert {abs(s.card_angle) for s in scenes} >= {10}
-    assert any(s.jpeg_quality for s in scenes)
+def test_every_redacted_clip_passes_every_check(clips):
+    for clip in clips:
+        score = clip["redacted"]
+        assert score.screened == 0, clip["draw"].label()
+        assert score.phi_share >= PHI_MASKED, (clip["draw"].label(), score.phi_share, score.worst_frame)
+        assert score.leaked == [], (clip["draw"].label(), score.leaked)
+        assert score.infant_share >= INFANT_UNTOUCHED, (clip["draw"].label(), score.infant_share)
 
 
-def test_redacted_beds_pass_every_check(scores):
-    score = scores["redact"]
-    assert score.lines >= 300
-    assert score.screened == 0
-    assert _passes(score) == dict.fromkeys(_passes(score), True), (
-        f"{score.destroyed}/{score.lines} lines destroyed, leaked {score.leaked}, "
-        f"infant {score.infant_untouched_px}/{score.infant_px}"
-    )
-
-
-def test_unredacted_beds_fail_the_same_checks(scores):
-    raw = _passes(scores["raw"])
-    assert not raw["phi lines destroyed"]
-    assert not raw["no token read by ocr"], "Tesseract must read PHI on unredacted frames or the check is blind"
-    blackout = _passes(scores["blackout"])
-    assert blackout["phi lines destroyed"] and not blackout["infant untouched"]
+def test_unredacted_and_blacked_out_clips_fail_the_same_checks(clips):
+    raw = [clip["raw"] for clip in clips]
+    assert all(s.phi_share == 0 and not s.passes for s in raw)
+    # Tesseract reads PHI on the unredacted frames, or the leak check would be blind.
+    assert sum(len(s.leaked) for s in raw) >= 4 and sum(bool(s.leaked) for s in raw) >= len(raw) - 1
+    blackout = [clip["blackout"] for clip in clips]
+    assert all(s.phi_share == 1 and s.infant_share < INFANT_UNTOUCHED for s in blackout)

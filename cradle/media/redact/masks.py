@@ -1,8 +1,14 @@
-"""Irreversible masks: a solid fill or coarse pixelation over boxes and static zones."""
+"""Irreversible masks: a solid fill or coarse pixelation over detected lines, static zones and all that lies outside
+the camera's shown area.
+
+A detected line is masked along its own quadrilateral, grown by a margin proportional to its height, so a tilted
+card does not take a padded upright box of the infant beside it with it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -11,44 +17,127 @@ from cradle.media.frames import Box
 from cradle.media.redact.policy import CameraPolicy, Zone
 
 FILL_BGR = (48, 48, 48)
+# A region a detector gives: an upright box (x0, y0, x1, y1) or a quadrilateral (4x2 points).
+Region = Box | np.ndarray
 
 
-def grow(box: Box, policy: CameraPolicy, width: int, height: int) -> Box:
-    """`box` dilated by the policy's margin and clipped to the frame."""
-    x0, y0, x1, y1 = box
-    m = policy.margin_px + int(policy.margin_ratio * (y1 - y0))
-    return max(0, x0 - m), max(0, y0 - m), min(width, x1 + m), min(height, y1 + m)
+def as_quad(region: Region) -> np.ndarray:
+    """The region as 4x2 float32 points (an upright box becomes its four corners)."""
+    if isinstance(region, np.ndarray) and region.shape == (4, 2):
+        return region.astype(np.float32, copy=False)
+    x0, y0, x1, y1 = (float(v) for v in region)
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
 
 
-def coverage(shape: tuple[int, int], zones: Iterable[Zone], boxes: Iterable[Box]) -> np.ndarray:
-    """A boolean mask of the pixels to destroy."""
+def grow(region: Region, policy: CameraPolicy) -> np.ndarray:
+    """The region's rotated rectangle grown by the policy's margin on every side, as an int32 polygon."""
+    quad = as_quad(region)
+    (cx, cy), (w, h), angle = cv2.minAreaRect(quad)
+    side = policy.margin_px + policy.margin_ratio * min(w, h)
+    # Detectors often stop a glyph short of a line's ends: a line's ends grow by about a glyph (not a box's).
+    end = policy.margin_px + policy.end_ratio * min(w, h) if max(w, h) >= 2 * min(w, h) else side
+    grow_w, grow_h = (end, side) if w >= h else (side, end)
+    corners = cv2.boxPoints(((cx, cy), (w + 2 * grow_w, h + 2 * grow_h), angle))
+    return np.round(corners).astype(np.int32)
+
+
+def zone_polygons(zones: Iterable[Zone], width: int, height: int) -> list[np.ndarray]:
+    return [np.round(np.array(zone) * (width, height)).astype(np.int32) for zone in zones]
+
+
+@lru_cache(maxsize=8)
+def outside(area: Zone | None, width: int, height: int) -> np.ndarray | None:
+    """Pixels outside the shown area (bool, read-only), or None when the camera has no shown area."""
+    if area is None:
+        return None
+    inside = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(inside, zone_polygons([area], width, height), 1)  # one polygon: parity cannot cancel it
+    mask = inside == 0
+    mask.flags.writeable = False
+    return mask
+
+
+# Lines closer than this many of their own (grown) heights belong to one block of text.
+BLOCK_GAP = 0.8
+# ... and are masked as one block only when its hull is at most this many times the lines' own area.
+BLOCK_FILL = 2.5
+
+
+def _line(polygon: np.ndarray) -> tuple[tuple[float, float], float, float, float]:
+    """Centre, length, height and direction (degrees, 0-180) of a grown line."""
+    (cx, cy), (w, h), angle = cv2.minAreaRect(polygon.astype(np.float32))
+    if w < h:
+        w, h, angle = h, w, angle + 90
+    return (cx, cy), w, h, angle % 180
+
+
+def blocks(polygons: Sequence[np.ndarray], shape: tuple[int, int]) -> list[np.ndarray]:
+    """Convex hulls of the blocks of text the polygons (grown lines) form.
+
+    Lines of one block (a card, a label) have about the same height and tilt and lie within BLOCK_GAP of their
+    height of each other; the block's hull is masked (unless it is mostly empty, BLOCK_FILL), so a line or part of
+    a line the detector did not report (faded, under glare) between or beside the lines it did report goes too.
+    """
+    count = len(polygons)
+    if count < 2:
+        return []
+    lines = [_line(p) for p in polygons]
+    parent = list(range(count))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(count):
+        (ci, li, hi, ai) = lines[i]
+        for j in range(i + 1, count):
+            (cj, lj, hj, aj) = lines[j]
+            turn = abs(ai - aj)
+            if max(hi, hj) > 2 * min(hi, hj) or min(turn, 180 - turn) > 12:
+                continue
+            reach = BLOCK_GAP * max(hi, hj)
+            a = (ci, (li + reach, hi + reach), ai)
+            b = (cj, (lj + reach, hj + reach), aj)
+            if cv2.rotatedRectangleIntersection(a, b)[0] != cv2.INTERSECT_NONE:
+                parent[find(j)] = find(i)
+    groups: dict[int, list[np.ndarray]] = {}
+    for i, polygon in enumerate(polygons):
+        groups.setdefault(find(i), []).append(polygon)
+    hulls = []
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        hull = cv2.convexHull(np.concatenate(group))
+        # Scattered marks are not a block of text: their hull would mostly cover what lies between them.
+        if cv2.contourArea(hull) <= BLOCK_FILL * sum(cv2.contourArea(p) for p in group):
+            hulls.append(hull)
+    return hulls
+
+
+def coverage(shape: tuple[int, int], policy: CameraPolicy, polygons: Sequence[np.ndarray]) -> np.ndarray:
+    """A boolean mask of the pixels to destroy: static zones, the blocks of grown regions and everything outside the
+    shown area."""
     height, width = shape
     mask = np.zeros((height, width), np.uint8)
-    polygons = [np.round(np.array(zone) * (width, height)).astype(np.int32) for zone in zones]
-    if polygons:
-        cv2.fillPoly(mask, polygons, 1)
-    for x0, y0, x1, y1 in boxes:
-        mask[y0:y1, x0:x1] = 1
-    return mask.astype(bool)
+    # One polygon at a time: fillPoly given several fills by parity, so two overlapping lines would cancel out.
+    for polygon in polygons:
+        cv2.fillConvexPoly(mask, polygon, 1)
+    for hull in blocks(polygons, (height, width)):
+        cv2.fillConvexPoly(mask, hull, 1)
+    for zone in zone_polygons(policy.zones, width, height):
+        cv2.fillPoly(mask, [zone], 1)
+    covered = mask.astype(bool)
+    hidden = outside(policy.shown_area, width, height)
+    if hidden is not None:
+        covered |= hidden
+    return covered
 
 
-def apply(
-    image: np.ndarray, covered: np.ndarray, policy: CameraPolicy, boxes: Iterable[Box] | None = None
-) -> np.ndarray:
-    """A copy of `image` with the covered pixels destroyed.
-
-    With `boxes` (the boxes `covered` was made from, with the policy's zones) a solid fill is drawn directly,
-    which is several times faster than indexing with the mask and covers exactly the same pixels.
-    """
+def apply(image: np.ndarray, covered: np.ndarray, policy: CameraPolicy) -> np.ndarray:
+    """A copy of `image` with the covered pixels destroyed."""
     out = image.copy()
-    if policy.mask == "fill" and boxes is not None:
-        height, width = image.shape[:2]
-        polygons = [np.round(np.array(zone) * (width, height)).astype(np.int32) for zone in policy.zones]
-        if polygons:
-            cv2.fillPoly(out, polygons, FILL_BGR)
-        for x0, y0, x1, y1 in boxes:
-            out[y0:y1, x0:x1] = FILL_BGR
-        return out
     if not covered.any():
         return out
     if policy.mask == "fill":

@@ -13,6 +13,9 @@ from cradle.media.frames import Box
 CELL_PX = 32
 THUMB_PER_CELL = 4
 _NEIGHBOURS = np.ones((3, 3), np.uint8)
+# The change threshold is this share of the thumbnail's contrast (5th to 95th percentile), at least MIN_THRESHOLD.
+CONTRAST_SHARE = 0.15
+MIN_THRESHOLD = 8
 _GROUPING = np.ones((5, 5), np.uint8)
 
 
@@ -20,7 +23,8 @@ class MotionGrid:
     """Compares each frame, cell by cell, with the pictures that cell's last two detections saw.
 
     A thumbnail pixel counts as changed only when it lies outside the range of its 3x3 neighbourhood in the
-    reference by more than `threshold` grey levels: a shift of up to one thumbnail pixel (8 frame pixels, far
+    reference by more than `threshold` grey levels (less in a low-contrast picture, see CONTRAST_SHARE): a shift
+    of up to one thumbnail pixel (8 frame pixels, far
     more than camera shake) and sensor noise do not count, while a card, a hand or new ink does.
     A cell has moved when more than `share` of its thumbnail pixels changed (with the default, any one).
     Two looks are remembered per cell (current and previous) because a cell that flips between two pictures,
@@ -54,7 +58,11 @@ class MotionGrid:
         where there is no such look yet."""
         if self._reference[layer] is None:
             return np.ones(self.shape, bool)
-        outside = (thumb < self._low[layer]) | (thumb > self._high[layer])
+        # In a dim or infrared picture a moving card changes the thumbnail by less: the threshold follows the
+        # picture's contrast, down to MIN_THRESHOLD (still well above the thumbnail's noise).
+        p5, p95 = np.percentile(thumb, (5, 95))
+        threshold = int(min(self._threshold, max(MIN_THRESHOLD, CONTRAST_SHARE * (p95 - p5))))
+        outside = (thumb < self._low[layer] - threshold) | (thumb > self._high[layer] + threshold)
         k = THUMB_PER_CELL
         counts = outside.reshape(self.rows, k, self.cols, k).sum(axis=(1, 3))
         return counts >= self._min_changed
@@ -90,8 +98,8 @@ class MotionGrid:
         for layer, reference in enumerate(self._reference):
             if reference is None:
                 continue
-            self._low[layer] = cv2.erode(reference, _NEIGHBOURS).astype(np.int16) - self._threshold
-            self._high[layer] = cv2.dilate(reference, _NEIGHBOURS).astype(np.int16) + self._threshold
+            self._low[layer] = cv2.erode(reference, _NEIGHBOURS).astype(np.int16)
+            self._high[layer] = cv2.dilate(reference, _NEIGHBOURS).astype(np.int16)
 
     def regions(self, cells: np.ndarray) -> list[tuple[Box, np.ndarray]]:
         """Crops to detect on, as (pixel box, the `cells` it answers for).
@@ -109,6 +117,25 @@ class MotionGrid:
             c0, c1 = max(0, int(cols.min()) - 1), min(self.cols, int(cols.max()) + 2)
             out.append(((self._xs[c0], self._ys[r0], self._xs[c1], self._ys[r1]), mine))
         return out
+
+    def cell_boxes(self, cells: np.ndarray) -> list[Box]:
+        """Pixel boxes of the given cells, one per row of neighbouring cells."""
+        out = []
+        for r in range(self.rows):
+            cols = np.nonzero(cells[r])[0]
+            if len(cols) == 0:
+                continue
+            runs = np.split(cols, np.nonzero(np.diff(cols) > 1)[0] + 1)
+            out += [(self._xs[run[0]], self._ys[r], self._xs[run[-1] + 1], self._ys[r + 1]) for run in runs]
+        return out
+
+    def cells_of(self, polygons: list[np.ndarray]) -> np.ndarray:
+        """Cells (rows x cols, bool) that the polygons (pixels) touch."""
+        small = np.zeros(self.shape, np.uint8)
+        sx, sy = self.cols / self.width, self.rows / self.height
+        for polygon in polygons:
+            cv2.fillConvexPoly(small, np.round(polygon * (sx, sy)).astype(np.int32), 1)
+        return small.astype(bool)
 
     def area(self, cells: np.ndarray) -> float:
         """Share of the frame the crops for `cells` would cover."""

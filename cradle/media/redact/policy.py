@@ -19,6 +19,9 @@ class CameraPolicy:
     """How one camera's frames are redacted."""
 
     zones: tuple[Zone, ...] = ()
+    # The shown area (an allow-list, normally the incubator): one polygon in normalised coordinates; everything
+    # outside it is masked on every frame whatever the detectors say. None shows the whole picture.
+    shown_area: Zone | None = None
     faces: bool = False
     mask: str = "fill"
     # The whole frame is detected again every `detect_every` frames (the safety schedule), and a detection
@@ -31,14 +34,21 @@ class CameraPolicy:
     # so text only the next detection finds is masked on the frames before it too; output waits that long.
     # None means 4 frames (half the default hold window, leaving the other half for the detection itself).
     lookahead_frames: int | None = None
-    # Detected boxes grow by this many pixels plus `margin_ratio` of their height on every side.
-    margin_px: int = 6
+    # Detected lines grow by this many pixels plus `margin_ratio` of their height on every side (along the line's
+    # own tilt).
+    margin_px: int = 3
     margin_ratio: float = 0.3
+    # ... and by `end_ratio` of their height at both ends (a detector often stops a glyph short).
+    end_ratio: float = 1.5
     # Pixelation block size in pixels (larger than any line of text, so nothing can be read back).
     block_px: int = 24
-    # Text is detected on a copy scaled down to this longer side: half the cost of 640 px on 640x480 frames,
-    # with 14 px bed-card text still found (see bench/redact_quality.py). 0 keeps full size.
-    detect_side: int = 512
+    # 0 detects text at the camera's own resolution, in tiles the detector takes without scaling, so the smallest
+    # readable type is found on HD cameras too. A size scales the frame's longer side down to it first: cheaper,
+    # but type under about 14 px (after scaling) is missed (see bench/redact_quality.py).
+    detect_side: int = 0
+    # The independent text-likeness check (redact/likeness.py) on every crop the detector looks at: rows of
+    # character-like marks the detector did not report are masked too.
+    likeness: bool = True
     # Share of a cell's thumbnail pixels (a cell is about 32 px square) that must change before the cell counts
     # as moved; the default counts any one.
     motion_share: float = 0.004
@@ -64,6 +74,9 @@ class CameraPolicy:
         for zone in self.zones:
             if len(zone) < 3 or not all(0 <= x <= 1 and 0 <= y <= 1 for x, y in zone):
                 raise MediaError("Each static zone needs at least three points with coordinates between 0 and 1.")
+        area = self.shown_area
+        if area is not None and (len(area) < 3 or not all(0 <= x <= 1 and 0 <= y <= 1 for x, y in area)):
+            raise MediaError("The shown area needs at least three points with coordinates between 0 and 1.")
 
     @property
     def max_age(self) -> int:
@@ -78,7 +91,11 @@ class CameraPolicy:
 
 
 def load_policy(path: str | Path) -> CameraPolicy:
-    """Read a camera configuration file (JSON: zones, faces, mask, detect_every, hold_frames, ...)."""
+    """Read a camera configuration file (JSON: shown_area, zones, faces, mask, detect_every, hold_frames, ...).
+
+    `shown_area` is one polygon, a list of [x, y] points with x and y in 0..1 (fractions of the frame's width and
+    height, from the top left); `zones` is a list of such polygons.
+    """
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -93,9 +110,14 @@ def load_policy(path: str | Path) -> CameraPolicy:
     if unknown:
         raise MediaError(f"Camera configuration {path} has unknown keys: {', '.join(unknown)}.")
     try:
-        zones = tuple(tuple((float(x), float(y)) for x, y in zone) for zone in data.pop("zones", []))
-        return CameraPolicy(zones=zones, **data)
+        zones = tuple(_polygon(zone) for zone in data.pop("zones", []))
+        area = data.pop("shown_area", None)
+        return CameraPolicy(zones=zones, shown_area=None if area is None else _polygon(area), **data)
     except MediaError as exc:
         raise MediaError(f"Camera configuration {path}: {exc}") from exc
     except (TypeError, ValueError) as exc:
         raise MediaError(f"Camera configuration {path} has a malformed value ({exc}).") from exc
+
+
+def _polygon(points) -> Zone:
+    return tuple((float(x), float(y)) for x, y in points)

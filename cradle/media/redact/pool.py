@@ -17,12 +17,48 @@ import numpy as np
 
 from cradle.media.errors import DetectorFailed
 from cradle.media.frames import Box
+from cradle.media.redact.likeness import text_like
+from cradle.media.redact.masks import as_quad
+from cradle.media.redact.text import TILE_PX
 
 
 class Detector(Protocol):
     """Anything that finds regions to mask in a BGR frame."""
 
-    def detect(self, image: np.ndarray) -> list[Box]: ...
+    def detect(self, image: np.ndarray) -> list: ...  # upright boxes or 4x2 quadrilaterals, in pixels
+
+
+# On a picture cut into tiles, a "line" taller than this (pixels, at the camera's resolution) is the detector's answer
+# to a flat, dark tile (measured: tile-sized boxes over the incubator), not type on a card, label or monitor, and
+# masking it would hide the infant. A single-tile picture keeps every box.
+TALLEST_LINE_PX = 128
+# Neighbouring tiles overlap by this much, so a line on a tile's edge is whole in one of them.
+TILE_OVERLAP_PX = 64
+# Text is detected on a contrast-equalised grey copy (CLAHE): infrared night views, dim rooms and faded ink under
+# glare all gain local contrast (measured on the tuning scenes: only then is faint 10 px serif type found whole).
+CLAHE_CLIP, CLAHE_GRID = 3.0, (8, 8)
+# A text-like row the detector's lines already cover this much of adds nothing.
+COVERED_SHARE = 0.8
+
+
+def tiles(width: int, height: int, tile: int = TILE_PX, overlap: int = TILE_OVERLAP_PX) -> list[Box]:
+    """Boxes of at most `tile` pixels a side covering a width x height picture, overlapping by `overlap`."""
+
+    def starts(size: int) -> list[int]:
+        if size <= tile:
+            return [0]
+        count = math.ceil((size - overlap) / (tile - overlap))
+        step = (size - tile) / (count - 1)
+        return [round(i * step) for i in range(count)]
+
+    return [(x, y, min(width, x + tile), min(height, y + tile)) for y in starts(height) for x in starts(width)]
+
+
+def normalised(image: np.ndarray) -> np.ndarray:
+    """`image` as grey with its local contrast equalised (CLAHE), in three channels for the detector."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    equal = cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=CLAHE_GRID).apply(grey)
+    return cv2.cvtColor(equal, cv2.COLOR_GRAY2BGR)
 
 
 @dataclass(slots=True)
@@ -32,31 +68,60 @@ class WardDetectors:
     text: Detector
     faces: Detector | None = None
 
-    def detect(self, image: np.ndarray, faces: bool, side: int = 0, region: Box | None = None) -> list[Box]:
-        """Boxes of text and, when `faces`, of faces, in `image`'s pixels.
+    def detect(
+        self, image: np.ndarray, faces: bool, side: int = 0, region: Box | None = None, likeness: bool = False
+    ) -> list[np.ndarray]:
+        """Quadrilaterals (4x2, `image`'s pixels) of text and, when `faces`, of faces.
 
-        Text is found on a copy scaled so that the whole frame's longer side would be `side` (when set), so a crop
-        (`region`, a box in `image`) is scaled like the frame it comes from and small text stays findable.
+        With `side` 0 text is found at the camera's own resolution, tile by tile; with a `side`, on a copy scaled
+        so that the whole frame's longer side would be `side`, so a crop (`region`, a box in `image`) is scaled
+        like the frame it comes from. Crops are contrast-normalised first. With `likeness`, rows
+        of character-like marks that no detected line covers are added (redact/likeness.py).
         """
         height, width = image.shape[:2]
         x0, y0, x1, y1 = region or (0, 0, width, height)
         crop = image[y0:y1, x0:x1]
+        seen = normalised(crop)
         scale = side / max(height, width) if side else 1.0
+        found: list[np.ndarray] = []
         if scale < 1.0:
-            cw, ch = x1 - x0, y1 - y0
-            size = (max(1, round(cw * scale)), max(1, round(ch * scale)))
-            small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-            found = [
-                (int(a / scale), int(b / scale), min(cw, math.ceil(c / scale)), min(ch, math.ceil(d / scale)))
-                for a, b, c, d in self.text.detect(small)
-            ]
+            size = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
+            small = cv2.resize(seen, size, interpolation=cv2.INTER_AREA)
+            found = [as_quad(q) / scale for q in self.text.detect(small)]
         else:
-            found = list(self.text.detect(crop))
+            parts = tiles(x1 - x0, y1 - y0)
+            for tx0, ty0, tx1, ty1 in parts:
+                offset = np.array([tx0, ty0], np.float32)
+                found += [as_quad(q) + offset for q in self.text.detect(seen[ty0:ty1, tx0:tx1])]
+            if len(parts) > 1:
+                found = [q for q in found if min(cv2.minAreaRect(q)[1]) <= TALLEST_LINE_PX]
+        if likeness:
+            # On the picture as it is: contrast normalisation would turn a dark frame's sensor noise into "glyphs".
+            found += _uncovered(text_like(crop), found, crop.shape[:2])
         if faces:
             if self.faces is None:
                 raise DetectorFailed("face detection was asked for but no face detector is loaded")
-            found += self.faces.detect(crop)
-        return [(a + x0, b + y0, c + x0, d + y0) for a, b, c, d in found]
+            found += [as_quad(box) for box in self.faces.detect(crop)]
+        return [q + np.array([x0, y0], np.float32) for q in found]
+
+
+def _uncovered(candidates: list[np.ndarray], lines: list[np.ndarray], shape: tuple[int, int]) -> list[np.ndarray]:
+    """The candidates that the detected lines do not already cover."""
+    if not candidates:
+        return []
+    if not lines:
+        return candidates
+    cover = np.zeros(shape, np.uint8)
+    for quad in lines:  # one at a time: several polygons in one call are filled by parity
+        cv2.fillConvexPoly(cover, np.round(quad).astype(np.int32), 1)
+    out = []
+    for quad in candidates:
+        own = np.zeros(shape, np.uint8)
+        cv2.fillConvexPoly(own, np.round(quad).astype(np.int32), 1)
+        area = int(own.sum())
+        if area and int((own & cover).sum()) < COVERED_SHARE * area:
+            out.append(quad)
+    return out
 
 
 def default_detectors(faces: bool = False) -> Callable[[], WardDetectors]:
@@ -107,7 +172,14 @@ class DetectorPool:
         whole-frame detection on the same frame (a burst that would make the last ones late)."""
         return next(self._cameras) * 7 % period
 
-    def submit(self, image: np.ndarray, faces: bool = False, side: int = 0, region: Box | None = None) -> Future:
+    def submit(
+        self,
+        image: np.ndarray,
+        faces: bool = False,
+        side: int = 0,
+        region: Box | None = None,
+        likeness: bool = False,
+    ) -> Future:
         """A future of the boxes in `image` (only in `region` when given); it fails at once when the pool is
         closed or overloaded. `image` is read later by a worker, so the caller must not change it."""
         future: Future = Future()
@@ -116,7 +188,7 @@ class DetectorPool:
             return future
         try:
             rank = _CROP if region is not None else _WHOLE
-            self._jobs.put_nowait((rank, next(self._order), (image, faces, side, region, future)))
+            self._jobs.put_nowait((rank, next(self._order), (image, faces, side, region, likeness, future)))
         except queue.Full:
             future.set_exception(DetectorFailed("the detector pool is overloaded"))
         return future
@@ -128,7 +200,7 @@ class DetectorPool:
             _rank, _order, job = self._jobs.get()
             if job is None:
                 return
-            image, faces, side, region, future = job
+            image, faces, side, region, likeness, future = job
             if not future.set_running_or_notify_cancel():
                 continue
             try:
@@ -139,7 +211,7 @@ class DetectorPool:
                         build_error = exc
                 if build_error is not None:
                     raise DetectorFailed(f"the detector could not be loaded: {build_error}") from build_error
-                future.set_result(detectors.detect(image, faces, side, region))
+                future.set_result(detectors.detect(image, faces, side, region, likeness))
             except BaseException as exc:
                 future.set_exception(exc)
 

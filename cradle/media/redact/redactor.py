@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from cradle.media.frames import Box, Frame, SafeFrame, screened
@@ -22,6 +24,8 @@ WHOLE_FRAME_SHARE = 0.4
 # After the pool refuses work, a camera waits this many frames before asking again (its unvouched frames are
 # screened meanwhile): retrying at once, with the whole frame, would only deepen the overload.
 RETRY_FRAMES = 3
+# Changed cells up to two cells from text a finished look found are masked whole (text on the move).
+_NEAR_TEXT = np.ones((5, 5), np.uint8)
 # Share of the deadline a live frame waits for its look-ahead detection once its own detections are in.
 LOOKAHEAD_PATIENCE = 0.75
 
@@ -33,9 +37,10 @@ class _Detection:
     whole: bool
     # Boxes that earlier detections found in cells that have not moved since: still valid there, and kept so
     # that one look missing a line the previous look found does not unmask it.
-    inherited: tuple[Box, ...] = ()
+    inherited: tuple[masks.Region, ...] = ()
+    cells: np.ndarray | None = None  # the grid cells its regions touch, once finished
 
-    def boxes(self) -> list[Box]:
+    def boxes(self) -> list[masks.Region]:
         return [*self.future.result(), *self.inherited]
 
 
@@ -44,6 +49,8 @@ class _Pending:
     frame: Frame
     # The detections that vouch for every part of this frame, or None when some part has none.
     vouchers: tuple[_Detection, ...] | None
+    # Cells masked whole on this frame: they changed, and text was found in or next to them a moment ago.
+    moving_text: list[Box] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -107,12 +114,13 @@ class Redactor:
         self._last_seen = -1
         self._retry_at = -(10**9)
         self._phase = pool.stagger(policy.detect_every)
+        self._moving_text: list[Box] = []
         self.counts = RedactionCounts()
 
     def push(self, frame: Frame) -> list[SafeFrame]:
         """Take one raw frame; give back the safe frames that are ready, oldest first."""
         vouchers = None if frame.lost else self._check(frame)
-        self._pending.append(_Pending(frame, vouchers))
+        self._pending.append(_Pending(frame, vouchers, self._moving_text))
         self._last_seen = frame.index
         return self._release(final=False)
 
@@ -140,6 +148,10 @@ class Redactor:
             self._previous = np.full(grid.shape, None, object)
         thumb = grid.thumbnail(image)
         moved = grid.changed(thumb)
+        # Text that moves (a card slid along, lifted, blurred by the motion) may be missed by the look at this very
+        # frame: the cells that changed in or next to where text was last masked are masked whole on this frame.
+        near_text = cv2.dilate(self._found_text(grid).astype(np.uint8), _NEAR_TEXT).astype(bool)
+        self._moving_text = grid.cell_boxes(moved & near_text)
         if moved.any():
             # A cell back to what its previous detection saw is vouched for by that one, if it still may.
             back = moved & ~grid.changed(thumb, 1) & ~self._unusable(frame.index, self._previous)
@@ -177,15 +189,26 @@ class Redactor:
             grid.settle(thumb, cells)
         return self._vouched(frame.index)
 
+    def _found_text(self, grid: MotionGrid) -> np.ndarray:
+        """Cells in which the finished detections of the current and previous looks found something."""
+        cells = np.zeros(grid.shape, bool)
+        for d in set(self._vouchers.flat) | set(self._previous.flat):
+            if d is None or not d.future.done() or d.future.exception() is not None:
+                continue
+            if d.cells is None:
+                d.cells = grid.cells_of([masks.grow(r, self.policy) for r in d.boxes()])
+            cells |= d.cells
+        return cells
+
     def _vouched(self, index: int) -> tuple[_Detection, ...] | None:
         vouchers = set(self._vouchers.flat)
         if None in vouchers or any(index - d.index >= self.policy.max_age for d in vouchers):
             return None
         return tuple(vouchers)
 
-    def _still_valid(self, moved: np.ndarray) -> tuple[Box, ...]:
-        """Boxes found by the finished detections that vouch for cells which have not moved."""
-        out: list[Box] = []
+    def _still_valid(self, moved: np.ndarray) -> tuple[masks.Region, ...]:
+        """Regions found by the finished detections that vouch for cells which have not moved."""
+        out: list[masks.Region] = []
         for d in set(self._vouchers[~moved].flat):
             if d is not None and d.future.done() and d.future.exception() is None:
                 out += d.future.result()
@@ -210,7 +233,11 @@ class Redactor:
         """Send a detection to the pool; None when it was refused at once (closed or overloaded)."""
         self.counts.detections += 1
         try:
-            future = self._pool.submit(frame.image, self.policy.faces, self.policy.detect_side, region)
+            if region is None:
+                region = self._shown_box(frame.image)
+            future = self._pool.submit(
+                frame.image, self.policy.faces, self.policy.detect_side, region, self.policy.likeness
+            )
         except Exception:  # a broken pool must screen frames, not crash the camera
             future = None
         if future is None or (future.done() and future.exception() is not None):
@@ -220,6 +247,21 @@ class Redactor:
         if whole:
             self._wholes.append(detection)
         return detection
+
+    def _shown_box(self, image: np.ndarray) -> Box | None:
+        """The upright box around the shown area (nothing outside it is shown, so nothing there needs a look)."""
+        area = self.policy.shown_area
+        if area is None:
+            return None
+        height, width = image.shape[:2]
+        xs, ys = [x * width for x, _ in area], [y * height for _, y in area]
+        box = (
+            max(0, math.floor(min(xs))),
+            max(0, math.floor(min(ys))),
+            min(width, math.ceil(max(xs))),
+            min(height, math.ceil(max(ys))),
+        )
+        return box if box[2] > box[0] and box[3] > box[1] else (0, 0, 1, 1)
 
     # Releasing frames.
 
@@ -286,17 +328,17 @@ class Redactor:
             if any(d.future.exception() is not None for d in needed):
                 out.append(self._screen(frame, reason="failed"))
                 continue
-            out.append(self._mask(frame, [box for d in needed for box in d.boxes()]))
+            out.append(self._mask(frame, [box for d in needed for box in d.boxes()], pending.moving_text))
         self._forget()
         return out
 
-    def _mask(self, frame: Frame, boxes: list[Box]) -> SafeFrame:
+    def _mask(self, frame: Frame, regions: list[masks.Region], moving: list[Box]) -> SafeFrame:
         self._pending.popleft()
         self.counts.frames += 1
-        height, width = frame.image.shape[:2]
-        grown = [masks.grow(box, self.policy, width, height) for box in boxes]
-        covered = masks.coverage((height, width), self.policy.zones, grown)
-        image = masks.apply(frame.image, covered, self.policy, grown)
+        grown = [masks.grow(region, self.policy) for region in regions]
+        grown += [np.round(masks.as_quad(box)).astype(np.int32) for box in moving]
+        covered = masks.coverage(frame.image.shape[:2], self.policy, grown)
+        image = masks.apply(frame.image, covered, self.policy)
         return SafeFrame(image, frame.index, frame.pts, frame.time_base, frame.arrived, False, covered)
 
     def _screen(self, frame: Frame, reason: str | None) -> SafeFrame:

@@ -1,0 +1,109 @@
+"""An independent, cheap check for text-like marks: rows of character-sized blobs of similar height.
+
+It shares nothing with the text detector (no network, no training), so a line the detector cannot see — an unusual
+typeface, faint ink, a size it misses — is still flagged when it looks like a row of characters. It runs on the
+same crops the detector looks at, and whatever it finds that the detector did not is masked too.
+
+Characters are the connected blobs of a locally thresholded picture (dark on light and light on dark), kept when
+their size and fill are those of glyphs; a line is a chain of at least MIN_CHAIN such blobs of similar height,
+each within a gap of about its height from the next, along a direction at most about 20° from horizontal. Smooth
+things (skin, blankets, the incubator) give no blobs; single edges and long lines give blobs of the wrong shape.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+MIN_CHAIN = 3
+# Blob heights looked for, in pixels of the picture checked.
+MIN_HEIGHT, MAX_HEIGHT = 5, 90
+
+
+def _blobs(grey: np.ndarray, dark: bool) -> np.ndarray:
+    """Glyph-like blobs as rows of (x, y, w, h, cx, cy)."""
+    block = 31
+    polarity = cv2.THRESH_BINARY_INV if dark else cv2.THRESH_BINARY
+    # Ink is darker (or lighter) than its surroundings by a clear margin, not by noise.
+    binary = cv2.adaptiveThreshold(grey, 1, cv2.ADAPTIVE_THRESH_MEAN_C, polarity, block, 12)
+    count, _, stats, centres = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    if count <= 1:
+        return np.empty((0, 6), np.float32)
+    x, y, w, h, area = (stats[1:, k].astype(np.float32) for k in range(5))
+    fill = area / np.maximum(1, w * h)
+    keep = (
+        (h >= MIN_HEIGHT)
+        & (h <= MAX_HEIGHT)
+        & (w >= 1)
+        & (w <= 3.0 * h)
+        & (fill >= 0.08)
+        & (fill <= 0.95)
+        & (area >= 6)
+    )
+    cx, cy = centres[1:, 0].astype(np.float32), centres[1:, 1].astype(np.float32)
+    return np.stack([x, y, w, h, cx, cy], 1)[keep]
+
+
+def _chains(blobs: np.ndarray) -> list[np.ndarray]:
+    """Groups of blob indexes that form lines."""
+    n = len(blobs)
+    if n < MIN_CHAIN:
+        return []
+    order = np.argsort(blobs[:, 0])
+    blobs = blobs[order]
+    parent = np.arange(n)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    x, w, h, centre_x, cy = blobs[:, 0], blobs[:, 2], blobs[:, 3], blobs[:, 4], blobs[:, 5]
+    right = x + w
+    for i in range(n):
+        # Candidates start within a gap of about one height after blob i's right edge.
+        reach = right[i] + 1.2 * h[i] + 2
+        j = i + 1
+        while j < n and x[j] <= reach:
+            ratio = h[j] / h[i]
+            along = abs(centre_x[j] - centre_x[i])
+            if 0.5 <= ratio <= 2.0 and abs(cy[j] - cy[i]) <= 0.25 * max(h[i], h[j]) + 0.36 * along:
+                a, b = find(i), find(j)
+                if a != b:
+                    parent[b] = a
+            j += 1
+    roots = np.array([find(i) for i in range(n)])
+    out = []
+    for root in np.unique(roots):
+        members = np.nonzero(roots == root)[0]
+        if len(members) >= MIN_CHAIN:
+            out.append(order[members])
+    return out
+
+
+def x_y_w_h(blobs: np.ndarray) -> list[tuple[float, float, float, float]]:
+    return [tuple(map(float, row)) for row in blobs[:, :4]]
+
+
+def text_like(image: np.ndarray) -> list[np.ndarray]:
+    """Quadrilaterals (4x2, pixels of `image`) around rows of character-like marks."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    grey = cv2.GaussianBlur(grey, (3, 3), 0)
+    quads = []
+    for dark in (True, False):
+        blobs = _blobs(grey, dark)
+        for members in _chains(blobs):
+            chain = blobs[members]
+            x, y, w, h = chain[:, 0], chain[:, 1], chain[:, 2], chain[:, 3]
+            points = np.concatenate(
+                [np.stack([x, y], 1), np.stack([x + w, y], 1), np.stack([x + w, y + h], 1), np.stack([x, y + h], 1)]
+            ).astype(np.float32)
+            rect = cv2.minAreaRect(points)
+            if min(rect[1]) <= 2.5 * float(np.median(h)):
+                quads.append(cv2.boxPoints(rect))
+                continue
+            # Several lines chained together (a dense card): each blob on its own, so nothing between is lost.
+            for a, b, c, d in x_y_w_h(chain):
+                quads.append(np.array([[a, b], [a + c, b], [a + c, b + d], [a, b + d]], np.float32))
+    return quads

@@ -1,0 +1,148 @@
+"""Defence in depth: a detector's miss is not a leak. The shown area masks everything outside it, the text-likeness
+check masks text the detector did not report, and masks follow a line's own tilt so the infant beside it stays."""
+
+from __future__ import annotations
+
+import json
+import time
+from fractions import Fraction
+
+import cv2
+import numpy as np
+import pytest
+from media_support import FixedText
+
+from cradle.media.errors import MediaError
+from cradle.media.frames import Frame, SafeFrame
+from cradle.media.redact import CameraPolicy, DetectorPool, Redactor, load_policy
+from cradle.media.redact.likeness import text_like
+from cradle.media.redact.pool import WardDetectors, normalised, tiles
+from cradle.media.scenes import WardScene, draw_scene
+
+pytestmark = pytest.mark.nodb
+
+AREA = ((0.1, 0.2), (0.6, 0.2), (0.6, 0.9), (0.1, 0.9))
+
+
+class Blind:
+    """A text detector that never finds anything: the worst case of a detector's blind spot."""
+
+    def __init__(self) -> None:
+        self.shapes: list[tuple[int, int]] = []
+
+    def detect(self, image: np.ndarray) -> list:
+        self.shapes.append(image.shape[:2])
+        return []
+
+
+def _scene(**fixed):
+    draw = draw_scene(31, frames=6, noise=0.0, jpeg=None, glare=False, light="day", contrast=1.0, **fixed)
+    return WardScene(draw)
+
+
+def _redact(frames, detector, policy: CameraPolicy) -> list[SafeFrame]:
+    with DetectorPool(lambda: WardDetectors(detector), workers=1) as pool:
+        redactor = Redactor(policy, pool, blocking=True, deadline_s=10)
+        out: list[SafeFrame] = []
+        for f in frames:
+            out += redactor.push(Frame(f.image, f.index, f.index, Fraction(1, 15), time.monotonic()))
+        return out + redactor.flush()
+
+
+def _phi_shown(frames, out) -> float:
+    """Share of PHI pixels left unmasked over the clip."""
+    phi = sum(int(f.phi_mask.sum()) for f in frames)
+    left = sum(int((f.phi_mask & ~o.covered).sum()) for f, o in zip(frames, out, strict=True))
+    return left / phi
+
+
+def test_text_a_blind_detector_misses_is_masked_by_the_likeness_check():
+    scene = _scene(card_event="static", type_px=14, monitor="always", stickers=1)
+    frames = scene.frames()
+    checked = _redact(frames, Blind(), CameraPolicy())
+    unchecked = _redact(frames, Blind(), CameraPolicy(likeness=False))
+    assert not any(o.screened for o in checked)
+    assert _phi_shown(frames, unchecked) == 1.0  # nothing stops a blind detector's miss ...
+    assert _phi_shown(frames, checked) < 0.5  # ... except the independent check, which catches most of it
+    # and the infant, which is not text, is left alone.
+    infant = sum(int(f.infant.sum()) for f in frames)
+    touched = sum(int((f.infant & o.covered).sum()) for f, o in zip(frames, checked, strict=True))
+    assert touched < 0.03 * infant
+
+
+def test_likeness_finds_rows_of_glyphs_in_many_typefaces_and_not_smooth_or_noisy_pictures():
+    for seed in (40, 41, 42, 43, 44, 45):
+        frame = WardScene(draw_scene(seed, frames=2, card_event="static", light="day", glare=False, contrast=1.0,
+                                     noise=0.0, jpeg=None)).frame(0)  # fmt: skip
+        found = np.zeros(frame.phi_mask.shape, np.uint8)
+        for quad in text_like(frame.image):
+            cv2.fillConvexPoly(found, np.round(quad).astype(np.int32), 1)
+        assert (found.astype(bool) & frame.phi_mask).sum() > 0.3 * frame.phi_mask.sum(), seed
+        assert (found.astype(bool) & frame.infant).sum() < 0.02 * frame.infant.sum(), seed
+    ramp = np.tile(np.linspace(0, 255, 640, dtype=np.uint8), (480, 1))
+    noise = np.random.default_rng(1).normal(128, 12, (480, 640)).clip(0, 255).astype(np.uint8)
+    assert text_like(cv2.cvtColor(ramp, cv2.COLOR_GRAY2BGR)) == []
+    assert text_like(cv2.cvtColor(noise, cv2.COLOR_GRAY2BGR)) == []
+
+
+def test_shown_area_masks_everything_outside_it_whatever_the_detector_says():
+    scene = _scene(card_event="static")
+    frames = scene.frames()
+    out = _redact(frames, Blind(), CameraPolicy(shown_area=AREA, likeness=False))
+    h, w = frames[0].image.shape[:2]
+    for o in out:
+        assert o.covered[: int(0.2 * h) - 1].all() and o.covered[:, int(0.6 * w) + 1 :].all()
+        assert o.covered[int(0.9 * h) + 1 :].all() and o.covered[:, : int(0.1 * w) - 1].all()
+        assert not o.covered[int(0.3 * h) : int(0.8 * h), int(0.2 * w) : int(0.5 * w)].any()
+    # A camera with no shown area keeps the whole picture (today's behaviour).
+    plain = _redact(frames, Blind(), CameraPolicy(likeness=False))
+    assert not any(o.covered.any() for o in plain)
+
+
+def test_shown_area_limits_detection_to_its_box():
+    detector = Blind()
+    frames = _scene(card_event="static").frames()[:1]
+    _redact(frames, detector, CameraPolicy(shown_area=AREA))
+    h, w = frames[0].image.shape[:2]
+    assert detector.shapes == [(round(0.7 * h), round(0.5 * w))]
+
+
+def test_camera_configuration_file_accepts_a_shown_area(tmp_path):
+    path = tmp_path / "bed-3.json"
+    path.write_text(json.dumps({"shown_area": [[0.1, 0.2], [0.6, 0.2], [0.6, 0.9], [0.1, 0.9]]}))
+    assert load_policy(path).shown_area == AREA
+    path.write_text(json.dumps({"shown_area": [[0.1, 0.2], [1.6, 0.2]]}))
+    with pytest.raises(MediaError, match="shown area"):
+        load_policy(path)
+
+
+def test_masks_follow_a_tilted_line_not_its_upright_box():
+    image = np.full((480, 640, 3), 200, np.uint8)
+    # A line 20 px high tilted by about 15 degrees: its upright box is 200 x 72 px, mostly not the line.
+    line = np.array([[200, 300], [393, 248], [398, 267], [205, 319]], np.float32)
+    out = _redact([type("F", (), {"image": image, "index": 0})()], FixedText([line]), CameraPolicy(likeness=False))[0]
+    inside = np.zeros((480, 640), np.uint8)
+    cv2.fillConvexPoly(inside, line.astype(np.int32), 1)
+    assert out.covered[inside.astype(bool)].all()
+    # The corners of the upright box, away from the line, are untouched.
+    assert not out.covered[248:256, 200:230].any() and not out.covered[312:319, 370:398].any()
+
+
+def test_large_frames_are_detected_in_native_resolution_tiles():
+    boxes = tiles(1920, 1080)
+    assert all(x1 - x0 <= 640 and y1 - y0 <= 640 for x0, y0, x1, y1 in boxes)
+    covered = np.zeros((1080, 1920), bool)
+    for x0, y0, x1, y1 in boxes:
+        covered[y0:y1, x0:x1] = True
+    assert covered.all()
+    assert tiles(640, 480) == [(0, 0, 640, 480)]
+    detector = Blind()
+    frames = WardScene(draw_scene(5, width=1920, height=1080, frames=1)).frames()
+    _redact(frames, detector, CameraPolicy())
+    assert len(detector.shapes) == len(boxes) and max(max(s) for s in detector.shapes) <= 640
+
+
+def test_dark_infrared_frames_gain_contrast_before_detection():
+    night = WardScene(draw_scene(2, light="night", frames=1)).frame(0).image
+    seen = normalised(night)
+    assert seen is not night and seen.std() > 1.1 * night.std()
