@@ -52,12 +52,12 @@ def stamped_opener(epoch: float):
 
 def use_stamped_camera(epoch: float) -> None:
     """The worker builds its pipelines with the stamped source; everything else in it stays as it is."""
-    from cradle.media.live import CameraPipeline, _settings_for
+    from cradle.media.live import CameraPipeline, live_settings
     from cradle.media.source import CameraSource, SourceSettings
     from cradle.viewing import worker
 
     def pipeline(url, *args, **kwargs):
-        s = _settings_for(url)
+        s = live_settings(url)
         kwargs["source"] = CameraSource(
             url, SourceSettings(fps=s.fps, width=s.width, height=s.height), opener=stamped_opener(epoch)
         )

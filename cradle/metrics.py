@@ -31,6 +31,13 @@ CAMERA_FPS = Gauge(
     ["camera"],
     multiprocess_mode="mostrecent",
 )
+REDACTED_FPS = Gauge(
+    "cradle_camera_redacted_fps",
+    "Frames per second a camera redacts; below its frame rate when the worker is overloaded (the frames in between "
+    "repeat the last safe one).",
+    ["camera"],
+    multiprocess_mode="mostrecent",
+)
 SEGMENTS_WRITTEN = Counter("cradle_segments_written_total", "Live segments sealed and stored.", ["camera"])
 REDACTION_LATENCY = Histogram(
     "cradle_redaction_latency_seconds",
@@ -41,6 +48,11 @@ PRIVACY_SCREEN = Counter(
     "cradle_privacy_screen_seconds_total",
     "Seconds of a camera's picture replaced by the privacy screen (redaction behind, lost source, or a nurse's pause).",
     ["camera"],
+)
+WORKER_CAPACITY_LEFT = Gauge(
+    "cradle_worker_cameras_over_capacity",
+    "Cameras this worker would run by its share but leaves to other workers because it cannot redact them in time.",
+    multiprocess_mode="livesum",
 )
 CAMERAS_RUN = Gauge("cradle_worker_cameras", "Cameras this worker runs under its leases.", multiprocess_mode="livesum")
 FETCHES = Counter(

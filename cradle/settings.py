@@ -382,6 +382,12 @@ CRADLE = {
     # within twice this. At most this many cameras per worker (0: as many as its share of the live workers').
     "LEASE_SECONDS": float(os.environ.get("CRADLE_LEASE_SECONDS", "10")),
     "WORKER_CAMERAS": int(os.environ.get("CRADLE_WORKER_CAMERAS", "0")),
+    # What one worker can redact in real time, in 640x480 15 fps cameras (a 1280x720 one counts 3): it takes no more
+    # cameras than fit, leaving the rest to other workers. 0 measures nothing and takes its share (see README).
+    "WORKER_CAPACITY": float(os.environ.get("CRADLE_WORKER_CAPACITY", "0")),
+    # Per-camera redaction settings (shown area, static zones, ...): `<camera id>.json` in this folder, the same
+    # file `cradle redact --camera-config` reads. A camera without one keeps the defaults (the whole picture).
+    "CAMERA_CONFIG_DIR": os.environ.get("CRADLE_CAMERA_CONFIG_DIR", ""),
     # How often the worker holding the housekeeping lease queues the periodic background work (cradle/tasks.py).
     "DAILY_CLIPS_EVERY_SECONDS": 30,
     "RETENTION_EVERY_SECONDS": int(os.environ.get("CRADLE_RETENTION_EVERY_SECONDS", "600")),

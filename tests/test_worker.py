@@ -101,3 +101,46 @@ def test_a_paused_camera_sends_the_privacy_screen_from_the_pipeline(small_camera
     assert np.abs(frame.astype(int) - screen.astype(int)).mean() < 6
     # At least a second: 15 frames of 1/15 s each add up to 1 - 1e-16 in floating point.
     assert sample("cradle_privacy_screen_seconds_total", camera) - screened >= 1.0 - 1e-9
+
+
+def test_camera_configuration_file_sets_the_shown_area_and_a_broken_one_masks_everything(tmp_path, settings):
+    from cradle.viewing.worker import camera_policy
+
+    settings.CRADLE = {**settings.CRADLE, "CAMERA_CONFIG_DIR": str(tmp_path)}
+    assert camera_policy(7).shown_area is None  # no file: today's behaviour, the whole picture
+    (tmp_path / "7.json").write_text('{"shown_area": [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]}')
+    assert camera_policy(7).shown_area == ((0.1, 0.1), (0.9, 0.1), (0.9, 0.9), (0.1, 0.9))
+    (tmp_path / "7.json").write_text('{"shown_area": [[0.1, 0.1]]}')
+    from cradle.media.redact.masks import coverage
+
+    assert coverage((48, 64), camera_policy(7), []).all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_masks_everything_outside_a_cameras_shown_area(small_camera, tmp_path, settings):
+    fam = small_camera
+    settings.CRADLE = {**settings.CRADLE, "CAMERA_CONFIG_DIR": str(tmp_path)}
+    (tmp_path / f"{fam.bed.camera.pk}.json").write_text('{"shown_area": [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}')
+    run_worker(20, until=lambda: LiveSegment.objects.filter(admission=fam.admission).count() >= 2)
+    segment = LiveSegment.objects.filter(admission=fam.admission).order_by("index").last()
+    data = storage.segment_store().get(fam.admission.media_id, str(fam.bed.camera.pk), segment.index, "ref")
+    frame = decode(data)[3].astype(int)
+    width = frame.shape[1]
+    right, left = frame[:, width // 2 + 4 :], frame[:, : width // 2 - 4]
+    assert right.std() < 4 and abs(right.mean() - 48) < 8  # the fill, nothing of the room
+    assert left.std() > 10
+
+
+def test_a_worker_takes_only_the_cameras_it_can_redact(settings):
+    settings.CRADLE = {**settings.CRADLE, "WORKER_CAPACITY": 8.0}
+    worker = Worker(pool=DetectorPool(lambda: WardDetectors(NoText()), workers=1))
+    try:
+        vga = ["sim://bed?size=640x480&fps=15"] * 10
+        hd = ["sim://bed?size=1280x720&fps=15"] * 5
+        assert worker._within_capacity(10, vga) == 8
+        assert worker._within_capacity(5, hd) == 2
+        assert worker._within_capacity(3, vga) == 3
+        settings.CRADLE = {**settings.CRADLE, "WORKER_CAPACITY": 0.0}
+        assert worker._within_capacity(10, vga) == 10  # not set: the share alone
+    finally:
+        worker.pool.close()

@@ -6,7 +6,9 @@ picture with the privacy screen here, in the pipeline, so no viewer anywhere can
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -15,6 +17,12 @@ from cradle.media.frames import SafeFrame, privacy_screen
 from cradle.media.hls import TS_TIME_BASE, Segment, SegmentWriter
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
 from cradle.media.source import CameraSource, SourceSettings
+
+log = logging.getLogger(__name__)
+
+# A segment whose first frame was captured longer ago than its own length, the hold window and this much more (its
+# encoding and sealing) is dropped, not stored: viewers get a gap rather than a picture that old.
+SEGMENT_SLACK_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -41,8 +49,9 @@ class CameraPipeline:
         first_index: int = 0,
         source: CameraSource | None = None,
         observe: Callable[[SafeFrame], None] | None = None,
+        on_rate: Callable[[float], None] | None = None,
     ) -> None:
-        self.settings = settings or _settings_for(url)
+        self.settings = settings or live_settings(url)
         s = self.settings
         self._source = source or CameraSource(url, SourceSettings(fps=s.fps, width=s.width, height=s.height))
         self._redactor = Redactor(policy or CameraPolicy(), pool, fps=s.fps)
@@ -51,10 +60,16 @@ class CameraPipeline:
         self._paused = paused
         # Sees every frame as it leaves redaction (the worker's metrics); never changes it.
         self._observe = observe
+        # Told the frames per second actually redacted whenever overload changes it (the worker's metric).
+        self.on_rate = on_rate
         # Timestamps follow the segment numbers, so that a stream taken over by another worker carries on smoothly.
         self._frame_no = first_index * self._writer.frames_per_segment
         self.segments = 0
         self.screened = 0
+        self.dropped = 0  # segments too old to deliver
+        self._captured: list[float] = []  # capture times of the frames of the segment being filled
+        self._redactor.on_rate = self._rate_changed
+        self._camera_id = camera_id
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -81,6 +96,7 @@ class CameraPipeline:
                 frame = SafeFrame(
                     privacy_screen(width, height), frame.index, frame.pts, frame.time_base, frame.arrived, True
                 )
+            self._captured.append(frame.arrived)
             for segment in self._writer.write(self._retimed(frame)):
                 self._deliver(segment)
 
@@ -93,11 +109,28 @@ class CameraPipeline:
         )
 
     def _deliver(self, segment: Segment) -> None:
+        captured, self._captured = self._captured[: segment.frames], self._captured[segment.frames :]
+        age = time.monotonic() - min(captured, default=time.monotonic())
+        if age > segment.duration + self._redactor.deadline_s + SEGMENT_SLACK_S:
+            self.dropped += 1
+            log.warning("camera %s: segment %d dropped, its first frame is %.1f s old", self._camera_id,
+                        segment.index, age)  # fmt: skip
+            return
         self.segments += 1
         self._sink(segment)
 
+    def _rate_changed(self, stride: int) -> None:
+        fps = self.settings.fps / stride
+        if stride > 1:
+            log.warning("camera %s: redaction is behind; redacting %.1f frames a second, repeating the last safe "
+                        "frame in between", self._camera_id, fps)  # fmt: skip
+        else:
+            log.info("camera %s: redaction has caught up; every frame is redacted again", self._camera_id)
+        if self.on_rate is not None:
+            self.on_rate(fps)
 
-def _settings_for(url: str) -> LiveSettings:
+
+def live_settings(url: str) -> LiveSettings:
     """A simulated camera says its own size and rate; a real one is taken at the defaults."""
     if url.startswith("sim://"):
         from cradle.media.sim import settings_from_url

@@ -128,7 +128,8 @@ class CameraSource:
                 for picture in self._opener(self.url):
                     if self._stop.is_set():
                         return
-                    self._put(picture)
+                    # Stamped as it is decoded: a frame's age counts from capture, queueing included.
+                    self._put((picture, time.monotonic()))
                     self._backoff.reset()
             except Exception:  # noqa: S110 - a dead camera is expected; the consumer shows the privacy screen
                 pass
@@ -138,7 +139,7 @@ class CameraSource:
             self.reconnects += 1
             self._wait(self._backoff.next())
 
-    def _put(self, item: Picture | None) -> None:
+    def _put(self, item: tuple[Picture, float] | None) -> None:
         while not self._stop.is_set():
             try:
                 self._queue.put(item, timeout=0.2)
@@ -153,7 +154,11 @@ class CameraSource:
             self._sleep(seconds)
 
     def frames(self) -> Iterator[Frame]:
-        """Raw frames, and `lost=True` privacy screens while the camera is gone for over `stall_s`."""
+        """Raw frames, and `lost=True` privacy screens while the camera is gone for over `stall_s`.
+
+        A frame's `arrived` is when it was decoded, not when it left the queue: every deadline downstream (the
+        redaction watchdog, the hold window, the latency metric) counts from capture.
+        """
         s = self.settings
         interval = 1.0 / s.fps
         index = 0
@@ -180,11 +185,11 @@ class CameraSource:
                 continue
             if picture is None:
                 return
-            image, pts, time_base = picture
+            (image, pts, time_base), captured = picture
             size = (image.shape[1], image.shape[0])
             last_real = time.monotonic()
             lost = False
-            yield Frame(image, index, pts, time_base, last_real)
+            yield Frame(image, index, pts, time_base, captured)
             index += 1
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connections
@@ -21,11 +22,12 @@ from django.db.models import Max
 from django.utils import timezone
 
 from cradle import metrics, tasks
+from cradle.media.errors import MediaError
 from cradle.media.fingerprint import fingerprint_segment
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import Segment, decode
-from cradle.media.live import CameraPipeline
-from cradle.media.redact import DetectorPool
+from cradle.media.live import CameraPipeline, live_settings
+from cradle.media.redact import CameraPolicy, DetectorPool, load_policy
 from cradle.outage import StateLog
 from cradle.unit.models import Admission, Camera
 from cradle.viewing import fastpath
@@ -36,6 +38,32 @@ from cradle.viewing.storage import mark_key, segment_store
 log = logging.getLogger(__name__)
 
 VARIANT_OBJECTS = ("A", "B", "ref")
+
+
+WHOLE_PICTURE = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
+
+
+def camera_policy(camera_id: int) -> CameraPolicy:
+    """The camera's redaction settings from CAMERA_CONFIG_DIR, or the defaults when it has no file there.
+
+    A file that cannot be read fails closed: the whole picture is masked (and the reason logged) rather than the
+    camera running without the shown area someone set for it.
+    """
+    folder = settings.CRADLE["CAMERA_CONFIG_DIR"]
+    path = Path(folder) / f"{camera_id}.json" if folder else None
+    if path is None or not path.exists():
+        return CameraPolicy()
+    try:
+        return load_policy(path)
+    except MediaError as exc:
+        log.error("camera %s: its configuration is unusable, so its whole picture is masked: %s", camera_id, exc)
+        return CameraPolicy(zones=(WHOLE_PICTURE,))
+
+
+def camera_cost(url: str) -> float:
+    """What a camera costs to redact, in 640x480 15 fps cameras (pixels a second, scaled)."""
+    s = live_settings(url)
+    return max(0.25, s.width * s.height * s.fps / (640 * 480 * 15.0))
 
 
 class CameraRun:
@@ -53,6 +81,7 @@ class CameraRun:
         # is ever produced twice; the newest row covers a lease written before it knew.
         last = LiveSegment.objects.filter(camera=camera).aggregate(last=Max("index"))["last"]
         next_index = max(Lease.objects.get(name=lease.name).next_index, 0 if last is None else last + 1)
+        self._label = str(camera.pk)
         self.pipeline = CameraPipeline(
             camera.source_url,
             str(camera.pk),
@@ -60,10 +89,12 @@ class CameraRun:
             worker.pool,
             self._store,
             paused=self.is_paused,
+            policy=camera_policy(camera.pk),
             first_index=next_index,
             observe=self._observe,
+            on_rate=lambda fps: metrics.REDACTED_FPS.labels(self._label).set(fps),
         )
-        self._label = str(camera.pk)
+        metrics.REDACTED_FPS.labels(self._label).set(self.pipeline.settings.fps)
         self._last_segment_at: float | None = None
         self.thread = threading.Thread(target=self._run, name=f"camera {camera.pk}", daemon=True)
 
@@ -142,6 +173,7 @@ class Worker:
         # Through an outage the loop retries every second: one log line when it starts, one when it ends.
         self._database_state = StateLog(log, "the database (camera leases)")
         self._housekeeping_state = StateLog(log, "housekeeping")
+        self._capacity_logged: tuple[int, int] | None = None
 
     def reconcile(self) -> None:
         """Claims and renews leases, then starts and stops pipelines to match what this worker holds."""
@@ -152,6 +184,7 @@ class Worker:
         }
         workers = self.leases.announce()
         share = fair_share(len(wanted), workers, settings.CRADLE["WORKER_CAMERAS"])
+        share = self._within_capacity(share, [camera.source_url for camera, _ in wanted.values()])
         names = [camera_lease(camera_id) for camera_id in wanted]
         held = self.leases.claim([*names, HOUSEKEEPING], limit=share)
         self.leases.release([name for name in self.held if name not in held])
@@ -186,6 +219,31 @@ class Worker:
             self.runs[camera_id] = run
             run.thread.start()
         metrics.CAMERAS_RUN.set(len(self.runs))
+
+    def _within_capacity(self, share: int, urls: list[str]) -> int:
+        """`share` cut down to the cameras this worker can redact in real time (WORKER_CAPACITY), with a log line
+        when that leaves cameras to other workers."""
+        capacity = settings.CRADLE["WORKER_CAPACITY"]
+        if not capacity or not urls:
+            return share
+        cost = sum(camera_cost(url) for url in urls) / len(urls)
+        fits = max(1, int(capacity / cost + 1e-9))
+        if fits < share:
+            if self._capacity_logged != (fits, share):
+                log.warning(
+                    "worker at capacity: takes %d of the %d cameras it would share (%.1f camera units of %.1f); "
+                    "the rest wait for another worker",
+                    fits,
+                    share,
+                    fits * cost,
+                    capacity,
+                )
+            self._capacity_logged = (fits, share)
+            metrics.WORKER_CAPACITY_LEFT.set(share - fits)
+            return fits
+        self._capacity_logged = None
+        metrics.WORKER_CAPACITY_LEFT.set(0)
+        return share
 
     def _shed(self, share: int, workers: int) -> None:
         """Hands one camera back when this worker holds more than its share, so that a worker that has just started

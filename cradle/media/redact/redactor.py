@@ -18,6 +18,7 @@ from cradle.media.redact import masks
 from cradle.media.redact.motion import MotionGrid
 from cradle.media.redact.policy import CameraPolicy
 from cradle.media.redact.pool import DetectorPool
+from cradle.media.redact.rate import FrameRate
 
 # Above this share of the frame, one whole-frame detection is cheaper than crops of the moving parts.
 WHOLE_FRAME_SHARE = 0.4
@@ -51,6 +52,8 @@ class _Pending:
     vouchers: tuple[_Detection, ...] | None
     # Cells masked whole on this frame: they changed, and text was found in or next to them a moment ago.
     moving_text: list[Box] = field(default_factory=list)
+    # Shown as a repeat of the last safe frame: the camera is redacting fewer frames to keep up.
+    repeat: bool = False
 
 
 @dataclass(slots=True)
@@ -65,6 +68,7 @@ class RedactionCounts:
     unvouched: int = 0  # some part had no valid detection (moved, refused, failed earlier or too old)
     late: int = 0  # a detection the frame needed was not back by the deadline
     failed: int = 0  # a detection the frame needed raised
+    repeated: int = 0  # frames shown as a repeat of the last safe one while the camera redacts fewer frames
 
 
 class Redactor:
@@ -115,10 +119,25 @@ class Redactor:
         self._retry_at = -(10**9)
         self._phase = pool.stagger(policy.detect_every)
         self._moving_text: list[Box] = []
+        self._last_safe: SafeFrame | None = None
+        self.rate = FrameRate()
+        # Called with the new frames-redacted-per-frame-shown whenever overload changes it (the worker logs it).
+        self.on_rate: Callable[[int], None] | None = None
         self.counts = RedactionCounts()
+
+    @property
+    def deadline_s(self) -> float:
+        """The hold window in seconds: no frame leaves later than this after capture, except as the screen."""
+        return self._deadline
 
     def push(self, frame: Frame) -> list[SafeFrame]:
         """Take one raw frame; give back the safe frames that are ready, oldest first."""
+        if not self._blocking:
+            self._rate_changed(self.rate.relax(self._clock()))
+        if not frame.lost and not self._blocking and self.rate.skip(frame.index):
+            self._pending.append(_Pending(frame, None, repeat=True))
+            self._last_seen = frame.index
+            return self._release(final=False)
         vouchers = None if frame.lost else self._check(frame)
         self._pending.append(_Pending(frame, vouchers, self._moving_text))
         self._last_seen = frame.index
@@ -242,6 +261,8 @@ class Redactor:
             future = None
         if future is None or (future.done() and future.exception() is not None):
             self._retry_at = frame.index + RETRY_FRAMES
+            if not self._blocking:
+                self._rate_changed(self.rate.press(self._clock()))
             return None
         detection = _Detection(frame.index, future, whole)
         if whole:
@@ -295,11 +316,19 @@ class Redactor:
             if frame.lost:
                 out.append(self._screen(frame, reason=None))
                 continue
+            if pending.repeat:
+                out.append(self._repeat(frame))
+                continue
             if pending.vouchers is None:
                 out.append(self._screen(frame, reason="unvouched"))
                 continue
             age = self._clock() - frame.arrived
             overdue = age > self._deadline
+            if overdue and not self._blocking:
+                # Older than the hold window (counted from capture): it may not leave, masked or not.
+                self._rate_changed(self.rate.press(self._clock()))
+                out.append(self._screen(frame, reason="late"))
+                continue
             # A live frame whose own detections are in waits for the look-ahead only this long: the look-ahead
             # adds boxes but the frame is valid without it, and waiting to the deadline would make it late.
             impatient = not self._blocking and age > LOOKAHEAD_PATIENCE * self._deadline
@@ -328,6 +357,8 @@ class Redactor:
             if any(d.future.exception() is not None for d in needed):
                 out.append(self._screen(frame, reason="failed"))
                 continue
+            if impatient:  # nearly late: the camera asks for less before frames turn into screens
+                self._rate_changed(self.rate.press(self._clock()))
             out.append(self._mask(frame, [box for d in needed for box in d.boxes()], pending.moving_text))
         self._forget()
         return out
@@ -339,13 +370,29 @@ class Redactor:
         grown += [np.round(masks.as_quad(box)).astype(np.int32) for box in moving]
         covered = masks.coverage(frame.image.shape[:2], self.policy, grown)
         image = masks.apply(frame.image, covered, self.policy)
-        return SafeFrame(image, frame.index, frame.pts, frame.time_base, frame.arrived, False, covered)
+        self._last_safe = SafeFrame(image, frame.index, frame.pts, frame.time_base, frame.arrived, False, covered)
+        return self._last_safe
+
+    def _repeat(self, frame: Frame) -> SafeFrame:
+        """The last safe picture again in `frame`'s place (the screen when the last one was not safe)."""
+        last = self._last_safe
+        if last is None:
+            return self._screen(frame, reason=None)
+        self._pending.popleft()
+        self.counts.frames += 1
+        self.counts.repeated += 1
+        return SafeFrame(last.image, frame.index, frame.pts, frame.time_base, frame.arrived, False, last.covered)
+
+    def _rate_changed(self, changed: bool) -> None:
+        if changed and self.on_rate is not None:
+            self.on_rate(self.rate.stride)
 
     def _screen(self, frame: Frame, reason: str | None) -> SafeFrame:
         """The privacy screen for `frame`; `reason` is None for frames the source had already lost."""
         self._pending.popleft()
         self.counts.frames += 1
         self.counts.screened += 1
+        self._last_safe = None
         if reason is not None:
             self.counts.failures += 1
             setattr(self.counts, reason, getattr(self.counts, reason) + 1)

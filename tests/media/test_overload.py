@@ -1,0 +1,101 @@
+"""Overload and delay: a frame's age counts from capture, a frame older than the hold window never leaves, and a
+camera that falls behind lowers its frame rate (repeating its last safe picture) before it screens."""
+
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from media_support import FixedText, wait_until
+
+from cradle.media.frames import Frame, SafeFrame
+from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
+from cradle.media.redact.pool import WardDetectors
+from cradle.media.redact.rate import MAX_STRIDE, FrameRate
+from cradle.media.sim import SimCamera, SimSettings
+from cradle.media.source import CameraSource
+
+pytestmark = pytest.mark.nodb
+
+CARD = (400, 240, 620, 420)
+
+
+def test_source_stamps_frames_when_captured_not_when_taken_from_its_queue():
+    picture = (np.zeros((48, 64, 3), np.uint8), 0, Fraction(1, 15))
+
+    def camera(url):
+        yield from [picture] * 3
+        time.sleep(30)
+
+    source = CameraSource("rtsp://camera", opener=camera)
+    try:
+        assert wait_until(lambda: source._queue.qsize() == 3)
+        time.sleep(0.3)  # the pipeline was busy: the frames waited in the queue
+        frames = source.frames()
+        first = next(frames)
+        assert time.monotonic() - first.arrived >= 0.3
+    finally:
+        source.close()
+
+
+def test_live_frame_older_than_the_hold_window_is_screened_even_with_its_detections_in():
+    detector = FixedText([CARD])
+    detector.release.clear()  # the detection is slow ...
+    now = [100.0]
+    camera = SimCamera(SimSettings(seed=21, noise=0, shake=0))
+    with DetectorPool(lambda: WardDetectors(detector), workers=1) as pool:
+        redactor = Redactor(CameraPolicy(detect_every=90, hold_frames=8, lookahead_frames=0), pool, fps=15,
+                            clock=lambda: now[0])  # fmt: skip
+        out = redactor.push(Frame(camera.frame(0).image, 0, 0, Fraction(1, 15), now[0]))
+        now[0] += 1.0  # ... the camera thread was starved for a second: twice the 0.53 s hold window
+        detector.release.set()
+        assert wait_until(lambda: redactor.counts.detections == detector.calls and not pool._jobs.qsize())
+        time.sleep(0.05)
+        out += redactor.poll()
+    assert len(out) == 1 and out[0].screened and redactor.counts.late == 1
+
+
+def test_camera_behind_lowers_its_frame_rate_with_repeats_of_safe_frames_before_it_screens():
+    detector = FixedText([CARD])
+    now = [0.0]
+    camera = SimCamera(SimSettings(seed=21, noise=0, shake=0))
+    raws = [camera.frame(i).image for i in range(60)]
+    rates: list[int] = []
+    with DetectorPool(lambda: WardDetectors(detector), workers=1, backlog=64) as pool:
+        redactor = Redactor(CameraPolicy(detect_every=1, hold_frames=8, likeness=False), pool, fps=15,
+                            clock=lambda: now[0])  # fmt: skip
+        redactor.on_rate = rates.append
+        out: list[SafeFrame] = []
+        for i, image in enumerate(raws):
+            # Each detection takes 0.45 s of the camera's time: frames leave near the end of the hold window.
+            out += redactor.push(Frame(image, i, i, Fraction(1, 15), now[0]))
+            assert wait_until(lambda: detector.calls >= redactor.counts.detections)
+            now[0] += 0.45 if i < 30 else 1 / 15
+            out += redactor.poll()
+        now[0] += 5
+        out += redactor.flush()
+    assert [f.index for f in out] == list(range(60))
+    assert rates and rates[0] == 2 and max(rates) <= MAX_STRIDE
+    assert redactor.counts.repeated > 0
+    x0, y0, x1, y1 = CARD
+    for frame in out:
+        raw = raws[frame.index][y0:y1, x0:x1]
+        assert frame.screened or not np.array_equal(frame.image[y0:y1, x0:x1], raw), "a raw card left redaction"
+    # Repeats show an earlier safe picture, and fewer frames were screened than repeated.
+    masked = {f.image.tobytes() for f in out if not f.screened}
+    assert all(f.image.tobytes() in masked for f in out if not f.screened)
+    assert redactor.counts.screened < redactor.counts.repeated
+
+
+def test_frame_rate_steps_down_under_pressure_and_back_up_after_calm():
+    rate = FrameRate()
+    assert rate.press(0.0) and rate.stride == 2
+    assert not rate.press(0.1)  # at most one step per half second
+    assert rate.press(0.6) and rate.stride == 4
+    assert not rate.press(2.0) and rate.stride == MAX_STRIDE
+    assert [rate.skip(i) for i in range(4)] == [False, True, True, True]
+    assert not rate.relax(4.0)  # not calm long enough
+    assert rate.relax(5.1) and rate.stride == 2
+    assert rate.relax(8.2) and rate.stride == 1 and not rate.skip(1)
