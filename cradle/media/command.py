@@ -30,7 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cradle redact", description="Redact PHI from a video file.")
     parser.add_argument("input", help="any video PyAV can read")
     parser.add_argument("output", help="where to write the redacted H.264 MP4")
-    parser.add_argument("--camera-config", help="JSON camera configuration (static zones, faces, mask style)")
+    parser.add_argument(
+        "--camera-config", help="JSON camera configuration (shown area, static zones, faces, mask style, ...)"
+    )
+    parser.add_argument(
+        "--report", action="store_true", help="print the clip's figures: masked share, screened frames, detections"
+    )
     return parser
 
 
@@ -56,14 +61,37 @@ def main(argv: list[str]) -> int:
             "detection failed for them.",
             file=sys.stderr,
         )
+    if args.report:
+        print(result.report(args.input, policy))
     return 0
 
 
 class RedactResult:
     """Counts from one redaction run."""
 
-    def __init__(self, frames: int, screened: int) -> None:
+    def __init__(
+        self,
+        frames: int,
+        screened: int,
+        masked: float = 0.0,
+        most_masked: float = 0.0,
+        detections: int = 0,
+        crops: int = 0,
+        size: tuple[int, int] = (0, 0),
+    ) -> None:
         self.frames, self.screened = frames, screened
+        self.masked, self.most_masked = masked, most_masked  # mean and largest share of a frame's pixels masked
+        self.detections, self.crops = detections, crops
+        self.size = size
+
+    def report(self, name: str, policy: CameraPolicy) -> str:
+        """One line of figures for a person: what was masked, screened and looked at."""
+        area = "shown area set" if policy.shown_area else "whole picture shown"
+        return (
+            f"{name}: {self.frames} frames {self.size[0]}x{self.size[1]}; masked {100 * self.masked:.1f} % of "
+            f"pixels on average (at most {100 * self.most_masked:.1f} % of a frame); {self.screened} frames "
+            f"screened; {self.detections} detections ({self.crops} on changed regions); {area}"
+        )
 
 
 def _check_input(path: Path) -> None:
@@ -149,10 +177,12 @@ def _redact_stream(
     redactor = Redactor(policy, pool, fps=fps, deadline_s=FILE_DEADLINE_S, blocking=True)
     decoded = 0
     last_pts: int | None = None
+    shares: list[float] = []
 
     def write(frames: list[SafeFrame]) -> None:
         for frame in frames:
             writer.write(frame)
+            shares.append(1.0 if frame.covered is None else float(frame.covered.mean()))
             progress.update(1)
 
     try:
@@ -174,7 +204,16 @@ def _redact_stream(
             raise MediaError(f"{source} has no decodable video frames.")
         writer.close()
         done = True
-        return RedactResult(decoded, redactor.counts.screened)
+        counts = redactor.counts
+        return RedactResult(
+            decoded,
+            counts.screened,
+            sum(shares) / max(1, len(shares)),
+            max(shares, default=0.0),
+            counts.detections,
+            counts.motion_detections,
+            (width, height),
+        )
     finally:
         pool.close()
         progress.close()

@@ -172,3 +172,19 @@ def test_command_line_prints_no_traceback_for_garbage(tmp_path):
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_report_prints_the_clips_figures_and_a_shown_area_from_the_camera_configuration(bed_video, tmp_path, capsys):
+    source, _ = bed_video
+    config = tmp_path / "bed.json"
+    config.write_text(json.dumps({"shown_area": [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}))
+    target = tmp_path / "shown.mp4"
+    code = command.main(["redact", str(source), str(target), "--camera-config", str(config), "--report"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "20 frames 640x480" in out and "0 frames screened" in out and "shown area set" in out
+    masked = float(out.split("masked ")[1].split(" %")[0])
+    assert masked >= 50  # the right half is outside the shown area
+    _, _, _, redacted = _frames(target)
+    right = redacted[10][1][:, 330:].astype(int)
+    assert right.std() < 4  # nothing of the bed card or the monitor
