@@ -107,7 +107,9 @@ def test_detector_exception_screens_frames_until_detection_recovers(fake_text):
     assert _leaks(sink, raws) == []
     screened = [f.index for f in sink.frames if f.screened]
     assert screened and all(_is_screen(f) for f in sink.frames if f.screened)
-    assert set(range(4, 8)) <= set(screened)
+    # Frames whose look-ahead failed are screened; frame 7 is still vouched for by the look at frame 2 (the picture
+    # has not changed, and that look is younger than detect_every + hold_frames) and by frame 8's good look-ahead.
+    assert set(range(4, 7)) <= set(screened)
     # Detection came back, and so did the picture.
     assert not sink.frames[-1].screened and not sink.frames[12].screened
 

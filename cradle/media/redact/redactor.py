@@ -54,6 +54,8 @@ class _Pending:
     moving_text: list[Box] = field(default_factory=list)
     # Shown as a repeat of the last safe frame: the camera is redacting fewer frames to keep up.
     repeat: bool = False
+    # A release found its own detections not back yet (not just the look-ahead): the pool is slow for it.
+    waited: bool = False
 
 
 @dataclass(slots=True)
@@ -119,6 +121,8 @@ class Redactor:
         self._retry_at = -(10**9)
         self._phase = pool.stagger(policy.detect_every)
         self._moving_text: list[Box] = []
+        self._refresh: _Detection | None = None  # the safety schedule's look, running in the background
+        self._refresh_thumb: np.ndarray | None = None
         self._last_safe: SafeFrame | None = None
         self.rate = FrameRate()
         # Called with the new frames-redacted-per-frame-shown whenever overload changes it (the worker logs it).
@@ -166,6 +170,7 @@ class Redactor:
             self._vouchers = np.full(grid.shape, None, object)
             self._previous = np.full(grid.shape, None, object)
         thumb = grid.thumbnail(image)
+        self._install_refresh(grid)
         moved = grid.changed(thumb)
         # Text that moves (a card slid along, lifted, blurred by the motion) may be missed by the look at this very
         # frame: the cells that changed in or next to where text was last masked are masked whole on this frame.
@@ -183,6 +188,15 @@ class Redactor:
             self._vouchers[need] = None
             return self._vouched(frame.index)
         scheduled = frame.index - self._last_whole >= self.policy.detect_every
+        if scheduled and self._refresh is None and grid.area(need) <= WHOLE_FRAME_SHARE and not self._blind():
+            # The safety schedule's look runs in the background: the picture's cells keep the looks that vouch for
+            # them (they may, for up to detect_every + hold_frames) and take the new one once it is back.
+            detection = self._submit(frame, None, whole=True)
+            if detection is not None:
+                detection.inherited = self._still_valid(need)
+                self._refresh, self._refresh_thumb = detection, thumb.copy()
+                self._last_whole = frame.index - (self._phase if self._last_whole < 0 else 0)
+            scheduled = False
         if scheduled or grid.area(need) > WHOLE_FRAME_SHARE:
             detection = self._submit(frame, None, whole=True)
             if detection is not None:
@@ -207,6 +221,24 @@ class Redactor:
             self._vouchers[cells] = detection
             grid.settle(thumb, cells)
         return self._vouched(frame.index)
+
+    def _blind(self) -> bool:
+        """True while some cell has no detection at all (the camera's first frames)."""
+        return any(d is None for d in self._vouchers.flat)
+
+    def _install_refresh(self, grid: MotionGrid) -> None:
+        """A background look that is back vouches, from now on, for the cells whose own look is older than it."""
+        refresh = self._refresh
+        if refresh is None or not refresh.future.done():
+            return
+        self._refresh = None
+        if refresh.future.exception() is not None:
+            return  # the cells keep their looks until those are too old; the next schedule tries again
+        older = np.array([d is None or d.index < refresh.index for d in self._vouchers.flat]).reshape(grid.shape)
+        if older.any():
+            self._previous[older] = self._vouchers[older]
+            self._vouchers[older] = refresh
+            grid.settle(self._refresh_thumb, older)
 
     def _found_text(self, grid: MotionGrid) -> np.ndarray:
         """Cells in which the finished detections of the current and previous looks found something."""
@@ -344,6 +376,7 @@ class Redactor:
                 if final or overdue or self._blocking:
                     out.append(self._screen(frame, reason="late"))
                     continue
+                pending.waited = True
                 break
             needed = vouchers
             if later is not None and later not in vouchers:
@@ -357,7 +390,9 @@ class Redactor:
             if any(d.future.exception() is not None for d in needed):
                 out.append(self._screen(frame, reason="failed"))
                 continue
-            if impatient:  # nearly late: the camera asks for less before frames turn into screens
+            if impatient and pending.waited:
+                # Its own detections came back near the end of the hold window: ask for less before frames turn
+                # into screens.
                 self._rate_changed(self.rate.press(self._clock()))
             out.append(self._mask(frame, [box for d in needed for box in d.boxes()], pending.moving_text))
         self._forget()
