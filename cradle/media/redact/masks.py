@@ -17,6 +17,7 @@ from cradle.media.frames import Box
 from cradle.media.redact.policy import CameraPolicy, Zone
 
 FILL_BGR = (48, 48, 48)
+_FILL = np.array(FILL_BGR, np.uint8)
 # A region a detector gives: an upright box (x0, y0, x1, y1) or a quadrilateral (4x2 points).
 Region = Box | np.ndarray
 
@@ -29,16 +30,62 @@ def as_quad(region: Region) -> np.ndarray:
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
 
 
-def grow(region: Region, policy: CameraPolicy) -> np.ndarray:
-    """The region's rotated rectangle grown by the policy's margin on every side, as an int32 polygon."""
+# A line's end grows only over the same paper: where the grey median beyond it is within this share of the line's
+# own contrast (10th to 90th percentile) of the line's median, and never more than SAME_PAPER_MAX grey levels off.
+SAME_PAPER_SHARE, SAME_PAPER_MIN, SAME_PAPER_MAX = 0.3, 6, 30
+
+
+def grow(region: Region, policy: CameraPolicy, grey: np.ndarray | None = None) -> np.ndarray:
+    """The region's rotated rectangle grown by the policy's margin on every side, as an int32 polygon.
+
+    Detectors often stop a glyph short of a line's ends, so a line's ends grow by `end_ratio` of its height, but
+    (given the frame's `grey`) only an end beyond which lies the same paper as the line's: a card's edge, the
+    infant or the incubator next to it stays.
+    """
     quad = as_quad(region)
     (cx, cy), (w, h), angle = cv2.minAreaRect(quad)
-    side = policy.margin_px + policy.margin_ratio * min(w, h)
-    # Detectors often stop a glyph short of a line's ends: a line's ends grow by about a glyph (not a box's).
-    end = policy.margin_px + policy.end_ratio * min(w, h) if max(w, h) >= 2 * min(w, h) else side
-    grow_w, grow_h = (end, side) if w >= h else (side, end)
-    corners = cv2.boxPoints(((cx, cy), (w + 2 * grow_w, h + 2 * grow_h), angle))
-    return np.round(corners).astype(np.int32)
+    if w < h:
+        w, h, angle = h, w, angle + 90
+    side = policy.margin_px + policy.margin_ratio * h
+    if w < 2 * h:  # a box, not a line
+        return _rect(cx, cy, w + 2 * side, h + 2 * side, angle)
+    end = policy.margin_px + policy.end_ratio * h
+    ux, uy = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    grown = [side, side]
+    for k, sign in enumerate((-1, 1)):
+        if grey is None or _same_paper(grey, quad, (cx + sign * ux * (w + end) / 2, cy + sign * uy * (w + end) / 2),
+                                       end, h, angle):  # fmt: skip
+            grown[k] = end
+    shift = (grown[1] - grown[0]) / 2
+    return _rect(cx + ux * shift, cy + uy * shift, w + grown[0] + grown[1], h + 2 * side, angle)
+
+
+def _rect(cx: float, cy: float, w: float, h: float, angle: float) -> np.ndarray:
+    return np.round(cv2.boxPoints(((cx, cy), (w, h), angle))).astype(np.int32)
+
+
+def _levels_in(grey: np.ndarray, polygon: np.ndarray) -> np.ndarray | None:
+    height, width = grey.shape
+    x0, y0 = np.clip(np.floor(polygon.min(axis=0)).astype(int), 0, (width, height))
+    x1, y1 = np.clip(np.ceil(polygon.max(axis=0)).astype(int) + 1, 0, (width, height))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillConvexPoly(mask, np.round(polygon - (x0, y0)).astype(np.int32), 1)
+    values = grey[y0:y1, x0:x1][mask.astype(bool)]
+    return values if values.size else None
+
+
+def _same_paper(grey: np.ndarray, line: np.ndarray, centre: tuple[float, float], length: float, height: float,
+                angle: float) -> bool:  # fmt: skip
+    own = _levels_in(grey, line)
+    beyond = _levels_in(grey, cv2.boxPoints((centre, (length, height), angle)))
+    # Off the picture, or nothing to compare: grow (failing towards masking).
+    if own is None or beyond is None:
+        return True
+    low, middle, high = np.percentile(own, (10, 50, 90))
+    allowed = min(SAME_PAPER_MAX, max(SAME_PAPER_MIN, SAME_PAPER_SHARE * (high - low)))
+    return abs(float(np.median(beyond)) - middle) <= allowed
 
 
 def zone_polygons(zones: Iterable[Zone], width: int, height: int) -> list[np.ndarray]:
@@ -60,7 +107,7 @@ def outside(area: Zone | None, width: int, height: int) -> np.ndarray | None:
 # Lines closer than this many of their own (grown) heights belong to one block of text.
 BLOCK_GAP = 0.8
 # ... and are masked as one block only when its hull is at most this many times the lines' own area.
-BLOCK_FILL = 2.5
+BLOCK_FILL = 1.5
 
 
 def _line(polygon: np.ndarray) -> tuple[tuple[float, float], float, float, float]:
@@ -116,18 +163,26 @@ def blocks(polygons: Sequence[np.ndarray], shape: tuple[int, int]) -> list[np.nd
     return hulls
 
 
-def coverage(shape: tuple[int, int], policy: CameraPolicy, polygons: Sequence[np.ndarray]) -> np.ndarray:
-    """A boolean mask of the pixels to destroy: static zones, the blocks of grown regions and everything outside the
-    shown area."""
+def coverage(
+    shape: tuple[int, int],
+    policy: CameraPolicy,
+    polygons: Sequence[np.ndarray],
+    loose: Sequence[np.ndarray] = (),
+    extra: np.ndarray | None = None,
+) -> np.ndarray:
+    """A boolean mask of the pixels to destroy: static zones, the blocks of grown lines (`polygons`), `loose`
+    polygons (masked as they are, never joined into blocks), `extra` pixels, and everything outside the shown area."""
     height, width = shape
     mask = np.zeros((height, width), np.uint8)
     # One polygon at a time: fillPoly given several fills by parity, so two overlapping lines would cancel out.
-    for polygon in polygons:
+    for polygon in [*polygons, *loose]:
         cv2.fillConvexPoly(mask, polygon, 1)
     for hull in blocks(polygons, (height, width)):
         cv2.fillConvexPoly(mask, hull, 1)
     for zone in zone_polygons(policy.zones, width, height):
         cv2.fillPoly(mask, [zone], 1)
+    if extra is not None:
+        mask |= extra
     covered = mask.astype(bool)
     hidden = outside(policy.shown_area, width, height)
     if hidden is not None:
@@ -140,12 +195,13 @@ def apply(image: np.ndarray, covered: np.ndarray, policy: CameraPolicy) -> np.nd
     out = image.copy()
     if not covered.any():
         return out
+    where = covered[:, :, None]
     if policy.mask == "fill":
-        out[covered] = FILL_BGR
+        np.copyto(out, _FILL, where=where)  # about twice as fast as out[covered] = FILL_BGR
         return out
     height, width = image.shape[:2]
     block = policy.block_px
     small = cv2.resize(image, (max(1, width // block), max(1, height // block)), interpolation=cv2.INTER_AREA)
     coarse = cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST)
-    out[covered] = coarse[covered]
+    np.copyto(out, coarse, where=where)
     return out

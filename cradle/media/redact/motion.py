@@ -16,6 +16,8 @@ _NEIGHBOURS = np.ones((3, 3), np.uint8)
 # The change threshold is this share of the thumbnail's contrast (5th to 95th percentile), at least MIN_THRESHOLD.
 CONTRAST_SHARE = 0.15
 MIN_THRESHOLD = 8
+# ... and a cell whose mean moved by more than this share of that threshold has changed too.
+MEAN_SHARE = 0.5
 _GROUPING = np.ones((5, 5), np.uint8)
 
 
@@ -65,7 +67,11 @@ class MotionGrid:
         outside = (thumb < self._low[layer] - threshold) | (thumb > self._high[layer] + threshold)
         k = THUMB_PER_CELL
         counts = outside.reshape(self.rows, k, self.cols, k).sum(axis=(1, 3))
-        return counts >= self._min_changed
+        # A card lifted off busy ground (or the ground appearing where a card was) can stay inside the old text's
+        # range everywhere; the cell's mean still moves. Shake and noise average out of a cell's mean.
+        means = thumb.reshape(self.rows, k, self.cols, k).mean(axis=(1, 3))
+        reference = self._reference[layer].reshape(self.rows, k, self.cols, k).mean(axis=(1, 3))
+        return (counts >= self._min_changed) | (np.abs(means - reference) > MEAN_SHARE * threshold)
 
     def settle(self, thumb: np.ndarray, cells: np.ndarray | None = None) -> None:
         """A detection has just looked at `cells` (all when None) of `thumb`: it becomes their current look and
@@ -128,6 +134,11 @@ class MotionGrid:
             runs = np.split(cols, np.nonzero(np.diff(cols) > 1)[0] + 1)
             out += [(self._xs[run[0]], self._ys[r], self._xs[run[-1] + 1], self._ys[r + 1]) for run in runs]
         return out
+
+    def cell_pixels(self, cells: np.ndarray) -> np.ndarray:
+        """A uint8 0/1 picture (frame size) of the given cells."""
+        rows = np.repeat(cells, np.diff(self._ys), axis=0)
+        return np.repeat(rows, np.diff(self._xs), axis=1).astype(np.uint8)
 
     def cells_of(self, polygons: list[np.ndarray]) -> np.ndarray:
         """Cells (rows x cols, bool) that the polygons (pixels) touch."""

@@ -26,8 +26,10 @@ class CameraPolicy:
     mask: str = "fill"
     # The whole frame is detected again every `detect_every` frames (the safety schedule), and a detection
     # vouches for a part of the picture for at most `max_age` (that plus hold_frames) frames. In between, only
-    # cells that moved are detected again (see Redactor for what makes a detection valid).
-    detect_every: int = 30
+    # cells that moved are detected again (see Redactor for what makes a detection valid). Every 4 s at 15 fps:
+    # a change is looked at when it happens, so the schedule only guards against a change the motion grid missed,
+    # and a whole look at native resolution is the largest cost of a quiet camera (bench/pipeline.py).
+    detect_every: int = 60
     # The watchdog's budget: a frame not safely masked within `hold_frames` of arriving becomes the privacy screen.
     hold_frames: int = 8
     # A frame also takes the boxes of a scheduled whole-frame detection up to this many frames after it,

@@ -25,8 +25,8 @@ WHOLE_FRAME_SHARE = 0.4
 # After the pool refuses work, a camera waits this many frames before asking again (its unvouched frames are
 # screened meanwhile): retrying at once, with the whole frame, would only deepen the overload.
 RETRY_FRAMES = 3
-# Changed cells up to two cells from text a finished look found are masked whole (text on the move).
-_NEAR_TEXT = np.ones((5, 5), np.uint8)
+# Changed cells next to changed cells with text a finished look found are masked whole (text on the move).
+_NEAR_TEXT = np.ones((3, 3), np.uint8)
 # Share of the deadline a live frame waits for its look-ahead detection once its own detections are in.
 LOOKAHEAD_PATIENCE = 0.75
 
@@ -56,6 +56,8 @@ class _Pending:
     repeat: bool = False
     # A release found its own detections not back yet (not just the look-ahead): the pool is slow for it.
     waited: bool = False
+    # Which detection vouches for each cell of this frame.
+    owners: np.ndarray | None = None
 
 
 @dataclass(slots=True)
@@ -143,7 +145,8 @@ class Redactor:
             self._last_seen = frame.index
             return self._release(final=False)
         vouchers = None if frame.lost else self._check(frame)
-        self._pending.append(_Pending(frame, vouchers, self._moving_text))
+        owners = self._vouchers.copy() if vouchers is not None else None
+        self._pending.append(_Pending(frame, vouchers, self._moving_text, owners=owners))
         self._last_seen = frame.index
         return self._release(final=False)
 
@@ -173,9 +176,10 @@ class Redactor:
         self._install_refresh(grid)
         moved = grid.changed(thumb)
         # Text that moves (a card slid along, lifted, blurred by the motion) may be missed by the look at this very
-        # frame: the cells that changed in or next to where text was last masked are masked whole on this frame.
-        near_text = cv2.dilate(self._found_text(grid).astype(np.uint8), _NEAR_TEXT).astype(bool)
-        self._moving_text = grid.cell_boxes(moved & near_text)
+        # frame: where cells with text just found changed, they and the changed cells next to them are masked whole.
+        # Only text that itself changed counts: an infant stirring beside a card that stays is not masked.
+        moving = (moved & self._found_text(grid)).astype(np.uint8)
+        self._moving_text = grid.cell_boxes(moved & cv2.dilate(moving, _NEAR_TEXT).astype(bool)) if moving.any() else []
         if moved.any():
             # A cell back to what its previous detection saw is vouched for by that one, if it still may.
             back = moved & ~grid.changed(thumb, 1) & ~self._unusable(frame.index, self._previous)
@@ -394,16 +398,62 @@ class Redactor:
                 # Its own detections came back near the end of the hold window: ask for less before frames turn
                 # into screens.
                 self._rate_changed(self.rate.press(self._clock()))
-            out.append(self._mask(frame, [box for d in needed for box in d.boxes()], pending.moving_text))
+            regions, partial = self._regions(pending, vouchers)
+            regions += [box for d in needed if d not in vouchers for box in d.boxes()]
+            out.append(self._mask(frame, regions, pending.moving_text, partial))
         self._forget()
         return out
 
-    def _mask(self, frame: Frame, regions: list[masks.Region], moving: list[Box]) -> SafeFrame:
+    def _regions(
+        self, pending: _Pending, vouchers: tuple[_Detection, ...]
+    ) -> tuple[list[masks.Region], list[tuple[masks.Region, np.ndarray]]]:
+        """What the frame's own detections found where each of them vouches for the picture.
+
+        A look's region that reaches into cells a newer look answers for (a card that has since moved on) is masked
+        only outside those cells: given as (region, cells where it stands) apart from the whole ones.
+        """
+        grid, owners = self._grid, pending.owners
+        if grid is None or owners is None:
+            return [box for d in vouchers for box in d.boxes()], []
+        whole: list[masks.Region] = []
+        partial: list[tuple[masks.Region, np.ndarray]] = []
+        for d in vouchers:
+            # Cells a newer look answers for; anywhere else (its own cells, or older looks') d's regions stand.
+            newer = np.array([o is not None and o.index > d.index for o in owners.flat]).reshape(owners.shape)
+            if not newer.any():
+                whole += d.boxes()
+                continue
+            for region in d.boxes():
+                touched = grid.cells_of([masks.grow(region, self.policy)])
+                if not (touched & ~newer).any():
+                    continue
+                if (touched & newer).any():
+                    partial.append((region, ~newer))
+                else:
+                    whole.append(region)
+        return whole, partial
+
+    def _mask(
+        self,
+        frame: Frame,
+        regions: list[masks.Region],
+        moving: list[Box],
+        partial: list[tuple[masks.Region, np.ndarray]] = (),
+    ) -> SafeFrame:
         self._pending.popleft()
         self.counts.frames += 1
-        grown = [masks.grow(region, self.policy) for region in regions]
-        grown += [np.round(masks.as_quad(box)).astype(np.int32) for box in moving]
-        covered = masks.coverage(frame.image.shape[:2], self.policy, grown)
+        grey = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY) if regions or partial else None
+        grown = [masks.grow(region, self.policy, grey) for region in regions]
+        loose = [np.round(masks.as_quad(box)).astype(np.int32) for box in moving]
+        shape = frame.image.shape[:2]
+        extra = None
+        if partial and self._grid is not None:
+            extra = np.zeros(shape, np.uint8)
+            for region, cells in partial:
+                own = np.zeros(shape, np.uint8)
+                cv2.fillConvexPoly(own, masks.grow(region, self.policy, grey), 1)
+                extra |= own & self._grid.cell_pixels(cells)
+        covered = masks.coverage(shape, self.policy, grown, loose, extra)
         image = masks.apply(frame.image, covered, self.policy)
         self._last_safe = SafeFrame(image, frame.index, frame.pts, frame.time_base, frame.arrived, False, covered)
         return self._last_safe

@@ -18,7 +18,7 @@ RAPIDOCR_PARAMS = {
     "Det.limit_side_len": 640,
     "Det.thresh": 0.2,
     "Det.box_thresh": 0.3,
-    "Det.unclip_ratio": 2.0,
+    "Det.unclip_ratio": 1.6,
     "EngineConfig.onnxruntime.intra_op_num_threads": 1,
     "EngineConfig.onnxruntime.inter_op_num_threads": 1,
 }
