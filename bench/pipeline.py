@@ -183,7 +183,7 @@ def run_once(
         while any(t.is_alive() for t in threads):
             peak = max(peak, _rss_mb())
             time.sleep(0.1)
-    pool.close()
+    pool.close(wait=True)
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
     delays = sorted(d for r in results for d in r["delays"])

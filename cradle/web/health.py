@@ -28,7 +28,7 @@ PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_FORWARDED")
 
 
 def _database() -> str:
-    """"ok" only when the database takes a write: a read-only database serves no page that audits."""
+    """ "ok" only when the database takes a write: a read-only database serves no page that audits."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -46,7 +46,7 @@ def _database() -> str:
 
 
 def _free_space() -> str:
-    """"full" when the disk of the media or of the SQLite database has less room than CRADLE_MIN_FREE_MB."""
+    """ "full" when the disk of the media or of the SQLite database has less room than CRADLE_MIN_FREE_MB."""
     folders = [] if settings.STORAGE_URL else [Path(settings.MEDIA_DIR)]
     if connection.vendor == "sqlite":
         folders.append(Path(str(connection.settings_dict["NAME"])).parent)
@@ -94,7 +94,7 @@ def _cache() -> str:
 
 
 def _queue() -> str:
-    """"ok" when Redis answers and at least one `cradle queue` is registered on it; "no_worker" otherwise."""
+    """ "ok" when Redis answers and at least one `cradle queue` is registered on it; "no_worker" otherwise."""
     import django_rq
     from rq import Worker
 

@@ -48,6 +48,10 @@ class CameraPolicy:
     # readable type is found on HD cameras too. A size scales the frame's longer side down to it first: cheaper,
     # but type under about 14 px (after scaling) is missed (see bench/redact_quality.py).
     detect_side: int = 0
+    # The safety schedule's background look scales the frame's longer side down to this (0: as detect_side). It
+    # guards only against a change the motion grid missed, every change is looked at natively where it happens, and
+    # a native look at a 1280x720 frame costs about eight times one at 640 px (six tiles; bench/pipeline.py).
+    refresh_side: int = 640
     # The independent text-likeness check (redact/likeness.py) on every crop the detector looks at: rows of
     # character-like marks the detector did not report are masked too.
     likeness: bool = True
@@ -71,6 +75,8 @@ class CameraPolicy:
             raise MediaError("hold_frames above 300 would delay video by more than ten seconds; lower it.")
         if self.detect_side and self.detect_side < 320:
             raise MediaError("detect_side below 320 pixels loses small text; use 320 or more, or 0 for full size.")
+        if self.refresh_side and self.refresh_side < 320:
+            raise MediaError("refresh_side below 320 pixels loses small text; use 320 or more, or 0 for full size.")
         if self.block_px < 8:
             raise MediaError("block_px below 8 makes pixelated text readable; use 8 or more.")
         for zone in self.zones:

@@ -215,15 +215,15 @@ class DetectorPool:
             except BaseException as exc:
                 future.set_exception(exc)
 
-    def close(self) -> None:
-        """Stop the workers once queued work is done."""
-        if self._closed:
-            return
-        self._closed = True
-        for _ in self._threads:
-            self._jobs.put((_STOP, next(self._order), None))
+    def close(self, wait: bool = False) -> None:
+        """Stop the workers once queued work is done: waiting for them up to 5 s each, or until they have
+        stopped with `wait` (before the process exits: a detector thread still running then aborts it)."""
+        if not self._closed:
+            self._closed = True
+            for _ in self._threads:
+                self._jobs.put((_STOP, next(self._order), None))
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(timeout=None if wait else 5)
 
     def __enter__(self) -> DetectorPool:
         return self

@@ -195,7 +195,7 @@ class Redactor:
         if scheduled and self._refresh is None and grid.area(need) <= WHOLE_FRAME_SHARE and not self._blind():
             # The safety schedule's look runs in the background: the picture's cells keep the looks that vouch for
             # them (they may, for up to detect_every + hold_frames) and take the new one once it is back.
-            detection = self._submit(frame, None, whole=True)
+            detection = self._submit(frame, None, whole=True, side=self.policy.refresh_side)
             if detection is not None:
                 detection.inherited = self._still_valid(need)
                 self._refresh, self._refresh_thumb = detection, thumb.copy()
@@ -284,14 +284,18 @@ class Redactor:
             return np.zeros(vouchers.shape, bool)
         return np.array([id(d) in bad for d in vouchers.flat], bool).reshape(vouchers.shape)
 
-    def _submit(self, frame: Frame, region: Box | None, whole: bool) -> _Detection | None:
+    def _submit(self, frame: Frame, region: Box | None, whole: bool, side: int | None = None) -> _Detection | None:
         """Send a detection to the pool; None when it was refused at once (closed or overloaded)."""
         self.counts.detections += 1
         try:
             if region is None:
                 region = self._shown_box(frame.image)
             future = self._pool.submit(
-                frame.image, self.policy.faces, self.policy.detect_side, region, self.policy.likeness
+                frame.image,
+                self.policy.faces,
+                self.policy.detect_side if side is None else side,
+                region,
+                self.policy.likeness,
             )
         except Exception:  # a broken pool must screen frames, not crash the camera
             future = None
