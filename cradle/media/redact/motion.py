@@ -71,7 +71,9 @@ class MotionGrid:
         # range everywhere; the cell's mean still moves. Shake and noise average out of a cell's mean.
         means = thumb.reshape(self.rows, k, self.cols, k).mean(axis=(1, 3))
         reference = self._reference[layer].reshape(self.rows, k, self.cols, k).mean(axis=(1, 3))
-        return (counts >= self._min_changed) | (np.abs(means - reference) > MEAN_SHARE * threshold)
+        shift = means - reference
+        shift -= np.median(shift)  # the room's light drifting changes every cell alike: that is not a change
+        return (counts >= self._min_changed) | (np.abs(shift) > MEAN_SHARE * threshold)
 
     def settle(self, thumb: np.ndarray, cells: np.ndarray | None = None) -> None:
         """A detection has just looked at `cells` (all when None) of `thumb`: it becomes their current look and
