@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
-from cradle.media.frames import privacy_screen
+from cradle.media.frames import Screen, privacy_screen
 from cradle.media.hls import decode
 from cradle.media.redact import DetectorPool
 from cradle.media.redact.pool import WardDetectors
@@ -96,9 +96,11 @@ def test_a_paused_camera_sends_the_privacy_screen_from_the_pipeline(small_camera
     row = LiveSegment.objects.filter(admission=fam.admission).order_by("index").last()
     ref = storage.segment_store().get(fam.admission.media_id, str(fam.bed.camera.pk), row.index, "A")
     frame = decode(ref)[5]
-    screen = privacy_screen(160, 120)
-    # The encoded, marked picture is the privacy screen, not the bed, and the time on it is counted.
+    screen = privacy_screen(160, 120, Screen.PAUSED)
+    # The encoded, marked picture is the paused screen, not the bed, and the time on it is counted; the segment says
+    # why it has no picture.
     assert np.abs(frame.astype(int) - screen.astype(int)).mean() < 6
+    assert row.screen == "paused" and row.screened == round(row.duration * 10)
     # At least a second: 15 frames of 1/15 s each add up to 1 - 1e-16 in floating point.
     assert sample("cradle_privacy_screen_seconds_total", camera) - screened >= 1.0 - 1e-9
 

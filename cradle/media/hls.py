@@ -8,6 +8,7 @@ caller encrypts them before anything touches a disk (cradle.media.store).
 from __future__ import annotations
 
 import io
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -18,7 +19,7 @@ import numpy as np
 
 from cradle.media.encode import X264_CRF, X264_PRESET
 from cradle.media.errors import MediaError
-from cradle.media.frames import SafeFrame
+from cradle.media.frames import SafeFrame, Screen
 from cradle.media.mark import ALPHA, SegmentMark, Variant
 
 # MPEG-TS counts in 90 kHz ticks; using its clock end to end keeps timestamps exact.
@@ -58,6 +59,9 @@ class Segment:
     a: bytes = field(repr=False)
     b: bytes = field(repr=False)
     reference: bytes = field(repr=False)
+    # Frames that are a privacy screen, and the commonest kind among them ("" when none): viewers are told why.
+    screened: int = 0
+    screen: str = ""
 
     def variant(self, variant: Variant) -> bytes:
         """The bytes of variant A or B."""
@@ -158,6 +162,7 @@ class SegmentWriter:
             b.append(marked_b)
             shrunk = cv2.resize(frame.image, small, interpolation=cv2.INTER_AREA)
             reference.append(cv2.cvtColor(shrunk, cv2.COLOR_BGR2YUV_I420))
+        kinds = [str(frame.screen or Screen.CHECKING) for frame in frames if frame.screened]
         step = round(1 / self._fps / TS_TIME_BASE)
         duration = float((pts[-1] - pts[0] + step) * TS_TIME_BASE)
         segment = Segment(
@@ -168,6 +173,8 @@ class SegmentWriter:
             a=encode_ts(a, pts, width, height, self._fps, HLS_X264),
             b=encode_ts(b, pts, width, height, self._fps, HLS_X264),
             reference=encode_ts(reference, pts, *small, self._fps, REFERENCE_X264),
+            screened=len(kinds),
+            screen=Counter(kinds).most_common(1)[0][0] if kinds else "",
         )
         self._index += 1
         self._written += len(frames)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from cradle.media.frames import SafeFrame, privacy_screen
+from cradle.media.frames import SafeFrame, Screen, privacy_screen
 from cradle.media.hls import TS_TIME_BASE, Segment, SegmentWriter
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
 from cradle.media.source import CameraSource, SourceSettings
@@ -91,10 +91,16 @@ class CameraPipeline:
                 self._observe(frame if not paused else replace(frame, screened=True))
             if paused or frame.screened:
                 self.screened += 1
-            if paused and not frame.screened:
+            if paused:
                 height, width = frame.image.shape[:2]
                 frame = SafeFrame(
-                    privacy_screen(width, height), frame.index, frame.pts, frame.time_base, frame.arrived, True
+                    privacy_screen(width, height, Screen.PAUSED),
+                    frame.index,
+                    frame.pts,
+                    frame.time_base,
+                    frame.arrived,
+                    True,
+                    screen=Screen.PAUSED,
                 )
             self._captured.append(frame.arrived)
             for segment in self._writer.write(self._retimed(frame)):
@@ -104,9 +110,7 @@ class CameraPipeline:
         """The frame on the stream's clock: a camera's own timestamps restart when it reconnects, the stream's don't."""
         pts = round(self._frame_no / self.settings.fps / TS_TIME_BASE)
         self._frame_no += 1
-        return SafeFrame(
-            frame.image, frame.index, pts, Fraction(TS_TIME_BASE), frame.arrived, frame.screened, frame.covered
-        )
+        return replace(frame, pts=pts, time_base=Fraction(TS_TIME_BASE))
 
     def _deliver(self, segment: Segment) -> None:
         captured, self._captured = self._captured[: segment.frames], self._captured[segment.frames :]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cradle.media.frames import Frame, privacy_screen
+from cradle.media.frames import Frame, Screen, privacy_screen
 
 # A decoded picture with its timestamp: (BGR image, pts, time base).
 Picture = tuple[np.ndarray, int | None, Fraction | None]
@@ -177,7 +177,7 @@ class CameraSource:
                     lost = True
                     next_screen = now
                 if now >= next_screen:
-                    screen = privacy_screen(*size)
+                    screen = privacy_screen(*size, Screen.NO_PICTURE)
                     pts = None
                     yield Frame(screen, index, pts, None, now, lost=True)
                     index += 1

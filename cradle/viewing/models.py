@@ -23,6 +23,10 @@ class LiveSegment(models.Model):
     in_clip = models.BooleanField(default=False)
     # Perceptual fingerprint of the redacted picture (cradle.media.fingerprint): finds the source of a leaked copy.
     fingerprint = models.BinaryField(null=True)
+    # Frames that are a privacy screen, and which kind most are (cradle.media.frames.Screen): the player and the
+    # clip page say why there is no picture, rather than leaving a screen to be taken for the baby's care.
+    screened = models.PositiveSmallIntegerField(default=0)
+    screen = models.CharField(max_length=12, blank=True, default="")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["camera", "index"], name="segment_index_once_per_camera")]
@@ -102,17 +106,33 @@ class Revocation(models.Model):
 
 
 class Keepsake(models.Model):
-    """A keepsake a parent asked for. The row is reserved before the MP4 is made, under a lock on the account, so
-    that the daily limit holds however many requests arrive at once; a keepsake that could not be made gives its
-    place back."""
+    """A keepsake a parent asked for, made in the background (cradle.viewing.keepsake) and kept sealed under the
+    admission's key until it is fetched, for a day at most.
+
+    The row is reserved before the MP4 is made, under a lock on the account, so that the daily limit holds however
+    many requests arrive at once; a keepsake that could not be made gives its place back."""
 
     class State(models.TextChoices):
         MAKING = "making"
         READY = "ready"
         FAILED = "failed"
+        # Made, then removed after its day: asked for again if still wanted.
+        GONE = "gone"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     # Kept when the clip goes (shredding), so that the day's count stays true; the row names no baby.
     clip = models.ForeignKey("viewing.Clip", on_delete=models.SET_NULL, null=True, related_name="+")
     requested_at = models.DateTimeField(default=timezone.now, db_index=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.MAKING)
+    # The session that asked: its variants and viewer code are the ones in the file, as when it watched.
+    device = models.ForeignKey("accounts.DeviceSession", on_delete=models.SET_NULL, null=True, related_name="+")
+    # Where the sealed file is: the admission's media space, so that shredding the admission destroys it too.
+    media_id = models.CharField(max_length=32, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0)  # percent of the clip's frames encoded
+    # Set by the task making it, and renewed as it goes: a keepsake whose maker died is made again.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    # Seconds of the clip that are a privacy screen: the page says so before the file is saved.
+    screened_seconds = models.FloatField(default=0)

@@ -141,6 +141,8 @@ class CameraRun:
                 index=segment.index,
                 started_at=now - timedelta(seconds=segment.duration),
                 duration=segment.duration,
+                screened=segment.screened,
+                screen=segment.screen,
             )
             for variant in VARIANT_OBJECTS:
                 store.put(self.media_id, str(self.camera_id), segment.index, variant, objects[variant])
