@@ -23,7 +23,7 @@ from cradle.unit.models import (
     StaffMembership,
     Unit,
 )
-from cradle.viewing.models import Clip
+from cradle.viewing.models import Clip, Keepsake
 from cradle.web.converters import MAX_ID
 
 Role = StaffMembership.Role
@@ -250,3 +250,11 @@ def get_parent_clip(user: User, clip_id: int) -> Clip:
     """A clip of a baby the user is a parent of (keepsakes are for parents, also during the grace period)."""
     ids = family_admission_ids(user, FamilyMembership.Role.PARENT)
     return _get(Clip.objects.select_related("admission"), clip_id, admission_id__in=ids)
+
+
+def get_own_keepsake(user: User, keepsake_id: int) -> Keepsake:
+    """A keepsake this parent asked for, of a baby whose clips they may still see (the grace period included)."""
+    if not user.is_authenticated:
+        raise Http404
+    ids = family_admission_ids(user, FamilyMembership.Role.PARENT)
+    return _get(Keepsake.objects.select_related("clip__admission"), keepsake_id, user=user, clip__admission_id__in=ids)

@@ -1,4 +1,4 @@
-"""Background work, queued through django-tasks: leak traces, daily clips and retention.
+"""Background work, queued through django-tasks: leak traces, keepsakes, daily clips and retention.
 
 By default the queue is a table in Cradle's database and `cradle worker` runs it in a thread of its own, so that a
 single machine needs nothing more. With `REDIS_URL` the queue is RQ on Redis and `cradle queue` runs it (as many of
@@ -39,6 +39,14 @@ def record_daily_clips() -> int:
     from cradle.viewing import clips
 
     return len(clips.record_daily())
+
+
+@task()
+def make_keepsakes() -> int:
+    """Makes the keepsakes parents have asked for (cradle.viewing.keepsake); gives how many are ready."""
+    from cradle.viewing import keepsake
+
+    return keepsake.run_pending()
 
 
 @task()

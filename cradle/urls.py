@@ -9,8 +9,9 @@ from cradle.audit import views as audit
 from cradle.forensics import views as forensics
 from cradle.integrations.adt import views as feed
 from cradle.unit import views as unit
+from cradle.viewing import keepsake_pages as keepsakes
 from cradle.viewing import views as viewing
-from cradle.web import health
+from cradle.web import health, installable, theme
 from cradle.web import views as web
 from cradle.web.converters import IdConverter
 
@@ -22,6 +23,9 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics_view, name="metrics"),
     path("i18n/setlang/", set_language, name="set_language"),
+    path("theme/", theme.set_theme, name="set_theme"),
+    path("sw.js", installable.service_worker, name="service_worker"),
+    path("offline/", installable.offline, name="offline"),
     path("accounts/", include("allauth.urls")),
     path("join/", accounts.join, name="join"),
     path("join/account/", accounts.join_account, name="join_account"),
@@ -31,11 +35,15 @@ urlpatterns = [
     path("me/devices/<str:public_id>/end/", accounts.end_device, name="end_device"),
     path("babies/<id:admission_id>/", unit.baby, name="baby"),
     path("babies/<id:admission_id>/live.m3u8", viewing.live_playlist, name="live_playlist"),
+    path("babies/<id:admission_id>/status.json", viewing.live_status, name="live_status"),
     path("v/<str:token>.ts", viewing.segment, name="segment"),
     path("v/<str:token>.key", viewing.segment_key, name="segment_key"),
     path("clips/<id:clip_id>/", viewing.clip, name="clip"),
     path("clips/<id:clip_id>/index.m3u8", viewing.clip_playlist, name="clip_playlist"),
-    path("clips/<id:clip_id>/keepsake/", viewing.keepsake, name="keepsake"),
+    path("clips/<id:clip_id>/keepsake/", keepsakes.keepsake, name="keepsake"),
+    path("keepsakes/<id:keepsake_id>/", keepsakes.keepsake_page, name="keepsake_page"),
+    path("keepsakes/<id:keepsake_id>/status.json", keepsakes.keepsake_status, name="keepsake_status"),
+    path("keepsakes/<id:keepsake_id>/download/", keepsakes.keepsake_download, name="keepsake_download"),
     path("admissions/<id:admission_id>/clips/record/", viewing.record_clip, name="record_clip"),
     path("babies/<id:admission_id>/who-watched/", audit.who_watched, name="who_watched"),
     path("babies/<id:admission_id>/family/", unit.family, name="family"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.core import mail
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -266,3 +267,37 @@ def test_second_factor_secrets_are_sealed_in_the_database(world):
 
     stored = Authenticator.objects.get(user=world.users["nurse1"], type="totp").data["secret"]
     assert stored.startswith("sealed1:") and TOTP_SECRET not in stored
+
+
+@pytest.mark.parametrize(
+    ("agent", "shown"),
+    [
+        (
+            "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile "
+            "Safari/537.36",
+            "Chrome on an Android phone",
+        ),
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+            "Version/17.4 Mobile/15E148 Safari/604.1",
+            "Safari on an iPhone",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 "
+            "Safari/537.36 Edg/124.0",
+            "Edge on Windows",
+        ),
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+            "Mobile/15E148 MicroMessenger/8.0.47",
+            "WeChat on an iPhone",
+        ),
+        ("", "Unknown device"),
+    ],
+)
+def test_devices_are_named_as_people_know_them(world, agent, shown):
+    client = Client(HTTP_USER_AGENT=agent)
+    sign_in_by_form(client, "relative_a")
+    page = client.get(reverse("devices")).content.decode()
+    assert f"<strong>{shown}</strong>" in page
+    assert "Mozilla/5.0" not in page and "from None" not in page

@@ -70,6 +70,15 @@ def trace_job(w, tag):
     return {"job_id": job.pk}
 
 
+def own_keepsake(w, tag):
+    """A keepsake the family's parent asked for (still being made: authorisation is what is checked here)."""
+    from cradle.viewing.models import Keepsake
+
+    f = w.families[tag]
+    keepsake, _ = Keepsake.objects.get_or_create(user=f.parent, clip_id=f.clip_id, defaults={"device": f.device})
+    return {"keepsake_id": keepsake.pk}
+
+
 WATCHERS = {"a": {"parent_a", "relative_a", "nurse1"}, "b": {"parent_b", "nurse2"}}
 PARENTS = {"a": {"parent_a"}, "b": {"parent_b"}}
 UNIT_NURSES = {"a": {"nurse1"}, "b": {"nurse2"}}
@@ -85,6 +94,10 @@ MATRIX: dict[str, Route] = {
     # client needs the metrics token (tests/test_health.py).
     "metrics": PUBLIC,
     "set_language": Route(allowed=SIGNED_IN, anonymous="ok", method="post", data={"language": "zh-hans"}),
+    "set_theme": Route(allowed=SIGNED_IN, anonymous="ok", method="post", data={"theme": "dark"}),
+    # The installable app's service worker and its offline page: the same for everyone, naming nobody.
+    "service_worker": PUBLIC,
+    "offline": PUBLIC,
     "join": PUBLIC,
     "join_account": PUBLIC,
     "mfa_prompt": SELF,
@@ -99,9 +112,15 @@ MATRIX: dict[str, Route] = {
     "segment_key": Route(lambda w, t: {"token": "not-a-ticket"}, set(), anonymous="404"),
     "clip": Route(CLIP, WATCHERS),
     "clip_playlist": Route(CLIP, WATCHERS, anonymous="404"),
-    # The fixture's clip has no stored pictures: a parent gets past authorisation to an audited 404 (see
-    # tests/test_viewing.py for a real keepsake); everyone else is refused by scope.
-    "keepsake": Route(CLIP, set(), method="post"),
+    # Asking for a keepsake reserves a place and queues the work (tests/test_keepsakes.py makes real ones); its
+    # page, progress and file are the asking parent's alone.
+    "keepsake": Route(CLIP, PARENTS, method="post"),
+    "keepsake_page": Route(own_keepsake, PARENTS),
+    "keepsake_status": Route(own_keepsake, PARENTS),
+    "keepsake_download": Route(own_keepsake, PARENTS),
+    # The player's state check: a signed-out browser is told it is signed out (and why, if its own cookie says so),
+    # whatever the id; nothing about any baby.
+    "live_status": Route(ADMISSION, WATCHERS, anonymous="ok"),
     "record_clip": Route(ADMISSION, UNIT_NURSES, method="post", data={"seconds": "15"}),
     "daily_clip": Route(CAMERA, UNIT_NURSES, method="post", data={"at": "18:30"}),
     "who_watched": Route(ADMISSION, PARENTS),

@@ -25,12 +25,20 @@ def test_withdrawing_live_viewing_stops_the_camera_and_keeps_the_clips(world, fr
     parent = world.client("parent_a")
     page = parent.get(reverse("consent", args=[fam.admission.pk])).content.decode()
     assert "Stop live viewing" in page
-    response = parent.post(reverse("consent", args=[fam.admission.pk]), {"withdraw": "live"})
+    # The first tap only asks again: it cannot be undone.
+    asked = parent.post(reverse("consent", args=[fam.admission.pk]), {"withdraw": "live"})
+    assert asked.status_code == 200 and "Stop live viewing?" in asked.content.decode()
+    assert "cannot be undone" in asked.content.decode()
+    assert Admission.objects.filmed().filter(pk=fam.admission.pk).exists()
+    assert not Event.objects.filter(action="consent.live_withdrawn").exists()
+    response = parent.post(reverse("consent", args=[fam.admission.pk]), {"withdraw": "live", "confirm": "yes"})
     assert response["Location"] == reverse("baby", args=[fam.admission.pk])
     assert not Admission.objects.filmed().filter(pk=fam.admission.pk).exists()
     assert not LiveSegment.objects.filter(admission=fam.admission, in_clip=False).exists()
     page = parent.get(reverse("baby", args=[fam.admission.pk])).content.decode()
-    assert 'id="player"' not in page and "stopped at the parents' request" in page
+    # The page says so, and plays nothing.
+    assert 'data-state="stopped"' in page and "stopped at the parents&#x27; request" in page
+    assert "data-playlist" not in page and "<video" not in page
     assert parent.get(reverse("clip", args=[fam.clip_id])).status_code == 200
     assert storage.segment_store().has_key(fam.admission.media_id)
     event = Event.objects.get(action="consent.live_withdrawn")
@@ -83,3 +91,12 @@ def test_relatives_cannot_withdraw_consent(world):
     url = reverse("consent", args=[fam.admission.pk])
     assert relative.post(url, {"withdraw": "everything", "confirm": "on"}).status_code == 404
     assert Admission.objects.get(pk=fam.admission.pk).shredded_at is None
+
+
+def test_the_tick_for_destroying_everything_sits_right_before_its_own_words(world):
+    page = world.client("parent_a").get(reverse("consent", args=[world.families["a"].admission.pk])).content.decode()
+    tick = page.index('type="checkbox" name="confirm"')
+    label = page.index('<label for="id_confirm">')
+    between = page[tick:label]
+    assert 0 < label - tick < 250 and "<div" not in between and "</div>" not in between
+    assert "Consent settings" in page

@@ -16,13 +16,20 @@ from cradle.unit.models import Admission, Bed, FamilyMembership, Invitation
 from tests.conftest import sign_in_by_form
 
 NEUTRAL = "This code cannot be used"
-CODE = re.compile(r'id="invitation-code">([0-9A-Z-]+)<')
+# The code is shown as four groups that never break inside a group: <span>ABCD</span>-<wbr><span>EFGH</span>...
+CODE = re.compile(r'id="invitation-code">((?:<span>[0-9A-Z]{4}</span>(?:-<wbr>)?){4})</p>')
+
+
+def code_on(body: str) -> str | None:
+    """The invitation code a slip shows, as typed (ABCD-EFGH-JKMN-PQRS), or None."""
+    found = CODE.search(body)
+    return "-".join(re.findall(r"<span>([0-9A-Z]{4})</span>", found.group(1))) if found else None
 
 
 def issue_from_bed_page(nurse: Client, admission: Admission, role: str = "parent") -> tuple[str, str]:
     response = nurse.post(reverse("invite", args=[admission.pk]), {"role": role}, follow=True)
     body = response.content.decode()
-    return CODE.search(body).group(1), body
+    return code_on(body), body
 
 
 def redeem(code: str, username: str = "newparent", client: Client | None = None) -> Client:
@@ -228,3 +235,35 @@ def test_one_address_cannot_hammer_the_join_page(world, settings):
     response = c.post(reverse("join"), {"code": code}, REMOTE_ADDR="203.0.113.5")
     assert b"Too many attempts" in response.content
     assert Client().post(reverse("join"), {"code": code}, REMOTE_ADDR="203.0.113.6").status_code == 302
+
+
+def test_the_slip_is_in_the_familys_language_with_a_code_that_does_not_wrap_and_can_be_shared(world):
+    fam = world.families["a"]
+    nurse = world.client("nurse1")  # reads English
+    response = nurse.post(reverse("invite", args=[fam.admission.pk]), {"role": "parent", "language": "zh-hans"})
+    assert response["Location"].endswith("?lang=zh-hans")
+    body = nurse.get(response["Location"]).content.decode()
+    code = code_on(body)
+    assert code and len(code) == 19
+    slip = body[body.index('<article class="slip"') : body.index("</article>")]
+    assert 'lang="zh-Hans"' in slip and "您的 Cradle 邀请" in slip and "Your invitation" not in slip
+    assert "Sign out" in body  # the nurse's own page around the slip stays in English
+    # Share and copy carry the address with the code in its fragment (never sent to a server), in Chinese.
+    assert f"/join/?lang=zh-hans#{code}" in body and 'id="share-slip"' in body and "data-copy-text=" in body
+    assert "邀请码只能使用一次" in body
+    # The family's first page speaks their language, and goes on speaking it.
+    family = Client()
+    assert "加入宝宝的页面" in family.get(reverse("join") + "?lang=zh-hans").content.decode()
+    assert "加入宝宝的页面" in family.get(reverse("join")).content.decode()
+    # The same slip in English, on asking.
+    english = nurse.get(response["Location"].replace("zh-hans", "en")).content.decode()
+    assert "Your invitation to Cradle" in english and code_on(english) == code
+
+
+def test_a_parent_invites_a_relative_with_a_slip_in_the_language_they_choose(world):
+    fam = world.families["a"]
+    parent = world.client("parent_a")
+    response = parent.post(reverse("family_invite", args=[fam.admission.pk]), {"language": "en"})
+    assert response["Location"].endswith("?lang=en")
+    body = parent.get(response["Location"]).content.decode()
+    assert code_on(body) and "For one relative" in body

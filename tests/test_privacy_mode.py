@@ -25,7 +25,10 @@ def test_a_nurse_pauses_from_the_board_and_the_family_sees_the_care_screen(world
     assert timedelta(minutes=19) < camera.paused_until - timezone.now() <= timedelta(minutes=20)
 
     page = world.client("parent_a").get(reverse("baby", args=[fam.admission.pk])).content.decode()
-    assert 'class="care" id="care"' in page  # the calm card covers the player
+    # The card covers the player and says who paused it, why and until when.
+    assert 'data-state="paused"' in page and 'class="state-card" id="state-card"' in page
+    assert "Paused by the nurse" in page and "while your baby is cared for" in page
+    assert timezone.localtime(camera.paused_until).strftime("%H:%M") in page
     api = world.client("parent_a").get(reverse("api:admission", args=[fam.admission.pk])).json()
     assert api["camera_state"] == "paused"
     event = Event.objects.get(action="camera.paused")
@@ -34,7 +37,7 @@ def test_a_nurse_pauses_from_the_board_and_the_family_sees_the_care_screen(world
     # It resumes by itself when the time is up.
     Camera.objects.filter(pk=camera.pk).update(paused_until=timezone.now() - timedelta(seconds=1))
     page = world.client("parent_a").get(reverse("baby", args=[fam.admission.pk])).content.decode()
-    assert 'class="care hidden" id="care"' in page
+    assert 'data-state="paused"' not in page and "Paused by the nurse" not in page
 
 
 def test_a_nurse_resumes_early_from_the_bed_page(world):

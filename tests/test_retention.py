@@ -86,7 +86,8 @@ def test_the_lifecycle_from_discharge_to_destroyed_media(world, fresh_storage, c
     again = Client()
     sign_in(again, fam.parent)
     page = again.get(reverse("baby", args=[fam.admission.pk])).content.decode()
-    assert "destroyed for good" in page and 'id="player"' not in page
+    assert "destroyed for good" in page and 'data-state="discharged"' in page
+    assert "<video" not in page and "data-playlist" not in page
     assert again.get(reverse("clip", args=[clip.pk])).status_code == 200
     body = again.get(reverse("clip_playlist", args=[clip.pk])).content.decode()
     clip_url = next(line for line in body.splitlines() if line.startswith("/v/"))

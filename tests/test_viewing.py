@@ -290,49 +290,12 @@ def real_clip(fam, seconds: int = 2):
     return clips.record(fam.admission, seconds)
 
 
-def test_parents_save_a_keepsake_with_the_code_burned_in_a_few_times_a_day(world, settings):
-    import io
-
-    import av
-
-    fam = world.families["a"]
-    clip = real_clip(fam)
-    parent = world.client("parent_a")
-    response = parent.post(reverse("keepsake", args=[clip.pk]))
-    assert response.status_code == 200 and response["Content-Type"] == "video/mp4"
-    assert "attachment" in response["Content-Disposition"]
-    with av.open(io.BytesIO(response.content)) as container:
-        frames = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
-    assert len(frames) == 20 and frames[0].shape == (120, 160, 3)
-    # The bottom band carries the burned-in text: bright strokes on a darkened strip.
-    assert frames[5][-14:, :, :].max() > 200
-    assert Event.objects.filter(action="clip.keepsake", outcome="ok", actor_id=fam.parent.pk).count() == 1
-
-    settings.CRADLE = {**settings.CRADLE, "KEEPSAKES_PER_DAY": 1}
-    again = parent.post(reverse("keepsake", args=[clip.pk]))
-    assert again.status_code == 302
-    assert Event.objects.filter(action="clip.keepsake", outcome="denied").exists()
-    assert world.client("relative_a").post(reverse("keepsake", args=[clip.pk])).status_code == 404
-    assert world.client("parent_b").post(reverse("keepsake", args=[clip.pk])).status_code == 404
-
-
 def test_a_reloaded_playlist_keeps_the_addresses_of_segments_it_already_listed(world):
     # A player matches the segments of a reloaded live playlist by address; new addresses would restart it.
     fam = world.families["a"]
     stored(fam)
     client = world.client("parent_a")
     assert playlist_urls(client, fam) == playlist_urls(client, fam)
-
-
-def test_a_keepsake_of_an_unreadable_clip_is_refused_not_a_server_error(world):
-    from cradle.viewing import clips
-
-    fam = world.families["a"]
-    stored(fam)  # sealed bytes that are not video
-    clip = clips.record(fam.admission, 15)
-    response = world.client("parent_a").post(reverse("keepsake", args=[clip.pk]))
-    assert response.status_code == 404
-    assert Event.objects.filter(action="clip.keepsake", outcome="denied", detail__reason="unreadable").exists()
 
 
 def test_after_discharge_the_family_keeps_its_clips_but_not_the_live_picture(world):

@@ -12,7 +12,7 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cradle.accounts import sessions, throttle
+from cradle.accounts import sessions, signed_out, throttle
 from cradle.accounts.models import DeviceSession
 from cradle.audit.log import record
 
@@ -26,10 +26,14 @@ class SessionPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.device_session = None
+        request.signed_out_reason = ""
         if request.user.is_authenticated:
             self._check(request)
+        else:
+            request.signed_out_reason = signed_out.from_request(request)
         response = self.get_response(request)
         throttle.set_cookie(request, response)
+        signed_out.keep(request, response)
         return response
 
     def _check(self, request: HttpRequest) -> None:
@@ -44,6 +48,7 @@ class SessionPolicyMiddleware:
                 record(request, "account.session_expired", actor=request.user, reason=reason)
         if reason:
             logout(request)
+            request.signed_out_reason = reason
             if reason == DeviceSession.EndReason.IDLE:
                 messages.info(request, _("You were signed out after a period of inactivity."))
             return
@@ -61,6 +66,9 @@ _MFA_ENROLMENT_PATHS = (
     "/accounts/reauthenticate/",
     "/static/",
     "/i18n/",
+    "/theme/",
+    "/sw.js",
+    "/offline/",
 )
 
 

@@ -74,6 +74,7 @@ class DeviceSession(models.Model):
         BY_USER = "by_user", _("ended by you")
         BY_STAFF = "by_staff", _("ended by the unit")
         ACCESS_ENDED = "access_ended", _("access ended")
+        DISCHARGED = "discharged", _("the baby left the unit")
         SUSPENDED = "suspended", _("account suspended")
 
     public_id = models.CharField(max_length=24, unique=True, default=_public_id)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from allauth.account.internal.flows.login import record_authentication
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cradle import scope
-from cradle.accounts import second_step, sessions, throttle
+from cradle.accounts import agents, second_step, sessions, throttle
 from cradle.accounts.forms import CodeForm, DisplayNameForm, NewAccountForm
 from cradle.accounts.models import DeviceSession, User
 from cradle.audit.log import record
@@ -28,7 +30,19 @@ def _neutral_error() -> str:
 
 
 def join(request: HttpRequest) -> HttpResponse:
-    """Step one: the invitation code, typed or from the slip's QR code."""
+    """Step one: the invitation code, typed or from the slip's QR code. A slip names the family's language
+    (`?lang=`), so that the joining pages speak it from the first one."""
+    language = request.GET.get("lang", "")
+    if language in dict(settings.LANGUAGES) and language != translation.get_language():
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        response = _join(request)
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, samesite="Lax", secure=request.is_secure())
+        return response
+    return _join(request)
+
+
+def _join(request: HttpRequest) -> HttpResponse:
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if not throttle.join_allowed(request):
@@ -107,7 +121,9 @@ def mfa_prompt(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def devices(request: HttpRequest) -> HttpResponse:
-    active = DeviceSession.objects.filter(user=request.user, ended_at__isnull=True).order_by("-last_seen_at")
+    active = list(DeviceSession.objects.filter(user=request.user, ended_at__isnull=True).order_by("-last_seen_at"))
+    for device in active:
+        device.described = agents.describe(device.user_agent)
     return render(
         request,
         "accounts/devices.html",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -43,25 +43,31 @@ class Watch:
     end: datetime
 
 
+# Fetches of one session closer together than this are one viewing; a longer pause starts a new one.
+VIEWING_GAP = timedelta(minutes=10)
+
+
 def watches(admission_id: int, limit: int = 20000) -> list[Watch]:
-    """The newest viewings of a baby: a player's many fetches in one session count as one viewing."""
+    """The newest viewings of a baby: a player's many fetches, and a session's openings of the page, count as one
+    viewing until they pause for VIEWING_GAP. The player's state checks (`baby.status`) are audited but are not
+    viewings, so they are not here."""
     events = (
         Event.objects.filter(admission_id=admission_id, action__in=WATCH_ACTIONS, outcome="ok")
         .order_by("-seq")
         .values("actor_id", "actor_name", "action", "session", "at", "detail")[:limit]
     )
-    grouped: dict[tuple, Watch] = {}
+    current: dict[tuple, Watch] = {}
+    found: list[Watch] = []
     for e in events:
         kind = e["action"].split(".")[0]  # baby, live, clip
         key = (e["actor_id"], e["session"], kind, e["detail"].get("clip") if kind == "clip" else None)
-        if kind == "baby":
-            key = (*key, e["at"])  # every opening of the page is its own line
-        watch = grouped.get(key)
-        if watch is None:
-            grouped[key] = Watch(e["actor_name"], e["actor_id"], kind, e["at"], e["at"])
+        watch = current.get(key)
+        if watch is None or watch.start - e["at"] > VIEWING_GAP:
+            watch = current[key] = Watch(e["actor_name"], e["actor_id"], kind, e["at"], e["at"])
+            found.append(watch)
         else:
             watch.start = min(watch.start, e["at"])
-    return sorted(grouped.values(), key=lambda w: w.end, reverse=True)
+    return sorted(found, key=lambda w: w.end, reverse=True)
 
 
 @login_required

@@ -43,11 +43,12 @@ def ledger() -> ShredLedger:
 # --- discharge and transfer -------------------------------------------------------------------------------------
 
 
-def end_family_sessions(admission: Admission) -> int:
-    """Signs every family member of the admission out everywhere: an open player's next segment is refused."""
+def end_family_sessions(admission: Admission, reason: str = DeviceSession.EndReason.ACCESS_ENDED) -> int:
+    """Signs every family member of the admission out everywhere: an open player's next segment is refused, and
+    its page learns `reason` (cradle.viewing.states) to tell them why."""
     ended = 0
     for membership in admission.family.filter(revoked_at__isnull=True).select_related("user"):
-        ended += sessions.end_all(membership.user, DeviceSession.EndReason.ACCESS_ENDED)
+        ended += sessions.end_all(membership.user, reason)
     return ended
 
 
@@ -63,7 +64,7 @@ def discharge(admission: Admission, *, by: Any = None, request: HttpRequest | No
     if not updated:
         return 0
     admission.discharged_at = now
-    ended = end_family_sessions(admission)
+    ended = end_family_sessions(admission, DeviceSession.EndReason.DISCHARGED)
     edge.forget(admission.media_id)  # nginx's copies go with the family's sessions; clips are copied again if watched
     purged = purge_live_buffer(admission)
     _camera_offline(admission)

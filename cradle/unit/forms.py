@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from cradle.unit.models import Admission, Bed, Camera, FamilyMembership, Unit
@@ -24,6 +25,14 @@ class AdmitForm(forms.Form):
 
 class InviteForm(forms.Form):
     role = forms.ChoiceField(label=_("Invite as"), choices=FamilyMembership.Role.choices)
+    # The slip is for the family, not the nurse: in the language they read (each named in itself).
+    language = forms.ChoiceField(
+        label=_("Slip language"), choices=[("en", "English"), ("zh-hans", "中文")], required=False
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["language"].initial = translation.get_language()
 
 
 class NicknameForm(forms.Form):

@@ -12,7 +12,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -46,7 +47,7 @@ from cradle.unit.models import (
     Unit,
     inpatient_digest,
 )
-from cradle.viewing import clips, delivery
+from cradle.viewing import clips, delivery, keepsake_pages, states
 
 _SLIPS = "cradle_slips"
 
@@ -80,6 +81,9 @@ def baby(request: HttpRequest, admission_id: int) -> HttpResponse:
             "membership": membership,
             "camera": camera,
             "live": scope.live_allowed(admission),
+            "state": states.of_admission(admission, camera),
+            "ended": states.ended(),
+            "keepsakes": keepsake_pages.notices(request.user, admission),
             "viewer_code": delivery.viewer_code(device) if device else "",
             "clips": admission.clips.all()[:50],
             "second_step": second_step,
@@ -89,10 +93,14 @@ def baby(request: HttpRequest, admission_id: int) -> HttpResponse:
 
 @login_required
 def consent(request: HttpRequest, admission_id: int) -> HttpResponse:
-    """The parents' consent: stop live viewing, or withdraw everything (confirmed, then destroyed at once)."""
+    """The parents' consent: stop live viewing, or withdraw everything; each asks for a confirmation first, since
+    neither can be undone."""
     admission = scope.get_consenting_parent_admission(request.user, admission_id)
     form = WithdrawEverythingForm(request.POST or None)
     if request.method == "POST" and request.POST.get("withdraw") == "live":
+        if request.POST.get("confirm") != "yes":
+            # It cannot be undone: the first tap only asks again, in words that say so.
+            return render(request, "unit/consent_stop_live.html", {"admission": admission})
         lifecycle.withdraw_live(admission, request=request)
         messages.success(request, _("Live viewing has stopped for your baby. The clips already kept stay."))
         return redirect("baby", admission_id=admission.pk)
@@ -140,7 +148,8 @@ def family(request: HttpRequest, admission_id: int) -> HttpResponse:
 @require_POST
 def family_invite(request: HttpRequest, admission_id: int) -> HttpResponse:
     admission = scope.get_parent_admission(request.user, admission_id)
-    return _issue(request, admission, FamilyMembership.Role.RELATIVE, "family", admission.pk)
+    language = _slip_language(request.POST.get("language"))
+    return _issue(request, admission, FamilyMembership.Role.RELATIVE, "family", admission.pk, language)
 
 
 @login_required
@@ -270,10 +279,13 @@ def invite(request: HttpRequest, admission_id: int) -> HttpResponse:
     form = InviteForm(request.POST)
     if not form.is_valid():
         raise Http404
-    return _issue(request, admission, form.cleaned_data["role"], "bed", admission.bed_id)
+    language = form.cleaned_data["language"] or translation.get_language()
+    return _issue(request, admission, form.cleaned_data["role"], "bed", admission.bed_id, language)
 
 
-def _issue(request: HttpRequest, admission: Admission, role: str, back: str, back_id: int) -> HttpResponse:
+def _issue(
+    request: HttpRequest, admission: Admission, role: str, back: str, back_id: int, language: str = ""
+) -> HttpResponse:
     try:
         invitation, code = invitations.issue(admission, role, request.user)
     except invitations.InvitationError as e:
@@ -284,20 +296,42 @@ def _issue(request: HttpRequest, admission: Admission, role: str, back: str, bac
     slips = request.session.get(_SLIPS, {})
     slips[str(invitation.pk)] = code
     request.session[_SLIPS] = slips
-    return redirect("invitation_slip", invitation_id=invitation.pk)
+    slip = reverse("invitation_slip", args=[invitation.pk])
+    return redirect(f"{slip}?lang={_slip_language(language or translation.get_language())}")
+
+
+def _slip_language(code: str | None) -> str:
+    """One of Cradle's languages: the one asked for if Cradle speaks it, else the reader's."""
+    known = dict(settings.LANGUAGES)
+    return code if code in known else (translation.get_language() if translation.get_language() in known else "en")
 
 
 @login_required
 def invitation_slip(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    """The slip to print, share or copy, in the family's language (`?lang=`); the code is shown only to the session
+    that issued it, and never in a form that wraps inside a group."""
     invitation = scope.get_invitation(request.user, invitation_id)
     code = request.session.get(_SLIPS, {}).get(str(invitation.pk)) if invitation.is_open else None
-    join_url = request.build_absolute_uri("/join/")
-    qr = None
+    language = _slip_language(request.GET.get("lang"))
+    # The family's first page speaks their language too.
+    join_url = request.build_absolute_uri(reverse("join")) + f"?lang={language}"
+    qr = share = None
     if code:
         import segno
 
         # The code travels in the fragment, which browsers never send to a server or write to its logs.
         qr = segno.make(f"{join_url}#{code}", error="m").svg_inline(scale=5, dark="#000", light="#fff")
+        with translation.override(language):
+            until = formats.date_format(timezone.localtime(invitation.expires_at), "DATETIME_FORMAT")
+            share = {
+                "title": _("Your invitation to Cradle"),
+                "text": _(
+                    "You are invited to watch a baby in the neonatal unit with Cradle. Open the link, or open "
+                    "%(address)s and type the code %(code)s. It works once, until %(until)s. Please keep it private."
+                )
+                % {"address": join_url, "code": code, "until": until},
+                "url": f"{join_url}#{code}",
+            }
     back = "bed" if scope.is_staff(request.user, scope.Role.NURSE) else "family"
     back_id = invitation.admission.bed_id if back == "bed" else invitation.admission_id
     return render(
@@ -306,8 +340,11 @@ def invitation_slip(request: HttpRequest, invitation_id: int) -> HttpResponse:
         {
             "invitation": invitation,
             "code": code,
+            "groups": code.split("-") if code else [],
             "qr": qr,
             "join_url": join_url,
+            "share": share,
+            "slip_language": language,
             "back": back,
             "back_id": back_id,
         },

@@ -51,3 +51,13 @@ def record_daily(now=None) -> list[Clip]:
         if clip is not None:
             made.append(clip)
     return made
+
+
+def screened_seconds(clip: Clip) -> int:
+    """Whole seconds of `clip` that are a privacy screen rather than the picture (at least 1 when there is any), so
+    that the clip page and the keepsake say so before anyone takes the screen for the baby."""
+    total = 0.0
+    for duration, frames, screened in clip.segments.values_list("duration", "frames", "screened"):
+        if screened:
+            total += duration * screened / max(frames, screened)
+    return max(1, round(total)) if total > 0 else 0

@@ -25,6 +25,7 @@ class LiveSegment(models.Model):
     fingerprint = models.BinaryField(null=True)
     # Frames that are a privacy screen, and which kind most are (cradle.media.frames.Screen): the player and the
     # clip page say why there is no picture, rather than leaving a screen to be taken for the baby's care.
+    frames = models.PositiveSmallIntegerField(default=0)
     screened = models.PositiveSmallIntegerField(default=0)
     screen = models.CharField(max_length=12, blank=True, default="")
 
@@ -135,4 +136,4 @@ class Keepsake(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     size = models.PositiveIntegerField(default=0)
     # Seconds of the clip that are a privacy screen: the page says so before the file is saved.
-    screened_seconds = models.FloatField(default=0)
+    screened_seconds = models.PositiveIntegerField(default=0)

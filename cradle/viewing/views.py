@@ -7,8 +7,9 @@ import time
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -16,10 +17,8 @@ from django.views.decorators.http import require_POST
 from cradle import scope
 from cradle.audit import anomaly
 from cradle.audit.log import record, record_fetch
-from cradle.media.errors import MediaError
 from cradle.media.store import StoreError
-from cradle.viewing import clips, delivery, edge, fastpath
-from cradle.viewing import keepsake as keepsake_mp4
+from cradle.viewing import clips, delivery, edge, fastpath, keepsake_pages, states
 from cradle.viewing.models import LiveSegment
 from cradle.viewing.storage import segment_store
 
@@ -30,6 +29,26 @@ def _refuse(request: HttpRequest, action: str, reason: str, **detail) -> HttpRes
     """A 404 that says nothing, and an audit event that says why."""
     record(request, action, outcome="denied", reason=reason, **detail)
     return HttpResponse("Not found", status=404, content_type="text/plain", headers=_NO_STORE)
+
+
+@never_cache
+def live_status(request: HttpRequest, admission_id: int) -> HttpResponse:
+    """What the baby's page shows now (cradle.viewing.states), asked by its player every few seconds.
+
+    A signed-out browser is told why its session ended, whatever the id (nothing about the baby); anything outside
+    the person's scope is a 404 like every other path. Each check is audited under an action of its own, batched like
+    segment fetches, so that "Who watched" counts viewings rather than a player's heartbeats.
+    """
+    if not request.user.is_authenticated:
+        state = states.of_signed_out(request.signed_out_reason, reverse("baby", args=[admission_id]))
+        return JsonResponse(state.as_json(), headers=_NO_STORE)
+    admission = scope.get_watchable_admission(request.user, admission_id)
+    if scope.media_refusal(request.user, admission):
+        state = states.second_step_needed()
+    else:
+        state = states.of_admission(admission)
+    record_fetch(request, "baby.status", f"status:{admission.pk}", admission=admission, state=state.code)
+    return JsonResponse(state.as_json(), headers=_NO_STORE)
 
 
 @never_cache
@@ -147,8 +166,11 @@ def clip(request: HttpRequest, clip_id: int) -> HttpResponse:
             "clip": item,
             "admission": item.admission,
             "viewer_code": delivery.viewer_code(device) if device else "",
-            "is_parent": scope.active_family(request.user, "parent").filter(admission=item.admission).exists(),
+            # Parents keep keepsakes through the grace period after discharge too.
+            "is_parent": item.admission_id in scope.family_admission_ids(request.user, "parent"),
+            "keepsakes": keepsake_pages.notices(request.user, item.admission),
             "second_step": scope.second_step_standing(request.user, item.admission),
+            "screened_seconds": clips.screened_seconds(item),
         },
     )
 
@@ -192,28 +214,3 @@ def record_clip(request: HttpRequest, admission_id: int) -> HttpResponse:
         record(request, "clip.recorded", admission=admission, clip=made.pk, seconds=round(made.duration))
         messages.success(request, _("Clip kept for the family (%(seconds)d s).") % {"seconds": round(made.duration)})
     return redirect("bed", bed_id=admission.bed_id)
-
-
-@login_required
-@require_POST
-def keepsake(request: HttpRequest, clip_id: int) -> HttpResponse:
-    """A clip to keep, for parents: viewer code and date burned in, the invisible mark kept, a few a day."""
-    item = scope.get_parent_clip(request.user, clip_id)
-    if why := scope.media_refusal(request.user, item.admission):
-        return _refuse(request, "clip.keepsake", why, admission=item.admission_id, clip=item.pk)
-    device = request.device_session
-    reservation = keepsake_mp4.reserve(request.user, item, settings.CRADLE["KEEPSAKES_PER_DAY"])
-    if reservation is None:
-        record(request, "clip.keepsake", admission=item.admission, outcome="denied", clip=item.pk, reason="daily limit")
-        messages.error(request, _("You have saved the most keepsakes allowed for today. Please try again tomorrow."))
-        return redirect("clip", clip_id=item.pk)
-    try:
-        data = keepsake_mp4.make(item, device)
-    except (StoreError, MediaError, ValueError):
-        keepsake_mp4.settle(reservation, made=False)
-        return _refuse(request, "clip.keepsake", "unreadable", clip=item.pk)
-    keepsake_mp4.settle(reservation, made=True)
-    record(request, "clip.keepsake", admission=item.admission, clip=item.pk, bytes=len(data))
-    response = HttpResponse(data, content_type="video/mp4", headers=_NO_STORE)
-    response["Content-Disposition"] = f'attachment; filename="cradle-{item.created_at:%Y-%m-%d}.mp4"'
-    return response

@@ -30,7 +30,7 @@ from cradle.media.live import CameraPipeline, live_settings
 from cradle.media.redact import CameraPolicy, DetectorPool, load_policy
 from cradle.outage import StateLog
 from cradle.unit.models import Admission, Camera
-from cradle.viewing import fastpath
+from cradle.viewing import fastpath, keepsake
 from cradle.viewing.leases import HOUSEKEEPING, Leaseholder, LeaseLost, camera_lease, fair_share
 from cradle.viewing.models import Lease, LiveSegment
 from cradle.viewing.storage import mark_key, segment_store
@@ -141,6 +141,7 @@ class CameraRun:
                 index=segment.index,
                 started_at=now - timedelta(seconds=segment.duration),
                 duration=segment.duration,
+                frames=segment.frames,
                 screened=segment.screened,
                 screen=segment.screen,
             )
@@ -170,6 +171,7 @@ class Worker:
         self.held: dict[str, Lease] = {}
         self.schedule = tasks.Schedule()
         self._traces_due = 0.0
+        self._keepsakes_due = 0.0
         self._housekeeping: threading.Thread | None = None
         self._shed_at = 0.0
         # Through an outage the loop retries every second: one log line when it starts, one when it ends.
@@ -279,18 +281,23 @@ class Worker:
         return len(old)
 
     def housekeep(self) -> None:
-        """The shared chores, done by one worker at a time: the live buffer's end, and queuing the periodic work
-        (daily clips, retention, and traces left queued when the queue could not be reached)."""
+        """The shared chores, done by one worker at a time: the live buffer's end, keepsake files past their day, and
+        queuing the periodic work (daily clips, retention, and traces or keepsakes left waiting when the queue could
+        not be reached or their maker died)."""
         from cradle.forensics.jobs import recover_stalled
         from cradle.forensics.models import TraceJob
 
         self.expire()
         recover_stalled()
         fastpath.prune()
+        keepsake.forget_expired()
         self.schedule.tick()
         if TraceJob.objects.filter(status=TraceJob.Status.QUEUED).exists() and time.monotonic() >= self._traces_due:
             self._traces_due = time.monotonic() + 60
             tasks.enqueue(tasks.run_traces)
+        if keepsake.waiting() and time.monotonic() >= self._keepsakes_due:
+            self._keepsakes_due = time.monotonic() + 60
+            tasks.enqueue(tasks.make_keepsakes)
 
     def _start_housekeeping(self) -> None:
         # In a thread of its own, so that a long expiry never delays the renewal of the leases.

@@ -78,7 +78,13 @@ export async function freshTotp(secret) {
 // --- Steps and problems ------------------------------------------------------------------------------------------
 
 const problems = [];
+const expectedErrors = [];
 let currentStep = "start";
+
+/** Answers of 400 or more to addresses matching `pattern` are expected (a page that is meant to be a 404). */
+export function expectErrorsFor(pattern) {
+  expectedErrors.push(pattern);
+}
 let artifacts = null;
 const NO_PROBLEMS = "no console errors, page errors or CSP violations";
 
@@ -113,7 +119,8 @@ export function formWith(page, field) {
  * Signs in with username and password, then the authenticator code when `totpSecret` is given, and waits for the
  * page a successful sign-in leads to (`landing`, a path pattern, described by `what`). Gives the path's match.
  */
-export async function signIn(page, baseUrl, { who, username, password, totpSecret }, landing, what) {
+export async function signIn(page, baseUrl, { who, username, password, totpSecret, recoveryCodes }, landing, what) {
+  const secondStep = Boolean(totpSecret || recoveryCodes);
   let where;
   await step(`${who} signs in with username and password`, async () => {
     await page.goto(`${baseUrl}/accounts/login/`);
@@ -121,29 +128,50 @@ export async function signIn(page, baseUrl, { who, username, password, totpSecre
     await form.locator('input[name="login"]').fill(username);
     await form.locator('input[name="password"]').fill(password);
     await form.locator('button[type="submit"]').click();
-    if (totpSecret) await expectPath(page, /^\/accounts\/2fa\/authenticate\/$/, "the second-step page");
+    if (secondStep) await expectPath(page, /^\/accounts\/2fa\/authenticate\/$/, "the second-step page");
     else where = await expectPath(page, landing, what);
   });
-  if (!totpSecret) return where;
-  await step(`${who} passes the authenticator step`, async () => {
+  if (!secondStep) return where;
+  await step(`${who} passes the second step${recoveryCodes ? " with a recovery code" : ""}`, async () => {
     const form = formWith(page, 'input[name="code"]');
-    await form.locator('input[name="code"]').fill(await freshTotp(totpSecret));
+    // A code of the app works once; a second sign-in within its 30 s uses one of the recovery codes.
+    await form.locator('input[name="code"]').fill(recoveryCodes ? recoveryCodes.shift() : await freshTotp(totpSecret));
     await form.locator('button[type="submit"]').click();
     where = await expectPath(page, landing, what);
   });
   return where;
 }
 
+/**
+ * Moves the keyboard focus with Tab (and nothing else) until the focused element matches `selector`; fails when it
+ * is not reached within `max` presses, which means a keyboard user cannot reach it either.
+ */
+export async function tabTo(page, selector, what, max = 80) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press("Tab");
+    if (await page.evaluate((sel) => Boolean(document.activeElement && document.activeElement.matches(sel)), selector)) {
+      return;
+    }
+  }
+  const at = await page.evaluate(() => document.activeElement && document.activeElement.outerHTML.slice(0, 120));
+  throw new Error(`${what} (${selector}) was not reached with ${max} presses of Tab; the focus is on ${at}.`);
+}
+
 /** Saves a full-page screenshot of `page` as `name` in the artifacts folder. */
 export async function screenshot(page, name) {
   if (!artifacts) throw new Error("Screenshots are taken inside runFlow, which names the artifacts folder.");
-  await page.screenshot({ path: path.join(artifacts, name), fullPage: true });
+  const file = path.join(artifacts, name);
+  mkdirSync(path.dirname(file), { recursive: true });
+  await page.screenshot({ path: file, fullPage: true });
 }
 
 // --- The browser -------------------------------------------------------------------------------------------------
 
-async function newWatchedPage(browser, who) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 900 }, locale: "en" });
+/** A phone, as browser context options: a small screen that takes touch. */
+export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true };
+
+async function newWatchedPage(browser, who, options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 }, locale: "en", ...options });
   // Chromium reports a CSP violation as a console error too; this makes it explicit whatever the wording.
   await context.addInitScript(() => {
     document.addEventListener("securitypolicyviolation", (e) => {
@@ -157,6 +185,7 @@ async function newWatchedPage(browser, who) {
     if (trace) console.log(`  [${who} console.${msg.type()}] ${msg.text()}`);
     if (msg.type() !== "error") return;
     const where = msg.location().url;
+    if (where && /Failed to load resource/.test(msg.text()) && expectedErrors.some((p) => p.test(where))) return;
     problems.push(`${who}: console error on ${page.url()}: ${msg.text()}${where ? ` (${where})` : ""}`);
   });
   page.on("pageerror", (err) => problems.push(`${who}: uncaught error on ${page.url()}: ${err.message}`));
@@ -164,7 +193,9 @@ async function newWatchedPage(browser, who) {
   // context.request are not the page's and are not reported here.
   page.on("response", (res) => {
     if (trace) console.log(`  [${who} ${res.status()}] ${res.request().method()} ${res.url()}`);
-    if (res.status() >= 400) problems.push(`${who}: ${res.request().method()} ${res.url()} answered ${res.status()}`);
+    if (res.status() >= 400 && !expectedErrors.some((p) => p.test(res.url()))) {
+      problems.push(`${who}: ${res.request().method()} ${res.url()} answered ${res.status()}`);
+    }
   });
   return { context, page };
 }
@@ -173,7 +204,8 @@ async function newWatchedPage(browser, who) {
  * Runs a flow in headless Chromium and exits the process: 0 when every step passed and no context saw a console
  * error, page error or CSP violation; 1 with the failed step's name and reason otherwise.
  *
- * `body({ open })` drives the flow: `open(who)` gives `{ context, page }` in a fresh context with cookies of its own.
+ * `body({ open })` drives the flow: `open(who, options)` gives `{ context, page }` in a fresh context with cookies of
+ * its own (`options` are Playwright's context options: PHONE, a locale).
  * Screenshots go to cfg.ARTIFACTS; on failure every open page is saved there as failed-<who>.png.
  */
 export async function runFlow(title, cfg, body) {
@@ -197,8 +229,8 @@ export async function runFlow(title, cfg, body) {
     });
     const pages = {};
     try {
-      const open = async (who) => {
-        const opened = await newWatchedPage(browser, who);
+      const open = async (who, options) => {
+        const opened = await newWatchedPage(browser, who, options);
         pages[who] = opened.page;
         return opened;
       };

@@ -1,7 +1,9 @@
 // Live viewing in a real browser: a parent signs in with an authenticator code and watches the baby live, with the
-// viewer-code overlay over the picture; a nurse pauses the camera from the unit board and the parent sees the calm
-// care screen within 5 s; a parent of another family cannot fetch the first family's playlist or segments. Any
-// console error, uncaught page error or Content Security Policy violation, in any of the three browsers, fails the run.
+// viewer-code overlay over the picture and clear of the controls, and the badge saying "Live" only once the picture
+// moves; the parent goes full screen and back with the keyboard alone; a nurse pauses the camera from the unit board
+// with the keyboard alone and the parent's page says so, with the reason, within 5 s; a parent of another family
+// cannot fetch the first family's playlist or segments. Any console error, uncaught page error or Content Security
+// Policy violation, in any of the three browsers, fails the run.
 //
 // Settings come from the environment or from --name=value arguments (--base-url=... sets BASE_URL):
 //   BASE_URL                                   the server, e.g. http://127.0.0.1:8000
@@ -15,7 +17,7 @@
 // Prints "viewer code: XXX-XXX" (what the overlay showed) and exits 0 when every step passed, 1 with the failed
 // step's name and reason otherwise.
 
-import { expectPath, readSettings, runFlow, screenshot, signIn, step } from "./browser.mjs";
+import { expectPath, readSettings, runFlow, screenshot, signIn, step, tabTo } from "./browser.mjs";
 
 const ADVANCE_S = 3;
 const PLAYBACK_WAIT_MS = 40_000;
@@ -106,13 +108,28 @@ async function parentWatches(page) {
     if (!/^[A-Z2-7]{3}-[A-Z2-7]{3}$/.test(code)) throw new Error(`The overlay shows "${code}", not a viewer code.`);
     const said = await page.locator("main p.quiet").first().innerText();
     if (!said.includes(code)) throw new Error(`The overlay shows ${code} but the page says "${said}".`);
-    const [o, p] = [await overlay.boundingBox(), await page.locator("#video").boundingBox()];
+    const [o, p, c] = [await overlay.boundingBox(), await page.locator("#video").boundingBox(), await page.locator("#controls").boundingBox()];
     const inside = o && p && o.x >= p.x && o.y >= p.y && o.x + o.width <= p.x + p.width + 1 && o.y + o.height <= p.y + p.height + 1;
     if (!inside) throw new Error(`The overlay (${JSON.stringify(o)}) is not over the picture (${JSON.stringify(p)}).`);
-    if (!(await page.locator("#care").evaluate((el) => el.classList.contains("hidden")))) {
-      throw new Error("The care screen shows while the camera is live.");
+    if (c && o.y + o.height > c.y) throw new Error(`The overlay (${JSON.stringify(o)}) covers the controls (${JSON.stringify(c)}).`);
+    if (!(await page.locator("#state-card").evaluate((el) => el.classList.contains("hidden")))) {
+      throw new Error("A state card covers the picture while the camera is live.");
     }
+    await page.waitForFunction(() => document.getElementById("badge").textContent === "Live", null, { timeout: 5_000 })
+      .catch(async () => { throw new Error(`The badge says "${await page.locator("#badge").innerText()}" over a moving picture.`); });
     await screenshot(page, "live.png");
+  });
+  await step("the parent goes full screen and back with the keyboard alone", async () => {
+    await tabTo(page, "#fullscreen", "The full-screen button");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => {
+      const box = document.getElementById("player");
+      return document.fullscreenElement === box || box.classList.contains("full");
+    }, null, { timeout: 5_000 });
+    // The overlay stays over the picture in full screen: it is the picture's container that fills the screen.
+    if (!(await page.locator("#overlay").isVisible())) throw new Error("The overlay is gone in full screen.");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => !document.fullscreenElement && !document.getElementById("player").classList.contains("full"), null, { timeout: 5_000 });
   });
   return code;
 }
@@ -135,26 +152,36 @@ async function nursePauses(page, parentPage) {
   const nurse = { who: "nurse", username: v.NURSE_USERNAME, password: v.NURSE_PASSWORD, totpSecret: v.NURSE_TOTP_SECRET };
   await signIn(page, baseUrl, nurse, /^\/units\/\d+\/board\/$/, "the unit board after signing in");
   let pausedAt;
-  await step("nurse pauses the bed's camera from the board for 10 minutes", async () => {
+  await step("nurse pauses the bed's camera from the board for 10 minutes, with the keyboard alone", async () => {
     const row = () => page.locator("table.board tbody tr").filter({ has: page.locator(`a.bed[href="/beds/${v.BED_ID}/"]`) });
     if ((await row().count()) !== 1) throw new Error(`The board has no row for bed ${v.BED_ID}.`);
-    await row().locator('select[name="reason"]').selectOption("care");
+    const select = await row().locator('select[name="reason"]').getAttribute("id");
+    await tabTo(page, `#${select}`, "The reason of the pause");
+    // The first reason is the care one; a keyboard user picks another with the arrow keys.
+    if ((await page.locator(`#${select}`).inputValue()) !== "care") throw new Error("The first reason offered is not care.");
+    const button = await row().getByRole("button", { name: "Pause 10 min" }).evaluate((el) => {
+      el.dataset.e2e = "pause10";
+      return el.dataset.e2e;
+    });
+    await tabTo(page, `[data-e2e="${button}"]`, 'The "Pause 10 min" button');
     pausedAt = Date.now();
-    await row().getByRole("button", { name: "Pause 10 min" }).click();
+    await page.keyboard.press("Enter");
     await expectPath(page, /^\/units\/\d+\/board\/$/, "the unit board after pausing");
     await row().getByRole("button", { name: "Resume now" }).waitFor({ timeout: 5_000 });
   });
-  await step(`the parent sees the care screen within ${CARE_WAIT_MS / 1000} s`, async () => {
+  await step(`the parent's page says the nurse paused the camera, and why, within ${CARE_WAIT_MS / 1000} s`, async () => {
     const left = Math.max(0, pausedAt + CARE_WAIT_MS - Date.now());
-    const care = parentPage.locator("#care:not(.hidden)");
-    const shown = await care
+    const card = parentPage.locator('#player[data-state="paused"] #state-card:not(.hidden)');
+    const shown = await card
       .waitFor({ state: "visible", timeout: left })
       .then(() => true)
       .catch(() => false);
-    if (!shown) throw new Error(`The care screen #care was not shown within ${CARE_WAIT_MS / 1000} s of the pause.`);
-    const text = (await care.innerText()).trim();
-    if (!/being cared for/.test(text)) throw new Error(`The care screen says "${text}".`);
-    console.log(`  care screen after ${((Date.now() - pausedAt) / 1000).toFixed(1)} s`);
+    if (!shown) throw new Error(`The paused state was not shown within ${CARE_WAIT_MS / 1000} s of the pause.`);
+    const text = (await card.innerText()).trim();
+    if (!/Paused by the nurse/.test(text) || !/cared for/.test(text)) throw new Error(`The paused card says "${text}".`);
+    const badge = (await parentPage.locator("#badge").innerText()).trim();
+    if (badge === "Live") throw new Error("The badge still says Live while the camera is paused.");
+    console.log(`  paused state after ${((Date.now() - pausedAt) / 1000).toFixed(1)} s`);
     await screenshot(parentPage, "paused.png");
   });
 }

@@ -33,7 +33,6 @@ def test_parent_joins_from_a_printed_slip_and_sees_the_baby(browser_tools, trans
             "NURSE_PASSWORD": PASSWORD,
             "NURSE_TOTP_SECRET": TOTP_SECRET,
             "BED_ID": str(bed.pk),
-            "CAMERA_STATE": "Camera live",
             "PARENT_NAME": "Mum",
             "PARENT_USERNAME": PARENT_USERNAME,
             "PARENT_PASSWORD": "a long walk by the river at dawn",
