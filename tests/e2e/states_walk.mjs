@@ -1,8 +1,8 @@
 // Every state a parent can meet, walked on phones in English and in Chinese with the real pipeline behind them: live,
 // a keepsake made in the background, the picture being checked (redaction failing closed), paused by a nurse (with the
 // keyboard alone), camera unavailable, access ended (relatives removed), signed out from another device (and the
-// reload that explains it), live viewing stopped by the parents (after a confirmation) and discharged (clips until a
-// date). Each state is shown in words in the reader's language within seconds, the badge never says "live" over a
+// reload that explains it), live viewing stopped by the parents (after a confirmation; on the twin's page) and
+// discharged while watching (clips until a date). Each state is shown in words in the reader's language within seconds, the badge never says "live" over a
 // picture that is not moving, and the service worker answers nothing but the app shell. Screenshots of every state,
 // phone and desktop, light and dark, go to ARTIFACTS/states/<state>-<en|zh>-<phone|desktop>-<light|dark>.png.
 //
@@ -20,7 +20,7 @@
 
 import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { PHONE, expectPath, readSettings, runFlow, screenshot, signIn, step, tabTo } from "./browser.mjs";
+import { PHONE, expectErrorsFor, expectPath, readSettings, runFlow, screenshot, signIn, step, tabTo } from "./browser.mjs";
 
 const v = readSettings([
   "ADMISSION_ID",
@@ -76,6 +76,13 @@ async function moving(page, lang) {
   if (!ok) throw new Error(`The badge says "${await page.locator("#badge").innerText()}", not "${LIVE[lang]}", after 45 s.`);
 }
 
+/** Waits until every page says `code` (each timed from `since`), and that none of their badges claims "live". */
+async function said(pages, code, since) {
+  const took = await Promise.all(pages.map(([, { page }]) => stateIs(page, code, since)));
+  pages.forEach(([lang], i) => console.log(`  ${code} (${lang}) said after ${took[i].toFixed(1)} s`));
+  for (const [lang, { page }] of pages) await notLive(page, lang);
+}
+
 /** The badge must not claim a live picture in any state but live. */
 async function notLive(page, lang) {
   const badge = await page.locator("#badge").evaluate((el) => (el.classList.contains("hidden") ? "" : el.textContent)).catch(() => "");
@@ -104,9 +111,11 @@ async function overlayClearOfControls(page) {
 
 runFlow("States walk", v, async ({ open }) => {
   const media = [];
+  // Pages pass through the worker to the network (it answers with the offline page only when there is none).
   const watchMedia = (page) =>
     page.on("response", (r) => {
-      if (/\.m3u8|\/v\/|status\.json|\/keepsakes\//.test(r.url()) && r.fromServiceWorker()) media.push(r.url());
+      const personal = /\.m3u8|\/v\/|status\.json|\/keepsakes\/\d+\/(download|status)/.test(r.url());
+      if (personal && r.fromServiceWorker()) media.push(r.url());
     });
   const nurse = await open("nurse");
   await signIn(nurse.page, base, person("nurse", v.NURSE_USERNAME), /^\/units\/\d+\/board\/$/, "the unit board");
@@ -219,12 +228,8 @@ runFlow("States walk", v, async ({ open }) => {
     const since = Date.now();
     control("checking", true);
     try {
-      for (const [lang, { page }] of both) {
-        const took = await stateIs(page, "checking", since);
-        console.log(`  checking (${lang}) said after ${took.toFixed(1)} s`);
-        await notLive(page, lang);
-        await shots(page, "checking", lang);
-      }
+      await said(both, "checking", since);
+      for (const [lang, { page }] of both) await shots(page, "checking", lang);
     } finally {
       control("checking", false);
     }
@@ -242,9 +247,8 @@ runFlow("States walk", v, async ({ open }) => {
     const since = Date.now();
     await page.keyboard.press("Enter");
     await page.getByRole("button", { name: "Resume now" }).waitFor();
+    await said(both, "paused", since);
     for (const [lang, { page: p }] of both) {
-      console.log(`  paused (${lang}) said after ${(await stateIs(p, "paused", since)).toFixed(1)} s`);
-      await notLive(p, lang);
       const text = await p.locator("#state-text").innerText();
       if (!/\d{1,2}:\d{2}/.test(text)) throw new Error(`The paused card does not say until when: "${text}".`);
       await shots(p, "paused", lang);
@@ -257,17 +261,18 @@ runFlow("States walk", v, async ({ open }) => {
     const since = Date.now();
     control("no-worker", true);
     try {
-      for (const [lang, { page }] of both) {
-        console.log(`  unavailable (${lang}) said after ${(await stateIs(page, "unavailable", since)).toFixed(1)} s`);
-        await notLive(page, lang);
-        await shots(page, "unavailable", lang);
-      }
+      await said(both, "unavailable", since);
+      for (const [lang, { page }] of both) await shots(page, "unavailable", lang);
     } finally {
       control("no-worker", false);
     }
     for (const [lang, { page }] of both) await moving(page, lang);
   });
 
+  // From here on sessions end under open players: their next playlist or segment is refused (404) by design, until
+  // the state check stops them.
+  expectErrorsFor(/\/babies\/\d+\/live\.m3u8$/);
+  expectErrorsFor(/\/v\/[\w-]+\.(ts|key)$/);
   await step("a parent removes the relatives: their pages say access has ended", async () => {
     const relatives = [];
     for (const [lang, username, options] of [["en", v.RELATIVE_EN, PHONE], ["zh", v.RELATIVE_ZH, { ...PHONE, ...ZH }]]) {
@@ -284,9 +289,8 @@ runFlow("States walk", v, async ({ open }) => {
         .getByRole("button", { name: "Remove" }).click();
       await page.locator(".messages").waitFor();
     }
+    await said(relatives, "ended", since);
     for (const [lang, { page: p, context }] of relatives) {
-      console.log(`  ended (${lang}) said after ${(await stateIs(p, "ended", since)).toFixed(1)} s`);
-      await notLive(p, lang);
       await shots(p, "ended", lang);
       await context.close();
     }
@@ -333,11 +337,8 @@ runFlow("States walk", v, async ({ open }) => {
     const since = Date.now();
     await page.getByRole("button", { name: "Yes, stop live viewing for good" }).click();
     await expectPath(page, new RegExp(`^/babies/${v.TWIN_ID}/$`), "the twin's page");
-    for (const [lang, { page: p }] of both) {
-      console.log(`  stopped (${lang}) said after ${(await stateIs(p, "stopped", since)).toFixed(1)} s`);
-      await notLive(p, lang);
-      await shots(p, "stopped", lang);
-    }
+    await said(both, "stopped", since);
+    for (const [lang, { page: p }] of both) await shots(p, "stopped", lang);
   });
 
   await step("a nurse discharges the baby while both parents watch: the players say so, and so does the reload", async () => {
@@ -349,9 +350,8 @@ runFlow("States walk", v, async ({ open }) => {
     const since = Date.now();
     await nurse.page.getByRole("button", { name: "Discharge now" }).click();
     await expectPath(nurse.page, /^\/units\/\d+\/board\/$/, "the board after discharging");
+    await said(both, "discharged", since);
     for (const [lang, { page }] of both) {
-      console.log(`  discharged (${lang}) said after ${(await stateIs(page, "discharged", since)).toFixed(1)} s`);
-      await notLive(page, lang);
       await shots(page, "discharged-player", lang);
       await page.reload();
       await expectPath(page, /^\/accounts\/login\/$/, "the sign-in page after the discharge");

@@ -131,7 +131,7 @@ def test_every_state_on_phones_in_english_and_chinese(browser_tools, live_server
     admission = Admission.objects.create(unit=unit, bed=bed, admitted_by=nurse)
     # The twin's camera is tiny: it costs the machine almost nothing and is live all the same.
     twin_bed = Bed.objects.create(unit=unit, label="8")
-    Camera.objects.create(bed=twin_bed, source_url="sim://walk-twin?size=64x48&fps=2")
+    Camera.objects.create(bed=twin_bed, source_url="sim://walk-twin?size=96x72&fps=2")
     twin = Admission.objects.create(unit=unit, bed=twin_bed, admitted_by=nurse, nickname="Twin")
     people = {}
     for key, username, name, role in (
@@ -146,7 +146,7 @@ def test_every_state_on_phones_in_english_and_chinese(browser_tools, live_server
             FamilyMembership.objects.create(user=user, admission=twin, role=role)
         people[key] = user
     codes = {
-        key: RecoveryCodes.activate(people[key]).wrap().get_unused_codes() for key in ("PARENT_EN", "PARENT_ZH")
+        key: RecoveryCodes.activate(people[key]).get_unused_codes() for key in ("PARENT_EN", "PARENT_ZH")
     }
     _wait_for_segments(admission)
     _wait_for_segments(twin)

@@ -39,8 +39,10 @@
       hls.on(window.Hls.Events.MANIFEST_PARSED, function () { video.play().catch(function () {}); });
       hls.on(window.Hls.Events.ERROR, function (event, data) {
         if (!data.fatal) return;
-        // A lost connection or a picture not there yet: try again shortly, unless the page has said it is over.
+        // A lost connection, a picture not there yet or a session that has ended: ask at once what is happening,
+        // and try again shortly unless that says it is over.
         stop();
+        if (live) check();
         if (plays) retry = window.setTimeout(start, 3000);
       });
     } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
@@ -102,6 +104,10 @@
       if (video) { video.removeAttribute("src"); video.load(); video.classList.add("hidden"); }
       if (overlay) overlay.classList.add("hidden");
       if (badge) badge.classList.add("hidden");
+      // No picture is left to look at in full screen.
+      if (isFull()) leave();
+      var controls = document.getElementById("controls");
+      if (controls) controls.classList.add("hidden");
       var code = document.getElementById("viewer-code");
       if (code) code.classList.add("hidden");
       document.body.classList.remove("dimmed");
@@ -136,18 +142,31 @@
 
   // --- the overlay --------------------------------------------------------------------------------------------------
 
+  function shown() {
+    // The part of the box the picture itself fills: a picture narrower than the screen has bars at its sides, and
+    // an overlay over a bar would be left out of a recording cropped to the picture.
+    var w = picture.clientWidth;
+    var h = picture.clientHeight;
+    if (!video || !video.videoWidth || !video.videoHeight) return { x: 0, y: 0, w: w, h: h };
+    var scale = Math.min(w / video.videoWidth, h / video.videoHeight);
+    var cw = video.videoWidth * scale;
+    var ch = video.videoHeight * scale;
+    return { x: (w - cw) / 2, y: (h - ch) / 2, w: cw, h: ch };
+  }
+
   function drift() {
     if (!overlay) return;
     // The overlay wanders over the whole picture, always inside it, so that no crop of a screen recording can leave it
     // out for long; with reduced motion it stands still and moves only every 20 s.
+    clock.textContent = new Date().toLocaleString();
     var t = Date.now() / 1000;
     if (reduced) t = Math.floor(t / 20) * 20 * 7.3;
+    var area = shown();
     var room = 6;
-    var x = room + Math.max(0, picture.clientWidth - overlay.offsetWidth - 2 * room) * (0.5 + 0.5 * Math.sin(t / 23));
-    var y = room + Math.max(0, picture.clientHeight - overlay.offsetHeight - 2 * room) * (0.5 + 0.5 * Math.sin(t / 31 + 1.3));
+    var x = area.x + room + Math.max(0, area.w - overlay.offsetWidth - 2 * room) * (0.5 + 0.5 * Math.sin(t / 23));
+    var y = area.y + room + Math.max(0, area.h - overlay.offsetHeight - 2 * room) * (0.5 + 0.5 * Math.sin(t / 31 + 1.3));
     overlay.style.left = x + "px";
     overlay.style.top = y + "px";
-    clock.textContent = new Date().toLocaleString();
   }
 
   // --- full screen and landscape ------------------------------------------------------------------------------------
