@@ -97,7 +97,10 @@ const PAGES = {
     ["alerts", "/audit/alerts/"],
     ["traces", "/traces/"],
   ],
-  admin: [["unit settings", `/units/${v.UNIT_ID}/settings/`]],
+  admin: [
+    ["unit settings", `/units/${v.UNIT_ID}/settings/`],
+    ["admission feed beds", `/units/${v.UNIT_ID}/feed/`],
+  ],
 };
 const FAMILY = new Set(["parent", "relative"]);
 
