@@ -211,3 +211,11 @@ def test_openings_of_the_page_in_one_session_fold_into_one_viewing_until_a_long_
     fields = {f: getattr(opened, f) for f in ("actor_id", "actor_name", "action", "unit_id", "admission_id", "ip")}
     chain.append(**fields, at=opened.at + timedelta(hours=1), session=opened.session, outcome="ok", detail={})
     assert len([w for w in watches(fam.admission.pk) if w.actor_id == fam.parent.pk]) == 2
+
+
+def test_the_api_gives_the_same_honest_state_as_the_page(world):
+    fam = world.families["a"]
+    Camera.objects.filter(pk=fam.bed.camera.pk).update(state=Camera.State.LIVE)
+    _segment(fam, age=30)
+    out = world.client("parent_a").get(reverse("api:admission", args=[fam.admission.pk])).json()
+    assert out["camera_state"] == "live" and out["picture_state"] == "unavailable"

@@ -15,6 +15,7 @@ from cradle.audit.log import record
 from cradle.audit.models import Event
 from cradle.audit.views import WATCH_ACTIONS
 from cradle.unit.models import Admission, StaffMembership
+from cradle.viewing import states
 
 # No interactive docs: they would load their scripts from a CDN. The schema is at /api/v1/openapi.json.
 api = NinjaAPI(title="Cradle API", version="1", auth=django_auth, docs_url=None, urls_namespace="api")
@@ -39,7 +40,11 @@ class AdmissionOut(Schema):
     id: int
     label: str
     bed: str
+    # What the camera last reported; a worker that died leaves "live" behind, so show picture_state to people.
     camera_state: str
+    # What the family is told about the picture now (cradle.viewing.states): live, paused, checking, unavailable,
+    # no_camera, stopped, discharged or ended.
+    picture_state: str
     admitted_at: datetime
     # The unit shows no picture to this account until it has a second sign-in step (passkey or authenticator app).
     second_step_needed: bool
@@ -82,6 +87,7 @@ def _admission_out(request: HttpRequest, a: Admission) -> AdmissionOut:
         label=a.label,
         bed=a.bed.label,
         camera_state=camera.shown_state if camera else "none",
+        picture_state=states.of_admission(a, camera).code,
         admitted_at=a.admitted_at,
         second_step_needed=second_step.refused,
         second_step_by=second_step.grace_until,
