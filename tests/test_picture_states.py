@@ -219,3 +219,40 @@ def test_the_api_gives_the_same_honest_state_as_the_page(world):
     _segment(fam, age=30)
     out = world.client("parent_a").get(reverse("api:admission", args=[fam.admission.pk])).json()
     assert out["camera_state"] == "live" and out["picture_state"] == "unavailable"
+
+
+def test_state_checks_after_the_first_take_the_fast_path_until_something_revokes_it(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cradle.viewing import fastpath
+
+    fastpath.reset()
+    fam = world.families["a"]
+    _segment(fam)
+    phone, laptop = world.client("parent_a"), Client()
+    assert _status(phone, fam)["code"] == "live"  # the full path: learns the answer's headers
+    assert _status(phone, fam)["code"] == "live"  # the full path again, which leaves a grant
+
+    def checked(**extra) -> tuple[dict, list[str]]:
+        with CaptureQueriesContext(connection) as done:
+            state = _status(phone, fam, **extra)
+        # The audit write (batched outside tests) is left out of the count.
+        return state, [
+            q["sql"] for q in done.captured_queries if "audit_" not in q["sql"] and "SAVEPOINT" not in q["sql"]
+        ]
+
+    state, queries = checked()
+    # The revocation log, the camera and the newest segment: no session, account or scope look-up.
+    assert state["code"] == "live" and len(queries) <= 3, queries
+    Camera.objects.filter(pk=fam.bed.camera.pk).update(
+        paused_until=timezone.now() + timedelta(minutes=10), pause_reason="care"
+    )
+    state, queries = checked(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert state["title"] == "护士已暂停画面" and len(queries) <= 3
+    assert Event.objects.filter(action="baby.status", actor_id=fam.parent.pk).count() == 4
+    # Signed out from another device: the grant is revoked, and the full path says why.
+    sign_in(laptop, fam.parent)
+    device = DeviceSession.objects.get(session_key=phone.session.session_key)
+    laptop.post(reverse("end_device", args=[device.public_id]))
+    assert _status(phone, fam)["code"] == "signed_out_elsewhere"

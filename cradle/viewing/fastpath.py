@@ -21,6 +21,8 @@ unreadable copy) falls through to the full path, which answers and audits as it 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import random
 import re
@@ -34,7 +36,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
 
 from cradle import metrics
@@ -144,12 +146,18 @@ def enabled() -> bool:
 
 
 _PLAYLIST = re.compile(r"/babies/(\d{1,18})/live\.m3u8")
+_STATUS = re.compile(r"/babies/(\d{1,18})/status\.json")
+# The grant key's clip part for a player's state checks: a grant of its own, so that it never stands in for the
+# full path's first playlist (where the bulk-access rules run).
+STATUS = -1
 
 
 def _kind(path: str) -> str:
     if path.startswith("/v/"):
         return "segment" if path.endswith(".ts") else "key" if path.endswith(".key") else ""
-    return "playlist" if _PLAYLIST.fullmatch(path) else ""
+    if _PLAYLIST.fullmatch(path):
+        return "playlist"
+    return "status" if _STATUS.fullmatch(path) else ""
 
 
 class FastSegmentMiddleware:
@@ -178,8 +186,9 @@ class FastSegmentMiddleware:
 
 
 def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: Any = ()) -> None:
-    """Called by the full path once it has authorised a fetch of this admission's live picture (clip_id 0) or of one
-    clip: grants this session the fast path for it, and notes the segments the viewer may ask for next."""
+    """Called by the full path once it has authorised a fetch of this admission's live picture (clip_id 0), of one
+    clip, or a state check of its player (STATUS): grants this session the fast path for it, and notes the segments
+    the viewer may ask for next."""
     if not enabled():
         return
     from cradle.scope import is_staff, second_step_standing
@@ -195,7 +204,7 @@ def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: A
             _segments[row.pk] = Seen(
                 row.admission_id, row.camera_id, row.index, row.started_at.timestamp(), row.created_at.timestamp()
             )
-            if clip_id:
+            if clip_id > 0:
                 _clip_segments.add((clip_id, row.pk))
     key = (session_key, admission.pk, clip_id)
     now = timezone.now()
@@ -207,7 +216,7 @@ def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: A
         now + timedelta(seconds=lifetime),
         device.created_at + timedelta(seconds=device.lifetime_s),
     ]
-    if clip_id and admission.discharged_at is not None:
+    if clip_id > 0 and admission.discharged_at is not None:
         ends.append(admission.clips_until)
     if (second_step_until := second_step_standing(request.user, admission).grace_until) is not None:
         ends.append(second_step_until)  # watching without a second step: not past the unit's grace period
@@ -298,7 +307,7 @@ def _answer(kind: str, body: bytes, content_type: str) -> HttpResponse:
     for name, value in _headers[kind].items():
         response[name] = value
     response["Content-Length"] = str(len(body))
-    if kind == "playlist":
+    if kind in ("playlist", "status"):
         add_never_cache_headers(response)  # as the full path's never_cache does, Expires included
     return response
 
@@ -409,7 +418,30 @@ def _key(request: HttpRequest, session_key: str) -> tuple[HttpResponse | None, s
     return _answer("key", key, "application/octet-stream"), "served"
 
 
-_KINDS = {"segment": _segment, "playlist": _playlist, "key": _key}
+def _status(request: HttpRequest, session_key: str) -> tuple[HttpResponse | None, str]:
+    """A player's state check (cradle.viewing.states) under a grant: whatever could end the family's right to the
+    picture revokes the grant, so only the camera and the newest segment are left to read, in the reader's language
+    and time zone; audited as the full path does."""
+    from cradle.unit.models import Camera
+    from cradle.viewing import states
+    from cradle.web import zone
+
+    admission_id = int(_STATUS.fullmatch(request.path_info)[1])
+    grant, why = _granted(session_key, admission_id, STATUS, None)
+    if grant is None:
+        return None, why
+    language = translation.get_language_from_request(request)
+    chosen = zone.zone(request.COOKIES.get(zone.COOKIE, ""))
+    with translation.override(language), timezone.override(chosen) if chosen else contextlib.nullcontext():
+        state = states.of_camera(admission_id, Camera.objects.filter(bed_id=grant.bed_id).first())
+        body = json.dumps(state.as_json()).encode()
+    _event(request, grant, "baby.status", {"state": state.code}, f"status:{admission_id}")
+    response = _answer("status", body, "application/json")
+    response["Content-Language"] = language
+    return response, "served"
+
+
+_KINDS = {"segment": _segment, "playlist": _playlist, "key": _key, "status": _status}
 
 
 def _variant(grant: Grant, seen: Seen) -> str:

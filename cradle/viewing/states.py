@@ -80,7 +80,12 @@ def of_admission(admission: Admission, camera: Camera | None = None) -> PictureS
             _("Live viewing was stopped at the parents' request, and the camera is off. The clips already kept stay."),
             final=True,
         )
-    camera = camera if camera is not None else getattr(admission.bed, "camera", None)
+    return of_camera(admission.pk, camera if camera is not None else getattr(admission.bed, "camera", None))
+
+
+def of_camera(admission_id: int, camera: Camera | None) -> PictureState:
+    """The state of the picture of an admission that is in the unit with live viewing allowed: what its camera and
+    newest segment say (the player's state checks that the fast path answers start here)."""
     if camera is None:
         return PictureState(
             "no_camera",
@@ -91,7 +96,7 @@ def of_admission(admission: Admission, camera: Camera | None = None) -> PictureS
     if camera.is_paused:
         return _paused(camera)
     newest = (
-        LiveSegment.objects.filter(admission=admission, camera=camera)
+        LiveSegment.objects.filter(admission_id=admission_id, camera=camera)
         .order_by("-index")
         .values("created_at", "frames", "screened", "screen")
         .first()

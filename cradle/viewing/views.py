@@ -37,7 +37,8 @@ def live_status(request: HttpRequest, admission_id: int) -> HttpResponse:
 
     A signed-out browser is told why its session ended, whatever the id (nothing about the baby); anything outside
     the person's scope is a 404 like every other path. Each check is audited under an action of its own, batched like
-    segment fetches, so that "Who watched" counts viewings rather than a player's heartbeats.
+    segment fetches, so that "Who watched" counts viewings rather than a player's heartbeats; once a check has been
+    authorised here, the next ones of that session take the fast path until something revokes it.
     """
     if not request.user.is_authenticated:
         state = states.of_signed_out(request.signed_out_reason, reverse("baby", args=[admission_id]))
@@ -48,6 +49,9 @@ def live_status(request: HttpRequest, admission_id: int) -> HttpResponse:
     else:
         state = states.of_admission(admission)
     record_fetch(request, "baby.status", f"status:{admission.pk}", admission=admission, state=state.code)
+    if state.plays:
+        # The next checks take the fast path (cradle.viewing.fastpath): a few queries instead of a whole sign-in's.
+        fastpath.remember(request, admission, fastpath.STATUS)
     return JsonResponse(state.as_json(), headers=_NO_STORE)
 
 
