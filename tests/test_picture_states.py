@@ -256,3 +256,17 @@ def test_state_checks_after_the_first_take_the_fast_path_until_something_revokes
     device = DeviceSession.objects.get(session_key=phone.session.session_key)
     laptop.post(reverse("end_device", args=[device.public_id]))
     assert _status(phone, fam)["code"] == "signed_out_elsewhere"
+
+
+def test_an_idle_sign_out_is_explained_once_on_the_page_it_lands_on(world):
+    fam = world.families["a"]
+    parent = world.client("parent_a")
+    DeviceSession.objects.filter(session_key=parent.session.session_key).update(
+        last_seen_at=timezone.now() - timedelta(hours=2)
+    )
+    page = parent.get(reverse("baby", args=[fam.admission.pk]), follow=True).content.decode()
+    assert page.count("Signed out after a quiet spell") == 1 and "period of inactivity" not in page
+    # Signing in again forgets it.
+    sign_in(parent, fam.parent)
+    parent.get(reverse("home"))
+    assert "cradle_signed_out" not in parent.cookies or not parent.cookies["cradle_signed_out"].value

@@ -48,9 +48,8 @@ class SessionPolicyMiddleware:
                 record(request, "account.session_expired", actor=request.user, reason=reason)
         if reason:
             logout(request)
+            # The page says why (cradle/accounts/signed_out.py), this one and the next ones.
             request.signed_out_reason = reason
-            if reason == DeviceSession.EndReason.IDLE:
-                messages.info(request, _("You were signed out after a period of inactivity."))
             return
         now = timezone.now()
         if (now - device.last_seen_at).total_seconds() > _TOUCH_SECONDS:
