@@ -103,6 +103,9 @@ def test_a_pause_says_why_and_until_when_and_ends_by_itself(world):
     assert state["code"] == "paused" and state["plays"]
     assert "as the family asked" in state["text"] and timezone.localtime(until).strftime("%H:%M") in state["text"]
     Camera.objects.filter(pk=fam.bed.camera.pk).update(paused_until=timezone.now() - timedelta(seconds=1))
+    # Resumed, while the newest second is still the paused screen: not "being checked".
+    state = _status(world.client("parent_a"), fam)
+    assert state["code"] == "paused" and "coming back" in state["text"]
     _segment(fam)
     assert _status(world.client("parent_a"), fam)["code"] == "live"
 

@@ -113,6 +113,14 @@ def of_camera(admission_id: int, camera: Camera | None) -> PictureState:
             ),
             plays=True,
         )
+    if screened and newest["screen"] == "paused":
+        # Resumed a moment ago: the newest second is still the paused screen.
+        return PictureState(
+            "paused",
+            _("Paused by the nurse"),
+            _("The nurse has turned the camera on again; the picture is coming back."),
+            plays=True,
+        )
     if screened:
         return PictureState(
             "checking",
