@@ -22,7 +22,12 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics_view, name="metrics"),
     path("i18n/setlang/", set_language, name="set_language"),
-    path("accounts/", include("allauth.urls")),
+    # allauth's sign-in, second step and account pages, and the hospital's OpenID Connect sign-in. Not allauth.urls
+    # as a whole: with the social-account app installed it would also bring sign-up, account linking and
+    # connection pages, which Cradle does not offer.
+    path("accounts/", include("allauth.account.urls")),
+    path("accounts/2fa/", include("allauth.mfa.urls")),
+    path("accounts/", include("cradle.integrations.directory.urls")),
     path("join/", accounts.join, name="join"),
     path("join/account/", accounts.join_account, name="join_account"),
     path("welcome/second-step/", accounts.mfa_prompt, name="mfa_prompt"),
