@@ -18,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from cradle.accounts import second_step
 from cradle.accounts.models import DeviceSession, User
@@ -327,6 +328,18 @@ def test_without_a_factor_of_cradles_a_vouched_person_confirms_at_the_provider(h
     assert done.status_code == 302 and done["Location"] == glass
     assert client.get(glass).status_code == 200
     assert Event.objects.filter(action="directory.reauthenticated", actor_id=User.objects.get(username="amina@oidc").pk)
+
+
+def test_an_account_suspended_for_bulk_access_stays_suspended(hospital, idp):
+    sign_in(Client(), idp, "amina", amr="mfa")
+    User.objects.filter(username="amina@oidc").update(
+        is_active=False, suspended_at=timezone.now(), suspended_for="staff_admissions_per_hour"
+    )
+    client = Client()
+    response = sign_in(client, idp, "amina", amr="mfa")
+    assert response.status_code == 403 and not signed_in(client)
+    assert not User.objects.get(username="amina@oidc").is_active
+    assert Event.objects.get(action="directory.sign_in_refused").detail["reason"] == "suspended"
 
 
 def test_a_family_account_with_the_same_name_stays_the_familys_own(hospital, idp):

@@ -53,7 +53,9 @@ def account_for(source: str, subject: str, login: str, name: str, request=None, 
         changed = {}
         if user.display_name != name[:60]:
             changed["display_name"] = name[:60]
-        if not user.is_active:
+        if not user.is_active and user.suspended_at is None:
+            # Closed by the directory, which lets them in again. An account suspended for bulk access stays so
+            # until a privacy officer reinstates it, whatever the directory says.
             changed["is_active"] = True
         if changed:
             User.objects.filter(pk=user.pk).update(**changed)

@@ -57,7 +57,10 @@ def granted(groups: list[str]) -> set[tuple[str, str]]:
 
 def problem(request: HttpRequest, reason: str, status: int) -> HttpResponse:
     """The page that says why the sign-in did not happen, in words for the person (the reason itself is audited)."""
-    if reason in ("no_role", "family_account"):
+    if reason == "suspended":
+        title = _("Your account is suspended")
+        text = _("Your unit's privacy officer can reinstate it.")
+    elif reason in ("no_role", "family_account"):
         title = _("Your hospital account gives no access to Cradle")
         text = _("Ask your unit's Cradle administrator if you should have access.")
     elif reason == "unavailable":
@@ -112,6 +115,8 @@ def sign_in(request: HttpRequest, person: oidc.Person, state: dict[str, Any]) ->
     if known is not None and FamilyMembership.objects.filter(user_id=known.user_id).exists():
         return refuse(request, "family_account", user=known.user, login=person.login)
     user = accounts.account_for(SOURCE, person.subject, person.login, person.name, request=request, issuer=cfg.issuer)
+    if not user.is_active:
+        return refuse(request, "suspended", user=user, login=person.login)
     roles.sync(user, pairs, via=VIA)
     record(request, "directory.sign_in", actor=user, source=SOURCE, second_factor=person.second_factor or "none")
     login_state = {second_step.VOUCHED: person.second_factor} if person.second_factor else {}
