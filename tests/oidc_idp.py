@@ -45,6 +45,10 @@ class Provider:
         """The next token answer carries an ID token spoilt this way (tests/oidc_provider.mjs, `spoil`)."""
         requests.post(f"{self.issuer}/_test/next-token", json={"mode": mode}, timeout=5).raise_for_status()
 
+    def spoil_next_userinfo(self) -> None:
+        """The next userinfo answer is about another subject."""
+        requests.post(f"{self.issuer}/_test/next-userinfo", json={}, timeout=5).raise_for_status()
+
     def authorize(
         self, url: str, login: str, amr: str = "pwd", acr: str = "", browser: requests.Session | None = None
     ) -> str:

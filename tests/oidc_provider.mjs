@@ -12,6 +12,7 @@
 // A few addresses exist only to drive the tests, the way the directory tests change people in slapd:
 //   POST /_test/people/LOGIN   {"groups": [...]}   IT changes the person's groups
 //   POST /_test/next-token     {"mode": MODE}      the next token answer carries a bad ID token (see `spoil`)
+//   POST /_test/next-userinfo  {}                  the next userinfo answer is about someone else
 
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -28,6 +29,7 @@ const signingJwk = { ...(await exportJWK(privateKey)), kid: 'hospital-1', alg: '
 const signingKey = await importJWK(signingJwk, 'RS256');
 
 let nextMode = null;
+let nextUserinfoOther = false;
 let lastIdToken = null;
 
 const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -66,6 +68,9 @@ async function spoil(idToken, mode) {
     }
     case 'expired':
       return resign({ ...claims, iat: now - 7200, exp: now - 3600 });
+    case 'stale_sign_in':
+      // A provider that ignored max_age=0 and answered from a sign-in made an hour ago.
+      return resign({ ...claims, auth_time: now - 3600 });
     case 'foreign_issuer':
       return resign({ ...claims, iss: 'https://login.elsewhere.example' });
     case 'other_audience':
@@ -146,6 +151,10 @@ server.listen(0, '127.0.0.1', () => {
       }
       lastIdToken = genuine;
     }
+    if (ctx.path === '/me' && ctx.status === 200 && nextUserinfoOther) {
+      nextUserinfoOther = false;
+      ctx.body = { ...ctx.body, sub: 'someone-else', groups: ['nicu-admins'] };
+    }
   });
 
   const callback = provider.callback();
@@ -200,6 +209,8 @@ server.listen(0, '127.0.0.1', () => {
     const body = JSON.parse((await readBody(req)) || '{}');
     if (path === '/_test/next-token') {
       nextMode = body.mode;
+    } else if (path === '/_test/next-userinfo') {
+      nextUserinfoOther = true;
     } else if (path.startsWith('/_test/people/')) {
       const person = people.get(decodeURIComponent(path.slice('/_test/people/'.length)));
       if (!person) {

@@ -232,6 +232,14 @@ def test_an_id_token_that_is_not_the_providers_for_this_sign_in_is_refused(hospi
     assert refused.detail["reason"] == "invalid_token", refused.detail
 
 
+def test_a_userinfo_answer_about_someone_else_is_refused(hospital, idp):
+    idp.spoil_next_userinfo()
+    client = Client()
+    response = sign_in(client, idp, "amina", amr="mfa")
+    assert response.status_code == 400 and not signed_in(client)
+    assert Event.objects.get(action="directory.sign_in_refused").detail["reason"] == "userinfo_mismatch"
+
+
 def test_a_callback_belongs_to_the_browser_that_started_the_sign_in(hospital, idp):
     victim = Client()
     # Someone starts a sign-in as themselves and sends the address the provider gives back to another browser.
@@ -318,11 +326,16 @@ def test_without_a_factor_of_cradles_a_vouched_person_confirms_at_the_provider(h
         # The provider asks again even though this browser is signed in there (prompt=login).
         return client.get(oidc_idp.path_of(idp.authorize(go["Location"], login, amr=amr, browser=browser)))
 
-    # Someone else at the provider, or a password alone where the provider must vouch for the second factor: no.
+    # Someone else at the provider, a password alone where the provider must vouch for the second factor, or an
+    # answer from an old sign-in at the provider: no.
     assert reauthenticate("jo", "pwd,otp").status_code == 403
     assert reauthenticate("amina", "pwd").status_code == 403
-    reasons = list(Event.objects.filter(action="directory.sign_in_refused").values_list("detail__reason", flat=True))
-    assert reasons == ["other_person", "no_second_factor"]
+    idp.spoil_next_token("stale_sign_in")
+    assert reauthenticate("amina", "pwd,otp").status_code == 403
+    reasons = list(
+        Event.objects.filter(action="directory.sign_in_refused").order_by("pk").values_list("detail__reason", flat=True)
+    )
+    assert reasons == ["other_person", "no_second_factor", "not_fresh"]
     assert client.get(glass).status_code == 302
     done = reauthenticate("amina", "pwd,otp")
     assert done.status_code == 302 and done["Location"] == glass
