@@ -309,6 +309,20 @@ def test_a_vouched_session_does_not_vouch_for_the_next_one(hospital, idp):
     assert again.get(board(hospital)).status_code == 200
 
 
+def test_signing_in_again_in_the_same_browser_with_one_factor_drops_the_vouching(hospital, idp):
+    client = Client()
+    sign_in(client, idp, "amina", amr="pwd,otp")
+    assert client.get(board(hospital)).status_code == 200
+    # The same person signs in again in this browser (a shared ward computer nobody signed out of), password only.
+    sign_in(client, idp, "amina", amr="pwd")
+    assert signed_in(client) and client.session.get(second_step.VOUCHED) is None
+    # A new session: the first one ended.
+    user = User.objects.get(username="amina@oidc")
+    assert DeviceSession.objects.filter(user=user).count() == 2
+    assert DeviceSession.objects.filter(user=user, ended_at__isnull=True).count() == 1
+    assert client.get(board(hospital))["Location"].startswith("/accounts/2fa/totp/activate")
+
+
 def test_without_a_factor_of_cradles_a_vouched_person_confirms_at_the_provider(hospital, idp):
     browser = requests.Session()
     client = Client()

@@ -119,6 +119,10 @@ def sign_in(request: HttpRequest, person: oidc.Person, state: dict[str, Any]) ->
         return refuse(request, "suspended", user=user, login=person.login)
     roles.sync(user, pairs, via=VIA)
     record(request, "directory.sign_in", actor=user, source=SOURCE, second_factor=person.second_factor or "none")
+    if request.user.is_authenticated:
+        # Someone (this person or another) was signed in in this browser: that session ends, and the sign-in starts
+        # a new one with nothing carried over (Django would keep the same person's session and its key).
+        logout(request)
     login_state = {second_step.VOUCHED: person.second_factor} if person.second_factor else {}
     login = Login(user=user, redirect_url=state.get("next"), state=login_state)
     record_authentication(request, user, method="socialaccount", provider=PROVIDER_ID, uid=person.subject)
