@@ -49,6 +49,25 @@ class Provider:
         """The next userinfo answer is about another subject."""
         requests.post(f"{self.issuer}/_test/next-userinfo", json={}, timeout=5).raise_for_status()
 
+    def sign(self, claims: dict) -> str:
+        """A token with these claims, signed with the provider's own key."""
+        return requests.post(f"{self.issuer}/_test/sign", json=claims, timeout=5).json()
+
+    def last_id_token(self) -> str:
+        return requests.get(f"{self.issuer}/_test/last-id-token", timeout=5).json()
+
+    def sign_out(self, browser: requests.Session) -> list[str]:
+        """Signs this browser out at the provider, confirming on its page; gives the back-channel logout tokens the
+        provider sent to Cradle's registered address (held by the test provider for the test to deliver)."""
+        requests.get(f"{self.issuer}/_test/logout-tokens", timeout=5)  # forgets those of earlier tests
+        page = browser.get(f"{self.issuer}/session/end", timeout=10)
+        assert page.status_code == 200, page.text[:300]
+        action = urljoin(page.url, html.unescape(re.search(r'action="([^"]+)"', page.text).group(1)))
+        form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+        done = browser.post(action, data={**form, "logout": "yes"}, allow_redirects=False, timeout=10)
+        assert done.status_code in (200, 302, 303), done.text[:300]
+        return requests.get(f"{self.issuer}/_test/logout-tokens", timeout=5).json()
+
     def authorize(
         self, url: str, login: str, amr: str = "pwd", acr: str = "", browser: requests.Session | None = None
     ) -> str:

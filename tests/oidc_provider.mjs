@@ -13,6 +13,11 @@
 //   POST /_test/people/LOGIN   {"groups": [...]}   IT changes the person's groups
 //   POST /_test/next-token     {"mode": MODE}      the next token answer carries a bad ID token (see `spoil`)
 //   POST /_test/next-userinfo  {}                  the next userinfo answer is about someone else
+//   POST /_test/sign           {claims}            these claims (with iss, aud, iat, exp) signed with the provider's key
+//   GET  /_test/last-id-token                      the last genuine ID token the provider issued
+//   GET  /_test/logout-tokens                      the back-channel logout tokens the provider sent since the last
+//                                                  call: it sends them here, and the test hands them to Cradle's
+//                                                  test client, which no server can reach
 
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -30,6 +35,7 @@ const signingKey = await importJWK(signingJwk, 'RS256');
 
 let nextMode = null;
 let nextUserinfoOther = false;
+let logoutTokens = [];
 let lastIdToken = null;
 
 const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -119,7 +125,7 @@ const configuration = {
   },
   acrValues: ['urn:hospital:loa:password', 'urn:hospital:loa:mfa'],
   conformIdTokenClaims: !settings.groups_in_id_token,
-  features: { devInteractions: { enabled: false } },
+  features: { devInteractions: { enabled: false }, backchannelLogout: { enabled: true } },
   pkce: { methods: ['S256'], required: () => true },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   async findAccount(ctx, sub) {
@@ -137,6 +143,7 @@ const configuration = {
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
+  configuration.clients[0].backchannel_logout_uri = `${issuer}/_test/backchannel`;
   const provider = new Provider(issuer, configuration);
   provider.on('server_error', (ctx, err) => console.error('server_error', err));
 
@@ -206,7 +213,32 @@ server.listen(0, '127.0.0.1', () => {
   }
 
   async function control(req, res, path) {
+    if (path === '/_test/backchannel') {
+      logoutTokens.push(new URLSearchParams(await readBody(req)).get('logout_token'));
+      res.statusCode = 200;
+      res.end();
+      return;
+    }
+    if (path === '/_test/last-id-token') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(lastIdToken));
+      return;
+    }
+    if (path === '/_test/logout-tokens') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(logoutTokens));
+      logoutTokens = [];
+      return;
+    }
     const body = JSON.parse((await readBody(req)) || '{}');
+    if (path === '/_test/sign') {
+      // Any claims, signed with the provider's key: for tokens that are genuine but wrong in what they say.
+      const now = Math.floor(Date.now() / 1000);
+      const claims = { iss: issuer, aud: settings.client_id, iat: now, exp: now + 120, ...body };
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(await resign(claims, signingKey, { alg: 'RS256', kid: 'hospital-1', typ: 'logout+jwt' })));
+      return;
+    }
     if (path === '/_test/next-token') {
       nextMode = body.mode;
     } else if (path === '/_test/next-userinfo') {
@@ -234,7 +266,7 @@ server.listen(0, '127.0.0.1', () => {
       const match = url.pathname.match(/^\/interaction\/([^/]+)(?:\/(login|confirm))?$/);
       if (match) {
         await interaction(req, res, match[1], match[2]);
-      } else if (url.pathname.startsWith('/_test/') && req.method === 'POST') {
+      } else if (url.pathname.startsWith('/_test/')) {
         await control(req, res, url.pathname);
       } else {
         callback(req, res);

@@ -177,8 +177,11 @@ MATRIX: dict[str, Route] = {
     # The hospital's OpenID Connect sign-in (configured for this test, see HOSPITAL): the page that leads there is
     # for anyone; the way back, without a sign-in under way, is a refusal page (400) for anyone. Confirming at the
     # provider is only for accounts of the provider (nurse1 here); allauth's social-account pages are not mounted.
+    # The provider's server posts back-channel logouts, with no session: anyone reaches it, and a post without a
+    # valid logout token is refused (400).
     "hospital_login": PUBLIC,
     "hospital_callback": PUBLIC,
+    "hospital_backchannel_logout": Route(allowed=SIGNED_IN, anonymous="ok", method="post"),
     "hospital_reauthenticate": Route(allowed={"nurse1"}),
     # The JSON API.
     "api:api-root": Route(allowed=set(), anonymous="404"),

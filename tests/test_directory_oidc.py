@@ -9,6 +9,8 @@ re-authentication at the provider; family accounts untouched.
 
 from __future__ import annotations
 
+import base64
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -473,3 +475,56 @@ def test_cradle_serve_stops_on_wrong_settings_of_the_hospitals_sign_in(settings,
     settings.DIRECTORY = {**settings.DIRECTORY, "OIDC_ISSUER": "http://login.hospital.example"}
     with pytest.raises(CommandError, match=r"^CRADLE_OIDC_ISSUER must be an https:// address"):
         call_command("serve")
+
+
+def test_signing_out_at_the_provider_ends_every_cradle_session_of_that_person(hospital, idp):
+    browser = requests.Session()
+    here, there = Client(), Client()
+    sign_in(here, idp, "amina", amr="mfa", browser=browser)
+    sign_in(there, idp, "amina", amr="mfa")
+    sign_in(jo := Client(), idp, "jo", amr="mfa")
+    assert here.get(board(hospital)).status_code == 200 and there.get(board(hospital)).status_code == 200
+    tokens = idp.sign_out(browser)
+    assert len(tokens) == 1
+    endpoint = reverse("hospital_backchannel_logout")
+    # The provider's server posts the token; no browser, no CSRF token, no cookie.
+    assert Client(enforce_csrf_checks=True).post(endpoint, {"logout_token": tokens[0]}).status_code == 200
+    for client in (here, there):
+        assert client.get(board(hospital))["Location"].startswith("/accounts/login/")
+    assert jo.get(reverse("profile")).status_code == 200 and signed_in(jo)
+    user = User.objects.get(username="amina@oidc")
+    assert not DeviceSession.objects.filter(user=user, ended_at__isnull=True).exists()
+    assert Event.objects.get(action="directory.signed_out_by_provider").detail["sessions_ended"] == 2
+    # Taken once: the same token again is refused.
+    again = Client().post(endpoint, {"logout_token": tokens[0]})
+    assert again.status_code == 400
+    assert Event.objects.get(action="directory.logout_refused").outcome == "denied"
+
+
+def test_only_a_genuine_unused_logout_token_ends_sessions(hospital, idp):
+    endpoint = reverse("hospital_backchannel_logout")
+    client = Client()
+    sign_in(client, idp, "amina", amr="mfa")
+    elsewhere = requests.Session()
+    sign_in(Client(), idp, "jo", amr="mfa", browser=elsewhere)
+    genuine = idp.sign_out(elsewhere)[0]  # jo's
+    # Made out for amina instead, keeping the provider's signature.
+    header, payload, signature = genuine.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["sub"] = next(p["sub"] for p in oidc_idp.PEOPLE if p["login"] == "amina")
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    tampered = ".".join([header, forged, signature])
+    # Signed by the provider but not a logout token for amina: an ID token (a nonce, no logout event), another
+    # event, a nonce, a session id without the subject.
+    amina = next(p["sub"] for p in oidc_idp.PEOPLE if p["login"] == "amina")
+    logout = {"events": {"http://schemas.openid.net/event/backchannel-logout": {}}}
+    signed = [
+        idp.last_id_token(),
+        idp.sign({"sub": amina, "jti": "a1", "events": {"http://schemas.openid.net/event/other": {}}}),
+        idp.sign({"sub": amina, "jti": "a2", "nonce": "n", **logout}),
+        idp.sign({"sid": "s", "jti": "a3", **logout}),
+    ]
+    for token in ("", "not a token", tampered, *signed):
+        assert Client().post(endpoint, {"logout_token": token}).status_code == 400
+    assert Event.objects.filter(action="directory.logout_refused").count() == 7
+    assert client.get(board(hospital)).status_code == 200

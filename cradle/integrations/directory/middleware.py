@@ -32,8 +32,8 @@ class DirectoryStandingMiddleware:
                     return refused
             elif identity is not None and not self._provider_vouches(identity):
                 # The hospital's OpenID Connect provider was switched off or replaced: its accounts cannot be vouched
-                # for any more. (Their standing is otherwise checked at each sign-in, cradle.integrations.directory
-                # .signin, since the provider cannot be asked about a person between sign-ins.)
+                # for any more. (Their standing is otherwise checked at each sign-in, and the provider ends their
+                # sessions through back-channel logout: cradle.integrations.directory.signin.)
                 logout(request)
                 return redirect("account_login")
         return self.get_response(request)

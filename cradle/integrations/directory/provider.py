@@ -8,7 +8,9 @@ allauth's `openid_connect` provider does the authorization code flow; Cradle's s
   which the specification allows, but a signature costs nothing and also covers a misrouted or proxied answer);
 - issuer, audience (and `azp`), expiry, issue time and `nonce` are checked, and the discovery document must name
   the configured issuer;
-- re-authentication asks the provider for a fresh sign-in (`prompt=login`, `max_age=0`).
+- re-authentication asks the provider for a fresh sign-in (`prompt=login`, `max_age=0`);
+- a back-channel logout token is checked like an ID token, must carry the logout event and no nonce, and is taken
+  once.
 
 The one app comes from settings.DIRECTORY (never from the database), so the settings are the whole configuration.
 allauth's sign-up, account linking and social-account pages are not used: .signin decides who signs in.
@@ -28,12 +30,14 @@ from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from allauth.socialaccount.providers.oauth2.utils import generate_code_challenge
 from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
 from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOAuth2Adapter
+from django.core.cache import cache
 from django.http import HttpRequest
 from django.urls import reverse
 
 from cradle.integrations.directory import oidc
 
 PROVIDER_ID = "hospital"
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 # Clock difference tolerated between Cradle and the provider when checking `exp`, `iat` and `auth_time`.
 LEEWAY_SECONDS = 60
 
@@ -94,36 +98,58 @@ class HospitalOAuth2Adapter(OpenIDConnectOAuth2Adapter):
 
         return get_adapter()
 
-    def verify_id_token(self, id_token: Any, *, nonce: str) -> dict[str, Any]:
-        """The claims of an ID token that the provider signed for Cradle, for this sign-in, and that is still valid;
-        `oidc.Refused` otherwise."""
+    def _verified(self, token: Any, what: str, required: list[str]) -> dict[str, Any]:
+        """The claims of a token the provider signed for Cradle with one of its published keys, from the configured
+        issuer, still valid; `oidc.Refused` otherwise."""
         cfg = oidc.config()
         assert cfg is not None  # the views answer 404 without a provider
-        if not isinstance(id_token, str) or not id_token:
-            raise oidc.Refused("invalid_token", "The provider sent no ID token.")
+        if not isinstance(token, str) or not token:
+            raise oidc.Refused("invalid_token", f"The provider sent no {what}.")
         try:
-            header = jwt.get_unverified_header(id_token)
+            header = jwt.get_unverified_header(token)
             alg = header.get("alg")
             if alg not in cfg.algorithms:
-                raise oidc.Refused("invalid_token", f"ID tokens signed with {alg!r} are not accepted.")
+                raise oidc.Refused("invalid_token", f"{what} signed with {alg!r} is not accepted.")
             key = self._signing_key(header.get("kid"), alg)
             claims = jwt.decode(
-                id_token,
+                token,
                 key=key,
                 algorithms=[alg],
                 audience=cfg.client_id,
                 issuer=cfg.issuer,
                 leeway=LEEWAY_SECONDS,
-                options={"require": ["iss", "sub", "aud", "exp", "iat"]},
+                options={"require": required},
             )
         except jwt.PyJWTError as e:
-            raise oidc.Refused("invalid_token", f"The ID token is not valid ({type(e).__name__}).") from None
+            raise oidc.Refused("invalid_token", f"The {what} is not valid ({type(e).__name__}).") from None
         audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
         if (len(audiences) > 1 or "azp" in claims) and claims.get("azp") != cfg.client_id:
-            raise oidc.Refused("invalid_token", "The ID token was issued to another application.")
+            raise oidc.Refused("invalid_token", f"The {what} was issued to another application.")
+        return claims
+
+    def verify_id_token(self, id_token: Any, *, nonce: str) -> dict[str, Any]:
+        """The claims of an ID token that the provider signed for Cradle, for this sign-in, and that is still valid;
+        `oidc.Refused` otherwise."""
+        claims = self._verified(id_token, "ID token", ["iss", "sub", "aud", "exp", "iat"])
         if not hmac.compare_digest(str(claims.get("nonce", "")).encode(), nonce.encode()):
             # A token from another sign-in (replayed, or injected into this browser's callback).
             raise oidc.Refused("invalid_token", "The ID token belongs to another sign-in.")
+        return claims
+
+    def verify_logout_token(self, logout_token: Any) -> dict[str, Any]:
+        """The claims of a back-channel logout token (OpenID Connect Back-Channel Logout 1.0, 2.6), used once."""
+        claims = self._verified(logout_token, "logout token", ["iss", "sub", "aud", "exp", "iat", "jti", "events"])
+        events = claims.get("events")
+        if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict):
+            raise oidc.Refused("invalid_token", "The logout token is not a back-channel logout event.")
+        if "nonce" in claims:
+            # An ID token offered as a logout token.
+            raise oidc.Refused("invalid_token", "A logout token carries no nonce.")
+        if not isinstance(claims["sub"], str) or not claims["sub"]:
+            raise oidc.Refused("invalid_token", "The logout token names no subject.")
+        seconds = max(int(claims["exp"] - time.time()), 0) + 2 * LEEWAY_SECONDS
+        if not cache.add(f"cradle:oidc:logout:{claims['jti']}", 1, timeout=seconds):
+            raise oidc.Refused("invalid_token", "The logout token was used before.")
         return claims
 
     def userinfo(self, access_token: str) -> dict[str, Any]:

@@ -5,7 +5,9 @@ Cradle's second step is still asked, and confirming the person again before a se
 Accounts belong to the provider's `sub` (within its issuer), never to a name or an e-mail address: a family account
 of the same name stays the family's, and family accounts never sign in here (they have no hospital identity, and a
 hospital account that somehow carried a family's access is refused). Roles are exactly what the groups give at each
-sign-in; a person whose groups give none is refused, and their account is closed and its sessions ended.
+sign-in; a person whose groups give none is refused, and their account is closed and its sessions ended. Between
+sign-ins the provider cannot be asked about a person, but it can say that their session there ended (back-channel
+logout), and then every Cradle session of theirs ends too.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from cradle.accounts import second_step
-from cradle.accounts.models import User
+from cradle.accounts import second_step, sessions
+from cradle.accounts.models import DeviceSession, User
 from cradle.audit.log import record
 from cradle.integrations.directory import accounts, oidc, roles
 from cradle.integrations.directory.models import DirectoryIdentity
@@ -157,6 +159,18 @@ def reauthenticate(request: HttpRequest, person: oidc.Person, state: dict[str, A
     )
     record(request, "directory.reauthenticated", source=SOURCE, second_factor=person.second_factor or "none")
     return redirect(state.get("next") or "home")
+
+
+def signed_out_by_provider(request: HttpRequest, subject: str) -> int:
+    """The provider ended this person's session there: every Cradle session of theirs ends. Gives how many."""
+    cfg = oidc.config()
+    assert cfg is not None
+    known = identity(subject, cfg)
+    if known is None:
+        return 0
+    ended = sessions.end_all(known.user, DeviceSession.EndReason.ACCESS_ENDED)
+    record(request, "directory.signed_out_by_provider", actor=known.user, source=SOURCE, sessions_ended=ended)
+    return ended
 
 
 def reauthentication_method(user: Any) -> dict[str, str] | None:

@@ -15,9 +15,10 @@ from allauth.socialaccount.adapter import get_adapter
 from allauth.socialaccount.internal import statekit
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from requests import RequestException
 
 from cradle.audit.log import record
@@ -112,3 +113,22 @@ def hospital_callback(request: HttpRequest) -> HttpResponse:
     if state.get("process") == "reauthenticate":
         return signin.reauthenticate(request, person, state)
     return signin.sign_in(request, person, state)
+
+
+@csrf_exempt  # called by the provider's server, not by a browser: the signed logout token is the proof
+@require_POST
+def hospital_backchannel_logout(request: HttpRequest) -> HttpResponse:
+    """OpenID Connect Back-Channel Logout: the provider says that a person's session there has ended (they signed
+    out, or the hospital's IT ended it or disabled them); every Cradle session of theirs ends at once."""
+    provider = _provider(request)
+    adapter = provider.get_oauth2_adapter(request)
+    try:
+        claims = adapter.verify_logout_token(request.POST.get("logout_token"))
+    except oidc.Refused as e:
+        record(request, "directory.logout_refused", outcome="denied", source=signin.SOURCE, detail=e.detail[:200])
+        return JsonResponse({"error": "invalid_request", "error_description": e.detail}, status=400)
+    except (RequestException, ValueError, OAuth2Error) as e:
+        log.warning("a back-channel logout could not be checked: %s", e)
+        return JsonResponse({"error": "temporarily_unavailable"}, status=503)
+    signin.signed_out_by_provider(request, claims["sub"])
+    return HttpResponse(status=200)
