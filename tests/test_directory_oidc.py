@@ -125,6 +125,7 @@ def test_a_nurse_signs_in_through_the_hospital_and_gets_the_roles_of_her_groups(
     # A password at the provider is one factor: staff still need Cradle's second step, so adding one comes first.
     page = client.get(board(hospital))
     assert page.status_code == 302 and page["Location"].startswith("/accounts/2fa/totp/activate")
+    assert client.get(page["Location"]).status_code == 200
 
 
 def test_the_request_to_the_provider_has_pkce_state_and_nonce_and_only_cradles_parameters(hospital, idp):

@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 import jwt
-from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter, get_adapter
 from allauth.socialaccount.models import SocialApp
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from allauth.socialaccount.providers.oauth2.utils import generate_code_challenge
@@ -78,8 +78,9 @@ class HospitalOAuth2Adapter(OpenIDConnectOAuth2Adapter):
     def get_callback_url(self, request: HttpRequest, app: SocialApp) -> str:
         return request.build_absolute_uri(reverse("hospital_callback"))
 
-    def _signing_key(self, kid: str | None, alg: str) -> Any:
-        with self.get_provider_adapter().get_requests_session() as session:
+    def _signing_key(self, kid: str | None) -> Any:
+        """The provider's published key with this id (or its one signing key, for a token that names none)."""
+        with get_adapter().get_requests_session() as session:
             response = session.get(self.openid_config["jwks_uri"])
             response.raise_for_status()
             keys = jwt.PyJWKSet.from_dict(response.json()).keys
@@ -89,14 +90,8 @@ class HospitalOAuth2Adapter(OpenIDConnectOAuth2Adapter):
         elif len(usable) != 1:
             usable = []
         if not usable:
-            raise oidc.Refused("invalid_token", "The ID token's key is not among the provider's keys.")
+            raise oidc.Refused("invalid_token", "The token's key is not among the provider's keys.")
         return usable[0].key
-
-    @staticmethod
-    def get_provider_adapter() -> DefaultSocialAccountAdapter:
-        from allauth.socialaccount.adapter import get_adapter
-
-        return get_adapter()
 
     def _verified(self, token: Any, what: str, required: list[str]) -> dict[str, Any]:
         """The claims of a token the provider signed for Cradle with one of its published keys, from the configured
@@ -110,7 +105,7 @@ class HospitalOAuth2Adapter(OpenIDConnectOAuth2Adapter):
             alg = header.get("alg")
             if alg not in cfg.algorithms:
                 raise oidc.Refused("invalid_token", f"{what} signed with {alg!r} is not accepted.")
-            key = self._signing_key(header.get("kid"), alg)
+            key = self._signing_key(header.get("kid"))
             claims = jwt.decode(
                 token,
                 key=key,
