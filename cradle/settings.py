@@ -65,6 +65,9 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    # Only for the hospital's OpenID Connect provider (cradle/integrations/directory/provider.py): no other provider,
+    # no sign-up or account linking through it.
+    "allauth.socialaccount",
     "csp",
     "django_tasks",
     "django_tasks_db",
@@ -173,6 +176,9 @@ AUTHENTICATION_BACKENDS = [
     # Staff sign in with their hospital directory password when CRADLE_LDAP_URL is set (cradle/integrations/directory).
     "cradle.integrations.directory.backend.DirectoryBackend",
 ]
+# The hospital's OpenID Connect provider, when CRADLE_OIDC_ISSUER is set: its one app comes from DIRECTORY below.
+SOCIALACCOUNT_ADAPTER = "cradle.integrations.directory.provider.HospitalAppAdapter"
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -364,6 +370,19 @@ DIRECTORY = {
     "ROLES_FILE": os.environ.get("CRADLE_DIRECTORY_ROLES_FILE", ""),
     # 0: a directory person's standing is checked on every request; more: at most this often.
     "RECHECK_SECONDS": float(os.environ.get("CRADLE_DIRECTORY_RECHECK_SECONDS", "0")),
+    # The hospital's OpenID Connect provider (cradle/integrations/directory/oidc.py): off unless the issuer is set.
+    # The issuer exactly as the provider's discovery document and ID tokens name it.
+    "OIDC_ISSUER": os.environ.get("CRADLE_OIDC_ISSUER", "").strip(),
+    "OIDC_CLIENT_ID": os.environ.get("CRADLE_OIDC_CLIENT_ID", "").strip(),
+    "OIDC_CLIENT_SECRET": _secret("CRADLE_OIDC_CLIENT_SECRET"),
+    "OIDC_SCOPES": os.environ.get("CRADLE_OIDC_SCOPES", "openid profile"),
+    # The claim with the person's groups or roles (a dotted path reaches into an object: realm_access.roles).
+    "OIDC_GROUPS_CLAIM": os.environ.get("CRADLE_OIDC_GROUPS_CLAIM", "groups"),
+    "OIDC_USERNAME_CLAIM": os.environ.get("CRADLE_OIDC_USERNAME_CLAIM", "preferred_username"),
+    # What in the ID token counts as a second factor, so that Cradle's own second step is not asked again.
+    "OIDC_MFA_AMR": os.environ.get("CRADLE_OIDC_MFA_AMR", "mfa,otp,hwk,swk"),
+    "OIDC_MFA_ACR": os.environ.get("CRADLE_OIDC_MFA_ACR", ""),
+    "OIDC_ALGORITHMS": os.environ.get("CRADLE_OIDC_ALGORITHMS", "RS256,PS256,ES256"),
 }
 
 CRADLE = {

@@ -26,7 +26,12 @@ urlpatterns = [
     path("theme/", theme.set_theme, name="set_theme"),
     path("sw.js", installable.service_worker, name="service_worker"),
     path("offline/", installable.offline, name="offline"),
-    path("accounts/", include("allauth.urls")),
+    # allauth's sign-in, second step and account pages, and the hospital's OpenID Connect sign-in. Not allauth.urls
+    # as a whole: with the social-account app installed it would also bring sign-up, account linking and
+    # connection pages, which Cradle does not offer.
+    path("accounts/", include("allauth.account.urls")),
+    path("accounts/2fa/", include("allauth.mfa.urls")),
+    path("accounts/", include("cradle.integrations.directory.urls")),
     path("join/", accounts.join, name="join"),
     path("join/account/", accounts.join_account, name="join_account"),
     path("welcome/second-step/", accounts.mfa_prompt, name="mfa_prompt"),

@@ -193,6 +193,15 @@ MATRIX: dict[str, Route] = {
     "mfa_remove_webauthn": Route(KEY, PARENTS),
     "mfa_edit_webauthn": Route(KEY, PARENTS),
     "mfa_login_webauthn": Route(allowed=SIGNED_IN),
+    # The hospital's OpenID Connect sign-in (configured for this test, see HOSPITAL): the page that leads there is
+    # for anyone; the way back, without a sign-in under way, is a refusal page (400) for anyone. Confirming at the
+    # provider is only for accounts of the provider (nurse1 here); allauth's social-account pages are not mounted.
+    # The provider's server posts back-channel logouts, with no session: anyone reaches it, and a post without a
+    # valid logout token is refused (400).
+    "hospital_login": PUBLIC,
+    "hospital_callback": PUBLIC,
+    "hospital_backchannel_logout": Route(allowed=SIGNED_IN, anonymous="ok", method="post"),
+    "hospital_reauthenticate": Route(allowed={"nurse1"}),
     # The JSON API.
     "api:api-root": Route(allowed=set(), anonymous="404"),
     "api:openapi-json": PUBLIC,
@@ -258,7 +267,20 @@ def outcome(response) -> str:
     return "ok"
 
 
-def test_authorisation_matrix(world):
+HOSPITAL = {
+    "OIDC_ISSUER": "https://login.hospital.example",
+    "OIDC_CLIENT_ID": "cradle",
+    "OIDC_CLIENT_SECRET": "not used: no request reaches the provider here",
+}
+
+
+def test_authorisation_matrix(world, settings):
+    from cradle.integrations.directory.models import DirectoryIdentity
+
+    settings.DIRECTORY = {**settings.DIRECTORY, **HOSPITAL}
+    DirectoryIdentity.objects.create(
+        user=world.users["nurse1"], source="oidc", issuer=HOSPITAL["OIDC_ISSUER"], subject="nurse1", login="nurse1"
+    )
     checked = 0
     failures = []
     # Everyone signs in once. Each cell then starts from the same cookies, and runs in a savepoint that is rolled back,

@@ -12,6 +12,7 @@ import pytest
 from allauth.mfa.totp.internal.auth import TOTP
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from cradle.accounts.models import DeviceSession, User
 from cradle.audit.models import Event
@@ -185,6 +186,16 @@ def test_roles_follow_group_membership_at_the_next_request(hospital, directory):
     finally:
         admin.modify(group, {"member": [(ldap3.MODIFY_ADD, [member])]})
         admin.unbind()
+
+
+def test_an_account_suspended_for_bulk_access_stays_suspended_whatever_the_directory_says(hospital):
+    sign_in(Client(), "amina")
+    User.objects.filter(username="amina@ldap").update(
+        is_active=False, suspended_at=timezone.now(), suspended_for="staff_admissions_per_hour"
+    )
+    client = Client()
+    sign_in(client, "amina")
+    assert not signed_in(client) and not User.objects.get(username="amina@ldap").is_active
 
 
 def test_a_family_account_with_the_same_name_stays_the_familys_own(hospital):

@@ -30,6 +30,22 @@ class CradleAccountAdapter(DefaultAccountAdapter):
         throttle.failed(request, username)
         record(request, "account.login_failed", outcome="failed", actor=_known(username))
 
+    def get_login_stages(self) -> list[str]:
+        # The second step, skipped for a sign-in that proved a second factor itself (cradle.accounts.stages).
+        return [
+            "cradle.accounts.stages.SecondStepStage" if stage == "allauth.mfa.stages.AuthenticateStage" else stage
+            for stage in super().get_login_stages()
+        ]
+
+    def get_reauthentication_methods(self, user: Any) -> list[dict]:
+        # People whose account is the hospital provider's confirm there too (the only way for those who have no
+        # password and no second factor of Cradle's: their provider vouched for the second step).
+        from cradle.integrations.directory import signin
+
+        methods = super().get_reauthentication_methods(user)
+        hospital = signin.reauthentication_method(user)
+        return [*methods, hospital] if hospital else methods
+
 
 class CradleMFAAdapter(DefaultMFAAdapter):
     # TOTP secrets are sealed with a key derived from the site's secret key, so that a copy of the database alone

@@ -12,7 +12,7 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cradle.accounts import sessions, signed_out, throttle
+from cradle.accounts import second_step, sessions, signed_out, throttle
 from cradle.accounts.models import DeviceSession
 from cradle.audit.log import record
 
@@ -72,6 +72,9 @@ _MFA_ENROLMENT_PATHS = (
 
 
 class StaffMfaMiddleware:
+    """Staff must have a second factor of their own, except in a session whose sign-in proved one at the hospital's
+    provider (cradle.accounts.second_step.vouched)."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
@@ -79,7 +82,8 @@ class StaffMfaMiddleware:
         if request.user.is_authenticated and not request.path.startswith(_MFA_ENROLMENT_PATHS):
             from cradle.scope import is_staff
 
-            if is_staff(request.user) and not _has_second_factor(request.user):
+            vouched = second_step.vouched(request)
+            if not vouched and is_staff(request.user) and not _has_second_factor(request.user):
                 if request.path.startswith("/api/"):
                     return JsonResponse({"detail": "Staff accounts need a second factor first."}, status=403)
                 messages.warning(request, _("Staff accounts must set up a second sign-in step before going on."))

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from allauth.mfa.models import Authenticator
+from django.http import HttpRequest
 from django.utils import timezone
 
 from cradle.accounts.models import User
@@ -26,6 +27,19 @@ if TYPE_CHECKING:
 
 # Recovery codes alone are not a second step: they exist to replace a lost one.
 FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
+
+# A sign-in that proved a second factor itself (the hospital's provider says so in its ID token) is not asked for
+# Cradle's own step: the login's state carries it through allauth's stages (cradle.accounts.stages), and the session
+# keeps it (the staff rule in cradle.accounts.middleware). Every sign-in starts without it (cradle.accounts.signals);
+# only the sign-in that proved it sets it, so it never outlives that session.
+VOUCHED = "cradle_second_step_vouched"
+
+
+def vouched(request: HttpRequest) -> str:
+    """How this session's sign-in proved a second factor (e.g. "amr:otp"), or "" when it did not."""
+    session = getattr(request, "session", None)
+    value = session.get(VOUCHED, "") if session is not None else ""
+    return value if isinstance(value, str) else ""
 
 
 def has_second_factor(user: User) -> bool:

@@ -19,6 +19,8 @@ from cradle.audit.log import record
 def on_login(sender, request, user, **kwargs) -> None:
     if request is None:
         return
+    # A second factor proved by an earlier sign-in of this session does not carry over to this one.
+    request.session.pop(second_step.VOUCHED, None)
     sessions.start(request, user)
     throttle.succeeded(request, user.username)
     record(request, "account.login", actor=user)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from allauth.account.decorators import reauthentication_required
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_POST
 from cradle import scope
 from cradle.accounts import sessions
 from cradle.accounts.models import DeviceSession
+from cradle.accounts.reauth import reauthentication_required
 from cradle.audit import anomaly
 from cradle.audit.log import alert_privacy_officers, record
 from cradle.audit.models import Alert

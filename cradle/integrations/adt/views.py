@@ -3,7 +3,6 @@ and the messages the feed could not apply."""
 
 from __future__ import annotations
 
-from allauth.account.decorators import reauthentication_required
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cradle import scope
+from cradle.accounts.reauth import reauthentication_required
 from cradle.audit.log import record
 from cradle.integrations.adt.models import BedLocation, FeedMessage
 from cradle.unit.models import Bed, Unit

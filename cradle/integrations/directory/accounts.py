@@ -3,6 +3,8 @@ roles kept to what their groups give, closed when the directory closes them."""
 
 from __future__ import annotations
 
+import re
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,26 +22,46 @@ def username_for(login: str, source: str) -> str:
     return f"{login.strip().lower()[:50]}@{source}"
 
 
-def account_for(source: str, subject: str, login: str, name: str, request=None) -> User:
+def _free_username(login: str, source: str) -> str:
+    """`login@source`, or `login-2@source` and so on when another person of the directory had that login first (a
+    login given again to someone new): the account belongs to the directory's id of the person, not to the name."""
+    base = re.sub(r"[^\w.+-]", "-", login.strip().lower())[:44] or "staff"
+    username = username_for(base, source)
+    number = 1
+    while User.objects.filter(username=username).exists():
+        number += 1
+        username = username_for(f"{base}-{number}", source)
+    return username
+
+
+def account_for(source: str, subject: str, login: str, name: str, request=None, issuer: str = "") -> User:
     """The Cradle account of this directory person, made on their first sign-in."""
     with transaction.atomic():
-        identity = DirectoryIdentity.objects.select_related("user").filter(source=source, subject=subject).first()
+        identity = (
+            DirectoryIdentity.objects.select_related("user")
+            .filter(source=source, issuer=issuer, subject=subject)
+            .first()
+        )
         if identity is None:
             with acting(f"directory:{source}", request=request):
-                user = User.objects.create_user(username_for(login, source), None, display_name=name[:60])
-                DirectoryIdentity.objects.create(user=user, source=source, subject=subject, login=login)
+                user = User.objects.create_user(_free_username(login, source), None, display_name=name[:60])
+                DirectoryIdentity.objects.create(
+                    user=user, source=source, issuer=issuer, subject=subject, login=login[:150]
+                )
             return user
         user = identity.user
         changed = {}
         if user.display_name != name[:60]:
             changed["display_name"] = name[:60]
-        if not user.is_active:
+        if not user.is_active and user.suspended_at is None:
+            # Closed by the directory, which lets them in again. An account suspended for bulk access stays so
+            # until a privacy officer reinstates it, whatever the directory says.
             changed["is_active"] = True
         if changed:
             User.objects.filter(pk=user.pk).update(**changed)
             for attribute, value in changed.items():
                 setattr(user, attribute, value)
-        DirectoryIdentity.objects.filter(pk=identity.pk).update(login=login, checked_at=timezone.now())
+        DirectoryIdentity.objects.filter(pk=identity.pk).update(login=login[:150], checked_at=timezone.now())
         return user
 
 

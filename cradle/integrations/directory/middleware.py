@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cradle.integrations.directory import accounts, backend, roles
+from cradle.integrations.directory import accounts, backend, oidc, roles
 from cradle.integrations.directory.ldap import DirectoryUnavailable
 from cradle.integrations.directory.models import DirectoryIdentity
 
@@ -26,10 +26,22 @@ class DirectoryStandingMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated:
-            identity = DirectoryIdentity.objects.filter(user_id=request.user.pk, source=backend.SOURCE).first()
-            if identity is not None and (refused := self._check(request, identity)) is not None:
-                return refused
+            identity = DirectoryIdentity.objects.filter(user_id=request.user.pk).first()
+            if identity is not None and identity.source == backend.SOURCE:
+                if (refused := self._check(request, identity)) is not None:
+                    return refused
+            elif identity is not None and not self._provider_vouches(identity):
+                # The hospital's OpenID Connect provider was switched off or replaced: its accounts cannot be vouched
+                # for any more. (Their standing is otherwise checked at each sign-in, and the provider ends their
+                # sessions through back-channel logout: cradle.integrations.directory.signin.)
+                logout(request)
+                return redirect("account_login")
         return self.get_response(request)
+
+    @staticmethod
+    def _provider_vouches(identity: DirectoryIdentity) -> bool:
+        cfg = oidc.config()
+        return cfg is not None and identity.issuer == cfg.issuer
 
     def _check(self, request: HttpRequest, identity: DirectoryIdentity) -> HttpResponse | None:
         ldap = backend.directory()

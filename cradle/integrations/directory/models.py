@@ -17,9 +17,14 @@ class DirectoryIdentity(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="directory_identity")
     source = models.CharField(max_length=10, choices=Source.choices)
+    # OpenID Connect: a `sub` is unique only within its issuer, so a provider replaced by another never inherits
+    # the first one's accounts. Empty for LDAP.
+    issuer = models.CharField(max_length=255, blank=True, default="")
     subject = models.CharField(max_length=255)
     login = models.CharField(max_length=150)
     checked_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["source", "subject"], name="directory_subject_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "issuer", "subject"], name="directory_issuer_subject_once")
+        ]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import sys
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
+from cradle.integrations.directory import oidc
 from cradle.media.store import MasterKeyError, StoreError
 from cradle.viewing.storage import segment_store
 
@@ -28,6 +30,10 @@ class Command(BaseCommand):
         try:
             segment_store()  # a missing or wrong master key stops start-up here, before anything is served
         except (MasterKeyError, StoreError) as e:
+            raise CommandError(str(e)) from None
+        try:
+            oidc.config()  # wrong settings of the hospital's sign-in stop start-up too, in one sentence
+        except ImproperlyConfigured as e:
             raise CommandError(str(e)) from None
         gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
         argv = [
