@@ -28,6 +28,27 @@ def world(module_world, db):
     return module_world
 
 
+# Sealed objects are random bytes, and about one random file in five hundred probes as a raw elementary stream
+# (H.261, H.263, ...) and may even yield a frame. Such a guess counts only when it decodes into a run of frames.
+RAW_STREAM_GUESSES = {"h261", "h263", "mpegvideo", "m4v", "h264", "hevc", "vvc", "evc"}
+RAW_STREAM_GUESSES |= {"cavsvideo", "avs2", "avs3", "dirac", "vc1"}
+FRAMES_OF_A_REAL_STREAM = 5
+
+
+def _frames(container, wanted: int) -> int:
+    import av
+
+    decoded = 0
+    try:
+        for _frame in container.decode(video=0):
+            decoded += 1
+            if decoded >= wanted:
+                break
+    except (av.FFmpegError, ValueError):
+        pass
+    return decoded
+
+
 def _decodable_files(folder) -> list[str]:
     """Every file under `folder` that opens as a picture or a video without any key."""
     import av
@@ -41,7 +62,10 @@ def _decodable_files(folder) -> list[str]:
             continue
         try:
             with av.open(str(path)) as container:
-                if container.streams.video:
+                if not container.streams.video:
+                    continue
+                guess = container.format.name in RAW_STREAM_GUESSES
+                if not guess or _frames(container, FRAMES_OF_A_REAL_STREAM) >= FRAMES_OF_A_REAL_STREAM:
                     found.append(str(path))
         except (av.FFmpegError, ValueError, OSError):
             pass
