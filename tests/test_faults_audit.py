@@ -8,10 +8,19 @@ through a read-only database, a full spool disk, and both at once.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sqlite3
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +28,7 @@ from django.utils import timezone
 from cradle.audit import batch, chain, spool
 from cradle.audit.models import Event
 from tests.faults import SmallDisk, can_mount, read_only_database
+from tests.test_faults_web import CRADLE, Site, _env, _until, small_data  # noqa: F401 - fixture
 from tests.test_viewing import playlist_urls, stored
 
 MEDIA = ("live.playlist", "live.segment", "clip.playlist", "clip.segment", "live.key", "clip.key", "baby.status")
@@ -38,13 +48,17 @@ class Answers:
     def get(self, client, url: str) -> int:
         client.raise_request_exception = False  # answered as a server answers it
         response = client.get(url)
-        if response.status_code == 200:
+        if response.status_code != 200:
+            assert response["Retry-After"] and response.content == b"Unavailable"
+        return self.count(response.status_code)
+
+    def count(self, status: int) -> int:
+        if status == 200:
             self.given += 1
         else:
-            assert response.status_code == 503, (url, response.status_code)
-            assert response["Retry-After"] and response.content == b"Unavailable"
+            assert status == 503, status
             self.refused += 1
-        return response.status_code
+        return status
 
 
 @pytest.fixture
@@ -112,6 +126,7 @@ def test_views_through_a_read_only_database_are_spooled_then_merged_in_order(wor
         assert spool.pending()  # ...and everything answered is in the spool
         served_until = timezone.now()
     assert answers.given - before == 3 * (1 + len(w.urls)) + 2
+    print(f"read-only database: {answers.given - before} answered, {answers.refused} refused, 0 in the database")
     assert batch.flush() == answers.given - before
     assert audited() == answers.given
     assert not spool.pending()
@@ -191,3 +206,70 @@ def test_an_altered_spool_record_is_kept_aside_not_merged(world, batching, setti
     rejected = target.with_name(target.name + ".rejected")
     assert rejected.exists() and b'"segment":1' in rejected.read_bytes()
     assert chain.verify()[1] is None
+
+
+def _audited_in(database: Path, session: str) -> int:
+    with contextlib.closing(sqlite3.connect(database, timeout=10)) as db:
+        marks = ",".join("?" * len(MEDIA))
+        query = f"SELECT COUNT(*) FROM audit_event WHERE outcome = 'ok' AND session = ? AND action IN ({marks})"
+        return db.execute(query, [session, *MEDIA]).fetchone()[0]
+
+
+@pytest.mark.nodb
+def test_a_served_site_on_a_full_disk_audits_every_view_it_answers(small_data, tmp_path):  # noqa: F811
+    """A real `cradle serve` whose database is on a disk that fills up: views go on, each spooled on another disk
+    before its answer; once that disk is full too, a view is answered only when its event still got into the
+    database; after the fix the spool is merged, every answer is audited and the chain verifies."""
+    disk, data = small_data
+    spool_disk = SmallDisk(tmp_path / "spool", 1)
+    env = _env(data, CRADLE_AUDIT_SPOOL_FILE=str(spool_disk.path / "audit.spool"))
+    try:
+        made = subprocess.run([sys.executable, "-m", "tests.fault_viewer", "8"], env=env, capture_output=True,
+                              text=True, timeout=120, check=True)  # fmt: skip
+        viewer = json.loads(made.stdout)
+        site = Site(env, tmp_path / "serve.log")
+        cookie = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={viewer['cookie']}"}
+        answers = Answers()
+
+        def watch() -> None:
+            for _ in range(2):
+                status, body = _get(site, f"/babies/{viewer['admission']}/live.m3u8", cookie)
+                answers.count(status)
+                for url in [line for line in body.splitlines() if line.startswith("/v/")]:
+                    answers.count(_get(site, url, cookie)[0])
+
+        try:
+            watch()
+            assert answers.refused == 0 and answers.given == 2 * 7
+            disk.fill()
+            watch()  # the database cannot take a write now; the spool can
+            full_disk = answers.given
+            assert answers.refused == 0 and full_disk == 4 * 7
+            assert _audited_in(data / "cradle.sqlite3", viewer["session"]) < full_disk
+            spool_disk.fill()
+            watch()  # now a view is answered only if the full database still takes its event (into free pages)
+            assert answers.refused > 0
+            spool_disk.free()
+            disk.free()
+            assert _until(lambda: _audited_in(data / "cradle.sqlite3", viewer["session"]) == answers.given, 20)
+        finally:
+            log = site.stop()
+        verify = subprocess.run([str(CRADLE), "audit", "verify"], env=env, capture_output=True, text=True, timeout=120)
+        assert verify.returncode == 0, verify.stderr
+        assert _audited_in(data / "cradle.sqlite3", viewer["session"]) == answers.given
+        with contextlib.closing(sqlite3.connect(data / "cradle.sqlite3")) as db:
+            times = [row[0] for row in db.execute("SELECT at FROM audit_event ORDER BY seq")]
+        assert times == sorted(times)  # merged events kept the time and the order of their fetches
+        print(f"full disk: {answers.given} views answered, {answers.refused} refused, all answered audited")
+    finally:
+        spool_disk.unmount()
+    assert "Traceback" not in log, log
+
+
+def _get(site, path: str, headers: dict) -> tuple[int, str]:
+    request = urllib.request.Request(site.base + path, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()

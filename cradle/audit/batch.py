@@ -110,6 +110,14 @@ def flush() -> int:
     return merged
 
 
+def merge_left_over() -> None:
+    """At a process's start: merges what the spool holds (events a stopped process left), or, while the database
+    refuses, leaves the batch thread to retry until it takes them."""
+    if spool.pending():
+        _start()
+        _wake.set()
+
+
 def _run() -> None:
     while True:
         interval = _interval()

@@ -35,8 +35,10 @@ from django.db import transaction
 
 from cradle.audit import chain
 from cradle.audit.keys import audit_keys
+from cradle.outage import StateLog
 
 log = logging.getLogger(__name__)
+cutting = StateLog(log, "cutting merged events off the audit spool")
 
 MERGE_CHUNK = 2000
 _READ_BYTES = 8 << 20  # a merge reads at most this much of the file at a time
@@ -222,7 +224,13 @@ def _merge_once(target: Path) -> tuple[int, bool]:
             _reject(target, rejected)
         appended = _append_new(events)
         with _file_lock(descriptor):
-            _cut(target, descriptor, consumed)
+            try:
+                _cut(target, descriptor, consumed)
+            except OSError as e:
+                # The events are in the log; the next merge finds them there and skips them.
+                cutting.failed(e)
+                return appended, False
+            cutting.ok()
         return appended, more
     finally:
         os.close(descriptor)
@@ -266,10 +274,14 @@ def _cut(target: Path, descriptor: int, consumed: int) -> None:
     temporary = f"{target}.cut"
     out = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(out, rest)
+        if os.write(out, rest) != len(rest):
+            raise OSError(28, "No space left on device")
         os.fsync(out)
-    finally:
+    except OSError:
         os.close(out)
+        os.unlink(temporary)
+        raise
+    os.close(out)
     os.replace(temporary, target)  # writers waiting on the old file's lock see the new inode and reopen
     folder = os.open(target.parent, os.O_RDONLY)
     try:
