@@ -76,6 +76,7 @@ class Figures:
     database_bytes: int
     seconds: float
     shredded_again: int = 0
+    unknown_destroyed: int = 0
 
 
 def _key(master: MasterKey, salt: bytes) -> bytes:
@@ -216,7 +217,8 @@ def _database_is_empty() -> bool:
 
 
 def restore(source: str | Path, *, replace: bool = False) -> Figures:
-    """Restores a backup into this installation, then destroys again every key the shred ledger lists.
+    """Restores a backup into this installation, then destroys again every key the shred ledger lists, and the keys
+    and media of admissions the restored database does not know.
 
     The whole file is decrypted and checked before anything is changed. An installation that already holds data is
     refused unless `replace` (its database is then wiped; stored objects of the backup overwrite those of the same
@@ -285,8 +287,20 @@ def restore(source: str | Path, *, replace: bool = False) -> Figures:
     forget()  # no data key read before the restore stays cached
     # The database rows of admissions destroyed after this backup was taken came back with it; mark them again.
     shredded = service.replay_ledger()
-    figures = Figures(source.stat().st_size, objects, database_bytes, time.monotonic() - started, shredded)
-    record(None, "backup.restored", objects=objects, shredded_again=shredded, anchor_before=anchor_before)
+    # What the restored database does not know (admissions made after the backup was taken) has no row left to
+    # expire by: destroyed now, like shredding, and listed in the ledger.
+    unknown = service.shred_unknown("restore")
+    figures = Figures(
+        source.stat().st_size, objects, database_bytes, time.monotonic() - started, shredded, len(unknown)
+    )
+    record(
+        None,
+        "backup.restored",
+        objects=objects,
+        shredded_again=shredded,
+        unknown_destroyed=unknown,
+        anchor_before=anchor_before,
+    )
     return figures
 
 
