@@ -203,3 +203,38 @@ def test_restoring_an_older_backup_destroys_the_keys_and_media_of_admissions_it_
     assert store.get(a.admission.media_id, camera, SEGMENTS, "A") == f"A:{camera}:{SEGMENTS}".encode()
     event = Event.objects.filter(action="backup.restored").last()
     assert event.detail["unknown_destroyed"] == ["admitted-after-the-backup"]
+
+
+def test_a_backup_taken_while_the_live_buffer_expires_holds_what_its_database_names(world, fresh_storage, monkeypatch):
+    """The race of a backup with the worker's expiry of the live buffer, made to happen every time: the expiry runs
+    right after the first object is copied, so the objects the backup listed go away before they are copied."""
+    a = world.families["a"]
+    stored(a)
+    camera = str(a.bed.camera.pk)
+    store = storage.segment_store()
+    copy = store.media_backend.get
+    expired = []
+
+    def copy_then_expire(name: str) -> bytes:
+        data = copy(name)
+        if not expired:
+            later = timezone.now() + timedelta(seconds=settings.CRADLE["LIVE_BUFFER_SECONDS"] + 1)
+            expired.append(service.expire_live_buffer(later))  # what the worker's housekeeping does
+        return data
+
+    monkeypatch.setattr(store.media_backend, "get", copy_then_expire)
+    backup = fresh_storage / "cradle.backup"
+    run("backup", str(backup))  # failed with "…/000000000001.A is not stored."
+    monkeypatch.undo()
+    assert expired == [SEGMENTS]
+    restored = run("restore", str(backup), "--replace")
+    assert "Restored" in restored
+    # Only the clip's segment is left, in the database and in the store alike; nothing names a missing object.
+    rows = list(LiveSegment.objects.filter(admission_id=a.admission.pk).values_list("index", flat=True))
+    assert rows == [0]
+    storage.forget()
+    store = storage.segment_store()
+    assert sorted({index for index, _ in store.segments(a.admission.media_id, camera)}) == [0]
+    assert store.get(a.admission.media_id, camera, 0, "A") == f"A:{camera}:0".encode()
+    assert "violations: 0" in run("retention", "verify")
+    assert chain.verify()[1] is None
