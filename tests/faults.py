@@ -183,3 +183,17 @@ def read_only_database() -> Iterator[None]:
         for connection in connections.all(initialized_only=True):
             if connection.connection is not None:
                 allow_writes(connection)
+
+
+def png_declaring(path: Path, side: int) -> None:
+    """A PNG of a few dozen bytes whose header declares a `side` x `side` RGBA picture (a decompression bomb without
+    the bomb: decoders that trust the header allocate the whole picture)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 6, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+                     + chunk(b"IEND", b""))  # fmt: skip
