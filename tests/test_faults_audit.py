@@ -273,3 +273,20 @@ def _get(site, path: str, headers: dict) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_merge_that_stopped_after_its_commit_appends_nothing_twice(world, batching):
+    answers = Answers()
+    w = _watch(world, answers)
+    with read_only_database():
+        for url in w.urls:
+            answers.get(w.parent, url)
+    held = spool.path().read_bytes()
+    assert batch.flush() == len(w.urls)
+    # As if the merging process died after its commit and before it cut the spool: the same records are there again.
+    spool.path().write_bytes(held)
+    assert batch.flush() == 0
+    assert not spool.pending()
+    assert audited() == answers.given
+    assert chain.verify()[1] is None

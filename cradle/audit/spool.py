@@ -127,13 +127,19 @@ class _Writer:
             if self._synced >= mine:
                 return  # another thread's fsync, begun after this record was written, covered it
             with self._lock:
-                upto, descriptor = self._written, self._descriptor
+                upto = self._written
+                # A descriptor of its own: another thread may close or replace this process's while it syncs.
+                descriptor = os.dup(self._descriptor) if self._descriptor is not None else None
+            if descriptor is None:
+                raise SpoolUnavailable(f"the audit spool {target} was closed before it was synced")
             try:
                 os.fdatasync(descriptor)
-            except (OSError, TypeError) as e:
+            except OSError as e:
                 with self._lock:
                     self._close()
-                raise SpoolUnavailable(f"the audit spool {target} cannot be synced ({e})") from None
+                raise SpoolUnavailable(f"the audit spool {target} cannot be synced ({e.strerror or e})") from None
+            finally:
+                os.close(descriptor)
             self._synced = upto
 
 
