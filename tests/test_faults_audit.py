@@ -290,3 +290,4 @@ def test_a_merge_that_stopped_after_its_commit_appends_nothing_twice(world, batc
     assert not spool.pending()
     assert audited() == answers.given
     assert chain.verify()[1] is None
+

@@ -16,6 +16,7 @@ spool once the database takes writes again.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import threading
 from collections import OrderedDict
@@ -71,7 +72,8 @@ def write(fields: dict[str, Any], first_key: str | None = None, *, at_once: bool
             pass  # the database may still take it
     try:
         if spool.pending():
-            spool.merge()  # what waits in the spool is older: it goes first
+            with contextlib.suppress(OSError):  # a spool that cannot be read or cut now is merged later
+                spool.merge()  # what waits in the spool is older: it goes first
         chain.append(**fields)
         return
     except DatabaseError as e:

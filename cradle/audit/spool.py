@@ -175,7 +175,7 @@ def merge() -> int:
     target = path()
     if not pending():
         return 0
-    guard = os.open(f"{target}.merging", os.O_WRONLY | os.O_CREAT, 0o600)
+    guard = os.open(f"{target}.merging", os.O_RDONLY | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(guard, fcntl.LOCK_EX | fcntl.LOCK_NB)
