@@ -78,6 +78,7 @@ def spool_disk(tmp_path, settings):
     try:
         yield disk
     finally:
+        spool.close()
         disk.unmount()
 
 

@@ -146,6 +146,12 @@ class _Writer:
 _writer = _Writer()
 
 
+def close() -> None:
+    """Lets go of this process's descriptor of the spool (before its disk is unmounted, say)."""
+    with _writer._lock:
+        _writer._close()
+
+
 def append(fields: dict[str, Any]) -> None:
     """Makes one event durable in the spool; SpoolUnavailable when the file cannot take it."""
     _writer.append(encode(fields))
