@@ -232,9 +232,9 @@ def _merge_once(target: Path) -> tuple[int, bool]:
                 rejected.append(line)
             else:
                 events.append(fields)
-        if rejected:
-            _reject(target, rejected)
         appended = _append_new(events)
+        if rejected:  # once the rest is in the log: a merge retried through an outage sets them aside once
+            _reject(target, rejected)
         with _file_lock(descriptor):
             try:
                 _cut(target, descriptor, consumed)
