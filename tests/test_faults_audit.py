@@ -28,7 +28,7 @@ from django.utils import timezone
 from cradle.audit import batch, chain, spool
 from cradle.audit.models import Event
 from tests.faults import SmallDisk, can_mount, read_only_database
-from tests.test_faults_web import CRADLE, Site, _env, _until, small_data  # noqa: F401 - fixture
+from tests.test_faults_web import CRADLE, Site, _env, _modes, _until, small_data  # noqa: F401 - fixture
 from tests.test_viewing import playlist_urls, stored
 
 MEDIA = ("live.playlist", "live.segment", "clip.playlist", "clip.segment", "live.key", "clip.key", "baby.status")
@@ -292,3 +292,56 @@ def test_a_merge_that_stopped_after_its_commit_appends_nothing_twice(world, batc
     assert audited() == answers.given
     assert chain.verify()[1] is None
 
+
+
+@pytest.mark.nodb
+def test_a_site_started_on_a_read_only_database_spools_every_view_and_the_next_start_merges_them(
+    small_data,  # noqa: F811
+    tmp_path,
+):
+    """A real `cradle serve`, bound by file modes as Cradle's service user is, started while the database file is
+    read-only: every view it answers is spooled beside the database (the default place); the next start, on a writable
+    database, merges them."""
+    _disk, data = small_data
+    env = _env(data)
+    made = subprocess.run([sys.executable, "-m", "tests.fault_viewer", "6"], env=env, capture_output=True, text=True,
+                          timeout=120, check=True)  # fmt: skip
+    viewer = json.loads(made.stdout)
+    cookie = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={viewer['cookie']}"}
+    answers = Answers()
+    database = data / "cradle.sqlite3"
+
+    def watch(site) -> None:
+        for _ in range(3):
+            status, body = _get(site, f"/babies/{viewer['admission']}/live.m3u8", cookie)
+            answers.count(status)
+            for url in [line for line in body.splitlines() if line.startswith("/v/")]:
+                answers.count(_get(site, url, cookie)[0])
+
+    logs = []
+    site = Site(env, tmp_path / "serve-1.log")
+    try:
+        watch(site)  # the account's variants are recorded: what a read-only database cannot do
+    finally:
+        logs.append(site.stop())
+    before = answers.given
+    assert _until(lambda: _audited_in(database, viewer["session"]) == before)
+    _modes(data, writable=False)
+    site = Site(env, tmp_path / "serve-2.log")
+    try:
+        watch(site)
+    finally:
+        logs.append(site.stop())
+    _modes(data, writable=True)
+    assert answers.refused == 0 and answers.given == 2 * before
+    assert _audited_in(database, viewer["session"]) == before  # the rest waits in the spool
+    site = Site(env, tmp_path / "serve-3.log")
+    try:
+        assert _until(lambda: _audited_in(database, viewer["session"]) == answers.given, 20)
+    finally:
+        logs.append(site.stop())
+    verify = subprocess.run([str(CRADLE), "audit", "verify"], env=env, capture_output=True, text=True, timeout=120)
+    assert verify.returncode == 0, verify.stderr
+    print(f"read-only database (served): {answers.given - before} answered, {answers.refused} refused, all audited")
+    for log in logs:
+        assert "Traceback" not in log, log
