@@ -132,6 +132,11 @@ class CameraRun:
             if self.stop.is_set():  # stopped by this worker while the segment was being made
                 raise LeaseLost(self.lease)
             now = timezone.now()
+            # Right after the stop check and in its transaction, so a worker that stops the camera and marks it
+            # offline is not overtaken by a segment that was still being stored.
+            Camera.objects.filter(pk=self.camera_id).exclude(state=Camera.State.LIVE).update(
+                state=Camera.State.LIVE, state_changed_at=now
+            )
             # The row first: its unique index refuses a segment index already written before any object is
             # replaced; viewers see neither until the transaction commits.
             LiveSegment.objects.create(
@@ -155,9 +160,6 @@ class CameraRun:
             frames = round(segment.duration * self.pipeline.settings.fps)
             metrics.CAMERA_FPS.labels(self._label).set(frames / max(at - self._last_segment_at, 1e-3))
         self._last_segment_at = at
-        Camera.objects.filter(pk=self.camera_id).exclude(state=Camera.State.LIVE).update(
-            state=Camera.State.LIVE, state_changed_at=now
-        )
         close_old_connections()
 
 
