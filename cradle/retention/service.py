@@ -226,6 +226,30 @@ def replay_ledger() -> int:
     return len(ids)
 
 
+def shred_unknown(reason: str = "restore") -> list[str]:
+    """Destroys the data key and every stored object of each admission the database does not know, as shredding does
+    (a ledger line first); gives their media ids.
+
+    After a restore that replaced the database with an older backup, the admissions made since are gone from the
+    database, but their keys and media are still stored: nothing would ever find them due for shredding again."""
+    store = segment_store()
+    known = set(Admission.objects.values_list("media_id", flat=True))
+    folders: set[str] = set()
+    for backend in {id(b): b for b in (store.media_backend, store.key_backend)}.values():
+        for name in [*backend.list(""), *backend.unfinished("")]:
+            folder, slash, _leaf = name.partition("/")
+            if slash:
+                folders.add(folder)
+    unknown = sorted(folders - known)
+    now = timezone.now()
+    for media_id in unknown:
+        ledger().append(media_id, now, reason)
+        store.shred(media_id)
+        edge.forget(media_id)
+        evidence.scrub(media_id)
+    return unknown
+
+
 # --- the retention run --------------------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from cradle import scope
 from cradle.audit import anomaly
-from cradle.audit.log import record, record_fetch
+from cradle.audit.log import record, record_fetch, record_media
 from cradle.media.store import StoreError
 from cradle.viewing import clips, delivery, edge, fastpath, keepsake_pages, states
 from cradle.viewing.models import LiveSegment
@@ -69,7 +69,7 @@ def live_playlist(request: HttpRequest, admission_id: int) -> HttpResponse:
     count = settings.CRADLE["LIVE_PLAYLIST_SEGMENTS"]
     newest = LiveSegment.objects.filter(admission=admission, camera__bed=admission.bed).order_by("-index")[:count]
     segments = list(reversed(newest))
-    record(request, "live.playlist", admission=admission, segments=[s.index for s in segments[-1:]])
+    record_media(request, "live.playlist", admission=admission, segments=[s.index for s in segments[-1:]])
     if anomaly.check(request, admission):
         return _refuse(request, "live.playlist", "account suspended", admission=admission.pk)
     fastpath.remember(request, admission, segments=segments)
@@ -154,7 +154,7 @@ def segment_key(request: HttpRequest, token: str) -> HttpResponse:
         key = edge.key_for(admission.media_id, edge.KeyScope(ticket.camera_id, ticket.epoch, ticket.clip_id))
     except StoreError:
         return _refuse(request, action, "unreadable", admission=admission.pk, **detail)
-    record(request, action, admission=admission, **detail)
+    record_media(request, action, admission=admission, **detail)
     fastpath.remember(request, admission, ticket.clip_id)
     return HttpResponse(key, content_type="application/octet-stream", headers=_NO_STORE)
 
@@ -191,7 +191,7 @@ def clip_playlist(request: HttpRequest, clip_id: int) -> HttpResponse:
     if why := scope.media_refusal(request.user, item.admission):
         return _refuse(request, "clip.playlist", why, admission=item.admission_id, clip=item.pk)
     segments = list(item.segments.order_by("index"))
-    record(request, "clip.playlist", admission=item.admission, clip=item.pk)
+    record_media(request, "clip.playlist", admission=item.admission, clip=item.pk)
     if anomaly.check(request, item.admission, clip_fetch=True):
         return _refuse(request, "clip.playlist", "account suspended", clip=item.pk)
     fastpath.remember(request, item.admission, item.pk, segments)

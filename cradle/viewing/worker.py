@@ -283,12 +283,14 @@ class Worker:
         return len(old)
 
     def housekeep(self) -> None:
-        """The shared chores, done by one worker at a time: the live buffer's end, keepsake files past their day, and
-        queuing the periodic work (daily clips, retention, and traces or keepsakes left waiting when the queue could
-        not be reached or their maker died)."""
+        """The shared chores, done by one worker at a time: audit events left in the spool, the live buffer's end,
+        keepsake files past their day, and queuing the periodic work (daily clips, retention, and traces or keepsakes
+        left waiting when the queue could not be reached or their maker died)."""
+        from cradle.audit import spool
         from cradle.forensics.jobs import recover_stalled
         from cradle.forensics.models import TraceJob
 
+        spool.merge()  # audit events left in this machine's spool by a web process that stopped
         self.expire()
         recover_stalled()
         fastpath.prune()
