@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from cradle.accounts.models import DeviceSession, User
 from cradle.audit import dump as audit_dump
+from cradle.audit.actions import Action
 from cradle.audit.guard import maintenance
 from cradle.audit.log import record
 from cradle.audit.models import Event
@@ -207,7 +208,7 @@ def create(out: str | Path) -> Figures:
     figures = Figures(
         out.stat().st_size, manifest["objects"], len(database_bytes) + len(audit_bytes), time.monotonic() - started
     )
-    record(None, "backup.created", objects=figures.objects, bytes=figures.bytes)
+    record(None, Action.BACKUP_CREATED, objects=figures.objects, bytes=figures.bytes)
     return figures
 
 
@@ -286,7 +287,7 @@ def restore(source: str | Path, *, replace: bool = False) -> Figures:
     # The database rows of admissions destroyed after this backup was taken came back with it; mark them again.
     shredded = service.replay_ledger()
     figures = Figures(source.stat().st_size, objects, database_bytes, time.monotonic() - started, shredded)
-    record(None, "backup.restored", objects=objects, shredded_again=shredded, anchor_before=anchor_before)
+    record(None, Action.BACKUP_RESTORED, objects=objects, shredded_again=shredded, anchor_before=anchor_before)
     return figures
 
 
