@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "cradle.unit",
     "cradle.audit",
     "cradle.viewing",
+    "cradle.updates",
     "cradle.forensics",
     "cradle.keystore",
     "cradle.retention",

@@ -26,6 +26,7 @@ from cradle.forensics import evidence
 from cradle.media.store import MasterKey, MasterKeyError, SegmentStore, StoreError
 from cradle.retention.ledger import LedgerError, ShredLedger
 from cradle.unit.models import Admission, Bed, Camera, Invitation
+from cradle.updates.models import Update
 from cradle.viewing import edge
 from cradle.viewing.models import Clip, LiveSegment
 from cradle.viewing.storage import segment_store
@@ -204,6 +205,7 @@ def shred(admission: Admission, reason: str, *, by: Any = None, request: HttpReq
     edge.forget(admission.media_id)
     evidence.scrub(admission.media_id)
     with transaction.atomic():
+        Update.objects.filter(admission=admission).delete()
         Clip.objects.filter(admission=admission).delete()
         LiveSegment.objects.filter(admission=admission).delete()
         Admission.objects.filter(pk=admission.pk).update(shredded_at=now)
@@ -221,6 +223,7 @@ def replay_ledger() -> int:
         edge.forget(media_id)
         evidence.scrub(media_id)
     admissions = Admission.objects.filter(media_id__in=ids)
+    Update.objects.filter(admission__in=admissions).delete()
     Clip.objects.filter(admission__in=admissions).delete()
     LiveSegment.objects.filter(admission__in=admissions).delete()
     admissions.filter(shredded_at__isnull=True).update(shredded_at=timezone.now())
