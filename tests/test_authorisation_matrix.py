@@ -133,6 +133,9 @@ MATRIX: dict[str, Route] = {
     "update_photo": Route(update_with_photo, WATCHERS),
     "update_relatives": Route(ADMISSION, PARENTS),
     "relative_view": Route(RELATIVE, PARENTS, method="post", data={"sees_updates": "no"}),
+    # Each person's own notification choices and push subscriptions.
+    "notification_choices": Route(allowed=SIGNED_IN, method="post", data={"clip": "on"}),
+    "push_subscribe": Route(allowed=SIGNED_IN, method="post", data={"remove": "1"}),
     "clip_playlist": Route(CLIP, WATCHERS, anonymous="404"),
     # Asking for a keepsake reserves a place and queues the work (tests/test_keepsakes.py makes real ones); its
     # page, progress and file are the asking parent's alone.

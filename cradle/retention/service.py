@@ -24,6 +24,8 @@ from cradle.audit.log import record
 from cradle.audit.models import Event
 from cradle.forensics import evidence
 from cradle.media.store import MasterKey, MasterKeyError, SegmentStore, StoreError
+from cradle.notifications.models import Kind
+from cradle.notifications.outbox import tell_family
 from cradle.retention.ledger import LedgerError, ShredLedger
 from cradle.unit.models import Admission, Bed, Camera, Invitation
 from cradle.updates.models import Update
@@ -79,6 +81,7 @@ def discharge(admission: Admission, *, by: Any = None, request: HttpRequest | No
         live_segments_removed=purged,
         clips_until=admission.clips_until.isoformat(timespec="minutes"),
     )
+    tell_family(admission, Kind.STAY)
     return ended
 
 
@@ -122,6 +125,7 @@ def transfer(
             to_unit=bed.unit_id,
             to_bed=bed.label,
         )
+    tell_family(admission, Kind.STAY)
 
 
 def cancel_discharge(
