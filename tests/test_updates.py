@@ -179,3 +179,20 @@ def test_shredding_the_admission_destroys_its_updates(world):
     with pytest.raises(StoreError):
         sealed.photo(update)
     assert sealed.text(update) is None
+
+
+def test_an_update_can_point_to_a_kept_clip(world):
+    fam = world.families["a"]
+    response = _send(world.client("nurse1"), fam.admission, clip=str(fam.clip_id))
+    assert response.status_code == 302
+    update = Update.objects.get()
+    assert update.clip_id == fam.clip_id and not update.has_photo
+    body = world.client("parent_a").get(reverse("baby", args=[fam.admission.pk])).content.decode()
+    # The clip shows once, inside the update that points to it.
+    assert body.count(reverse("clip", args=[fam.clip_id])) == 1 and WORDS in body
+
+
+def test_another_babys_clip_cannot_be_attached(world):
+    fam_a, fam_b = world.families["a"], world.families["b"]
+    response = _send(world.client("nurse1"), fam_a.admission, clip=str(fam_b.clip_id))
+    assert response.status_code == 200 and not Update.objects.exists()
