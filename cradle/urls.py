@@ -83,6 +83,8 @@ urlpatterns = [
     path("traces/<id:job_id>/report.json", forensics.trace_report_json, name="trace_report_json"),
     path("traces/<id:job_id>/report.pdf", forensics.trace_report_pdf, name="trace_report_pdf"),
     path("api/v1/", api.urls),
+    path("", include("cradle.updates.urls")),
+    path("", include("cradle.notifications.urls")),
 ]
 
 handler404 = "cradle.web.views.not_found"

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cradle.accounts import throttle
 from cradle.accounts.models import User
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 
 
@@ -113,7 +114,7 @@ class _ThrottledCodeStep:
     def clean_code(self) -> str:
         request = context.request
         if not throttle.second_step_allowed(request, self.user.username):
-            record(request, "account.second_step_throttled", outcome="denied", actor=self.user)
+            record(request, Action.ACCOUNT_SECOND_STEP_THROTTLED, outcome="denied", actor=self.user)
             raise get_account_adapter().validation_error("too_many_login_attempts")
         try:
             return super().clean_code()  # type: ignore[misc]
@@ -121,7 +122,7 @@ class _ThrottledCodeStep:
             throttle.second_step_failed(request, self.user.username)
             record(
                 request,
-                "account.second_step_failed",
+                Action.ACCOUNT_SECOND_STEP_FAILED,
                 outcome="failed",
                 actor=self.user,
                 method="code",
@@ -160,7 +161,7 @@ class _AuditedPasskeyStep(_WellFormedPasskey):
         except forms.ValidationError:
             record(
                 context.request,
-                "account.second_step_failed",
+                Action.ACCOUNT_SECOND_STEP_FAILED,
                 outcome="failed",
                 actor=self.user,
                 method="passkey",
