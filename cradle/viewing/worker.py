@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -26,7 +26,7 @@ from cradle.media.errors import MediaError
 from cradle.media.fingerprint import fingerprint_segment
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import Segment, decode
-from cradle.media.live import CameraPipeline, live_settings
+from cradle.media.live import CameraPipeline, LiveSettings, live_settings
 from cradle.media.redact import CameraPolicy, DetectorPool, load_policy
 from cradle.outage import StateLog
 from cradle.unit.models import Admission, Camera
@@ -60,6 +60,19 @@ def camera_policy(camera_id: int) -> CameraPolicy:
         return CameraPolicy(zones=(WHOLE_PICTURE,))
 
 
+def delivery(camera: Camera) -> LiveSettings:
+    """The size and rate the unit delivers from a camera: what its administrator set, else what its address says
+    (a simulated camera) or the defaults."""
+    base = live_settings(camera.source_url)
+    return LiveSettings(
+        fps=float(camera.fps or base.fps), width=camera.width or base.width, height=camera.height or base.height
+    )
+
+
+# A camera's privacy-screen share is averaged over about this many segments (a minute).
+SHARE_WINDOW = 60
+
+
 def camera_cost(url: str) -> float:
     """What a camera costs to redact, in 640x480 15 fps cameras (pixels a second, scaled)."""
     s = live_settings(url)
@@ -82,14 +95,18 @@ class CameraRun:
         last = LiveSegment.objects.filter(camera=camera).aggregate(last=Max("index"))["last"]
         next_index = max(Lease.objects.get(name=lease.name).next_index, 0 if last is None else last + 1)
         self._label = str(camera.pk)
+        # The state last reported, so that only a change is logged.
+        self._state_seen, self._error_seen = "", ""
+        self._share = camera.screened_share
         self.pipeline = CameraPipeline(
-            camera.source_url,
+            camera.connect_url,
             str(camera.pk),
             mark_key(),
             worker.pool,
             self._store,
             paused=self.is_paused,
             policy=camera_policy(camera.pk),
+            settings=delivery(camera),
             first_index=next_index,
             observe=self._observe,
             on_rate=lambda fps: metrics.REDACTED_FPS.labels(self._label).set(fps),
@@ -151,14 +168,45 @@ class CameraRun:
             lease.save(update_fields=["next_index"])
         metrics.SEGMENTS_WRITTEN.labels(self._label).inc()
         at = time.monotonic()
+        fps = 0.0
         if self._last_segment_at is not None:
             frames = round(segment.duration * self.pipeline.settings.fps)
-            metrics.CAMERA_FPS.labels(self._label).set(frames / max(at - self._last_segment_at, 1e-3))
+            fps = frames / max(at - self._last_segment_at, 1e-3)
+            metrics.CAMERA_FPS.labels(self._label).set(fps)
         self._last_segment_at = at
-        Camera.objects.filter(pk=self.camera_id).exclude(state=Camera.State.LIVE).update(
-            state=Camera.State.LIVE, state_changed_at=now
-        )
+        self._report(segment, now, fps)
         close_old_connections()
+
+    def _report(self, segment: Segment, now: datetime, fps: float) -> None:
+        """The camera's heartbeat and state from the segment just stored: live only when it is the picture, never
+        over a privacy screen; one log line when the state changes."""
+        screened = segment.screened >= 0.5 * max(1, segment.frames)
+        if not screened:
+            state = Camera.State.LIVE
+        elif segment.screen == "no_picture":
+            state = Camera.State.NO_PICTURE
+        elif segment.screen == "paused":
+            state = Camera.State.LIVE  # the camera works; the nurse's pause is told from the pause itself
+        else:
+            state = Camera.State.CHECKING
+        error = self.pipeline.failure if state == Camera.State.NO_PICTURE else ""
+        self._share += (segment.screened / max(1, segment.frames) - self._share) / SHARE_WINDOW
+        fields = {
+            "seen_at": now,
+            "last_error": error[:200],
+            "measured_fps": round(fps, 2),
+            "screened_share": round(self._share, 4),
+        }
+        if (state, error) != (self._state_seen, self._error_seen):
+            fields |= {"state": state, "state_changed_at": now}
+            if state == Camera.State.NO_PICTURE:
+                log.warning("camera %s: no picture (%s)", self.camera_id, error or "the camera sends nothing")
+            elif state == Camera.State.CHECKING:
+                log.warning("camera %s: the picture could not be checked in time; privacy screen", self.camera_id)
+            else:
+                log.info("camera %s: live", self.camera_id)
+            self._state_seen, self._error_seen = state, error
+        Camera.objects.filter(pk=self.camera_id).update(**fields)
 
 
 class Worker:
