@@ -58,6 +58,7 @@ class UnitSettingsForm(forms.ModelForm):
     class Meta:
         model = Unit
         fields = [
+            "name_zh_hans",
             "idle_timeout_minutes",
             "session_lifetime_hours",
             "relative_cap",

@@ -18,6 +18,8 @@ from django.utils.translation import gettext_lazy as _
 
 class Unit(models.Model):
     name = models.CharField(_("name"), max_length=80)
+    # The name as Chinese-speaking staff and families read it; the English name when empty.
+    name_zh_hans = models.CharField(_("name in Chinese"), max_length=80, blank=True)
     code = models.SlugField(_("code"), max_length=20, unique=True)
     idle_timeout_minutes = models.PositiveIntegerField(_("idle timeout (minutes)"), default=30)
     session_lifetime_hours = models.PositiveIntegerField(_("session lifetime (hours)"), default=12)
@@ -40,6 +42,15 @@ class Unit(models.Model):
     second_step_grace_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     def __str__(self) -> str:
+        return self.name
+
+    @property
+    def local_name(self) -> str:
+        """The unit's name in the reader's language."""
+        from django.utils.translation import get_language
+
+        if self.name_zh_hans and (get_language() or "").lower().startswith("zh"):
+            return self.name_zh_hans
         return self.name
 
 

@@ -209,10 +209,12 @@ def board(request: HttpRequest, unit_id: int) -> HttpResponse:
     for bed in beds:
         admission = bed.current[0] if bed.current else None
         members = admission.active_family if admission else []
+        camera = getattr(bed, "camera", None)
         rows.append(
             {
                 "bed": bed,
-                "camera": getattr(bed, "camera", None),
+                "camera": camera,
+                "picture": states.of_admission(admission, camera) if admission and camera else None,
                 "admission": admission,
                 "family": len(members),
                 "online": sum(1 for m in members if m.user_id in online),
@@ -226,7 +228,15 @@ def board(request: HttpRequest, unit_id: int) -> HttpResponse:
 def bed(request: HttpRequest, bed_id: int) -> HttpResponse:
     bed = scope.get_nursed_bed(request.user, bed_id)
     admission = bed.current_admission
-    context = {"bed": bed, "camera": getattr(bed, "camera", None), "admission": admission, "pause_form": PauseForm()}
+    camera = getattr(bed, "camera", None)
+    context = {
+        "bed": bed,
+        "camera": camera,
+        "admission": admission,
+        "pause_form": PauseForm(),
+        # What the family sees now, in their words: the nurse's badge never says live over a screen.
+        "picture": states.of_admission(admission, camera) if admission is not None and camera is not None else None,
+    }
     if admission is None:
         context["admit_form"] = AdmitForm()
     else:
@@ -238,6 +248,7 @@ def bed(request: HttpRequest, bed_id: int) -> HttpResponse:
         context.update(
             daily_form=DailyClipForm(initial={"at": getattr(context["camera"], "daily_clip_at", None)}),
             clip_seconds=clips.CLIP_SECONDS,
+            clip_available=clips.available_seconds(admission),
             recent_clips=admission.clips.all()[:5],
             members=members,
             invite_form=InviteForm(),
