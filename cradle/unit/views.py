@@ -245,7 +245,14 @@ def bed(request: HttpRequest, bed_id: int) -> HttpResponse:
             .select_related("user")
             .annotate(online=Count("user__device_sessions", filter=Q(user__device_sessions__ended_at__isnull=True)))
         )
+        device = getattr(request, "device_session", None)
         context.update(
+            # The family's own player, fed the same segments through this nurse's session: marked with its variant,
+            # audited like any view, and in the state the family sees.
+            watch=camera is not None and device is not None and not scope.media_refusal(request.user, admission),
+            state=context["picture"],
+            ended=states.ended(),
+            viewer_code=delivery.viewer_code(device) if device else "",
             daily_form=DailyClipForm(initial={"at": getattr(context["camera"], "daily_clip_at", None)}),
             clip_seconds=clips.CLIP_SECONDS,
             clip_available=clips.available_seconds(admission),
