@@ -121,6 +121,7 @@ MATRIX: dict[str, Route] = {
     # The player's state check: a signed-out browser is told it is signed out (and why, if its own cookie says so),
     # whatever the id; nothing about any baby.
     "live_status": Route(ADMISSION, WATCHERS, anonymous="ok"),
+    "live_still": Route(ADMISSION, WATCHERS, anonymous="404"),
     "record_clip": Route(ADMISSION, UNIT_NURSES, method="post", data={"seconds": "15"}),
     "daily_clip": Route(CAMERA, UNIT_NURSES, method="post", data={"at": "18:30"}),
     "who_watched": Route(ADMISSION, PARENTS),

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -39,7 +39,6 @@ from cradle.unit.forms import (
 )
 from cradle.unit.models import (
     Admission,
-    Bed,
     BreakGlassGrant,
     Camera,
     FamilyMembership,
@@ -184,44 +183,6 @@ def units(request: HttpRequest) -> HttpResponse:
         raise Http404
     own = scope.staff_unit_ids(request.user, scope.Role.NURSE)
     return render(request, "unit/units.html", {"units": Unit.objects.order_by("name"), "own": own})
-
-
-@login_required
-def board(request: HttpRequest, unit_id: int) -> HttpResponse:
-    unit = scope.get_nursed_unit(request.user, unit_id)
-    active_family = FamilyMembership.objects.filter(revoked_at__isnull=True)
-    admissions = Admission.objects.filter(discharged_at__isnull=True).prefetch_related(
-        Prefetch("family", queryset=active_family, to_attr="active_family")
-    )
-    beds = (
-        Bed.objects.filter(unit=unit)
-        .select_related("camera")
-        .prefetch_related(Prefetch("admissions", queryset=admissions, to_attr="current"))
-    )
-    online = set(
-        DeviceSession.objects.filter(
-            ended_at__isnull=True,
-            user__family_memberships__admission__unit=unit,
-            user__family_memberships__revoked_at__isnull=True,
-        ).values_list("user_id", flat=True)
-    )
-    rows = []
-    for bed in beds:
-        admission = bed.current[0] if bed.current else None
-        members = admission.active_family if admission else []
-        camera = getattr(bed, "camera", None)
-        rows.append(
-            {
-                "bed": bed,
-                "camera": camera,
-                "picture": states.of_admission(admission, camera) if admission and camera else None,
-                "admission": admission,
-                "family": len(members),
-                "online": sum(1 for m in members if m.user_id in online),
-            }
-        )
-    record(request, "unit.board_view", unit=unit)
-    return render(request, "unit/board.html", {"unit": unit, "rows": rows, "pause_form": PauseForm()})
 
 
 @login_required
