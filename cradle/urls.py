@@ -8,8 +8,8 @@ from cradle.api.routes import api
 from cradle.audit import views as audit
 from cradle.forensics import views as forensics
 from cradle.integrations.adt import views as feed
+from cradle.unit import cameras, ward
 from cradle.unit import views as unit
-from cradle.unit import ward
 from cradle.viewing import keepsake_pages as keepsakes
 from cradle.viewing import stills
 from cradle.viewing import views as viewing
@@ -62,6 +62,10 @@ urlpatterns = [
     path("units/<id:unit_id>/board/", ward.board, name="board"),
     path("units/<id:unit_id>/break-glass/", unit.break_glass, name="break_glass"),
     path("units/<id:unit_id>/settings/", unit.unit_settings, name="unit_settings"),
+    path("units/<id:unit_id>/cameras/", cameras.cameras, name="cameras"),
+    path("cameras/<id:camera_id>/", cameras.camera_edit, name="camera_edit"),
+    path("cameras/<id:camera_id>/check/", cameras.camera_check, name="camera_check"),
+    path("cameras/<id:camera_id>/retire/", cameras.camera_retire, name="camera_retire"),
     path("units/<id:unit_id>/feed/", feed.feed_beds, name="feed_beds"),
     path("cameras/<id:camera_id>/pause/", unit.pause_camera, name="pause_camera"),
     path("cameras/<id:camera_id>/resume/", unit.resume_camera, name="resume_camera"),

@@ -134,6 +134,10 @@ MATRIX: dict[str, Route] = {
     # Any nurse may ask for emergency access to any unit; it is reasoned, reported and short.
     "break_glass": Route(UNIT, {"a": NURSES, "b": NURSES}),
     "unit_settings": Route(UNIT, {"a": {"admin"}, "b": set()}),
+    "cameras": Route(UNIT, {"a": {"admin"}, "b": set()}),
+    "camera_edit": Route(CAMERA, {"a": {"admin"}, "b": set()}),
+    "camera_check": Route(CAMERA, {"a": {"admin"}, "b": set()}, method="post"),
+    "camera_retire": Route(CAMERA, {"a": {"admin"}, "b": set()}, method="post"),
     "feed_beds": Route(UNIT, {"a": {"admin"}, "b": set()}),
     "bed": Route(BED, UNIT_NURSES),
     "pause_camera": Route(CAMERA, UNIT_NURSES, method="post", data={"reason": "care", "minutes": "10"}),

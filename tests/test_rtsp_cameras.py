@@ -113,7 +113,9 @@ def test_worker_ingests_an_rtsp_camera_scales_and_retimes_it_and_covers_a_dead_s
         )
         covered = LiveSegment.objects.filter(camera=good, index__gt=stopped_at, screen="no_picture").order_by("index")
         assert covered.exists()
-        assert "Nothing answers" in Camera.objects.get(pk=good.pk).last_error
+        wait_for(
+            lambda: "Nothing answers" in Camera.objects.get(pk=good.pk).last_error, 10, "no reason told for the gap"
+        )
         # ... and the picture comes back by itself when the server does.
         rtsp.start()
         back_from = _newest(good.pk).index
@@ -169,3 +171,21 @@ def test_rtsp_over_udp(camera_file):
     finally:
         source.close()
         camera.stop()
+
+
+@pytest.mark.django_db
+def test_an_administrator_checks_an_rtsp_camera_and_sees_only_the_redacted_picture(world, rtsp):
+    from django.urls import reverse
+
+    camera = world.families["a"].bed.camera
+    form = {"bed": camera.bed.pk, "source_url": f"rtsp://127.0.0.1:{rtsp.port}{rtsp.path}", "username": rtsp.user,
+            "password": rtsp.password, "width": 640, "height": 360, "fps": 15}  # fmt: skip
+    admin = world.client("admin")
+    admin.post(reverse("camera_edit", args=[camera.pk]), form)
+    text = admin.post(reverse("camera_check", args=[camera.pk])).content.decode()
+    assert 'data-ok="yes"' in text and "the camera sends 1920×1080" in text and "Families get 640×360" in text
+    assert PASSWORD not in text
+    # A wrong password: one clear line.
+    admin.post(reverse("camera_edit", args=[camera.pk]), {**form, "password": "wrong"})
+    text = admin.post(reverse("camera_check", args=[camera.pk])).content.decode()
+    assert 'data-ok="no"' in text and "The camera refused the user name or password" in text

@@ -72,6 +72,11 @@ class CameraPipeline:
         self._redactor.on_rate = self._rate_changed
         self._camera_id = camera_id
 
+    def set_policy(self, policy: CameraPolicy) -> None:
+        """New redaction settings (shown area, zones) from the next frame released on: frames still held for their
+        detections get them too, so a change reaches viewers within the hold window."""
+        self._redactor.policy = policy
+
     @property
     def failure(self) -> str:
         """Why the camera gives no picture (one sentence, no credentials), or "" while it does."""

@@ -43,14 +43,34 @@ VARIANT_OBJECTS = ("A", "B", "ref")
 WHOLE_PICTURE = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
 
 
+def policy_path(camera_id: int) -> Path | None:
+    """Where a camera's redaction settings live (CAMERA_CONFIG_DIR/<id>.json), or None without a folder."""
+    folder = settings.CRADLE["CAMERA_CONFIG_DIR"]
+    return Path(folder) / f"{camera_id}.json" if folder else None
+
+
+def policy_stamp(camera_id: int) -> tuple[int, int] | None:
+    """Changes whenever the camera's settings file does (written, replaced or removed)."""
+    path = policy_path(camera_id)
+    try:
+        info = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size) if info is not None else None
+
+
+def run_config(camera: Camera) -> tuple:
+    """What a running pipeline was started with: a change restarts it."""
+    return (camera.source_url, camera.source_credentials, camera.width, camera.height, camera.fps)
+
+
 def camera_policy(camera_id: int) -> CameraPolicy:
     """The camera's redaction settings from CAMERA_CONFIG_DIR, or the defaults when it has no file there.
 
     A file that cannot be read fails closed: the whole picture is masked (and the reason logged) rather than the
     camera running without the shown area someone set for it.
     """
-    folder = settings.CRADLE["CAMERA_CONFIG_DIR"]
-    path = Path(folder) / f"{camera_id}.json" if folder else None
+    path = policy_path(camera_id)
     if path is None or not path.exists():
         return CameraPolicy()
     try:
@@ -88,6 +108,8 @@ class CameraRun:
         self.stop = threading.Event()
         self._paused_until = camera.paused_until
         self._worker = worker
+        self.config = run_config(camera)
+        self._policy_stamp = policy_stamp(camera.pk)
         store = segment_store()
         store.admit(admission.media_id)
         # The lease remembers the next index even when the live buffer has expired every segment, so that no index
@@ -121,6 +143,12 @@ class CameraRun:
 
     def refresh(self, camera: Camera) -> None:
         self._paused_until = camera.paused_until
+        stamp = policy_stamp(camera.pk)
+        if stamp != self._policy_stamp:
+            # The shown area or zones changed (the zone editor): applied to the running stream, no restart.
+            self._policy_stamp = stamp
+            self.pipeline.set_policy(camera_policy(camera.pk))
+            log.info("camera %s: new redaction settings applied", camera.pk)
 
     def _observe(self, frame: SafeFrame) -> None:
         metrics.REDACTION_LATENCY.observe(max(0.0, time.monotonic() - frame.arrived))
@@ -189,7 +217,9 @@ class CameraRun:
             state = Camera.State.LIVE  # the camera works; the nurse's pause is told from the pause itself
         else:
             state = Camera.State.CHECKING
-        error = self.pipeline.failure if state == Camera.State.NO_PICTURE else ""
+        # While the picture is missing the reason stays told, even once the source has a frame again (the segment
+        # was mostly screen) or between two tries.
+        error = (self.pipeline.failure or self._error_seen) if state == Camera.State.NO_PICTURE else ""
         self._share += (segment.screened / max(1, segment.frames) - self._share) / SHARE_WINDOW
         fields = {
             "seen_at": now,
@@ -197,7 +227,8 @@ class CameraRun:
             "measured_fps": round(fps, 2),
             "screened_share": round(self._share, 4),
         }
-        if (state, error) != (self._state_seen, self._error_seen):
+        self._error_seen = error
+        if state != self._state_seen:
             fields |= {"state": state, "state_changed_at": now}
             if state == Camera.State.NO_PICTURE:
                 log.warning("camera %s: no picture (%s)", self.camera_id, error or "the camera sends nothing")
@@ -205,7 +236,7 @@ class CameraRun:
                 log.warning("camera %s: the picture could not be checked in time; privacy screen", self.camera_id)
             else:
                 log.info("camera %s: live", self.camera_id)
-            self._state_seen, self._error_seen = state, error
+            self._state_seen = state
         Camera.objects.filter(pk=self.camera_id).update(**fields)
 
 
@@ -251,6 +282,7 @@ class Worker:
                 or not run.thread.is_alive()
                 or lease is None
                 or lease.epoch != run.epoch
+                or run.config != run_config(target[0])
             ):
                 run.stop.set()
                 del self.runs[camera_id]
