@@ -112,7 +112,7 @@ def transfer(
             raise TransferError(_("That bed is no longer free; choose another."))
         Admission.objects.filter(pk=admission.pk).update(unit_id=bed.unit_id, bed_id=bed.pk)
     admission.unit_id, admission.bed = bed.unit_id, bed
-    Camera.objects.filter(bed=old_bed).update(state=Camera.State.OFFLINE, state_changed_at=timezone.now())
+    _bed_camera_stopped(old_bed.pk)
     for unit in dict.fromkeys((old_unit, bed.unit_id)):
         record(
             request,
@@ -150,7 +150,15 @@ def cancel_discharge(
 
 
 def _camera_offline(admission: Admission) -> None:
-    Camera.objects.filter(bed_id=admission.bed_id).update(state=Camera.State.OFFLINE, state_changed_at=timezone.now())
+    _bed_camera_stopped(admission.bed_id)
+
+
+def _bed_camera_stopped(bed_id: int) -> None:
+    """The bed's camera stops filming this baby: offline, and a nurse's pause ends with the admission it was for
+    (a freed bed is never "paused until 15:29")."""
+    Camera.objects.filter(bed_id=bed_id).update(
+        state=Camera.State.OFFLINE, state_changed_at=timezone.now(), seen_at=None, paused_until=None, pause_reason=""
+    )
 
 
 # --- consent ----------------------------------------------------------------------------------------------------

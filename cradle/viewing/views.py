@@ -217,5 +217,10 @@ def record_clip(request: HttpRequest, admission_id: int) -> HttpResponse:
         messages.error(request, _("There is no picture to keep yet. Try again in a minute."))
     else:
         record(request, Action.CLIP_RECORDED, admission=admission, clip=made.pk, seconds=round(made.duration))
-        messages.success(request, _("Clip kept for the family (%(seconds)d s).") % {"seconds": round(made.duration)})
+        kept = round(made.duration)
+        short = clips.why_short(admission, seconds, made.duration)
+        if short:
+            messages.warning(request, short)
+        else:
+            messages.success(request, _("Clip kept for the family (%(seconds)d s).") % {"seconds": kept})
     return redirect("bed", bed_id=admission.bed_id)
