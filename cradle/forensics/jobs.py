@@ -217,12 +217,12 @@ def build_report(
                 "file": s["name"],
                 "camera": r.camera_id,
                 "bed": camera.bed.label if camera else None,
-                "offset_s": None if r.offset is None else round(r.offset, 3),
+                "offset_s": None if r.offset is None else round(r.offset, 3) + 0.0,  # never "-0.0"
                 "segments": [
                     {
                         "index": x.index,
                         "z": round(x.z, 2),
-                        "bit": x.variant.name if x.variant else None,
+                        "bit": x.bit,
                         "candidates": {
                             a: (v.name if (v := codewords.get(a, {}).get((x.source_id, x.index))) else None)
                             for a in top
@@ -240,6 +240,8 @@ def build_report(
         "created_at": job.created_at.isoformat(),
         "verdict": verdict.outcome,
         "reason": verdict.reason,
+        "reason_code": verdict.reason_code,
+        "reason_args": dict(verdict.reason_args),
         "account": verdict.candidate,
         "candidates": [
             {"account": c.candidate, "readable": c.readable, "matches": c.matches, "p_innocent": c.probability}

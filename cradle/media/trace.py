@@ -84,6 +84,12 @@ class SegmentReading:
             return None
         return Variant.A if self.z > 0 else Variant.B
 
+    @property
+    def bit(self) -> str | None:
+        """The variant's name ("A" or "B") for a report, or None for an erasure (Variant.A is 0, hence falsy)."""
+        variant = self.variant
+        return None if variant is None else variant.name
+
 
 class _References:
     """Reference frames per segment, loaded once (the loader may decrypt and decode)."""
@@ -595,6 +601,9 @@ class Verdict:
     reason: str
     candidate: str | None
     ranking: tuple[CandidateScore, ...]
+    # The reason as a code and its numbers, so that a report can say it in the reader's language.
+    reason_code: str = ""
+    reason_args: Mapping[str, object] = field(default_factory=dict)
 
 
 Codeword = Mapping[tuple[str, int], Variant]
@@ -633,19 +642,24 @@ def decide(
     """
     ranking = tuple(sorted(scores, key=lambda s: (s.probability, -s.readable, s.candidate)))
     if not ranking:
-        return Verdict("inconclusive", "no candidate received these segments", None, ranking)
+        return Verdict("inconclusive", "no candidate received these segments", None, ranking, "no_candidate")
     best = ranking[0]
     if best.probability >= identify_below:
         needed = math.ceil(math.log2(1 / identify_below))
         if best.readable < needed:
             reason = f"too few readable segments ({best.readable}; at least {needed} are needed)"
-        else:
-            reason = f"no candidate matches well enough (best: {best.matches} of {best.readable})"
-        return Verdict("inconclusive", reason, None, ranking)
+            args = {"readable": best.readable, "needed": needed}
+            return Verdict("inconclusive", reason, None, ranking, "too_few", args)
+        reason = f"no candidate matches well enough (best: {best.matches} of {best.readable})"
+        args = {"matches": best.matches, "readable": best.readable}
+        return Verdict("inconclusive", reason, None, ranking, "weak", args)
     if len(ranking) > 1 and ranking[1].probability < runner_up_ratio * best.probability:
         reason = f"two candidates match equally well ({best.candidate}, {ranking[1].candidate})"
-        return Verdict("inconclusive", reason, None, ranking)
-    return Verdict("identified", f"{best.matches} of {best.readable} readable segments match", best.candidate, ranking)
+        args = {"first": best.candidate, "second": ranking[1].candidate}
+        return Verdict("inconclusive", reason, None, ranking, "tie", args)
+    reason = f"{best.matches} of {best.readable} readable segments match"
+    args = {"matches": best.matches, "readable": best.readable}
+    return Verdict("identified", reason, best.candidate, ranking, "match", args)
 
 
 def combine(per_suspect: Iterable[Iterable[CandidateScore]]) -> list[CandidateScore]:

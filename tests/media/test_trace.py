@@ -243,3 +243,13 @@ def test_evidence_of_several_suspects_adds_up_per_account():
     verdict = decide(combine([first, second]))
     assert verdict.outcome == "identified" and verdict.candidate == "alice"
     assert verdict.ranking[0].probability == 2**-16
+
+
+def test_a_reading_names_its_bit_for_a_report_including_variant_a():
+    a, b, erased = _readings([Variant.A, Variant.B, None])
+    assert (a.bit, b.bit, erased.bit) == ("A", "B", None)
+
+
+def test_the_reason_comes_with_a_code_and_numbers_a_report_can_translate():
+    verdict = attribute(_readings([Variant.A] * 10 + [None] * 6), {"s1": {(SOURCE, i): Variant.A for i in range(16)}})
+    assert (verdict.reason_code, dict(verdict.reason_args)) == ("too_few", {"readable": 10, "needed": 14})

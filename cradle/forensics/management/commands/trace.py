@@ -40,11 +40,8 @@ class Command(BaseCommand):
                 {
                     "file": r.path,
                     "camera": r.camera_id,
-                    "offset_s": r.offset,
-                    "segments": [
-                        {"index": x.index, "z": round(x.z, 2), "bit": x.variant.name if x.variant else None}
-                        for x in r.readings
-                    ],
+                    "offset_s": None if r.offset is None else round(r.offset, 3) + 0.0,  # never "-0.0"
+                    "segments": [{"index": x.index, "z": round(x.z, 2), "bit": x.bit} for x in r.readings],
                     "note": r.note,
                 }
                 for r in results
@@ -59,9 +56,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"{r.path}: {r.note}")
             else:
                 read = sum(1 for x in r.readings if x.variant is not None)
+                offset = round(r.offset, 2) + 0.0  # never "-0.00"
                 self.stdout.write(
-                    f"{r.path}: camera {r.camera_id}, offset {r.offset:.2f} s, {read} of {len(r.readings)} "
-                    "segments readable"
+                    f"{r.path}: camera {r.camera_id}, offset {offset:.2f} s, "
+                    f"{read} of {len(r.readings)} segments readable"
                 )
         if verdict.outcome == "identified":
             best = verdict.ranking[0]
