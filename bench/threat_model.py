@@ -133,6 +133,7 @@ def encode(images: Sequence[np.ndarray], fps: float, size: tuple[int, int], bitr
 
 
 def _size_for(height: int, aspect: float) -> tuple[int, int]:
+    height = min(height, round(1920 / aspect))  # 1080p at most, either way round
     return max(2, round(height * aspect / 2) * 2), height // 2 * 2
 
 

@@ -22,6 +22,7 @@ STAGES = [
     "redact.text",
     "trace",
     "trace.search",
+    "trace.framing",
     "trace.timing",
     "trace.registration",
     "trace.reading",

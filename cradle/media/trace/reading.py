@@ -59,7 +59,7 @@ def read_bits(
         return []
     references = References(reference_loader, alignment.source_id)
     registration = Registration(alignment.homography)
-    greys = [grey(frame) for frame in suspect_frames]
+    greys = [grey(alignment.framing.apply(frame)) for frame in suspect_frames]
     duration = len(suspect_frames) / suspect_fps
     first, _ = alignment.segment_at(0.0)
     last, _ = alignment.segment_at(duration)

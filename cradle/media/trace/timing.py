@@ -16,6 +16,7 @@ import numpy as np
 
 from cradle.media.fingerprint import SEGMENT_SECONDS, SourceMatch
 from cradle.media.mark import luma
+from cradle.media.trace.framing import IDENTITY, Framing
 from cradle.media.trace.references import ReferenceLoader, References
 from cradle.media.trace.registration import (
     MIN_BLOCK_CORRELATION,
@@ -37,8 +38,8 @@ MIN_CORRELATION = 0.9
 
 @dataclass(frozen=True, slots=True)
 class Alignment:
-    """A suspect matched to its source: source time = suspect time + offset; `homography` maps suspect pixels to
-    reference pixels."""
+    """A suspect matched to its source: source time = suspect time + offset; `homography` maps pixels of the framed
+    suspect (`framing` applied: cropped to the picture, turned and mirrored back) to reference pixels."""
 
     source_id: str
     offset: float
@@ -46,6 +47,7 @@ class Alignment:
     registered_by: str  # "orb" or "rescale"
     correlation: float  # mean correlation of the aligned suspect and reference frames
     agreement: float  # the third-lowest block correlation, median over frames: how everywhere the pictures agree
+    framing: Framing = IDENTITY
 
     def segment_at(self, suspect_time: float) -> tuple[int, float]:
         """The source segment shown at `suspect_time`, and the time into that segment in seconds."""
