@@ -101,7 +101,7 @@ class Tally:
             named = row["identified"]
             print(
                 f"{kind:<11} {row['drills']:>6} {named:>4} {named / row['drills']:>5.0%} {row['graded']:>6}"
-                f" {row['inconclusive'] + row['no source'] + row['wrong source']:>8} {row['FALSE ACCUSATION']:>10}"
+                f" {row['drills'] - named - row['graded'] - row['FALSE ACCUSATION']:>8} {row['FALSE ACCUSATION']:>10}"
                 f" {statistics.mean(self.seconds[kind]):>7.1f}"
             )
 
@@ -137,7 +137,7 @@ def main() -> None:
     def loader(source: str, i: int) -> list[np.ndarray]:
         return references[(source, i)]
 
-    tally, innocents_checked, innocents_named = Tally(), 0, 0
+    tally, innocents_checked, innocents_named, innocent_p = Tally(), 0, 0, []
     for kind in classes:
         for n in range(args.drills):
             seed = base + n
@@ -161,6 +161,8 @@ def main() -> None:
                 outcome = "no source" if alignment is None else "wrong source"
             elif verdict.outcome == "identified":
                 outcome = "identified" if verdict.candidate in leakers else "FALSE ACCUSATION"
+            elif verdict.outcome == "consistent":
+                outcome = "graded" if verdict.candidate in leakers else "graded an innocent"
             else:
                 outcome = verdict.outcome
             readable = sum(r.variant is not None for r in readings)
@@ -175,7 +177,9 @@ def main() -> None:
                     },
                 }
                 innocents_checked += len(innocent)
-                innocents_named += decide(score(readings, a, c) for a, c in innocent.items()).outcome == "identified"
+                scores = [score(readings, a, c) for a, c in innocent.items()]
+                innocents_named += decide(scores).outcome == "identified"
+                innocent_p += [s.probability for s in scores]
             if args.verbose or outcome != "identified":
                 print(f"  {threat.describe()}: {outcome}: {why}", flush=True)
     for n in range(args.controls):
@@ -198,7 +202,9 @@ def main() -> None:
         alignment, readings = trace(suspect, fps, index, loader, KEY)
         took = time.perf_counter() - began
         verdict = attribute(readings, codewords) if alignment else None
-        outcome = "FALSE ACCUSATION" if verdict and verdict.outcome == "identified" else "inconclusive"
+        outcome = "inconclusive"
+        if verdict and verdict.outcome != "inconclusive":
+            outcome = "FALSE ACCUSATION" if verdict.outcome == "identified" else "graded an innocent"
         tally.add(f"control:{kind}", outcome, took, threat.describe(), verdict.reason if verdict else "no source")
         if args.verbose or outcome != "inconclusive":
             print(f"  control {kind} {threat.describe()}: {outcome}")
@@ -211,6 +217,11 @@ def main() -> None:
         f"controls: {traced} traced (unmarked, foreign, another bed) + {innocents_checked} innocent accounts scored"
         f" = {traced + innocents_checked}; innocents named: {innocents_named}; false accusations in all: {falsely}"
     )
+    stated = np.asarray(innocent_p)
+    calibration = ", ".join(f"p <= {q:.3g}: {(stated <= q).mean():.4f}" for q in (1 / 16, 1 / 64, 1e-3, 1e-4))
+    print(f"innocent accounts matching at least as well as a stated probability q (must stay <= q): {calibration}")
+    graded_innocents = sum(r["graded an innocent"] for r in tally.rows.values())
+    print(f"graded verdicts pointing at an innocent: {graded_innocents}")
     print(f"load average {os.getloadavg()[0]:.2f} at the end; {time.perf_counter() - started:.0f} s in all")
 
 

@@ -226,3 +226,35 @@ def test_the_report_says_each_bit_as_read_with_its_reason_in_the_readers_languag
     chinese = officer.get(reverse("trace_report", args=[job.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "可读片段太少（2 个；至少需要 14 个）" in chinese
     assert "too few readable segments" not in chinese and "-0.0" not in chinese
+
+
+def test_a_graded_verdict_says_plainly_how_strong_it_is_and_names_nobody(world):
+    args = {"account": "viewer3", "strength": "weak", "matches": 6, "readable": 6, "odds": 64, "others": 7}
+    job = TraceJob.objects.create(
+        unit=world.unit1,
+        status="done",
+        report={
+            "verdict": "consistent",
+            "reason": "consistent with viewer3 (weak evidence): ...",
+            "reason_code": "consistent",
+            "reason_args": args,
+            "account": None,
+            "consistent_with": "viewer3",
+            "candidates": [{"account": "viewer3", "readable": 6, "matches": 6, "p_innocent": 1 / 64}],
+            "candidate_count": 8,
+            "suspects": [],
+            "audit_trail": [],
+        },
+    )
+    officer = world.client("privacy")
+    english = officer.get(reverse("trace_report", args=[job.pk]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "consistent with the account viewer3, but the evidence is too short to name it" in english
+    assert "6 of 6 readable segments match; an innocent account matches as well with probability 1/64" in english
+    assert "7 other accounts" in english and "Identified" not in english and "Audit trail of" not in english
+    listing = officer.get(reverse("traces"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "consistent with: viewer3" in listing
+
+    officer.cookies["django_language"] = "zh-hans"
+    chinese = officer.get(reverse("trace_report", args=[job.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "分级结论" in chinese and "1/64" in chinese and "证据强度：弱" in chinese
+    assert "consistent with" not in chinese

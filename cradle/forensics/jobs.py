@@ -242,14 +242,16 @@ def build_report(
         "reason": verdict.reason,
         "reason_code": verdict.reason_code,
         "reason_args": dict(verdict.reason_args),
-        "account": verdict.candidate,
+        "account": verdict.candidate if verdict.outcome == "identified" else None,
+        # A graded verdict points at an account without naming it as the leaker (cradle.media.trace.attribution).
+        "consistent_with": verdict.candidate if verdict.outcome == "consistent" else None,
         "candidates": [
             {"account": c.candidate, "readable": c.readable, "matches": c.matches, "p_innocent": c.probability}
             for c in verdict.ranking[:TOP_CANDIDATES]
         ],
         "candidate_count": len(verdict.ranking),
         "suspects": suspects,
-        "audit_trail": audit_trail(verdict.candidate, job.unit_id) if verdict.candidate else [],
+        "audit_trail": audit_trail(verdict.candidate, job.unit_id) if verdict.outcome == "identified" else [],
     }
 
 

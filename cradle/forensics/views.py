@@ -170,6 +170,13 @@ def _reason(report: dict) -> str:
             return _("two accounts match equally well (%(first)s, %(second)s)") % args
         case "match":
             return _("%(matches)d of %(readable)d readable segments match") % args
+        case "consistent":
+            strength = {"strong": _("strong"), "moderate": _("moderate"), "weak": _("weak")}[args["strength"]]
+            return _(
+                "consistent with %(account)s (%(strength)s evidence): %(matches)d of %(readable)d readable segments "
+                "match; an innocent account matches as well with probability 1/%(odds)d; %(others)d other accounts "
+                "were served these segments"
+            ) % {**args, "strength": strength}
     return report.get("reason", "")
 
 

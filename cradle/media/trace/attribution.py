@@ -12,6 +12,10 @@ from cradle.media.trace.reading import SegmentReading
 # Verdict thresholds (see `decide`).
 IDENTIFY_P = 1e-4
 RUNNER_UP_RATIO = 100.0
+# A graded verdict ("consistent with"): the best candidate matches so well that an innocent does so with at most this
+# chance (4 of 4 segments, or 6 of 7), and the runner-up is at least GRADED_RATIO times as likely to match by chance.
+GRADED_P = 1 / 16
+GRADED_RATIO = 8.0
 
 
 def innocent_probability(readable: int, matches: int) -> float:
@@ -81,6 +85,9 @@ def decide(
 ) -> Verdict:
     """Rank candidates by the chance that an innocent matches as well, and name one only when the evidence is clear.
 
+    Short of that, a candidate far ahead of the others gets a graded verdict, "consistent" (see GRADED_P), which says
+    how likely an innocent would match as well and how many accounts were served; it names nobody as the leaker.
+
     "identified" needs the best probability below `identify_below` and the runner-up at least `runner_up_ratio` times
     as likely to match by chance. With 15 readable segments the leaker's 2^-15 = 3e-5 then requires the runner-up to
     have at least 3 mismatches (P >= 0.018), which a session that shares no key with the leaker has with odds of
@@ -91,6 +98,10 @@ def decide(
     if not ranking:
         return Verdict("inconclusive", "no candidate received these segments", None, ranking, "no_candidate")
     best = ranking[0]
+    runner_up = ranking[1].probability if len(ranking) > 1 else 1.0
+    named = best.probability < identify_below and runner_up >= runner_up_ratio * best.probability
+    if not named and best.probability <= GRADED_P and runner_up >= GRADED_RATIO * best.probability:
+        return _consistent(best, ranking)
     if best.probability >= identify_below:
         needed = math.ceil(math.log2(1 / identify_below))
         if best.readable < needed:
@@ -107,6 +118,27 @@ def decide(
     reason = f"{best.matches} of {best.readable} readable segments match"
     args = {"matches": best.matches, "readable": best.readable}
     return Verdict("identified", reason, best.candidate, ranking, "match", args)
+
+
+def _consistent(best: CandidateScore, ranking: tuple[CandidateScore, ...]) -> Verdict:
+    """The graded verdict: evidence that points at one candidate, with its strength said plainly."""
+    odds = round(1 / best.probability)
+    strength = "strong" if best.probability < 1e-3 else "moderate" if best.probability < 1e-2 else "weak"
+    others = len(ranking) - 1
+    reason = (
+        f"consistent with {best.candidate} ({strength} evidence): {best.matches} of {best.readable} readable segments"
+        f" match; an innocent account matches as well with probability 1/{odds:,}; {others} other accounts were"
+        " served these segments"
+    )
+    args = {
+        "account": best.candidate,
+        "strength": strength,
+        "matches": best.matches,
+        "readable": best.readable,
+        "odds": odds,
+        "others": others,
+    }
+    return Verdict("consistent", reason, best.candidate, ranking, "consistent", args)
 
 
 def combine(per_suspect: Iterable[Iterable[CandidateScore]]) -> list[CandidateScore]:

@@ -31,7 +31,8 @@ class Command(BaseCommand):
         report = {
             "verdict": verdict.outcome,
             "reason": verdict.reason,
-            "account": verdict.candidate,
+            "account": verdict.candidate if verdict.outcome == "identified" else None,
+            "consistent_with": verdict.candidate if verdict.outcome == "consistent" else None,
             "candidates": [
                 {"account": s.candidate, "readable": s.readable, "matches": s.matches, "p_innocent": s.probability}
                 for s in verdict.ranking[:10]
@@ -47,7 +48,7 @@ class Command(BaseCommand):
                 for r in results
             ],
         }
-        record(None, "trace.run", suspects=paths, verdict=verdict.outcome, account=verdict.candidate or "")
+        record(None, "trace.run", suspects=paths, verdict=verdict.outcome, account=report["account"] or "")
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2))
             return
@@ -67,6 +68,8 @@ class Command(BaseCommand):
                 f"Identified: account {verdict.candidate} ({best.matches} of {best.readable} bits match; "
                 f"chance that an innocent account matches as well: {best.probability:.2e})"
             )
+        elif verdict.outcome == "consistent":
+            self.stdout.write(f"Graded, nobody named: {verdict.reason}")
         else:
             self.stdout.write(f"Inconclusive: {verdict.reason}")
         for s in verdict.ranking[1:5]:
