@@ -187,6 +187,12 @@ def get_administered_unit(user: User, unit_id: int) -> Unit:
     return _get(Unit, unit_id, pk__in=staff_unit_ids(user, Role.ADMINISTRATOR))
 
 
+def get_administered_camera(user: User, camera_id: int) -> Camera:
+    """A camera in service at a bed of a unit the user administers (set-up, check, retire)."""
+    units = staff_unit_ids(user, Role.ADMINISTRATOR)
+    return _get(Camera.objects.select_related("bed", "bed__unit"), camera_id, bed__unit_id__in=units)
+
+
 def audited_unit_ids(user: User) -> set[int]:
     return staff_unit_ids(user, Role.PRIVACY_OFFICER)
 
@@ -258,3 +264,22 @@ def get_own_keepsake(user: User, keepsake_id: int) -> Keepsake:
         raise Http404
     ids = family_admission_ids(user, FamilyMembership.Role.PARENT)
     return _get(Keepsake.objects.select_related("clip__admission"), keepsake_id, user=user, clip__admission_id__in=ids)
+
+
+def watchable_updates(user: User) -> QuerySet:
+    """Care-team updates the user may read: those of babies they may see, except, for a relative, when the parents
+    chose that this relative does not see updates (cradle.updates.models.RelativeView)."""
+    from cradle.updates.models import Update
+
+    limited = FamilyMembership.objects.filter(
+        user=user, role=FamilyMembership.Role.RELATIVE, revoked_at__isnull=True, update_view__sees_updates=False
+    ).values("admission_id")
+    return (
+        Update.objects.filter(admission__in=watchable_admissions(user).values("pk"))
+        .exclude(admission_id__in=limited)
+        .select_related("admission", "author")
+    )
+
+
+def get_watchable_update(user: User, update_id: int):
+    return _get(watchable_updates(user), update_id)

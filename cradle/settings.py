@@ -77,6 +77,8 @@ INSTALLED_APPS = [
     "cradle.unit",
     "cradle.audit",
     "cradle.viewing",
+    "cradle.updates",
+    "cradle.notifications",
     "cradle.forensics",
     "cradle.keystore",
     "cradle.retention",
@@ -301,6 +303,10 @@ LOGGING = {
 # Media: each admission's segments are sealed under its own data key, wrapped by this master key (mode 0600).
 MASTER_KEY_FILE = Path(os.environ.get("CRADLE_MASTER_KEY_FILE", DATA_DIR / "master.key"))
 MEDIA_DIR = Path(os.environ.get("CRADLE_MEDIA_DIR", DATA_DIR / "media"))
+# Web Push: the VAPID key pair `cradle init` makes (cradle.notifications.webpush); without it no push is offered.
+VAPID_KEY_FILE = Path(os.environ.get("CRADLE_VAPID_KEY_FILE", DATA_DIR / "vapid.pem"))
+# Where notifications link to (the address families open Cradle at); it names no baby.
+SITE_URL = os.environ.get("CRADLE_SITE_URL", "http://localhost:8000").rstrip("/")
 # Unset: sealed segments go to MEDIA_DIR. `s3://bucket?endpoint=...&region=...`: to S3-compatible object storage,
 # with the wrapped data keys in the database instead of beside the media (cradle/viewing/storage.py says why).
 STORAGE_URL = os.environ.get("CRADLE_STORAGE_URL", "").strip()
@@ -415,6 +421,10 @@ CRADLE = {
     # How often the worker holding the housekeeping lease queues the periodic background work (cradle/tasks.py).
     "DAILY_CLIPS_EVERY_SECONDS": 30,
     "RETENTION_EVERY_SECONDS": int(os.environ.get("CRADLE_RETENTION_EVERY_SECONDS", "600")),
+    # Notifications waiting for quiet hours, the daily message or a retry, and cameras paused for long, are looked at
+    # this often; a camera paused this long is "longer than usual" (the longest pause a nurse can choose is 30 min).
+    "NOTIFY_EVERY_SECONDS": int(os.environ.get("CRADLE_NOTIFY_EVERY_SECONDS", "60")),
+    "LONG_PAUSE_MINUTES": int(os.environ.get("CRADLE_LONG_PAUSE_MINUTES", "45")),
     # Who may read /metrics besides the machine itself (no proxy in between): a client that sends this bearer token.
     "METRICS_TOKEN": os.environ.get("CRADLE_METRICS_TOKEN", ""),
     "LIVE_PLAYLIST_SEGMENTS": 6,

@@ -50,6 +50,15 @@ def make_keepsakes() -> int:
 
 
 @task()
+def send_notifications() -> int:
+    """Sends the notifications that are due and tells families of cameras paused for long (cradle.notifications)."""
+    from cradle.notifications import outbox
+
+    outbox.watch_pauses()
+    return outbox.send_due()
+
+
+@task()
 def apply_retention() -> bool:
     """Applies the retention rules (cradle.retention.service.run): media past its keeping time is destroyed.
 
@@ -93,6 +102,7 @@ class Schedule:
         for work, seconds in (
             (record_daily_clips, every["DAILY_CLIPS_EVERY_SECONDS"]),
             (apply_retention, every["RETENTION_EVERY_SECONDS"]),
+            (send_notifications, every["NOTIFY_EVERY_SECONDS"]),
         ):
             now = time.monotonic()
             if now >= self._due.get(work.name, 0.0) and enqueue(work):

@@ -79,6 +79,22 @@ def own_keepsake(w, tag):
     return {"keepsake_id": keepsake.pk}
 
 
+def update_with_photo(w, tag):
+    """A care-team update with a photo, of the family's baby."""
+    import numpy as np
+
+    from cradle.updates import photos, sealed
+    from cradle.updates.models import Update
+
+    f = w.families[tag]
+    update = Update.objects.filter(admission=f.admission).first()
+    if update is None:
+        update = Update.objects.create(admission=f.admission, has_photo=True, photo_source="upload")
+        sealed.put_text(update, "a quiet night")
+        sealed.put_photo(update, photos._jpeg(np.full((48, 64, 3), 128, np.uint8)))
+    return {"update_id": update.pk}
+
+
 WATCHERS = {"a": {"parent_a", "relative_a", "nurse1"}, "b": {"parent_b", "nurse2"}}
 PARENTS = {"a": {"parent_a"}, "b": {"parent_b"}}
 UNIT_NURSES = {"a": {"nurse1"}, "b": {"nurse2"}}
@@ -111,6 +127,15 @@ MATRIX: dict[str, Route] = {
     "segment": Route(lambda w, t: {"token": "not-a-ticket"}, set(), anonymous="404"),
     "segment_key": Route(lambda w, t: {"token": "not-a-ticket"}, set(), anonymous="404"),
     "clip": Route(CLIP, WATCHERS),
+    # Care-team updates: nurses of the baby's unit write them; those who watch the baby see their photos (relatives
+    # unless the parents chose otherwise); parents choose what relatives see.
+    "compose_update": Route(ADMISSION, UNIT_NURSES),
+    "update_photo": Route(update_with_photo, WATCHERS),
+    "update_relatives": Route(ADMISSION, PARENTS),
+    "relative_view": Route(RELATIVE, PARENTS, method="post", data={"sees_updates": "no"}),
+    # Each person's own notification choices and push subscriptions.
+    "notification_choices": Route(allowed=SIGNED_IN, method="post", data={"clip": "on"}),
+    "push_subscribe": Route(allowed=SIGNED_IN, method="post", data={"remove": "1"}),
     "clip_playlist": Route(CLIP, WATCHERS, anonymous="404"),
     # Asking for a keepsake reserves a place and queues the work (tests/test_keepsakes.py makes real ones); its
     # page, progress and file are the asking parent's alone.
@@ -121,6 +146,7 @@ MATRIX: dict[str, Route] = {
     # The player's state check: a signed-out browser is told it is signed out (and why, if its own cookie says so),
     # whatever the id; nothing about any baby.
     "live_status": Route(ADMISSION, WATCHERS, anonymous="ok"),
+    "live_still": Route(ADMISSION, WATCHERS, anonymous="404"),
     "record_clip": Route(ADMISSION, UNIT_NURSES, method="post", data={"seconds": "15"}),
     "daily_clip": Route(CAMERA, UNIT_NURSES, method="post", data={"at": "18:30"}),
     "who_watched": Route(ADMISSION, PARENTS),
@@ -133,6 +159,10 @@ MATRIX: dict[str, Route] = {
     # Any nurse may ask for emergency access to any unit; it is reasoned, reported and short.
     "break_glass": Route(UNIT, {"a": NURSES, "b": NURSES}),
     "unit_settings": Route(UNIT, {"a": {"admin"}, "b": set()}),
+    "cameras": Route(UNIT, {"a": {"admin"}, "b": set()}),
+    "camera_edit": Route(CAMERA, {"a": {"admin"}, "b": set()}),
+    "camera_check": Route(CAMERA, {"a": {"admin"}, "b": set()}, method="post"),
+    "camera_retire": Route(CAMERA, {"a": {"admin"}, "b": set()}, method="post"),
     "feed_beds": Route(UNIT, {"a": {"admin"}, "b": set()}),
     "bed": Route(BED, UNIT_NURSES),
     "pause_camera": Route(CAMERA, UNIT_NURSES, method="post", data={"reason": "care", "minutes": "10"}),

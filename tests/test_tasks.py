@@ -60,4 +60,8 @@ def test_the_schedule_queues_daily_clips_and_retention_once_until_they_are_due_a
     schedule.tick()
     schedule.tick()
     queued = sorted(DBTaskResult.objects.values_list("task_path", flat=True))
-    assert queued == ["cradle.tasks.apply_retention", "cradle.tasks.record_daily_clips"]
+    assert queued == [
+        "cradle.tasks.apply_retention",
+        "cradle.tasks.record_daily_clips",
+        "cradle.tasks.send_notifications",
+    ]

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 
 from cradle.accounts import secretbox, throttle
 from cradle.accounts.models import User
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 
 
@@ -22,13 +23,13 @@ class CradleAccountAdapter(DefaultAccountAdapter):
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
         username = credentials.get("username") or ""
         if not throttle.allowed(request, username):
-            record(request, "account.login_throttled", outcome="denied", actor=_known(username))
+            record(request, Action.ACCOUNT_LOGIN_THROTTLED, outcome="denied", actor=_known(username))
             raise self.validation_error("too_many_login_attempts")
 
     def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
         username = credentials.get("username") or ""
         throttle.failed(request, username)
-        record(request, "account.login_failed", outcome="failed", actor=_known(username))
+        record(request, Action.ACCOUNT_LOGIN_FAILED, outcome="failed", actor=_known(username))
 
     def get_login_stages(self) -> list[str]:
         # The second step, skipped for a sign-in that proved a second factor itself (cradle.accounts.stages).

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cradle.accounts import throttle
 from cradle.accounts.models import User
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 
 
@@ -113,7 +114,7 @@ class _ThrottledCodeStep:
     def clean_code(self) -> str:
         request = context.request
         if not throttle.second_step_allowed(request, self.user.username):
-            record(request, "account.second_step_throttled", outcome="denied", actor=self.user)
+            record(request, Action.ACCOUNT_SECOND_STEP_THROTTLED, outcome="denied", actor=self.user)
             raise get_account_adapter().validation_error("too_many_login_attempts")
         try:
             return super().clean_code()  # type: ignore[misc]
@@ -121,13 +122,35 @@ class _ThrottledCodeStep:
             throttle.second_step_failed(request, self.user.username)
             record(
                 request,
-                "account.second_step_failed",
+                Action.ACCOUNT_SECOND_STEP_FAILED,
                 outcome="failed",
                 actor=self.user,
                 method="code",
                 reauthentication=self.reauthentication,
             )
+            if self._code_already_used():
+                raise forms.ValidationError(
+                    _(
+                        "This code has just been used to sign in. Wait for the next code in your authenticator app "
+                        "(a new one comes every 30 seconds) and type that."
+                    ),
+                    code="code_already_used",
+                ) from None
             raise
+
+    def _code_already_used(self) -> bool:
+        """Whether the code typed is the app's current one, taken already (allauth takes a code once per period)."""
+        from allauth.mfa.models import Authenticator
+        from allauth.mfa.totp.internal.auth import TOTP, validate_totp_code
+        from django.core.cache import cache
+
+        code = str(self.data.get("code", "")).strip()  # type: ignore[attr-defined]
+        for authenticator in Authenticator.objects.filter(user=self.user, type=Authenticator.Type.TOTP):
+            totp = TOTP(authenticator)
+            secret = get_mfa_adapter().decrypt(authenticator.data["secret"])
+            if cache.get(totp._get_used_cache_key(code)) and validate_totp_code(secret, code):
+                return True
+        return False
 
 
 class SecondStepForm(_ThrottledCodeStep, AuthenticateForm):
@@ -160,13 +183,35 @@ class _AuditedPasskeyStep(_WellFormedPasskey):
         except forms.ValidationError:
             record(
                 context.request,
-                "account.second_step_failed",
+                Action.ACCOUNT_SECOND_STEP_FAILED,
                 outcome="failed",
                 actor=self.user,
                 method="passkey",
                 reauthentication=self.reauthentication,
             )
+            if self._code_already_used():
+                raise forms.ValidationError(
+                    _(
+                        "This code has just been used to sign in. Wait for the next code in your authenticator app "
+                        "(a new one comes every 30 seconds) and type that."
+                    ),
+                    code="code_already_used",
+                ) from None
             raise
+
+    def _code_already_used(self) -> bool:
+        """Whether the code typed is the app's current one, taken already (allauth takes a code once per period)."""
+        from allauth.mfa.models import Authenticator
+        from allauth.mfa.totp.internal.auth import TOTP, validate_totp_code
+        from django.core.cache import cache
+
+        code = str(self.data.get("code", "")).strip()  # type: ignore[attr-defined]
+        for authenticator in Authenticator.objects.filter(user=self.user, type=Authenticator.Type.TOTP):
+            totp = TOTP(authenticator)
+            secret = get_mfa_adapter().decrypt(authenticator.data["secret"])
+            if cache.get(totp._get_used_cache_key(code)) and validate_totp_code(secret, code):
+                return True
+        return False
 
 
 class PasskeyStepForm(_AuditedPasskeyStep, AuthenticateWebAuthnForm):

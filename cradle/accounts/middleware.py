@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from cradle.accounts import second_step, sessions, signed_out, throttle
 from cradle.accounts.models import DeviceSession
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 
 # A device's last-seen time is written at most this often, so that browsing does not write on every request.
@@ -45,7 +46,7 @@ class SessionPolicyMiddleware:
             reason = sessions.expiry_reason(device)
             if reason:
                 sessions.end(device, reason)
-                record(request, "account.session_expired", actor=request.user, reason=reason)
+                record(request, Action.ACCOUNT_SESSION_EXPIRED, actor=request.user, reason=reason)
         if reason:
             logout(request)
             # The page says why (cradle/accounts/signed_out.py), this one and the next ones.

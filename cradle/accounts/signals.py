@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from cradle.accounts import second_step, sessions, throttle
 from cradle.accounts.models import DeviceSession
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 
 
@@ -23,7 +24,7 @@ def on_login(sender, request, user, **kwargs) -> None:
     request.session.pop(second_step.VOUCHED, None)
     sessions.start(request, user)
     throttle.succeeded(request, user.username)
-    record(request, "account.login", actor=user)
+    record(request, Action.ACCOUNT_LOGIN, actor=user)
 
 
 @receiver(user_logged_out)
@@ -35,12 +36,12 @@ def on_logout(sender, request, user, **kwargs) -> None:
             end_reason=DeviceSession.EndReason.LOGOUT,
         )
     if user is not None:
-        record(request, "account.logout", actor=user)
+        record(request, Action.ACCOUNT_LOGOUT, actor=user)
 
 
 @receiver(mfa_signals.authenticator_added)
 def on_second_factor_added(sender, request, user, authenticator: Authenticator, **kwargs) -> None:
-    record(request, "account.second_factor_added", actor=user, method=authenticator.type)
+    record(request, Action.ACCOUNT_SECOND_FACTOR_ADDED, actor=user, method=authenticator.type)
     if authenticator.type not in second_step.FACTORS:
         return
     others = Authenticator.objects.filter(user=user, type__in=second_step.FACTORS).exclude(pk=authenticator.pk)
@@ -55,10 +56,10 @@ def on_second_factor_added(sender, request, user, authenticator: Authenticator, 
         sessions.end(device, DeviceSession.EndReason.BY_USER)
         ended += 1
     if ended:
-        record(request, "account.sessions_ended", actor=user, reason="first second step", count=ended)
+        record(request, Action.ACCOUNT_SESSIONS_ENDED, actor=user, reason="first second step", count=ended)
         messages.info(request, _("Your other devices were signed out. Sign in there again with your second step."))
 
 
 @receiver(mfa_signals.authenticator_removed)
 def on_second_factor_removed(sender, request, user, authenticator: Authenticator, **kwargs) -> None:
-    record(request, "account.second_factor_removed", actor=user, method=authenticator.type)
+    record(request, Action.ACCOUNT_SECOND_FACTOR_REMOVED, actor=user, method=authenticator.type)

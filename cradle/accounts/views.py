@@ -18,6 +18,7 @@ from cradle import scope
 from cradle.accounts import agents, second_step, sessions, throttle
 from cradle.accounts.forms import CodeForm, DisplayNameForm, NewAccountForm
 from cradle.accounts.models import DeviceSession, User
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.unit import invitations
 
@@ -46,13 +47,13 @@ def _join(request: HttpRequest) -> HttpResponse:
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if not throttle.join_allowed(request):
-            record(request, "invitation.throttled", outcome="denied")
+            record(request, Action.INVITATION_THROTTLED, outcome="denied")
             form.add_error("code", _("Too many attempts from this network. Please wait a quarter of an hour."))
             return render(request, "accounts/join.html", {"form": form})
         invitation = invitations.find_open(form.cleaned_data["code"])
         if invitation is None:
             throttle.join_failed(request)
-            record(request, "invitation.rejected", outcome="denied")
+            record(request, Action.INVITATION_REJECTED, outcome="denied")
             form.add_error("code", _neutral_error())
         elif request.user.is_authenticated:
             if scope.is_staff(request.user):
@@ -62,7 +63,7 @@ def _join(request: HttpRequest) -> HttpResponse:
                 if membership is None:
                     form.add_error("code", _neutral_error())
                 else:
-                    record(request, "invitation.redeemed", admission=membership.admission, role=membership.role)
+                    record(request, Action.INVITATION_REDEEMED, admission=membership.admission, role=membership.role)
                     return redirect("baby", admission_id=membership.admission_id)
         else:
             request.session[_PENDING] = invitation.pk
@@ -92,7 +93,7 @@ def join_account(request: HttpRequest) -> HttpResponse:
             request.session.pop(_PENDING, None)
             messages.error(request, _neutral_error())
             return redirect("join")
-        record(request, "invitation.redeemed", admission=membership.admission, actor=user, role=membership.role)
+        record(request, Action.INVITATION_REDEEMED, admission=membership.admission, actor=user, role=membership.role)
         login(request, user, backend="allauth.account.auth_backends.AuthenticationBackend")
         # The password was just set: count it as this session's authentication, so that adding a second
         # factor does not ask for it again at once.
@@ -136,7 +137,7 @@ def devices(request: HttpRequest) -> HttpResponse:
 def end_device(request: HttpRequest, public_id: str) -> HttpResponse:
     device = scope.get_own_device_session(request.user, public_id)
     sessions.end(device, DeviceSession.EndReason.BY_USER)
-    record(request, "account.session_ended", ended=device.public_id)
+    record(request, Action.ACCOUNT_SESSION_ENDED, ended=device.public_id)
     messages.success(request, _("That device has been signed out."))
     return redirect("devices")
 

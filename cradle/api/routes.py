@@ -11,6 +11,7 @@ from ninja.security import django_auth
 from cradle import scope
 from cradle.accounts import sessions
 from cradle.accounts.models import DeviceSession
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.audit.models import Event
 from cradle.audit.views import WATCH_ACTIONS
@@ -25,7 +26,7 @@ api = NinjaAPI(title="Cradle API", version="1", auth=django_auth, docs_url=None,
 def not_found(request: HttpRequest, exc: Http404):
     """Anything outside the person's scope is a 404, and the refused look-up is audited, as on the pages."""
     if request.user.is_authenticated:
-        record(request, "access.denied", outcome="denied", path=request.path[:200], via="api")
+        record(request, Action.ACCESS_DENIED, outcome="denied", path=request.path[:200], via="api")
     return api.create_response(request, {"detail": "Not Found"}, status=404)
 
 
@@ -115,9 +116,9 @@ def admission(request: HttpRequest, admission_id: int):
     a = scope.get_watchable_admission(request.user, admission_id)
     out = _admission_out(request, a)
     if out.second_step_needed:
-        record(request, "baby.view", admission=a, via="api", outcome="denied", reason=scope.SECOND_STEP_NEEDED)
+        record(request, Action.BABY_VIEW, admission=a, via="api", outcome="denied", reason=scope.SECOND_STEP_NEEDED)
     else:
-        record(request, "baby.view", admission=a, via="api")
+        record(request, Action.BABY_VIEW, admission=a, via="api")
     return out
 
 
@@ -127,7 +128,7 @@ def watchers(request: HttpRequest, admission_id: int, limit: int = 100):
     limit = max(1, min(limit, 500))
     staff = set(StaffMembership.objects.filter(unit_id=a.unit_id).values_list("user_id", flat=True))
     events = Event.objects.filter(admission_id=a.pk, action__in=WATCH_ACTIONS, outcome="ok").order_by("-seq")[:limit]
-    record(request, "audit.who_watched_view", admission=a, via="api")
+    record(request, Action.AUDIT_WHO_WATCHED_VIEW, admission=a, via="api")
     return [WatchOut(at=e.at, who=e.actor_name, staff=e.actor_id in staff, action=e.action) for e in events]
 
 
@@ -159,5 +160,5 @@ def devices(request: HttpRequest):
 def end_device(request: HttpRequest, device_id: str):
     device = scope.get_own_device_session(request.user, device_id)
     sessions.end(device, DeviceSession.EndReason.BY_USER)
-    record(request, "account.session_ended", ended=device.public_id, via="api")
+    record(request, Action.ACCOUNT_SESSION_ENDED, ended=device.public_id, via="api")
     return Status(204, None)

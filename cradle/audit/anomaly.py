@@ -15,6 +15,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from cradle.audit.actions import Action
 from cradle.audit.log import alert_privacy_officers, record
 from cradle.audit.models import Alert, Event
 
@@ -83,7 +84,7 @@ def suspend(request: HttpRequest | None, user, rule: str, figures: dict, unit_id
     ended = sessions.end_all(user, DeviceSession.EndReason.SUSPENDED)
     record(
         request,
-        "account.suspended",
+        Action.ACCOUNT_SUSPENDED,
         unit=unit_id,
         actor=user,
         outcome="denied",

@@ -18,6 +18,7 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse
 
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 
 
@@ -65,24 +66,25 @@ def _write(action: str, **fields: Any) -> None:
 
 
 def _account_created(instance: Any) -> None:
-    _write("account.created", account=instance.pk, username=instance.username)
+    _write(Action.ACCOUNT_CREATED, account=instance.pk, username=instance.username)
 
 
 def _unit_created(instance: Any) -> None:
-    _write("unit.created", unit=instance, code=instance.code)
+    _write(Action.UNIT_CREATED, unit=instance, code=instance.code)
 
 
 def _bed_created(instance: Any) -> None:
-    _write("bed.created", unit=instance.unit_id, bed=instance.label, bed_id=instance.pk)
+    _write(Action.BED_CREATED, unit=instance.unit_id, bed=instance.label, bed_id=instance.pk)
 
 
 def _camera_created(instance: Any) -> None:
     # The source address may hold the camera's password; only that it exists is recorded.
-    _write("camera.created", unit=instance.bed.unit_id, bed=instance.bed.label, camera=instance.pk)
+    bed = instance.bed
+    _write(Action.CAMERA_CREATED, unit=bed.unit_id if bed else None, bed=bed.label if bed else "", camera=instance.pk)
 
 
 def _admission_created(instance: Any) -> None:
-    _write("admission.created", admission=instance, unit=instance.unit_id, bed=instance.bed.label)
+    _write(Action.ADMISSION_CREATED, admission=instance, unit=instance.unit_id, bed=instance.bed.label)
 
 
 def _staff_role(action: str) -> Callable[[Any], None]:
@@ -103,7 +105,7 @@ def install() -> None:
         Bed: _bed_created,
         Camera: _camera_created,
         Admission: _admission_created,
-        StaffMembership: _staff_role("staff.role_granted"),
+        StaffMembership: _staff_role(Action.STAFF_ROLE_GRANTED),
     }
     for model, write in created.items():
 
@@ -113,7 +115,7 @@ def install() -> None:
                 _write(instance)
 
         post_save.connect(on_save, sender=model, weak=False, dispatch_uid=f"cradle.audit.created.{model.__name__}")
-    removed = _staff_role("staff.role_removed")
+    removed = _staff_role(Action.STAFF_ROLE_REMOVED)
     post_delete.connect(
         lambda sender, instance, **kwargs: removed(instance),
         sender=StaffMembership,

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from cradle.audit import chain
+from cradle.audit.actions import Action
 from cradle.audit.anchor import Anchor, AnchorMissing, Checkpoint
 from cradle.audit.keys import audit_keys
 from cradle.audit.log import record
@@ -89,7 +90,7 @@ def after_migrate(verbosity: int = 1, stdout=None, **kwargs) -> None:
     try:
         empty = not Event.objects.exists()
         if empty or predates_keying():
-            done = anchor_now("audit.keyed")
+            done = anchor_now(Action.AUDIT_KEYED)
             if done.head and verbosity:
                 out.write(
                     f"The audit log's {done.plain} older events keep their links; from event {done.keyed_from} on "

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from django.http import Http404, HttpRequest, HttpResponse
 
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 
 
@@ -18,4 +19,4 @@ class DeniedAccessMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         if isinstance(exception, Http404) and request.user.is_authenticated:
-            record(request, "access.denied", outcome="denied", path=request.path[:200])
+            record(request, Action.ACCESS_DENIED, outcome="denied", path=request.path[:200])

@@ -8,28 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from cradle import scope
 from cradle.accounts.models import User
-from cradle.audit.forms import AuditSearchForm
+from cradle.audit import search
+from cradle.audit.actions import WATCH_ACTIONS, Action
 from cradle.audit.log import record
 from cradle.audit.models import Alert, Event
 from cradle.unit.models import StaffMembership
-
-# What a parent sees on "Who watched": every way of looking at their baby.
-WATCH_ACTIONS = (
-    "baby.view",
-    "live.playlist",
-    "live.segment",
-    "live.key",
-    "clip.playlist",
-    "clip.segment",
-    "clip.key",
-)
 
 
 @dataclass
@@ -75,49 +64,33 @@ def who_watched(request: HttpRequest, admission_id: int) -> HttpResponse:
     admission = scope.get_parent_admission(request.user, admission_id)
     page = Paginator(watches(admission.pk), 50).get_page(request.GET.get("page"))
     staff_ids = set(StaffMembership.objects.filter(unit_id=admission.unit_id).values_list("user_id", flat=True))
-    record(request, "audit.who_watched_view", admission=admission)
+    record(request, Action.AUDIT_WHO_WATCHED_VIEW, admission=admission)
     return render(request, "audit/who_watched.html", {"admission": admission, "page": page, "staff_ids": staff_ids})
-
-
-def _search(request: HttpRequest) -> tuple[AuditSearchForm, QuerySet[Event]]:
-    units = scope.audited_unit_ids(request.user)
-    if not units:
-        raise Http404
-    form = AuditSearchForm(request.GET or None)
-    events = Event.objects.filter(unit_id__in=units)
-    if form.is_valid():
-        d = form.cleaned_data
-        if d["unit"]:
-            if d["unit"] not in units:
-                raise Http404
-            events = events.filter(unit_id=d["unit"])
-        if d["account"]:
-            user = User.objects.filter(username=d["account"].strip().lower()).first()
-            events = events.filter(actor_id=user.pk if user else -1)
-        if d["admission"]:
-            events = events.filter(admission_id=d["admission"])
-        if d["action"]:
-            events = events.filter(action__startswith=d["action"].strip())
-        if d["start"]:
-            events = events.filter(at__gte=_utc(d["start"]))
-        if d["end"]:
-            events = events.filter(at__lte=_utc(d["end"]))
-    return form, events.order_by("-seq")
-
-
-def _utc(value):
-    return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value
 
 
 @login_required
 def audit_search(request: HttpRequest) -> HttpResponse:
-    form, events = _search(request)
-    page = Paginator(events, 100).get_page(request.GET.get("page"))
+    found = search.search(request)
+    page = Paginator(found.events, 100).get_page(request.GET.get("page"))
+    form = found.form
     criteria = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    record(request, "audit.search", query={k: str(v) for k, v in criteria.items() if v})
+    record(request, Action.AUDIT_SEARCH, query={k: str(v) for k, v in criteria.items() if v})
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "audit/search.html", {"form": form, "page": page, "query": query.urlencode()})
+    every = query.copy()
+    every["every_row"] = "on"
+    return render(
+        request,
+        "audit/search.html",
+        {
+            "form": form,
+            "page": page,
+            "rows": search.rows(list(page), found.babies),
+            "folded": found.folded.count() if found.folded is not None else 0,
+            "query": query.urlencode(),
+            "every_query": every.urlencode(),
+        },
+    )
 
 
 class _Echo:
@@ -127,8 +100,9 @@ class _Echo:
 
 @login_required
 def audit_export(request: HttpRequest) -> HttpResponse:
-    _form, events = _search(request)
-    record(request, "audit.export", query=request.GET.urlencode()[:500])
+    # The export keeps every row: it is the evidence, not a reading aid.
+    events = search.search(request, fold=False).events
+    record(request, Action.AUDIT_EXPORT, query=request.GET.urlencode()[:500])
     writer = csv.writer(_Echo())
     header = [
         "seq",
@@ -187,8 +161,8 @@ def alerts(request: HttpRequest) -> HttpResponse:
             User.objects.filter(pk=alert.actor_id, suspended_at__isnull=False).update(
                 is_active=True, suspended_at=None, suspended_for=""
             )
-            record(request, "account.reinstated", unit=alert.unit_id, account=alert.actor_id, alert=alert.pk)
+            record(request, Action.ACCOUNT_REINSTATED, unit=alert.unit_id, account=alert.actor_id, alert=alert.pk)
         if alert is not None and alert.acknowledged_at is None:
             Alert.objects.filter(pk=alert.pk).update(acknowledged_at=timezone.now())
-            record(request, "alert.acknowledged", unit=alert.unit_id, alert=alert.pk)
+            record(request, Action.ALERT_ACKNOWLEDGED, unit=alert.unit_id, alert=alert.pk)
     return render(request, "audit/alerts.html", {"alerts": Alert.objects.filter(unit_id__in=units)[:200]})

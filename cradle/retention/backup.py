@@ -42,6 +42,7 @@ from django.utils import timezone
 
 from cradle.accounts.models import DeviceSession, User
 from cradle.audit import dump as audit_dump
+from cradle.audit.actions import Action
 from cradle.audit.guard import maintenance
 from cradle.audit.log import record
 from cradle.audit.models import Event
@@ -234,7 +235,7 @@ def create(out: str | Path) -> Figures:
     figures = Figures(
         out.stat().st_size, manifest["objects"], len(database_bytes) + len(audit_bytes), time.monotonic() - started
     )
-    record(None, "backup.created", objects=figures.objects, bytes=figures.bytes)
+    record(None, Action.BACKUP_CREATED, objects=figures.objects, bytes=figures.bytes)
     return figures
 
 
@@ -353,7 +354,7 @@ def restore(source: str | Path, *, replace: bool = False) -> Figures:
     )
     record(
         None,
-        "backup.restored",
+        Action.BACKUP_RESTORED,
         objects=objects,
         shredded_again=shredded,
         unknown_destroyed=unknown,

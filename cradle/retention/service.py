@@ -19,12 +19,16 @@ from django.utils.translation import gettext as _
 
 from cradle.accounts import sessions
 from cradle.accounts.models import DeviceSession
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.audit.models import Event
 from cradle.forensics import evidence
 from cradle.media.store import MasterKey, MasterKeyError, SegmentStore, StoreError
+from cradle.notifications.models import Kind
+from cradle.notifications.outbox import tell_family
 from cradle.retention.ledger import LedgerError, ShredLedger
 from cradle.unit.models import Admission, Bed, Camera, Invitation
+from cradle.updates.models import Update
 from cradle.viewing import edge
 from cradle.viewing.models import Clip, LiveSegment
 from cradle.viewing.storage import segment_store
@@ -70,13 +74,14 @@ def discharge(admission: Admission, *, by: Any = None, request: HttpRequest | No
     _camera_offline(admission)
     record(
         request,
-        "admission.discharged",
+        Action.ADMISSION_DISCHARGED,
         admission=admission,
         actor=by,
         sessions_ended=ended,
         live_segments_removed=purged,
         clips_until=admission.clips_until.isoformat(timespec="minutes"),
     )
+    tell_family(admission, Kind.STAY)
     return ended
 
 
@@ -107,11 +112,11 @@ def transfer(
             raise TransferError(_("That bed is no longer free; choose another."))
         Admission.objects.filter(pk=admission.pk).update(unit_id=bed.unit_id, bed_id=bed.pk)
     admission.unit_id, admission.bed = bed.unit_id, bed
-    Camera.objects.filter(bed=old_bed).update(state=Camera.State.OFFLINE, state_changed_at=timezone.now())
+    _bed_camera_stopped(old_bed.pk)
     for unit in dict.fromkeys((old_unit, bed.unit_id)):
         record(
             request,
-            "admission.transferred",
+            Action.ADMISSION_TRANSFERRED,
             admission=admission,
             unit=unit,
             actor=by,
@@ -120,6 +125,7 @@ def transfer(
             to_unit=bed.unit_id,
             to_bed=bed.label,
         )
+    tell_family(admission, Kind.STAY)
 
 
 def cancel_discharge(
@@ -140,11 +146,19 @@ def cancel_discharge(
     if not reopened:
         return
     admission.discharged_at, admission.unit_id, admission.bed = None, bed.unit_id, bed
-    record(request, "admission.discharge_cancelled", admission=admission, actor=by, bed=bed.label)
+    record(request, Action.ADMISSION_DISCHARGE_CANCELLED, admission=admission, actor=by, bed=bed.label)
 
 
 def _camera_offline(admission: Admission) -> None:
-    Camera.objects.filter(bed_id=admission.bed_id).update(state=Camera.State.OFFLINE, state_changed_at=timezone.now())
+    _bed_camera_stopped(admission.bed_id)
+
+
+def _bed_camera_stopped(bed_id: int) -> None:
+    """The bed's camera stops filming this baby: offline, and a nurse's pause ends with the admission it was for
+    (a freed bed is never "paused until 15:29")."""
+    Camera.objects.filter(bed_id=bed_id).update(
+        state=Camera.State.OFFLINE, state_changed_at=timezone.now(), seen_at=None, paused_until=None, pause_reason=""
+    )
 
 
 # --- consent ----------------------------------------------------------------------------------------------------
@@ -160,7 +174,7 @@ def withdraw_live(admission: Admission, *, by: Any = None, request: HttpRequest 
     edge.forget(admission.media_id)
     _camera_offline(admission)
     if updated:
-        record(request, "consent.live_withdrawn", admission=admission, actor=by, live_segments_removed=purged)
+        record(request, Action.CONSENT_LIVE_WITHDRAWN, admission=admission, actor=by, live_segments_removed=purged)
 
 
 def withdraw_everything(admission: Admission, *, by: Any = None, request: HttpRequest | None = None) -> int:
@@ -170,7 +184,7 @@ def withdraw_everything(admission: Admission, *, by: Any = None, request: HttpRe
     Admission.objects.filter(pk=admission.pk, live_withdrawn_at__isnull=True).update(live_withdrawn_at=now)
     Invitation.objects.filter(admission=admission, used_at__isnull=True, revoked_at__isnull=True).update(revoked_at=now)
     ended = end_family_sessions(admission)
-    record(request, "consent.withdrawn", admission=admission, actor=by, sessions_ended=ended)
+    record(request, Action.CONSENT_WITHDRAWN, admission=admission, actor=by, sessions_ended=ended)
     _camera_offline(admission)
     return shred(admission, "consent", by=by, request=request)
 
@@ -203,11 +217,12 @@ def shred(admission: Admission, reason: str, *, by: Any = None, request: HttpReq
     edge.forget(admission.media_id)
     evidence.scrub(admission.media_id)
     with transaction.atomic():
+        Update.objects.filter(admission=admission).delete()
         Clip.objects.filter(admission=admission).delete()
         LiveSegment.objects.filter(admission=admission).delete()
         Admission.objects.filter(pk=admission.pk).update(shredded_at=now)
     admission.shredded_at = now
-    record(request, "admission.shredded", admission=admission, actor=by, reason=reason, objects=objects)
+    record(request, Action.ADMISSION_SHREDDED, admission=admission, actor=by, reason=reason, objects=objects)
     return objects
 
 
@@ -220,6 +235,7 @@ def replay_ledger() -> int:
         edge.forget(media_id)
         evidence.scrub(media_id)
     admissions = Admission.objects.filter(media_id__in=ids)
+    Update.objects.filter(admission__in=admissions).delete()
     Clip.objects.filter(admission__in=admissions).delete()
     LiveSegment.objects.filter(admission__in=admissions).delete()
     admissions.filter(shredded_at__isnull=True).update(shredded_at=timezone.now())
@@ -313,7 +329,7 @@ def run(now: datetime | None = None) -> dict[str, int]:
     # that the privacy officer can archive them (see README, "Retention").
     counts["audit_events_past_retention"] = Event.objects.filter(at__lt=audit_cutoff(now)).count()
     if due:
-        record(None, "retention.run", **counts)
+        record(None, Action.RETENTION_RUN, **counts)
     return counts
 
 

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from cradle import scope, tasks
 from cradle.accounts.models import User
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.media.store import StoreError
 from cradle.unit.models import Admission
@@ -52,14 +53,21 @@ def keepsake(request: HttpRequest, clip_id: int) -> HttpResponse:
     background; the person goes on to its page at once."""
     item = scope.get_parent_clip(request.user, clip_id)
     if why := scope.media_refusal(request.user, item.admission):
-        record(request, "clip.keepsake", admission=item.admission, outcome="denied", clip=item.pk, reason=why)
+        record(request, Action.CLIP_KEEPSAKE, admission=item.admission, outcome="denied", clip=item.pk, reason=why)
         return HttpResponse("Not found", status=404, content_type="text/plain", headers=_NO_STORE)
     reservation = making.reserve(request.user, item, settings.CRADLE["KEEPSAKES_PER_DAY"], request.device_session)
     if reservation is None:
-        record(request, "clip.keepsake", admission=item.admission, outcome="denied", clip=item.pk, reason="daily limit")
+        record(
+            request,
+            Action.CLIP_KEEPSAKE,
+            admission=item.admission,
+            outcome="denied",
+            clip=item.pk,
+            reason="daily limit",
+        )
         messages.error(request, _("You have saved the most keepsakes allowed for today. Please try again tomorrow."))
         return redirect("clip", clip_id=item.pk)
-    record(request, "clip.keepsake", admission=item.admission, clip=item.pk, keepsake=reservation.pk)
+    record(request, Action.CLIP_KEEPSAKE, admission=item.admission, clip=item.pk, keepsake=reservation.pk)
     tasks.enqueue(tasks.make_keepsakes)
     return redirect("keepsake_page", keepsake_id=reservation.pk)
 
@@ -113,17 +121,19 @@ def keepsake_download(request: HttpRequest, keepsake_id: int) -> HttpResponse:
     k = scope.get_own_keepsake(request.user, keepsake_id)
     admission = k.clip.admission
     if why := scope.media_refusal(request.user, admission):
-        record(request, "clip.keepsake_download", admission=admission, outcome="denied", keepsake=k.pk, reason=why)
+        record(request, Action.CLIP_KEEPSAKE_DOWNLOAD, admission=admission, outcome="denied", keepsake=k.pk, reason=why)
         return HttpResponse("Not found", status=404, content_type="text/plain", headers=_NO_STORE)
     if k.state != Keepsake.State.READY:
         return redirect("keepsake_page", keepsake_id=k.pk)
     try:
         data = making.read(k)
     except StoreError:
-        record(request, "clip.keepsake_download", admission=admission, outcome="denied", keepsake=k.pk, reason="gone")
+        record(
+            request, Action.CLIP_KEEPSAKE_DOWNLOAD, admission=admission, outcome="denied", keepsake=k.pk, reason="gone"
+        )
         Keepsake.objects.filter(pk=k.pk, state=Keepsake.State.READY).update(state=Keepsake.State.GONE)
         return redirect("keepsake_page", keepsake_id=k.pk)
-    record(request, "clip.keepsake_download", admission=admission, keepsake=k.pk, clip=k.clip_id, bytes=len(data))
+    record(request, Action.CLIP_KEEPSAKE_DOWNLOAD, admission=admission, keepsake=k.pk, clip=k.clip_id, bytes=len(data))
     response = HttpResponse(data, content_type="video/mp4", headers=_NO_STORE)
     response["Content-Disposition"] = f'attachment; filename="cradle-{k.clip.created_at:%Y-%m-%d}.mp4"'
     return response

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from cradle import scope
 from cradle.audit import anomaly
+from cradle.audit.actions import Action
 from cradle.audit.log import record, record_fetch, record_media
 from cradle.media.store import StoreError
 from cradle.viewing import clips, delivery, edge, fastpath, keepsake_pages, states
@@ -48,7 +49,7 @@ def live_status(request: HttpRequest, admission_id: int) -> HttpResponse:
         state = states.second_step_needed()
     else:
         state = states.of_admission(admission)
-    record_fetch(request, "baby.status", f"status:{admission.pk}", admission=admission, state=state.code)
+    record_fetch(request, Action.BABY_STATUS, f"status:{admission.pk}", admission=admission, state=state.code)
     if state.plays:
         # The next checks take the fast path (cradle.viewing.fastpath): a few queries instead of a whole sign-in's.
         fastpath.remember(request, admission, fastpath.STATUS)
@@ -59,19 +60,19 @@ def live_status(request: HttpRequest, admission_id: int) -> HttpResponse:
 def live_playlist(request: HttpRequest, admission_id: int) -> HttpResponse:
     device = getattr(request, "device_session", None)
     if device is None:
-        return _refuse(request, "live.playlist", "not signed in", admission=admission_id)
+        return _refuse(request, Action.LIVE_PLAYLIST, "not signed in", admission=admission_id)
     try:
         admission = scope.get_live_admission(request.user, admission_id)
     except Http404:
-        return _refuse(request, "live.playlist", "out of scope", admission=admission_id)
+        return _refuse(request, Action.LIVE_PLAYLIST, "out of scope", admission=admission_id)
     if why := scope.media_refusal(request.user, admission):
-        return _refuse(request, "live.playlist", why, admission=admission.pk)
+        return _refuse(request, Action.LIVE_PLAYLIST, why, admission=admission.pk)
     count = settings.CRADLE["LIVE_PLAYLIST_SEGMENTS"]
     newest = LiveSegment.objects.filter(admission=admission, camera__bed=admission.bed).order_by("-index")[:count]
     segments = list(reversed(newest))
-    record_media(request, "live.playlist", admission=admission, segments=[s.index for s in segments[-1:]])
+    record_media(request, Action.LIVE_PLAYLIST, admission=admission, segments=[s.index for s in segments[-1:]])
     if anomaly.check(request, admission):
-        return _refuse(request, "live.playlist", "account suspended", admission=admission.pk)
+        return _refuse(request, Action.LIVE_PLAYLIST, "account suspended", admission=admission.pk)
     fastpath.remember(request, admission, segments=segments)
     body = delivery.live_playlist(device, segments)
     return HttpResponse(body, content_type="application/vnd.apple.mpegurl", headers=_NO_STORE)
@@ -80,7 +81,7 @@ def live_playlist(request: HttpRequest, admission_id: int) -> HttpResponse:
 def segment(request: HttpRequest, token: str) -> HttpResponse:
     ticket = delivery.open_ticket(token)
     if ticket is None:
-        return _refuse(request, "live.segment", "bad signature")
+        return _refuse(request, Action.LIVE_SEGMENT, "bad signature")
     action = "clip.segment" if ticket.clip_id else "live.segment"
     if ticket.expires < time.time():
         return _refuse(request, action, "expired", segment=ticket.segment_id)
@@ -132,7 +133,7 @@ def segment_key(request: HttpRequest, token: str) -> HttpResponse:
     """The AES-128 key of one camera epoch or clip (edge mode): checked like a segment, and audited."""
     ticket = delivery.open_key_ticket(token)
     if ticket is None:
-        return _refuse(request, "live.key", "bad signature")
+        return _refuse(request, Action.LIVE_KEY, "bad signature")
     action = "clip.key" if ticket.clip_id else "live.key"
     detail = {"clip": ticket.clip_id} if ticket.clip_id else {"camera": ticket.camera_id, "epoch": ticket.epoch}
     if ticket.expires < time.time():
@@ -183,17 +184,17 @@ def clip(request: HttpRequest, clip_id: int) -> HttpResponse:
 def clip_playlist(request: HttpRequest, clip_id: int) -> HttpResponse:
     device = getattr(request, "device_session", None)
     if device is None:
-        return _refuse(request, "clip.playlist", "not signed in", clip=clip_id)
+        return _refuse(request, Action.CLIP_PLAYLIST, "not signed in", clip=clip_id)
     try:
         item = scope.get_watchable_clip(request.user, clip_id)
     except Http404:
-        return _refuse(request, "clip.playlist", "out of scope", clip=clip_id)
+        return _refuse(request, Action.CLIP_PLAYLIST, "out of scope", clip=clip_id)
     if why := scope.media_refusal(request.user, item.admission):
-        return _refuse(request, "clip.playlist", why, admission=item.admission_id, clip=item.pk)
+        return _refuse(request, Action.CLIP_PLAYLIST, why, admission=item.admission_id, clip=item.pk)
     segments = list(item.segments.order_by("index"))
-    record_media(request, "clip.playlist", admission=item.admission, clip=item.pk)
+    record_media(request, Action.CLIP_PLAYLIST, admission=item.admission, clip=item.pk)
     if anomaly.check(request, item.admission, clip_fetch=True):
-        return _refuse(request, "clip.playlist", "account suspended", clip=item.pk)
+        return _refuse(request, Action.CLIP_PLAYLIST, "account suspended", clip=item.pk)
     fastpath.remember(request, item.admission, item.pk, segments)
     body = delivery.clip_playlist(device, item.pk, segments)
     return HttpResponse(body, content_type="application/vnd.apple.mpegurl", headers=_NO_STORE)
@@ -215,6 +216,11 @@ def record_clip(request: HttpRequest, admission_id: int) -> HttpResponse:
     if made is None:
         messages.error(request, _("There is no picture to keep yet. Try again in a minute."))
     else:
-        record(request, "clip.recorded", admission=admission, clip=made.pk, seconds=round(made.duration))
-        messages.success(request, _("Clip kept for the family (%(seconds)d s).") % {"seconds": round(made.duration)})
+        record(request, Action.CLIP_RECORDED, admission=admission, clip=made.pk, seconds=round(made.duration))
+        kept = round(made.duration)
+        short = clips.why_short(admission, seconds, made.duration)
+        if short:
+            messages.warning(request, short)
+        else:
+            messages.success(request, _("Clip kept for the family (%(seconds)d s).") % {"seconds": kept})
     return redirect("bed", bed_id=admission.bed_id)

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from cradle import scope
+from cradle.audit.attention import for_units as attention_for
 from cradle.unit.models import StaffMembership
 
 Role = StaffMembership.Role
@@ -21,7 +22,9 @@ def home(request: HttpRequest) -> HttpResponse:
     units = scope.staff_unit_ids(user, Role.NURSE, break_glass=False)
     if units and not admissions:
         return redirect("board", unit_id=min(units))
-    return render(request, "web/home.html", {"admissions": admissions})
+    audited = scope.audited_unit_ids(user)
+    attention = attention_for(audited) if audited else None
+    return render(request, "web/home.html", {"admissions": admissions, "attention": attention})
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

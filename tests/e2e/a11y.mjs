@@ -52,6 +52,7 @@ const PAGES = {
     ["clip", `/clips/${v.CLIP_ID}/`],
     ["keepsake", `/keepsakes/${v.KEEPSAKE_ID}/`],
     ["who watched", `${baby}who-watched/`],
+    ["what relatives see", `${baby}updates/relatives/`],
     ["family", `${baby}family/`],
     ["invitation slip", async (page) => {
       await page.goto(`${base}${baby}family/`);
@@ -87,12 +88,20 @@ const PAGES = {
       await page.locator('form[action$="/invite/"] button[type="submit"]').click();
       await page.waitForURL(/\/invitations\/\d+\/slip\//);
     }],
+    ["care-team update", `/admissions/${v.ADMISSION_ID}/updates/new/`],
+    ["care-team update warning", async (page) => {
+      await page.goto(`${base}/admissions/${v.ADMISSION_ID}/updates/new/`);
+      await page.locator("#id_text").fill("Born on 2026-11-30, all well.");
+      await page.locator('form[action=""] button[type="submit"], main form button[type="submit"]').first().click();
+      await page.locator("#phi-warning").waitFor();
+    }],
     ["discharge", `/admissions/${v.ADMISSION_ID}/discharge/`],
     ["transfer", `/admissions/${v.ADMISSION_ID}/transfer/`],
     ["units", "/units/"],
     ["break-glass", `/units/${v.OTHER_UNIT_ID}/break-glass/`],
   ],
   privacy: [
+    ["landing page", "/"],
     ["audit", "/audit/"],
     ["alerts", "/audit/alerts/"],
     ["traces", "/traces/"],

@@ -77,6 +77,15 @@ def test_no_serious_accessibility_violation_on_any_page(browser_tools, transacti
     device = DeviceSession.objects.create(
         user=people["PARENT"], session_key="a11y-keepsake", idle_timeout_s=1800, lifetime_s=43200
     )
+    # A care-team update with a photo and a clip, so that the baby's timeline shows one.
+    import numpy as np
+
+    from cradle.updates import photos, sealed
+    from cradle.updates.models import Update
+
+    update = Update.objects.create(admission=admission, has_photo=True, photo_source="live", clip=clip)
+    sealed.put_text(update, "Slept well after the evening feed.")
+    sealed.put_photo(update, photos._jpeg(np.full((240, 320, 3), 150, np.uint8)))
     kept = keepsake.reserve(people["PARENT"], clip, 5, device)
     keepsake.run_pending()
     assert Keepsake.objects.get(pk=kept.pk).state == Keepsake.State.READY

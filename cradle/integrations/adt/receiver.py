@@ -16,6 +16,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
 
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.audit.models import Event
 from cradle.integrations.adt import apply, er7, events
@@ -127,7 +128,7 @@ class FeedReceiver:
         try:
             record(
                 None,
-                "adt.message",
+                Action.ADT_MESSAGE,
                 admission=admission,
                 outcome=_OUTCOMES[answer.code],
                 via="adt",
@@ -150,7 +151,7 @@ class FeedReceiver:
     def noticed(self, what: str, peer: str, **facts: object) -> None:
         outcome = Event.Outcome.DENIED if what in {"address_refused", "tls_failed"} else Event.Outcome.FAILED
         try:
-            record(None, "adt.connection", outcome=outcome, via="adt", peer=peer, problem=what, **facts)
+            record(None, Action.ADT_CONNECTION, outcome=outcome, via="adt", peer=peer, problem=what, **facts)
         except DatabaseError:
             log.warning("ADT connection from %s: %s (not audited: the database is unavailable)", peer, what)
 

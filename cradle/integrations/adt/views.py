@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from cradle import scope
 from cradle.accounts.reauth import reauthentication_required
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.integrations.adt.models import BedLocation, FeedMessage
 from cradle.unit.models import Bed, Unit
@@ -103,7 +104,7 @@ def _feed_beds(request: HttpRequest, unit: Unit) -> HttpResponse:
                     BedLocation.objects.create(bed=bed, point_of_care=place[0], room=place[1], hl7_bed=place[2])
                 changed.append({"bed": bed.label, "place": "^".join(place) if place else ""})
             if changed:
-                record(request, "adt.beds_mapped", unit=unit, changes=changed)
+                record(request, Action.ADT_BEDS_MAPPED, unit=unit, changes=changed)
         messages.success(request, _("Saved. The feed uses the new places from its next message."))
         return redirect("feed_beds", unit_id=unit.pk)
     refused = FeedMessage.objects.filter(unit_id=unit.pk).exclude(answer="AA")[:RECENT]

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from cradle.accounts import sessions
 from cradle.accounts.models import DeviceSession, User
+from cradle.audit.actions import Action
 from cradle.audit.creation import acting
 from cradle.audit.log import record
 from cradle.integrations.directory import roles
@@ -72,5 +73,5 @@ def close(user: User, source: str, reason: str, request=None) -> int:
         User.objects.filter(pk=user.pk).update(is_active=False)
         roles.sync(user, set(), via=f"directory:{source}")
     ended = sessions.end_all(user, DeviceSession.EndReason.ACCESS_ENDED)
-    record(request, "directory.account_closed", actor=user, source=source, reason=reason, sessions_ended=ended)
+    record(request, Action.DIRECTORY_ACCOUNT_CLOSED, actor=user, source=source, reason=reason, sessions_ended=ended)
     return ended

@@ -11,6 +11,7 @@ from django.contrib.auth.backends import BaseBackend
 from django.http import HttpRequest
 
 from cradle.accounts.models import User
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.integrations.directory import accounts, roles
 from cradle.integrations.directory.ldap import DirectoryUnavailable, Ldap, Person
@@ -58,7 +59,7 @@ class DirectoryBackend(BaseBackend):
         user = accounts.account_for(SOURCE, person.subject, person.login, person.name, request=request)
         if (why := refusal(person)) is not None:
             accounts.close(user, SOURCE, why, request=request)
-            record(request, "directory.sign_in_refused", outcome="denied", actor=user, source=SOURCE, reason=why)
+            record(request, Action.DIRECTORY_SIGN_IN_REFUSED, outcome="denied", actor=user, source=SOURCE, reason=why)
             return None
         roles.sync(user, roles.roles_for(person.groups), via=f"directory:{SOURCE}")
         return user

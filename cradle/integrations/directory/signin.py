@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from cradle.accounts import second_step, sessions
 from cradle.accounts.models import DeviceSession, User
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.integrations.directory import accounts, oidc, roles
 from cradle.integrations.directory.models import DirectoryIdentity
@@ -85,7 +86,7 @@ def refuse(
 ) -> HttpResponse:
     record(
         request,
-        "directory.sign_in_refused",
+        Action.DIRECTORY_SIGN_IN_REFUSED,
         outcome="denied",
         actor=user,
         source=SOURCE,
@@ -120,7 +121,7 @@ def sign_in(request: HttpRequest, person: oidc.Person, state: dict[str, Any]) ->
     if not user.is_active:
         return refuse(request, "suspended", user=user, login=person.login)
     roles.sync(user, pairs, via=VIA)
-    record(request, "directory.sign_in", actor=user, source=SOURCE, second_factor=person.second_factor or "none")
+    record(request, Action.DIRECTORY_SIGN_IN, actor=user, source=SOURCE, second_factor=person.second_factor or "none")
     if request.user.is_authenticated:
         # Someone (this person or another) was signed in in this browser: that session ends, and the sign-in starts
         # a new one with nothing carried over (Django would keep the same person's session and its key).
@@ -157,7 +158,7 @@ def reauthenticate(request: HttpRequest, person: oidc.Person, state: dict[str, A
     record_authentication(
         request, user, method="socialaccount", provider=PROVIDER_ID, uid=person.subject, reauthenticated=True
     )
-    record(request, "directory.reauthenticated", source=SOURCE, second_factor=person.second_factor or "none")
+    record(request, Action.DIRECTORY_REAUTHENTICATED, source=SOURCE, second_factor=person.second_factor or "none")
     return redirect(state.get("next") or "home")
 
 
@@ -169,7 +170,7 @@ def signed_out_by_provider(request: HttpRequest, subject: str) -> int:
     if known is None:
         return 0
     ended = sessions.end_all(known.user, DeviceSession.EndReason.ACCESS_ENDED)
-    record(request, "directory.signed_out_by_provider", actor=known.user, source=SOURCE, sessions_ended=ended)
+    record(request, Action.DIRECTORY_SIGNED_OUT, actor=known.user, source=SOURCE, sessions_ended=ended)
     return ended
 
 

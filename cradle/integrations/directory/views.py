@@ -21,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from requests import RequestException
 
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.integrations.directory import oidc, signin
 from cradle.integrations.directory.provider import PROVIDER_ID, HospitalProvider
@@ -43,7 +44,9 @@ def _go(request: HttpRequest, process: str) -> HttpResponse:
         except (RequestException, ValueError, OAuth2Error) as e:
             # The provider's discovery document could not be read (or names another issuer).
             log.warning("the hospital's sign-in cannot be reached: %s", e)
-            record(request, "directory.sign_in_failed", outcome="failed", source=signin.SOURCE, reason="unavailable")
+            record(
+                request, Action.DIRECTORY_SIGN_IN_FAILED, outcome="failed", source=signin.SOURCE, reason="unavailable"
+            )
             return signin.problem(request, "unavailable", 503)
     return render(
         request, "directory/hospital_sign_in.html", {"reauthenticate": process == "reauthenticate", "next": next_url}
@@ -78,7 +81,7 @@ def hospital_callback(request: HttpRequest) -> HttpResponse:
         reason = "cancelled" if error in ("access_denied", "login_required") else "provider_error"
         record(
             request,
-            "directory.sign_in_failed",
+            Action.DIRECTORY_SIGN_IN_FAILED,
             outcome="failed",
             source=signin.SOURCE,
             reason=reason,
@@ -108,7 +111,7 @@ def hospital_callback(request: HttpRequest) -> HttpResponse:
         return signin.refuse(request, "token_refused", detail=str(e), status=400)
     except (RequestException, ValueError) as e:
         log.warning("the hospital's sign-in cannot be reached: %s", e)
-        record(request, "directory.sign_in_failed", outcome="failed", source=signin.SOURCE, reason="unavailable")
+        record(request, Action.DIRECTORY_SIGN_IN_FAILED, outcome="failed", source=signin.SOURCE, reason="unavailable")
         return signin.problem(request, "unavailable", 503)
     if state.get("process") == "reauthenticate":
         return signin.reauthenticate(request, person, state)
@@ -125,7 +128,7 @@ def hospital_backchannel_logout(request: HttpRequest) -> HttpResponse:
     try:
         claims = adapter.verify_logout_token(request.POST.get("logout_token"))
     except oidc.Refused as e:
-        record(request, "directory.logout_refused", outcome="denied", source=signin.SOURCE, detail=e.detail[:200])
+        record(request, Action.DIRECTORY_LOGOUT_REFUSED, outcome="denied", source=signin.SOURCE, detail=e.detail[:200])
         return JsonResponse({"error": "invalid_request", "error_description": e.detail}, status=400)
     except (RequestException, ValueError, OAuth2Error) as e:
         log.warning("a back-channel logout could not be checked: %s", e)

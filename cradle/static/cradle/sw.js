@@ -51,3 +51,17 @@ self.addEventListener("fetch", function (event) {
   }
   // Anything else is not touched.
 });
+
+// Web Push: the message names nothing (cradle/notifications/outbox.py); a tap opens Cradle at its link.
+self.addEventListener("push", function (event) {
+  var data = {};
+  try { data = event.data ? event.data.json() : {}; } catch (e) { data = {}; }
+  event.waitUntil(self.registration.showNotification(data.title || "Cradle", {
+    body: data.body || "", icon: "/static/cradle/icons/icon-192.png", data: { url: data.url || "/" }
+  }));
+});
+self.addEventListener("notificationclick", function (event) {
+  event.notification.close();
+  var url = (event.notification.data && event.notification.data.url) || "/";
+  event.waitUntil(self.clients.openWindow(url));
+});

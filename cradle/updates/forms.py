@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from cradle.updates.service import MAX_TEXT
+
+
+class UpdateForm(forms.Form):
+    PHOTO_CHOICES = [
+        ("", _("No photo")),
+        ("live", _("A photo from the live picture (already redacted)")),
+        ("upload", _("Upload a photo (it is redacted before it is kept)")),
+    ]
+
+    text = forms.CharField(
+        label=_("Update for the family"),
+        max_length=MAX_TEXT,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("A few words about the day. No names, numbers or dates of birth: the family knows them."),
+    )
+    photo = forms.ChoiceField(label=_("Photo"), choices=PHOTO_CHOICES, required=False, widget=forms.RadioSelect)
+    upload = forms.ImageField(label=_("Photo to upload"), required=False)
+    clip = forms.TypedChoiceField(label=_("A kept clip"), coerce=int, required=False, empty_value=None)
+
+    def __init__(self, *args, clips=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["clip"].choices = [("", _("No clip")), *clips]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("photo") == "upload" and not data.get("upload"):
+            self.add_error("upload", _("Choose the photo to upload."))
+        return data
