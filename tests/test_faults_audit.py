@@ -248,8 +248,9 @@ def test_a_served_site_on_a_full_disk_audits_every_view_it_answers(small_data, t
             assert answers.refused == 0 and full_disk == 4 * 7
             assert _audited_in(data / "cradle.sqlite3", viewer["session"]) < full_disk
             spool_disk.fill()
-            watch()  # now a view is answered only if the full database still takes its event (into free pages)
-            assert answers.refused > 0
+            # Now a view is answered only if the full database still takes its event (into pages it has free),
+            # and refused (503) otherwise: how many of each depends on SQLite's free pages, not on Cradle.
+            watch()
             spool_disk.free()
             disk.free()
             assert _until(lambda: _audited_in(data / "cradle.sqlite3", viewer["session"]) == answers.given, 20)
