@@ -196,3 +196,13 @@ def test_another_babys_clip_cannot_be_attached(world):
     fam_a, fam_b = world.families["a"], world.families["b"]
     response = _send(world.client("nurse1"), fam_a.admission, clip=str(fam_b.clip_id))
     assert response.status_code == 200 and not Update.objects.exists()
+
+
+def test_parents_see_who_looked_at_a_care_team_photo(world):
+    fam = world.families["a"]
+    real_clip(fam, 2)
+    _send(world.client("nurse1"), fam.admission, photo="live")
+    update = Update.objects.get()
+    assert world.client("relative_a").get(reverse("update_photo", args=[update.pk])).status_code == 200
+    body = world.client("parent_a").get(reverse("who_watched", args=[fam.admission.pk])).content.decode()
+    assert "Relative A" in body and "saw a photo from the care team" in body

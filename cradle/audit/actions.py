@@ -119,7 +119,7 @@ FOLDED = frozenset(
     }
 )
 
-# What a parent sees on "Who watched": every way of looking at their baby.
+# What a parent sees on "Who watched": every way of looking at their baby, a care-team photo included.
 WATCH_ACTIONS = (
     Action.BABY_VIEW,
     Action.LIVE_PLAYLIST,
@@ -128,6 +128,7 @@ WATCH_ACTIONS = (
     Action.CLIP_PLAYLIST,
     Action.CLIP_SEGMENT,
     Action.CLIP_KEY,
+    Action.UPDATE_PHOTO,
 )
 
 _GROUPS = {
