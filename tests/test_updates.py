@@ -206,3 +206,21 @@ def test_parents_see_who_looked_at_a_care_team_photo(world):
     assert world.client("relative_a").get(reverse("update_photo", args=[update.pk])).status_code == 200
     body = world.client("parent_a").get(reverse("who_watched", args=[fam.admission.pk])).content.decode()
     assert "Relative A" in body and "saw a photo from the care team" in body
+
+
+def test_a_photo_claiming_a_huge_picture_is_refused_before_decoding(world):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from cradle.updates.photos import PhotoRefused, redact_upload
+
+    buffer = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(buffer, format="PNG")  # 81 megapixels in a few kilobytes
+    with pytest.raises(PhotoRefused, match="too large"):
+        redact_upload(buffer.getvalue())
+    fam = world.families["a"]
+    upload = SimpleUploadedFile("big.png", buffer.getvalue(), content_type="image/png")
+    assert _send(world.client("nurse1"), fam.admission, photo="upload", upload=upload).status_code == 200
+    assert not Update.objects.exists()
