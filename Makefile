@@ -11,8 +11,7 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/ruff check .
-	$(PYTEST) -q
-	DATABASE_URL=$(PG_URL) $(PYTEST) -q -m "not nodb and not e2e"
+	PYTEST=$(PYTEST) PG_URL=$(PG_URL) scripts/run-suites
 
 setup: debs $(VENV)/.installed node_modules/.installed messages
 

@@ -2,7 +2,9 @@
 
 A throw-away installation made by `cradle init` (SQLite by default, or PostgreSQL with --database-url), in this one
 process: N events appended one per transaction (a first fetch of a session, a sign-in), then N more in batches of B
-(the media fetches cradle/audit/batch.py queues), then `cradle audit verify` over all of them.
+(the media fetches cradle/audit/batch.py queues), then the audit spool (cradle/audit/spool.py): a fetch's durable
+append with its fsync, from one thread and from several at once (one fsync covers the records written before it), and
+the merge of the spool into the chain; then `cradle audit verify` over all of them.
 
     .venv/bin/python bench/audit_append.py [--events 2000] [--batch 50] [--database-url postgres://...]
 """
@@ -55,11 +57,48 @@ def checkpoint_alone(count: int) -> None:
     place.reset(anchor.Checkpoint.now(head.seq, head.hash, place.checkpoints()[-1].keyed_from))
 
 
+def spool_figures(count: int, threads: int) -> int:
+    """What a media fetch's durable spool append costs (the answer waits for it), and what merging costs; gives how
+    many events were merged."""
+    import threading
+
+    from cradle.audit import spool
+
+    print(f"spool file: {spool.path()}")
+    began, cpu = time.perf_counter(), time.process_time()
+    for i in range(count):
+        spool.append(fields(i))
+    each = (time.perf_counter() - began) / count
+    each_cpu = (time.process_time() - cpu) / count
+    print(f"spool append + fsync, one thread:   {each * 1e6:.1f} µs per event, CPU {each_cpu * 1e6:.1f} µs")
+
+    def run(first: int) -> None:
+        for i in range(first, first + count // threads):
+            spool.append(fields(i))
+
+    workers = [threading.Thread(target=run, args=(n * count,)) for n in range(threads)]
+    began = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    wall = time.perf_counter() - began
+    done = threads * (count // threads)
+    print(f"spool append + fsync, {threads} threads:    {done / wall:,.0f} events/s ({wall / done * 1e6:.1f} µs each)")
+    began, cpu = time.perf_counter(), time.process_time()
+    merged = spool.merge()
+    each = (time.perf_counter() - began) / merged
+    each_cpu = (time.process_time() - cpu) / merged
+    print(f"spool merge into the chain:         {each * 1e6:.1f} µs per event, CPU {each_cpu * 1e6:.1f} µs ({merged})")
+    return merged
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--threads", type=int, default=8, help="threads appending to the spool at once")
     args = parser.parse_args()
     with Installation("cradle-bench-audit-", args.database_url):
         from django.core.management import call_command
@@ -90,11 +129,12 @@ def main() -> None:
             f"{batched_cpu * 1e6:.1f} µs"
         )
         checkpoint_alone(args.events)
+        spooled = spool_figures(args.events, args.threads)
         out = io.StringIO()
         began = time.perf_counter()
         call_command("audit", "verify", stdout=out)
         walked = time.perf_counter() - began
-        total = 2 * args.events + 1
+        total = 2 * args.events + 1 + spooled
         rate = total / walked
         print(f"audit verify: {walked:.2f} s for {total} events = {rate:,.0f} events/s ({out.getvalue().strip()})")
 

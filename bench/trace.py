@@ -1,10 +1,12 @@
-"""Print how well leak tracing names the leaker: leak drills with random transforms against 10,000 stored clips.
+"""Print how well leak tracing names the leaker under the threat model, per class, against 10,000 stored clips.
 
 The store holds the fingerprints of a few real simulated clips (segmented, marked and encoded as the worker does) and of
 10,000 synthetic clips of 30 segments whose thumbnails are smooth random scenes drifting slowly from second to second.
-Each drill gives one of ten sessions its own random variants, builds that session's copy from the served segments,
-transforms it as a leaker might (200-600 kbit/s, 240p-480p, 0-6 % crop, +-10 % brightness, 25 or 30 fps), keeps 15 s
-from a random start, and traces it. Every tenth drill leaks the unmarked picture instead: nobody may be named.
+Each drill gives ten sessions their own random variants, builds the leaking session's copy (or two or three colluders'
+copies) from the served segments, re-publishes it as bench/threat_model.py draws it, and traces it. Controls must name
+nobody: unmarked copies, footage that never came from Cradle, another bed's camera, and innocent accounts (every drill's
+bits are also scored against 100 made-up accounts that never had the copy). Seeds of the tuning set and of the held-out
+report set never overlap; figures are reported on the held-out set.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
 from collections import defaultdict
 from fractions import Fraction
@@ -20,33 +23,38 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from cradle.media.drill import leaked_copy
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from threat_model import CLASSES, HELD_OUT, draw, foreign_clip
+
 from cradle.media.fingerprint import _WEIGHTS, POSITIONS, THUMB_SIZE, FingerprintIndex, fingerprint_segment
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import SegmentWriter, decode
 from cradle.media.mark import ALPHA, Variant
 from cradle.media.sim import SimCamera, SimSettings
-from cradle.media.trace import attribute, trace
+from cradle.media.trace import attribute, decide, score, trace
 
 KEY = bytes(range(32))
 FPS = 15
-CLIP_SECONDS = 16
-SUSPECT_SECONDS = 15
+CLIP_SECONDS = 40  # a 15 s copy at twice the speed needs 30 s of source
 SESSIONS = 10
+INNOCENTS = 100  # made-up accounts per drill that never had the copy
 SEEDS = (21, 34)
+OTHER_BED = 57  # a camera whose clips are not in the store
 
 
-def render(seed: int, alpha: float = ALPHA) -> tuple[list, list[list[np.ndarray]]]:
-    """Segments of one simulated clip and the unmarked frames per segment."""
-    camera = SimCamera(SimSettings(bed=f"bed-{seed}", lang="en", seed=seed, fps=FPS))
+def camera(seed: int, seconds: int) -> list[np.ndarray]:
+    sim = SimCamera(SimSettings(bed=f"bed-{seed}", lang="en", seed=seed, fps=FPS))
+    return [sim.frame(i).image for i in range(seconds * FPS)]
+
+
+def render(seed: int, alpha: float = ALPHA) -> tuple[list, list[np.ndarray]]:
+    """Segments of one simulated clip and its unmarked frames."""
     writer = SegmentWriter(KEY, f"clip-{seed}", 640, 480, FPS, alpha=alpha)
-    made, plain = [], []
-    for i in range(CLIP_SECONDS * FPS):
-        image = camera.frame(i).image
-        plain.append(image)
+    plain = camera(seed, CLIP_SECONDS)
+    made = []
+    for i, image in enumerate(plain):
         made += writer.write(SafeFrame(image, i, i * 6000, Fraction(1, 90000), 0.0, False))
-    made += writer.close()
-    return made, [plain[s * FPS : (s + 1) * FPS] for s in range(len(made))]
+    return made + writer.close(), plain
 
 
 def synthetic_store(index: FingerprintIndex, clips: int, segments: int, rng: np.random.Generator) -> None:
@@ -70,127 +78,159 @@ def synthetic_store(index: FingerprintIndex, clips: int, segments: int, rng: np.
                 index.add(f"synthetic-{first + n}", s, vectors[n, s])
 
 
+class Tally:
+    """Per class: drills, identified, graded, inconclusive, false accusations, seconds per trace, and each drill."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.seconds: dict[str, list[float]] = defaultdict(list)
+        self.drills: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+
+    def add(self, kind: str, outcome: str, seconds: float, described: str, why: str) -> None:
+        self.rows[kind]["drills"] += 1
+        self.rows[kind][outcome] += 1
+        self.seconds[kind].append(seconds)
+        self.drills[kind].append((outcome, described, why))
+
+    def print(self) -> None:
+        head = f"{'class':<11} {'drills':>6} {'identified':>10} {'graded':>6} {'inconcl.':>8} {'false acc.':>10}"
+        head += f" {'s/trace':>7}"
+        print(head)
+        print("-" * len(head))
+        for kind, row in self.rows.items():
+            named = row["identified"]
+            print(
+                f"{kind:<11} {row['drills']:>6} {named:>4} {named / row['drills']:>5.0%} {row['graded']:>6}"
+                f" {row['drills'] - named - row['graded'] - row['FALSE ACCUSATION']:>8} {row['FALSE ACCUSATION']:>10}"
+                f" {statistics.mean(self.seconds[kind]):>7.1f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--drills", type=int, default=40, help="leak drills to run (the target figure needs 200)")
+    parser.add_argument("--drills", type=int, default=10, help="drills per class")
+    parser.add_argument("--classes", default=",".join(CLASSES), help="comma-separated classes of the threat model")
+    parser.add_argument("--controls", type=int, default=6, help="traced controls (unmarked, foreign, another bed)")
+    parser.add_argument("--set", choices=("tune", "report"), default="report", help="tuning seeds or held-out seeds")
+    parser.add_argument("--first", type=int, default=0, help="first seed within the set (to split a run)")
     parser.add_argument("--clips", type=int, default=10_000, help="synthetic clips of 30 segments in the store")
-    parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--alpha", type=float, default=ALPHA, help="the mark's strength in luma levels")
-    parser.add_argument("--only", type=str, default="", help="comma-separated drill numbers to run (the same draws)")
+    parser.add_argument("--verbose", action="store_true", help="print every drill, not only those that fail")
     args = parser.parse_args()
-    rng = np.random.default_rng(args.seed)
-    only = {int(n) for n in args.only.split(",") if n.strip()}
-    print(f"{platform.node()}: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+    base = (HELD_OUT if args.set == "report" else 0) + args.first
+    print(f"{platform.node()}: {os.cpu_count()} CPUs ({_cpu()}), load average {os.getloadavg()[0]:.2f} at start")
+    print(f"seed set: {args.set} ({base}-{base + args.drills - 1}); classes: {', '.join(classes)}")
 
     started = time.perf_counter()
-    sources = {}
+    sources, references = {}, {}
     for seed in SEEDS:
         made, plain = render(seed, args.alpha)
-        sources[f"clip-{seed}"] = {
-            "references": {s.index: decode(s.reference) for s in made},
-            "variants": {s.index: (decode(s.a), decode(s.b)) for s in made},
-            "plain": plain,
-        }
-    references = {(source, i): frames for source, data in sources.items() for i, frames in data["references"].items()}
+        sources[f"clip-{seed}"] = {"variants": {s.index: (decode(s.a), decode(s.b)) for s in made}, "plain": plain}
+        references.update({(f"clip-{seed}", s.index): decode(s.reference) for s in made})
     index = FingerprintIndex(args.clips * 30 + len(references))
     for (source, i), frames in references.items():
         index.add(source, i, fingerprint_segment(frames))
-    synthetic_store(index, args.clips, 30, rng)
-    print(
-        f"store: {len(index):,} segment fingerprints ({len(index) * index._matrix.shape[1] * 2 / 1e6:.0f} MB float16),"
-        f" built in {time.perf_counter() - started:.1f} s"
-    )
+    synthetic_store(index, args.clips, 30, np.random.default_rng(7))
+    print(f"store: {len(index):,} segment fingerprints, built in {time.perf_counter() - started:.1f} s")
 
     def loader(source: str, i: int) -> list[np.ndarray]:
         return references[(source, i)]
 
-    outcomes: dict[str, int] = defaultdict(int)
-    searches, reads, weakest = [], [], []
-    by_kind: dict[str, list[bool]] = defaultdict(list)
-    drills_started = time.perf_counter()
-    for drill in range(args.drills):
-        control = drill % 10 == 9
-        source = list(sources)[drill % len(sources)]
-        data = sources[source]
+    tally, innocents_checked, innocents_named, innocent_p = Tally(), 0, 0, []
+    for kind in classes:
+        for n in range(args.drills):
+            seed = base + n
+            rng = np.random.default_rng([seed, 1 + CLASSES.index(kind)])
+            source = list(sources)[seed % len(sources)]
+            data = sources[source]
+            codewords = {
+                f"session-{s}": {(source, i): Variant(int(rng.integers(2))) for i in data["variants"]}
+                for s in range(SESSIONS)
+            }
+            threat = draw(kind, seed, CLIP_SECONDS)
+            leakers = [f"session-{s}" for s in rng.choice(SESSIONS, threat.accounts, replace=False)]
+            variants = data["variants"]
+            copies = [[f for i in sorted(variants) for f in variants[i][codewords[a][(source, i)]]] for a in leakers]
+            suspect, fps = threat.make(copies, rng)
+            began = time.perf_counter()
+            alignment, readings = trace(suspect, fps, index, loader, KEY)
+            took = time.perf_counter() - began
+            verdict = attribute(readings, codewords) if alignment else None
+            if alignment is None or alignment.source_id != source:
+                outcome = "no source" if alignment is None else "wrong source"
+            elif verdict.outcome == "identified":
+                outcome = "identified" if verdict.candidate in leakers else "FALSE ACCUSATION"
+            elif verdict.outcome == "consistent":
+                outcome = "graded" if verdict.candidate in leakers else "graded an innocent"
+            else:
+                outcome = verdict.outcome
+            readable = sum(r.variant is not None for r in readings)
+            why = f"{verdict.reason if verdict else 'no source found'}; {readable}/{len(readings)} readable"
+            tally.add(kind, outcome, took, threat.describe(), why)
+            if readings:  # innocent accounts: the same bits against codewords that never had the copy
+                innocent = {
+                    **{a: c for a, c in codewords.items() if a not in leakers},
+                    **{
+                        f"innocent-{k}": {key: Variant(int(rng.integers(2))) for key in codewords[leakers[0]]}
+                        for k in range(INNOCENTS)
+                    },
+                }
+                innocents_checked += len(innocent)
+                scores = [score(readings, a, c) for a, c in innocent.items()]
+                innocents_named += decide(scores).outcome == "identified"
+                innocent_p += [s.probability for s in scores]
+            if args.verbose or outcome != "identified":
+                print(f"  {threat.describe()}: {outcome}: {why}", flush=True)
+    for n in range(args.controls):
+        seed = base + n
+        rng = np.random.default_rng([seed, 99])
+        kind = ("unmarked", "foreign", "other bed")[n % 3]
+        source = list(sources)[seed % len(sources)]
+        if kind == "unmarked":
+            frames = sources[source]["plain"]
+        elif kind == "foreign":
+            frames = foreign_clip(seed, CLIP_SECONDS * FPS)
+        else:
+            frames = camera(OTHER_BED + seed, 20)
+        threat = draw(str(rng.choice(["legacy", "geometry", "colour", "occlusion"])), seed, len(frames) / FPS)
+        suspect, fps = threat.make([frames], rng)
         codewords = {
-            f"session-{n}": {(source, i): Variant(int(rng.integers(2))) for i in data["variants"]}
-            for n in range(SESSIONS)
+            f"session-{s}": {(src, i): Variant(int(rng.integers(2))) for src, i in references} for s in range(SESSIONS)
         }
-        leaker = f"session-{int(rng.integers(SESSIONS))}"
-        if control:
-            served = [image for segment in data["plain"] for image in segment]
-        else:
-            served = [
-                image
-                for i in sorted(data["variants"])
-                for image in data["variants"][i][int(codewords[leaker][(source, i)])]
-            ]
-        height = int(rng.integers(120, 241)) * 2
-        width = round(height * 4 / 3 / 2) * 2
-        bitrate = int(rng.integers(200, 601)) * 1000
-        crop = float(rng.uniform(0, 0.06))
-        gain = float(rng.uniform(0.9, 1.1))
-        fps = int(rng.choice([25, 30]))
-        start = int(rng.integers(0, FPS))
-        if only and drill not in only:
-            continue
-        copy = leaked_copy(served[start : start + SUSPECT_SECONDS * FPS], FPS, width, height, bitrate, crop, fps, gain)
-        transform = f"{height}p {bitrate // 1000}k crop {crop:.1%} gain {gain:.2f} {fps} fps"
-
         began = time.perf_counter()
-        matches = index.search(copy, fps)
-        searched = time.perf_counter()
-        alignment, readings = trace(copy, fps, index, loader, KEY, matches=matches)
-        done = time.perf_counter()
-        searches.append(searched - began)
-        reads.append(done - searched)
+        alignment, readings = trace(suspect, fps, index, loader, KEY)
+        took = time.perf_counter() - began
         verdict = attribute(readings, codewords) if alignment else None
+        outcome = "inconclusive"
+        if verdict and verdict.outcome != "inconclusive":
+            outcome = "FALSE ACCUSATION" if verdict.outcome == "identified" else "graded an innocent"
+        tally.add(f"control:{kind}", outcome, took, threat.describe(), verdict.reason if verdict else "no source")
+        if args.verbose or outcome != "inconclusive":
+            print(f"  control {kind} {threat.describe()}: {outcome}")
 
-        if alignment is None or alignment.source_id != source:
-            result = "no source" if alignment is None else "wrong source"
-        elif verdict.outcome == "identified":
-            result = "identified" if verdict.candidate == leaker and not control else "FALSE ACCUSATION"
-        else:
-            result = "inconclusive"
-        outcomes[("control " if control else "") + result] += 1
-        if only or result not in ("identified", "no source") or (not control and result != "identified"):
-            why = verdict.reason if verdict else "no source found"
-            z_line = " ".join(f"{r.z:+.1f}" for r in readings)
-            print(f"  drill {drill}: {'control ' if control else ''}{result}: {transform}: {why}; z {z_line}")
-        if not control:
-            by_kind[f"{fps} fps"].append(result == "identified")
-            by_kind[f"{'<=300k' if bitrate <= 300_000 else '>300k'}"].append(result == "identified")
-            by_kind[f"{'<=320p' if height <= 320 else '>320p'}"].append(result == "identified")
-            z = sorted(abs(r.z) for r in readings)
-            median = statistics.median(z) if z else 0.0
-            weakest.append((median, transform, result, sum(r.variant is not None for r in readings), len(readings)))
-        if (drill + 1) % 10 == 0:
-            print(f"  {drill + 1} drills, {time.perf_counter() - drills_started:.0f} s")
+    print()
+    tally.print()
+    traced = sum(r["drills"] for k, r in tally.rows.items() if k.startswith("control:"))
+    falsely = sum(r["FALSE ACCUSATION"] for r in tally.rows.values())
+    print(
+        f"controls: {traced} traced (unmarked, foreign, another bed) + {innocents_checked} innocent accounts scored"
+        f" = {traced + innocents_checked}; innocents named: {innocents_named}; false accusations in all: {falsely}"
+    )
+    stated = np.asarray(innocent_p)
+    calibration = ", ".join(f"p <= {q:.3g}: {(stated <= q).mean():.4f}" for q in (1 / 16, 1 / 64, 1e-3, 1e-4))
+    print(f"innocent accounts matching at least as well as a stated probability q (must stay <= q): {calibration}")
+    graded_innocents = sum(r["graded an innocent"] for r in tally.rows.values())
+    print(f"graded verdicts pointing at an innocent: {graded_innocents}")
+    print(f"load average {os.getloadavg()[0]:.2f} at the end; {time.perf_counter() - started:.0f} s in all")
 
-    leaks = args.drills - args.drills // 10
-    identified = outcomes["identified"]
-    print(f"drills: {args.drills} ({leaks} marked leaks, {args.drills // 10} unmarked controls)")
-    print(f"identified: {identified}/{leaks} = {identified / max(1, leaks):.1%}")
-    print(f"false accusations: {outcomes.get('FALSE ACCUSATION', 0) + outcomes.get('control FALSE ACCUSATION', 0)}")
-    print(
-        f"inconclusive: {outcomes['inconclusive']}, source not found: {outcomes['no source']},"
-        f" wrong source: {outcomes['wrong source']}"
-    )
-    controls = {k.removeprefix("control "): v for k, v in outcomes.items() if k.startswith("control ") and v}
-    print(f"unmarked controls: {controls or 'none run'} (identified there would be a false accusation)")
-    for kind, results in sorted(by_kind.items()):
-        print(f"  {kind:>8}: {sum(results)}/{len(results)} identified")
-    for median, transform, result, readable, total in sorted(weakest)[:3]:
-        print(f"weakest: {transform}: median |z| {median:.1f}, {readable}/{total} segments readable, {result}")
-    total = [s + r for s, r in zip(searches, reads, strict=True)]
-    print(
-        f"time per trace (15 s suspect, {len(index):,} segments): search {statistics.mean(searches):.2f} s mean,"
-        f" {max(searches):.2f} s max; align + read {statistics.mean(reads):.2f} s mean;"
-        f" total {statistics.mean(total):.2f} s mean, {max(total):.2f} s max"
-    )
-    per_drill = (time.perf_counter() - drills_started) / max(1, args.drills)
-    print(f"{per_drill:.1f} s per drill with the leak's encoding; 200 drills would take {200 * per_drill / 60:.0f} min")
-    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            return next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

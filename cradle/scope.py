@@ -187,6 +187,12 @@ def get_administered_unit(user: User, unit_id: int) -> Unit:
     return _get(Unit, unit_id, pk__in=staff_unit_ids(user, Role.ADMINISTRATOR))
 
 
+def get_administered_camera(user: User, camera_id: int) -> Camera:
+    """A camera in service at a bed of a unit the user administers (set-up, check, retire)."""
+    units = staff_unit_ids(user, Role.ADMINISTRATOR)
+    return _get(Camera.objects.select_related("bed", "bed__unit"), camera_id, bed__unit_id__in=units)
+
+
 def audited_unit_ids(user: User) -> set[int]:
     return staff_unit_ids(user, Role.PRIVACY_OFFICER)
 

@@ -321,6 +321,9 @@ SHRED_LEDGER_FILE = Path(os.environ.get("CRADLE_SHRED_LEDGER_FILE", MASTER_KEY_F
 # also sent to syslog, facility authpriv.
 AUDIT_ANCHOR_FILE = Path(os.environ.get("CRADLE_AUDIT_ANCHOR_FILE", MASTER_KEY_FILE.parent / "audit.anchor"))
 AUDIT_SYSLOG = os.environ.get("CRADLE_AUDIT_SYSLOG", "").strip()
+# Media-fetch events wait here, fsynced, until they are in the chain: while the database refuses writes, and between
+# batches (cradle/audit/spool.py). Best on another disk than the database's, so that one full disk does not stop both.
+AUDIT_SPOOL_FILE = Path(os.environ.get("CRADLE_AUDIT_SPOOL_FILE", MASTER_KEY_FILE.parent / "audit.spool"))
 
 # The hospital's admission feed: HL7 v2 ADT over MLLP, received by `cradle adt` (cradle/integrations/adt; README,
 # "For the hospital's integration team"). Checked once when the listener starts (cradle.integrations.adt.config).

@@ -8,8 +8,10 @@ from cradle.api.routes import api
 from cradle.audit import views as audit
 from cradle.forensics import views as forensics
 from cradle.integrations.adt import views as feed
+from cradle.unit import cameras, ward
 from cradle.unit import views as unit
 from cradle.viewing import keepsake_pages as keepsakes
+from cradle.viewing import stills
 from cradle.viewing import views as viewing
 from cradle.web import health, installable, theme
 from cradle.web import views as web
@@ -41,6 +43,7 @@ urlpatterns = [
     path("babies/<id:admission_id>/", unit.baby, name="baby"),
     path("babies/<id:admission_id>/live.m3u8", viewing.live_playlist, name="live_playlist"),
     path("babies/<id:admission_id>/status.json", viewing.live_status, name="live_status"),
+    path("babies/<id:admission_id>/still.jpg", stills.live_still, name="live_still"),
     path("v/<str:token>.ts", viewing.segment, name="segment"),
     path("v/<str:token>.key", viewing.segment_key, name="segment_key"),
     path("clips/<id:clip_id>/", viewing.clip, name="clip"),
@@ -56,9 +59,13 @@ urlpatterns = [
     path("family/<id:membership_id>/revoke/", unit.revoke_relative, name="revoke_relative"),
     path("family/<id:membership_id>/end-sessions/", unit.end_member_sessions, name="end_member_sessions"),
     path("units/", unit.units, name="units"),
-    path("units/<id:unit_id>/board/", unit.board, name="board"),
+    path("units/<id:unit_id>/board/", ward.board, name="board"),
     path("units/<id:unit_id>/break-glass/", unit.break_glass, name="break_glass"),
     path("units/<id:unit_id>/settings/", unit.unit_settings, name="unit_settings"),
+    path("units/<id:unit_id>/cameras/", cameras.cameras, name="cameras"),
+    path("cameras/<id:camera_id>/", cameras.camera_edit, name="camera_edit"),
+    path("cameras/<id:camera_id>/check/", cameras.camera_check, name="camera_check"),
+    path("cameras/<id:camera_id>/retire/", cameras.camera_retire, name="camera_retire"),
     path("units/<id:unit_id>/feed/", feed.feed_beds, name="feed_beds"),
     path("cameras/<id:camera_id>/pause/", unit.pause_camera, name="pause_camera"),
     path("cameras/<id:camera_id>/resume/", unit.resume_camera, name="resume_camera"),

@@ -38,6 +38,7 @@ settings.STORAGE_URL = ""  # local disk, whatever the shell says; tests/test_s3_
 settings.SHRED_LEDGER_FILE = MEDIA_ROOT / "shred.ledger"
 settings.AUDIT_ANCHOR_FILE = MEDIA_ROOT / "audit.anchor"
 settings.AUDIT_SYSLOG = ""
+settings.AUDIT_SPOOL_FILE = MEDIA_ROOT / "audit.spool"
 MasterKey.create(settings.MASTER_KEY_FILE)
 # Audit events are written at once in tests; tests/test_audit_batch.py covers batching on its own.
 settings.CRADLE = {**settings.CRADLE, "AUDIT_BATCH_SECONDS": 0}

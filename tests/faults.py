@@ -148,3 +148,52 @@ class SmallDisk:
 
 def can_mount() -> bool:
     return os.geteuid() == 0
+
+
+@contextlib.contextmanager
+def read_only_database() -> Iterator[None]:
+    """Every connection of this process refuses writes, as a database file made read-only or a PostgreSQL server turned
+    into a standby does: SQLite's `query_only`, PostgreSQL's `default_transaction_read_only`, set on the connections
+    open now and on any opened meanwhile (a failed connection is replaced after its request)."""
+    from django.db import connections
+    from django.db.backends.signals import connection_created
+
+    def refuse_writes(sender, connection, **kwargs) -> None:
+        with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute("PRAGMA query_only = ON")
+            else:
+                cursor.execute("SET default_transaction_read_only = on")
+
+    def allow_writes(connection) -> None:
+        with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute("PRAGMA query_only = OFF")
+            else:
+                cursor.execute("SET default_transaction_read_only = off")
+
+    connection_created.connect(refuse_writes, dispatch_uid="tests.faults.read_only")
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None:
+            refuse_writes(None, connection)
+    try:
+        yield
+    finally:
+        connection_created.disconnect(dispatch_uid="tests.faults.read_only")
+        for connection in connections.all(initialized_only=True):
+            if connection.connection is not None:
+                allow_writes(connection)
+
+
+def png_declaring(path: Path, side: int) -> None:
+    """A PNG of a few dozen bytes whose header declares a `side` x `side` RGBA picture (a decompression bomb without
+    the bomb: decoders that trust the header allocate the whole picture)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 6, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+                     + chunk(b"IEND", b""))  # fmt: skip

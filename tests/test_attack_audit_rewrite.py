@@ -273,3 +273,20 @@ def test_an_emptied_anchor_is_caught(log, tmp_path):
         1,
         f"CommandError: The audit anchor {anchor} holds no checkpoint (emptied); put the original file back.",
     )
+
+
+def test_a_time_that_is_no_time_is_named_in_one_line(log, tmp_path):
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL keeps only valid times in a timestamp column")
+    found = {
+        # Looks like a time but is none: the database layer raised, and `verify` printed a traceback.
+        "2026-13-45 99:61:00": "its time cannot be read ('2026-13-45 99:61:00'); it was edited",
+        # Read back as no time at all.
+        "not a time": "its content does not match its hash (edited)",
+    }
+    for malformed, problem in found.items():
+        with guard_lifted("triggers dropped"), connection.cursor() as cursor:
+            cursor.execute("UPDATE audit_event SET at = %s WHERE seq = 3", [malformed])
+        status, line = cradle_audit_verify(tmp_path)
+        assert status != 0
+        assert line.endswith(f"Audit chain broken at event 3: {problem} (2 events before it are intact)."), line

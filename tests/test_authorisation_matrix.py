@@ -167,6 +167,7 @@ MATRIX: dict[str, Route] = {
     # The player's state check: a signed-out browser is told it is signed out (and why, if its own cookie says so),
     # whatever the id; nothing about any baby.
     "live_status": Route(ADMISSION, WATCHERS, anonymous="ok"),
+    "live_still": Route(ADMISSION, WATCHERS, anonymous="404"),
     "record_clip": Route(ADMISSION, UNIT_NURSES, method="post", data={"seconds": "15"}),
     "daily_clip": Route(CAMERA, UNIT_NURSES, method="post", data={"at": "18:30"}),
     "who_watched": Route(ADMISSION, PARENTS),
@@ -179,6 +180,10 @@ MATRIX: dict[str, Route] = {
     # Any nurse may ask for emergency access to any unit; it is reasoned, reported and short.
     "break_glass": Route(UNIT, {"a": NURSES, "b": NURSES}),
     "unit_settings": Route(UNIT, {"a": {"admin"}, "b": set()}),
+    "cameras": Route(UNIT, {"a": {"admin"}, "b": set()}),
+    "camera_edit": Route(CAMERA, {"a": {"admin"}, "b": set()}),
+    "camera_check": Route(CAMERA, {"a": {"admin"}, "b": set()}, method="post"),
+    "camera_retire": Route(CAMERA, {"a": {"admin"}, "b": set()}, method="post"),
     "feed_beds": Route(UNIT, {"a": {"admin"}, "b": set()}),
     "bed": Route(BED, UNIT_NURSES),
     "pause_camera": Route(CAMERA, UNIT_NURSES, method="post", data={"reason": "care", "minutes": "10"}),

@@ -144,6 +144,8 @@ def test_the_trace_names_the_account_whose_copy_leaked(drill, tmp_path):
     assert best["p_innocent"] < 1e-4 and best["readable"] >= 14
     suspect = report["suspects"][0]
     assert suspect["camera"] == drill.fam.bed.camera.pk and 0.3 < suspect["offset_s"] < 0.5
+    bits = {(x["z"] >= 4, x["z"] <= -4, x["bit"]) for x in suspect["segments"]}
+    assert bits <= {(True, False, "A"), (False, True, "B"), (False, False, None)} and len(bits) >= 2, bits
     assert Event.objects.filter(action="trace.run", detail__verdict="identified").exists()
 
 

@@ -188,3 +188,73 @@ def test_without_chromium_the_pdf_link_says_so_and_the_report_stays(world, setti
     assert response.redirect_chain == [(reverse("trace_report", args=[job.pk]), 302)]
     assert "Chromium is not installed on this server" in response.content.decode()
     assert not Event.objects.filter(action="trace.report_download").exists()
+
+
+def test_the_report_says_each_bit_as_read_with_its_reason_in_the_readers_language(world):
+    segments = [
+        {"index": 3, "z": 5.64, "bit": None, "candidates": {"viewer1": "A"}},  # written before A was kept as "A"
+        {"index": 4, "z": -4.5, "bit": "B", "candidates": {"viewer1": "B"}},
+        {"index": 5, "z": 1.2, "bit": None, "candidates": {"viewer1": None}},
+    ]
+    job = TraceJob.objects.create(
+        unit=world.unit1,
+        status="done",
+        report={
+            "verdict": "inconclusive",
+            "reason": "too few readable segments (2; at least 14 are needed)",
+            "reason_code": "too_few",
+            "reason_args": {"readable": 2, "needed": 14},
+            "account": None,
+            "candidates": [{"account": "viewer1", "readable": 2, "matches": 2, "p_innocent": 0.25}],
+            "candidate_count": 1,
+            "suspects": [{"file": "a.mp4", "camera": 1, "bed": "7", "offset_s": -0.0001, "segments": segments}],
+            "audit_trail": [],
+        },
+    )
+    officer = world.client("privacy")
+    english = officer.get(reverse("trace_report", args=[job.pk]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    rows = english.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+    assert [("unreadable" in row, ">A<" in row, ">B<" in row) for row in rows] == [
+        (False, True, False),
+        (False, False, True),
+        (True, False, False),
+    ]
+    assert "starts 0.00 s" in english and "-0.0" not in english
+    assert "too few readable segments (2; at least 14 are needed)" in english
+
+    officer.cookies["django_language"] = "zh-hans"
+    chinese = officer.get(reverse("trace_report", args=[job.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "可读片段太少（2 个；至少需要 14 个）" in chinese
+    assert "too few readable segments" not in chinese and "-0.0" not in chinese
+
+
+def test_a_graded_verdict_says_plainly_how_strong_it_is_and_names_nobody(world):
+    args = {"account": "viewer3", "strength": "weak", "matches": 6, "readable": 6, "odds": 64, "others": 7}
+    job = TraceJob.objects.create(
+        unit=world.unit1,
+        status="done",
+        report={
+            "verdict": "consistent",
+            "reason": "consistent with viewer3 (weak evidence): ...",
+            "reason_code": "consistent",
+            "reason_args": args,
+            "account": None,
+            "consistent_with": "viewer3",
+            "candidates": [{"account": "viewer3", "readable": 6, "matches": 6, "p_innocent": 1 / 64}],
+            "candidate_count": 8,
+            "suspects": [],
+            "audit_trail": [],
+        },
+    )
+    officer = world.client("privacy")
+    english = officer.get(reverse("trace_report", args=[job.pk]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "consistent with the account viewer3, but the evidence is too short to name it" in english
+    assert "6 of 6 readable segments match; an innocent account matches as well with probability 1/64" in english
+    assert "7 other accounts" in english and "Identified" not in english and "Audit trail of" not in english
+    listing = officer.get(reverse("traces"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "consistent with: viewer3" in listing
+
+    officer.cookies["django_language"] = "zh-hans"
+    chinese = officer.get(reverse("trace_report", args=[job.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "分级结论" in chinese and "1/64" in chinese and "证据强度：弱" in chinese
+    assert "consistent with" not in chinese

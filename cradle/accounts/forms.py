@@ -128,7 +128,29 @@ class _ThrottledCodeStep:
                 method="code",
                 reauthentication=self.reauthentication,
             )
+            if self._code_already_used():
+                raise forms.ValidationError(
+                    _(
+                        "This code has just been used to sign in. Wait for the next code in your authenticator app "
+                        "(a new one comes every 30 seconds) and type that."
+                    ),
+                    code="code_already_used",
+                ) from None
             raise
+
+    def _code_already_used(self) -> bool:
+        """Whether the code typed is the app's current one, taken already (allauth takes a code once per period)."""
+        from allauth.mfa.models import Authenticator
+        from allauth.mfa.totp.internal.auth import TOTP, validate_totp_code
+        from django.core.cache import cache
+
+        code = str(self.data.get("code", "")).strip()  # type: ignore[attr-defined]
+        for authenticator in Authenticator.objects.filter(user=self.user, type=Authenticator.Type.TOTP):
+            totp = TOTP(authenticator)
+            secret = get_mfa_adapter().decrypt(authenticator.data["secret"])
+            if cache.get(totp._get_used_cache_key(code)) and validate_totp_code(secret, code):
+                return True
+        return False
 
 
 class SecondStepForm(_ThrottledCodeStep, AuthenticateForm):
@@ -167,7 +189,29 @@ class _AuditedPasskeyStep(_WellFormedPasskey):
                 method="passkey",
                 reauthentication=self.reauthentication,
             )
+            if self._code_already_used():
+                raise forms.ValidationError(
+                    _(
+                        "This code has just been used to sign in. Wait for the next code in your authenticator app "
+                        "(a new one comes every 30 seconds) and type that."
+                    ),
+                    code="code_already_used",
+                ) from None
             raise
+
+    def _code_already_used(self) -> bool:
+        """Whether the code typed is the app's current one, taken already (allauth takes a code once per period)."""
+        from allauth.mfa.models import Authenticator
+        from allauth.mfa.totp.internal.auth import TOTP, validate_totp_code
+        from django.core.cache import cache
+
+        code = str(self.data.get("code", "")).strip()  # type: ignore[attr-defined]
+        for authenticator in Authenticator.objects.filter(user=self.user, type=Authenticator.Type.TOTP):
+            totp = TOTP(authenticator)
+            secret = get_mfa_adapter().decrypt(authenticator.data["secret"])
+            if cache.get(totp._get_used_cache_key(code)) and validate_totp_code(secret, code):
+                return True
+        return False
 
 
 class PasskeyStepForm(_AuditedPasskeyStep, AuthenticateWebAuthnForm):

@@ -160,7 +160,9 @@ def verify(batch: int = 2000) -> tuple[int, Break | AnchorProblem | None]:
     keyed_from = checkpoints[-1].keyed_from if checkpoints else 1
     pinned = {c.seq: c.hash for c in checkpoints}
     prev_hash, expected_seq, count = GENESIS, 1, 0
-    for e in _events(batch):
+    for e in _events(batch, checked=True):
+        if isinstance(e, Unreadable):
+            return count, Break(e.seq, f"its {e.field} cannot be read ({e.value}); it was edited")
         if e.seq != expected_seq:
             return count, Break(expected_seq, f"event {expected_seq} is missing (the next one is {e.seq})")
         if e.prev_hash != prev_hash:
@@ -196,10 +198,49 @@ def _has_accounts() -> bool:
     return get_user_model().objects.exists()
 
 
-def _events(batch: int) -> Iterator[Event]:
+@dataclass(frozen=True)
+class Unreadable:
+    """A stored event with a value the database cannot give back as its type (a time that is no time): edited."""
+
+    seq: int
+    field: str
+    value: str
+
+
+# What a stored value that is not of its column's type raises when Django converts it (SQLite keeps any text).
+_CONVERSION_ERRORS = (ValueError, TypeError, AttributeError, OverflowError)
+
+
+def _unreadable(last: int, batch: int) -> Unreadable:
+    """The first event after `last` with a value that cannot be read, and which value."""
+    from django.db.models import TextField
+    from django.db.models.functions import Cast
+
+    for seq in Event.objects.filter(seq__gt=last).order_by("seq").values_list("seq", flat=True)[:batch]:
+        row = Event.objects.filter(seq=seq)
+        for field in Event._meta.concrete_fields:
+            try:
+                row.values_list(field.attname, flat=True).first()
+            except _CONVERSION_ERRORS:
+                raw = row.annotate(raw=Cast(field.attname, TextField())).values_list("raw", flat=True).first()
+                return Unreadable(seq, "time" if field.name == "at" else field.name, repr(str(raw)[:40]))
+    return Unreadable(last + 1, "content", "?")
+
+
+def _events(batch: int, checked: bool = False) -> Iterator[Event | Unreadable]:
+    """Every event in order. `checked`: an event with a value that cannot be read ends the walk with an Unreadable
+    that names it, rather than an exception from the database layer."""
     last = 0
     while True:
-        rows = list(Event.objects.filter(seq__gt=last).order_by("seq")[:batch])
+        try:
+            rows = list(Event.objects.filter(seq__gt=last).order_by("seq")[:batch])
+        except _CONVERSION_ERRORS:
+            if not checked:
+                raise
+            unreadable = _unreadable(last, batch)
+            yield from Event.objects.filter(seq__gt=last, seq__lt=unreadable.seq).order_by("seq")
+            yield unreadable
+            return
         if not rows:
             return
         yield from rows

@@ -79,7 +79,8 @@ def _bed_created(instance: Any) -> None:
 
 def _camera_created(instance: Any) -> None:
     # The source address may hold the camera's password; only that it exists is recorded.
-    _write(Action.CAMERA_CREATED, unit=instance.bed.unit_id, bed=instance.bed.label, camera=instance.pk)
+    bed = instance.bed
+    _write(Action.CAMERA_CREATED, unit=bed.unit_id if bed else None, bed=bed.label if bed else "", camera=instance.pk)
 
 
 def _admission_created(instance: Any) -> None:

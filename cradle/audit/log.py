@@ -65,14 +65,22 @@ def record(request: HttpRequest | None, action: str, **kwargs: Any) -> Event:
 
 
 def record_fetch(request: HttpRequest, action: str, first_of: str, **kwargs: Any) -> None:
-    """Records a media fetch. The first fetch of a session for `first_of` (an admission's live picture, a clip) is
-    written at once; later ones may wait up to a fraction of a second in this process's batch (cradle.audit.batch)."""
+    """Records a media fetch before it is answered (cradle.audit.batch): durable in the database or the audit spool,
+    or AuditUnavailable (a 503). The first fetch of a session for `first_of` (an admission's live picture, a clip)
+    goes to the database at once; later ones may wait a fraction of a second in the spool."""
     from cradle.audit import batch
 
-    fields = event_fields(request, action, **kwargs)
     device = getattr(request, "device_session", None)
-    if not batch.later(f"{getattr(device, 'pk', 0)}:{first_of}", fields):
-        chain.append(**fields)
+    batch.write(event_fields(request, action, **kwargs), f"{getattr(device, 'pk', 0)}:{first_of}")
+    metrics.count_fetch(action, allowed=True)
+
+
+def record_media(request: HttpRequest, action: str, **kwargs: Any) -> None:
+    """Records an allowed media answer (a playlist, a key) at once, in the database or, while it refuses, in the audit
+    spool; AuditUnavailable (a 503) when neither takes it."""
+    from cradle.audit import batch
+
+    batch.write(event_fields(request, action, **kwargs), at_once=True)
     metrics.count_fetch(action, allowed=True)
 
 

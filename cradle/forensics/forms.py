@@ -36,7 +36,7 @@ def is_video(upload: UploadedFile) -> bool:
 
     upload.seek(0)
     try:
-        with av.open(upload, "r") as container:
+        with av.open(upload, "r", options={"max_pixels": str(MAX_PIXELS)}) as container:
             if not container.streams.video:
                 return False
             stream = container.streams.video[0]

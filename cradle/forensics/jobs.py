@@ -217,12 +217,12 @@ def build_report(
                 "file": s["name"],
                 "camera": r.camera_id,
                 "bed": camera.bed.label if camera else None,
-                "offset_s": None if r.offset is None else round(r.offset, 3),
+                "offset_s": None if r.offset is None else round(r.offset, 3) + 0.0,  # never "-0.0"
                 "segments": [
                     {
                         "index": x.index,
                         "z": round(x.z, 2),
-                        "bit": x.variant.name if x.variant else None,
+                        "bit": x.bit,
                         "candidates": {
                             a: (v.name if (v := codewords.get(a, {}).get((x.source_id, x.index))) else None)
                             for a in top
@@ -240,14 +240,18 @@ def build_report(
         "created_at": job.created_at.isoformat(),
         "verdict": verdict.outcome,
         "reason": verdict.reason,
-        "account": verdict.candidate,
+        "reason_code": verdict.reason_code,
+        "reason_args": dict(verdict.reason_args),
+        "account": verdict.candidate if verdict.outcome == "identified" else None,
+        # A graded verdict points at an account without naming it as the leaker (cradle.media.trace.attribution).
+        "consistent_with": verdict.candidate if verdict.outcome == "consistent" else None,
         "candidates": [
             {"account": c.candidate, "readable": c.readable, "matches": c.matches, "p_innocent": c.probability}
             for c in verdict.ranking[:TOP_CANDIDATES]
         ],
         "candidate_count": len(verdict.ranking),
         "suspects": suspects,
-        "audit_trail": audit_trail(verdict.candidate, job.unit_id) if verdict.candidate else [],
+        "audit_trail": audit_trail(verdict.candidate, job.unit_id) if verdict.outcome == "identified" else [],
     }
 
 

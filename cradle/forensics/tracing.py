@@ -60,7 +60,8 @@ def load_suspect(path: str | Path) -> tuple[list[np.ndarray], float]:
     if size > MAX_BYTES:
         raise TraceError(f"{path} is larger than {MAX_BYTES // 1024**3} GiB; cut the part that matters first.")
     try:
-        with av.open(str(path)) as container:
+        # The probe decodes a first frame too: bounded like the rest, so a tiny file declaring a huge picture is cheap.
+        with av.open(str(path), options={"max_pixels": str(MAX_PIXELS)}) as container:
             if not container.streams.video:
                 raise TraceError(f"{path} has no video in it.")
             stream = container.streams.video[0]

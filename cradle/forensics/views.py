@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.text import get_valid_filename
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from cradle import scope
@@ -24,6 +25,7 @@ from cradle.audit.log import record
 from cradle.forensics import evidence, jobs, pdf
 from cradle.forensics.forms import TraceUploadForm
 from cradle.forensics.models import TraceJob
+from cradle.media.mark import ERASURE_Z
 from cradle.unit.models import Unit
 
 
@@ -107,11 +109,18 @@ def _report_page(request: HttpRequest, job: TraceJob, report: dict) -> str:
         thumbs = {k: evidence.frame_uri(job, i, k) for k in s.get("thumbnails", [])}
         zmax = max([abs(x["z"]) for x in s["segments"]] + [1.0])
         segments = [
-            {**x, "bar": round(100 * min(abs(x["z"]), zmax) / zmax), "cells": [x["candidates"].get(a) for a in _top(s)]}
+            {
+                **x,
+                "bit": _bit(x),
+                "bar": round(100 * min(abs(x["z"]), zmax) / zmax),
+                "cells": [x["candidates"].get(a) for a in _top(s)],
+            }
             for x in s["segments"]
         ]
-        suspects.append({**s, "thumbs": thumbs, "rows": segments, "top": _top(s)})
-    context = {"job": job, "report": report, "suspects": suspects}
+        offset = s.get("offset_s")
+        offset = None if offset is None else f"{round(offset, 2) + 0.0:.2f}"  # never "-0.00"
+        suspects.append({**s, "offset_s": offset, "thumbs": thumbs, "rows": segments, "top": _top(s)})
+    context = {"job": job, "report": report, "suspects": suspects, "reason": _reason(report)}
     return render_to_string("forensics/report.html", context, request=request)
 
 
@@ -137,6 +146,38 @@ def trace_report_pdf(request: HttpRequest, job_id: int) -> HttpResponse:
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="cradle-trace-{job.pk}.pdf"'
     return response
+
+
+def _bit(segment: dict) -> str | None:
+    """The bit a segment row shows. Reports written before variant A was kept as "A" hold None for it; the sign of a
+    readable z says which variant it was."""
+    if segment.get("bit") is None and abs(segment["z"]) >= ERASURE_Z:
+        return "A" if segment["z"] > 0 else "B"
+    return segment.get("bit")
+
+
+def _reason(report: dict) -> str:
+    """The verdict's reason in the reader's language (older reports keep only the English sentence)."""
+    args = report.get("reason_args") or {}
+    match report.get("reason_code"):
+        case "no_candidate":
+            return _("no account received these segments")
+        case "too_few":
+            return _("too few readable segments (%(readable)d; at least %(needed)d are needed)") % args
+        case "weak":
+            return _("no account matches well enough (best: %(matches)d of %(readable)d)") % args
+        case "tie":
+            return _("two accounts match equally well (%(first)s, %(second)s)") % args
+        case "match":
+            return _("%(matches)d of %(readable)d readable segments match") % args
+        case "consistent":
+            strength = {"strong": _("strong"), "moderate": _("moderate"), "weak": _("weak")}[args["strength"]]
+            return _(
+                "consistent with %(account)s (%(strength)s evidence): %(matches)d of %(readable)d readable segments "
+                "match; an innocent account matches as well with probability 1/%(odds)d; %(others)d other accounts "
+                "were served these segments"
+            ) % {**args, "strength": strength}
+    return report.get("reason", "")
 
 
 def _top(suspect: dict) -> list[str]:

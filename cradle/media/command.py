@@ -21,6 +21,10 @@ from cradle.media.redact.pool import WardDetectors, default_detectors
 # Anything beyond these is a mistake or an attack, not NICU footage.
 MAX_BYTES = int(os.environ.get("CRADLE_REDACT_MAX_BYTES", str(64 * 2**30)))
 MAX_SIDE = 8192
+# No frame larger than 4K is decoded, in the probe of the file either: the decoder refuses to allocate past it, so a
+# tiny file that declares a huge picture costs no memory (the same bound as `cradle trace`, in
+# cradle.forensics.tracing, which the media core does not import).
+MAX_PIXELS = 3840 * 2160
 MAX_SECONDS = 24 * 3600
 # A file has no live viewer waiting, so a detection may take this long before its frames are screened.
 FILE_DEADLINE_S = 60.0
@@ -119,17 +123,29 @@ def redact_file(
         raise MediaError(f"The folder for {target} does not exist.")
     if target.exists() and target.resolve() == source.resolve():
         raise MediaError("OUTPUT must differ from INPUT; the original is needed until redaction succeeds.")
+    limit = {"max_pixels": str(MAX_PIXELS)}
     try:
-        container = av.open(str(source), timeout=(10.0, 10.0))
+        # The probe decodes a first frame to learn the picture's size: bounded like every later frame.
+        container = av.open(str(source), timeout=(10.0, 10.0), options=limit)
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
         raise MediaError(f"{source} cannot be read as video ({_reason(exc)}).") from exc
     with container:
         if not container.streams.video:
             raise MediaError(f"{source} has no video stream.")
         stream = container.streams.video[0]
+        if stream.codec_context is None:
+            raise MediaError(f"{source} is in a video format Cradle cannot decode; convert it to MP4 (H.264) first.")
         width, height = stream.codec_context.width, stream.codec_context.height
-        if not (2 <= width <= MAX_SIDE and 2 <= height <= MAX_SIDE):
-            raise MediaError(f"{source} claims a {width}x{height} picture, outside 2..{MAX_SIDE} pixels a side.")
+        if width == 0 and height == 0:
+            raise MediaError(
+                f"{source} has no picture Cradle can decode: damaged, or larger than 4K ({MAX_PIXELS} pixels)."
+            )
+        if not (2 <= width <= MAX_SIDE and 2 <= height <= MAX_SIDE) or width * height > MAX_PIXELS:
+            raise MediaError(
+                f"{source} claims a {width}x{height} picture, outside 2..{MAX_SIDE} pixels a side or larger than "
+                f"4K ({MAX_PIXELS} pixels)."
+            )
+        stream.codec_context.options = limit  # a later frame that grows past the bound is refused, not allocated
         seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
         if container.duration and not seconds:
             seconds = container.duration / 1_000_000

@@ -163,7 +163,20 @@ class FingerprintIndex:
         order = np.argsort(-best_scores, axis=1)
         return np.take_along_axis(best_rows, order, axis=1), np.take_along_axis(best_scores, order, axis=1)
 
-    def search(self, frames: Sequence[np.ndarray], fps: float, k: int = 8, step: int = 3) -> list[SourceMatch]:
+    def best_similarity(self, windows: np.ndarray) -> np.ndarray:
+        """The similarity of each window (rows of `suspect_windows`) to its most similar stored segment."""
+        if not len(windows) or not self._rows:
+            return np.zeros(len(windows), np.float32)
+        return self._top(np.asarray(windows, np.float32), 1)[1][:, 0]
+
+    def search(
+        self,
+        frames: Sequence[np.ndarray],
+        fps: float,
+        k: int = 8,
+        step: int = 3,
+        similarity: float = MATCH_SIMILARITY,
+    ) -> list[SourceMatch]:
         """Candidate sources of a suspect clip, best first; empty when nothing stored resembles it ("no match").
 
         Each suspect window votes once per (source, offset bin) for its most similar stored segments above
@@ -177,7 +190,7 @@ class FingerprintIndex:
         votes: dict[tuple[int, int], dict[int, tuple[float, float]]] = defaultdict(dict)
         for w, start in enumerate(starts):
             for row, score in zip(rows[w], scores[w], strict=True):
-                if score < MATCH_SIMILARITY:
+                if score < similarity:
                     break
                 offset = float(self._row_segment[row]) * SEGMENT_SECONDS - start
                 key = (int(self._row_source[row]), round(offset / OFFSET_BIN))

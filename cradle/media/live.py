@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from cradle.media.frames import SafeFrame, Screen, privacy_screen
+from cradle.media.conform import Retimer, fit
+from cradle.media.frames import Frame, SafeFrame, Screen, privacy_screen
 from cradle.media.hls import TS_TIME_BASE, Segment, SegmentWriter
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
 from cradle.media.source import CameraSource, SourceSettings
@@ -71,9 +72,38 @@ class CameraPipeline:
         self._redactor.on_rate = self._rate_changed
         self._camera_id = camera_id
 
+    def set_policy(self, policy: CameraPolicy) -> None:
+        """New redaction settings (shown area, zones) from the next frame released on: frames still held for their
+        detections get them too, so a change reaches viewers within the hold window."""
+        self._redactor.policy = policy
+
+    @property
+    def failure(self) -> str:
+        """Why the camera gives no picture (one sentence, no credentials), or "" while it does."""
+        return self._source.failure
+
+    def _conformed(self, frames: Iterable[Frame]) -> Iterator[Frame]:
+        """The camera's frames at the stream's size and rate, whatever the camera sends: a 1080p camera at 25 frames
+        a second is scaled and thinned to, say, 640x480 at 15, rather than stopping the stream."""
+        s = self.settings
+        retimer = Retimer(s.fps)
+        index = 0  # the stream's own frame numbers: redaction counts on one number per frame, none skipped
+        for frame in frames:
+            image = fit(frame.image, s.width, s.height)
+            if frame.lost:  # the source's screens already come at the stream's rate
+                retimer.reset()
+                copies = 1
+            elif frame.pts is not None and frame.time_base:
+                copies = retimer.copies(float(frame.pts * frame.time_base))
+            else:
+                copies = retimer.copies(frame.arrived)
+            for _ in range(copies):
+                yield replace(frame, image=image, index=index)
+                index += 1
+
     def run(self, stop: threading.Event) -> None:
         try:
-            for frame in self._source.frames():
+            for frame in self._conformed(self._source.frames()):
                 if stop.is_set():
                     break
                 self._emit(self._redactor.push(frame))

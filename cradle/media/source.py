@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -12,7 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from cradle.media.camera_url import describe_failure, without_credentials
 from cradle.media.frames import Frame, Screen, privacy_screen
+
+log = logging.getLogger(__name__)
 
 # A decoded picture with its timestamp: (BGR image, pts, time base).
 Picture = tuple[np.ndarray, int | None, Fraction | None]
@@ -38,14 +42,25 @@ class Backoff:
         self._next = self._first
 
 
+# How long connecting to a camera may take, and how long a connected camera may send nothing before it counts as hung
+# and is connected again (the picture is covered after STALL_S either way).
+OPEN_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 1.0
+
+
 def pyav_pictures(url: str) -> Iterator[Picture]:
     """Decode a camera or file URL with PyAV, keeping each frame's timestamp. A file is played at its own pace, as
-    a camera would send it: decoding runs far ahead of real time, and an unpaced file camera replayed fast."""
+    a camera would send it: decoding runs far ahead of real time, and an unpaced file camera replayed fast.
+
+    An RTSP camera is asked for TCP (interleaved), which passes hospital firewalls and loses nothing; a URL ending in
+    `#udp` asks for UDP instead. A camera that sends nothing for READ_TIMEOUT_S ends the stream, so that a hung
+    camera is connected again at once rather than waited on."""
     import av
 
-    options = {"rtsp_transport": "tcp"} if url.startswith("rtsp") else {}
+    url, _, fragment = url.partition("#")
+    options = {"rtsp_transport": "udp" if fragment == "udp" else "tcp"} if url.startswith("rtsp") else {}
     paced = is_file(url)
-    with av.open(url, options=options, timeout=(5.0, 5.0)) as container:
+    with av.open(url, options=options, timeout=(OPEN_TIMEOUT_S, READ_TIMEOUT_S)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         rate = float(stream.average_rate or stream.guessed_rate or 15)
@@ -119,7 +134,9 @@ class CameraSource:
         # A local file ends; a camera URL is reconnected when it ends or fails.
         self._finite = "://" not in url and Path(url).exists()
         self.reconnects = 0
-        self._reader = threading.Thread(target=self._read, name=f"source {url}", daemon=True)
+        # Why the camera gives no picture, in one sentence without its credentials; empty while it does.
+        self.failure = ""
+        self._reader = threading.Thread(target=self._read, name=f"source {without_credentials(url)}", daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
@@ -131,8 +148,10 @@ class CameraSource:
                     # Stamped as it is decoded: a frame's age counts from capture, queueing included.
                     self._put((picture, time.monotonic()))
                     self._backoff.reset()
-            except Exception:  # noqa: S110 - a dead camera is expected; the consumer shows the privacy screen
-                pass
+                    self.failure = ""
+                self.failure = describe_failure(None, self.url)
+            except Exception as e:  # a dead camera is expected; the consumer shows the privacy screen
+                self.failure = describe_failure(e, self.url)
             if self._finite:
                 self._put(None)
                 return

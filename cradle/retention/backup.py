@@ -7,6 +7,11 @@ ledger is inside: the first two are kept apart from the data (both are needed to
 where it is so that restoring an older backup destroys again every key destroyed since (cradle.retention.ledger).
 The audit log travels apart from the database fixture, exactly as stored, with its anchor's checkpoint
 (cradle.audit.dump), so that the restored log verifies and stays anchored.
+
+A backup may run beside the worker. The database is dumped from one snapshot (REPEATABLE READ on PostgreSQL); the
+stored objects are listed after it, and a live-buffer segment that the worker expires before it is copied is left out
+and named in the manifest, so that the restore drops its row and whatever was copied of it. Anything else that
+vanishes (a clip's segment, a key) still stops the backup.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import secrets
 import struct
 import tarfile
@@ -40,8 +46,9 @@ from cradle.audit.actions import Action
 from cradle.audit.guard import maintenance
 from cradle.audit.log import record
 from cradle.audit.models import Event
-from cradle.media.store import MasterKey
+from cradle.media.store import MasterKey, ObjectMissing
 from cradle.unit.models import Admission
+from cradle.viewing.models import LiveSegment
 from cradle.viewing.storage import forget, segment_store
 
 MAGIC = b"CRADLE-BACKUP-1\n"
@@ -77,6 +84,7 @@ class Figures:
     database_bytes: int
     seconds: float
     shredded_again: int = 0
+    unknown_destroyed: int = 0
 
 
 def _key(master: MasterKey, salt: bytes) -> bytes:
@@ -171,33 +179,52 @@ def create(out: str | Path) -> Figures:
     master = MasterKey.load(settings.MASTER_KEY_FILE)
     store = segment_store()
     database = io.StringIO()
+    outer = connection.in_atomic_block
     with transaction.atomic():  # one consistent view of the database
+        if connection.vendor == "postgresql" and not outer:
+            with connection.cursor() as cursor:  # one snapshot for every table, not one per statement
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         call_command("dumpdata", exclude=EXCLUDED, natural_foreign=True, stdout=database, verbosity=0)
         audit_bytes, audit_checkpoint = audit_dump.dump()
+        # The live buffer's segments in this snapshot: the worker may expire them while the backup copies.
+        expirable = set(
+            LiveSegment.objects.filter(in_clip=False).values_list("admission__media_id", "camera_id", "index")
+        )
     database_bytes = database.getvalue().encode()
     separate_keys = store.key_backend is not store.media_backend
     media = store.media_backend.list("")
     keys = store.key_backend.list("") if separate_keys else []
-    manifest = {
-        "format": FORMAT,
-        "created_at": timezone.now().isoformat(),
-        "secret_key": _secret_digest(),
-        "objects": len(media) + len(keys),
-        "separate_keys": separate_keys,
-        "audit_checkpoint": audit_checkpoint,
-    }
     descriptor, temporary = tempfile.mkstemp(prefix=".cradle-backup-", dir=out.parent)
+    expired: list[str] = []
     try:
         with os.fdopen(descriptor, "wb") as handle:
             sink = _SealingWriter(handle, master)
             with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as archive:
-                _add(archive, "manifest.json", json.dumps(manifest).encode())
                 _add(archive, "database.json", database_bytes)
                 _add(archive, "audit.jsonl", audit_bytes)
                 for name in media:
-                    _add(archive, f"media/{name}", store.media_backend.get(name))
+                    try:
+                        data = store.media_backend.get(name)
+                    except ObjectMissing:
+                        if not _expired_meanwhile(name, expirable):
+                            raise
+                        expired.append(name)
+                        continue
+                    _add(archive, f"media/{name}", data)
                 for name in keys:
                     _add(archive, f"keys/{name}", store.key_backend.get(name))
+                manifest = {
+                    "format": FORMAT,
+                    "created_at": timezone.now().isoformat(),
+                    "secret_key": _secret_digest(),
+                    "objects": len(media) + len(keys) - len(expired),
+                    "separate_keys": separate_keys,
+                    "audit_checkpoint": audit_checkpoint,
+                    # Live-buffer segments the worker expired while they were copied: their rows are dropped on
+                    # restore, with any of their objects that were copied before the rest went.
+                    "expired_meanwhile": expired,
+                }
+                _add(archive, "manifest.json", json.dumps(manifest).encode())
             sink.finish()
             handle.flush()
             os.fsync(handle.fileno())
@@ -212,12 +239,44 @@ def create(out: str | Path) -> Figures:
     return figures
 
 
+_SEGMENT_NAME = re.compile(r"([A-Za-z0-9_-]{1,64})/(\d{1,18})/(\d{12,18})\.[A-Za-z0-9]{1,8}")
+
+
+def _expired_meanwhile(name: str, expirable: set[tuple[str, int, int]]) -> bool:
+    """Whether a stored object that vanished during the backup was a segment of the live buffer (in the database's
+    snapshot, or written after it), which the worker expires at any time; a clip's segment or a key never is."""
+    match = _SEGMENT_NAME.fullmatch(name)
+    if match is None:
+        return False
+    media_id, camera, index = match[1], int(match[2]), int(match[3])
+    if (media_id, camera, index) in expirable:
+        return True
+    return not LiveSegment.objects.filter(admission__media_id=media_id, camera_id=camera, index=index).exists()
+
+
+def _drop_expired(names: list[str]) -> None:
+    """On restore: the rows of live-buffer segments that expired while the backup was taken, and what was copied of
+    them, so that no row names a segment the restored store does not hold."""
+    from cradle.retention.service import SEGMENT_OBJECTS
+
+    store = segment_store()
+    for name in names:
+        match = _SEGMENT_NAME.fullmatch(name)
+        if match is None:
+            continue
+        media_id, camera, index = match[1], int(match[2]), int(match[3])
+        LiveSegment.objects.filter(admission__media_id=media_id, camera_id=camera, index=index, in_clip=False).delete()
+        for variant in SEGMENT_OBJECTS:
+            store.delete(media_id, str(camera), index, variant)
+
+
 def _database_is_empty() -> bool:
     return not (User.objects.exists() or Admission.objects.exists() or Event.objects.exists())
 
 
 def restore(source: str | Path, *, replace: bool = False) -> Figures:
-    """Restores a backup into this installation, then destroys again every key the shred ledger lists.
+    """Restores a backup into this installation, then destroys again every key the shred ledger lists, and the keys
+    and media of admissions the restored database does not know.
 
     The whole file is decrypted and checked before anything is changed. An installation that already holds data is
     refused unless `replace` (its database is then wiped; stored objects of the backup overwrite those of the same
@@ -280,14 +339,27 @@ def restore(source: str | Path, *, replace: bool = False) -> Figures:
                 backend = store.media_backend if prefix == "media" else store.key_backend
                 backend.put(name, archive.extractfile(member).read())
                 objects += 1
+            _drop_expired(manifest.get("expired_meanwhile", []))
             database_bytes = database.stat().st_size
             if manifest["format"] >= 2:
                 database_bytes += archive.getmember("audit.jsonl").size
     forget()  # no data key read before the restore stays cached
     # The database rows of admissions destroyed after this backup was taken came back with it; mark them again.
     shredded = service.replay_ledger()
-    figures = Figures(source.stat().st_size, objects, database_bytes, time.monotonic() - started, shredded)
-    record(None, Action.BACKUP_RESTORED, objects=objects, shredded_again=shredded, anchor_before=anchor_before)
+    # What the restored database does not know (admissions made after the backup was taken) has no row left to
+    # expire by: destroyed now, like shredding, and listed in the ledger.
+    unknown = service.shred_unknown("restore")
+    figures = Figures(
+        source.stat().st_size, objects, database_bytes, time.monotonic() - started, shredded, len(unknown)
+    )
+    record(
+        None,
+        Action.BACKUP_RESTORED,
+        objects=objects,
+        shredded_again=shredded,
+        unknown_destroyed=unknown,
+        anchor_before=anchor_before,
+    )
     return figures
 
 

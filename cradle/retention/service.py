@@ -113,7 +113,7 @@ def transfer(
             raise TransferError(_("That bed is no longer free; choose another."))
         Admission.objects.filter(pk=admission.pk).update(unit_id=bed.unit_id, bed_id=bed.pk)
     admission.unit_id, admission.bed = bed.unit_id, bed
-    Camera.objects.filter(bed=old_bed).update(state=Camera.State.OFFLINE, state_changed_at=timezone.now())
+    _bed_camera_stopped(old_bed.pk)
     for unit in dict.fromkeys((old_unit, bed.unit_id)):
         record(
             request,
@@ -151,7 +151,15 @@ def cancel_discharge(
 
 
 def _camera_offline(admission: Admission) -> None:
-    Camera.objects.filter(bed_id=admission.bed_id).update(state=Camera.State.OFFLINE, state_changed_at=timezone.now())
+    _bed_camera_stopped(admission.bed_id)
+
+
+def _bed_camera_stopped(bed_id: int) -> None:
+    """The bed's camera stops filming this baby: offline, and a nurse's pause ends with the admission it was for
+    (a freed bed is never "paused until 15:29")."""
+    Camera.objects.filter(bed_id=bed_id).update(
+        state=Camera.State.OFFLINE, state_changed_at=timezone.now(), seen_at=None, paused_until=None, pause_reason=""
+    )
 
 
 # --- consent ----------------------------------------------------------------------------------------------------
@@ -233,6 +241,30 @@ def replay_ledger() -> int:
     LiveSegment.objects.filter(admission__in=admissions).delete()
     admissions.filter(shredded_at__isnull=True).update(shredded_at=timezone.now())
     return len(ids)
+
+
+def shred_unknown(reason: str = "restore") -> list[str]:
+    """Destroys the data key and every stored object of each admission the database does not know, as shredding does
+    (a ledger line first); gives their media ids.
+
+    After a restore that replaced the database with an older backup, the admissions made since are gone from the
+    database, but their keys and media are still stored: nothing would ever find them due for shredding again."""
+    store = segment_store()
+    known = set(Admission.objects.values_list("media_id", flat=True))
+    folders: set[str] = set()
+    for backend in {id(b): b for b in (store.media_backend, store.key_backend)}.values():
+        for name in [*backend.list(""), *backend.unfinished("")]:
+            folder, slash, _leaf = name.partition("/")
+            if slash:
+                folders.add(folder)
+    unknown = sorted(folders - known)
+    now = timezone.now()
+    for media_id in unknown:
+        ledger().append(media_id, now, reason)
+        store.shred(media_id)
+        edge.forget(media_id)
+        evidence.scrub(media_id)
+    return unknown
 
 
 # --- the retention run --------------------------------------------------------------------------------------------

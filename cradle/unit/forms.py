@@ -58,6 +58,7 @@ class UnitSettingsForm(forms.ModelForm):
     class Meta:
         model = Unit
         fields = [
+            "name_zh_hans",
             "idle_timeout_minutes",
             "session_lifetime_hours",
             "relative_cap",
@@ -127,3 +128,68 @@ class WithdrawEverythingForm(forms.Form):
     confirm = forms.BooleanField(
         label=_("I understand that every video of my baby will be destroyed now and cannot be brought back."),
     )
+
+
+# --- Cameras (administrators) --------------------------------------------------------------------------------------
+
+CAMERA_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "sim://")
+
+
+class CameraForm(forms.Form):
+    """A camera's address, bed and what the unit delivers from it. The user name and password are typed apart from
+    the address and never shown again: an empty password keeps the stored one."""
+
+    bed = forms.ModelChoiceField(label=_("Bed"), queryset=None)
+    source_url = forms.CharField(
+        label=_("Camera address"),
+        max_length=300,
+        help_text=_("For example rtsp://10.20.30.40:554/stream1 (without user name or password)."),
+    )
+    username = forms.CharField(label=_("Camera user name"), max_length=100, required=False)
+    password = forms.CharField(
+        label=_("Camera password"),
+        max_length=200,
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    forget_credentials = forms.BooleanField(label=_("Remove the stored user name and password"), required=False)
+    width = forms.IntegerField(label=_("Width to deliver (pixels)"), min_value=160, max_value=1920, initial=640)
+    height = forms.IntegerField(label=_("Height to deliver (pixels)"), min_value=120, max_value=1080, initial=480)
+    fps = forms.IntegerField(label=_("Frames per second to deliver"), min_value=1, max_value=30, initial=15)
+
+    def __init__(self, *args, unit, camera=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from cradle.unit.models import Bed
+
+        free = Bed.objects.filter(unit=unit, camera__isnull=True)
+        if camera is not None and camera.bed_id:
+            free = Bed.objects.filter(pk=camera.bed_id) | free
+        self.fields["bed"].queryset = free.order_by("label")
+        if camera is None:
+            del self.fields["forget_credentials"]
+
+    def clean_source_url(self) -> str:
+        from cradle.media.camera_url import split_credentials
+
+        url = self.cleaned_data["source_url"].strip()
+        if not url.startswith(CAMERA_SCHEMES):
+            raise forms.ValidationError(_("Enter an address starting with rtsp://, rtsps://, http:// or https://."))
+        bare, credentials = split_credentials(url)
+        self.typed_credentials = credentials
+        return bare
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for side in ("width", "height"):
+            if data.get(side) and data[side] % 2:
+                self.add_error(side, _("Enter an even number (the video format needs it)."))
+        return data
+
+    def credentials(self) -> str | None:
+        """The "user:password" to store, "" to remove them, None to keep what is stored."""
+        data = self.cleaned_data
+        if data.get("forget_credentials"):
+            return ""
+        if data.get("username"):
+            return f"{data['username']}:{data.get('password', '')}"
+        return getattr(self, "typed_credentials", "") or None

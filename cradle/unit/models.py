@@ -18,6 +18,8 @@ from django.utils.translation import gettext_lazy as _
 
 class Unit(models.Model):
     name = models.CharField(_("name"), max_length=80)
+    # The name as Chinese-speaking staff and families read it; the English name when empty.
+    name_zh_hans = models.CharField(_("name in Chinese"), max_length=80, blank=True)
     code = models.SlugField(_("code"), max_length=20, unique=True)
     idle_timeout_minutes = models.PositiveIntegerField(_("idle timeout (minutes)"), default=30)
     session_lifetime_hours = models.PositiveIntegerField(_("session lifetime (hours)"), default=12)
@@ -42,6 +44,15 @@ class Unit(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def local_name(self) -> str:
+        """The unit's name in the reader's language."""
+        from django.utils.translation import get_language
+
+        if self.name_zh_hans and (get_language() or "").lower().startswith("zh"):
+            return self.name_zh_hans
+        return self.name
+
 
 class Bed(models.Model):
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="beds")
@@ -62,6 +73,10 @@ class Bed(models.Model):
 class Camera(models.Model):
     class State(models.TextChoices):
         LIVE = "live", _("live")
+        # Segments come, but as the fail-closed privacy screen: the picture could not be checked in time.
+        CHECKING = "checking", _("picture being checked")
+        # Segments come, but the camera sends nothing: the source's privacy screen covers the gap.
+        NO_PICTURE = "no_picture", _("no picture from the camera")
         OFFLINE = "offline", _("offline")
 
     class PauseReason(models.TextChoices):
@@ -71,12 +86,28 @@ class Camera(models.Model):
         OTHER = "other", _("Other")
 
     PAUSE_MINUTES = (10, 20, 30)
+    # The worker reports every segment (each second); a report older than this means no worker runs the camera.
+    HEARTBEAT_SECONDS = 6
 
-    bed = models.OneToOneField(Bed, on_delete=models.PROTECT, related_name="camera")
+    # None once the camera is retired: its bed can have another camera, its clips stay.
+    bed = models.OneToOneField(Bed, on_delete=models.PROTECT, related_name="camera", null=True, blank=True)
+    # The address without its user name and password; those are kept sealed apart (source_credentials).
     source_url = models.CharField(_("source"), max_length=300)
-    # What the pipeline last reported.
+    source_credentials = models.TextField(blank=True, editable=False)
+    # What the unit delivers from this camera, whatever the camera sends (scaled and retimed); None: the defaults,
+    # or what a simulated camera's address says.
+    width = models.PositiveSmallIntegerField(_("width"), null=True, blank=True)
+    height = models.PositiveSmallIntegerField(_("height"), null=True, blank=True)
+    fps = models.PositiveSmallIntegerField(_("frames per second"), null=True, blank=True)
+    # What the pipeline last reported, and when (its heartbeat).
     state = models.CharField(max_length=10, choices=State.choices, default=State.OFFLINE)
     state_changed_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+    measured_fps = models.FloatField(default=0.0)
+    # Share of the frames of the last minute or so that were privacy screens (0..1).
+    screened_share = models.FloatField(default=0.0)
+    retired_at = models.DateTimeField(null=True, blank=True)
     # Nurse privacy mode: the pipeline sends the privacy screen until then; it resumes by itself.
     paused_until = models.DateTimeField(null=True, blank=True)
     pause_reason = models.CharField(max_length=10, choices=PauseReason.choices, blank=True)
@@ -85,16 +116,53 @@ class Camera(models.Model):
     daily_clip_seconds = models.PositiveSmallIntegerField(default=30)
 
     def __str__(self) -> str:
-        return f"camera at {self.bed}"
+        return f"camera at {self.bed}" if self.bed_id else f"retired camera {self.pk}"
+
+    def save(self, *args, **kwargs) -> None:
+        # Credentials typed into the address are moved out of it and sealed before anything is written.
+        from cradle.accounts import secretbox
+        from cradle.media.camera_url import split_credentials
+
+        url, credentials = split_credentials(self.source_url)
+        if credentials:
+            self.source_url = url
+            self.source_credentials = secretbox.seal(credentials, CAMERA_SECRET_PURPOSE)
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "source_url", "source_credentials"}
+        super().save(*args, **kwargs)
+
+    @property
+    def connect_url(self) -> str:
+        """The address to connect to, credentials included: for the pipeline only, never shown or logged."""
+        from cradle.accounts import secretbox
+        from cradle.media.camera_url import with_credentials
+
+        if not self.source_credentials:
+            return self.source_url
+        return with_credentials(self.source_url, secretbox.unseal(self.source_credentials, CAMERA_SECRET_PURPOSE))
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.source_credentials)
 
     @property
     def is_paused(self) -> bool:
         return self.paused_until is not None and self.paused_until > timezone.now()
 
     @property
+    def reported_state(self) -> str:
+        """The pipeline's last report while its heartbeat is fresh; offline once it is stale (a worker that died
+        or stopped leaves its last report behind)."""
+        fresh = self.seen_at is not None and self.seen_at >= timezone.now() - timedelta(seconds=self.HEARTBEAT_SECONDS)
+        return self.state if fresh else self.State.OFFLINE
+
+    @property
     def shown_state(self) -> str:
-        """What a viewer is told: paused by the nurse, live, or offline."""
-        return "paused" if self.is_paused else self.state
+        """What a viewer is told: paused by the nurse, or what the pipeline reports."""
+        return "paused" if self.is_paused else self.reported_state
+
+
+CAMERA_SECRET_PURPOSE = "camera"  # noqa: S105 - the name of a key derivation, not a secret
 
 
 def inpatient_digest(number: str) -> str:

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -39,7 +39,6 @@ from cradle.unit.forms import (
 )
 from cradle.unit.models import (
     Admission,
-    Bed,
     BreakGlassGrant,
     Camera,
     FamilyMembership,
@@ -187,46 +186,18 @@ def units(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def board(request: HttpRequest, unit_id: int) -> HttpResponse:
-    unit = scope.get_nursed_unit(request.user, unit_id)
-    active_family = FamilyMembership.objects.filter(revoked_at__isnull=True)
-    admissions = Admission.objects.filter(discharged_at__isnull=True).prefetch_related(
-        Prefetch("family", queryset=active_family, to_attr="active_family")
-    )
-    beds = (
-        Bed.objects.filter(unit=unit)
-        .select_related("camera")
-        .prefetch_related(Prefetch("admissions", queryset=admissions, to_attr="current"))
-    )
-    online = set(
-        DeviceSession.objects.filter(
-            ended_at__isnull=True,
-            user__family_memberships__admission__unit=unit,
-            user__family_memberships__revoked_at__isnull=True,
-        ).values_list("user_id", flat=True)
-    )
-    rows = []
-    for bed in beds:
-        admission = bed.current[0] if bed.current else None
-        members = admission.active_family if admission else []
-        rows.append(
-            {
-                "bed": bed,
-                "camera": getattr(bed, "camera", None),
-                "admission": admission,
-                "family": len(members),
-                "online": sum(1 for m in members if m.user_id in online),
-            }
-        )
-    record(request, "unit.board_view", unit=unit)
-    return render(request, "unit/board.html", {"unit": unit, "rows": rows, "pause_form": PauseForm()})
-
-
-@login_required
 def bed(request: HttpRequest, bed_id: int) -> HttpResponse:
     bed = scope.get_nursed_bed(request.user, bed_id)
     admission = bed.current_admission
-    context = {"bed": bed, "camera": getattr(bed, "camera", None), "admission": admission, "pause_form": PauseForm()}
+    camera = getattr(bed, "camera", None)
+    context = {
+        "bed": bed,
+        "camera": camera,
+        "admission": admission,
+        "pause_form": PauseForm(),
+        # What the family sees now, in their words: the nurse's badge never says live over a screen.
+        "picture": states.of_admission(admission, camera) if admission is not None and camera is not None else None,
+    }
     if admission is None:
         context["admit_form"] = AdmitForm()
     else:
@@ -235,9 +206,17 @@ def bed(request: HttpRequest, bed_id: int) -> HttpResponse:
             .select_related("user")
             .annotate(online=Count("user__device_sessions", filter=Q(user__device_sessions__ended_at__isnull=True)))
         )
+        device = getattr(request, "device_session", None)
         context.update(
+            # The family's own player, fed the same segments through this nurse's session: marked with its variant,
+            # audited like any view, and in the state the family sees.
+            watch=camera is not None and device is not None and not scope.media_refusal(request.user, admission),
+            state=context["picture"],
+            ended=states.ended(),
+            viewer_code=delivery.viewer_code(device) if device else "",
             daily_form=DailyClipForm(initial={"at": getattr(context["camera"], "daily_clip_at", None)}),
             clip_seconds=clips.CLIP_SECONDS,
+            clip_available=clips.available_seconds(admission),
             recent_clips=admission.clips.all()[:5],
             members=members,
             invite_form=InviteForm(),

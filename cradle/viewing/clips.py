@@ -35,6 +35,37 @@ def record(admission: Admission, seconds: int, by=None, kind: str = Clip.Kind.RE
     return clip
 
 
+def available_seconds(admission: Admission) -> int:
+    """Whole seconds of live picture a clip of this admission could keep now (at most the longest clip)."""
+    camera = getattr(admission.bed, "camera", None)
+    if camera is None:
+        return 0
+    rows = LiveSegment.objects.filter(admission=admission, camera=camera).order_by("-index")[: max(CLIP_SECONDS)]
+    return int(sum(rows.values_list("duration", flat=True)) + 0.5)
+
+
+def why_short(admission: Admission, asked: int, kept: float) -> str:
+    """Why a clip kept fewer seconds than asked: one sentence for the nurse, or "" when it did not."""
+    from django.utils.translation import gettext as _
+
+    if kept >= asked - 0.5:
+        return ""
+    camera = getattr(admission.bed, "camera", None)
+    rows = list(
+        LiveSegment.objects.filter(admission=admission, camera=camera).order_by("-index").values_list("index")[:asked]
+    )
+    indexes = [i for (i,) in rows]
+    if indexes and indexes[0] - indexes[-1] + 1 > len(indexes):
+        return _(
+            "Some seconds are missing from the live picture (the camera or its worker stopped for a while), so "
+            "the clip has %(kept)d s of the %(asked)d s asked."
+        ) % {"kept": round(kept), "asked": asked}
+    return _(
+        "The camera has only sent %(kept)d s of picture for this baby so far (it started or reconnected a moment "
+        "ago), so the clip has %(kept)d s of the %(asked)d s asked."
+    ) % {"kept": round(kept), "asked": asked}
+
+
 def record_daily(now=None) -> list[Clip]:
     """The daily clips that are due: one a day per camera that has a time set and a baby admitted."""
     now = timezone.localtime(now or timezone.now())

@@ -40,12 +40,14 @@ from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
 
 from cradle import metrics
-from cradle.audit import batch, chain
+from cradle.audit import batch
 from cradle.audit.log import client_ip
 from cradle.media.store import StoreError
+from cradle.outage import StateLog
 from cradle.viewing import delivery, edge
 
 log = logging.getLogger(__name__)
+outage = StateLog(log, "the fast path (taking the full path meanwhile)")
 
 # A grant lasts about this long (+-20 %, so that grants made together are not renewed together), never longer than
 # GRANT_MAX_SECONDS.
@@ -172,10 +174,14 @@ class FastSegmentMiddleware:
         if kind and request.method == "GET" and enabled():
             try:
                 response = serve(request, kind)
-            except DatabaseError:
-                log.warning("fast path unavailable, taking the full path", exc_info=True)
+            except batch.AuditUnavailable:
+                raise  # nothing may be served: the full path could not audit it either (a 503)
+            except DatabaseError as e:
+                outage.failed(e)  # one line when it starts, not one per fetch
                 response = None
             if response is not None:
+                if outage.down:
+                    outage.ok()
                 return response
         # Revocations read from here on may concern a grant this request leaves (see remember).
         request._fast_path_mark = _history_start + len(_history)
@@ -280,10 +286,11 @@ def _granted(session_key: str, admission_id: int, clip_id: int, device_id: int |
 
 
 def _event(request: HttpRequest, grant: Grant, action: str, detail: dict, first_of: str = "") -> None:
-    """Audits the fetch with the fields the full path gives it, and counts it. A segment fetch is written as the full
-    path writes it (cradle.audit.log.record_fetch: the first of the session for a picture in this process at once,
-    later ones in the batch); a playlist reload or a key may always wait in the batch, since the viewing's beginning
-    was written at once by the full-path fetch that left the grant."""
+    """Audits the fetch with the fields the full path gives it, durably, before it is answered (AuditUnavailable when
+    neither the database nor the audit spool takes it), and counts it. A segment fetch is written as the full path
+    writes it (cradle.audit.log.record_fetch: the first of the session for a picture in this process to the database,
+    later ones to the spool while batching); a playlist reload or a key may always go to the spool, since the
+    viewing's beginning was written to the database by the full-path fetch that left the grant."""
     fields = {
         "at": timezone.now(),
         "actor_id": grant.user_id,
@@ -296,9 +303,7 @@ def _event(request: HttpRequest, grant: Grant, action: str, detail: dict, first_
         "outcome": "ok",
         "detail": detail,
     }
-    queued = batch.later(f"{grant.device_pk}:{first_of}", fields) if first_of else batch.queue(fields)
-    if not queued:
-        chain.append(**fields)
+    batch.write(fields, f"{grant.device_pk}:{first_of}" if first_of else None)
     metrics.count_fetch(action, allowed=True)
 
 

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from cradle import scope
 from cradle.audit import anomaly
 from cradle.audit.actions import Action
-from cradle.audit.log import record, record_fetch
+from cradle.audit.log import record, record_fetch, record_media
 from cradle.media.store import StoreError
 from cradle.viewing import clips, delivery, edge, fastpath, keepsake_pages, states
 from cradle.viewing.models import LiveSegment
@@ -70,7 +70,7 @@ def live_playlist(request: HttpRequest, admission_id: int) -> HttpResponse:
     count = settings.CRADLE["LIVE_PLAYLIST_SEGMENTS"]
     newest = LiveSegment.objects.filter(admission=admission, camera__bed=admission.bed).order_by("-index")[:count]
     segments = list(reversed(newest))
-    record(request, Action.LIVE_PLAYLIST, admission=admission, segments=[s.index for s in segments[-1:]])
+    record_media(request, Action.LIVE_PLAYLIST, admission=admission, segments=[s.index for s in segments[-1:]])
     if anomaly.check(request, admission):
         return _refuse(request, Action.LIVE_PLAYLIST, "account suspended", admission=admission.pk)
     fastpath.remember(request, admission, segments=segments)
@@ -155,7 +155,7 @@ def segment_key(request: HttpRequest, token: str) -> HttpResponse:
         key = edge.key_for(admission.media_id, edge.KeyScope(ticket.camera_id, ticket.epoch, ticket.clip_id))
     except StoreError:
         return _refuse(request, action, "unreadable", admission=admission.pk, **detail)
-    record(request, action, admission=admission, **detail)
+    record_media(request, action, admission=admission, **detail)
     fastpath.remember(request, admission, ticket.clip_id)
     return HttpResponse(key, content_type="application/octet-stream", headers=_NO_STORE)
 
@@ -192,7 +192,7 @@ def clip_playlist(request: HttpRequest, clip_id: int) -> HttpResponse:
     if why := scope.media_refusal(request.user, item.admission):
         return _refuse(request, Action.CLIP_PLAYLIST, why, admission=item.admission_id, clip=item.pk)
     segments = list(item.segments.order_by("index"))
-    record(request, Action.CLIP_PLAYLIST, admission=item.admission, clip=item.pk)
+    record_media(request, Action.CLIP_PLAYLIST, admission=item.admission, clip=item.pk)
     if anomaly.check(request, item.admission, clip_fetch=True):
         return _refuse(request, Action.CLIP_PLAYLIST, "account suspended", clip=item.pk)
     fastpath.remember(request, item.admission, item.pk, segments)
@@ -217,5 +217,10 @@ def record_clip(request: HttpRequest, admission_id: int) -> HttpResponse:
         messages.error(request, _("There is no picture to keep yet. Try again in a minute."))
     else:
         record(request, Action.CLIP_RECORDED, admission=admission, clip=made.pk, seconds=round(made.duration))
-        messages.success(request, _("Clip kept for the family (%(seconds)d s).") % {"seconds": round(made.duration)})
+        kept = round(made.duration)
+        short = clips.why_short(admission, seconds, made.duration)
+        if short:
+            messages.warning(request, short)
+        else:
+            messages.success(request, _("Clip kept for the family (%(seconds)d s).") % {"seconds": kept})
     return redirect("bed", bed_id=admission.bed_id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -26,7 +26,7 @@ from cradle.media.errors import MediaError
 from cradle.media.fingerprint import fingerprint_segment
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import Segment, decode
-from cradle.media.live import CameraPipeline, live_settings
+from cradle.media.live import CameraPipeline, LiveSettings, live_settings
 from cradle.media.redact import CameraPolicy, DetectorPool, load_policy
 from cradle.outage import StateLog
 from cradle.unit.models import Admission, Camera
@@ -43,14 +43,34 @@ VARIANT_OBJECTS = ("A", "B", "ref")
 WHOLE_PICTURE = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
 
 
+def policy_path(camera_id: int) -> Path | None:
+    """Where a camera's redaction settings live (CAMERA_CONFIG_DIR/<id>.json), or None without a folder."""
+    folder = settings.CRADLE["CAMERA_CONFIG_DIR"]
+    return Path(folder) / f"{camera_id}.json" if folder else None
+
+
+def policy_stamp(camera_id: int) -> tuple[int, int] | None:
+    """Changes whenever the camera's settings file does (written, replaced or removed)."""
+    path = policy_path(camera_id)
+    try:
+        info = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size) if info is not None else None
+
+
+def run_config(camera: Camera) -> tuple:
+    """What a running pipeline was started with: a change restarts it."""
+    return (camera.source_url, camera.source_credentials, camera.width, camera.height, camera.fps)
+
+
 def camera_policy(camera_id: int) -> CameraPolicy:
     """The camera's redaction settings from CAMERA_CONFIG_DIR, or the defaults when it has no file there.
 
     A file that cannot be read fails closed: the whole picture is masked (and the reason logged) rather than the
     camera running without the shown area someone set for it.
     """
-    folder = settings.CRADLE["CAMERA_CONFIG_DIR"]
-    path = Path(folder) / f"{camera_id}.json" if folder else None
+    path = policy_path(camera_id)
     if path is None or not path.exists():
         return CameraPolicy()
     try:
@@ -58,6 +78,19 @@ def camera_policy(camera_id: int) -> CameraPolicy:
     except MediaError as exc:
         log.error("camera %s: its configuration is unusable, so its whole picture is masked: %s", camera_id, exc)
         return CameraPolicy(zones=(WHOLE_PICTURE,))
+
+
+def delivery(camera: Camera) -> LiveSettings:
+    """The size and rate the unit delivers from a camera: what its administrator set, else what its address says
+    (a simulated camera) or the defaults."""
+    base = live_settings(camera.source_url)
+    return LiveSettings(
+        fps=float(camera.fps or base.fps), width=camera.width or base.width, height=camera.height or base.height
+    )
+
+
+# A camera's privacy-screen share is averaged over about this many segments (a minute).
+SHARE_WINDOW = 60
 
 
 def camera_cost(url: str) -> float:
@@ -75,6 +108,8 @@ class CameraRun:
         self.stop = threading.Event()
         self._paused_until = camera.paused_until
         self._worker = worker
+        self.config = run_config(camera)
+        self._policy_stamp = policy_stamp(camera.pk)
         store = segment_store()
         store.admit(admission.media_id)
         # The lease remembers the next index even when the live buffer has expired every segment, so that no index
@@ -82,14 +117,18 @@ class CameraRun:
         last = LiveSegment.objects.filter(camera=camera).aggregate(last=Max("index"))["last"]
         next_index = max(Lease.objects.get(name=lease.name).next_index, 0 if last is None else last + 1)
         self._label = str(camera.pk)
+        # The state last reported, so that only a change is logged.
+        self._state_seen, self._error_seen = "", ""
+        self._share = camera.screened_share
         self.pipeline = CameraPipeline(
-            camera.source_url,
+            camera.connect_url,
             str(camera.pk),
             mark_key(),
             worker.pool,
             self._store,
             paused=self.is_paused,
             policy=camera_policy(camera.pk),
+            settings=delivery(camera),
             first_index=next_index,
             observe=self._observe,
             on_rate=lambda fps: metrics.REDACTED_FPS.labels(self._label).set(fps),
@@ -104,6 +143,12 @@ class CameraRun:
 
     def refresh(self, camera: Camera) -> None:
         self._paused_until = camera.paused_until
+        stamp = policy_stamp(camera.pk)
+        if stamp != self._policy_stamp:
+            # The shown area or zones changed (the zone editor): applied to the running stream, no restart.
+            self._policy_stamp = stamp
+            self.pipeline.set_policy(camera_policy(camera.pk))
+            log.info("camera %s: new redaction settings applied", camera.pk)
 
     def _observe(self, frame: SafeFrame) -> None:
         metrics.REDACTION_LATENCY.observe(max(0.0, time.monotonic() - frame.arrived))
@@ -128,10 +173,18 @@ class CameraRun:
         store = segment_store()
         objects = {"A": segment.a, "B": segment.b, "ref": segment.reference}
         fingerprint = fingerprint_segment(decode(segment.reference)).tobytes()
+        at = time.monotonic()
+        fps = 0.0
+        if self._last_segment_at is not None:
+            frames = round(segment.duration * self.pipeline.settings.fps)
+            fps = frames / max(at - self._last_segment_at, 1e-3)
         with self._worker.leases.fenced(self.lease, self.epoch) as lease:
             if self.stop.is_set():  # stopped by this worker while the segment was being made
                 raise LeaseLost(self.lease)
             now = timezone.now()
+            # Right after the stop check and in its transaction, so a worker that stops the camera and marks it
+            # offline is not overtaken by a segment that was still being stored.
+            self._report(segment, now, fps)
             # The row first: its unique index refuses a segment index already written before any object is
             # replaced; viewers see neither until the transaction commits.
             LiveSegment.objects.create(
@@ -150,15 +203,44 @@ class CameraRun:
             lease.next_index = segment.index + 1
             lease.save(update_fields=["next_index"])
         metrics.SEGMENTS_WRITTEN.labels(self._label).inc()
-        at = time.monotonic()
-        if self._last_segment_at is not None:
-            frames = round(segment.duration * self.pipeline.settings.fps)
-            metrics.CAMERA_FPS.labels(self._label).set(frames / max(at - self._last_segment_at, 1e-3))
+        if fps:
+            metrics.CAMERA_FPS.labels(self._label).set(fps)
         self._last_segment_at = at
-        Camera.objects.filter(pk=self.camera_id).exclude(state=Camera.State.LIVE).update(
-            state=Camera.State.LIVE, state_changed_at=now
-        )
         close_old_connections()
+
+    def _report(self, segment: Segment, now: datetime, fps: float) -> None:
+        """The camera's heartbeat and state from the segment just stored: live only when it is the picture, never
+        over a privacy screen; one log line when the state changes."""
+        screened = segment.screened >= 0.5 * max(1, segment.frames)
+        if not screened:
+            state = Camera.State.LIVE
+        elif segment.screen == "no_picture":
+            state = Camera.State.NO_PICTURE
+        elif segment.screen == "paused":
+            state = Camera.State.LIVE  # the camera works; the nurse's pause is told from the pause itself
+        else:
+            state = Camera.State.CHECKING
+        # While the picture is missing the reason stays told, even once the source has a frame again (the segment
+        # was mostly screen) or between two tries.
+        error = (self.pipeline.failure or self._error_seen) if state == Camera.State.NO_PICTURE else ""
+        self._share += (segment.screened / max(1, segment.frames) - self._share) / SHARE_WINDOW
+        fields = {
+            "seen_at": now,
+            "last_error": error[:200],
+            "measured_fps": round(fps, 2),
+            "screened_share": round(self._share, 4),
+        }
+        self._error_seen = error
+        if state != self._state_seen:
+            fields |= {"state": state, "state_changed_at": now}
+            if state == Camera.State.NO_PICTURE:
+                log.warning("camera %s: no picture (%s)", self.camera_id, error or "the camera sends nothing")
+            elif state == Camera.State.CHECKING:
+                log.warning("camera %s: the picture could not be checked in time; privacy screen", self.camera_id)
+            else:
+                log.info("camera %s: live", self.camera_id)
+            self._state_seen = state
+        Camera.objects.filter(pk=self.camera_id).update(**fields)
 
 
 class Worker:
@@ -203,6 +285,7 @@ class Worker:
                 or not run.thread.is_alive()
                 or lease is None
                 or lease.epoch != run.epoch
+                or run.config != run_config(target[0])
             ):
                 run.stop.set()
                 del self.runs[camera_id]
@@ -281,12 +364,14 @@ class Worker:
         return len(old)
 
     def housekeep(self) -> None:
-        """The shared chores, done by one worker at a time: the live buffer's end, keepsake files past their day, and
-        queuing the periodic work (daily clips, retention, and traces or keepsakes left waiting when the queue could
-        not be reached or their maker died)."""
+        """The shared chores, done by one worker at a time: audit events left in the spool, the live buffer's end,
+        keepsake files past their day, and queuing the periodic work (daily clips, retention, and traces or keepsakes
+        left waiting when the queue could not be reached or their maker died)."""
+        from cradle.audit import spool
         from cradle.forensics.jobs import recover_stalled
         from cradle.forensics.models import TraceJob
 
+        spool.merge()  # audit events left in this machine's spool by a web process that stopped
         self.expire()
         recover_stalled()
         fastpath.prune()

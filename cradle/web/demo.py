@@ -41,9 +41,10 @@ def totp_now(secret: str) -> str:
 @transaction.atomic
 def seed() -> list[DemoAccount]:
     """Creates the demo unit once; gives every demo account a fresh password and a fresh TOTP secret."""
+    names = {"nicu": ("Neonatal ICU", "新生儿重症监护室"), "scn": ("Special Care Nursery", "新生儿特护病房")}
     units = {
-        "nicu": Unit.objects.get_or_create(code="nicu", defaults={"name": "Neonatal ICU"})[0],
-        "scn": Unit.objects.get_or_create(code="scn", defaults={"name": "Special Care Nursery"})[0],
+        code: Unit.objects.get_or_create(code=code, defaults={"name": en, "name_zh_hans": zh})[0]
+        for code, (en, zh) in names.items()
     }
     for code, count in (("nicu", 8), ("scn", 4)):
         for n in range(1, count + 1):

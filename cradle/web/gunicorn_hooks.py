@@ -25,6 +25,10 @@ def post_worker_init(worker) -> None:
 
     from django.urls import get_resolver
 
+    from cradle.audit import batch
+
+    batch.merge_left_over()  # audit events a stopped process left in the spool are merged by whoever starts next
+
     get_resolver().url_patterns  # noqa: B018 - imports every view now rather than on the first request
     gc.collect()
     gc.freeze()

@@ -145,5 +145,7 @@ def may_read_metrics(request: HttpRequest) -> bool:
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if not may_read_metrics(request):
         return HttpResponse("Not found", status=404, content_type="text/plain")
+    from cradle.unit import camera_health
+
     body, content_type = metrics.exposition()
-    return HttpResponse(body, content_type=content_type)
+    return HttpResponse(body + camera_health.exposition(), content_type=content_type)

@@ -9,7 +9,25 @@ import pytest
 
 pytestmark = pytest.mark.nodb
 
-STAGES = ["command", "encode", "frames", "quality", "scenes", "sim", "source", "redact", "redact.faces", "redact.text"]
+STAGES = [
+    "command",
+    "encode",
+    "frames",
+    "quality",
+    "scenes",
+    "sim",
+    "source",
+    "redact",
+    "redact.faces",
+    "redact.text",
+    "trace",
+    "trace.search",
+    "trace.framing",
+    "trace.timing",
+    "trace.registration",
+    "trace.reading",
+    "trace.attribution",
+]
 
 
 def test_media_core_imports_no_django():

@@ -15,6 +15,7 @@ from media_support import write_video
 from cradle.media import command
 from cradle.media.frames import privacy_screen
 from cradle.media.redact.pool import WardDetectors
+from tests.faults import png_declaring
 
 pytestmark = pytest.mark.nodb
 
@@ -188,3 +189,58 @@ def test_report_prints_the_clips_figures_and_a_shown_area_from_the_camera_config
     _, _, _, redacted = _frames(target)
     right = redacted[10][1][:, 330:].astype(int)
     assert right.std() < 4  # nothing of the bed card or the monitor
+
+
+def _unknown_codec_avi(path) -> None:
+    """A real AVI whose video stream names a codec (fourcc ZZZZ) no decoder knows."""
+    with av.open(str(path), "w", format="avi") as container:
+        stream = container.add_stream("mpeg4", rate=15)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(15):
+            frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="bgr24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    path.write_bytes(path.read_bytes().replace(b"FMP4", b"ZZZZ"))
+
+
+def test_an_unknown_codec_gets_one_line(tmp_path, capsys):
+    source = tmp_path / "odd.avi"
+    _unknown_codec_avi(source)
+    code, err = _run([source, tmp_path / "out.mp4"], capsys)
+    assert code != 0
+    assert err.strip() == f"cradle redact: {source} is in a video format Cradle cannot decode; convert it to MP4 (H.264) first."  # noqa: E501
+    assert not (tmp_path / "out.mp4").exists() and _leftovers(tmp_path) == []
+
+
+PEAK_OF_A_CHILD = """
+import resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+print(done.returncode)
+print(done.stderr, end="")
+"""
+
+
+@pytest.mark.parametrize("side", [16000, 60000])
+def test_a_tiny_file_declaring_a_huge_picture_is_refused_before_it_costs_memory(tmp_path, side):
+    # 16000 x 16000 RGBA: the probe allocated the whole picture, about 1 GB, before the size check refused it.
+    source = tmp_path / "huge.png"
+    png_declaring(source, side)
+    assert source.stat().st_size < 100
+    redact = [sys.executable, "-c", "import sys; from cradle.cli import main; sys.exit(main())", "redact",
+              str(source), str(tmp_path / "out.mp4")]  # fmt: skip
+    measured = subprocess.run([sys.executable, "-c", PEAK_OF_A_CHILD, *redact], capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "PYTHONWARNINGS": "ignore"})  # fmt: skip
+    peak_mb, code, *err = measured.stdout.splitlines()
+    assert int(code) == 1
+    assert len(err) == 1 and "larger than 4K" in err[0] and "Traceback" not in measured.stdout, measured.stdout
+    assert int(peak_mb) < 300, f"redact peaked at {peak_mb} MB refusing a {source.stat().st_size}-byte file"
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_the_pixel_bound_is_the_one_trace_keeps():
+    from cradle.forensics.tracing import MAX_PIXELS
+
+    assert command.MAX_PIXELS == MAX_PIXELS

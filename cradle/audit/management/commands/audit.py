@@ -4,10 +4,12 @@ as it is now, for an installation whose anchor was lost."""
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
-from cradle.audit import anchor, chain, keying
+from cradle.audit import anchor, chain, keying, spool
 from cradle.audit.anchor import AnchorError
 from cradle.media.store import MasterKeyError
+from cradle.outage import one_line
 
 
 class Command(BaseCommand):
@@ -21,6 +23,7 @@ class Command(BaseCommand):
             if options["action"] == "anchor":
                 self._anchor()
                 return
+            merged = self._merge_spool()
             count, broken = chain.verify()
         except (MasterKeyError, AnchorError) as e:
             raise CommandError(str(e)) from None
@@ -29,6 +32,18 @@ class Command(BaseCommand):
         if broken:
             raise CommandError(broken.sentence(count))
         self.stdout.write(f"Audit chain intact: {count} events verified.")
+        if merged:
+            self.stdout.write(f"({merged} of them were waiting in the audit spool and were merged first.)")
+
+    def _merge_spool(self) -> int:
+        """Merges what waits in the audit spool, so that the chain verified is the whole log."""
+        try:
+            return spool.merge()
+        except DatabaseError as e:
+            raise CommandError(
+                f"The audit spool {spool.path()} holds events that the database cannot take now ({one_line(e)}); "
+                "they are kept, and merged once it takes writes again."
+            ) from None
 
     def _anchor(self) -> None:
         place = anchor.current()

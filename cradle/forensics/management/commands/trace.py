@@ -31,7 +31,8 @@ class Command(BaseCommand):
         report = {
             "verdict": verdict.outcome,
             "reason": verdict.reason,
-            "account": verdict.candidate,
+            "account": verdict.candidate if verdict.outcome == "identified" else None,
+            "consistent_with": verdict.candidate if verdict.outcome == "consistent" else None,
             "candidates": [
                 {"account": s.candidate, "readable": s.readable, "matches": s.matches, "p_innocent": s.probability}
                 for s in verdict.ranking[:10]
@@ -40,17 +41,14 @@ class Command(BaseCommand):
                 {
                     "file": r.path,
                     "camera": r.camera_id,
-                    "offset_s": r.offset,
-                    "segments": [
-                        {"index": x.index, "z": round(x.z, 2), "bit": x.variant.name if x.variant else None}
-                        for x in r.readings
-                    ],
+                    "offset_s": None if r.offset is None else round(r.offset, 3) + 0.0,  # never "-0.0"
+                    "segments": [{"index": x.index, "z": round(x.z, 2), "bit": x.bit} for x in r.readings],
                     "note": r.note,
                 }
                 for r in results
             ],
         }
-        record(None, "trace.run", suspects=paths, verdict=verdict.outcome, account=verdict.candidate or "")
+        record(None, "trace.run", suspects=paths, verdict=verdict.outcome, account=report["account"] or "")
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2))
             return
@@ -59,9 +57,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"{r.path}: {r.note}")
             else:
                 read = sum(1 for x in r.readings if x.variant is not None)
+                offset = round(r.offset, 2) + 0.0  # never "-0.00"
                 self.stdout.write(
-                    f"{r.path}: camera {r.camera_id}, offset {r.offset:.2f} s, {read} of {len(r.readings)} "
-                    "segments readable"
+                    f"{r.path}: camera {r.camera_id}, offset {offset:.2f} s, "
+                    f"{read} of {len(r.readings)} segments readable"
                 )
         if verdict.outcome == "identified":
             best = verdict.ranking[0]
@@ -69,6 +68,8 @@ class Command(BaseCommand):
                 f"Identified: account {verdict.candidate} ({best.matches} of {best.readable} bits match; "
                 f"chance that an innocent account matches as well: {best.probability:.2e})"
             )
+        elif verdict.outcome == "consistent":
+            self.stdout.write(f"Graded, nobody named: {verdict.reason}")
         else:
             self.stdout.write(f"Inconclusive: {verdict.reason}")
         for s in verdict.ranking[1:5]:

@@ -1,4 +1,5 @@
-"""`cradle restore IN`: restore an encrypted backup, then destroy again every key the shred ledger lists."""
+"""`cradle restore IN`: restore an encrypted backup, then destroy again every key the shred ledger lists, and the keys
+and media of admissions the restored database does not know."""
 
 from __future__ import annotations
 
@@ -26,5 +27,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Restored {options['source']}: {figures.bytes} bytes, {figures.objects} stored objects, "
             f"database {figures.database_bytes} bytes, {figures.seconds:.2f} s; "
+            f"admissions unknown to the restored database destroyed: {figures.unknown_destroyed}; "
             f"destroyed keys kept destroyed: {figures.shredded_again}."
         )

@@ -1,0 +1,221 @@
+"""Framing: where the picture sits in a re-published copy, and which way round it is.
+
+Copies are mirrored, turned by quarter turns and put on larger canvases (a 9:16 story over a blurred enlargement of
+the picture, a square post over a solid or patterned background, letterbox and pillarbox bars, picture-in-picture).
+The fingerprints describe the camera's whole picture the right way round, so the search first finds the picture's box
+from the long straight edges that bound it in every frame, then tries the eight turns and mirrors of each likely box on
+a few windows of the suspect, and searches in full only the framings whose windows resemble something stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from cradle.media.fingerprint import POSITIONS, FingerprintIndex, thumbnail
+
+PROBE_WIDTH = 320  # the sampled frames are looked at this wide when finding boxes
+EDGE_LEVEL = 10.0  # a Sobel response (of a 0-255 picture) below this is no edge
+MIN_SIDE = 0.15  # a box is at least this share of the frame's width and height (a 4:3 picture on a 9:16 story)
+MIN_SUPPORT = 0.4  # share of a box's side that must run along an edge (half of it, over a checked background)
+BOXES = 8  # boxes tried besides the whole frame
+PROBE_WINDOWS = 3  # windows of the suspect the framings are compared on
+# The median best similarity of a framing's probe windows at which it is searched in full. Lower than the search's
+# own gate: a box a few pixels off or a caption over a fifth of the picture lowers it, and every source found is
+# confirmed against its reference frames anyway.
+PROBE_SIMILARITY = 0.75
+
+
+@dataclass(frozen=True, slots=True)
+class Framing:
+    """How to bring a suspect frame back to the camera's picture: crop to `box` (x0, y0, x1, y1 as shares of the
+    frame), turn by `turns` quarter turns clockwise, then mirror left to right if `mirror`."""
+
+    box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+    turns: int = 0
+    mirror: bool = False
+
+    @property
+    def identity(self) -> bool:
+        return self.box == (0.0, 0.0, 1.0, 1.0) and not self.turns and not self.mirror
+
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        """The frame as the camera showed it."""
+        if self.identity:
+            return image
+        height, width = image.shape[:2]
+        x0, y0, x1, y1 = self.box
+        image = image[round(y0 * height) : round(y1 * height), round(x0 * width) : round(x1 * width)]
+        if self.turns:
+            image = np.rot90(image, k=-self.turns)
+        if self.mirror:
+            image = image[:, ::-1]
+        return np.ascontiguousarray(image)
+
+    def describe(self) -> str:
+        """A few words for the report ("as is", "mirrored, turned 90°, in a box of 56 % x 42 %")."""
+        parts = []
+        if self.mirror:
+            parts.append("mirrored")
+        if self.turns:
+            parts.append(f"turned {90 * self.turns}°")
+        x0, y0, x1, y1 = self.box
+        if (x0, y0, x1, y1) != (0.0, 0.0, 1.0, 1.0):
+            parts.append(f"in a box of {x1 - x0:.0%} x {y1 - y0:.0%} at ({x0:.0%}, {y0:.0%})")
+        return ", ".join(parts) or "as is"
+
+
+IDENTITY = Framing()
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+
+
+def _lines(strength: np.ndarray, count: int, spacing: int) -> list[int]:
+    """The `count` strongest positions of a profile, at least `spacing` apart."""
+    order = np.argsort(-strength)
+    chosen: list[int] = []
+    for position in order:
+        if strength[position] <= 0 or len(chosen) == count:
+            break
+        if all(abs(int(position) - c) >= spacing for c in chosen):
+            chosen.append(int(position))
+    return chosen
+
+
+def boxes(frames: Sequence[np.ndarray], limit: int = BOXES) -> list[tuple[float, float, float, float]]:
+    """Likely boxes of the picture inside the frame (not the whole frame), best first, as shares of the frame.
+
+    The picture's edges are straight lines that stay put from frame to frame, so they are looked for in the mean of a
+    few frames: columns and rows along which the gradient peaks over a long run. A box is scored by how much of each
+    of its sides runs along such a line (the frame's own border counts as a line).
+    """
+    if not frames:
+        return []
+    picks = np.linspace(0, len(frames) - 1, min(8, len(frames))).round().astype(int)
+    height, width = _grey(frames[0]).shape[:2]
+    scale = min(1.0, PROBE_WIDTH / width)
+    size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    mean = np.mean([cv2.resize(_grey(frames[i]), size, interpolation=cv2.INTER_AREA) for i in picks], axis=0)
+    mean = mean.astype(np.float32)
+    gx = np.abs(cv2.Sobel(mean, cv2.CV_32F, 1, 0, ksize=3)) / 4
+    gy = np.abs(cv2.Sobel(mean, cv2.CV_32F, 0, 1, ksize=3)) / 4
+    w, h = size
+    # An edge pixel of a vertical line: a strong horizontal gradient that peaks across the line (one pixel either
+    # side allowed, as the line may fall between two pixels).
+    vertical = (gx >= EDGE_LEVEL) & (gx >= np.roll(gx, 1, axis=1)) & (gx >= np.roll(gx, -1, axis=1))
+    horizontal = (gy >= EDGE_LEVEL) & (gy >= np.roll(gy, 1, axis=0)) & (gy >= np.roll(gy, -1, axis=0))
+    vertical = vertical | np.roll(vertical, 1, axis=1) | np.roll(vertical, -1, axis=1)
+    horizontal = horizontal | np.roll(horizontal, 1, axis=0) | np.roll(horizontal, -1, axis=0)
+    columns = [0, w - 1, *_lines(vertical.sum(axis=0).astype(float), 12, max(2, w // 25))]
+    rows = [0, h - 1, *_lines(horizontal.sum(axis=1).astype(float), 12, max(2, h // 25))]
+    columns, rows = sorted(set(columns)), sorted(set(rows))
+
+    def side(line: np.ndarray, start: int, stop: int) -> float:
+        """How much more a line runs along a side than beyond its ends: a picture's edge stops at its corners,
+        while the lines of a checked or striped background run on."""
+        inside = float(line[start:stop].mean())
+        beyond = np.concatenate([line[:start], line[stop:]])
+        return inside - (float(beyond.mean()) if len(beyond) > 4 else 0.0)
+
+    # Two rankings, each good where the other is weak: how fully the sides run along edges (a solid or blurred
+    # background), and how much more they do than the lines beyond their ends (a checked background).
+    by_edges: list[tuple[float, tuple[int, int, int, int]]] = []
+    by_ends: list[tuple[float, tuple[int, int, int, int]]] = []
+    for i, left in enumerate(columns):
+        for right in columns[i + 1 :]:
+            if right - left < MIN_SIDE * w:
+                continue
+            for j, top in enumerate(rows):
+                for bottom in rows[j + 1 :]:
+                    if bottom - top < MIN_SIDE * h or (left == 0 and right == w - 1 and top == 0 and bottom == h - 1):
+                        continue
+                    aspect = (right - left) / (bottom - top)
+                    if not 0.4 <= aspect <= 2.6:
+                        continue
+                    # The frame's own border is no evidence either way.
+                    support = [
+                        None if left == 0 else side(vertical[:, left], top, bottom),
+                        None if right == w - 1 else side(vertical[:, right], top, bottom),
+                        None if top == 0 else side(horizontal[top], left, right),
+                        None if bottom == h - 1 else side(horizontal[bottom], left, right),
+                    ]
+                    inner = [v for v in support if v is not None]
+                    along = [
+                        1.0 if left == 0 else float(vertical[top:bottom, left].mean()),
+                        1.0 if right == w - 1 else float(vertical[top:bottom, right].mean()),
+                        1.0 if top == 0 else float(horizontal[top, left:right].mean()),
+                        1.0 if bottom == h - 1 else float(horizontal[bottom, left:right].mean()),
+                    ]
+                    box = (left, top, right, bottom)
+                    if min(along) >= MIN_SUPPORT:
+                        by_edges.append((float(np.mean(along)), box))
+                    if min(inner) >= MIN_SUPPORT / 2:
+                        by_ends.append((sum(inner) / 4 + 0.1 * (4 - len(inner)), box))
+    by_edges.sort(key=lambda s: -s[0])
+    by_ends.sort(key=lambda s: -s[0])
+    found: list[tuple[float, float, float, float]] = []
+    alternate = [pair for both in zip(by_edges, by_ends, strict=False) for pair in both]
+    longer = by_edges if len(by_edges) > len(by_ends) else by_ends
+    for _, (left, top, right, bottom) in alternate + longer[len(alternate) // 2 :]:
+        # Inside the lines: the edge pixel itself belongs to neither side.
+        box = ((left + 1) / w if left else 0.0, (top + 1) / h if top else 0.0,
+               right / w if right < w - 1 else 1.0, bottom / h if bottom < h - 1 else 1.0)  # fmt: skip
+        if all(max(abs(a - b) for a, b in zip(box, other, strict=True)) > 0.03 for other in found):
+            found.append(box)
+        if len(found) == limit:
+            break
+    return found
+
+
+def framings(frames: Sequence[np.ndarray], fps: float, index: FingerprintIndex) -> list[tuple[float, Framing]]:
+    """Framings worth a full search ("as is" among them, for a search below the usual gate), with their probe
+    similarity, best first.
+
+    Each of the eight turns and mirrors of the whole frame and of each likely box is fingerprinted on a few windows
+    of the suspect, and all of them are looked up in the index in one pass.
+    """
+    if not frames or not len(index):
+        return []
+    duration = len(frames) / fps
+    starts = np.linspace(0, max(0.0, duration - 1.0), PROBE_WINDOWS)
+    # The frames each probe window's fingerprint looks at (a sixth, a half and five sixths of its second), and a
+    # second either side for suspect_windows to pick from.
+    wanted = sorted({min(len(frames) - 1, round((s + p) * fps)) for s in starts for p in (1 / 6, 1 / 2, 5 / 6)})
+    small = {i: frames[i] for i in wanted}
+    candidates = [
+        Framing(box, turns, mirror)
+        for box in [(0.0, 0.0, 1.0, 1.0), *boxes(frames)]
+        for turns in range(4)
+        for mirror in (False, True)
+    ]
+    vectors, owners = [], []
+    for n, framing in enumerate(candidates):
+        shown = [framing.apply(small[i]) for i in wanted]
+        windows = _probe_windows(shown, [i / fps for i in wanted], starts)
+        vectors.append(windows)
+        owners += [n] * len(windows)
+    best = index.best_similarity(np.concatenate(vectors))
+    owners_array = np.asarray(owners)
+    scored = []
+    for n, framing in enumerate(candidates):
+        value = float(np.median(best[owners_array == n]))
+        if value >= PROBE_SIMILARITY:
+            scored.append((value, framing))
+    scored.sort(key=lambda s: -s[0])
+    return scored
+
+
+def _probe_windows(images: list[np.ndarray], times: list[float], starts: np.ndarray) -> np.ndarray:
+    """Fingerprints of 1 s windows starting at `starts`, from the few frames at `times`."""
+    thumbs = np.stack([thumbnail(image) for image in images])
+    at = np.asarray(times)
+    rows = []
+    for start in starts:
+        picks = [int(np.argmin(np.abs(at - (start + p)))) for p in POSITIONS]
+        rows.append(thumbs[picks].ravel() / np.sqrt(len(POSITIONS)))
+    return np.asarray(rows, np.float32)

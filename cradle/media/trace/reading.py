@@ -1,0 +1,82 @@
+"""Reading: the informed detector of cradle.media.mark on every source segment the suspect covers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from cradle.media.fingerprint import SEGMENT_SECONDS
+from cradle.media.mark import ERASURE_Z, Variant, fade, project, residual, z_score
+from cradle.media.trace.references import ReferenceLoader, References
+from cradle.media.trace.registration import Registration, grey
+from cradle.media.trace.timing import Alignment
+
+# A segment is read when the suspect covers at least this share of its frames (a leak that starts mid-segment);
+# a short share mostly reads as an erasure, but a clear one is one more bit, and z stays N(0, 1) by chance.
+MIN_COVERAGE = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentReading:
+    """The detector's verdict on one source segment seen in the suspect."""
+
+    source_id: str
+    index: int
+    z: float
+    suspect_start: float  # suspect time (s) at which the segment starts
+    coverage: float  # share of the segment's frames the suspect shows
+
+    @property
+    def variant(self) -> Variant | None:
+        """The variant read, or None for an erasure (|z| below ERASURE_Z)."""
+        if abs(self.z) < ERASURE_Z:
+            return None
+        return Variant.A if self.z > 0 else Variant.B
+
+    @property
+    def bit(self) -> str | None:
+        """The variant's name ("A" or "B") for a report, or None for an erasure (Variant.A is 0, hence falsy)."""
+        variant = self.variant
+        return None if variant is None else variant.name
+
+
+def read_bits(
+    suspect_frames: Sequence[np.ndarray],
+    suspect_fps: float,
+    alignment: Alignment,
+    reference_loader: ReferenceLoader,
+    key: bytes,
+) -> list[SegmentReading]:
+    """The detector's reading of every source segment the suspect covers, in order.
+
+    For each reference frame the suspect frame nearest in time stands in (a 25 or 30 fps copy of a 15 fps camera
+    shows each camera frame once or twice). Frames the suspect does not reach are left out, with their weight in the
+    mark's fade, so a leak starting mid-segment still reads that segment when it covers most of it.
+    """
+    if not suspect_frames:
+        return []
+    references = References(reference_loader, alignment.source_id)
+    registration = Registration(alignment.homography)
+    greys = [grey(alignment.framing.apply(frame)) for frame in suspect_frames]
+    duration = len(suspect_frames) / suspect_fps
+    first, _ = alignment.segment_at(0.0)
+    last, _ = alignment.segment_at(duration)
+    readings = []
+    for index in range(max(0, first), last + 1):
+        reference = references(index)
+        if not reference:
+            continue
+        count = len(reference)
+        start = index * SEGMENT_SECONDS - alignment.offset
+        picks = [round((start + j * SEGMENT_SECONDS / count) * suspect_fps) for j in range(count)]
+        shown = [j for j, p in enumerate(picks) if 0 <= p < len(greys)]
+        coverage = len(shown) / count
+        if coverage < MIN_COVERAGE:
+            continue
+        weights = fade(count)[shown]
+        total = residual([greys[picks[j]] for j in shown], [reference[j] for j in shown], registration, weights)
+        z = z_score(project(total), key, alignment.source_id, index)
+        readings.append(SegmentReading(alignment.source_id, index, z, start, coverage))
+    return readings

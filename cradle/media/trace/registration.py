@@ -1,0 +1,198 @@
+"""Registration: the homography that brings a suspect frame into its reference's geometry, and how well they agree.
+
+ORB features with Lowe's ratio test and RANSAC give a first fit, which competes with plain rescaling; a descent on
+shift and scale sharpens it to an eighth of a pixel, which the mark's chips need. Block correlations say whether the
+registered pictures agree everywhere (another bed's card, another baby, does not).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from cradle.media.mark import luma
+
+# Textured blocks of the picture (8 x 6 per frame) that correlate less than this with the reference show something the
+# source never did: another bed's card, another baby. Flat blocks (std below BLOCK_TEXTURE levels) are skipped. The
+# third-worst block counts, since a thin moving line (the monitor's trace) can smear in one or two blocks at 300 kbit/s.
+BLOCK_GRID = (8, 6)
+BLOCK_TEXTURE = 6.0
+MIN_BLOCK_CORRELATION = 0.5
+MIN_ORB_INLIERS = 12
+CLIPPED_LOW, CLIPPED_HIGH = 4, 248  # luma levels at which a suspect's pixel is taken as clipped
+ORB_WIDTH = 480
+# A crop of 6 % moves a corner by at most that share of the picture; a homography that moves one further is wrong.
+MAX_CORNER_SHIFT = 0.08
+RANSAC_SEED = 1  # the same suspect always gives the same evidence
+
+
+class Registration:
+    """Registration by one homography, with the coverage mask computed once per suspect frame size."""
+
+    def __init__(self, homography: np.ndarray) -> None:
+        self.homography = np.asarray(homography, np.float64)
+        self._masks: dict[tuple[int, int, int, int], np.ndarray] = {}
+
+    def covered(self, shape: tuple[int, ...], width: int, height: int) -> np.ndarray:
+        """The reference pixels that a suspect frame of `shape` reaches, away from its edges."""
+        key = (shape[0], shape[1], width, height)
+        if key not in self._masks:
+            inside = np.ones(shape[:2], np.uint8)
+            covered = cv2.warpPerspective(inside, self.homography, (width, height), flags=cv2.INTER_NEAREST)
+            # Edge pixels mix in the zero border; leave them out.
+            self._masks[key] = cv2.erode(covered, np.ones((5, 5), np.uint8)).astype(bool)
+        return self._masks[key]
+
+    def __call__(self, suspect: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray | None]:
+        image = cv2.warpPerspective(luma(suspect), self.homography, (width, height), flags=cv2.INTER_LINEAR)
+        # A leaker's brightness or contrast change clips highlights and shadows, and a clipped pixel carries no mark;
+        # left in, it would also skew the brightness fit of the whole frame.
+        clipped = ((image <= CLIPPED_LOW) | (image >= CLIPPED_HIGH)).astype(np.uint8)
+        clipped = cv2.dilate(clipped, np.ones((5, 5), np.uint8)).astype(bool)
+        return image, self.covered(suspect.shape, width, height) & ~clipped
+
+
+def grey(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+
+
+def rescale_homography(suspect_size: tuple[int, int], reference_size: tuple[int, int]) -> np.ndarray:
+    """The homography of a copy that was only rescaled (width, height of each)."""
+    sx, sy = reference_size[0] / suspect_size[0], reference_size[1] / suspect_size[1]
+    return np.array([[sx, 0, 0], [0, sy, 0], [0, 0, 1]], np.float64)
+
+
+def estimate_homography(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray | None, int]:
+    """Suspect → reference homography by ORB features and RANSAC over (suspect, reference) frame pairs, pooled.
+
+    Gives None when too few matches agree, or when the result is not a plausible crop-and-rescale (a leaker crops a few
+    per cent, never mirrors or turns the picture), so the caller falls back to plain rescaling. A ward scene is full of
+    repeated texture (a card's letters, a monitor's digits), so matches must pass Lowe's ratio test, and the full
+    homography competes with an affine fit: whichever leaves the smaller difference between the pictures wins.
+    """
+    orb = cv2.ORB_create(nfeatures=2000, fastThreshold=10)
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    source_points, target_points = [], []
+    for suspect, reference in pairs:
+        grey_s, grey_r = grey(suspect), grey(reference)
+        # Work at no less than 480 pixels across (ORB's corners need room) and bring the suspect to the reference's
+        # scale, so that their pyramids overlap.
+        zoom = max(1.0, ORB_WIDTH / grey_r.shape[1])
+        big_r = cv2.resize(grey_r, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LINEAR) if zoom > 1 else grey_r
+        sx, sy = big_r.shape[1] / grey_s.shape[1], big_r.shape[0] / grey_s.shape[0]
+        big_s = cv2.resize(grey_s, big_r.shape[1::-1], interpolation=cv2.INTER_AREA if sx < 1 else cv2.INTER_LINEAR)
+        ks, ds = orb.detectAndCompute(big_s, None)
+        kr, dr = orb.detectAndCompute(big_r, None)
+        if ds is None or dr is None or len(dr) < 2:
+            continue
+        for found in matcher.knnMatch(ds, dr, k=2):
+            if len(found) < 2 or found[0].distance > 0.8 * found[1].distance:
+                continue
+            x, y = ks[found[0].queryIdx].pt
+            source_points.append((x / sx, y / sy))
+            u, v = kr[found[0].trainIdx].pt
+            target_points.append((u / zoom, v / zoom))
+    if len(source_points) < MIN_ORB_INLIERS:
+        return None, 0
+    source, target = np.float32(source_points), np.float32(target_points)
+    reference_height, reference_width = grey(pairs[0][1]).shape[:2]
+    suspect_height, suspect_width = grey(pairs[0][0]).shape[:2]
+    plain = rescale_homography((suspect_width, suspect_height), (reference_width, reference_height))
+    corners = np.float32([[0, 0], [suspect_width, 0], [suspect_width, suspect_height], [0, suspect_height]])
+    expected = cv2.perspectiveTransform(corners[None], plain)[0]
+    fits = []
+    cv2.setRNGSeed(RANSAC_SEED)
+    matrix, inliers = cv2.findHomography(source, target, cv2.RANSAC, 2.0, maxIters=4000, confidence=0.999)
+    if matrix is not None:
+        fits.append((matrix / matrix[2, 2], int(inliers.sum())))
+    affine, inliers = cv2.estimateAffine2D(source, target, method=cv2.RANSAC, ransacReprojThreshold=2.0)
+    if affine is not None:
+        fits.append((np.vstack([affine, [0, 0, 1]]), int(inliers.sum())))
+    greys = [(luma(s), luma(r)) for s, r in pairs]
+    best, best_count, best_misfit = None, 0, math.inf
+    for candidate, count in fits:
+        moved = cv2.perspectiveTransform(corners[None], candidate)[0]
+        if count < MIN_ORB_INLIERS or np.abs(moved - expected).max() > MAX_CORNER_SHIFT * reference_width:
+            continue
+        value = misfit(greys, candidate)
+        if value < best_misfit:
+            best, best_count, best_misfit = candidate, count, value
+    if best is None or best_misfit > misfit(greys, plain):
+        return None, best_count
+    return best, best_count
+
+
+def misfit(pairs: Sequence[tuple[np.ndarray, np.ndarray]], homography: np.ndarray) -> float:
+    """Mean squared difference of the registered suspect frames and their references, after a gain and offset fit."""
+    total = 0.0
+    for suspect, reference in pairs:
+        height, width = reference.shape
+        seen = cv2.warpPerspective(suspect, homography, (width, height), flags=cv2.INTER_LINEAR)
+        inside = cv2.warpPerspective(np.ones(suspect.shape, np.uint8), homography, (width, height))
+        inside = cv2.erode(inside, np.ones((5, 5), np.uint8)).astype(bool)
+        x, y = reference[inside], seen[inside]
+        gain = float(np.mean((x - x.mean()) * (y - y.mean())) / max(float(x.var()), 1e-6))
+        total += float(np.mean((y - y.mean() - gain * (x - x.mean())) ** 2))
+    return total / max(1, len(pairs))
+
+
+def refine_homography(pairs: Sequence[tuple[np.ndarray, np.ndarray]], homography: np.ndarray) -> np.ndarray:
+    """The homography sharpened to an eighth of a pixel by a descent on shift and scale in the reference's frame.
+
+    The mark's chips are a few reference pixels wide, and a registration half a pixel off leaves every edge of the
+    picture in the residual, which buries the mark (z falls from about 18 to 4 on 360p copies). ORB's fit is not that
+    precise, and ECC settles a fraction of a pixel away from where the residual is smallest.
+    """
+    greys = [(luma(s), luma(r)) for s, r in pairs]
+    height, width = greys[0][1].shape
+    cx, cy = width / 2, height / 2
+    best = np.asarray(homography, np.float64)
+    score = misfit(greys, best)
+    for shift in (2.0, 1.0, 0.5, 0.25, 0.125, 0.0625):
+        stretch = shift / 200
+        improved = True
+        while improved:
+            improved = False
+            # Shift and stretch of one axis trade off where the picture's detail sits off centre, so they also move
+            # together; axis moves alone stall in that valley.
+            for tx, ty, sx, sy in (
+                (shift, 0, 0, 0), (-shift, 0, 0, 0), (0, shift, 0, 0), (0, -shift, 0, 0),
+                (0, 0, stretch, 0), (0, 0, -stretch, 0), (0, 0, 0, stretch), (0, 0, 0, -stretch),
+                (shift, 0, stretch, 0), (-shift, 0, -stretch, 0), (shift, 0, -stretch, 0), (-shift, 0, stretch, 0),
+                (0, shift, 0, stretch), (0, -shift, 0, -stretch), (0, shift, 0, -stretch), (0, -shift, 0, stretch),
+            ):  # fmt: skip
+                step = np.array([[1 + sx, 0, tx - sx * cx], [0, 1 + sy, ty - sy * cy], [0, 0, 1]])
+                candidate = step @ best
+                value = misfit(greys, candidate)
+                if value < score:
+                    best, score, improved = candidate, value, True
+    return best / best[2, 2]
+
+
+def block_correlations(seen: np.ndarray, known: np.ndarray, covered: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """Correlation between suspect and reference in each textured block of one frame pair, lowest first.
+
+    Re-encoding blurs a block but keeps its correlation high; a block that shows something else (another bed's card,
+    another baby) falls towards zero. Blocks the suspect does not wholly cover, flat blocks (their correlation is only
+    noise) and clipped pixels are left out.
+    """
+    height, width = seen.shape
+    columns, rows = BLOCK_GRID
+    values = []
+    for r in range(rows):
+        for c in range(columns):
+            block = (
+                slice(r * height // rows, (r + 1) * height // rows),
+                slice(c * width // columns, (c + 1) * width // columns),
+            )
+            inside = usable[block]
+            if covered[block].mean() < 0.9 or inside.mean() < 0.5:
+                continue
+            x, y = known[block][inside].astype(np.float64), seen[block][inside].astype(np.float64)
+            if x.std() < BLOCK_TEXTURE or y.std() < 1e-6:
+                continue
+            values.append(float(np.corrcoef(x, y)[0, 1]))
+    return np.sort(np.asarray(values))

@@ -1,0 +1,49 @@
+"""Reading: the bits of a leaked copy come out as the leaker was served them; an unmarked copy reads as erasures."""
+
+from __future__ import annotations
+
+import pytest
+from trace_support import FPS, KEY, LEAKER, SOURCE, leak, loader, readings
+
+from cradle.media.fingerprint import FingerprintIndex, fingerprint_segment
+from cradle.media.mark import Variant
+from cradle.media.trace import locate, read_bits, trace
+
+pytestmark = pytest.mark.nodb
+
+
+def test_the_leaked_copy_reads_the_leakers_bits(store, codewords, leaked):
+    references, index = store
+    alignment = locate(leaked, 25, index, loader(references))
+    found = read_bits(leaked, 25, alignment, loader(references), KEY)
+    assert trace(leaked, 25, index, loader(references), KEY)[1] == found
+    read = [r for r in found if r.variant is not None]
+    assert len(read) >= 15
+    assert all(r.variant is codewords[LEAKER][(SOURCE, r.index)] for r in read)
+
+
+def test_an_unmarked_copy_reads_as_erasures(clip, camera_frames, store):
+    references, index = store
+    unmarked = leak(camera_frames[: len(clip) * FPS], 480, 360, 300_000, 0.05)
+    alignment = locate(unmarked, 25, index, loader(references))
+    assert alignment is not None and alignment.source_id == SOURCE
+    found = read_bits(unmarked, 25, alignment, loader(references), KEY)
+    assert len(found) >= 15 and sum(r.variant is not None for r in found) <= 1
+
+
+def test_brightened_30fps_copy_still_reads(store, codewords, served, clip):
+    references, _ = store
+    suspect = leak(served[: 6 * FPS], 426, 320, 250_000, 0.03, fps=30, gain=1.1, bias=-5)
+    index = FingerprintIndex.from_rows(
+        [(SOURCE, i, fingerprint_segment(references[(SOURCE, i)])) for i in range(len(clip))]
+    )
+    alignment = locate(suspect, 30, index, loader(references))
+    assert alignment is not None
+    read = [r for r in read_bits(suspect, 30, alignment, loader(references), KEY) if r.variant is not None]
+    assert len(read) >= 5
+    assert all(r.variant is codewords[LEAKER][(SOURCE, r.index)] for r in read)
+
+
+def test_a_reading_names_its_bit_for_a_report_including_variant_a():
+    a, b, erased = readings([Variant.A, Variant.B, None])
+    assert (a.bit, b.bit, erased.bit) == ("A", "B", None)

@@ -1,0 +1,69 @@
+"""Registration: a cropped, rescaled copy is brought back onto its reference to a fraction of a pixel, and a block
+that shows something else stands out."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from trace_support import SOURCE
+
+from cradle.media.mark import luma
+from cradle.media.trace.registration import (
+    Registration,
+    block_correlations,
+    estimate_homography,
+    misfit,
+    refine_homography,
+)
+
+pytestmark = pytest.mark.nodb
+
+
+def _cropped(reference: np.ndarray, dx: int, dy: int, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The reference cropped by dx, dy on each side and scaled to `size`, with the true suspect → reference map."""
+    height, width = reference.shape[:2]
+    sx, sy = (width - 2 * dx) / size[0], (height - 2 * dy) / size[1]
+    suspect = cv2.resize(reference[dy : height - dy, dx : width - dx], size, interpolation=cv2.INTER_AREA)
+    true = np.array([[sx, 0, dx + (sx - 1) / 2], [0, sy, dy + (sy - 1) / 2], [0, 0, 1]])
+    return suspect, true
+
+
+def _moved(homography: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    corners = np.float32([[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]])
+    return cv2.perspectiveTransform(corners[None], homography)[0]
+
+
+def test_a_cropped_rescaled_copy_registers_to_a_fraction_of_a_pixel(store):
+    references, _ = store
+    pairs, truth = [], None
+    for index, frame in ((3, 2), (8, 7), (12, 11)):
+        reference = references[(SOURCE, index)][frame]
+        suspect, truth = _cropped(reference, 12, 9, (400, 300))
+        pairs.append((suspect, reference))
+    found, inliers = estimate_homography(pairs)
+    assert found is not None and inliers >= 12
+    refined = refine_homography(pairs, found)
+    assert np.abs(_moved(refined, (400, 300)) - _moved(truth, (400, 300))).max() < 0.75
+    greys = [(luma(s), luma(r)) for s, r in pairs]
+    assert misfit(greys, refined) <= misfit(greys, found)
+
+
+def test_a_block_that_shows_something_else_correlates_low(store):
+    references, _ = store
+    reference = references[(SOURCE, 5)][4]
+    suspect, truth = _cropped(reference, 12, 9, (400, 300))
+    height, width = reference.shape[:2]
+    registration = Registration(truth)
+    seen, usable = registration(suspect, width, height)
+    covered = registration.covered(suspect.shape, width, height)
+    same = block_correlations(seen, luma(reference), covered, usable)
+    assert len(same) >= 4 and same[0] > 0.8
+
+    changed = suspect.copy()
+    # Another picture in one half: each textured block there stands out.
+    noise = np.random.default_rng(3).integers(0, 255, (300, 200), dtype=np.uint8)
+    changed[:, :200] = noise[..., None] if changed.ndim == 3 else noise
+    seen, usable = registration(changed, width, height)
+    other = block_correlations(seen, luma(reference), covered, usable)
+    assert other[0] < 0.5 and sorted(other)[-1] > 0.8

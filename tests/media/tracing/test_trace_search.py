@@ -1,0 +1,90 @@
+"""Search: a re-encoded copy finds its stored source; another bed, a blank picture or nothing at all finds none."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from trace_support import FPS, KEY, LEAKER, SOURCE, START, frames, leak, loader
+
+from cradle.media.fingerprint import fingerprint_segment
+from cradle.media.hls import decode
+from cradle.media.sim import SimSettings
+from cradle.media.trace import locate, trace
+from cradle.media.trace.framing import Framing
+
+pytestmark = pytest.mark.nodb
+
+
+def test_fingerprint_is_small_and_survives_a_leakers_reencode(clip, leaked):
+    fingerprint = fingerprint_segment(decode(clip[5].reference))
+    assert fingerprint.dtype == np.float16 and fingerprint.nbytes <= 1024
+    # Segment 5 of the source starts 4.6 s into the leak (25 fps).
+    start = round((5 - START / FPS) * 25)
+    again = fingerprint_segment(leaked[start : start + 25]).astype(np.float32)
+    assert float(again @ fingerprint.astype(np.float32)) > 0.95
+
+
+def test_a_reencoded_copy_finds_its_source_among_decoys(store, leaked):
+    references, index = store
+    alignment = locate(leaked, 25, index, loader(references))
+    assert alignment is not None and alignment.source_id == SOURCE
+
+
+def test_unrelated_scene_has_no_matching_source(store):
+    references, index = store
+    # Another bed, straight from its camera: whether it also carried some clip's mark does not matter, as the
+    # picture (another card, another baby) is what rejects it, before any mark is read.
+    other = frames(SimSettings(bed="bed-7", lang="zh", seed=5, fps=FPS), 6)
+    suspect = leak(other, 480, 360, 400_000, 0.0)
+    assert locate(suspect, 25, index, loader(references)) is None
+    assert trace(suspect, 25, index, loader(references), KEY) == (None, [])
+
+
+def test_bad_input_finds_no_source(store):
+    references, index = store
+    assert trace([], 25, index, loader(references), KEY) == (None, [])
+    grey = [np.full((240, 320, 3), 128, np.uint8)] * 50
+    assert trace(grey, 25, index, loader(references), KEY) == (None, [])
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [Framing(turns=1), Framing(mirror=True), Framing(turns=3, mirror=True), Framing((0.25, 0.2, 0.75, 0.8), 2)],
+)
+def test_a_framing_brings_the_picture_back_the_right_way_round(framing):
+    picture = np.arange(48 * 64, dtype=np.uint8).reshape(48, 64)
+    # What a re-publisher made: the picture turned and mirrored, inside a larger frame at the framing's box.
+    shown = picture[:, ::-1] if framing.mirror else picture
+    shown = np.rot90(shown, k=framing.turns)
+    x0, y0, x1, y1 = framing.box
+    height, width = round(shown.shape[0] / (y1 - y0)), round(shown.shape[1] / (x1 - x0))
+    frame = np.zeros((height, width), np.uint8)
+    top, left = round(y0 * height), round(x0 * width)
+    frame[top : top + shown.shape[0], left : left + shown.shape[1]] = shown
+    assert np.array_equal(framing.apply(frame), picture)
+
+
+def test_a_mirrored_copy_turned_on_its_side_finds_its_source_and_reads(store, codewords, served):
+    references, index = store
+    copy = leak(served[START : START + 8 * FPS], 480, 360, 400_000, 0.0)
+    turned = [np.ascontiguousarray(np.rot90(frame[:, ::-1])) for frame in copy]
+    alignment, found = trace(turned, 25, index, loader(references), KEY)
+    assert alignment is not None and alignment.source_id == SOURCE
+    assert alignment.framing.mirror and alignment.framing.turns in (1, 3)
+    read = [r for r in found if r.variant is not None]
+    assert len(read) >= 6 and all(r.variant is codewords[LEAKER][(SOURCE, r.index)] for r in read)
+
+
+def test_a_copy_on_a_vertical_canvas_over_its_blurred_self_finds_its_source(store, served):
+    references, index = store
+    copy = leak(served[START : START + 6 * FPS], 480, 360, 600_000, 0.0)
+    story = []
+    for frame in copy:
+        canvas = cv2.GaussianBlur(cv2.resize(frame, (360, 640)), (0, 0), 12)
+        canvas[200:470] = cv2.resize(frame, (360, 270), interpolation=cv2.INTER_AREA)
+        story.append(canvas)
+    alignment = locate(story, 25, index, loader(references))
+    assert alignment is not None and alignment.source_id == SOURCE
+    x0, y0, x1, y1 = alignment.framing.box
+    assert abs(y0 - 200 / 640) < 0.02 and abs(y1 - 470 / 640) < 0.02 and x1 - x0 > 0.95
