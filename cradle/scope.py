@@ -275,7 +275,7 @@ def watchable_updates(user: User) -> QuerySet:
         user=user, role=FamilyMembership.Role.RELATIVE, revoked_at__isnull=True, update_view__sees_updates=False
     ).values("admission_id")
     return (
-        Update.objects.filter(admission__in=watchable_admissions(user).values("pk"))
+        Update.objects.filter(admission__in=watchable_admissions(user).values("pk"), sent_at__isnull=False)
         .exclude(admission_id__in=limited)
         .select_related("admission", "author")
     )
@@ -283,3 +283,18 @@ def watchable_updates(user: User) -> QuerySet:
 
 def get_watchable_update(user: User, update_id: int):
     return _get(watchable_updates(user), update_id)
+
+
+def get_own_update_draft(user: User, update_id: int):
+    """An update this nurse is still writing, of a baby they nurse: only its author sees it before it is sent."""
+    from cradle.updates.models import Update
+
+    units = staff_unit_ids(user, Role.NURSE)
+    return _get(
+        Update.objects.select_related("admission"),
+        update_id,
+        author=user,
+        sent_at__isnull=True,
+        admission__unit_id__in=units,
+        admission__discharged_at__isnull=True,
+    )

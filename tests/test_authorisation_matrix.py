@@ -82,17 +82,36 @@ def own_keepsake(w, tag):
 def update_with_photo(w, tag):
     """A care-team update with a photo, of the family's baby."""
     import numpy as np
+    from django.utils.timezone import now
 
     from cradle.updates import photos, sealed
     from cradle.updates.models import Update
 
     f = w.families[tag]
-    update = Update.objects.filter(admission=f.admission).first()
+    update = Update.objects.filter(admission=f.admission, sent_at__isnull=False).first()
     if update is None:
-        update = Update.objects.create(admission=f.admission, has_photo=True, photo_source="upload")
+        update = Update.objects.create(admission=f.admission, has_photo=True, photo_source="upload", sent_at=now())
         sealed.put_text(update, "a quiet night")
         sealed.put_photo(update, photos._jpeg(np.full((48, 64, 3), 128, np.uint8)))
     return {"update_id": update.pk}
+
+
+def update_draft(w, tag):
+    """A photo the family's nurse took for an update and has not sent yet."""
+    import numpy as np
+
+    from cradle.updates import photos, sealed
+    from cradle.updates.models import Update
+    from cradle.viewing import storage
+
+    f = w.families[tag]
+    nurse = w.users["nurse1" if tag == "a" else "nurse2"]
+    draft = Update.objects.filter(admission=f.admission, sent_at__isnull=True).first()
+    if draft is None:
+        draft = Update.objects.create(admission=f.admission, author=nurse, has_photo=True, photo_source="live")
+        storage.segment_store().admit(f.admission.media_id)
+        sealed.put_photo(draft, photos._jpeg(np.full((48, 64, 3), 128, np.uint8)))
+    return {"update_id": draft.pk}
 
 
 WATCHERS = {"a": {"parent_a", "relative_a", "nurse1"}, "b": {"parent_b", "nurse2"}}
@@ -131,6 +150,8 @@ MATRIX: dict[str, Route] = {
     # unless the parents chose otherwise); parents choose what relatives see.
     "compose_update": Route(ADMISSION, UNIT_NURSES),
     "update_photo": Route(update_with_photo, WATCHERS),
+    # A photo not yet sent: its nurse only.
+    "update_draft_photo": Route(update_draft, UNIT_NURSES),
     "update_relatives": Route(ADMISSION, PARENTS),
     "relative_view": Route(RELATIVE, PARENTS, method="post", data={"sees_updates": "no"}),
     # Each person's own notification choices and push subscriptions.

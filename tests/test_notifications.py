@@ -251,3 +251,16 @@ def test_cradle_init_makes_the_push_key(settings, tmp_path, db):
     call_command("init", stdout=open(os.devnull, "w"))  # noqa: SIM115
     assert stat.S_IMODE(settings.VAPID_KEY_FILE.stat().st_mode) == 0o600
     assert webpush.public_key(webpush.load_key(settings.VAPID_KEY_FILE))
+
+
+def test_notices_are_written_in_the_language_the_person_reads_cradle_in(world, smtp, addresses):
+    fam = addresses
+    parent = world.client("parent_a")
+    parent.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+    parent.get(reverse("baby", args=[fam.admission.pk]))
+    assert Preference.objects.get(user=fam.parent).language == "zh-hans"
+    _send_update(world, fam)
+    outbox.send_due()
+    by_address = {m["X-Envelope-To"]: body(m) for m in smtp.messages}
+    assert "医护团队在 Cradle 中给您发了一条动态。" in by_address["mum@example.com"]
+    assert "The care team sent you an update in Cradle." in by_address["grandpa@example.com"]

@@ -23,7 +23,15 @@ WORDS = "Slept well after her feed, first cuddle with mum tomorrow."
 
 
 def _send(client, admission, **data):
-    return client.post(reverse("compose_update", args=[admission.pk]), {"text": WORDS, **data})
+    """Writes an update; with a photo, looks at it as the nurse does, then sends it."""
+    url = reverse("compose_update", args=[admission.pk])
+    response = client.post(url, {"text": WORDS, **data})
+    draft = Update.objects.filter(sent_at__isnull=True).order_by("-pk").first()
+    if data.get("photo") not in ("live", "upload") or response.status_code != 200 or draft is None:
+        return response
+    assert reverse("update_draft_photo", args=[draft.pk]) in response.content.decode()
+    kept = {k: v for k, v in data.items() if k not in ("photo", "upload")}
+    return client.post(url, {"text": WORDS, **kept, "photo": "taken", "draft": str(draft.pk)})
 
 
 def _jpeg(data: bytes) -> np.ndarray:
@@ -196,3 +204,89 @@ def test_another_babys_clip_cannot_be_attached(world):
     fam_a, fam_b = world.families["a"], world.families["b"]
     response = _send(world.client("nurse1"), fam_a.admission, clip=str(fam_b.clip_id))
     assert response.status_code == 200 and not Update.objects.exists()
+
+
+def test_parents_see_who_looked_at_a_care_team_photo(world):
+    fam = world.families["a"]
+    real_clip(fam, 2)
+    _send(world.client("nurse1"), fam.admission, photo="live")
+    update = Update.objects.get()
+    assert world.client("relative_a").get(reverse("update_photo", args=[update.pk])).status_code == 200
+    body = world.client("parent_a").get(reverse("who_watched", args=[fam.admission.pk])).content.decode()
+    assert "Relative A" in body and "saw a photo from the care team" in body
+
+
+def test_a_photo_claiming_a_huge_picture_is_refused_before_decoding(world):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from cradle.updates.photos import PhotoRefused, redact_upload
+
+    buffer = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(buffer, format="PNG")  # 81 megapixels in a few kilobytes
+    with pytest.raises(PhotoRefused, match="too large"):
+        redact_upload(buffer.getvalue())
+    fam = world.families["a"]
+    upload = SimpleUploadedFile("big.png", buffer.getvalue(), content_type="image/png")
+    assert _send(world.client("nurse1"), fam.admission, photo="upload", upload=upload).status_code == 200
+    assert not Update.objects.exists()
+
+
+def test_the_nurse_sees_the_photo_before_it_is_sent_and_the_family_does_not(world):
+    fam = world.families["a"]
+    real_clip(fam, 2)
+    nurse = world.client("nurse1")
+    url = reverse("compose_update", args=[fam.admission.pk])
+    response = nurse.post(url, {"text": WORDS, "photo": "live"})
+    draft = Update.objects.get()
+    assert response.status_code == 200 and draft.sent_at is None and draft.has_photo
+    preview = nurse.get(reverse("update_draft_photo", args=[draft.pk]))
+    assert preview.status_code == 200 and preview["Content-Type"] == "image/jpeg"
+    # Nobody else sees a draft: not the family, not another nurse, not on the timeline.
+    assert world.client("parent_a").get(reverse("update_photo", args=[draft.pk])).status_code == 404
+    assert world.client("parent_a").get(reverse("update_draft_photo", args=[draft.pk])).status_code == 404
+    assert world.client("nurse2").get(reverse("update_draft_photo", args=[draft.pk])).status_code == 404
+    assert WORDS not in world.client("parent_a").get(reverse("baby", args=[fam.admission.pk])).content.decode()
+    assert not Event.objects.filter(action="update.sent").exists()
+    # Choosing no photo after all sends the words alone and destroys the photo taken.
+    nurse.post(url, {"text": WORDS, "photo": "", "draft": str(draft.pk)})
+    (sent,) = Update.objects.all()
+    assert sent.sent_at is not None and not sent.has_photo
+    with pytest.raises(StoreError):
+        sealed.photo(draft)
+
+
+def test_an_uploaded_photo_survives_the_warning_about_the_words(world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    fam = world.families["a"]
+    nurse = world.client("nurse1")
+    url = reverse("compose_update", args=[fam.admission.pk])
+    upload = SimpleUploadedFile("cot.png", _card("  "), content_type="image/png")
+    text = "Weighed again on 2026-11-30."
+    response = nurse.post(url, {"text": text, "photo": "upload", "upload": upload})
+    assert 'id="phi-warning"' in response.content.decode()
+    draft = Update.objects.get()
+    nurse.post(url, {"text": text, "photo": "taken", "draft": str(draft.pk), "send_anyway": "yes"})
+    draft.refresh_from_db()
+    assert draft.sent_at is not None and draft.has_photo and draft.photo_source == "upload"
+
+
+def test_a_draft_not_sent_within_the_hour_is_destroyed(world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cradle.updates import service
+
+    fam = world.families["a"]
+    real_clip(fam, 2)
+    world.client("nurse1").post(reverse("compose_update", args=[fam.admission.pk]), {"text": WORDS, "photo": "live"})
+    draft = Update.objects.get()
+    assert service.forget_drafts() == 0
+    Update.objects.update(created_at=timezone.now() - timedelta(hours=2))
+    assert retention.run()["update_drafts_destroyed"] == 1 and not Update.objects.exists()
+    with pytest.raises(StoreError):
+        sealed.photo(draft)

@@ -11,10 +11,9 @@ from ninja.security import django_auth
 from cradle import scope
 from cradle.accounts import sessions
 from cradle.accounts.models import DeviceSession
-from cradle.audit.actions import Action
+from cradle.audit.actions import WATCH_ACTIONS, Action
 from cradle.audit.log import record
 from cradle.audit.models import Event
-from cradle.audit.views import WATCH_ACTIONS
 from cradle.unit.models import Admission, StaffMembership
 from cradle.viewing import states
 

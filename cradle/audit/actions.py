@@ -17,6 +17,7 @@ class Action(models.TextChoices):
     LIVE_PLAYLIST = "live.playlist", _("Started the live picture")
     LIVE_SEGMENT = "live.segment", _("Received a second of live video")
     LIVE_KEY = "live.key", _("Received a live video key")
+    LIVE_STILL = "live.still", _("Received a still of the live picture")
     CLIP_PLAYLIST = "clip.playlist", _("Started a clip")
     CLIP_SEGMENT = "clip.segment", _("Received a second of a clip")
     CLIP_KEY = "clip.key", _("Received a clip's video key")
@@ -73,6 +74,10 @@ class Action(models.TextChoices):
     UNIT_BOARD_VIEW = "unit.board_view", _("Opened the unit board")
     BED_CREATED = "bed.created", _("Bed created")
     CAMERA_CREATED = "camera.created", _("Camera created")
+    CAMERA_SET_UP = "camera.set_up", _("Set up a camera")
+    CAMERA_CHANGED = "camera.changed", _("Changed a camera's settings")
+    CAMERA_CHECKED = "camera.checked", _("Checked a camera")
+    CAMERA_RETIRED = "camera.retired", _("Retired a camera")
     CAMERA_PAUSED = "camera.paused", _("Paused a camera")
     CAMERA_RESUMED = "camera.resumed", _("Resumed a camera")
     CAMERA_DAILY_CLIP_SET = "camera.daily_clip_set", _("Set the daily clip")
@@ -106,12 +111,13 @@ class Action(models.TextChoices):
     BACKUP_RESTORED = "backup.restored", _("Backup restored")
 
 
-# The per-second rows of watching: a viewing is its page, playlist or clip opening; these are folded into it on the
-# search page unless the officer asks for every row.
+# The per-second rows of watching (and the ward board's refreshing stills): a viewing is its page, playlist or clip
+# opening; these are folded into it on the search page unless the officer asks for every row.
 FOLDED = frozenset(
     {
         Action.LIVE_SEGMENT,
         Action.LIVE_KEY,
+        Action.LIVE_STILL,
         Action.CLIP_SEGMENT,
         Action.CLIP_KEY,
         Action.BABY_STATUS,
@@ -119,7 +125,7 @@ FOLDED = frozenset(
     }
 )
 
-# What a parent sees on "Who watched": every way of looking at their baby.
+# What a parent sees on "Who watched": every way of looking at their baby, a care-team photo included.
 WATCH_ACTIONS = (
     Action.BABY_VIEW,
     Action.LIVE_PLAYLIST,
@@ -128,6 +134,7 @@ WATCH_ACTIONS = (
     Action.CLIP_PLAYLIST,
     Action.CLIP_SEGMENT,
     Action.CLIP_KEY,
+    Action.UPDATE_PHOTO,
 )
 
 _GROUPS = {

@@ -19,8 +19,8 @@ from cradle.audit.actions import Action
 from cradle.audit.log import alert_privacy_officers, record
 from cradle.audit.models import Alert, Event
 
-MEDIA_PLAYLISTS = ("live.playlist", "clip.playlist")
-STAFF_MEDIA = ("baby.view", "live.playlist", "clip.playlist")
+MEDIA_PLAYLISTS = (Action.LIVE_PLAYLIST, Action.CLIP_PLAYLIST)
+STAFF_MEDIA = (Action.BABY_VIEW, Action.LIVE_PLAYLIST, Action.CLIP_PLAYLIST)
 
 
 def _limits() -> dict:

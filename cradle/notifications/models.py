@@ -35,6 +35,8 @@ class Preference(models.Model):
     digest_at = models.TimeField(_("daily message at"), default=time(19, 0))
     # The person's own zone, taken from their browser when they save, for quiet hours and the daily message.
     time_zone = models.CharField(max_length=64, blank=True)
+    # The language the person last read Cradle in (their baby's page, this form): notices are written in it.
+    language = models.CharField(max_length=10, blank=True)
 
     def wants(self, kind: str) -> bool:
         return bool(getattr(self, kind, False))

@@ -54,6 +54,18 @@ def preference(user) -> Preference:
     return Preference.objects.filter(user=user).first() or Preference(user=user)
 
 
+def remember_language(user, language: str) -> None:
+    """Notes the language the person reads Cradle in, for their notices (one read; a write only when it changed)."""
+    known = dict(settings.LANGUAGES)
+    if not user.is_authenticated or language not in known:
+        return
+    current = Preference.objects.filter(user=user).values_list("language", flat=True).first()
+    if current is None:
+        Preference.objects.get_or_create(user=user, defaults={"language": language})
+    elif current != language:
+        Preference.objects.filter(user=user).update(language=language)
+
+
 def _local(pref: Preference, now: datetime) -> datetime:
     return timezone.localtime(now, zone(pref.time_zone) or timezone.get_default_timezone())
 
@@ -167,7 +179,7 @@ def send_due(now: datetime | None = None) -> int:
             continue
         ids = [n.pk for n in wanted]
         try:
-            with translation.override(getattr(pref.user, "language", None) or settings.LANGUAGE_CODE):
+            with translation.override(pref.language or settings.LANGUAGE_CODE):
                 _deliver(pref, _words(Counter(n.kind for n in wanted)))
         except (OSError, webpush.PushError) as e:
             log.warning("a notification could not be sent: %s", e)

@@ -30,6 +30,7 @@ def choices(request: HttpRequest) -> HttpResponse:
     pref = form.save(commit=False)
     if zone(request.COOKIES.get(COOKIE, "")) is not None:
         pref.time_zone = request.COOKIES[COOKIE]
+    pref.language = getattr(request, "LANGUAGE_CODE", "") or pref.language
     pref.save()
     record(request, Action.NOTIFICATION_SETTINGS, changed=sorted(form.changed_data))
     messages.success(request, _("Your notification choices have been saved."))

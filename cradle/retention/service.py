@@ -28,6 +28,7 @@ from cradle.notifications.models import Kind
 from cradle.notifications.outbox import tell_family
 from cradle.retention.ledger import LedgerError, ShredLedger
 from cradle.unit.models import Admission, Bed, Camera, Invitation
+from cradle.updates import service as update_service
 from cradle.updates.models import Update
 from cradle.viewing import edge
 from cradle.viewing.models import Clip, LiveSegment
@@ -321,6 +322,8 @@ def run(now: datetime | None = None) -> dict[str, int]:
     counts["admissions_shredded"] = len(due)
     counts["objects_destroyed"] = sum(shred(a, "retention") for a in due)
     counts["trace_files_removed"] = evidence.sweep()
+    # Photos a nurse took for an update and never sent.
+    counts["update_drafts_destroyed"] = update_service.forget_drafts()
     store = segment_store()
     counts["unfinished_writes_removed"] = store.media_backend.sweep(older_than_s=UNFINISHED_WRITE_SECONDS)
     if store.key_backend is not store.media_backend:

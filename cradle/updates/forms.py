@@ -19,13 +19,23 @@ class UpdateForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("A few words about the day. No names, numbers or dates of birth: the family knows them."),
     )
-    photo = forms.ChoiceField(label=_("Photo"), choices=PHOTO_CHOICES, required=False, widget=forms.RadioSelect)
+    photo = forms.ChoiceField(
+        label=_("Photo"),
+        choices=PHOTO_CHOICES,
+        required=False,
+        widget=forms.RadioSelect,
+        help_text=_("A photo is shown to you, redacted, before the update goes."),
+    )
     upload = forms.ImageField(label=_("Photo to upload"), required=False)
     clip = forms.TypedChoiceField(label=_("A kept clip"), coerce=int, required=False, empty_value=None)
+    # The photo already taken and shown to the nurse (an unsent update of theirs).
+    draft = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, clips=(), **kwargs) -> None:
+    def __init__(self, *args, clips=(), taken: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["clip"].choices = [("", _("No clip")), *clips]
+        if taken:
+            self.fields["photo"].choices = [("taken", _("The photo shown above")), *self.PHOTO_CHOICES]
 
     def clean(self):
         data = super().clean()

@@ -21,6 +21,9 @@ class Update(models.Model):
     has_photo = models.BooleanField(default=False)
     # Where the photo came from: the redacted live picture, or a redacted upload.
     photo_source = models.CharField(max_length=10, blank=True)
+    # None while the nurse is still looking at the photo (a draft only its author sees); drafts not sent within
+    # DRAFT_HOURS are destroyed by the housekeeping.
+    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

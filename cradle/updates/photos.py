@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 12 * 2**20
 MAX_SIDE = 1600  # stored photos are shrunk to this on their longer side
+# A small file can claim a huge picture (a "decompression bomb"); its size is read from the header before decoding.
+MAX_PIXELS = 40_000_000
 UPLOAD_DEADLINE_S = 60.0
 JPEG_QUALITY = 88
 
@@ -90,6 +92,8 @@ def redact_upload(data: bytes, detectors: Callable[[], WardDetectors] | None = N
         raise PhotoRefused(_("The file is empty."))
     if len(data) > MAX_UPLOAD_BYTES:
         raise PhotoRefused(_("The photo is larger than 12 MB; please send a smaller one."))
+    if _claimed_pixels(data) > MAX_PIXELS:
+        raise PhotoRefused(_("The photo is too large (over 40 megapixels); please send a smaller one."))
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.ndim != 3 or min(image.shape[:2]) < 16:
         raise PhotoRefused(_("The file is not a photo Cradle can read (JPEG, PNG or WebP)."))
@@ -107,6 +111,23 @@ def redact_upload(data: bytes, detectors: Callable[[], WardDetectors] | None = N
     if len(safe) != 1 or safe[0].screened:
         raise PhotoRefused(_("The photo could not be checked for names and numbers, so it was not sent."))
     return _jpeg(safe[0].image)
+
+
+def _claimed_pixels(data: bytes) -> int:
+    """The picture size the file's header claims (0 when Pillow cannot read it; OpenCV then refuses it too)."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as header:
+                width, height = header.size
+    except Exception:
+        return 0
+    return width * height
 
 
 def viewer_variant(device: DeviceSession, source: str) -> Variant:

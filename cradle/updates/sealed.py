@@ -6,6 +6,8 @@ admission destroys them with its video, and retention's proof that expired media
 
 from __future__ import annotations
 
+import contextlib
+
 from cradle.media.store import StoreError
 from cradle.updates.models import Update
 from cradle.viewing.storage import segment_store
@@ -42,3 +44,11 @@ def text(update: Update) -> str | None:
 def photo(update: Update) -> bytes:
     """The redacted, unmarked photo (StoreError when it is gone); only cradle.updates.photos.for_viewer sends it."""
     return segment_store().get(*_place(update, PHOTO))
+
+
+def forget(update: Update) -> None:
+    """Removes the update's sealed objects (a draft never sent); gone already is fine."""
+    store = segment_store()
+    for what in (TEXT, PHOTO):
+        with contextlib.suppress(StoreError):
+            store.delete(*_place(update, what))

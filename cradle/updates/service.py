@@ -3,21 +3,44 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
 from cradle import scope
 from cradle.audit.actions import Action
 from cradle.audit.log import record
+from cradle.media.store import StoreError
 from cradle.unit.models import Admission, FamilyMembership
 from cradle.updates import sealed
 from cradle.updates.models import RelativeView, Update
 from cradle.viewing.models import Clip
+from cradle.viewing.storage import segment_store
 
 MAX_TEXT = 1000
+# A draft (a photo the nurse has not sent yet) is destroyed after this long.
+DRAFT_AGE = timedelta(hours=1)
+
+
+def draft(request: HttpRequest, admission: Admission, photo: bytes, photo_source: str) -> Update:
+    """Seals a photo the nurse has just taken or uploaded as an update only they see until they send it."""
+    if admission.shredded_at is not None:
+        raise StoreError("The baby's media has been destroyed; no update can be kept for them.")
+    update = Update.objects.create(admission=admission, author=request.user, has_photo=True, photo_source=photo_source)
+    update.admission = admission
+    store = segment_store()
+    store.admit(admission.media_id)
+    sealed.put_photo(update, photo)
+    return update
+
+
+def discard(update: Update) -> None:
+    """Destroys a draft's photo and its row."""
+    sealed.forget(update)
+    update.delete()
 
 
 def send(
@@ -25,30 +48,28 @@ def send(
     admission: Admission,
     text: str,
     *,
-    photo: bytes | None = None,
-    photo_source: str = "",
+    draft: Update | None = None,
     clip: Clip | None = None,
     warned: list[str] | None = None,
 ) -> Update:
-    """Seals and records a new update from the requesting nurse, and queues the family's notifications."""
+    """Seals the words and sends the update (with the draft's photo, if any); audits it and queues the family's
+    notices."""
+    now = timezone.now()
     with transaction.atomic():
-        update = Update.objects.create(
-            admission=admission,
-            author=request.user,
-            clip=clip,
-            has_photo=photo is not None,
-            photo_source=photo_source if photo is not None else "",
-        )
+        if draft is None:
+            update = Update.objects.create(admission=admission, author=request.user, created_at=now, sent_at=now)
+        else:
+            update = draft
         update.admission = admission
         sealed.put_text(update, text)
-        if photo is not None:
-            sealed.put_photo(update, photo)
+        Update.objects.filter(pk=update.pk).update(clip=clip, created_at=now, sent_at=now)
+        update.clip, update.created_at, update.sent_at = clip, now, now
     record(
         request,
         Action.UPDATE_SENT,
         admission=admission,
         update=update.pk,
-        photo=photo_source if photo is not None else "",
+        photo=update.photo_source if update.has_photo else "",
         clip=clip.pk if clip else None,
         characters=len(text),
         # Which kinds of detail the PHI check warned of, and that the nurse sent anyway; never the words.
@@ -58,6 +79,14 @@ def send(
 
     notify.queue_update(update)
     return update
+
+
+def forget_drafts(older_than: timedelta = DRAFT_AGE) -> int:
+    """Destroys drafts their nurse never sent; gives how many."""
+    stale = list(Update.objects.filter(sent_at__isnull=True, created_at__lt=timezone.now() - older_than))
+    for update in stale:
+        discard(update)
+    return len(stale)
 
 
 @dataclass

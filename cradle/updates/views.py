@@ -22,55 +22,89 @@ _NO_STORE = {"Cache-Control": "no-store, private", "X-Content-Type-Options": "no
 
 @login_required
 def compose(request: HttpRequest, admission_id: int) -> HttpResponse:
-    """Write an update; words that look identifying are shown back as a warning before anything is sent."""
+    """Write an update. A photo, once taken or uploaded (and redacted), is shown to the nurse before anything is sent;
+    words that look identifying are shown back as a warning. Nothing reaches the family until the nurse sends."""
     admission = scope.get_nursed_admission(request.user, admission_id)
     clips = [
         (c.pk, f"{timezone.localtime(c.created_at):%Y-%m-%d %H:%M} · {round(c.duration)} s")
         for c in admission.clips.all()[:20]
     ]
-    form = UpdateForm(request.POST or None, request.FILES or None, clips=clips)
-    findings: list[phi.Finding] = []
-    if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        findings = phi.check(d["text"], admission)
-        if findings and request.POST.get("send_anyway") != "yes":
-            return render(request, "updates/compose.html", _context(admission, form, findings, warned=True))
+    draft = _draft(request, admission)
+    form = UpdateForm(request.POST or None, request.FILES or None, clips=clips, taken=draft is not None)
+    if request.method != "POST" or not form.is_valid():
+        return render(request, "updates/compose.html", _context(admission, form, [], draft))
+    d = form.cleaned_data
+    findings = phi.check(d["text"], admission)
+    if d["photo"] in ("live", "upload"):
         try:
-            photo = _photo(admission, d, request)
+            photo = _photo(admission, d)
         except photos.PhotoRefused as e:
             record(request, Action.UPDATE_PHOTO_REFUSED, admission=admission, outcome="failed", reason=str(e))
             form.add_error("photo", str(e))
-            return render(request, "updates/compose.html", _context(admission, form, findings))
-        clip = admission.clips.filter(pk=d["clip"]).first() if d["clip"] else None
-        service.send(
-            request,
-            admission,
-            d["text"].strip(),
-            photo=photo,
-            photo_source=d["photo"] if photo else "",
-            clip=clip,
-            warned=sorted({f.kind for f in findings}),
-        )
-        messages.success(request, _("The update was sent to the family."))
-        return redirect("bed", bed_id=admission.bed_id)
-    return render(request, "updates/compose.html", _context(admission, form, findings))
+            return render(request, "updates/compose.html", _context(admission, form, findings, draft))
+        if draft is not None:
+            service.discard(draft)
+        draft = service.draft(request, admission, photo, d["photo"])
+        # The nurse sees the photo first: the same form again, now offering the photo just taken.
+        data = request.POST.copy()
+        data["photo"], data["draft"] = "taken", str(draft.pk)
+        form = UpdateForm(data, clips=clips, taken=True)
+        form.is_valid()
+        return render(request, "updates/compose.html", _context(admission, form, findings, draft))
+    if findings and request.POST.get("send_anyway") != "yes":
+        return render(request, "updates/compose.html", _context(admission, form, findings, draft))
+    if d["photo"] != "taken" and draft is not None:
+        service.discard(draft)
+        draft = None
+    clip = admission.clips.filter(pk=d["clip"]).first() if d["clip"] else None
+    service.send(
+        request, admission, d["text"].strip(), draft=draft, clip=clip, warned=sorted({f.kind for f in findings})
+    )
+    messages.success(request, _("The update was sent to the family."))
+    return redirect("bed", bed_id=admission.bed_id)
 
 
-def _photo(admission, data, request) -> bytes | None:
+def _draft(request: HttpRequest, admission):
+    """The nurse's own unsent update named by the form, or None (a draft of another nurse or baby is a 404)."""
+    raw = request.POST.get("draft", "")
+    if not raw.isdigit():
+        return None
+    draft = scope.get_own_update_draft(request.user, int(raw))
+    if draft.admission_id != admission.pk:
+        raise Http404
+    return draft
+
+
+def _photo(admission, data) -> bytes:
     if data["photo"] == "live":
         return photos.from_live_picture(admission)
-    if data["photo"] == "upload":
-        return photos.redact_upload(data["upload"].read())
-    return None
+    return photos.redact_upload(data["upload"].read())
 
 
-def _context(admission, form, findings, warned: bool = False) -> dict:
+def _context(admission, form, findings, draft=None) -> dict:
     return {
         "admission": admission,
         "form": form,
         "findings": [(phi.KINDS[f.kind], f.text) for f in findings],
-        "warned": warned,
+        "warned": bool(findings),
+        "draft": draft,
     }
+
+
+@login_required
+def draft_photo(request: HttpRequest, update_id: int) -> HttpResponse:
+    """The photo of a draft, for its nurse to check before sending: marked for the nurse's session like any copy."""
+    device = getattr(request, "device_session", None)
+    update = scope.get_own_update_draft(request.user, update_id)
+    if device is None or not update.has_photo:
+        raise Http404
+    day = f"{timezone.localtime(update.created_at):%Y-%m-%d}"
+    try:
+        data, variant = photos.for_viewer(sealed.photo(update), f"update-{update.pk}", device, day)
+    except StoreError:
+        raise Http404 from None
+    record(request, Action.UPDATE_PHOTO, admission=update.admission, update=update.pk, variant=int(variant), draft=True)
+    return HttpResponse(data, content_type="image/jpeg", headers=_NO_STORE)
 
 
 @login_required

@@ -198,7 +198,7 @@ runFlow("States walk", v, async ({ open }) => {
     await nurse.page.locator(".messages").getByText("Clip kept").waitFor();
     const { page } = parents.en;
     await page.goto(babyUrl);
-    await page.locator('main .list a[href^="/clips/"]').first().click();
+    await page.locator('main ol.timeline a[href^="/clips/"]').first().click();
     await expectPath(page, /^\/clips\/\d+\/$/, "the clip page");
     await page.waitForFunction(() => document.getElementById("video").currentTime > 0.5, null, { timeout: 30_000 });
     await overlayClearOfControls(page);
@@ -215,7 +215,7 @@ runFlow("States walk", v, async ({ open }) => {
     if (!/^cradle-\d{4}-\d{2}-\d{2}\.mp4$/.test(download.suggestedFilename())) throw new Error(`The keepsake is named ${download.suggestedFilename()}.`);
     const zh = parents.zh.page;
     await zh.goto(babyUrl);
-    await zh.locator('main .list a[href^="/clips/"]').first().click();
+    await zh.locator('main ol.timeline a[href^="/clips/"]').first().click();
     await zh.waitForFunction(() => document.getElementById("video").currentTime > 0.5, null, { timeout: 30_000 });
     await shots(zh, "clip", "zh");
     for (const [lang, { page: p }] of both) {

@@ -83,7 +83,9 @@ def test_no_serious_accessibility_violation_on_any_page(browser_tools, transacti
     from cradle.updates import photos, sealed
     from cradle.updates.models import Update
 
-    update = Update.objects.create(admission=admission, has_photo=True, photo_source="live", clip=clip)
+    update = Update.objects.create(
+        admission=admission, has_photo=True, photo_source="live", clip=clip, sent_at=timezone.now()
+    )
     sealed.put_text(update, "Slept well after the evening feed.")
     sealed.put_photo(update, photos._jpeg(np.full((240, 320, 3), 150, np.uint8)))
     kept = keepsake.reserve(people["PARENT"], clip, 5, device)

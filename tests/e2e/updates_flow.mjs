@@ -37,6 +37,16 @@ async function nurseSendsUpdate(page) {
     await page.locator('input[name="photo"][value="live"]').check();
     await screenshot(page, "compose-en.png");
     await page.getByRole("button", { name: "Send the update" }).click();
+  });
+  await step("nurse sees the redacted photo, marked with her own code, before sending", async () => {
+    const img = page.locator("#photo-preview img");
+    await img.waitFor();
+    await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle());
+    if (!(await page.locator('input[name="photo"][value="taken"]').isChecked())) {
+      throw new Error("The form does not offer the photo just taken.");
+    }
+    await screenshot(page, "compose-preview-en.png");
+    await page.getByRole("button", { name: "Send the update" }).click();
     await expectPath(page, new RegExp(`^/beds/${v.BED_ID}/$`), "the bed page after sending");
     await page.getByText("The update was sent to the family.").waitFor();
   });

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import template
 
+from cradle.notifications import outbox
 from cradle.updates import service
 
 register = template.Library()
@@ -10,4 +11,6 @@ register = template.Library()
 @register.inclusion_tag("updates/timeline.html", takes_context=True)
 def updates_timeline(context, admission, clips):
     """The family's timeline of care-team updates and kept clips (readable updates only; reading is audited)."""
-    return {"items": service.timeline(context["request"], admission, clips)}
+    request = context["request"]
+    outbox.remember_language(request.user, getattr(request, "LANGUAGE_CODE", ""))
+    return {"items": service.timeline(request, admission, clips)}
