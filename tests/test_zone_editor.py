@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from cradle.audit.models import Event
-from cradle.viewing.worker import camera_policy, policy_stamp
+from cradle.viewing.camera_config import camera_policy, policy_stamp
 
 AREA = [[0.1, 0.2], [0.7, 0.2], [0.7, 0.9], [0.1, 0.9]]
 ZONE = [[0.8, 0.0], [1.0, 0.0], [1.0, 0.3], [0.8, 0.3]]

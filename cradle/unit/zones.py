@@ -44,13 +44,13 @@ def _drawn(policy: CameraPolicy) -> dict:
 
 
 def _policy(camera: Camera) -> CameraPolicy:
-    from cradle.viewing.worker import camera_policy
+    from cradle.viewing.camera_config import camera_policy
 
     return camera_policy(camera.pk)
 
 
 def _path(camera: Camera) -> Path | None:
-    from cradle.viewing.worker import policy_path
+    from cradle.viewing.camera_config import policy_path
 
     return policy_path(camera.pk)
 
@@ -58,7 +58,7 @@ def _path(camera: Camera) -> Path | None:
 @login_required
 def zones(request: HttpRequest, camera_id: int) -> HttpResponse:
     camera = scope.get_nursed_camera(request.user, camera_id)
-    from cradle.viewing.worker import delivery
+    from cradle.viewing.camera_config import delivery
 
     settings = delivery(camera)
     return render(
@@ -82,7 +82,7 @@ def zones_frame(request: HttpRequest, camera_id: int) -> HttpResponse:
     text masked and outlined), as JPEG; 503 with one line when the camera gives none."""
     from cradle.media.camera_check import check_camera
     from cradle.unit.cameras import check_pool
-    from cradle.viewing.worker import delivery
+    from cradle.viewing.camera_config import delivery
 
     camera = scope.get_nursed_camera(request.user, camera_id)
     settings = delivery(camera)

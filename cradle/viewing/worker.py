@@ -14,7 +14,6 @@ import logging
 import threading
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connections
@@ -22,15 +21,15 @@ from django.db.models import Max
 from django.utils import timezone
 
 from cradle import metrics, tasks
-from cradle.media.errors import MediaError
 from cradle.media.fingerprint import fingerprint_segment
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import Segment, decode
-from cradle.media.live import CameraPipeline, LiveSettings, live_settings
-from cradle.media.redact import CameraPolicy, DetectorPool, load_policy
+from cradle.media.live import CameraPipeline, live_settings
+from cradle.media.redact import DetectorPool
 from cradle.outage import StateLog
 from cradle.unit.models import Admission, Camera
 from cradle.viewing import fastpath, keepsake
+from cradle.viewing.camera_config import camera_policy, delivery, policy_stamp, run_config
 from cradle.viewing.leases import HOUSEKEEPING, Leaseholder, LeaseLost, camera_lease, fair_share
 from cradle.viewing.models import Lease, LiveSegment
 from cradle.viewing.storage import mark_key, segment_store
@@ -38,55 +37,6 @@ from cradle.viewing.storage import mark_key, segment_store
 log = logging.getLogger(__name__)
 
 VARIANT_OBJECTS = ("A", "B", "ref")
-
-
-WHOLE_PICTURE = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
-
-
-def policy_path(camera_id: int) -> Path | None:
-    """Where a camera's redaction settings live (CAMERA_CONFIG_DIR/<id>.json), or None without a folder."""
-    folder = settings.CRADLE["CAMERA_CONFIG_DIR"]
-    return Path(folder) / f"{camera_id}.json" if folder else None
-
-
-def policy_stamp(camera_id: int) -> tuple[int, int] | None:
-    """Changes whenever the camera's settings file does (written, replaced or removed)."""
-    path = policy_path(camera_id)
-    try:
-        info = path.stat() if path is not None else None
-    except OSError:
-        return None
-    return (info.st_mtime_ns, info.st_size) if info is not None else None
-
-
-def run_config(camera: Camera) -> tuple:
-    """What a running pipeline was started with: a change restarts it."""
-    return (camera.source_url, camera.source_credentials, camera.width, camera.height, camera.fps)
-
-
-def camera_policy(camera_id: int) -> CameraPolicy:
-    """The camera's redaction settings from CAMERA_CONFIG_DIR, or the defaults when it has no file there.
-
-    A file that cannot be read fails closed: the whole picture is masked (and the reason logged) rather than the
-    camera running without the shown area someone set for it.
-    """
-    path = policy_path(camera_id)
-    if path is None or not path.exists():
-        return CameraPolicy()
-    try:
-        return load_policy(path)
-    except MediaError as exc:
-        log.error("camera %s: its configuration is unusable, so its whole picture is masked: %s", camera_id, exc)
-        return CameraPolicy(zones=(WHOLE_PICTURE,))
-
-
-def delivery(camera: Camera) -> LiveSettings:
-    """The size and rate the unit delivers from a camera: what its administrator set, else what its address says
-    (a simulated camera) or the defaults."""
-    base = live_settings(camera.source_url)
-    return LiveSettings(
-        fps=float(camera.fps or base.fps), width=camera.width or base.width, height=camera.height or base.height
-    )
 
 
 # How often a running camera looks at its settings file for a new shown area or zones (a stat call).
