@@ -8,7 +8,7 @@ from cradle.api.routes import api
 from cradle.audit import views as audit
 from cradle.forensics import views as forensics
 from cradle.integrations.adt import views as feed
-from cradle.unit import cameras, ward
+from cradle.unit import cameras, ward, zones
 from cradle.unit import views as unit
 from cradle.viewing import keepsake_pages as keepsakes
 from cradle.viewing import stills
@@ -66,6 +66,10 @@ urlpatterns = [
     path("cameras/<id:camera_id>/", cameras.camera_edit, name="camera_edit"),
     path("cameras/<id:camera_id>/check/", cameras.camera_check, name="camera_check"),
     path("cameras/<id:camera_id>/retire/", cameras.camera_retire, name="camera_retire"),
+    path("cameras/<id:camera_id>/zones/", zones.zones, name="zones"),
+    path("cameras/<id:camera_id>/zones/picture.jpg", zones.zones_frame, name="zones_frame"),
+    path("cameras/<id:camera_id>/zones/save/", zones.zones_save, name="zones_save"),
+    path("cameras/<id:camera_id>/zones/undo/", zones.zones_undo, name="zones_undo"),
     path("units/<id:unit_id>/feed/", feed.feed_beds, name="feed_beds"),
     path("cameras/<id:camera_id>/pause/", unit.pause_camera, name="pause_camera"),
     path("cameras/<id:camera_id>/resume/", unit.resume_camera, name="resume_camera"),

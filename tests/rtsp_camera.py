@@ -95,3 +95,25 @@ class RtspCamera:
                 self.process.kill()
                 self.process.wait()
             self.process = None
+
+
+def write_ward_file(path: Path, sim_url: str, seconds: float) -> Path:
+    """An H.264 file of a simulated bed (bed card, monitor, baby) as a ward camera would film it, at the simulated
+    camera's size and rate."""
+    from cradle.media.sim import SimCamera, settings_from_url
+
+    settings = settings_from_url(sim_url)
+    camera = SimCamera(settings)
+    fps = round(settings.fps)
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = settings.width, settings.height, "yuv420p"
+        stream.codec_context.max_b_frames = 0
+        stream.options = {"g": str(fps), "preset": "ultrafast"}
+        stream.time_base = Fraction(1, fps)
+        for i in range(int(fps * seconds)):
+            frame = av.VideoFrame.from_ndarray(camera.frame(i).image, format="bgr24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from cradle.audit.models import Event
 from cradle.unit.models import Bed, Camera
-from cradle.viewing.worker import run_config
+from cradle.viewing.camera_config import run_config
 
 SECRET = "pa:ss w0rd&!"
 

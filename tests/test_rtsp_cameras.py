@@ -189,3 +189,29 @@ def test_an_administrator_checks_an_rtsp_camera_and_sees_only_the_redacted_pictu
     admin.post(reverse("camera_edit", args=[camera.pk]), {**form, "password": "wrong"})
     text = admin.post(reverse("camera_check", args=[camera.pk])).content.decode()
     assert 'data-ok="no"' in text and "The camera refused the user name or password" in text
+
+
+@pytest.mark.nodb
+def test_a_hung_camera_is_covered_told_and_connected_again(camera_file):
+    import os
+    import signal
+
+    camera = RtspCamera(camera_file, free_port()).start()
+    source = CameraSource(camera.url(), SourceSettings(fps=10, width=160, height=120))
+    frames = source.frames()
+    try:
+        assert not next(f for f in frames if not f.lost).lost
+        # The server hangs: its connection stays open, but nothing comes.
+        os.kill(camera.process.pid, signal.SIGSTOP)
+        assert next(f for f in frames if f.lost).lost  # the privacy screen covers the picture
+        end = time.monotonic() + 30
+        while not source.failure and time.monotonic() < end:
+            next(frames)
+        assert source.failure.startswith("The camera stopped sending pictures"), source.failure
+        os.kill(camera.process.pid, signal.SIGCONT)
+        back = next(f for f in frames if not f.lost or time.monotonic() > end + 30)
+        assert not back.lost and source.reconnects >= 1
+    finally:
+        os.kill(camera.process.pid, signal.SIGCONT)
+        source.close()
+        camera.stop()

@@ -50,6 +50,8 @@ def describe_failure(error: BaseException | None, url: str) -> str:
         return "There is no video file at this address."
     if isinstance(error, ConnectionRefusedError) or code == errno.ECONNREFUSED:
         return "Nothing answers at this address and port; check the camera is on and the address is right."
+    if "ExitError" in name or "Immediate exit" in text:  # FFmpeg's read timeout: connected, then nothing came
+        return "The camera stopped sending pictures (nothing for a second); Cradle is connecting to it again."
     if isinstance(error, TimeoutError) or code == errno.ETIMEDOUT or "timed out" in text.lower():
         return "The camera did not answer in time; check it is on and reachable from the Cradle server."
     if "InvalidData" in name:

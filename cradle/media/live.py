@@ -51,6 +51,7 @@ class CameraPipeline:
         source: CameraSource | None = None,
         observe: Callable[[SafeFrame], None] | None = None,
         on_rate: Callable[[float], None] | None = None,
+        tick: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings or live_settings(url)
         s = self.settings
@@ -71,6 +72,8 @@ class CameraPipeline:
         self._captured: list[float] = []  # capture times of the frames of the segment being filled
         self._redactor.on_rate = self._rate_changed
         self._camera_id = camera_id
+        # Called once per camera frame, in the pipeline's thread (the worker looks for new zone settings there).
+        self._tick = tick
 
     def set_policy(self, policy: CameraPolicy) -> None:
         """New redaction settings (shown area, zones) from the next frame released on: frames still held for their
@@ -106,6 +109,8 @@ class CameraPipeline:
             for frame in self._conformed(self._source.frames()):
                 if stop.is_set():
                     break
+                if self._tick is not None:
+                    self._tick()
                 self._emit(self._redactor.push(frame))
             else:
                 self._emit(self._redactor.flush())

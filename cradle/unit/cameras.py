@@ -113,7 +113,7 @@ def _camera_edit(request: HttpRequest, camera: Camera) -> HttpResponse:
 def camera_check(request: HttpRequest, camera_id: int) -> HttpResponse:
     """Connects to the camera and shows one picture, redacted as families would get it, masked areas outlined."""
     from cradle.media.camera_check import check_camera
-    from cradle.viewing.worker import camera_policy, delivery
+    from cradle.viewing.camera_config import camera_policy, delivery
 
     camera = scope.get_administered_camera(request.user, camera_id)
     settings = delivery(camera)

@@ -14,7 +14,6 @@ import logging
 import threading
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connections
@@ -22,15 +21,15 @@ from django.db.models import Max
 from django.utils import timezone
 
 from cradle import metrics, tasks
-from cradle.media.errors import MediaError
 from cradle.media.fingerprint import fingerprint_segment
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import Segment, decode
-from cradle.media.live import CameraPipeline, LiveSettings, live_settings
-from cradle.media.redact import CameraPolicy, DetectorPool, load_policy
+from cradle.media.live import CameraPipeline, live_settings
+from cradle.media.redact import DetectorPool
 from cradle.outage import StateLog
 from cradle.unit.models import Admission, Camera
 from cradle.viewing import fastpath, keepsake
+from cradle.viewing.camera_config import camera_policy, delivery, policy_stamp, run_config
 from cradle.viewing.leases import HOUSEKEEPING, Leaseholder, LeaseLost, camera_lease, fair_share
 from cradle.viewing.models import Lease, LiveSegment
 from cradle.viewing.storage import mark_key, segment_store
@@ -40,54 +39,8 @@ log = logging.getLogger(__name__)
 VARIANT_OBJECTS = ("A", "B", "ref")
 
 
-WHOLE_PICTURE = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
-
-
-def policy_path(camera_id: int) -> Path | None:
-    """Where a camera's redaction settings live (CAMERA_CONFIG_DIR/<id>.json), or None without a folder."""
-    folder = settings.CRADLE["CAMERA_CONFIG_DIR"]
-    return Path(folder) / f"{camera_id}.json" if folder else None
-
-
-def policy_stamp(camera_id: int) -> tuple[int, int] | None:
-    """Changes whenever the camera's settings file does (written, replaced or removed)."""
-    path = policy_path(camera_id)
-    try:
-        info = path.stat() if path is not None else None
-    except OSError:
-        return None
-    return (info.st_mtime_ns, info.st_size) if info is not None else None
-
-
-def run_config(camera: Camera) -> tuple:
-    """What a running pipeline was started with: a change restarts it."""
-    return (camera.source_url, camera.source_credentials, camera.width, camera.height, camera.fps)
-
-
-def camera_policy(camera_id: int) -> CameraPolicy:
-    """The camera's redaction settings from CAMERA_CONFIG_DIR, or the defaults when it has no file there.
-
-    A file that cannot be read fails closed: the whole picture is masked (and the reason logged) rather than the
-    camera running without the shown area someone set for it.
-    """
-    path = policy_path(camera_id)
-    if path is None or not path.exists():
-        return CameraPolicy()
-    try:
-        return load_policy(path)
-    except MediaError as exc:
-        log.error("camera %s: its configuration is unusable, so its whole picture is masked: %s", camera_id, exc)
-        return CameraPolicy(zones=(WHOLE_PICTURE,))
-
-
-def delivery(camera: Camera) -> LiveSettings:
-    """The size and rate the unit delivers from a camera: what its administrator set, else what its address says
-    (a simulated camera) or the defaults."""
-    base = live_settings(camera.source_url)
-    return LiveSettings(
-        fps=float(camera.fps or base.fps), width=camera.width or base.width, height=camera.height or base.height
-    )
-
+# How often a running camera looks at its settings file for a new shown area or zones (a stat call).
+ZONES_CHECK_S = 0.2
 
 # A camera's privacy-screen share is averaged over about this many segments (a minute).
 SHARE_WINDOW = 60
@@ -110,6 +63,7 @@ class CameraRun:
         self._worker = worker
         self.config = run_config(camera)
         self._policy_stamp = policy_stamp(camera.pk)
+        self._zones_checked = time.monotonic()
         store = segment_store()
         store.admit(admission.media_id)
         # The lease remembers the next index even when the live buffer has expired every segment, so that no index
@@ -131,6 +85,7 @@ class CameraRun:
             settings=delivery(camera),
             first_index=next_index,
             observe=self._observe,
+            tick=self._look_for_zones,
             on_rate=lambda fps: metrics.REDACTED_FPS.labels(self._label).set(fps),
         )
         metrics.REDACTED_FPS.labels(self._label).set(self.pipeline.settings.fps)
@@ -143,12 +98,19 @@ class CameraRun:
 
     def refresh(self, camera: Camera) -> None:
         self._paused_until = camera.paused_until
-        stamp = policy_stamp(camera.pk)
+
+    def _look_for_zones(self) -> None:
+        """Applies a changed settings file (the zone editor's shown area and zones) to the running stream, looked at
+        every ZONES_CHECK_S from the pipeline's own thread: no restart, and families see it within about a second."""
+        now = time.monotonic()
+        if now - self._zones_checked < ZONES_CHECK_S:
+            return
+        self._zones_checked = now
+        stamp = policy_stamp(self.camera_id)
         if stamp != self._policy_stamp:
-            # The shown area or zones changed (the zone editor): applied to the running stream, no restart.
             self._policy_stamp = stamp
-            self.pipeline.set_policy(camera_policy(camera.pk))
-            log.info("camera %s: new redaction settings applied", camera.pk)
+            self.pipeline.set_policy(camera_policy(self.camera_id))
+            log.info("camera %s: new redaction settings applied", self.camera_id)
 
     def _observe(self, frame: SafeFrame) -> None:
         metrics.REDACTION_LATENCY.observe(max(0.0, time.monotonic() - frame.arrived))

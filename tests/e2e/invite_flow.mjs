@@ -40,11 +40,12 @@ async function nurseIssuesSlip(page, cfg) {
   await signIn(page, baseUrl, nurse, /^\/units\/\d+\/board\/$/, "the unit board after signing in");
   let bedLabel;
   await step("nurse opens the free bed from the board", async () => {
-    const row = page.locator("table.board tbody tr").filter({ has: page.locator(`a.bed[href="/beds/${bedId}/"]`) });
-    if ((await row.count()) !== 1) throw new Error(`The board has no row for bed ${bedId}.`);
-    bedLabel = (await row.locator("a.bed").innerText()).trim();
+    // A free bed is a compact link in the board's line of free beds, not a tile.
+    const link = page.locator(`.free-beds a.free-bed[href="/beds/${bedId}/"]`);
+    if ((await link.count()) !== 1) throw new Error(`The board lists no free bed ${bedId}.`);
+    bedLabel = (await link.innerText()).trim();
     await screenshot(page, "board.png");
-    await row.getByRole("link", { name: "Free: admit" }).click();
+    await link.click();
     await expectPath(page, new RegExp(`^/beds/${bedId}/$`), "the bed page");
   });
   await step("nurse admits a baby", async () => {
