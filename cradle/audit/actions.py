@@ -78,6 +78,8 @@ class Action(models.TextChoices):
     CAMERA_CHANGED = "camera.changed", _("Changed a camera's settings")
     CAMERA_CHECKED = "camera.checked", _("Checked a camera")
     CAMERA_RETIRED = "camera.retired", _("Retired a camera")
+    CAMERA_ZONE_PICTURE = "camera.zone_picture", _("Opened a camera's redacted picture to draw its areas")
+    CAMERA_ZONES_CHANGED = "camera.zones_changed", _("Changed a camera's shown area or masked zones")
     CAMERA_PAUSED = "camera.paused", _("Paused a camera")
     CAMERA_RESUMED = "camera.resumed", _("Resumed a camera")
     CAMERA_DAILY_CLIP_SET = "camera.daily_clip_set", _("Set the daily clip")

@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from cradle import scope
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.audit.models import Event
 from cradle.media.errors import MediaError
@@ -88,7 +89,7 @@ def zones_frame(request: HttpRequest, camera_id: int) -> HttpResponse:
     settings = delivery(camera)
     policy = replace(_policy(camera), shown_area=None, zones=())
     result = check_camera(camera.connect_url, policy, check_pool(), settings.width, settings.height)
-    record(request, "camera.zone_picture", unit=camera.bed.unit_id, bed=camera.bed.label, camera=camera.pk,
+    record(request, Action.CAMERA_ZONE_PICTURE, unit=camera.bed.unit_id, bed=camera.bed.label, camera=camera.pk,
            ok=result.ok)  # fmt: skip
     if not result.ok or result.picture is None:
         return HttpResponse(result.failure, status=503, content_type="text/plain; charset=utf-8", headers=_NO_STORE)
@@ -140,7 +141,7 @@ def _write(camera: Camera, drawn: dict) -> None:
 def _last_change(camera: Camera) -> Event | None:
     """The newest change of this camera's zones that has not been undone (undoing one is a change that names it)."""
     stack: list[Event] = []
-    for event in Event.objects.filter(action="camera.zones_changed", detail__camera=camera.pk).order_by("seq"):
+    for event in Event.objects.filter(action=Action.CAMERA_ZONES_CHANGED, detail__camera=camera.pk).order_by("seq"):
         undone = event.detail.get("undo_of")
         if undone is None:
             stack.append(event)
@@ -155,7 +156,7 @@ def _save(request: HttpRequest, camera: Camera, drawn: dict, *, undo_of: int | N
     detail = {"camera": camera.pk, "bed": camera.bed.label, "before": before, "after": drawn}
     if undo_of is not None:
         detail["undo_of"] = undo_of
-    record(request, "camera.zones_changed", unit=camera.bed.unit_id, **detail)
+    record(request, Action.CAMERA_ZONES_CHANGED, unit=camera.bed.unit_id, **detail)
     return JsonResponse({"ok": True, "drawn": drawn, "undo": _last_change(camera) is not None}, headers=_NO_STORE)
 
 
