@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from itertools import pairwise
 
 import pytest
 from django.db import connection
@@ -133,8 +134,11 @@ def test_worker_ingests_an_rtsp_camera_scales_and_retimes_it_and_covers_a_dead_s
     # One log line per change of state, and the password in none of them nor in the database.
     states = [r for r in caplog.records if r.name == "cradle.viewing.worker"]
     changes = [r.getMessage() for r in states if r.getMessage().startswith(f"camera {good.pk}: ")]
-    assert changes[:3] == [f"camera {good.pk}: live", changes[1], f"camera {good.pk}: live"], changes
-    assert changes[1].startswith(f"camera {good.pk}: no picture (")
+    # (On a loaded machine the first second may go out covered while the camera is still being connected.)
+    assert all(a != b for a, b in pairwise(changes)), changes
+    since_live = changes[changes.index(f"camera {good.pk}: live") :]
+    assert since_live[:3] == [f"camera {good.pk}: live", since_live[1], f"camera {good.pk}: live"], changes
+    assert since_live[1].startswith(f"camera {good.pk}: no picture (")
     assert all(PASSWORD not in r.getMessage() for r in caplog.records)
     with connection.cursor() as cursor:
         cursor.execute("SELECT source_url, source_credentials, last_error FROM unit_camera")
