@@ -67,6 +67,7 @@ class InkFinder:
 
     def __init__(self) -> None:
         self.calls = 0
+        self.returned = 0
         self.shapes: list[tuple[int, int]] = []
         self.hang = threading.Event()
         self.unhang = threading.Event()
@@ -80,7 +81,9 @@ class InkFinder:
             self.unhang.wait(timeout=30)
         ink = np.all(image == INK_BGR, axis=2).astype(np.uint8)
         count, _, stats, _ = cv2.connectedComponentsWithStats(ink)
-        return [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats[1:count]]
+        found = [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats[1:count]]
+        self.returned += 1
+        return found
 
 
 def has_ink(image: np.ndarray) -> bool:

@@ -166,7 +166,9 @@ def test_live_frame_with_its_detections_in_does_not_wait_to_the_deadline_for_a_l
     for i, image in enumerate(images):
         if i == 8:
             assert wait_until(lambda: finder.calls == redactor.counts.detections and not pool._jobs.qsize())
-            time.sleep(0.05)  # the last started detection returns
+            # The last started detection returns (on a loaded machine that can take longer than any fixed sleep).
+            assert wait_until(lambda: finder.returned == finder.calls)
+            time.sleep(0.05)  # and its answer reaches the redactor
             finder.hang.set()  # the whole-frame look at frame 8, frames 4-7's look-ahead, never returns
         out += redactor.push(Frame(image, i, i, Fraction(1, 15), now[0]))
         now[0] += 1 / 15
