@@ -76,10 +76,28 @@ def trace(
     """
     found = locate_all(frames, fps, index, reference_loader, matches=matches)
     first: tuple[Alignment | None, list[SegmentReading]] = (None, [])
-    for alignment in found:
-        readings = read_bits(frames, fps, alignment, reference_loader, key)
+    sources = list(dict.fromkeys(a.source_id for a in found))
+    for source_id in sources:
+        mine = [a for a in found if a.source_id == source_id]
+        pieces = [a for a in mine if a.piece is not None]
+        # Read as it is and, for a copy whose time was mapped, piece by piece; the one that reads more holds.
+        options = [(a, read_bits(frames, fps, a, reference_loader, key)) for a in mine if a.piece is None]
+        if pieces:
+            merged = _merged([r for a in pieces for r in read_bits(frames, fps, a, reference_loader, key)])
+            options.append((pieces[0], merged))
+        alignment, readings = max(options, key=lambda o: (sum(r.variant is not None for r in o[1]), -len(o[1])))
         if any(r.variant is not None for r in readings):
             return alignment, readings
         if first[0] is None:
             first = (alignment, readings)
     return first
+
+
+def _merged(readings: list[SegmentReading]) -> list[SegmentReading]:
+    """One reading per segment (a segment two pieces both reach keeps the one that covered more of it), in order."""
+    best: dict[tuple[str, int], SegmentReading] = {}
+    for reading in readings:
+        key = (reading.source_id, reading.index)
+        if key not in best or reading.coverage > best[key].coverage:
+            best[key] = reading
+    return sorted(best.values(), key=lambda r: r.index)

@@ -17,6 +17,7 @@ import numpy as np
 from cradle.media.fingerprint import SEGMENT_SECONDS, SourceMatch
 from cradle.media.mark import luma
 from cradle.media.trace.framing import IDENTITY, Framing
+from cradle.media.trace.mapping import Piece
 from cradle.media.trace.references import ReferenceLoader, References
 from cradle.media.trace.registration import (
     MIN_BLOCK_CORRELATION,
@@ -48,6 +49,10 @@ class Alignment:
     correlation: float  # mean correlation of the aligned suspect and reference frames
     agreement: float  # the third-lowest block correlation, median over frames: how everywhere the pictures agree
     framing: Framing = IDENTITY
+    # A copy sped up, slowed down or spliced: the piece of the time mapping this alignment covers, and the camera's
+    # frame rate at which that piece was re-timed (cradle.media.trace.mapping); `offset` is then on that timeline.
+    piece: Piece | None = None
+    pace: float = 0.0
 
     def segment_at(self, suspect_time: float) -> tuple[int, float]:
         """The source segment shown at `suspect_time`, and the time into that segment in seconds."""
