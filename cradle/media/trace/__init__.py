@@ -36,6 +36,8 @@ from cradle.media.trace.registration import estimate_homography, refine_homograp
 from cradle.media.trace.search import locate, locate_all
 from cradle.media.trace.timing import Alignment, align
 
+HIDDEN_SHARE = 0.25  # the most of the picture that captions and stickers may cover
+
 __all__ = [
     "IDENTIFY_P",
     "RUNNER_UP_RATIO",
@@ -75,6 +77,11 @@ def trace(
     that also agrees is read, since a mark under the wrong source's key reads as chance (erasures), never as bits.
     """
     found = locate_all(frames, fps, index, reference_loader, matches=matches)
+    covered = not found
+    if covered:
+        # Captions or stickers over part of the picture; the picture alone cannot tell them from another bed's card,
+        # so such an alignment stands only if the mark reads under it.
+        found = locate_all(frames, fps, index, reference_loader, matches=matches, hidden_share=HIDDEN_SHARE)
     first: tuple[Alignment | None, list[SegmentReading]] = (None, [])
     sources = list(dict.fromkeys(a.source_id for a in found))
     for source_id in sources:
@@ -88,7 +95,7 @@ def trace(
         alignment, readings = max(options, key=lambda o: (sum(r.variant is not None for r in o[1]), -len(o[1])))
         if any(r.variant is not None for r in readings):
             return alignment, readings
-        if first[0] is None:
+        if first[0] is None and not covered:
             first = (alignment, readings)
     return first
 

@@ -59,7 +59,7 @@ def read_bits(
     if not suspect_frames:
         return []
     references = References(reference_loader, alignment.source_id)
-    registration = Registration(alignment.homography)
+    registration = Registration(alignment.homography, alignment.hidden)
     greys = [grey(alignment.framing.apply(frame)) for frame in suspect_frames]
     piece = alignment.piece
     if piece is not None:

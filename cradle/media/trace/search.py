@@ -32,15 +32,17 @@ def locate_all(
     reference_loader: ReferenceLoader,
     candidates: int = 3,
     matches: Sequence[SourceMatch] | None = None,
+    hidden_share: float = 0.0,
 ) -> list[Alignment]:
     """Every shortlisted source the suspect's picture agrees with, best agreement first.
 
     The fingerprint index shortlists sources (or `matches`, when the caller searched already); the best `candidates`
     of them are checked against their references. Two beds of one ward can look alike at fingerprint size, so all are
-    checked rather than the first that passes.
+    checked rather than the first that passes. With `hidden_share`, captions and stickers may cover up to that
+    share of the picture (see `align`).
     """
     first = index.search(frames, fps) if matches is None else list(matches)
-    found = _confirmed(frames, fps, first, reference_loader, candidates)
+    found = _confirmed(frames, fps, first, reference_loader, candidates, hidden_share)
     if found:
         return found
     for similarity, framing in framings(frames, fps, index)[:FRAMINGS_SEARCHED]:
@@ -48,7 +50,8 @@ def locate_all(
             continue  # searched already at the usual gate, and nothing it found agreed
         shown = [framing.apply(frame) for frame in frames]
         gate = min(MATCH_SIMILARITY, similarity - SIMILARITY_SLACK)
-        found = _confirmed(shown, fps, index.search(shown, fps, similarity=gate), reference_loader, candidates)
+        matches = index.search(shown, fps, similarity=gate)
+        found = _confirmed(shown, fps, matches, reference_loader, candidates, hidden_share)
         if found:
             return [replace(alignment, framing=framing) for alignment in found]
     return []
@@ -60,6 +63,7 @@ def _confirmed(
     matches: Sequence[SourceMatch],
     reference_loader: ReferenceLoader,
     candidates: int,
+    hidden_share: float,
 ) -> list[Alignment]:
     by_source: dict[str, list[SourceMatch]] = {}
     for match in matches:
@@ -75,12 +79,16 @@ def _confirmed(
         pieces = map_time(frames, fps, shortlist, references, _registration(frames, fps, shortlist, references))
         # A still, periodic scene can mislead the mapping (a line at half the pace), so the copy is also aligned as it
         # is, and the reading settles which holds (cradle.media.trace.trace).
-        if pieces and not plain(pieces):
-            found += _timed(frames, fps, source_id, pieces, cached)
-        alignment = align(frames, fps, shortlist, cached)
+        alignment = align(frames, fps, shortlist, cached, hidden_share)
         if alignment is not None:
             found.append(alignment)
-    return sorted(found, key=lambda a: (a.agreement, a.correlation), reverse=True)
+        if pieces and not plain(pieces):
+            found += _timed(frames, fps, source_id, pieces, cached, hidden_share)
+    # Sources by how well their pictures agree; within one source the copy aligned as it is comes first.
+    best = {}
+    for alignment in found:
+        best[alignment.source_id] = max(best.get(alignment.source_id, -2.0), alignment.agreement)
+    return sorted(found, key=lambda a: (-best[a.source_id], a.source_id, a.piece is not None, -a.agreement))
 
 
 def _registration(
@@ -104,7 +112,12 @@ def _registration(
 
 
 def _timed(
-    frames: Sequence[np.ndarray], fps: float, source_id: str, pieces: Sequence[Piece], loader: ReferenceLoader
+    frames: Sequence[np.ndarray],
+    fps: float,
+    source_id: str,
+    pieces: Sequence[Piece],
+    loader: ReferenceLoader,
+    hidden_share: float,
 ) -> list[Alignment]:
     """One alignment per piece of the time mapping, each of the piece re-timed to the camera's pace."""
     first = loader(source_id, max(0, math.floor(pieces[0].offset / SEGMENT_SECONDS)))
@@ -114,7 +127,7 @@ def _timed(
     found = []
     for piece in pieces:
         shown, begins = retime(frames, fps, piece, pace)
-        alignment = align(shown, pace, [SourceMatch(source_id, begins, 1.0, 1.0)], loader)
+        alignment = align(shown, pace, [SourceMatch(source_id, begins, 1.0, 1.0)], loader, hidden_share)
         if alignment is not None:
             found.append(replace(alignment, piece=piece, pace=pace))
     return found
