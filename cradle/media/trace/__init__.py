@@ -37,6 +37,7 @@ from cradle.media.trace.search import locate, locate_all
 from cradle.media.trace.timing import Alignment, align
 
 HIDDEN_SHARE = 0.25  # the most of the picture that captions and stickers may cover
+TIMED_MARGIN = 2  # readable segments by which a re-timed reading must beat the copy read as it is
 
 __all__ = [
     "IDENTIFY_P",
@@ -88,11 +89,12 @@ def trace(
         mine = [a for a in found if a.source_id == source_id]
         pieces = [a for a in mine if a.piece is not None]
         # Read as it is and, for a copy whose time was mapped, piece by piece; the one that reads more holds.
-        options = [(a, read_bits(frames, fps, a, reference_loader, key)) for a in mine if a.piece is None]
+        options = [(0, a, read_bits(frames, fps, a, reference_loader, key)) for a in mine if a.piece is None]
         if pieces:
             merged = _merged([r for a in pieces for r in read_bits(frames, fps, a, reference_loader, key)])
-            options.append((pieces[0], merged))
-        alignment, readings = max(options, key=lambda o: (sum(r.variant is not None for r in o[1]), -len(o[1])))
+            # The mapping must read clearly more than the copy as it is (a segment at either end is no reason).
+            options.append((TIMED_MARGIN - 1 if options else 0, pieces[0], merged))
+        _, alignment, readings = max(options, key=lambda o: sum(r.variant is not None for r in o[2]) - o[0])
         if any(r.variant is not None for r in readings):
             return alignment, readings
         if first[0] is None and not covered:

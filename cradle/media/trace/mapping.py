@@ -25,7 +25,7 @@ MIN_PIECE = 0.2  # share of the suspect's frames a piece must explain
 MIN_PIECE_SECONDS = 2.0
 MAX_PIECES = 3
 # A single piece this close to the camera's pace is left to the alignment as it is (no re-timing).
-PLAIN_RATE = 0.006
+PLAIN_RATE = 0.003
 SEARCH_MARGIN = 2.0  # seconds of source loaded beyond what the shortlist's offsets and the rates reach
 
 
