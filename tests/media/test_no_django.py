@@ -23,6 +23,7 @@ STAGES = [
     "trace",
     "trace.search",
     "trace.framing",
+    "trace.mapping",
     "trace.timing",
     "trace.registration",
     "trace.reading",

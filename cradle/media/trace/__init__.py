@@ -36,6 +36,9 @@ from cradle.media.trace.registration import estimate_homography, refine_homograp
 from cradle.media.trace.search import locate, locate_all
 from cradle.media.trace.timing import Alignment, align
 
+HIDDEN_SHARE = 0.25  # the most of the picture that captions and stickers may cover
+TIMED_MARGIN = 2  # readable segments by which a re-timed reading must beat the copy read as it is
+
 __all__ = [
     "IDENTIFY_P",
     "RUNNER_UP_RATIO",
@@ -75,11 +78,35 @@ def trace(
     that also agrees is read, since a mark under the wrong source's key reads as chance (erasures), never as bits.
     """
     found = locate_all(frames, fps, index, reference_loader, matches=matches)
+    covered = not found
+    if covered:
+        # Captions or stickers over part of the picture; the picture alone cannot tell them from another bed's card,
+        # so such an alignment stands only if the mark reads under it.
+        found = locate_all(frames, fps, index, reference_loader, matches=matches, hidden_share=HIDDEN_SHARE)
     first: tuple[Alignment | None, list[SegmentReading]] = (None, [])
-    for alignment in found:
-        readings = read_bits(frames, fps, alignment, reference_loader, key)
+    sources = list(dict.fromkeys(a.source_id for a in found))
+    for source_id in sources:
+        mine = [a for a in found if a.source_id == source_id]
+        pieces = [a for a in mine if a.piece is not None]
+        # Read as it is and, for a copy whose time was mapped, piece by piece; the one that reads more holds.
+        options = [(0, a, read_bits(frames, fps, a, reference_loader, key)) for a in mine if a.piece is None]
+        if pieces:
+            merged = _merged([r for a in pieces for r in read_bits(frames, fps, a, reference_loader, key)])
+            # The mapping must read clearly more than the copy as it is (a segment at either end is no reason).
+            options.append((TIMED_MARGIN - 1 if options else 0, pieces[0], merged))
+        _, alignment, readings = max(options, key=lambda o: sum(r.variant is not None for r in o[2]) - o[0])
         if any(r.variant is not None for r in readings):
             return alignment, readings
-        if first[0] is None:
+        if first[0] is None and not covered:
             first = (alignment, readings)
     return first
+
+
+def _merged(readings: list[SegmentReading]) -> list[SegmentReading]:
+    """One reading per segment (a segment two pieces both reach keeps the one that covered more of it), in order."""
+    best: dict[tuple[str, int], SegmentReading] = {}
+    for reading in readings:
+        key = (reading.source_id, reading.index)
+        if key not in best or reading.coverage > best[key].coverage:
+            best[key] = reading
+    return sorted(best.values(), key=lambda r: r.index)

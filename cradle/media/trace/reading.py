@@ -9,6 +9,7 @@ import numpy as np
 
 from cradle.media.fingerprint import SEGMENT_SECONDS
 from cradle.media.mark import ERASURE_Z, Variant, fade, project, residual, z_score
+from cradle.media.trace.mapping import retime
 from cradle.media.trace.references import ReferenceLoader, References
 from cradle.media.trace.registration import Registration, grey
 from cradle.media.trace.timing import Alignment
@@ -58,9 +59,13 @@ def read_bits(
     if not suspect_frames:
         return []
     references = References(reference_loader, alignment.source_id)
-    registration = Registration(alignment.homography)
+    registration = Registration(alignment.homography, alignment.hidden)
     greys = [grey(alignment.framing.apply(frame)) for frame in suspect_frames]
-    duration = len(suspect_frames) / suspect_fps
+    piece = alignment.piece
+    if piece is not None:
+        greys, _ = retime(greys, suspect_fps, piece, alignment.pace)
+        suspect_fps = alignment.pace
+    duration = len(greys) / suspect_fps
     first, _ = alignment.segment_at(0.0)
     last, _ = alignment.segment_at(duration)
     readings = []
@@ -78,5 +83,7 @@ def read_bits(
         weights = fade(count)[shown]
         total = residual([greys[picks[j]] for j in shown], [reference[j] for j in shown], registration, weights)
         z = z_score(project(total), key, alignment.source_id, index)
+        if piece is not None:  # back on the suspect's own clock
+            start = (index * SEGMENT_SECONDS - piece.offset) / piece.rate
         readings.append(SegmentReading(alignment.source_id, index, z, start, coverage))
     return readings

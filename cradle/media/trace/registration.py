@@ -27,13 +27,16 @@ ORB_WIDTH = 480
 # A crop of 6 % moves a corner by at most that share of the picture; a homography that moves one further is wrong.
 MAX_CORNER_SHIFT = 0.08
 RANSAC_SEED = 1  # the same suspect always gives the same evidence
+HIDDEN_LEVEL = 30.0  # luma levels by which a pixel differs from the fitted reference in every frame to count as hidden
 
 
 class Registration:
-    """Registration by one homography, with the coverage mask computed once per suspect frame size."""
+    """Registration by one homography, with the coverage mask computed once per suspect frame size. `hidden` marks
+    reference pixels the copy covers with something of its own (a caption, a sticker), which count as not reached."""
 
-    def __init__(self, homography: np.ndarray) -> None:
+    def __init__(self, homography: np.ndarray, hidden: np.ndarray | None = None) -> None:
         self.homography = np.asarray(homography, np.float64)
+        self.hidden = hidden
         self._masks: dict[tuple[int, int, int, int], np.ndarray] = {}
 
     def covered(self, shape: tuple[int, ...], width: int, height: int) -> np.ndarray:
@@ -43,7 +46,10 @@ class Registration:
             inside = np.ones(shape[:2], np.uint8)
             covered = cv2.warpPerspective(inside, self.homography, (width, height), flags=cv2.INTER_NEAREST)
             # Edge pixels mix in the zero border; leave them out.
-            self._masks[key] = cv2.erode(covered, np.ones((5, 5), np.uint8)).astype(bool)
+            covered = cv2.erode(covered, np.ones((5, 5), np.uint8)).astype(bool)
+            if self.hidden is not None and self.hidden.shape == covered.shape:
+                covered &= ~self.hidden
+            self._masks[key] = covered
         return self._masks[key]
 
     def __call__(self, suspect: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -170,6 +176,24 @@ def refine_homography(pairs: Sequence[tuple[np.ndarray, np.ndarray]], homography
                 if value < score:
                     best, score, improved = candidate, value, True
     return best / best[2, 2]
+
+
+def hidden_parts(
+    seen: Sequence[np.ndarray], known: Sequence[np.ndarray], covered: np.ndarray, most: float
+) -> np.ndarray | None:
+    """Reference pixels that the registered suspect frames `seen` show differently from `known` in every frame, as
+    a caption or a sticker does (after a brightness and contrast fit); None when there are none, or more than `most`
+    of the covered picture (then the suspect shows something else, not the source with a few things on top)."""
+    differences = []
+    for image, reference in zip(seen, known, strict=True):
+        x, y = reference[covered].astype(np.float32), image[covered].astype(np.float32)
+        gain = float(np.mean((x - x.mean()) * (y - y.mean())) / max(float(x.var()), 1e-6))
+        fitted = (reference.astype(np.float32) - x.mean()) * gain + y.mean()
+        differences.append(np.abs(image.astype(np.float32) - fitted))
+    persistent = cv2.blur(np.min(differences, axis=0), (7, 7)) > HIDDEN_LEVEL
+    hidden = cv2.dilate(persistent.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & covered
+    share = hidden.sum() / max(1, covered.sum())
+    return hidden if 0 < share <= most else None
 
 
 def block_correlations(seen: np.ndarray, known: np.ndarray, covered: np.ndarray, usable: np.ndarray) -> np.ndarray:

@@ -8,14 +8,17 @@ same way.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
 
-from cradle.media.fingerprint import MATCH_SIMILARITY, FingerprintIndex, SourceMatch
+from cradle.media.fingerprint import MATCH_SIMILARITY, SEGMENT_SECONDS, FingerprintIndex, SourceMatch
 from cradle.media.trace.framing import IDENTITY, framings
-from cradle.media.trace.references import ReferenceLoader
+from cradle.media.trace.mapping import Piece, map_time, plain, retime
+from cradle.media.trace.references import ReferenceLoader, References
+from cradle.media.trace.registration import estimate_homography, rescale_homography
 from cradle.media.trace.timing import Alignment, align
 
 FRAMINGS_SEARCHED = 3  # the best-probing framings searched in full
@@ -29,15 +32,17 @@ def locate_all(
     reference_loader: ReferenceLoader,
     candidates: int = 3,
     matches: Sequence[SourceMatch] | None = None,
+    hidden_share: float = 0.0,
 ) -> list[Alignment]:
     """Every shortlisted source the suspect's picture agrees with, best agreement first.
 
     The fingerprint index shortlists sources (or `matches`, when the caller searched already); the best `candidates`
     of them are checked against their references. Two beds of one ward can look alike at fingerprint size, so all are
-    checked rather than the first that passes.
+    checked rather than the first that passes. With `hidden_share`, captions and stickers may cover up to that
+    share of the picture (see `align`).
     """
     first = index.search(frames, fps) if matches is None else list(matches)
-    found = _confirmed(frames, fps, first, reference_loader, candidates)
+    found = _confirmed(frames, fps, first, reference_loader, candidates, hidden_share)
     if found:
         return found
     for similarity, framing in framings(frames, fps, index)[:FRAMINGS_SEARCHED]:
@@ -45,7 +50,8 @@ def locate_all(
             continue  # searched already at the usual gate, and nothing it found agreed
         shown = [framing.apply(frame) for frame in frames]
         gate = min(MATCH_SIMILARITY, similarity - SIMILARITY_SLACK)
-        found = _confirmed(shown, fps, index.search(shown, fps, similarity=gate), reference_loader, candidates)
+        matches = index.search(shown, fps, similarity=gate)
+        found = _confirmed(shown, fps, matches, reference_loader, candidates, hidden_share)
         if found:
             return [replace(alignment, framing=framing) for alignment in found]
     return []
@@ -57,13 +63,74 @@ def _confirmed(
     matches: Sequence[SourceMatch],
     reference_loader: ReferenceLoader,
     candidates: int,
+    hidden_share: float,
 ) -> list[Alignment]:
     by_source: dict[str, list[SourceMatch]] = {}
     for match in matches:
         if match.source_id in by_source or len(by_source) < candidates:
             by_source.setdefault(match.source_id, []).append(match)
-    found = [align(frames, fps, shortlist, reference_loader) for shortlist in by_source.values()]
-    return sorted((a for a in found if a is not None), key=lambda a: (a.agreement, a.correlation), reverse=True)
+    found: list[Alignment] = []
+    for source_id, shortlist in by_source.items():
+        references = References(reference_loader, source_id)
+
+        def cached(_: str, index: int, references: References = references) -> list[np.ndarray]:
+            return references(index)
+
+        pieces = map_time(frames, fps, shortlist, references, _registration(frames, fps, shortlist, references))
+        # A still, periodic scene can mislead the mapping (a line at half the pace), so the copy is also aligned as it
+        # is, and the reading settles which holds (cradle.media.trace.trace).
+        alignment = align(frames, fps, shortlist, cached, hidden_share)
+        if alignment is not None:
+            found.append(alignment)
+        if pieces and not plain(pieces):
+            found += _timed(frames, fps, source_id, pieces, cached, hidden_share)
+    # Sources by how well their pictures agree; within one source the copy aligned as it is comes first.
+    best = {}
+    for alignment in found:
+        best[alignment.source_id] = max(best.get(alignment.source_id, -2.0), alignment.agreement)
+    return sorted(found, key=lambda a: (-best[a.source_id], a.source_id, a.piece is not None, -a.agreement))
+
+
+def _registration(
+    frames: Sequence[np.ndarray], fps: float, shortlist: Sequence[SourceMatch], references: References
+) -> np.ndarray:
+    """Suspect → reference homography from a few frames at the shortlist's first offset (a still scene needs no
+    exact time for this), or plain rescaling."""
+    pairs = []
+    for i in np.linspace(0, len(frames) - 1, 3).round().astype(int):
+        source_time = i / fps + shortlist[0].offset
+        segment = references(max(0, math.floor(source_time / SEGMENT_SECONDS)))
+        if segment:
+            pairs.append((frames[i], segment[min(len(segment) - 1, int((source_time % 1) * len(segment)))]))
+    reference = pairs[0][1] if pairs else None
+    if reference is None:
+        return np.eye(3)
+    homography, _ = estimate_homography(pairs)
+    if homography is None:
+        homography = rescale_homography(frames[0].shape[1::-1], reference.shape[1::-1])
+    return homography
+
+
+def _timed(
+    frames: Sequence[np.ndarray],
+    fps: float,
+    source_id: str,
+    pieces: Sequence[Piece],
+    loader: ReferenceLoader,
+    hidden_share: float,
+) -> list[Alignment]:
+    """One alignment per piece of the time mapping, each of the piece re-timed to the camera's pace."""
+    first = loader(source_id, max(0, math.floor(pieces[0].offset / SEGMENT_SECONDS)))
+    pace = len(first) / SEGMENT_SECONDS if first else 0.0
+    if not pace:
+        return []
+    found = []
+    for piece in pieces:
+        shown, begins = retime(frames, fps, piece, pace)
+        alignment = align(shown, pace, [SourceMatch(source_id, begins, 1.0, 1.0)], loader, hidden_share)
+        if alignment is not None:
+            found.append(replace(alignment, piece=piece, pace=pace))
+    return found
 
 
 def locate(

@@ -17,12 +17,14 @@ import numpy as np
 from cradle.media.fingerprint import SEGMENT_SECONDS, SourceMatch
 from cradle.media.mark import luma
 from cradle.media.trace.framing import IDENTITY, Framing
+from cradle.media.trace.mapping import Piece
 from cradle.media.trace.references import ReferenceLoader, References
 from cradle.media.trace.registration import (
     MIN_BLOCK_CORRELATION,
     Registration,
     block_correlations,
     estimate_homography,
+    hidden_parts,
     misfit,
     refine_homography,
     rescale_homography,
@@ -48,6 +50,11 @@ class Alignment:
     correlation: float  # mean correlation of the aligned suspect and reference frames
     agreement: float  # the third-lowest block correlation, median over frames: how everywhere the pictures agree
     framing: Framing = IDENTITY
+    # A copy sped up, slowed down or spliced: the piece of the time mapping this alignment covers, and the camera's
+    # frame rate at which that piece was re-timed (cradle.media.trace.mapping); `offset` is then on that timeline.
+    piece: Piece | None = None
+    pace: float = 0.0
+    hidden: np.ndarray | None = field(default=None, repr=False)  # reference pixels covered by captions, stickers
 
     def segment_at(self, suspect_time: float) -> tuple[int, float]:
         """The source segment shown at `suspect_time`, and the time into that segment in seconds."""
@@ -116,8 +123,12 @@ def align(
     fps: float,
     matches: Sequence[SourceMatch],
     reference_loader: ReferenceLoader,
+    hidden_share: float = 0.0,
 ) -> Alignment | None:
     """Confirm fingerprint matches of one source against its reference frames; None when the suspect does not show it.
+
+    With `hidden_share`, up to that share of the picture may be covered by the copy's own captions and stickers:
+    pixels that differ from the reference in every frame are left out of every comparison and of the reading.
 
     A still ward scene makes every second look alike, so the fingerprints' offsets are only a shortlist. Here the
     suspect is registered once, then every offset within a second of the shortlist is tried at half a camera frame, and
@@ -155,6 +166,15 @@ def align(
     registration = Registration(homography)
 
     seen = [registration(frames[i], width, height) for i in samples]
+    hidden = None
+    if hidden_share:
+        known = [luma(images[int(np.argmin(np.abs(times_array - (i / fps + matches[0].offset))))]) for i in samples]
+        covered_now = registration.covered(frames[0].shape, width, height)
+        hidden = hidden_parts([image for image, _ in seen], known, covered_now, hidden_share)
+        if hidden is None:
+            return None
+        registration = Registration(homography, hidden)
+        seen = [registration(frames[i], width, height) for i in samples]
     mask = registration.covered(frames[0].shape, width, height)
     if mask.mean() < 0.5:
         return None
@@ -229,7 +249,7 @@ def align(
     starts = [homography] if again is None else [homography, again]
     greys = [(luma(s), luma(r)) for s, r in exact]
     homography = min((refine_homography(exact, start) for start in starts), key=lambda h: misfit(greys, h))
-    registration = Registration(homography)
+    registration = Registration(homography, hidden)
     seen = [registration(frames[i], width, height) for i in samples]
     covered = registration.covered(frames[0].shape, width, height)
     blocks = [
@@ -239,4 +259,4 @@ def align(
     agreement = float(np.median([b[min(2, len(b) - 1)] if len(b) else -1.0 for b in blocks]))
     if agreement < MIN_BLOCK_CORRELATION:
         return None
-    return Alignment(source_id, best_offset, homography, registered_by, correlation, agreement)
+    return Alignment(source_id, best_offset, homography, registered_by, correlation, agreement, hidden=hidden)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import cv2
 import pytest
-from trace_support import FPS, KEY, LEAKER, SOURCE, leak, loader, readings
+from trace_support import FPS, KEY, LEAKER, SOURCE, START, leak, loader, readings
 
 from cradle.media.fingerprint import FingerprintIndex, fingerprint_segment
 from cradle.media.mark import Variant
@@ -47,3 +48,19 @@ def test_brightened_30fps_copy_still_reads(store, codewords, served, clip):
 def test_a_reading_names_its_bit_for_a_report_including_variant_a():
     a, b, erased = readings([Variant.A, Variant.B, None])
     assert (a.bit, b.bit, erased.bit) == ("A", "B", None)
+
+
+def test_captions_and_stickers_over_part_of_the_picture_are_read_around(store, codewords, served):
+    references, index = store
+    copy = leak(served[START : START + 10 * FPS], 480, 360, 500_000, 0.0)
+    covered = []
+    for frame in copy:
+        frame = frame.copy()
+        frame[290:340, 20:460] = (30, 30, 30)  # a caption band
+        cv2.circle(frame, (120, 110), 45, (40, 200, 250), -1)  # a sticker
+        covered.append(frame)
+    alignment, found = trace(covered, 25, index, loader(references), KEY)
+    assert alignment is not None and alignment.hidden is not None
+    assert 0.05 < alignment.hidden.mean() < 0.3
+    read = [r for r in found if r.variant is not None]
+    assert len(read) >= 7 and all(r.variant is codewords[LEAKER][(SOURCE, r.index)] for r in read)

@@ -1,0 +1,180 @@
+"""Time as a mapping: source time = rate x suspect time + offset, piece by piece for a copy cut and spliced.
+
+A re-published copy may be sped up or slowed down, lose or repeat frames, and be cut into parts put back together. Each
+suspect frame is matched with the reference frames it resembles most in what changes from frame to frame (breathing, the
+monitor's trace, the camera's shake); a robust line fit through those matches gives one piece, and the matches it
+leaves out give the next. Each piece is then re-timed onto the camera's own frame times, so that the alignment and the
+reading downstream see a copy at the camera's pace.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from cradle.media.fingerprint import SEGMENT_SECONDS, SourceMatch
+from cradle.media.trace.references import References
+
+MATCH_SIZE = (160, 120)  # width, height at which registered frames are compared (the camera's shake shows)
+MIN_RATE, MAX_RATE = 0.45, 2.2
+MIN_PIECE = 0.2  # share of the suspect's frames a piece must explain
+MIN_PIECE_SECONDS = 2.0
+MAX_PIECES = 3
+# A single piece this close to the camera's pace is left to the alignment as it is (no re-timing).
+PLAIN_RATE = 0.003
+SEARCH_MARGIN = 2.0  # seconds of source loaded beyond what the shortlist's offsets and the rates reach
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Suspect times [start, stop) show source time = rate x suspect time + offset."""
+
+    start: float
+    stop: float
+    rate: float
+    offset: float
+
+    def source(self, suspect_time: float) -> float:
+        return self.rate * suspect_time + self.offset
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+
+
+def _changes(vectors: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """What changes from frame to frame inside `mask`: the rows less their mean, centred and of unit norm."""
+    moving = vectors[:, mask] - vectors[:, mask].mean(axis=0, keepdims=True)
+    moving -= moving.mean(axis=1, keepdims=True)
+    return moving / np.maximum(np.linalg.norm(moving, axis=1, keepdims=True), 1e-6)
+
+
+def map_time(
+    frames: Sequence[np.ndarray],
+    fps: float,
+    matches: Sequence[SourceMatch],
+    references: References,
+    homography: np.ndarray,
+) -> list[Piece]:
+    """The pieces of the suspect's time mapping onto the source of `matches`, in suspect order; [] when no line
+    explains enough of the suspect. `homography` registers suspect pixels onto the reference (a still scene's
+    registration needs no exact time), so that frames are compared where the camera's shake shows."""
+    if not matches or len(frames) < fps * MIN_PIECE_SECONDS:
+        return []
+    duration = len(frames) / fps
+    offsets = [m.offset for m in matches]
+    first = max(0, math.floor((min(offsets) - SEARCH_MARGIN) / SEGMENT_SECONDS))
+    last = math.floor((max(offsets) + duration * MAX_RATE + SEARCH_MARGIN) / SEGMENT_SECONDS)
+    times, images = [], []
+    for index in range(first, last + 1):
+        segment = references(index)
+        times += [index * SEGMENT_SECONDS + j * SEGMENT_SECONDS / len(segment) for j in range(len(segment))]
+        images += segment
+    if len(images) < 2 * fps:
+        return []
+    source_times = np.asarray(times)
+    frame_seconds = float(np.median(np.diff(source_times)))
+    height, width = images[0].shape[:2]
+    scale = np.diag([MATCH_SIZE[0] / width, MATCH_SIZE[1] / height, 1.0])
+    small = scale @ homography
+    inside = cv2.warpPerspective(np.ones(_grey(frames[0]).shape, np.uint8), small, MATCH_SIZE, flags=cv2.INTER_NEAREST)
+    mask = cv2.erode(inside, np.ones((5, 5), np.uint8)).astype(bool).ravel()
+    if mask.mean() < 0.3:
+        return []
+    seen = [cv2.warpPerspective(_grey(f), small, MATCH_SIZE, flags=cv2.INTER_AREA).ravel() for f in frames]
+    known = [cv2.resize(_grey(i), MATCH_SIZE, interpolation=cv2.INTER_AREA).ravel() for i in images]
+    suspect = _changes(np.asarray(seen, np.float32), mask)
+    reference = _changes(np.asarray(known, np.float32), mask)
+    similarity = suspect @ reference.T
+    # What a frame's true match stands out from: its typical similarity to every reference frame (a still scene with
+    # a periodic shake and breathing resembles itself all the time).
+    excess = similarity - np.median(similarity, axis=1, keepdims=True)
+    # Only a frame's few best matches count, so that a wrong line cannot gather many middling ones.
+    excess = np.maximum(excess - 0.5 * excess.max(axis=1, keepdims=True), 0.0)
+    t = np.arange(len(frames)) / fps
+    pace = 1 / frame_seconds
+    pieces: list[Piece] = []
+    free = np.ones(len(frames), bool)
+    for _ in range(MAX_PIECES):
+        found = _best_line(excess, t, free, pace)
+        if found is None:
+            break
+        rate, shift, support = found
+        run = _longest_run(support & free, round(fps / 2))
+        if run is None or (run[1] - run[0]) / fps < MIN_PIECE_SECONDS or run[1] - run[0] < MIN_PIECE * len(frames):
+            break
+        offset = source_times[0] + shift / pace
+        pieces.append(Piece(run[0] / fps, run[1] / fps, rate, offset))
+        free[run[0] : run[1]] = False
+        if free.mean() < MIN_PIECE:
+            break
+    return sorted(pieces, key=lambda p: p.start)
+
+
+def _best_line(excess: np.ndarray, t: np.ndarray, free: np.ndarray, pace: float):
+    """The line (rate, shift in reference frames) along which the free suspect frames stand out most, coarse then
+    fine, and which frames support it; or None."""
+    rows = np.flatnonzero(free)
+    if len(rows) < 10:
+        return None
+    count = excess.shape[1]
+
+    def scores(rate: float) -> tuple[np.ndarray, np.ndarray]:
+        base = np.round(rate * t[rows] * pace).astype(int)
+        shifts = np.arange(-base.max(), count)
+        columns = base[:, None] + shifts[None, :]
+        valid = (columns >= 0) & (columns < count)
+        values = np.where(valid, excess[rows[:, None], np.clip(columns, 0, count - 1)], 0.0)
+        return values.sum(axis=0), shifts
+
+    best = None
+    for rate in np.exp(np.arange(np.log(MIN_RATE), np.log(MAX_RATE), 0.003)):
+        total, shifts = scores(float(rate))
+        k = int(np.argmax(total))
+        if best is None or total[k] > best[0]:
+            best = (float(total[k]), float(rate), int(shifts[k]))
+    for rate in best[1] * np.exp(np.arange(-0.003, 0.0031, 0.0005)):
+        total, shifts = scores(float(rate))
+        k = int(np.argmax(total))
+        if total[k] > best[0]:
+            best = (float(total[k]), float(rate), int(shifts[k]))
+    _, rate, shift = best
+    columns = np.round(rate * t * pace).astype(int) + shift
+    valid = (columns >= 0) & (columns < count)
+    along = np.where(valid, excess[np.arange(len(t)), np.clip(columns, 0, count - 1)], -np.inf)
+    # A frame supports the line when its match there stands out as much as its best anywhere nearly does.
+    support = valid & (along > 0)
+    return rate, shift, support
+
+
+def _longest_run(support: np.ndarray, gap: int) -> tuple[int, int] | None:
+    """The longest stretch of frames where support lapses for no more than `gap` frames at a time."""
+    best, start, last = None, None, None
+    for i in np.flatnonzero(support):
+        if start is None or i - last > gap:
+            start = i
+        last = i
+        if best is None or last + 1 - start > best[1] - best[0]:
+            best = (int(start), int(last) + 1)
+    return best
+
+
+def plain(pieces: Sequence[Piece]) -> bool:
+    """Whether the mapping is one piece at the camera's pace (a constant offset, which the alignment finds alone)."""
+    return len(pieces) == 1 and abs(pieces[0].rate - 1) < PLAIN_RATE
+
+
+def retime(frames: Sequence[np.ndarray], fps: float, piece: Piece, camera_fps: float) -> tuple[list[np.ndarray], float]:
+    """The piece's frames at the camera's pace: for each camera frame time the piece covers, the suspect frame that
+    shows it; and the source time of the first one."""
+    first = math.ceil(piece.source(piece.start) * camera_fps - 1e-6)
+    last = math.floor(piece.source(piece.stop) * camera_fps - 1e-6)
+    shown = []
+    for n in range(first, last + 1):
+        suspect_time = (n / camera_fps - piece.offset) / piece.rate
+        shown.append(frames[min(len(frames) - 1, max(0, round(suspect_time * fps)))])
+    return shown, first / camera_fps
