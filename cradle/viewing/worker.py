@@ -30,7 +30,7 @@ from cradle.outage import StateLog
 from cradle.unit.models import Admission, Camera
 from cradle.viewing import fastpath, keepsake
 from cradle.viewing.camera_config import camera_policy, delivery, policy_stamp, run_config
-from cradle.viewing.leases import HOUSEKEEPING, Leaseholder, LeaseLost, camera_lease, fair_share
+from cradle.viewing.leases import HOUSEKEEPING, Leaseholder, LeaseLost, camera_lease, camera_of, fair_share
 from cradle.viewing.models import Lease, LiveSegment
 from cradle.viewing.storage import mark_key, segment_store
 
@@ -382,9 +382,10 @@ class Worker:
             run.thread.join(timeout=5)
         if self._housekeeping is not None:
             self._housekeeping.join(timeout=10)
-        Camera.objects.filter(pk__in=list(self.runs)).update(
-            state=Camera.State.OFFLINE, state_changed_at=timezone.now()
-        )
+        # Every camera this worker still runs or holds the lease of (one whose run was just being restarted is in
+        # the second set only), so none is left shown live with nobody behind it.
+        mine = set(self.runs) | {camera_of(name) for name in self.held} - {None}
+        Camera.objects.filter(pk__in=mine).update(state=Camera.State.OFFLINE, state_changed_at=timezone.now())
         # Handing the leases back lets another worker take the cameras at once rather than after they expire.
         self.leases.release(list(self.held))
         self.leases.withdraw()
