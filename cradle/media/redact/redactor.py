@@ -90,7 +90,7 @@ class Redactor:
     detected again every `detect_every` frames regardless. So a card that appears or moves is looked at on the
     frame it appears in, and that frame waits for the result. A group of moved cells that stops is looked at once
     more, as a whole, on the first frame it rests (crops of a card's moving edges may cut its lines), and that look
-    vouches for the group's box.
+    vouches for the group's box; until then every cell the group moved through is masked whole.
     Frame i is masked with the static zones, the boxes of all detections vouching for it (a whole-frame one also
     keeps the boxes earlier looks found in cells that had not moved), and the boxes of the first whole-frame
     detection on frames i..i+lookahead (text only a later look finds is masked before too).
@@ -235,6 +235,11 @@ class Redactor:
             self._vouchers[cells] = detection
             grid.settle(thumb, cells)
         self._look_at_rest(frame, grid, moved)
+        if self._episode.any():
+            # A group still on the move may carry text no look can read yet (cut by the frame's edge or a crop,
+            # blurred by the motion): every cell it moved through is masked whole until it rests and is looked at.
+            # This fails closed at a price: an infant who stirs is masked too, for as long as the stirring lasts.
+            self._moving_text = [*self._moving_text, *grid.cell_boxes(self._episode)]
         return self._vouched(frame.index)
 
     def _look_at_rest(self, frame: Frame, grid: MotionGrid, moved: np.ndarray) -> None:
