@@ -248,8 +248,10 @@ class Redactor:
         that came in one frame). Refused, the box has no voucher (the frame is screened and the cells are looked
         at again on the next frames).
 
-        The cells have not moved since their current looks, so the new look takes their place and the previous
-        looks, with what they saw, are kept (a card lifted off again is back to a picture a look has seen).
+        The new look takes the place of the current looks that found nothing in a cell ("no detection is not
+        nothing there"); a look that found text keeps its cells, and its text stays masked, while what the new look
+        finds is masked wherever it is. The cells have not moved since their current looks, so the previous looks,
+        with what they saw, are kept (a card lifted off again is back to a picture a look has seen).
         """
         if not self._episode.any():
             return
@@ -258,12 +260,29 @@ class Redactor:
             owners = set(self._vouchers[group].flat)
             if len(owners) == 1 and _contains(next(iter(owners)), box):
                 continue
+            cells = cells & self._nothing_found(grid)
             detection = self._submit(frame, box, whole=False)
             if detection is None:
                 self._vouchers[cells] = None
                 continue
             self.counts.motion_detections += 1
             self._vouchers[cells] = detection
+
+    def _nothing_found(self, grid: MotionGrid) -> np.ndarray:
+        """Cells whose current look is missing, or finished and found nothing there."""
+        found = np.zeros(grid.shape, bool)
+        running = np.zeros(grid.shape, bool)
+        for d in set(self._vouchers.flat):
+            if d is None:
+                continue
+            mine = self._vouchers == d
+            if not d.future.done():
+                running |= mine
+            elif d.future.exception() is None:
+                if d.cells is None:
+                    d.cells = grid.cells_of([masks.grow(r, self.policy) for r in d.boxes()])
+                found |= mine & d.cells
+        return ~found & ~running
 
     def _blind(self) -> bool:
         """True while some cell has no detection at all (the camera's first frames)."""
