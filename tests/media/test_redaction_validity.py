@@ -240,3 +240,26 @@ def test_card_sliding_in_and_stopping_is_looked_at_whole_once_it_rests():
     x0, y0, x1, y1 = reader.regions[-1]
     assert x0 <= 60 and y0 <= 200 and x1 >= 260 and y1 >= 310
     assert redactor.counts.detections == len(reader.regions)
+
+
+def test_look_at_rest_that_cuts_a_line_an_earlier_look_found_does_not_unmask_it():
+    # A card with one long line of faint ink stays put; a bright thing moves below it for a few frames and stops.
+    # The look at the thing at rest covers part of the card's line and cannot read it (cut by its crop).
+    base = np.full((480, 640, 3), 40, np.uint8)
+    base[80:130, 90:420] = _CARD_BGR
+    base[100:108, 100:400] = _FAINT_INK_BGR
+    images = []
+    for i in range(20):
+        image = base.copy()
+        x = 250 + 24 * min(max(i - 4, 0), 5)  # moves on frames 5-9
+        image[150:170, x : x + 20] = 250
+        images.append(image)
+    reader = _WholeLineReader()
+    with DetectorPool(lambda: reader, workers=1, backlog=64) as pool:
+        policy = CameraPolicy(detect_side=0, detect_every=90, hold_frames=8)
+        redactor = Redactor(policy, pool, blocking=True, deadline_s=5)
+        out = _run(redactor, images)
+    x0, y0, x1, _ = reader.regions[-1]  # the look at rest: it covers the line's cells but cuts the line
+    assert 100 < x0 < 400 < x1 and y0 <= 100
+    assert not any(f.screened for f in out)
+    assert [f.index for f in out if np.all(f.image == _FAINT_INK_BGR, axis=2).any()] == []
