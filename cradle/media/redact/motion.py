@@ -126,6 +126,27 @@ class MotionGrid:
             out.append(((self._xs[c0], self._ys[r0], self._xs[c1], self._ys[r1]), mine))
         return out
 
+    def settled(self, episode: np.ndarray, moved: np.ndarray) -> list[tuple[Box, np.ndarray, np.ndarray]]:
+        """Groups of `episode` cells (grouped as in `regions`) none of which moved on this frame, as (pixel box:
+        the group's bounding box with one cell of margin, every cell inside that box, the group's cells)."""
+        groups = cv2.dilate(episode.astype(np.uint8), _GROUPING)
+        count, labels = cv2.connectedComponents(groups, connectivity=8)
+        out = []
+        for label in range(1, count):
+            area = labels == label
+            if (area & moved).any():
+                continue
+            mine = episode & area
+            rows, cols = np.nonzero(mine)
+            if len(rows) == 0:
+                continue
+            r0, r1 = max(0, int(rows.min()) - 1), min(self.rows, int(rows.max()) + 2)
+            c0, c1 = max(0, int(cols.min()) - 1), min(self.cols, int(cols.max()) + 2)
+            inside = np.zeros(self.shape, bool)
+            inside[r0:r1, c0:c1] = True
+            out.append(((self._xs[c0], self._ys[r0], self._xs[c1], self._ys[r1]), inside, mine))
+        return out
+
     def cell_boxes(self, cells: np.ndarray) -> list[Box]:
         """Pixel boxes of the given cells, one per row of neighbouring cells."""
         out = []

@@ -36,6 +36,7 @@ class _Detection:
     index: int
     future: Future
     whole: bool
+    box: Box | None = None  # the crop it looked at (None: the whole frame)
     # Boxes that earlier detections found in cells that have not moved since: still valid there, and kept so
     # that one look missing a line the previous look found does not unmask it.
     inherited: tuple[masks.Region, ...] = ()
@@ -87,7 +88,9 @@ class Redactor:
     Every frame, cells that moved, and cells whose detection failed or is missing, are detected again on a crop
     (with one cell of margin) of that very frame, or on the whole frame when much moved; the whole frame is
     detected again every `detect_every` frames regardless. So a card that appears or moves is looked at on the
-    frame it appears in, and that frame waits for the result.
+    frame it appears in, and that frame waits for the result. A group of moved cells that stops is looked at once
+    more, as a whole, on the first frame it rests (crops of a card's moving edges may cut its lines), and that look
+    vouches for the group's box; until then every cell the group moved through is masked whole.
     Frame i is masked with the static zones, the boxes of all detections vouching for it (a whole-frame one also
     keeps the boxes earlier looks found in cells that had not moved), and the boxes of the first whole-frame
     detection on frames i..i+lookahead (text only a later look finds is masked before too).
@@ -123,6 +126,10 @@ class Redactor:
         self._retry_at = -(10**9)
         self._phase = pool.stagger(policy.detect_every)
         self._moving_text: list[Box] = []
+        # Cells that moved since a look saw them at rest: once their group stops, one look at the whole settled
+        # group vouches for it (crops of the moving edges may cut a card's lines, and a dim card's inside hardly
+        # changes, so it could keep the look from before it came).
+        self._episode = np.zeros((0, 0), bool)
         self._refresh: _Detection | None = None  # the safety schedule's look, running in the background
         self._refresh_thumb: np.ndarray | None = None
         self._last_safe: SafeFrame | None = None
@@ -172,6 +179,7 @@ class Redactor:
             grid = self._grid = MotionGrid(width, height, self.policy.motion_threshold, self.policy.motion_share)
             self._vouchers = np.full(grid.shape, None, object)
             self._previous = np.full(grid.shape, None, object)
+            self._episode = np.zeros(grid.shape, bool)
         thumb = grid.thumbnail(image)
         self._install_refresh(grid)
         moved = grid.changed(thumb)
@@ -187,6 +195,7 @@ class Redactor:
                 grid.swap(back)
                 self._vouchers[back], self._previous[back] = self._previous[back], self._vouchers[back]
                 moved &= ~back
+        self._episode |= moved
         need = moved | self._unusable(frame.index)
         if frame.index < self._retry_at:
             self._vouchers[need] = None
@@ -211,6 +220,7 @@ class Redactor:
                 # The first whole-frame detection is shifted by the camera's phase in the schedule.
                 self._last_whole = frame.index - (self._phase if self._last_whole < 0 else 0)
                 need[:] = False
+                self._episode[:] = False
             else:
                 # The pool refused: what moved has no valid detection; try again on the next frame.
                 self._vouchers[need] = None
@@ -224,7 +234,55 @@ class Redactor:
             self._previous[cells] = self._vouchers[cells]
             self._vouchers[cells] = detection
             grid.settle(thumb, cells)
+        self._look_at_rest(frame, grid, moved)
+        if self._episode.any():
+            # A group still on the move may carry text no look can read yet (cut by the frame's edge or a crop,
+            # blurred by the motion): every cell it moved through is masked whole until it rests and is looked at.
+            # This fails closed at a price: an infant who stirs is masked too, for as long as the stirring lasts.
+            self._moving_text = [*self._moving_text, *grid.cell_boxes(self._episode)]
         return self._vouched(frame.index)
+
+    def _look_at_rest(self, frame: Frame, grid: MotionGrid, moved: np.ndarray) -> None:
+        """Groups of cells that moved and now stopped are looked at once more, whole, on this frame; that look
+        vouches for every cell of the group's box (unless one look at a box containing it already does: a card
+        that came in one frame). Refused, the box has no voucher (the frame is screened and the cells are looked
+        at again on the next frames).
+
+        The new look takes the place of the current looks that found nothing in a cell ("no detection is not
+        nothing there"); a look that found text keeps its cells, and its text stays masked, while what the new look
+        finds is masked wherever it is. The cells have not moved since their current looks, so the previous looks,
+        with what they saw, are kept (a card lifted off again is back to a picture a look has seen).
+        """
+        if not self._episode.any():
+            return
+        for box, cells, group in grid.settled(self._episode, moved):
+            self._episode &= ~group
+            owners = set(self._vouchers[group].flat)
+            if len(owners) == 1 and _contains(next(iter(owners)), box):
+                continue
+            cells = cells & self._nothing_found(grid)
+            detection = self._submit(frame, box, whole=False)
+            if detection is None:
+                self._vouchers[cells] = None
+                continue
+            self.counts.motion_detections += 1
+            self._vouchers[cells] = detection
+
+    def _nothing_found(self, grid: MotionGrid) -> np.ndarray:
+        """Cells whose current look is missing, or finished and found nothing there."""
+        found = np.zeros(grid.shape, bool)
+        running = np.zeros(grid.shape, bool)
+        for d in set(self._vouchers.flat):
+            if d is None:
+                continue
+            mine = self._vouchers == d
+            if not d.future.done():
+                running |= mine
+            elif d.future.exception() is None:
+                if d.cells is None:
+                    d.cells = grid.cells_of([masks.grow(r, self.policy) for r in d.boxes()])
+                found |= mine & d.cells
+        return ~found & ~running
 
     def _blind(self) -> bool:
         """True while some cell has no detection at all (the camera's first frames)."""
@@ -304,7 +362,7 @@ class Redactor:
             if not self._blocking:
                 self._rate_changed(self.rate.press(self._clock()))
             return None
-        detection = _Detection(frame.index, future, whole)
+        detection = _Detection(frame.index, future, whole, None if whole else region)
         if whole:
             self._wholes.append(detection)
         return detection
@@ -492,3 +550,13 @@ class Redactor:
         oldest = self._pending[0].frame.index if self._pending else self._last_seen + 1
         while self._wholes and self._wholes[0].index < oldest:
             self._wholes.popleft()
+
+
+def _contains(detection: _Detection | None, box: Box) -> bool:
+    """True when `detection` looked at all of `box` at once."""
+    if detection is None:
+        return False
+    if detection.box is None:
+        return True
+    x0, y0, x1, y1 = detection.box
+    return x0 <= box[0] and y0 <= box[1] and box[2] <= x1 and box[3] <= y1
