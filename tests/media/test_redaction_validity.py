@@ -27,6 +27,11 @@ def ink():
         finder.unhang.set()
 
 
+def _looks(redactor: Redactor) -> set:
+    """The looks the redactor holds (vouching for cells, or whole-frame ones still ahead of pending frames)."""
+    return {d for d in (*redactor._vouchers.flat, *redactor._previous.flat, *redactor._wholes) if d is not None}
+
+
 def _scene(n: int, seed: int = 21, **settings) -> list[np.ndarray]:
     camera = SimCamera(SimSettings(seed=seed, noise=0, shake=0, **settings))
     return [camera.frame(i).image for i in range(n)]
@@ -168,7 +173,8 @@ def test_live_frame_with_its_detections_in_does_not_wait_to_the_deadline_for_a_l
             assert wait_until(lambda: finder.calls == redactor.counts.detections and not pool._jobs.qsize())
             # The last started detection returns (on a loaded machine that can take longer than any fixed sleep).
             assert wait_until(lambda: finder.returned == finder.calls)
-            time.sleep(0.05)  # and its answer reaches the redactor
+            # ... and its answer reaches the redactor (the pool's thread sets the result a moment later).
+            assert wait_until(lambda: all(d.future.done() for d in _looks(redactor)))
             finder.hang.set()  # the whole-frame look at frame 8, frames 4-7's look-ahead, never returns
         out += redactor.push(Frame(image, i, i, Fraction(1, 15), now[0]))
         now[0] += 1 / 15
