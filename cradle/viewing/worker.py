@@ -71,7 +71,7 @@ class CameraRun:
         last = LiveSegment.objects.filter(camera=camera).aggregate(last=Max("index"))["last"]
         next_index = max(Lease.objects.get(name=lease.name).next_index, 0 if last is None else last + 1)
         self._label = str(camera.pk)
-        # The state last reported, so that only a change is logged.
+        # The state last written, so that only a change is written.
         self._state_seen, self._error_seen = "", ""
         self._share = camera.screened_share
         self.pipeline = CameraPipeline(
@@ -195,13 +195,17 @@ class CameraRun:
         self._error_seen = error
         if state != self._state_seen:
             fields |= {"state": state, "state_changed_at": now}
+            self._state_seen = state
+        # One log line per change, kept by the worker: a run of the same camera started again (a lease renewed late,
+        # a thread restarted) does not announce the state once more.
+        if self._worker.logged_states.get(self.camera_id) != state:
             if state == Camera.State.NO_PICTURE:
                 log.warning("camera %s: no picture (%s)", self.camera_id, error or "the camera sends nothing")
             elif state == Camera.State.CHECKING:
                 log.warning("camera %s: the picture could not be checked in time; privacy screen", self.camera_id)
             else:
                 log.info("camera %s: live", self.camera_id)
-            self._state_seen = state
+            self._worker.logged_states[self.camera_id] = state
         Camera.objects.filter(pk=self.camera_id).update(**fields)
 
 
@@ -212,6 +216,7 @@ class Worker:
         self.pool = pool or DetectorPool(workers=2)
         self.leases = leases or Leaseholder()
         self.runs: dict[int, CameraRun] = {}
+        self.logged_states: dict[int, str] = {}  # each camera's state as last logged
         self.held: dict[str, Lease] = {}
         self.schedule = tasks.Schedule()
         self._traces_due = 0.0
@@ -255,6 +260,7 @@ class Worker:
                     Camera.objects.filter(pk=camera_id).update(
                         state=Camera.State.OFFLINE, state_changed_at=timezone.now()
                     )
+                    self.logged_states.pop(camera_id, None)
                 # The next round starts it again if it is still ours, once its thread has finished its segment.
                 continue
         for camera_id, (camera, admission) in wanted.items():
