@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import tempfile
@@ -44,9 +45,20 @@ def _secret_key() -> str:
         return key
     path = DATA_DIR / "secret_key"
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(50))
+        # Written whole under a name of this process's own, then linked into place: processes that start together
+        # on a fresh data folder (the web server and the worker) all end up with the first one's key, and none
+        # reads a half-written file.
+        own = path.with_name(f".secret_key.{os.getpid()}")
+        fd = os.open(own, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(50))
+                f.flush()
+                os.fsync(f.fileno())
+            with contextlib.suppress(FileExistsError):  # another process was first: its key is the key
+                os.link(own, path)
+        finally:
+            own.unlink(missing_ok=True)
     return path.read_text().strip()
 
 
