@@ -45,8 +45,8 @@ def main() -> int:
     django.setup()
     from cradle.accounts.models import User
     from cradle.unit.models import Admission, Bed, Camera, Unit
-    from cradle.viewing.leases import camera_lease
     from cradle.viewing.models import Lease, LiveSegment
+    from cradle.worker.leases import camera_lease
 
     unit = Unit.objects.create(name="Bench unit", code=f"bench{os.getpid()}")
     nurse = User.objects.create_user(f"bench{os.getpid()}", None)

@@ -54,7 +54,7 @@ def use_stamped_camera(epoch: float) -> None:
     """The worker builds its pipelines with the stamped source; everything else in it stays as it is."""
     from cradle.media.live import CameraPipeline, live_settings
     from cradle.media.source import CameraSource, SourceSettings
-    from cradle.viewing import worker
+    from cradle.worker import pipelines as worker
 
     def pipeline(url, *args, **kwargs):
         s = live_settings(url)
@@ -76,7 +76,7 @@ CUT_S: list[float] = []  # marking and the three encodes of one segment
 def time_the_stages() -> None:
     """Notes when each segment is stored and how long its encodes took, around the real functions."""
     from cradle.media.hls import SegmentWriter
-    from cradle.viewing.worker import CameraRun
+    from cradle.worker.pipelines import CameraRun
 
     store, cut = CameraRun._store, SegmentWriter._cut
 
@@ -171,7 +171,7 @@ def main() -> int:
     with Installation("cradle-bench-latency-") as inst:
         from cradle.media.hls import HLS_X264
         from cradle.media.redact import CameraPolicy
-        from cradle.viewing.worker import Worker
+        from cradle.worker.pipelines import Worker
 
         place = ward(f"sim://bench-bed?size=640x480&fps={FPS:g}")
         (cookie,) = viewers(place.admission, 1)

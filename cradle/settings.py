@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "cradle.unit",
     "cradle.audit",
     "cradle.viewing",
+    "cradle.worker",
     "cradle.updates",
     "cradle.notifications",
     "cradle.forensics",

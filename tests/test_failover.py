@@ -22,8 +22,8 @@ from cradle.media.fingerprint import fingerprint_segment
 from cradle.media.hls import decode
 from cradle.unit.models import Camera
 from cradle.viewing import storage
-from cradle.viewing.leases import camera_lease
 from cradle.viewing.models import Lease, LiveSegment
+from cradle.worker.leases import camera_lease
 
 LEASE_S = 3.0
 SMALL = "sim://{}?size=160x120&fps=5"

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from cradle.viewing.leases import Leaseholder, LeaseLost, fair_share
 from cradle.viewing.models import Lease
+from cradle.worker.leases import Leaseholder, LeaseLost, fair_share
 
 
 @pytest.mark.django_db

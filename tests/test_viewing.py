@@ -193,7 +193,7 @@ def test_a_missing_or_wrong_master_key_stops_start_up(world, settings, tmp_path)
 
 
 def test_old_segments_leave_the_live_buffer(world):
-    from cradle.viewing.worker import Worker
+    from cradle.worker.pipelines import Worker
 
     fam = world.families["a"]
     rows = stored(fam)
@@ -238,7 +238,7 @@ def test_a_nurse_keeps_a_clip_and_the_family_watches_it(world):
 
 def test_clip_segments_outlive_the_live_buffer(world):
     from cradle.viewing import clips
-    from cradle.viewing.worker import Worker
+    from cradle.worker.pipelines import Worker
 
     fam = world.families["a"]
     rows = stored(fam)

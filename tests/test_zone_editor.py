@@ -120,7 +120,7 @@ def test_a_saved_shown_area_reaches_the_running_stream_without_a_restart(world, 
     from cradle.unit.models import Camera
     from cradle.viewing import storage
     from cradle.viewing.models import LiveSegment
-    from cradle.viewing.worker import Worker
+    from cradle.worker.pipelines import Worker
     from tests.test_worker import NoText
 
     fam = world.families["a"]

@@ -13,7 +13,7 @@ from cradle.media.live import LiveSettings, live_settings
 from cradle.media.redact import CameraPolicy, load_policy
 from cradle.unit.models import Camera
 
-log = logging.getLogger("cradle.viewing.worker")
+log = logging.getLogger("cradle.worker.pipelines")
 
 
 WHOLE_PICTURE = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))

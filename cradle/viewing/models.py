@@ -35,7 +35,7 @@ class LiveSegment(models.Model):
 
 
 class Lease(models.Model):
-    """Which worker runs a camera (or the shared housekeeping), until when; see cradle.viewing.leases.
+    """Which worker runs a camera (or the shared housekeeping), until when; see cradle.worker.leases.
 
     `epoch` grows at every change of holder: a worker writes a segment only while its lease is unexpired and still of
     the epoch it took, checked under the row's lock in the same transaction as the write (fencing). `next_index` is the

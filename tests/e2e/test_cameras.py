@@ -18,7 +18,7 @@ from cradle.audit.models import Event
 from cradle.media.redact import DetectorPool
 from cradle.unit.models import Admission, Bed, Camera, FamilyMembership, StaffMembership, Unit
 from cradle.viewing.camera_config import camera_policy
-from cradle.viewing.worker import Worker
+from cradle.worker.pipelines import Worker
 from tests.conftest import PASSWORD, TOTP_SECRET, make_user
 from tests.e2e.conftest import ROOT, run_flow
 from tests.rtsp_camera import RtspCamera, free_port, needs_rtsp_server, write_ward_file

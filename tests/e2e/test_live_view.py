@@ -23,7 +23,7 @@ from cradle.media.redact import DetectorPool
 from cradle.unit.models import Admission, Bed, Camera, FamilyMembership, StaffMembership, Unit
 from cradle.viewing.delivery import viewer_code
 from cradle.viewing.models import LiveSegment
-from cradle.viewing.worker import Worker
+from cradle.worker.pipelines import Worker
 from tests.conftest import PASSWORD, TOTP_SECRET, make_user
 from tests.e2e.conftest import run_flow
 

@@ -25,7 +25,7 @@ from cradle.media.redact import DetectorPool
 from cradle.media.redact.pool import WardDetectors
 from cradle.unit.models import Admission, Bed, Camera, FamilyMembership, StaffMembership, Unit
 from cradle.viewing.models import Keepsake, LiveSegment
-from cradle.viewing.worker import Worker
+from cradle.worker.pipelines import Worker
 from tests.conftest import PASSWORD, TOTP_SECRET, make_user
 from tests.e2e.conftest import run_flow
 

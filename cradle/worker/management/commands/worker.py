@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from cradle import metrics, tasks
 from cradle.media.store import MasterKeyError, StoreError
 from cradle.viewing.storage import segment_store
-from cradle.viewing.worker import Worker
+from cradle.worker.pipelines import Worker
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@
 Segments are sealed under the admission's key and kept for the live buffer's length; nothing older is kept. A camera
 without an admitted baby is not run at all: with nobody to watch, nothing is recorded.
 
-Several workers share the cameras through leases (cradle.viewing.leases): each runs the cameras it holds, takes over
+Several workers share the cameras through leases (cradle.worker.leases): each runs the cameras it holds, takes over
 those of a worker that stopped renewing, and writes every segment fenced by its lease. The housekeeping (expiring the
 live buffer, daily clips, queued background work) runs in whichever worker holds the housekeeping lease.
 """
@@ -30,9 +30,9 @@ from cradle.outage import StateLog
 from cradle.unit.models import Admission, Camera
 from cradle.viewing import fastpath, keepsake
 from cradle.viewing.camera_config import camera_policy, delivery, policy_stamp, run_config
-from cradle.viewing.leases import HOUSEKEEPING, Leaseholder, LeaseLost, camera_lease, camera_of, fair_share
 from cradle.viewing.models import Lease, LiveSegment
 from cradle.viewing.storage import mark_key, segment_store
+from cradle.worker.leases import HOUSEKEEPING, Leaseholder, LeaseLost, camera_lease, camera_of, fair_share
 
 log = logging.getLogger(__name__)
 
