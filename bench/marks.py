@@ -6,17 +6,21 @@ import argparse
 import math
 import os
 import statistics
+import sys
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from cradle.media.drill import leaked_copy
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root, for tests/
+
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import SegmentWriter, decode
 from cradle.media.mark import SegmentMark, Variant, Warp, detect, mark_segment, psnr
 from cradle.media.sim import SimCamera, SimSettings
+from tests.drill import leaked_copy
 
 FPS = 15
 WIDTH, HEIGHT = 640, 480

@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
-from cradle.media.quality import ClipScore, run_clip, tesseract_available
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root, for tests/
+
 from cradle.media.redact import CameraPolicy, DetectorPool, load_policy
 from cradle.media.scenes import HELD_OUT_FONTS, HELD_OUT_SEEDS, TUNING_SEEDS, SceneDraw, draw_scene
+from tests.quality import ClipScore, run_clip, tesseract_available
 
 
 def _axes(d: SceneDraw) -> dict[str, str]:

@@ -15,9 +15,9 @@ from django.urls import reverse
 
 from cradle.forensics import jobs
 from cradle.forensics.models import TraceJob
-from cradle.media.drill import mp4_bytes
 from cradle.retention import service
 from cradle.viewing.storage import segment_store
+from tests.drill import mp4_bytes
 from tests.test_leak_drill import LEAKER, drill, leak  # noqa: F401  (drill is a fixture)
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cradle.audit.models import Event
-from cradle.media.drill import leaked_copy, mp4_bytes
 from cradle.media.fingerprint import fingerprint_segment
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import SegmentWriter, decode
@@ -26,6 +25,7 @@ from cradle.unit.models import FamilyMembership
 from cradle.viewing import clips, storage
 from cradle.viewing.models import LiveSegment, ServedVariant
 from tests.conftest import QUICK_HASHERS, Family, World, make_user, sign_in
+from tests.drill import leaked_copy, mp4_bytes
 
 FPS = 15
 SECONDS = 16

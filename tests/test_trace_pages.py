@@ -14,9 +14,9 @@ from django.urls import reverse
 from cradle.audit.models import Event
 from cradle.forensics import jobs, pdf, tracing
 from cradle.forensics.models import TraceJob
-from cradle.media.drill import mp4_bytes
 from cradle.unit.models import StaffMembership
 from tests.conftest import make_user, sign_in
+from tests.drill import mp4_bytes
 from tests.test_leak_drill import LEAKER, drill, leak  # noqa: F401  (drill is a fixture)
 
 # Every test runs in a savepoint of its own, inside the module's transaction that holds the ward and the drill.

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from cradle.media.drill import mp4_bytes
 from cradle.media.source import pyav_pictures
+from tests.drill import mp4_bytes
 
 
 @pytest.mark.nodb

@@ -8,7 +8,6 @@ import cv2
 import numpy as np
 import pytest
 
-from cradle.media.drill import leaked_copy
 from cradle.media.frames import SafeFrame, privacy_screen
 from cradle.media.mark import (
     ALPHA,
@@ -28,6 +27,7 @@ from cradle.media.mark import (
     z_score,
 )
 from cradle.media.sim import SimCamera, SimSettings
+from tests.drill import leaked_copy
 
 pytestmark = pytest.mark.nodb
 

@@ -13,7 +13,6 @@ STAGES = [
     "command",
     "encode",
     "frames",
-    "quality",
     "scenes",
     "sim",
     "source",

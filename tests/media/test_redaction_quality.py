@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from cradle.media.frames import SafeFrame
-from cradle.media.quality import INFANT_UNTOUCHED, PHI_MASKED, ci_scenes, redact_clip, score_clip, tesseract_available
 from cradle.media.scenes import WardScene
+from tests.quality import INFANT_UNTOUCHED, PHI_MASKED, ci_scenes, redact_clip, score_clip, tesseract_available
 
 pytestmark = [
     pytest.mark.nodb,

@@ -14,7 +14,7 @@ import pytest
 
 from cradle.media.frames import Frame, SafeFrame, Screen, privacy_screen, screened
 from cradle.media.hls import SegmentWriter
-from cradle.media.quality import normalise, read_text, tesseract_available
+from tests.quality import normalise, read_text, tesseract_available
 
 pytestmark = pytest.mark.nodb
 

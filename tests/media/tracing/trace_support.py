@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from cradle.media.drill import leaked_copy
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import SegmentWriter
 from cradle.media.mark import Variant
 from cradle.media.sim import SimCamera, SimSettings
 from cradle.media.trace import SegmentReading
+from tests.drill import leaked_copy
 
 KEY = bytes(range(32))
 SOURCE = "clip-21"

@@ -166,7 +166,7 @@ def tesseract_available() -> bool:
     if tesseract is None:
         return False
     # A fixed argument list with no user input.
-    langs = subprocess.run([tesseract, "--list-langs"], capture_output=True, text=True, check=False).stdout  # noqa: S603
+    langs = subprocess.run([tesseract, "--list-langs"], capture_output=True, text=True, check=False).stdout
     return "chi_sim" in langs and "eng" in langs
 
 
@@ -177,7 +177,7 @@ def read_text(image: np.ndarray) -> str:
         cv2.imwrite(str(path), image)
         # The two page modes run side by side, each Tesseract held to one thread: half the time on two cores.
         runs = [
-            subprocess.Popen(  # noqa: S603 - fixed arguments and our own temporary file
+            subprocess.Popen(
                 [shutil.which("tesseract") or "/usr/bin/tesseract", str(path), "-", "-l", "chi_sim+eng", "--psm", psm],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
