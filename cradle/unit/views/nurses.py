@@ -1,4 +1,5 @@
-"""The nurse's board and bed pages, the family pages, break-glass and unit settings."""
+"""The nurse's pages: the bed page, admitting, inviting the parents, cameras (pause, daily clip), discharge and
+transfer, a family member's contact, and break-glass access to another unit."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils import formats, timezone, translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -21,159 +21,26 @@ from cradle import scope
 from cradle.accounts import sessions
 from cradle.accounts.models import DeviceSession
 from cradle.accounts.reauth import reauthentication_required
-from cradle.audit import anomaly
 from cradle.audit.log import alert_privacy_officers, record
 from cradle.audit.models import Alert
 from cradle.retention import service as lifecycle
-from cradle.unit import invitations
 from cradle.unit.forms import (
     AdmitForm,
     BreakGlassForm,
     DailyClipForm,
     InviteForm,
-    NicknameForm,
     PauseForm,
     TransferForm,
-    UnitSettingsForm,
-    WithdrawEverythingForm,
 )
 from cradle.unit.models import (
     Admission,
     BreakGlassGrant,
     Camera,
-    FamilyMembership,
-    Invitation,
     Unit,
     inpatient_digest,
 )
-from cradle.viewing import clips, delivery, keepsake_pages, states
-
-_SLIPS = "cradle_slips"
-
-
-# --- Family -----------------------------------------------------------------------------------------------------
-
-
-@login_required
-def baby(request: HttpRequest, admission_id: int) -> HttpResponse:
-    admission = scope.get_watchable_admission(request.user, admission_id)
-    second_step = scope.second_step_standing(request.user, admission)
-    if second_step.refused:
-        # In scope, but no picture until a second sign-in step is added: the page says how, and plays nothing.
-        record(request, "baby.view", admission=admission, outcome="denied", reason=scope.SECOND_STEP_NEEDED)
-    else:
-        record(request, "baby.view", admission=admission)
-    if anomaly.check(request, admission):
-        raise Http404
-    membership = (
-        FamilyMembership.objects.filter(user=request.user, admission=admission, revoked_at__isnull=True).first()
-        if admission.pk in scope.family_admission_ids(request.user)
-        else None
-    )
-    camera = getattr(admission.bed, "camera", None)
-    device = getattr(request, "device_session", None)
-    return render(
-        request,
-        "unit/baby.html",
-        {
-            "admission": admission,
-            "membership": membership,
-            "camera": camera,
-            "live": scope.live_allowed(admission),
-            "state": states.of_admission(admission, camera),
-            "ended": states.ended(),
-            "keepsakes": keepsake_pages.notices(request.user, admission),
-            "viewer_code": delivery.viewer_code(device) if device else "",
-            "clips": admission.clips.all()[:50],
-            "second_step": second_step,
-        },
-    )
-
-
-@login_required
-def consent(request: HttpRequest, admission_id: int) -> HttpResponse:
-    """The parents' consent: stop live viewing, or withdraw everything; each asks for a confirmation first, since
-    neither can be undone."""
-    admission = scope.get_consenting_parent_admission(request.user, admission_id)
-    form = WithdrawEverythingForm(request.POST or None)
-    if request.method == "POST" and request.POST.get("withdraw") == "live":
-        if request.POST.get("confirm") != "yes":
-            # It cannot be undone: the first tap only asks again, in words that say so.
-            return render(request, "unit/consent_stop_live.html", {"admission": admission})
-        lifecycle.withdraw_live(admission, request=request)
-        messages.success(request, _("Live viewing has stopped for your baby. The clips already kept stay."))
-        return redirect("baby", admission_id=admission.pk)
-    if request.method == "POST" and request.POST.get("withdraw") == "everything":
-        if form.is_valid():
-            lifecycle.withdraw_everything(admission, request=request)
-            # The family's sessions, this one included, have ended: the parent is signed out.
-            return redirect("consent_withdrawn")
-        messages.error(request, _("Tick the box to confirm that every video of your baby will be destroyed."))
-    return render(request, "unit/consent.html", {"admission": admission, "form": form})
-
-
-def consent_withdrawn(request: HttpRequest) -> HttpResponse:
-    """Where a parent lands after withdrawing everything; says what happened and nothing about whom."""
-    return render(request, "unit/consent_withdrawn.html")
-
-
-@login_required
-def family(request: HttpRequest, admission_id: int) -> HttpResponse:
-    """The parents' page: who is in the family, inviting and revoking relatives, the nickname."""
-    admission = scope.get_parent_admission(request.user, admission_id)
-    form = NicknameForm(request.POST or None, initial={"nickname": admission.nickname})
-    if request.method == "POST" and form.is_valid():
-        admission.nickname = form.cleaned_data["nickname"].strip()
-        admission.save(update_fields=["nickname"])
-        record(request, "admission.nickname_changed", admission=admission)
-        messages.success(request, _("The nickname has been saved."))
-        return redirect("family", admission_id=admission.pk)
-    members = admission.family.filter(revoked_at__isnull=True).select_related("user").order_by("role", "created_at")
-    open_invitations = [i for i in admission.invitations.filter(role=FamilyMembership.Role.RELATIVE) if i.is_open]
-    return render(
-        request,
-        "unit/family.html",
-        {
-            "admission": admission,
-            "members": members,
-            "open_invitations": open_invitations,
-            "form": form,
-            "cap": admission.unit.relative_cap,
-        },
-    )
-
-
-@login_required
-@require_POST
-def family_invite(request: HttpRequest, admission_id: int) -> HttpResponse:
-    admission = scope.get_parent_admission(request.user, admission_id)
-    language = _slip_language(request.POST.get("language"))
-    return _issue(request, admission, FamilyMembership.Role.RELATIVE, "family", admission.pk, language)
-
-
-@login_required
-@require_POST
-def revoke_relative(request: HttpRequest, membership_id: int) -> HttpResponse:
-    membership = scope.get_family_member_for_parent(request.user, membership_id)
-    _revoke(request, membership)
-    messages.success(request, _("%(name)s can no longer watch.") % {"name": membership.user.display_name})
-    return redirect("family", admission_id=membership.admission_id)
-
-
-def _revoke(request: HttpRequest, membership: FamilyMembership) -> None:
-    FamilyMembership.objects.filter(pk=membership.pk).update(revoked_at=timezone.now())
-    ended = sessions.end_all(membership.user, DeviceSession.EndReason.ACCESS_ENDED)
-    record(
-        request,
-        "family.revoked",
-        admission=membership.admission,
-        member=membership.user_id,
-        role=membership.role,
-        sessions_ended=ended,
-    )
-
-
-# --- Nurses -----------------------------------------------------------------------------------------------------
+from cradle.unit.views.slips import issue_invitation
+from cradle.viewing import clips, delivery, states
 
 
 @login_required
@@ -259,87 +126,7 @@ def invite(request: HttpRequest, admission_id: int) -> HttpResponse:
     if not form.is_valid():
         raise Http404
     language = form.cleaned_data["language"] or translation.get_language()
-    return _issue(request, admission, form.cleaned_data["role"], "bed", admission.bed_id, language)
-
-
-def _issue(
-    request: HttpRequest, admission: Admission, role: str, back: str, back_id: int, language: str = ""
-) -> HttpResponse:
-    try:
-        invitation, code = invitations.issue(admission, role, request.user)
-    except invitations.InvitationError as e:
-        messages.error(request, str(e))
-        return redirect(back, back_id)
-    record(request, "invitation.issued", admission=admission, invitation=invitation.pk, role=role)
-    # The code is never stored; this session keeps it only so that the slip can be printed again.
-    slips = request.session.get(_SLIPS, {})
-    slips[str(invitation.pk)] = code
-    request.session[_SLIPS] = slips
-    slip = reverse("invitation_slip", args=[invitation.pk])
-    return redirect(f"{slip}?lang={_slip_language(language or translation.get_language())}")
-
-
-def _slip_language(code: str | None) -> str:
-    """One of Cradle's languages: the one asked for if Cradle speaks it, else the reader's."""
-    known = dict(settings.LANGUAGES)
-    return code if code in known else (translation.get_language() if translation.get_language() in known else "en")
-
-
-@login_required
-def invitation_slip(request: HttpRequest, invitation_id: int) -> HttpResponse:
-    """The slip to print, share or copy, in the family's language (`?lang=`); the code is shown only to the session
-    that issued it, and never in a form that wraps inside a group."""
-    invitation = scope.get_invitation(request.user, invitation_id)
-    code = request.session.get(_SLIPS, {}).get(str(invitation.pk)) if invitation.is_open else None
-    language = _slip_language(request.GET.get("lang"))
-    # The family's first page speaks their language too.
-    join_url = request.build_absolute_uri(reverse("join")) + f"?lang={language}"
-    qr = share = None
-    if code:
-        import segno
-
-        # The code travels in the fragment, which browsers never send to a server or write to its logs.
-        qr = segno.make(f"{join_url}#{code}", error="m").svg_inline(scale=5, dark="#000", light="#fff")
-        with translation.override(language):
-            until = formats.date_format(timezone.localtime(invitation.expires_at), "DATETIME_FORMAT")
-            share = {
-                "title": _("Your invitation to Cradle"),
-                "text": _(
-                    "You are invited to watch a baby in the neonatal unit with Cradle. Open the link, or open "
-                    "%(address)s and type the code %(code)s. It works once, until %(until)s. Please keep it private."
-                )
-                % {"address": join_url, "code": code, "until": until},
-                "url": f"{join_url}#{code}",
-            }
-    back = "bed" if scope.is_staff(request.user, scope.Role.NURSE) else "family"
-    back_id = invitation.admission.bed_id if back == "bed" else invitation.admission_id
-    return render(
-        request,
-        "unit/slip.html",
-        {
-            "invitation": invitation,
-            "code": code,
-            "groups": code.split("-") if code else [],
-            "qr": qr,
-            "join_url": join_url,
-            "share": share,
-            "slip_language": language,
-            "back": back,
-            "back_id": back_id,
-        },
-    )
-
-
-@login_required
-@require_POST
-def revoke_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
-    invitation = scope.get_invitation(request.user, invitation_id)
-    Invitation.objects.filter(pk=invitation.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    record(request, "invitation.revoked", admission=invitation.admission, invitation=invitation.pk)
-    messages.success(request, _("The invitation has been revoked."))
-    if scope.is_staff(request.user, scope.Role.NURSE):
-        return redirect("bed", bed_id=invitation.admission.bed_id)
-    return redirect("family", admission_id=invitation.admission_id)
+    return issue_invitation(request, admission, form.cleaned_data["role"], "bed", admission.bed_id, language)
 
 
 @login_required
@@ -515,29 +302,3 @@ def _break_glass(request: HttpRequest, unit: Unit) -> HttpResponse:
         messages.warning(request, _("Emergency access granted for one hour. This has been reported."))
         return redirect("board", unit_id=unit.pk)
     return render(request, "unit/break_glass.html", {"unit": unit, "form": form})
-
-
-# --- Administrators ---------------------------------------------------------------------------------------------
-
-
-@login_required
-def unit_settings(request: HttpRequest, unit_id: int) -> HttpResponse:
-    return _unit_settings(request, scope.get_administered_unit(request.user, unit_id))
-
-
-@reauthentication_required
-def _unit_settings(request: HttpRequest, unit: Unit) -> HttpResponse:
-    form = UnitSettingsForm(request.POST or None, instance=unit)
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        record(
-            request,
-            "unit.settings_changed",
-            unit=unit,
-            **{f: form.cleaned_data[f] for f in form.changed_data},
-        )
-        messages.success(request, _("Settings saved. New sign-ins use them."))
-        return redirect("unit_settings", unit_id=unit.pk)
-    grace = unit.second_step_grace_until
-    running = unit.family_second_step and grace is not None and grace > timezone.now()
-    return render(request, "unit/settings.html", {"unit": unit, "form": form, "second_step_grace": running and grace})
