@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from cradle import lifecycle
 from cradle.forensics import jobs
 from cradle.forensics.models import TraceJob
 from cradle.retention import service
@@ -107,7 +108,7 @@ def test_a_finished_trace_leaves_no_plaintext_and_its_frames_go_with_the_admissi
     assert _decodable_files(settings.MEDIA_DIR) == []
 
     # The parents withdraw everything: the frames become unreadable and the report stops naming the bed.
-    service.withdraw_everything(drill.fam.admission)
+    lifecycle.withdraw_everything(drill.fam.admission)
     job.refresh_from_db()
     page = officer.get(reverse("trace_report", args=[job.pk])).content.decode()
     assert 'src="data:image/png;base64,' not in page

@@ -12,6 +12,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
+from cradle import lifecycle
 from cradle.accounts.models import User
 from cradle.audit import chain
 from cradle.audit.guard import maintenance
@@ -48,7 +49,7 @@ def test_a_full_backup_and_restore_round_trip_keeps_destroyed_keys_destroyed(wor
         assert secret not in blob
 
     # After the backup, family b withdraws everything: its key is destroyed and goes into the ledger.
-    service.withdraw_everything(Admission.objects.get(pk=b.admission.pk))
+    lifecycle.withdraw_everything(Admission.objects.get(pk=b.admission.pk))
 
     # A new machine: empty storage, the same master key, secret key and ledger; the database wiped.
     settings.MEDIA_DIR = fresh_storage / "new-media"

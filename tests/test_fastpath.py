@@ -11,6 +11,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from cradle import lifecycle
 from cradle.accounts import sessions
 from cradle.accounts.models import DeviceSession
 from cradle.audit import anomaly
@@ -114,17 +115,17 @@ def _revoke_membership(world, fam, client):
 
 
 def _discharge(world, fam, client):
-    service.discharge(fam.admission)
+    lifecycle.discharge(fam.admission)
 
 
 def _withdraw_live(world, fam, client):
-    service.withdraw_live(fam.admission)
+    lifecycle.withdraw_live(fam.admission)
 
 
 def _transfer(world, fam, client):
     from cradle.unit.models import Bed
 
-    service.transfer(fam.admission, Bed.objects.create(unit=world.unit2, label="x9"))
+    lifecycle.transfer(fam.admission, Bed.objects.create(unit=world.unit2, label="x9"))
 
 
 def _suspend(world, fam, client):
@@ -230,7 +231,7 @@ def test_the_triggers_log_revocations_and_not_a_devices_last_seen_time(world):
     sessions.end(device, "signed_out")
     kinds = set(Revocation.objects.values_list("kind", "subject"))
     assert ("session", device.session_key) in kinds
-    service.discharge(fam.admission)
+    lifecycle.discharge(fam.admission)
     assert ("admission", str(fam.admission.pk)) in set(Revocation.objects.values_list("kind", "subject"))
     with connection.cursor() as cursor:  # whatever changed the row, not only the ORM
         cursor.execute("UPDATE unit_familymembership SET role = role WHERE id = %s", [fam.relative_membership.pk])
@@ -296,7 +297,7 @@ def test_a_withdrawn_live_picture_closes_the_playlists_fast_path(world, answered
     url = reverse("live_playlist", args=[fam.admission.pk])
     client.get(url)
     assert client.get(url).status_code == 200 and answered.others[-1] == ("playlist", True)
-    service.withdraw_live(fam.admission)
+    lifecycle.withdraw_live(fam.admission)
     assert client.get(url).status_code == 404 and answered.others[-1] == ("playlist", False)
 
 

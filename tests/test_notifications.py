@@ -20,10 +20,10 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from cradle import lifecycle
 from cradle.audit.models import Event
 from cradle.notifications import outbox, webpush
 from cradle.notifications.models import Notice, PauseWatch, Preference, PushSubscription
-from cradle.retention import service as retention
 from cradle.unit.models import Admission
 from cradle.updates.models import RelativeView
 from tests.push_service import push_service
@@ -228,7 +228,7 @@ def test_a_camera_paused_longer_than_usual_tells_the_family_once(world, settings
 
 def test_discharge_and_transfer_are_told(world, smtp, addresses):
     fam = addresses
-    retention.discharge(fam.admission)
+    lifecycle.discharge(fam.admission)
     outbox.send_due()
     assert len(smtp.messages) == 2 and "news about your baby's stay" in body(smtp.messages[0])
 

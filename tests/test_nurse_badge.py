@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from cradle.retention import service as lifecycle
+from cradle import lifecycle
 from cradle.unit.models import Bed, Camera
 from cradle.viewing.models import LiveSegment
 

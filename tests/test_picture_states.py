@@ -14,10 +14,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from cradle import lifecycle
 from cradle.accounts.models import DeviceSession
 from cradle.audit.models import Event
 from cradle.audit.views import watches
-from cradle.retention import service
 from cradle.unit.models import Camera
 from cradle.viewing.models import LiveSegment
 from tests.conftest import sign_in
@@ -123,7 +123,7 @@ def test_times_follow_the_viewers_time_zone(world):
 
 def test_live_stopped_by_the_parents_is_final(world):
     fam = world.families["a"]
-    service.withdraw_live(fam.admission)
+    lifecycle.withdraw_live(fam.admission)
     state = _status(world.client("relative_a"), fam)
     assert state["code"] == "stopped" and state["final"] and not state["plays"]
 
@@ -133,7 +133,7 @@ def test_discharge_tells_an_open_player_why_and_the_reload_explains_too(world):
     parent = world.client("parent_a")
     _segment(fam)
     assert _status(parent, fam)["code"] == "live"
-    service.discharge(fam.admission)
+    lifecycle.discharge(fam.admission)
     state = _status(parent, fam)
     assert state["code"] == "discharged" and state["final"]
     assert state["href"].startswith(reverse("account_login"))

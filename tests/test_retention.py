@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from cradle import scope
+from cradle import lifecycle, scope
 from cradle.accounts.models import DeviceSession
 from cradle.audit.models import Event
 from cradle.media.store import LocalDisk, MasterKey, MasterKeyError, SegmentStore, StoreError
@@ -178,7 +178,7 @@ def test_the_grace_period_is_a_unit_setting(world, fresh_storage):
     admin.post(reverse("unit_settings", args=[fam.unit.pk]), {**form, "grace_days": 7})
     fam.unit.refresh_from_db()
     assert fam.unit.grace_days == 7
-    service.discharge(fam.admission)
+    lifecycle.discharge(fam.admission)
     Admission.objects.filter(pk=fam.admission.pk).update(discharged_at=timezone.now() - timedelta(days=8))
     assert world.client("parent_a").get(reverse("clip", args=[fam.clip_id])).status_code == 404
     assert service.run()["admissions_shredded"] == 1
@@ -212,8 +212,8 @@ def test_a_transfer_moves_the_baby_and_keeps_the_family_watching(world, fresh_st
     # A bed that is taken is refused with a sentence, not an error page.
     taken = Bed.objects.create(unit=world.unit1, label="X1")
     Admission.objects.create(unit=world.unit1, bed=taken, admitted_by=world.users["nurse1"])
-    with pytest.raises(service.TransferError, match="no longer free"):
-        service.transfer(Admission.objects.get(pk=fam.admission.pk), taken)
+    with pytest.raises(lifecycle.TransferError, match="no longer free"):
+        lifecycle.transfer(Admission.objects.get(pk=fam.admission.pk), taken)
 
 
 def test_an_altered_shred_ledger_is_detected(world, fresh_storage):
@@ -256,7 +256,7 @@ def test_the_schedule_queues_retention_and_the_task_applies_it(world, fresh_stor
 
     fam = world.families["a"]
     stored(fam)
-    service.discharge(fam.admission)
+    lifecycle.discharge(fam.admission)
     Admission.objects.filter(pk=fam.admission.pk).update(discharged_at=timezone.now() - timedelta(days=31))
     tasks.Schedule().tick()  # what the worker holding the housekeeping lease does every round
     assert DBTaskResult.objects.filter(task_path="cradle.tasks.apply_retention", status="READY").count() == 1

@@ -299,13 +299,13 @@ def test_a_reloaded_playlist_keeps_the_addresses_of_segments_it_already_listed(w
 
 
 def test_after_discharge_the_family_keeps_its_clips_but_not_the_live_picture(world):
-    from cradle.retention import service
+    from cradle import lifecycle
     from cradle.viewing import clips
 
     fam = world.families["a"]
     stored(fam)
     clip = clips.record(fam.admission, 15)
-    service.discharge(fam.admission)
+    lifecycle.discharge(fam.admission)
     parent = world.client("parent_a")  # signed in again: discharge ended every family session
     assert parent.get(reverse("live_playlist", args=[fam.admission.pk])).status_code == 404
     listed = parent.get(reverse("clip_playlist", args=[clip.pk]))

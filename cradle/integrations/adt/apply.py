@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from django.db.models import Max
 
+from cradle import lifecycle
 from cradle.audit.creation import acting
 from cradle.integrations.adt.ack import Answer
 from cradle.integrations.adt.config import FeedConfig
 from cradle.integrations.adt.events import AdtEvent, Location, Refused
 from cradle.integrations.adt.models import BedLocation, FeedMessage
-from cradle.retention import service as lifecycle
 from cradle.unit.models import Admission, Bed
 
 # HL7 table 0357 codes used for refusals about Cradle's state.
@@ -133,8 +133,11 @@ def admit(event: AdtEvent, config: FeedConfig) -> Outcome:
         )
     if bed.current_admission is not None:
         raise Refused("AE", f"{_place(bed).capitalize()} already has another baby admitted.", CONFLICT)
-    with acting("adt"):
-        admission = Admission.objects.create(unit=bed.unit, bed=bed, inpatient_digest=event.patient, admitted_by=None)
+    try:
+        with acting("adt"):
+            admission = lifecycle.admit(bed, inpatient_digest=event.patient)
+    except lifecycle.AdmitError:  # admitted by a nurse a moment ago
+        raise Refused("AE", f"{_place(bed).capitalize()} already has another baby admitted.", CONFLICT) from None
     return _done(admission)
 
 

@@ -11,12 +11,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cradle import scope
+from cradle import lifecycle, scope
 from cradle.accounts import sessions
 from cradle.accounts.models import DeviceSession
 from cradle.audit import anomaly
 from cradle.audit.log import record
-from cradle.retention import service as lifecycle
 from cradle.unit.forms import (
     NicknameForm,
     WithdrawEverythingForm,

@@ -8,7 +8,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -17,13 +16,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from cradle import scope
+from cradle import lifecycle, scope
 from cradle.accounts import sessions
 from cradle.accounts.models import DeviceSession
 from cradle.accounts.reauth import reauthentication_required
 from cradle.audit.log import alert_privacy_officers, record
 from cradle.audit.models import Alert
-from cradle.retention import service as lifecycle
 from cradle.unit.forms import (
     AdmitForm,
     BreakGlassForm,
@@ -33,7 +31,6 @@ from cradle.unit.forms import (
     TransferForm,
 )
 from cradle.unit.models import (
-    Admission,
     BreakGlassGrant,
     Camera,
     Unit,
@@ -102,16 +99,14 @@ def admit(request: HttpRequest, bed_id: int) -> HttpResponse:
         return redirect("bed", bed_id=bed.pk)
     number = form.cleaned_data["inpatient_number"].strip()
     try:
-        with transaction.atomic():
-            Admission.objects.create(
-                unit=bed.unit,
-                bed=bed,
-                nickname=form.cleaned_data["nickname"].strip(),
-                inpatient_digest=inpatient_digest(number) if number else "",
-                admitted_by=request.user,
-            )
-    except IntegrityError:
-        messages.error(request, _("This bed already has a baby admitted."))
+        lifecycle.admit(
+            bed,
+            nickname=form.cleaned_data["nickname"].strip(),
+            inpatient_digest=inpatient_digest(number) if number else "",
+            by=request.user,
+        )
+    except lifecycle.AdmitError as e:
+        messages.error(request, str(e))
         return redirect("bed", bed_id=bed.pk)
     # The admission's creation is audited by cradle.audit.creation, in this request's name.
     messages.success(request, _("Admitted. Now invite the parents."))
