@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from cradle.unit import notify
+from cradle.notifications import notices
 from cradle.unit.models import Admission, Camera
 from cradle.viewing.models import Clip, LiveSegment
 
@@ -31,7 +31,7 @@ def record(admission: Admission, seconds: int, by=None, kind: str = Clip.Kind.RE
         )
         clip.segments.set(newest)
         LiveSegment.objects.filter(pk__in=[s.pk for s in newest]).update(in_clip=True)
-    notify.clip_waiting(admission)
+    notices.clip_waiting(admission)
     return clip
 
 

@@ -7,8 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from cradle import scope
-from cradle.audit.attention import for_units as attention_for
 from cradle.unit.models import StaffMembership
+from cradle.web.attention import for_units as attention_for
 
 Role = StaffMembership.Role
 
