@@ -85,8 +85,8 @@ def test_a_parent_signed_in_with_a_password_alone_is_served_no_picture_anywhere(
     assert refused("live.playlist", fam.parent)
     assert client.get(delivery.segment_url(device, rows[-1], 60)).status_code == 404
     assert refused("live.segment", fam.parent)
-    key_scope = edge.scope_of(rows[-1].camera_id, rows[-1].started_at.timestamp(), 0)
-    assert client.get(delivery.key_url(device, fam.admission.pk, key_scope)).status_code == 404
+    key_epoch = edge.epoch_of(rows[-1].camera_id, rows[-1].started_at.timestamp(), 0)
+    assert client.get(delivery.key_url(device, fam.admission.pk, key_epoch)).status_code == 404
     assert refused("live.key", fam.parent)
 
     # Clips and keepsakes alike.

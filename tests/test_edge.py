@@ -105,13 +105,13 @@ def test_another_family_a_stranger_and_forged_or_expired_key_addresses_get_404(w
     assert client.get(url.replace(".ts", ".key")).status_code == 404
     assert client.get(key_uri.replace(".key", ".ts")).status_code == 404
     settings.CRADLE = {**settings.CRADLE, "EDGE_KEY_EPOCH_SECONDS": 1}
-    old = edge.KeyScope(fam.bed.camera.pk, epoch=int(time.time()) - 3600)
+    old = edge.KeyEpoch(fam.bed.camera.pk, epoch=int(time.time()) - 3600)
     device = DeviceSession.objects.get(session_key=client.session.session_key)
     assert client.get(delivery.key_url(device, fam.admission.pk, old)).status_code == 404
     # Even a genuine key address of their own session opens nothing of another family's baby.
     other = world.client("parent_b")
     theirs = DeviceSession.objects.get(session_key=other.session.session_key)
-    current = edge.scope_of(fam.bed.camera.pk, time.time())
+    current = edge.epoch_of(fam.bed.camera.pk, time.time())
     assert other.get(delivery.key_url(theirs, fam.admission.pk, current)).status_code == 404
     reasons = set(Event.objects.filter(action="live.key", outcome="denied").values_list("detail__reason", flat=True))
     assert {"another or ended session", "out of scope", "bad signature", "expired"} <= reasons
@@ -136,7 +136,7 @@ def test_no_account_ever_gets_both_variants_of_a_segment_in_edge_mode(world, edg
         for url in [u for _k, _iv, u in items] + _older_urls(client, fam, devices):
             ticket = delivery.open_ticket(url.removeprefix("/v/").removesuffix(".ts"))
             row = rows[ticket.segment_id]
-            iv = edge.iv_for(edge.scope_of(camera, row.started_at.timestamp()), row.index)
+            iv = edge.iv_for(edge.epoch_of(camera, row.started_at.timestamp()), row.index)
             variant, _cam, index = fetch(client, edge_dir, key_uri, iv, url).decode().split(":")
             got.setdefault(int(index), set()).add(variant)
     assert all(len(v) == 1 for v in got.values())
@@ -151,8 +151,8 @@ def test_the_playlist_and_the_copy_names_do_not_tell_the_variant(world, edge_dir
     ivs = {who: [iv for _k, iv, _u in playlist(c, url)] for who, c in (("parent", parent), ("relative", relative))}
     # Viewers who get different variants see the same IVs: the playlist is the same but for its addresses.
     assert ivs["parent"] == ivs["relative"]
-    scope = edge.scope_of(fam.bed.camera.pk, time.time())
-    names = {edge.relative_path(fam.admission.media_id, scope, 3, v) for v in ("A", "B")}
+    epoch = edge.epoch_of(fam.bed.camera.pk, time.time())
+    names = {edge.relative_path(fam.admission.media_id, epoch, 3, v) for v in ("A", "B")}
     assert len(names) == 2 and all(re.fullmatch(r"[0-9a-f]{32}/live/[0-9a-f]{40}\.ts", n) for n in names)
 
 
@@ -207,7 +207,7 @@ def test_shredding_the_admission_leaves_its_copies_unreadable(world, edge_dir):
     fetch(client, edge_dir, key_uri, iv, url)
     storage.segment_store().shred(fam.admission.media_id)
     with pytest.raises(StoreError):
-        edge.key_for(fam.admission.media_id, edge.scope_of(fam.bed.camera.pk, time.time()))
+        edge.key_for(fam.admission.media_id, edge.epoch_of(fam.bed.camera.pk, time.time()))
     assert client.get(key_uri).status_code == 404
     assert Event.objects.filter(action="live.key", outcome="denied", detail__reason="unreadable").exists()
 

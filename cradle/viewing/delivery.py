@@ -142,22 +142,22 @@ def open_key_ticket(token: str) -> KeyTicket | None:
     return KeyTicket(*fields)
 
 
-def key_url(device: DeviceSession, admission_id: int, scope: edge.KeyScope, start: float | None = None) -> str:
+def key_url(device: DeviceSession, admission_id: int, epoch: edge.KeyEpoch, start: float | None = None) -> str:
     """The session's address of one edge key. A live key's address holds for its whole epoch (and as long after as
     the epoch's last segment addresses), so a player reloading its playlist fetches the key once."""
-    if scope.clip_id:
+    if epoch.clip_id:
         expires = int(time.time() if start is None else start) + settings.CRADLE["CLIP_URL_SECONDS"]
     else:
         # Segments are indexed a little after they begin; a minute covers that.
-        expires = (scope.epoch + 1) * edge.epoch_seconds() + settings.CRADLE["LIVE_URL_SECONDS"] + 60
-    ticket = KeyTicket(device.pk, admission_id, scope.camera_id, scope.epoch, scope.clip_id, expires)
+        expires = (epoch.epoch + 1) * edge.epoch_seconds() + settings.CRADLE["LIVE_URL_SECONDS"] + 60
+    ticket = KeyTicket(device.pk, admission_id, epoch.camera_id, epoch.epoch, epoch.clip_id, expires)
     return reverse("segment_key", args=[seal_key_ticket(ticket)])
 
 
 def _key_line(device: DeviceSession, segment: LiveSegment, clip_id: int = 0, start: float | None = None) -> str:
-    scope = edge.scope_of(segment.camera_id, segment.started_at.timestamp(), clip_id)
-    url = key_url(device, segment.admission_id, scope, start)
-    return f'#EXT-X-KEY:METHOD=AES-128,URI="{url}",IV=0x{edge.iv_for(scope, segment.index).hex()}'
+    epoch = edge.epoch_of(segment.camera_id, segment.started_at.timestamp(), clip_id)
+    url = key_url(device, segment.admission_id, epoch, start)
+    return f'#EXT-X-KEY:METHOD=AES-128,URI="{url}",IV=0x{edge.iv_for(epoch, segment.index).hex()}'
 
 
 def segment_url(

@@ -46,7 +46,7 @@ def enabled() -> bool:
 
 
 @dataclass(frozen=True)
-class KeyScope:
+class KeyEpoch:
     """What one edge key covers: an epoch of one camera's live picture, or one clip."""
 
     camera_id: int
@@ -66,22 +66,22 @@ def epoch_seconds() -> int:
     return int(settings.CRADLE["EDGE_KEY_EPOCH_SECONDS"])
 
 
-def scope_of(camera_id: int, started: float, clip_id: int = 0) -> KeyScope:
-    """The key scope of a segment that began at `started` (a Unix time), seen live or as part of clip `clip_id`."""
+def epoch_of(camera_id: int, started: float, clip_id: int = 0) -> KeyEpoch:
+    """The key epoch of a segment that began at `started` (a Unix time), seen live or as part of clip `clip_id`."""
     if clip_id:
-        return KeyScope(camera_id, 0, clip_id)
-    return KeyScope(camera_id, int(started) // epoch_seconds())
+        return KeyEpoch(camera_id, 0, clip_id)
+    return KeyEpoch(camera_id, int(started) // epoch_seconds())
 
 
-def key_for(media_id: str, scope: KeyScope) -> bytes:
-    """The AES-128 key of one scope of an admission's media."""
-    return segment_store().derive_key(media_id, f"cradle.edge.v1|{scope.info}", 16)
+def key_for(media_id: str, epoch: KeyEpoch) -> bytes:
+    """The AES-128 key of one epoch (or clip) of an admission's media."""
+    return segment_store().derive_key(media_id, f"cradle.edge.v1|{epoch.info}", 16)
 
 
-def iv_for(scope: KeyScope, index: int) -> bytes:
+def iv_for(epoch: KeyEpoch, index: int) -> bytes:
     """The CBC initialisation vector of one segment: unique per key and segment, and the same for both variants, so
     that the playlist can carry it without saying which variant the session will get."""
-    return hmac.new(_secret("iv"), f"{scope.info}|{index}".encode(), hashlib.sha256).digest()[:16]
+    return hmac.new(_secret("iv"), f"{epoch.info}|{index}".encode(), hashlib.sha256).digest()[:16]
 
 
 def encrypt(key: bytes, iv: bytes, data: bytes) -> bytes:
@@ -114,29 +114,29 @@ def _folder(media_id: str) -> str:
     return hmac.new(_secret("folder"), media_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def relative_path(media_id: str, scope: KeyScope, index: int, variant: str) -> str:
+def relative_path(media_id: str, epoch: KeyEpoch, index: int, variant: str) -> str:
     """Where a copy lives under the edge folder; the name is keyed and opaque (it does not tell the variant)."""
-    name = hmac.new(_secret("name"), f"{media_id}|{scope.info}|{index}|{variant}".encode(), hashlib.sha256)
-    return f"{_folder(media_id)}/{scope.kind}/{name.hexdigest()[:40]}.ts"
+    name = hmac.new(_secret("name"), f"{media_id}|{epoch.info}|{index}|{variant}".encode(), hashlib.sha256)
+    return f"{_folder(media_id)}/{epoch.kind}/{name.hexdigest()[:40]}.ts"
 
 
-def publish(media_id: str, scope: KeyScope, index: int, variant: str) -> str:
+def publish(media_id: str, epoch: KeyEpoch, index: int, variant: str) -> str:
     """The internal address nginx sends the copy from, writing the copy first if there is none.
 
     Two processes may write the same copy at once: both write identical bytes, and the rename makes either whole.
     Raises StoreError when the sealed segment cannot be read.
     """
-    relative = relative_path(media_id, scope, index, variant)
+    relative = relative_path(media_id, epoch, index, variant)
     path = settings.EDGE_DIR / relative
     try:
         age = time.time() - path.stat().st_mtime
         # A copy in use stays; sweeping goes by the time since it was last made or refreshed.
-        if age > _ttl(scope.kind) / 2:
+        if age > _ttl(epoch.kind) / 2:
             with contextlib.suppress(FileNotFoundError):
                 os.utime(path)
     except FileNotFoundError:
-        plain = segment_store().get(media_id, str(scope.camera_id), index, variant)
-        _write(path, encrypt(key_for(media_id, scope), iv_for(scope, index), plain))
+        plain = segment_store().get(media_id, str(epoch.camera_id), index, variant)
+        _write(path, encrypt(key_for(media_id, epoch), iv_for(epoch, index), plain))
     _start_sweeper()
     return settings.EDGE_LOCATION + relative
 

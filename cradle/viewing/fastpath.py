@@ -337,8 +337,8 @@ def _segment(request: HttpRequest, session_key: str) -> tuple[HttpResponse | Non
     data, location = b"", ""
     try:
         if edge.enabled():
-            scope = edge.scope_of(seen.camera_id, seen.started, ticket.clip_id)
-            location = edge.publish(grant.media_id, scope, seen.index, variant)
+            key_epoch = edge.epoch_of(seen.camera_id, seen.started, ticket.clip_id)
+            location = edge.publish(grant.media_id, key_epoch, seen.index, variant)
         else:
             from cradle.viewing.storage import segment_store
 
@@ -414,7 +414,7 @@ def _key(request: HttpRequest, session_key: str) -> tuple[HttpResponse | None, s
     if grant is None:
         return None, why
     try:
-        key = edge.key_for(grant.media_id, edge.KeyScope(ticket.camera_id, ticket.epoch, ticket.clip_id))
+        key = edge.key_for(grant.media_id, edge.KeyEpoch(ticket.camera_id, ticket.epoch, ticket.clip_id))
     except StoreError:
         return None, "unreadable"
     action = "clip.key" if ticket.clip_id else "live.key"

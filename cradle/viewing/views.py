@@ -104,8 +104,8 @@ def segment(request: HttpRequest, token: str) -> HttpResponse:
     data, location = b"", ""
     try:
         if edge.enabled():
-            key_scope = edge.scope_of(row.camera_id, row.started_at.timestamp(), ticket.clip_id)
-            location = edge.publish(admission.media_id, key_scope, row.index, variant)
+            key_epoch = edge.epoch_of(row.camera_id, row.started_at.timestamp(), ticket.clip_id)
+            location = edge.publish(admission.media_id, key_epoch, row.index, variant)
         else:
             data = segment_store().get(admission.media_id, str(row.camera_id), row.index, variant)
     except StoreError:
@@ -152,7 +152,7 @@ def segment_key(request: HttpRequest, token: str) -> HttpResponse:
     if ticket.clip_id and not admission.clips.filter(pk=ticket.clip_id).exists():
         return _refuse(request, action, "gone", admission=admission.pk, **detail)
     try:
-        key = edge.key_for(admission.media_id, edge.KeyScope(ticket.camera_id, ticket.epoch, ticket.clip_id))
+        key = edge.key_for(admission.media_id, edge.KeyEpoch(ticket.camera_id, ticket.epoch, ticket.clip_id))
     except StoreError:
         return _refuse(request, action, "unreadable", admission=admission.pk, **detail)
     record_media(request, action, admission=admission, **detail)
