@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from cradle.accounts.models import DeviceSession, User
-from cradle.audit.log import client_ip
+from cradle.web.request import client_ip
 
 DEFAULT_IDLE_MINUTES = 30
 DEFAULT_LIFETIME_HOURS = 12

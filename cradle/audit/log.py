@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.core.mail import send_mail
 from django.http import HttpRequest
 from django.utils import timezone
@@ -14,15 +13,9 @@ from django.utils.translation import gettext as _
 from cradle import metrics
 from cradle.audit import chain
 from cradle.audit.models import Alert, Event
+from cradle.web.request import client_ip
 
 log = logging.getLogger(__name__)
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    # Behind the hospital's reverse proxy the address comes from X-Forwarded-For, trusted only when configured.
-    if getattr(settings, "HTTPS", False) and (fwd := request.META.get("HTTP_X_FORWARDED_FOR")):
-        return fwd.split(",")[-1].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def event_fields(

@@ -41,10 +41,10 @@ from django.utils.cache import add_never_cache_headers
 
 from cradle import metrics
 from cradle.audit import batch
-from cradle.audit.log import client_ip
 from cradle.media.store import StoreError
 from cradle.outage import StateLog
 from cradle.viewing import delivery, edge
+from cradle.web.request import client_ip
 
 log = logging.getLogger(__name__)
 outage = StateLog(log, "the fast path (taking the full path meanwhile)")
