@@ -12,9 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cradle import lifecycle
-from cradle.accounts import sessions
+from cradle.accounts import sessions, suspension
 from cradle.accounts.models import DeviceSession
-from cradle.audit import anomaly
 from cradle.audit.models import Event
 from cradle.retention import service
 from cradle.unit.models import FamilyMembership, StaffMembership
@@ -129,7 +128,7 @@ def _transfer(world, fam, client):
 
 
 def _suspend(world, fam, client):
-    anomaly.suspend(None, fam.parent, "bulk_access", {}, unit_id=fam.admission.unit_id)
+    suspension.suspend(None, fam.parent, "bulk_access", {}, unit_id=fam.admission.unit_id)
 
 
 def _new_password(world, fam, client):

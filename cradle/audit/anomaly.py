@@ -1,7 +1,7 @@
 """Bulk-access detection: accounts that fetch media like a harvester, not like a family, are stopped at once.
 
 Each rule counts the account's own audit events. A hit suspends the account pending review (it cannot sign in and
-all its sessions end), and the privacy officers of the unit concerned get an alert.
+all its sessions end), and the privacy officers of the unit concerned get an alert (cradle.accounts.suspension).
 """
 
 from __future__ import annotations
@@ -9,15 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from cradle.audit.actions import Action
-from cradle.audit.log import alert_privacy_officers, record
-from cradle.audit.models import Alert, Event
+from cradle.audit.models import Event
 
 MEDIA_PLAYLISTS = (Action.LIVE_PLAYLIST, Action.CLIP_PLAYLIST)
 STAFF_MEDIA = (Action.BABY_VIEW, Action.LIVE_PLAYLIST, Action.CLIP_PLAYLIST)
@@ -56,6 +53,7 @@ def finding(user, *, staff: bool, clip_fetch: bool) -> tuple[str, dict] | None:
 
 def check(request: HttpRequest, admission, *, clip_fetch: bool = False) -> bool:
     """Runs the rules after a media fetch was recorded; True when the account has just been suspended."""
+    from cradle.accounts import suspension
     from cradle.scope import is_staff
 
     user = request.user
@@ -69,35 +67,5 @@ def check(request: HttpRequest, admission, *, clip_fetch: bool = False) -> bool:
     if hit is None:
         return False
     rule, figures = hit
-    suspend(request, user, rule, figures, unit_id=admission.unit_id)
+    suspension.suspend(request, user, rule, figures, unit_id=admission.unit_id)
     return True
-
-
-def suspend(request: HttpRequest | None, user, rule: str, figures: dict, unit_id: int) -> None:
-    from cradle.accounts import sessions
-    from cradle.accounts.models import DeviceSession
-
-    with transaction.atomic():
-        get_user_model().objects.filter(pk=user.pk).update(
-            is_active=False, suspended_at=timezone.now(), suspended_for=rule
-        )
-    ended = sessions.end_all(user, DeviceSession.EndReason.SUSPENDED)
-    record(
-        request,
-        Action.ACCOUNT_SUSPENDED,
-        unit=unit_id,
-        actor=user,
-        outcome="denied",
-        rule=rule,
-        sessions_ended=ended,
-        **figures,
-    )
-    alert_privacy_officers(
-        unit_id,
-        Alert.Kind.BULK_ACCESS,
-        actor=user,
-        name=user.display_name,
-        username=user.username,
-        rule=rule,
-        **figures,
-    )

@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from cradle import scope
-from cradle.accounts.models import User
+from cradle.accounts import suspension
 from cradle.audit import search
 from cradle.audit.actions import WATCH_ACTIONS, Action
 from cradle.audit.log import record
@@ -158,10 +158,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
         alert_id = request.POST.get("alert", "")
         alert = Alert.objects.filter(pk=int(alert_id), unit_id__in=units).first() if alert_id.isdigit() else None
         if alert is not None and request.POST.get("reinstate") and alert.kind == Alert.Kind.BULK_ACCESS:
-            User.objects.filter(pk=alert.actor_id, suspended_at__isnull=False).update(
-                is_active=True, suspended_at=None, suspended_for=""
-            )
-            record(request, Action.ACCOUNT_REINSTATED, unit=alert.unit_id, account=alert.actor_id, alert=alert.pk)
+            suspension.reinstate(request, alert)
         if alert is not None and alert.acknowledged_at is None:
             Alert.objects.filter(pk=alert.pk).update(acknowledged_at=timezone.now())
             record(request, Action.ALERT_ACKNOWLEDGED, unit=alert.unit_id, alert=alert.pk)
