@@ -25,6 +25,8 @@ from prometheus_client import (
     start_http_server,
 )
 
+from cradle.audit.actions import Action
+
 CAMERA_FPS = Gauge(
     "cradle_camera_fps",
     "Frames per second a camera's pipeline delivered over its last segment.",
@@ -68,7 +70,9 @@ FAST_PATH = Counter(
 )
 TRACE_JOBS = Counter("cradle_trace_jobs_total", "Leak trace jobs finished, by outcome (done or failed).", ["outcome"])
 
-MEDIA_ACTIONS = frozenset({"live.playlist", "live.segment", "clip.playlist", "clip.segment", "clip.keepsake"})
+MEDIA_ACTIONS = frozenset(
+    {Action.LIVE_PLAYLIST, Action.LIVE_SEGMENT, Action.CLIP_PLAYLIST, Action.CLIP_SEGMENT, Action.CLIP_KEEPSAKE}
+)
 
 
 def shared_folder() -> Path | None:

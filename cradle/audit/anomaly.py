@@ -35,7 +35,7 @@ def finding(user, *, staff: bool, clip_fetch: bool) -> tuple[str, dict] | None:
     hour = now - timedelta(hours=1)
     limits = _limits()
     if clip_fetch:
-        clips = _distinct(user.pk, ("clip.playlist",), hour, "detail__clip")
+        clips = _distinct(user.pk, (Action.CLIP_PLAYLIST,), hour, "detail__clip")
         if clips > limits["BULK_CLIPS_PER_HOUR"]:
             return "clips_per_hour", {"clips": clips}
     if staff:

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from cradle import scope
 from cradle.accounts.reauth import reauthentication_required
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.unit.forms import (
     UnitSettingsForm,
@@ -32,7 +33,7 @@ def _unit_settings(request: HttpRequest, unit: Unit) -> HttpResponse:
         form.save()
         record(
             request,
-            "unit.settings_changed",
+            Action.UNIT_SETTINGS_CHANGED,
             unit=unit,
             **{f: form.cleaned_data[f] for f in form.changed_data},
         )

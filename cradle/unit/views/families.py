@@ -15,6 +15,7 @@ from cradle import lifecycle, scope
 from cradle.accounts import sessions
 from cradle.accounts.models import DeviceSession
 from cradle.audit import anomaly
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.unit.forms import (
     NicknameForm,
@@ -33,9 +34,9 @@ def baby(request: HttpRequest, admission_id: int) -> HttpResponse:
     second_step = scope.second_step_standing(request.user, admission)
     if second_step.refused:
         # In scope, but no picture until a second sign-in step is added: the page says how, and plays nothing.
-        record(request, "baby.view", admission=admission, outcome="denied", reason=scope.SECOND_STEP_NEEDED)
+        record(request, Action.BABY_VIEW, admission=admission, outcome="denied", reason=scope.SECOND_STEP_NEEDED)
     else:
-        record(request, "baby.view", admission=admission)
+        record(request, Action.BABY_VIEW, admission=admission)
     if anomaly.check(request, admission):
         raise Http404
     membership = (
@@ -98,7 +99,7 @@ def family(request: HttpRequest, admission_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         admission.nickname = form.cleaned_data["nickname"].strip()
         admission.save(update_fields=["nickname"])
-        record(request, "admission.nickname_changed", admission=admission)
+        record(request, Action.ADMISSION_NICKNAME_CHANGED, admission=admission)
         messages.success(request, _("The nickname has been saved."))
         return redirect("family", admission_id=admission.pk)
     members = admission.family.filter(revoked_at__isnull=True).select_related("user").order_by("role", "created_at")
@@ -138,7 +139,7 @@ def _revoke(request: HttpRequest, membership: FamilyMembership) -> None:
     ended = sessions.end_all(membership.user, DeviceSession.EndReason.ACCESS_ENDED)
     record(
         request,
-        "family.revoked",
+        Action.FAMILY_REVOKED,
         admission=membership.admission,
         member=membership.user_id,
         role=membership.role,

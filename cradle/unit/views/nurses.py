@@ -20,6 +20,7 @@ from cradle import lifecycle, scope
 from cradle.accounts import sessions
 from cradle.accounts.models import DeviceSession
 from cradle.accounts.reauth import reauthentication_required
+from cradle.audit.actions import Action
 from cradle.audit.log import alert_privacy_officers, record
 from cradle.audit.models import Alert
 from cradle.unit.forms import (
@@ -131,7 +132,7 @@ def end_member_sessions(request: HttpRequest, membership_id: int) -> HttpRespons
     ended = sessions.end_all(membership.user, DeviceSession.EndReason.BY_STAFF)
     record(
         request,
-        "family.sessions_ended",
+        Action.FAMILY_SESSIONS_ENDED,
         admission=membership.admission,
         member=membership.user_id,
         count=ended,
@@ -154,7 +155,7 @@ def pause_camera(request: HttpRequest, camera_id: int) -> HttpResponse:
         Camera.objects.filter(pk=camera.pk).update(paused_until=until, pause_reason=form.cleaned_data["reason"])
         record(
             request,
-            "camera.paused",
+            Action.CAMERA_PAUSED,
             unit=camera.bed.unit_id,
             bed=camera.bed.label,
             reason=form.cleaned_data["reason"],
@@ -172,7 +173,7 @@ def pause_camera(request: HttpRequest, camera_id: int) -> HttpResponse:
 def resume_camera(request: HttpRequest, camera_id: int) -> HttpResponse:
     camera = scope.get_nursed_camera(request.user, camera_id)
     Camera.objects.filter(pk=camera.pk).update(paused_until=None, pause_reason="")
-    record(request, "camera.resumed", unit=camera.bed.unit_id, bed=camera.bed.label)
+    record(request, Action.CAMERA_RESUMED, unit=camera.bed.unit_id, bed=camera.bed.label)
     messages.success(request, _("Camera at bed %(bed)s is on again.") % {"bed": camera.bed.label})
     return _back_to(request, camera)
 
@@ -187,7 +188,7 @@ def daily_clip(request: HttpRequest, camera_id: int) -> HttpResponse:
         Camera.objects.filter(pk=camera.pk).update(daily_clip_at=form.cleaned_data["at"])
         record(
             request,
-            "camera.daily_clip_set",
+            Action.CAMERA_DAILY_CLIP_SET,
             unit=camera.bed.unit_id,
             bed=camera.bed.label,
             at=str(form.cleaned_data["at"] or ""),
@@ -250,7 +251,7 @@ def transfer(request: HttpRequest, admission_id: int) -> HttpResponse:
 def reveal_contact(request: HttpRequest, membership_id: int) -> HttpResponse:
     """Shows one family member's e-mail address and phone number to a nurse of their baby's unit; audited."""
     membership = scope.get_family_contact_for_nurse(request.user, membership_id)
-    record(request, "family.contact_revealed", admission=membership.admission, member=membership.user_id)
+    record(request, Action.FAMILY_CONTACT_REVEALED, admission=membership.admission, member=membership.user_id)
     response = render(
         request,
         "unit/contact.html",
@@ -283,7 +284,7 @@ def _break_glass(request: HttpRequest, unit: Unit) -> HttpResponse:
             reason=form.cleaned_data["reason"],
             expires_at=timezone.now() + timedelta(minutes=minutes),
         )
-        record(request, "break_glass.granted", unit=unit, reason=grant.reason, minutes=minutes)
+        record(request, Action.BREAK_GLASS_GRANTED, unit=unit, reason=grant.reason, minutes=minutes)
         alert_privacy_officers(
             unit.pk,
             Alert.Kind.BREAK_GLASS,

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cradle import scope
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.unit import invitations
 from cradle.unit.models import (
@@ -32,7 +33,7 @@ def issue_invitation(
     except invitations.InvitationError as e:
         messages.error(request, str(e))
         return redirect(back, back_id)
-    record(request, "invitation.issued", admission=admission, invitation=invitation.pk, role=role)
+    record(request, Action.INVITATION_ISSUED, admission=admission, invitation=invitation.pk, role=role)
     # The code is never stored; this session keeps it only so that the slip can be printed again.
     slips = request.session.get(_SLIPS, {})
     slips[str(invitation.pk)] = code
@@ -97,7 +98,7 @@ def invitation_slip(request: HttpRequest, invitation_id: int) -> HttpResponse:
 def revoke_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
     invitation = scope.get_invitation(request.user, invitation_id)
     Invitation.objects.filter(pk=invitation.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    record(request, "invitation.revoked", admission=invitation.admission, invitation=invitation.pk)
+    record(request, Action.INVITATION_REVOKED, admission=invitation.admission, invitation=invitation.pk)
     messages.success(request, _("The invitation has been revoked."))
     if scope.is_staff(request.user, scope.Role.NURSE):
         return redirect("bed", bed_id=invitation.admission.bed_id)
