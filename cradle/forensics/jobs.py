@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from cradle import metrics
 from cradle.accounts.models import User
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.audit.models import Event
 from cradle.forensics import evidence, tracing
@@ -113,7 +114,7 @@ def _run(job: TraceJob) -> None:
             metrics.TRACE_JOBS.labels("done").inc()
             record(
                 None,
-                "trace.run",
+                Action.TRACE_RUN,
                 actor=job.created_by,
                 unit=job.unit_id,
                 job=job.pk,
@@ -129,7 +130,9 @@ def _fail(job: TraceJob, error: str) -> None:
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "error", "finished_at", "kept"])
     metrics.TRACE_JOBS.labels("failed").inc()
-    record(None, "trace.run", actor=job.created_by, unit=job.unit_id, outcome="failed", job=job.pk, reason=job.error)
+    record(
+        None, Action.TRACE_RUN, actor=job.created_by, unit=job.unit_id, outcome="failed", job=job.pk, reason=job.error
+    )
 
 
 def _name_files(job: TraceJob, text: str) -> str:
@@ -166,7 +169,7 @@ def recover_stalled(now=None) -> int:
             ):
                 evidence.forget_suspects(job)
                 metrics.TRACE_JOBS.labels("failed").inc()
-                record(None, "trace.run", actor=job.created_by, unit=job.unit_id, outcome="failed", job=job.pk,
+                record(None, Action.TRACE_RUN, actor=job.created_by, unit=job.unit_id, outcome="failed", job=job.pk,
                        reason=error)  # fmt: skip
                 recovered += 1
             continue
@@ -176,7 +179,9 @@ def recover_stalled(now=None) -> int:
         if TraceJob.objects.filter(pk=job.pk, status=TraceJob.Status.RUNNING, heartbeat_at=job.heartbeat_at).update(
             status=TraceJob.Status.QUEUED, progress=0, progress_text=text
         ):
-            record(None, "trace.requeued", actor=job.created_by, unit=job.unit_id, job=job.pk, attempts=job.attempts)
+            record(
+                None, Action.TRACE_REQUEUED, actor=job.created_by, unit=job.unit_id, job=job.pk, attempts=job.attempts
+            )
             recovered += 1
     return recovered
 
