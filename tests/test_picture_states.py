@@ -229,9 +229,9 @@ def test_state_checks_after_the_first_take_the_fast_path_until_something_revokes
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from cradle.viewing import fastpath
+    from cradle.viewing import grants
 
-    fastpath.reset()
+    grants.cache().reset()
     fam = world.families["a"]
     _segment(fam)
     phone, laptop = world.client("parent_a"), Client()
