@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from cradle.accounts.models import DeviceSession
 from cradle.audit.models import Event
-from cradle.audit.views import watches
+from cradle.audit.watching import watches
 from cradle.retention import service
 from cradle.unit.models import Camera
 from cradle.viewing.models import LiveSegment
