@@ -151,7 +151,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             # Which detail changed, never its value.
             record(
                 request,
-                "account.display_name_changed" if field == "display_name" else "account.contact_changed",
+                Action.ACCOUNT_DISPLAY_NAME_CHANGED if field == "display_name" else Action.ACCOUNT_CONTACT_CHANGED,
                 field=field,
             )
         messages.success(request, _("Your details have been saved."))

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from cradle import scope
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.forensics import evidence, jobs, pdf
 from cradle.forensics.forms import TraceUploadForm
@@ -63,7 +64,7 @@ def _queue(request: HttpRequest, unit_id: int, uploads) -> TraceJob:
         )
     job.suspects = suspects
     job.save(update_fields=["suspects"])
-    record(request, "trace.queued", unit=unit_id, job=job.pk, suspects=[s["name"] for s in suspects])
+    record(request, Action.TRACE_QUEUED, unit=unit_id, job=job.pk, suspects=[s["name"] for s in suspects])
     return job
 
 
@@ -122,7 +123,7 @@ def _report_page(request: HttpRequest, job: TraceJob, report: dict) -> str:
 @require_GET
 def trace_report(request: HttpRequest, job_id: int) -> HttpResponse:
     job, report = _report(request, job_id)
-    record(request, "trace.report_view", unit=job.unit_id, job=job.pk, verdict=report["verdict"])
+    record(request, Action.TRACE_REPORT_VIEW, unit=job.unit_id, job=job.pk, verdict=report["verdict"])
     return HttpResponse(_report_page(request, job, report))
 
 
@@ -136,7 +137,7 @@ def trace_report_pdf(request: HttpRequest, job_id: int) -> HttpResponse:
     except pdf.PdfError as e:
         messages.error(request, str(e))
         return redirect("trace_report", job_id=job.pk)
-    record(request, "trace.report_download", unit=job.unit_id, job=job.pk, verdict=report["verdict"], format="pdf")
+    record(request, Action.TRACE_REPORT_DOWNLOAD, unit=job.unit_id, job=job.pk, verdict=report["verdict"], format="pdf")
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="cradle-trace-{job.pk}.pdf"'
     return response
@@ -182,7 +183,7 @@ def _top(suspect: dict) -> list[str]:
 @require_GET
 def trace_report_json(request: HttpRequest, job_id: int) -> HttpResponse:
     job, report = _report(request, job_id)
-    record(request, "trace.report_download", unit=job.unit_id, job=job.pk, verdict=report["verdict"])
+    record(request, Action.TRACE_REPORT_DOWNLOAD, unit=job.unit_id, job=job.pk, verdict=report["verdict"])
     response = HttpResponse(json.dumps(report, indent=2), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="cradle-trace-{job.pk}.json"'
     return response

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from cradle import scope
 from cradle.accounts import secretbox
 from cradle.accounts.reauth import reauthentication_required
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.media.redact import DetectorPool
 from cradle.unit.forms import CameraForm
@@ -59,7 +60,7 @@ def _cameras(request: HttpRequest, unit: Unit) -> HttpResponse:
             if credentials:
                 camera.source_credentials = secretbox.seal(credentials, CAMERA_SECRET_PURPOSE)
             camera.save()  # audited as camera.created, without its address
-        record(request, "camera.set_up", unit=unit, camera=camera.pk, bed=camera.bed.label,
+        record(request, Action.CAMERA_SET_UP, unit=unit, camera=camera.pk, bed=camera.bed.label,
                **_settings(camera))  # fmt: skip
         messages.success(request, _("Camera added at bed %(bed)s. Check it below.") % {"bed": camera.bed.label})
         return redirect("camera_edit", camera_id=camera.pk)
@@ -102,7 +103,7 @@ def _camera_edit(request: HttpRequest, camera: Camera) -> HttpResponse:
         changed = {k: after[k] for k in after if after[k] != before[k]}
         if credentials is not None:
             changed["credentials"] = "removed" if not credentials else "changed"
-        record(request, "camera.changed", unit=unit, camera=camera.pk, before=before, after=changed)
+        record(request, Action.CAMERA_CHANGED, unit=unit, camera=camera.pk, before=before, after=changed)
         messages.success(request, _("Camera saved. The worker uses the new settings within a few seconds."))
         return redirect("camera_edit", camera_id=camera.pk)
     return render(request, "unit/camera_edit.html", {"unit": unit, "camera": camera, "form": form})
@@ -118,7 +119,7 @@ def camera_check(request: HttpRequest, camera_id: int) -> HttpResponse:
     camera = scope.get_administered_camera(request.user, camera_id)
     settings = delivery(camera)
     result = check_camera(camera.connect_url, camera_policy(camera.pk), check_pool(), settings.width, settings.height)
-    record(request, "camera.checked", unit=camera.bed.unit_id, camera=camera.pk, ok=result.ok,
+    record(request, Action.CAMERA_CHECKED, unit=camera.bed.unit_id, camera=camera.pk, ok=result.ok,
            failure=result.failure, masked_areas=result.masked_areas)  # fmt: skip
     picture = base64.b64encode(result.picture).decode() if result.picture else ""
     response = render(
@@ -139,6 +140,6 @@ def camera_retire(request: HttpRequest, camera_id: int) -> HttpResponse:
     Camera.objects.filter(pk=camera.pk).update(
         bed=None, retired_at=timezone.now(), state=Camera.State.OFFLINE, seen_at=None, paused_until=None
     )
-    record(request, "camera.retired", unit=unit, camera=camera.pk, bed=bed)
+    record(request, Action.CAMERA_RETIRED, unit=unit, camera=camera.pk, bed=bed)
     messages.success(request, _("The camera at bed %(bed)s is retired.") % {"bed": bed})
     return redirect("cameras", unit_id=unit.pk)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from cradle import scope
 from cradle.accounts.models import DeviceSession
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.unit.forms import PauseForm
 from cradle.unit.models import Admission, Bed, FamilyMembership
@@ -75,7 +76,7 @@ def board(request: HttpRequest, unit_id: int) -> HttpResponse:
                 "watching": len(members & watching_by_camera.get(getattr(camera, "pk", 0), set())),
             }
         )
-    record(request, "unit.board_view", unit=unit)
+    record(request, Action.UNIT_BOARD_VIEW, unit=unit)
     return render(
         request,
         "unit/board.html",

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from cradle.audit import anchor, chain, keying, spool
+from cradle.audit.actions import Action
 from cradle.audit.anchor import AnchorError
 from cradle.media.store import MasterKeyError
 from cradle.outage import one_line
@@ -53,7 +54,7 @@ class Command(BaseCommand):
             pass  # missing, altered or unreadable: what this command is for
         else:
             raise CommandError(f"The audit anchor {place.path} is in place and intact; nothing was changed.")
-        done = keying.anchor_now("audit.anchored")
+        done = keying.anchor_now(Action.AUDIT_ANCHORED)
         self.stdout.write(
             f"Audit log anchored at event {done.head}; links are keyed from event {done.keyed_from} on. "
             "What happened to the log while it had no anchor cannot be seen: run `cradle audit verify` now."

@@ -6,6 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.forensics.tracing import TraceError, trace_all
 
@@ -22,11 +23,11 @@ class Command(BaseCommand):
         try:
             results, verdict = trace_all(paths)
         except TraceError as e:
-            record(None, "trace.run", outcome="failed", suspects=paths, reason=str(e))
+            record(None, Action.TRACE_RUN, outcome="failed", suspects=paths, reason=str(e))
             raise CommandError(str(e)) from None
         except Exception as e:  # whatever stops a trace is audited and told in one line
             reason = f"The trace stopped unexpectedly ({type(e).__name__}); keep the suspect and report this."
-            record(None, "trace.run", outcome="failed", suspects=paths, reason=reason)
+            record(None, Action.TRACE_RUN, outcome="failed", suspects=paths, reason=reason)
             raise CommandError(reason) from None
         report = {
             "verdict": verdict.outcome,
@@ -48,7 +49,7 @@ class Command(BaseCommand):
                 for r in results
             ],
         }
-        record(None, "trace.run", suspects=paths, verdict=verdict.outcome, account=report["account"] or "")
+        record(None, Action.TRACE_RUN, suspects=paths, verdict=verdict.outcome, account=report["account"] or "")
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2))
             return
