@@ -124,7 +124,7 @@ def segment(
     return HttpResponse(data, content_type="video/mp2t", headers=NO_STORE)
 
 
-def key_detail(ticket: delivery.KeyTicket) -> dict[str, int]:
+def key_detail(ticket: delivery.KeyTicket) -> dict[str, Any]:
     """What a key fetch's event says of the key, allowed or refused."""
     return {"clip": ticket.clip_id} if ticket.clip_id else {"camera": ticket.camera_id, "epoch": ticket.epoch}
 

@@ -1,9 +1,17 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.apps import AppConfig
+
+if TYPE_CHECKING:
+    from cradle.viewing.grants import GrantCache
 
 
 class ViewingConfig(AppConfig):
     name = "cradle.viewing"
     label = "viewing"
+    grants: GrantCache
 
     def ready(self) -> None:
         from cradle.viewing.grants import GrantCache

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.apps import apps
 from django.conf import settings
@@ -284,7 +284,9 @@ class GrantCache:
 
 def cache() -> GrantCache:
     """This process's grant cache (one, made by the viewing app at start-up)."""
-    return apps.get_app_config("viewing").grants
+    from cradle.viewing.apps import ViewingConfig
+
+    return cast(ViewingConfig, apps.get_app_config("viewing")).grants
 
 
 def enabled() -> bool:
