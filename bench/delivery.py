@@ -162,8 +162,8 @@ def profile(pids: list[int], seconds: float, folder: Path) -> list[subprocess.Po
 
 # Where a fetch's time can go, named by the frame that does the work (inclusive of everything it calls).
 STAGES = {
-    "the fast path, in all (fastpath.serve)": "serve (cradle/viewing/fastpath.py",
-    "  of which the revocation log read": "_follow_revocations (cradle/viewing/fastpath.py",
+    "the fast path, in all (FastSegmentMiddleware.serve)": "serve (cradle/viewing/fastpath.py",
+    "  of which the revocation log read": "follow_revocations (cradle/viewing/grants.py",
     "the full path's segment view": "segment (cradle/viewing/views.py",
     "the full path's playlist and key views": "live_playlist (cradle/viewing/views.py",
     "Django's handler around the middleware (request, signals)": "__call__ (django/core/handlers/wsgi.py",

@@ -28,7 +28,7 @@ def run(checks: int) -> None:
 
     from cradle.audit import batch
     from cradle.unit.models import Unit
-    from cradle.viewing import fastpath
+    from cradle.viewing import grants
     from cradle.viewing.models import LiveSegment
 
     w = ward()
@@ -59,7 +59,7 @@ def run(checks: int) -> None:
     settings.CRADLE = {**settings.CRADLE, "FAST_PATH": False}
     measure("full path")
     settings.CRADLE = {**settings.CRADLE, "FAST_PATH": True}
-    fastpath.reset()
+    grants.cache().reset()
     measure("fast path")
 
 

@@ -197,6 +197,38 @@ def audited_unit_ids(user: User) -> set[int]:
     return staff_unit_ids(user, Role.PRIVACY_OFFICER)
 
 
+def _audited_units_or_404(user: User) -> set[int]:
+    """The units the user audits; a 404 for someone who audits none (the privacy office's pages are theirs)."""
+    units = audited_unit_ids(user)
+    if not units:
+        raise Http404
+    return units
+
+
+def audited_alerts(user: User) -> QuerySet:
+    """The alerts of the units the user audits, newest first (a 404 for someone who audits none)."""
+    from cradle.audit.models import Alert
+
+    return Alert.objects.filter(unit_id__in=_audited_units_or_404(user))
+
+
+def get_audited_alert(user: User, alert_id: int):
+    """An alert of a unit the user audits (acknowledging it, reinstating the account it suspended)."""
+    return _get(audited_alerts(user), alert_id)
+
+
+def audited_trace_jobs(user: User) -> QuerySet:
+    """Leak traces of the units the user audits, newest first (a 404 for someone who audits none): their reports
+    hold frames of a baby and name accounts."""
+    from cradle.forensics.models import TraceJob
+
+    return TraceJob.objects.filter(unit_id__in=_audited_units_or_404(user)).select_related("unit", "created_by")
+
+
+def get_audited_trace_job(user: User, job_id: int):
+    return _get(audited_trace_jobs(user), job_id)
+
+
 def get_family_member_for_parent(user: User, membership_id: int) -> FamilyMembership:
     """A relative whom this parent may revoke: same admission, still active, not a parent."""
     ids = active_family(user, FamilyMembership.Role.PARENT).values("admission_id")

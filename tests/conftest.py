@@ -185,11 +185,11 @@ def audit_anchor(tmp_path_factory) -> Iterator[Path]:
 @pytest.fixture(autouse=True)
 def fresh_fast_path():
     """Grants and cached rows of one test never reach the next (rolled-back ids are used again)."""
-    from cradle.viewing import fastpath
+    from cradle.viewing import grants
 
-    fastpath.reset()
+    grants.cache().reset()
     yield
-    fastpath.reset()
+    grants.cache().reset()
 
 
 @pytest.fixture

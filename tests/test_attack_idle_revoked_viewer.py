@@ -8,6 +8,7 @@ away must hold on the next request however long the viewer was idle.
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 import pytest
@@ -16,7 +17,7 @@ from django.db.models import F
 from django.urls import reverse
 
 from cradle.audit.models import Event
-from cradle.viewing import fastpath
+from cradle.viewing import grants
 from cradle.viewing.models import Clip, Revocation
 from tests.test_fastpath import (
     _became_staff,
@@ -41,12 +42,12 @@ IDLE_SECONDS = 301
 @pytest.fixture
 def longest_grants(monkeypatch):
     """Every grant gets the longest life the spread allows, so that it is still alive after the idle time."""
-    monkeypatch.setattr(fastpath.random, "uniform", lambda low, high: high)
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)
 
 
 def _idle(seconds: float) -> None:
     """As if `seconds` had passed with no fetch at all: grants and revocations are that much older."""
-    for grant in fastpath._grants.values():
+    for grant in grants.cache().held():
         grant.until -= seconds
         grant.seen -= seconds
     Revocation.objects.update(at=F("at") - timedelta(seconds=seconds))
@@ -83,7 +84,7 @@ def test_a_revoked_viewer_idle_for_five_minutes_gets_no_segment_from_the_fast_pa
     take_away(world, fam, client)
     restore()
     _idle(IDLE_SECONDS)
-    assert fastpath._grants, "the grant must still be alive for the attack to mean anything"
+    assert grants.cache().held(), "the grant must still be alive for the attack to mean anything"
     assert client.get(urls[2]).status_code == status
     assert answered[-1] is False  # the full path answered, and decided
     if status == 404:
@@ -104,7 +105,7 @@ def test_a_revoked_viewer_idle_for_five_minutes_gets_no_playlist_from_the_fast_p
     take_away(world, fam, client)
     restore()
     _idle(IDLE_SECONDS)
-    assert fastpath._grants
+    assert grants.cache().held()
     assert client.get(url).status_code == status
     assert answered.others[-1] == ("playlist", False)
 
@@ -126,7 +127,7 @@ def test_pruning_never_deletes_a_revocation_a_live_grant_may_still_need(world):
     from django.utils import timezone
 
     inside = Revocation.objects.create(
-        at=timezone.now() - timedelta(seconds=fastpath.WINDOW_SECONDS - 5), kind="user", subject="1"
+        at=timezone.now() - timedelta(seconds=grants.WINDOW_SECONDS - 5), kind="user", subject="1"
     )
-    fastpath.prune(older_than_s=60)
+    grants.prune(older_than_s=60)
     assert Revocation.objects.filter(pk=inside.pk).exists()

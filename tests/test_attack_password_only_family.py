@@ -23,7 +23,7 @@ from django.utils import timezone
 from cradle.accounts.models import DeviceSession
 from cradle.audit.models import Event
 from cradle.unit.models import Unit
-from cradle.viewing import delivery, edge, fastpath
+from cradle.viewing import delivery, edge, grants
 from cradle.viewing.models import Revocation
 from tests.conftest import PASSWORD, sign_in_by_form
 from tests.test_fastpath import answered  # noqa: F401 - fixture
@@ -184,7 +184,7 @@ def test_families_of_a_unit_that_existed_before_get_a_grace_period_with_a_remind
     assert "Please add one before then" in page and grace.strftime("%Y-%m-%d") in page and 'id="player"' in page
     urls = watching_on_the_fast_path(client, fam, answered)
     # The fast path's grant does not outlive the grace period.
-    assert all(g.until <= grace.timestamp() for g in fastpath._grants.values())
+    assert all(g.until <= grace.timestamp() for g in grants.cache().held())
     assert client.get(reverse("api:admission", args=[fam.admission.pk])).json()["second_step_by"]
     settings_page = world.client("admin").get(reverse("unit_settings", args=[fam.unit.pk])).content.decode()
     assert f"can still watch until {grace:%Y-%m-%d}" in settings_page

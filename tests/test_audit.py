@@ -118,6 +118,31 @@ def test_parents_see_who_watched_and_relatives_do_not(world):
     assert world.client("parent_b").get(reverse("who_watched", args=[admission.pk])).status_code == 404
 
 
+def test_the_api_gives_the_same_viewings_as_the_who_watched_page_and_is_audited_alike(world):
+    from cradle.audit.actions import Action
+    from tests.test_viewing import playlist_urls, stored
+
+    fam = world.families["a"]
+    stored(fam)
+    relative, nurse, parent = world.client("relative_a"), world.client("nurse1"), world.client("parent_a")
+    for url in playlist_urls(relative, fam)[:3]:  # one viewing of many fetches
+        relative.get(url)
+    relative.get(reverse("baby", args=[fam.admission.pk]))
+    nurse.get(reverse("baby", args=[fam.admission.pk]))
+    api = parent.get(reverse("api:watchers", args=[fam.admission.pk])).json()
+    page = parent.get(reverse("who_watched", args=[fam.admission.pk]))
+    shown = [(w.who, w.kind, w.start, w.end) for w in page.context["page"]]
+    assert [(w["who"], w["kind"]) for w in api] == [(who, kind) for who, kind, _, _ in shown]
+    assert sorted((w["who"], w["kind"], w["staff"]) for w in api) == [
+        ("Nurse1", "baby", True),
+        ("Relative A", "baby", False),
+        ("Relative A", "live", False),
+    ]
+    reads = Event.objects.filter(action=Action.AUDIT_WHO_WATCHED_VIEW, actor_id=fam.parent.pk).order_by("pk")
+    assert [(e.admission_id, e.detail) for e in reads] == [(fam.admission.pk, {"via": "api"}), (fam.admission.pk, {})]
+    assert len(parent.get(reverse("api:watchers", args=[fam.admission.pk]), {"limit": 1}).json()) == 1
+
+
 def test_who_watched_shows_only_this_baby(world):
     world.client("parent_b").get(reverse("baby", args=[world.families["b"].admission.pk]))
     body = world.client("parent_a").get(reverse("who_watched", args=[world.families["a"].admission.pk])).content

@@ -17,7 +17,7 @@ from cradle.accounts.models import DeviceSession
 from cradle.audit.models import Event
 from cradle.retention import service
 from cradle.unit.models import FamilyMembership, StaffMembership
-from cradle.viewing import fastpath
+from cradle.viewing import fastpath, grants
 from cradle.viewing.models import Clip, Revocation
 from tests.test_edge import edge_dir  # noqa: F401 - fixture
 from tests.test_viewing import playlist_urls, stored
@@ -34,15 +34,15 @@ def answered(monkeypatch):
     """How each segment fetch was answered: True by the fast path, False by the full path (playlists and keys in
     `answered.others`)."""
     ways = Ways()
-    original = fastpath.serve
+    original = fastpath.FastSegmentMiddleware.serve
 
-    def spy(request, kind="segment"):
-        response = original(request, kind)
+    def spy(self, request, kind, kwargs):
+        response = original(self, request, kind, kwargs)
         (ways if kind == "segment" else ways.others).append((kind, response is not None) if kind != "segment" else
                                                             response is not None)  # fmt: skip
         return response
 
-    monkeypatch.setattr(fastpath, "serve", spy)
+    monkeypatch.setattr(fastpath.FastSegmentMiddleware, "serve", spy)
     return ways
 
 
@@ -211,7 +211,7 @@ def test_another_session_or_family_gets_nothing_from_a_grant(world, answered):
 def test_a_grant_ends_with_the_device_sessions_idle_time(world, answered):
     _, client, urls = parent_watching(world)
     device = DeviceSession.objects.get(session_key=client.session.session_key)
-    for grant in fastpath._grants.values():
+    for grant in grants.cache().held():
         assert grant.idle_s == device.idle_timeout_s and grant.seen == device.last_seen_at.timestamp()
         assert grant.until <= (device.created_at + timedelta(seconds=device.lifetime_s)).timestamp()
         grant.seen -= device.idle_timeout_s  # as if the idle time had passed
@@ -240,7 +240,7 @@ def test_the_triggers_log_revocations_and_not_a_devices_last_seen_time(world):
 def test_old_revocations_are_pruned(world):
     Revocation.objects.create(at=timezone.now() - timedelta(hours=2), kind="user", subject="1")
     recent = Revocation.objects.create(at=timezone.now(), kind="user", subject="2")
-    assert fastpath.prune() >= 1
+    assert grants.prune() >= 1
     assert not Revocation.objects.filter(at__lt=timezone.now() - timedelta(hours=1)).exists()
     assert Revocation.objects.filter(pk=recent.pk).exists()
 
@@ -248,7 +248,7 @@ def test_old_revocations_are_pruned(world):
 def test_an_ended_grant_is_renewed_by_the_full_path(world, answered):
     _, client, urls = parent_watching(world)
     assert client.get(urls[1]).status_code == 200 and answered[-1] is True
-    for grant in fastpath._grants.values():
+    for grant in grants.cache().held():
         grant.until = 0
     assert client.get(urls[2]).status_code == 200 and answered[-1] is False
     assert client.get(urls[3]).status_code == 200 and answered[-1] is True
@@ -307,7 +307,7 @@ def test_fast_fetches_keep_the_device_session_seen(world, answered):
     device = DeviceSession.objects.get(session_key=client.session.session_key)
     long_ago = timezone.now() - timedelta(minutes=5)
     DeviceSession.objects.filter(pk=device.pk).update(last_seen_at=long_ago)
-    for grant in fastpath._grants.values():
+    for grant in grants.cache().held():
         grant.seen = long_ago.timestamp()
     assert client.get(urls[1]).status_code == 200 and answered[-1] is True
     batch.flush()

@@ -17,7 +17,7 @@ from django.utils import timezone
 from cradle import lifecycle
 from cradle.accounts.models import DeviceSession
 from cradle.audit.models import Event
-from cradle.audit.views import watches
+from cradle.audit.watching import watches
 from cradle.unit.models import Camera
 from cradle.viewing.models import LiveSegment
 from tests.conftest import sign_in
@@ -229,9 +229,9 @@ def test_state_checks_after_the_first_take_the_fast_path_until_something_revokes
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from cradle.viewing import fastpath
+    from cradle.viewing import grants
 
-    fastpath.reset()
+    grants.cache().reset()
     fam = world.families["a"]
     _segment(fam)
     phone, laptop = world.client("parent_a"), Client()

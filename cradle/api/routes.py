@@ -11,9 +11,9 @@ from ninja.security import django_auth
 from cradle import scope
 from cradle.accounts import sessions
 from cradle.accounts.models import DeviceSession
-from cradle.audit.actions import WATCH_ACTIONS, Action
+from cradle.audit import watching
+from cradle.audit.actions import Action
 from cradle.audit.log import record
-from cradle.audit.models import Event
 from cradle.unit.models import Admission, StaffMembership
 from cradle.viewing import states
 
@@ -53,10 +53,16 @@ class AdmissionOut(Schema):
 
 
 class WatchOut(Schema):
-    at: datetime
+    """One viewing, as the parents' "Who watched" page shows it (cradle.audit.watching)."""
+
     who: str
+    # A member of the baby's care team.
     staff: bool
-    action: str
+    # How: baby (the baby's page), live, clip, update (a care-team photo).
+    kind: str
+    # From the first fetch of the viewing to its last.
+    start: datetime
+    end: datetime
 
 
 class MemberOut(Schema):
@@ -123,12 +129,12 @@ def admission(request: HttpRequest, admission_id: int):
 
 @api.get("/admissions/{admission_id}/watchers", response={200: list[WatchOut], 404: Problem}, tags=["babies"])
 def watchers(request: HttpRequest, admission_id: int, limit: int = 100):
-    a = scope.get_parent_admission(request.user, admission_id)
-    limit = max(1, min(limit, 500))
-    staff = set(StaffMembership.objects.filter(unit_id=a.unit_id).values_list("user_id", flat=True))
-    events = Event.objects.filter(admission_id=a.pk, action__in=WATCH_ACTIONS, outcome="ok").order_by("-seq")[:limit]
-    record(request, Action.AUDIT_WHO_WATCHED_VIEW, admission=a, via="api")
-    return [WatchOut(at=e.at, who=e.actor_name, staff=e.actor_id in staff, action=e.action) for e in events]
+    """The newest viewings of the baby (at most `limit`, up to 500), grouped as on the parents' page."""
+    viewings = watching.who_watched(request, admission_id, via="api")
+    return [
+        WatchOut(who=w.who, staff=viewings.by_staff(w), kind=w.kind, start=w.start, end=w.end)
+        for w in viewings.watches[: max(1, min(limit, 500))]
+    ]
 
 
 @api.get("/admissions/{admission_id}/family", response={200: list[MemberOut], 404: Problem}, tags=["babies"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.mail import send_mail
@@ -18,6 +19,16 @@ from cradle.web.request import client_ip
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Whom an event names when the account's row is not at hand: the fast path of media fetches
+    (cradle.viewing.fastpath) answers from a grant, before the account is loaded."""
+
+    pk: int
+    display_name: str
+    username: str = ""
+
+
 def event_fields(
     request: HttpRequest | None,
     action: str,
@@ -26,9 +37,13 @@ def event_fields(
     unit: Any = None,
     outcome: str = Event.Outcome.OK,
     actor: Any = None,
+    session: str | None = None,
     **detail: Any,
 ) -> dict[str, Any]:
-    """What an audit event of this request holds: who, what, which admission, from where, in which session, when."""
+    """What an audit event of this request holds: who, what, which admission, from where, in which session, when.
+
+    The one place these fields are listed. `actor` and `session` default to the request's signed-in account and
+    device session; `admission` and `unit` may be objects or ids."""
     user = actor
     if user is None and request is not None and getattr(request, "user", None) is not None:
         user = request.user if request.user.is_authenticated else None
@@ -43,7 +58,7 @@ def event_fields(
         "unit_id": getattr(unit, "pk", unit),
         "admission_id": getattr(admission, "pk", admission),
         "ip": client_ip(request) if request is not None else None,
-        "session": device.public_id if device else "",
+        "session": session if session is not None else (device.public_id if device else ""),
         "outcome": outcome,
         "detail": detail,
     }
@@ -61,20 +76,23 @@ def record_fetch(request: HttpRequest, action: str, first_of: str, **kwargs: Any
     """Records a media fetch before it is answered (cradle.audit.batch): durable in the database or the audit spool,
     or AuditUnavailable (a 503). The first fetch of a session for `first_of` (an admission's live picture, a clip)
     goes to the database at once; later ones may wait a fraction of a second in the spool."""
-    from cradle.audit import batch
-
     device = getattr(request, "device_session", None)
-    batch.write(event_fields(request, action, **kwargs), f"{getattr(device, 'pk', 0)}:{first_of}")
-    metrics.count_fetch(action, allowed=True)
+    write_answer(event_fields(request, action, **kwargs), f"{getattr(device, 'pk', 0)}:{first_of}")
 
 
 def record_media(request: HttpRequest, action: str, **kwargs: Any) -> None:
     """Records an allowed media answer (a playlist, a key) at once, in the database or, while it refuses, in the audit
     spool; AuditUnavailable (a 503) when neither takes it."""
+    write_answer(event_fields(request, action, **kwargs), at_once=True)
+
+
+def write_answer(fields: dict[str, Any], first_key: str | None = None, *, at_once: bool = False) -> None:
+    """Makes an allowed media answer's event durable before the answer leaves (cradle.audit.batch.write says where
+    it goes), and counts it for the delivery rates."""
     from cradle.audit import batch
 
-    batch.write(event_fields(request, action, **kwargs), at_once=True)
-    metrics.count_fetch(action, allowed=True)
+    batch.write(fields, first_key, at_once=at_once)
+    metrics.count_fetch(fields["action"], allowed=True)
 
 
 def alert_privacy_officers(unit_id: int, kind: str, actor: Any = None, **detail: Any) -> Alert:

@@ -3,69 +3,28 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from cradle import scope
 from cradle.accounts import suspension
-from cradle.audit import search
-from cradle.audit.actions import WATCH_ACTIONS, Action
+from cradle.audit import search, watching
+from cradle.audit.actions import Action
 from cradle.audit.log import record
-from cradle.audit.models import Alert, Event
-from cradle.unit.models import StaffMembership
-
-
-@dataclass
-class Watch:
-    """One viewing as a parent reads it: who, how (page, live, a clip), from when until when."""
-
-    who: str
-    actor_id: int | None
-    kind: str
-    start: datetime
-    end: datetime
-
-
-# Fetches of one session closer together than this are one viewing; a longer pause starts a new one.
-VIEWING_GAP = timedelta(minutes=10)
-
-
-def watches(admission_id: int, limit: int = 20000) -> list[Watch]:
-    """The newest viewings of a baby: a player's many fetches, and a session's openings of the page, count as one
-    viewing until they pause for VIEWING_GAP. The player's state checks (`baby.status`) are audited but are not
-    viewings, so they are not here."""
-    events = (
-        Event.objects.filter(admission_id=admission_id, action__in=WATCH_ACTIONS, outcome="ok")
-        .order_by("-seq")
-        .values("actor_id", "actor_name", "action", "session", "at", "detail")[:limit]
-    )
-    current: dict[tuple, Watch] = {}
-    found: list[Watch] = []
-    for e in events:
-        kind = e["action"].split(".")[0]  # baby, live, clip
-        key = (e["actor_id"], e["session"], kind, e["detail"].get("clip") if kind == "clip" else None)
-        watch = current.get(key)
-        if watch is None or watch.start - e["at"] > VIEWING_GAP:
-            watch = current[key] = Watch(e["actor_name"], e["actor_id"], kind, e["at"], e["at"])
-            found.append(watch)
-        else:
-            watch.start = min(watch.start, e["at"])
-    return sorted(found, key=lambda w: w.end, reverse=True)
+from cradle.audit.models import Alert
 
 
 @login_required
 def who_watched(request: HttpRequest, admission_id: int) -> HttpResponse:
-    admission = scope.get_parent_admission(request.user, admission_id)
-    page = Paginator(watches(admission.pk), 50).get_page(request.GET.get("page"))
-    staff_ids = set(StaffMembership.objects.filter(unit_id=admission.unit_id).values_list("user_id", flat=True))
-    record(request, Action.AUDIT_WHO_WATCHED_VIEW, admission=admission)
-    return render(request, "audit/who_watched.html", {"admission": admission, "page": page, "staff_ids": staff_ids})
+    viewings = watching.who_watched(request, admission_id)
+    page = Paginator(viewings.watches, 50).get_page(request.GET.get("page"))
+    context = {"admission": viewings.admission, "page": page, "staff_ids": viewings.staff_ids}
+    return render(request, "audit/who_watched.html", context)
 
 
 @login_required
@@ -151,15 +110,13 @@ def _cell(value: str) -> str:
 
 @login_required
 def alerts(request: HttpRequest) -> HttpResponse:
-    units = scope.audited_unit_ids(request.user)
-    if not units:
-        raise Http404
+    listed = scope.audited_alerts(request.user)
     if request.method == "POST":
         alert_id = request.POST.get("alert", "")
-        alert = Alert.objects.filter(pk=int(alert_id), unit_id__in=units).first() if alert_id.isdigit() else None
+        alert = scope.get_audited_alert(request.user, int(alert_id)) if alert_id.isdigit() else None
         if alert is not None and request.POST.get("reinstate") and alert.kind == Alert.Kind.BULK_ACCESS:
             suspension.reinstate(request, alert)
         if alert is not None and alert.acknowledged_at is None:
             Alert.objects.filter(pk=alert.pk).update(acknowledged_at=timezone.now())
             record(request, Action.ALERT_ACKNOWLEDGED, unit=alert.unit_id, alert=alert.pk)
-    return render(request, "audit/alerts.html", {"alerts": Alert.objects.filter(unit_id__in=units)[:200]})
+    return render(request, "audit/alerts.html", {"alerts": listed[:200]})

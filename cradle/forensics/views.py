@@ -1,6 +1,7 @@
 """Leak tracing for privacy officers: upload suspects, watch the job, read and download the evidence report.
 
-Every job is fetched through `_job`, which gives only jobs of units the user audits and 404 otherwise.
+Every job is fetched through cradle.scope (get_audited_trace_job, audited_trace_jobs), which gives only jobs of units
+the user audits and 404 otherwise.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.text import get_valid_filename
@@ -21,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from cradle import scope
+from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.forensics import evidence, jobs, pdf
 from cradle.forensics.forms import TraceUploadForm
@@ -29,27 +31,20 @@ from cradle.media.mark import ERASURE_Z
 from cradle.unit.models import Unit
 
 
-def _audited_units(request: HttpRequest) -> set[int]:
-    units = scope.audited_unit_ids(request.user)
-    if not units:
-        raise Http404
-    return units
-
-
 def _job(request: HttpRequest, job_id: int) -> TraceJob:
-    return get_object_or_404(TraceJob.objects.select_related("unit"), pk=job_id, unit_id__in=_audited_units(request))
+    return scope.get_audited_trace_job(request.user, job_id)
 
 
 @login_required
 def traces(request: HttpRequest) -> HttpResponse:
-    units = _audited_units(request)
-    form = TraceUploadForm(request.POST or None, request.FILES or None, units=Unit.objects.filter(pk__in=units))
+    listed = scope.audited_trace_jobs(request.user)
+    units = Unit.objects.filter(pk__in=scope.audited_unit_ids(request.user))
+    form = TraceUploadForm(request.POST or None, request.FILES or None, units=units)
     if request.method == "POST" and form.is_valid():
         job = _queue(request, form.cleaned_data["unit"], form.cleaned_data["suspects"])
         transaction.on_commit(jobs.start_in_background)
         return redirect("trace_job", job.pk)
-    listed = TraceJob.objects.filter(unit_id__in=units).select_related("unit", "created_by")[:100]
-    return render(request, "forensics/traces.html", {"form": form, "jobs": listed})
+    return render(request, "forensics/traces.html", {"form": form, "jobs": listed[:100]})
 
 
 def _queue(request: HttpRequest, unit_id: int, uploads) -> TraceJob:
@@ -69,7 +64,7 @@ def _queue(request: HttpRequest, unit_id: int, uploads) -> TraceJob:
         )
     job.suspects = suspects
     job.save(update_fields=["suspects"])
-    record(request, "trace.queued", unit=unit_id, job=job.pk, suspects=[s["name"] for s in suspects])
+    record(request, Action.TRACE_QUEUED, unit=unit_id, job=job.pk, suspects=[s["name"] for s in suspects])
     return job
 
 
@@ -128,7 +123,7 @@ def _report_page(request: HttpRequest, job: TraceJob, report: dict) -> str:
 @require_GET
 def trace_report(request: HttpRequest, job_id: int) -> HttpResponse:
     job, report = _report(request, job_id)
-    record(request, "trace.report_view", unit=job.unit_id, job=job.pk, verdict=report["verdict"])
+    record(request, Action.TRACE_REPORT_VIEW, unit=job.unit_id, job=job.pk, verdict=report["verdict"])
     return HttpResponse(_report_page(request, job, report))
 
 
@@ -142,7 +137,7 @@ def trace_report_pdf(request: HttpRequest, job_id: int) -> HttpResponse:
     except pdf.PdfError as e:
         messages.error(request, str(e))
         return redirect("trace_report", job_id=job.pk)
-    record(request, "trace.report_download", unit=job.unit_id, job=job.pk, verdict=report["verdict"], format="pdf")
+    record(request, Action.TRACE_REPORT_DOWNLOAD, unit=job.unit_id, job=job.pk, verdict=report["verdict"], format="pdf")
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="cradle-trace-{job.pk}.pdf"'
     return response
@@ -188,7 +183,7 @@ def _top(suspect: dict) -> list[str]:
 @require_GET
 def trace_report_json(request: HttpRequest, job_id: int) -> HttpResponse:
     job, report = _report(request, job_id)
-    record(request, "trace.report_download", unit=job.unit_id, job=job.pk, verdict=report["verdict"])
+    record(request, Action.TRACE_REPORT_DOWNLOAD, unit=job.unit_id, job=job.pk, verdict=report["verdict"])
     response = HttpResponse(json.dumps(report, indent=2), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="cradle-trace-{job.pk}.json"'
     return response

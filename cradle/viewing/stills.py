@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from cradle import scope
+from cradle.audit.actions import Action
 from cradle.audit.log import record, record_fetch
 from cradle.media import still
 from cradle.media.errors import MediaError
@@ -23,7 +24,7 @@ _NO_STORE = {"Cache-Control": "no-store, private", "X-Content-Type-Options": "no
 
 
 def _refuse(request: HttpRequest, reason: str, **detail) -> HttpResponse:
-    record(request, "live.still", outcome="denied", reason=reason, **detail)
+    record(request, Action.LIVE_STILL, outcome="denied", reason=reason, **detail)
     return HttpResponse("Not found", status=404, content_type="text/plain", headers=_NO_STORE)
 
 
@@ -53,11 +54,13 @@ def live_still(request: HttpRequest, admission_id: int) -> HttpResponse:
         data = segment_store().get(admission.media_id, str(row.camera_id), row.index, variant)
         image = still.jpeg(still.first_frame(data))
     except (StoreError, MediaError):
-        record(request, "live.still", outcome="failed", reason="unreadable", admission=admission, segment=row.index)
+        record(
+            request, Action.LIVE_STILL, outcome="failed", reason="unreadable", admission=admission, segment=row.index
+        )
         return HttpResponse(status=204, headers=_NO_STORE)
     record_fetch(
         request,
-        "live.still",
+        Action.LIVE_STILL,
         f"live:{admission.pk}",
         admission=admission,
         camera=row.camera_id,

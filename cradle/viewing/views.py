@@ -19,11 +19,10 @@ from cradle.audit import anomaly
 from cradle.audit.actions import Action
 from cradle.audit.log import record, record_fetch, record_media
 from cradle.media.store import StoreError
-from cradle.viewing import clips, delivery, edge, fastpath, keepsake_pages, states
+from cradle.viewing import answer, clips, delivery, grants, keepsake_pages, states
+from cradle.viewing.answer import NO_STORE as _NO_STORE
+from cradle.viewing.answer import Picture, Segment, Viewer
 from cradle.viewing.models import LiveSegment
-from cradle.viewing.storage import segment_store
-
-_NO_STORE = {"Cache-Control": "no-store, private", "X-Content-Type-Options": "nosniff"}
 
 
 def _refuse(request: HttpRequest, action: str, reason: str, **detail) -> HttpResponse:
@@ -52,7 +51,7 @@ def live_status(request: HttpRequest, admission_id: int) -> HttpResponse:
     record_fetch(request, Action.BABY_STATUS, f"status:{admission.pk}", admission=admission, state=state.code)
     if state.plays:
         # The next checks take the fast path (cradle.viewing.fastpath): a few queries instead of a whole sign-in's.
-        fastpath.remember(request, admission, fastpath.STATUS)
+        grants.remember(request, admission, grants.STATUS)
     return JsonResponse(state.as_json(), headers=_NO_STORE)
 
 
@@ -70,19 +69,19 @@ def live_playlist(request: HttpRequest, admission_id: int) -> HttpResponse:
     count = settings.CRADLE["LIVE_PLAYLIST_SEGMENTS"]
     newest = LiveSegment.objects.filter(admission=admission, camera__bed=admission.bed).order_by("-index")[:count]
     segments = list(reversed(newest))
-    record_media(request, Action.LIVE_PLAYLIST, admission=admission, segments=[s.index for s in segments[-1:]])
+    viewer, picture = Viewer.of(request), Picture.of(admission)
+    answer.audit_live_playlist(request, viewer, picture, segments, at_once=True)
     if anomaly.check(request, admission):
         return _refuse(request, Action.LIVE_PLAYLIST, "account suspended", admission=admission.pk)
-    fastpath.remember(request, admission, segments=segments)
-    body = delivery.live_playlist(device, segments)
-    return HttpResponse(body, content_type="application/vnd.apple.mpegurl", headers=_NO_STORE)
+    grants.remember(request, admission, segments=segments)
+    return answer.live_playlist(viewer, segments)
 
 
 def segment(request: HttpRequest, token: str) -> HttpResponse:
     ticket = delivery.open_ticket(token)
     if ticket is None:
         return _refuse(request, Action.LIVE_SEGMENT, "bad signature")
-    action = "clip.segment" if ticket.clip_id else "live.segment"
+    action = Action.CLIP_SEGMENT if ticket.clip_id else Action.LIVE_SEGMENT
     if ticket.expires < time.time():
         return _refuse(request, action, "expired", segment=ticket.segment_id)
     device = getattr(request, "device_session", None)
@@ -101,32 +100,14 @@ def segment(request: HttpRequest, token: str) -> HttpResponse:
     if why := scope.media_refusal(request.user, admission):
         return _refuse(request, action, why, admission=admission.pk, segment=row.index)
     variant = delivery.variant_for(device, row.camera_id, row.index)
-    data, location = b"", ""
     try:
-        if edge.enabled():
-            key_epoch = edge.epoch_of(row.camera_id, row.started_at.timestamp(), ticket.clip_id)
-            location = edge.publish(admission.media_id, key_epoch, row.index, variant)
-        else:
-            data = segment_store().get(admission.media_id, str(row.camera_id), row.index, variant)
+        response = answer.segment(
+            request, Viewer.of(request), Picture.of(admission), Segment.of(row), ticket.clip_id, variant
+        )
     except StoreError:
         return _refuse(request, action, "unreadable", admission=admission.pk, segment=row.index)
-    detail = {"clip": ticket.clip_id} if ticket.clip_id else {}
-    picture = f"clip:{ticket.clip_id}" if ticket.clip_id else f"live:{admission.pk}"
-    record_fetch(
-        request,
-        action,
-        picture,
-        admission=admission,
-        camera=row.camera_id,
-        segment=row.index,
-        variant=variant,
-        **detail,
-    )
-    fastpath.remember(request, admission, ticket.clip_id, [row])
-    if location:
-        # nginx sends the encrypted copy from its internal location; the address never reaches the viewer.
-        return HttpResponse(b"", content_type="video/mp2t", headers={**_NO_STORE, "X-Accel-Redirect": location})
-    return HttpResponse(data, content_type="video/mp2t", headers=_NO_STORE)
+    grants.remember(request, admission, ticket.clip_id, [row])
+    return response
 
 
 def segment_key(request: HttpRequest, token: str) -> HttpResponse:
@@ -134,8 +115,8 @@ def segment_key(request: HttpRequest, token: str) -> HttpResponse:
     ticket = delivery.open_key_ticket(token)
     if ticket is None:
         return _refuse(request, Action.LIVE_KEY, "bad signature")
-    action = "clip.key" if ticket.clip_id else "live.key"
-    detail = {"clip": ticket.clip_id} if ticket.clip_id else {"camera": ticket.camera_id, "epoch": ticket.epoch}
+    action = Action.CLIP_KEY if ticket.clip_id else Action.LIVE_KEY
+    detail = answer.key_detail(ticket)
     if ticket.expires < time.time():
         return _refuse(request, action, "expired", **detail)
     device = getattr(request, "device_session", None)
@@ -152,12 +133,11 @@ def segment_key(request: HttpRequest, token: str) -> HttpResponse:
     if ticket.clip_id and not admission.clips.filter(pk=ticket.clip_id).exists():
         return _refuse(request, action, "gone", admission=admission.pk, **detail)
     try:
-        key = edge.key_for(admission.media_id, edge.KeyEpoch(ticket.camera_id, ticket.epoch, ticket.clip_id))
+        response = answer.key(request, Viewer.of(request), Picture.of(admission), ticket, at_once=True)
     except StoreError:
         return _refuse(request, action, "unreadable", admission=admission.pk, **detail)
-    record_media(request, action, admission=admission, **detail)
-    fastpath.remember(request, admission, ticket.clip_id)
-    return HttpResponse(key, content_type="application/octet-stream", headers=_NO_STORE)
+    grants.remember(request, admission, ticket.clip_id)
+    return response
 
 
 @login_required
@@ -195,9 +175,9 @@ def clip_playlist(request: HttpRequest, clip_id: int) -> HttpResponse:
     record_media(request, Action.CLIP_PLAYLIST, admission=item.admission, clip=item.pk)
     if anomaly.check(request, item.admission, clip_fetch=True):
         return _refuse(request, Action.CLIP_PLAYLIST, "account suspended", clip=item.pk)
-    fastpath.remember(request, item.admission, item.pk, segments)
+    grants.remember(request, item.admission, item.pk, segments)
     body = delivery.clip_playlist(device, item.pk, segments)
-    return HttpResponse(body, content_type="application/vnd.apple.mpegurl", headers=_NO_STORE)
+    return HttpResponse(body, content_type=answer.PLAYLIST_TYPE, headers=_NO_STORE)
 
 
 @login_required

@@ -28,7 +28,7 @@ from cradle.media.live import CameraPipeline, live_settings
 from cradle.media.redact import DetectorPool
 from cradle.outage import StateLog
 from cradle.unit.models import Admission, Camera
-from cradle.viewing import fastpath, keepsake
+from cradle.viewing import grants, keepsake
 from cradle.viewing.camera_config import camera_policy, delivery, policy_stamp, run_config
 from cradle.viewing.models import Lease, LiveSegment
 from cradle.viewing.storage import mark_key, segment_store
@@ -342,7 +342,7 @@ class Worker:
         spool.merge()  # audit events left in this machine's spool by a web process that stopped
         self.expire()
         recover_stalled()
-        fastpath.prune()
+        grants.prune()
         keepsake.forget_expired()
         self.schedule.tick()
         if TraceJob.objects.filter(status=TraceJob.Status.QUEUED).exists() and time.monotonic() >= self._traces_due:

@@ -19,7 +19,7 @@ from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 
 from cradle import tasks
 from cradle.audit.models import Event
-from cradle.audit.views import watches
+from cradle.audit.watching import watches
 from cradle.media.errors import DetectorFailed
 from cradle.media.redact import DetectorPool
 from cradle.media.redact.pool import WardDetectors
