@@ -54,7 +54,7 @@ def use_stamped_camera(epoch: float) -> None:
     """The worker builds its pipelines with the stamped source; everything else in it stays as it is."""
     from cradle.media.live import CameraPipeline, live_settings
     from cradle.media.source import CameraSource, SourceSettings
-    from cradle.worker import pipelines as worker
+    from cradle.worker import camera_run
 
     def pipeline(url, *args, **kwargs):
         s = live_settings(url)
@@ -63,7 +63,7 @@ def use_stamped_camera(epoch: float) -> None:
         )
         return CameraPipeline(url, *args, **kwargs)
 
-    worker.CameraPipeline = pipeline
+    camera_run.CameraPipeline = pipeline
 
 
 # Capture time of every frame the camera gave, in order: the fallback when redaction masked the drawn code (the
@@ -76,7 +76,7 @@ CUT_S: list[float] = []  # marking and the three encodes of one segment
 def time_the_stages() -> None:
     """Notes when each segment is stored and how long its encodes took, around the real functions."""
     from cradle.media.hls import SegmentWriter
-    from cradle.worker.pipelines import CameraRun
+    from cradle.worker.camera_run import CameraRun
 
     store, cut = CameraRun._store, SegmentWriter._cut
 

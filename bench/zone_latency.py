@@ -31,7 +31,7 @@ from cradle.media.redact import DetectorPool, load_policy
 from cradle.media.redact.pool import default_detectors
 
 PLAYER_HOLD_S = 1.0  # cradle/static/cradle/player.js: liveSyncDuration
-ZONES_CHECK_S = 0.2  # cradle.worker.pipelines.ZONES_CHECK_S (that module needs Django)
+ZONES_CHECK_S = 0.2  # cradle.worker.camera_run.ZONES_CHECK_S (that module needs Django)
 SMALL = [[0.45, 0.45], [0.55, 0.45], [0.55, 0.55], [0.45, 0.55]]
 WHOLE = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
 

@@ -1,10 +1,10 @@
 """An admission's life: admitting a baby, discharge (and undoing one made in error), transfer, and the parents'
 consent.
 
-One module for every change of an admission's state, so that the nurse's pages, the hospital's admission feed and the
-API change it the same way: each function is plain (no request needed, one given is only for the audit event), does
-the whole change (sessions, the camera, the live buffer, the family's notice) and records it. Destroying media is the
-retention service's (cradle.retention.service): withdrawing all consent ends there.
+One module for every change of an admission's state, so that the nurse's and parents' pages, the hospital's admission
+feed and the demo change it the same way: each function is plain (no request needed; one given is only for the audit
+event), does the whole change (sessions, the camera, the live buffer, the family's notice) and records it. Destroying
+media is the retention service's (cradle.retention.service): withdrawing all consent ends there.
 """
 
 from __future__ import annotations

@@ -132,7 +132,7 @@ def test_worker_ingests_an_rtsp_camera_scales_and_retimes_it_and_covers_a_dead_s
     indexes = list(rows.values_list("index", flat=True))
     assert indexes == list(range(indexes[0], indexes[0] + len(indexes)))
     # One log line per change of state, and the password in none of them nor in the database.
-    states = [r for r in caplog.records if r.name == "cradle.worker.pipelines"]
+    states = [r for r in caplog.records if r.name == "cradle.worker.camera_run"]
     changes = [r.getMessage() for r in states if r.getMessage().startswith(f"camera {good.pk}: ")]
     # (On a loaded machine the first second may go out covered while the camera is still being connected.)
     assert all(a != b for a, b in pairwise(changes)), changes

@@ -106,7 +106,7 @@ def test_a_paused_camera_sends_the_privacy_screen_from_the_pipeline(small_camera
 
 
 def test_camera_configuration_file_sets_the_shown_area_and_a_broken_one_masks_everything(tmp_path, settings):
-    from cradle.worker.pipelines import camera_policy
+    from cradle.viewing.camera_config import camera_policy
 
     settings.CRADLE = {**settings.CRADLE, "CAMERA_CONFIG_DIR": str(tmp_path)}
     assert camera_policy(7).shown_area is None  # no file: today's behaviour, the whole picture

@@ -30,7 +30,7 @@ from cradle.viewing import edge
 from cradle.viewing.models import Clip, LiveSegment
 from cradle.viewing.storage import segment_store
 
-# The objects the worker stores for every segment (cradle.worker.pipelines.VARIANT_OBJECTS, kept here so that
+# The objects the worker stores for every segment (cradle.worker.camera_run.VARIANT_OBJECTS, kept here so that
 # retention does not import the pipeline).
 SEGMENT_OBJECTS = ("A", "B", "ref")
 _KEY_NAME = "datakey.sealed"

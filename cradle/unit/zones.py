@@ -1,6 +1,6 @@
 """The zone editor: on a frozen, redacted picture of the camera a nurse draws the shown area (the allow-list: all
 outside it is masked on every frame) and extra mask zones, sees the result, and saves. The worker applies the file
-to the running stream within a second (cradle.worker.pipelines.CameraRun.refresh). Every save is audited with the
+to the running stream within a second (cradle.worker.camera_run.CameraRun.refresh). Every save is audited with the
 settings before and after, and the last one can be undone.
 
 No raw frame is shown for this: the frozen picture has detected text masked (and outlined); only the shown area

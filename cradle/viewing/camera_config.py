@@ -13,7 +13,7 @@ from cradle.media.live import LiveSettings, live_settings
 from cradle.media.redact import CameraPolicy, load_policy
 from cradle.unit.models import Camera
 
-log = logging.getLogger("cradle.worker.pipelines")
+log = logging.getLogger("cradle.worker.camera_run")
 
 
 WHOLE_PICTURE = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))

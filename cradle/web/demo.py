@@ -10,9 +10,10 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value, yield_hotp_counters_from_time
 from django.db import transaction
 
+from cradle import lifecycle
 from cradle.accounts.models import User
 from cradle.integrations.adt.models import BedLocation
-from cradle.unit.models import Admission, Bed, Camera, FamilyMembership, StaffMembership, Unit
+from cradle.unit.models import Bed, Camera, FamilyMembership, StaffMembership, Unit
 
 Role = StaffMembership.Role
 
@@ -73,7 +74,7 @@ def seed() -> list[DemoAccount]:
     # One baby already admitted, with a parent account, so the family side can be seen at once.
     nurse = User.objects.get(username="nurse")
     bed3 = Bed.objects.get(unit=units["nicu"], label="3")
-    admission = bed3.current_admission or Admission.objects.create(unit=units["nicu"], bed=bed3, admitted_by=nurse)
+    admission = bed3.current_admission or lifecycle.admit(bed3, by=nurse)
     parent, _ = User.objects.get_or_create(username="parent", defaults={"display_name": "Mum"})
     FamilyMembership.objects.get_or_create(
         user=parent, admission=admission, revoked_at=None, defaults={"role": FamilyMembership.Role.PARENT}

@@ -13,12 +13,8 @@ from cradle import scope
 from cradle.accounts.reauth import reauthentication_required
 from cradle.audit.actions import Action
 from cradle.audit.log import record
-from cradle.unit.forms import (
-    UnitSettingsForm,
-)
-from cradle.unit.models import (
-    Unit,
-)
+from cradle.unit.forms import UnitSettingsForm
+from cradle.unit.models import Unit
 
 
 @login_required

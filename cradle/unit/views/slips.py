@@ -17,10 +17,7 @@ from cradle import scope
 from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.unit import invitations
-from cradle.unit.models import (
-    Admission,
-    Invitation,
-)
+from cradle.unit.models import Admission, Invitation
 
 _SLIPS = "cradle_slips"
 
@@ -28,6 +25,8 @@ _SLIPS = "cradle_slips"
 def issue_invitation(
     request: HttpRequest, admission: Admission, role: str, back: str, back_id: int, language: str = ""
 ) -> HttpResponse:
+    """Issues an invitation to the admission in this role and opens its slip; `back` is the page to return to if it
+    cannot be issued. The code is kept only in this session, so that the slip can be shown again."""
     try:
         invitation, code = invitations.issue(admission, role, request.user)
     except invitations.InvitationError as e:
