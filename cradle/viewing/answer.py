@@ -9,7 +9,7 @@ the views, which refuse and audit the refusal.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +73,11 @@ class Segment:
         )
 
 
+def variant(viewer: Viewer, row: Segment) -> str:
+    """The variant of a segment this viewer gets (cradle.viewing.delivery.variant_for: recorded per account)."""
+    return delivery.variant_for(viewer, row.camera_id, row.index)
+
+
 def audit(
     request: HttpRequest,
     viewer: Viewer,
@@ -99,20 +104,26 @@ def audit(
 
 
 def segment(
-    request: HttpRequest, viewer: Viewer, picture: Picture, row: Segment, clip_id: int, variant: str
+    request: HttpRequest,
+    viewer: Viewer,
+    picture: Picture,
+    row: Segment,
+    clip_id: int,
+    variant_of: Callable[[Viewer, Segment], str] = variant,
 ) -> HttpResponse:
     """The viewer's variant of a segment: in edge mode an empty answer whose X-Accel-Redirect sends nginx to the
     encrypted copy (published now if it is not there yet), else the bytes from the segment store. StoreError, before
-    anything is audited, when the copy cannot be read."""
+    anything is audited, when the copy cannot be read. `variant_of` gives `variant`, or remembers what it gave."""
     from cradle.viewing.storage import segment_store
 
+    chosen = variant_of(viewer, row)
     data, location = b"", ""
     if edge.enabled():
         key_epoch = edge.epoch_of(row.camera_id, row.started, clip_id)
-        location = edge.publish(picture.media_id, key_epoch, row.index, variant)
+        location = edge.publish(picture.media_id, key_epoch, row.index, chosen)
     else:
-        data = segment_store().get(picture.media_id, str(row.camera_id), row.index, variant)
-    detail: dict[str, Any] = {"camera": row.camera_id, "segment": row.index, "variant": variant}
+        data = segment_store().get(picture.media_id, str(row.camera_id), row.index, chosen)
+    detail: dict[str, Any] = {"camera": row.camera_id, "segment": row.index, "variant": chosen}
     if clip_id:
         detail["clip"] = clip_id
     action = Action.CLIP_SEGMENT if clip_id else Action.LIVE_SEGMENT

@@ -128,9 +128,8 @@ class FastSegmentMiddleware:
         grant, why = self.grants.granted(session_key, row.admission_id, ticket.clip_id, ticket.device_id)
         if grant is None:
             return None, why
-        variant = self.grants.variant(grant.viewer, row)
         try:
-            response = answer.segment(request, grant.viewer, grant.picture, row, ticket.clip_id, variant)
+            response = answer.segment(request, grant.viewer, grant.picture, row, ticket.clip_id, self.grants.variant)
         except StoreError:
             return None, "unreadable"
         return response, "served"

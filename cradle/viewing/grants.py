@@ -32,7 +32,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from cradle.viewing import delivery
+from cradle.viewing import answer
 from cradle.viewing.answer import Picture, Segment, Viewer
 
 # A grant lasts about this long (+-20 %, so that grants made together are not renewed together), never longer than
@@ -238,12 +238,12 @@ class GrantCache:
         return seen
 
     def variant(self, viewer: Viewer, row: Segment) -> str:
-        """The account's variant of a segment (cradle.viewing.delivery.variant_for), remembered: it never changes
-        once recorded."""
+        """The account's variant of a segment (cradle.viewing.answer.variant), remembered: it never changes once
+        recorded."""
         key = (viewer.user_id, row.camera_id, row.index)
         variant = self._variants.get(key)
         if variant is None:
-            variant = delivery.variant_for(viewer, row.camera_id, row.index)
+            variant = answer.variant(viewer, row)
             self._variants[key] = variant
         return variant
 

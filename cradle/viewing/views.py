@@ -99,11 +99,8 @@ def segment(request: HttpRequest, token: str) -> HttpResponse:
         return _refuse(request, action, "out of scope", admission=row.admission_id, segment=row.index)
     if why := scope.media_refusal(request.user, admission):
         return _refuse(request, action, why, admission=admission.pk, segment=row.index)
-    variant = delivery.variant_for(device, row.camera_id, row.index)
     try:
-        response = answer.segment(
-            request, Viewer.of(request), Picture.of(admission), Segment.of(row), ticket.clip_id, variant
-        )
+        response = answer.segment(request, Viewer.of(request), Picture.of(admission), Segment.of(row), ticket.clip_id)
     except StoreError:
         return _refuse(request, action, "unreadable", admission=admission.pk, segment=row.index)
     grants.remember(request, admission, ticket.clip_id, [row])
