@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import timedelta
 
@@ -96,10 +97,10 @@ def test_forged_expired_and_ended_session_addresses_get_404(world, settings):
     forged = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
     assert client.get(reverse("segment", args=[forged])).status_code == 404
 
-    settings.CRADLE = {**settings.CRADLE, "LIVE_URL_SECONDS": -1}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, live_url_seconds=-1)
     expired = playlist_urls(client, fam)[0]
     assert client.get(expired).status_code == 404
-    settings.CRADLE = {**settings.CRADLE, "LIVE_URL_SECONDS": 60}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, live_url_seconds=60)
 
     assert client.get(url).status_code == 200
     sessions.end_all(fam.parent, DeviceSession.EndReason.BY_STAFF)

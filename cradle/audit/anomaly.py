@@ -18,12 +18,13 @@ from django.utils import timezone
 from cradle.audit.actions import Action
 from cradle.audit.log import alert_privacy_officers, record
 from cradle.audit.models import Alert, Event
+from cradle.config import CradleConfig
 
 MEDIA_PLAYLISTS = (Action.LIVE_PLAYLIST, Action.CLIP_PLAYLIST)
 STAFF_MEDIA = (Action.BABY_VIEW, Action.LIVE_PLAYLIST, Action.CLIP_PLAYLIST)
 
 
-def _limits() -> dict:
+def _limits() -> CradleConfig:
     return settings.CRADLE
 
 
@@ -39,17 +40,17 @@ def finding(user, *, staff: bool, clip_fetch: bool) -> tuple[str, dict] | None:
     limits = _limits()
     if clip_fetch:
         clips = _distinct(user.pk, ("clip.playlist",), hour, "detail__clip")
-        if clips > limits["BULK_CLIPS_PER_HOUR"]:
+        if clips > limits.bulk_clips_per_hour:
             return "clips_per_hour", {"clips": clips}
     if staff:
         admissions = _distinct(user.pk, STAFF_MEDIA, hour, "admission_id")
-        if admissions > limits["BULK_STAFF_ADMISSIONS_PER_HOUR"]:
+        if admissions > limits.bulk_staff_admissions_per_hour:
             return "staff_admissions_per_hour", {"admissions": admissions}
     sessions = _distinct(user.pk, MEDIA_PLAYLISTS, now - timedelta(minutes=2), "session")
-    if sessions > limits["BULK_CONCURRENT_SESSIONS"]:
+    if sessions > limits.bulk_concurrent_sessions:
         return "concurrent_sessions", {"sessions": sessions}
     addresses = _distinct(user.pk, MEDIA_PLAYLISTS, hour, "ip")
-    if addresses > limits["BULK_ADDRESSES_PER_HOUR"]:
+    if addresses > limits.bulk_addresses_per_hour:
         return "addresses_per_hour", {"addresses": addresses}
     return None
 

@@ -41,9 +41,9 @@ MAX_ATTEMPTS = 3
 
 
 def start_in_background() -> None:
-    """Hands the queued jobs to the background queue (cradle.tasks); with TRACE_IN_PROCESS, runs them in a daemon
+    """Hands the queued jobs to the background queue (cradle.tasks); with `trace_in_process` set, runs them in a daemon
     thread of this process instead, unless it is already running one."""
-    if not settings.CRADLE.get("TRACE_IN_PROCESS", False):
+    if not settings.CRADLE.trace_in_process:
         from cradle import tasks
 
         tasks.enqueue(tasks.run_traces)

@@ -272,7 +272,7 @@ def shred_unknown(reason: str = "restore") -> list[str]:
 
 def expire_live_buffer(now: datetime | None = None) -> int:
     """Drops every live segment older than the live buffer and not in a clip; gives how many."""
-    cutoff = (now or timezone.now()) - timedelta(seconds=settings.CRADLE["LIVE_BUFFER_SECONDS"])
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.CRADLE.live_buffer_seconds)
     old = list(
         LiveSegment.objects.filter(created_at__lt=cutoff, in_clip=False).values_list(
             "pk", "admission__media_id", "camera_id", "index"
@@ -294,7 +294,7 @@ def due_for_shredding(now: datetime | None = None) -> list[Admission]:
 
 
 def audit_cutoff(now: datetime | None = None) -> datetime:
-    return (now or timezone.now()) - timedelta(days=round(365.25 * settings.CRADLE["AUDIT_RETENTION_YEARS"]))
+    return (now or timezone.now()) - timedelta(days=round(365.25 * settings.CRADLE.audit_retention_years))
 
 
 # A temporary file this old is a write that a killed process never finished (a live one takes milliseconds).

@@ -494,7 +494,7 @@ def break_glass(request: HttpRequest, unit_id: int) -> HttpResponse:
 def _break_glass(request: HttpRequest, unit: Unit) -> HttpResponse:
     form = BreakGlassForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        minutes = min(60, settings.CRADLE["BREAK_GLASS_MAX_MINUTES"])
+        minutes = min(60, settings.CRADLE.break_glass_max_minutes)
         grant = BreakGlassGrant.objects.create(
             user=request.user,
             unit=unit,

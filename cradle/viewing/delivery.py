@@ -146,10 +146,10 @@ def key_url(device: DeviceSession, admission_id: int, scope: edge.KeyScope, star
     """The session's address of one edge key. A live key's address holds for its whole epoch (and as long after as
     the epoch's last segment addresses), so a player reloading its playlist fetches the key once."""
     if scope.clip_id:
-        expires = int(time.time() if start is None else start) + settings.CRADLE["CLIP_URL_SECONDS"]
+        expires = int(time.time() if start is None else start) + settings.CRADLE.clip_url_seconds
     else:
         # Segments are indexed a little after they begin; a minute covers that.
-        expires = (scope.epoch + 1) * edge.epoch_seconds() + settings.CRADLE["LIVE_URL_SECONDS"] + 60
+        expires = (scope.epoch + 1) * edge.epoch_seconds() + settings.CRADLE.live_url_seconds + 60
     ticket = KeyTicket(device.pk, admission_id, scope.camera_id, scope.epoch, scope.clip_id, expires)
     return reverse("segment_key", args=[seal_key_ticket(ticket)])
 
@@ -170,7 +170,7 @@ def segment_url(
 
 def live_playlist(device: DeviceSession, segments: list[LiveSegment]) -> str:
     """An HLS live playlist of the newest segments, each behind this session's own short-lived address."""
-    lifetime = settings.CRADLE["LIVE_URL_SECONDS"]
+    lifetime = settings.CRADLE.live_url_seconds
     # Segments are exactly 1 s, so the target duration is 1 and players reload the playlist every second.
     lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:1"]
     if segments:
@@ -190,7 +190,7 @@ def live_playlist(device: DeviceSession, segments: list[LiveSegment]) -> str:
 
 def clip_playlist(device: DeviceSession, clip_id: int, segments: list[LiveSegment]) -> str:
     """A complete (VOD) playlist of one clip; its addresses last long enough to watch it, not to hoard it."""
-    lifetime = settings.CRADLE["CLIP_URL_SECONDS"]
+    lifetime = settings.CRADLE.clip_url_seconds
     lines = [
         "#EXTM3U",
         "#EXT-X-VERSION:3",

@@ -63,7 +63,7 @@ class KeyScope:
 
 
 def epoch_seconds() -> int:
-    return int(settings.CRADLE["EDGE_KEY_EPOCH_SECONDS"])
+    return settings.CRADLE.edge_key_epoch_seconds
 
 
 def scope_of(camera_id: int, started: float, clip_id: int = 0) -> KeyScope:
@@ -174,8 +174,8 @@ def forget(media_id: str) -> None:
 
 def _ttl(kind: str) -> float:
     if kind == _LIVE:
-        return float(settings.CRADLE["LIVE_BUFFER_SECONDS"])
-    return float(settings.CRADLE["EDGE_CLIP_SECONDS"])
+        return float(settings.CRADLE.live_buffer_seconds)
+    return float(settings.CRADLE.edge_clip_seconds)
 
 
 def sweep(now: float | None = None) -> int:

@@ -144,7 +144,7 @@ def reset() -> None:
 
 
 def enabled() -> bool:
-    return bool(settings.CRADLE.get("FAST_PATH", True))
+    return settings.CRADLE.fast_path
 
 
 _PLAYLIST = re.compile(r"/babies/(\d{1,18})/live\.m3u8")
@@ -328,7 +328,7 @@ def _segment(request: HttpRequest, session_key: str) -> tuple[HttpResponse | Non
     if ticket.clip_id:
         if (ticket.clip_id, ticket.segment_id) not in _clip_segments:
             return None, "unseen_segment"
-    elif seen.created + settings.CRADLE["LIVE_BUFFER_SECONDS"] < now:
+    elif seen.created + settings.CRADLE.live_buffer_seconds < now:
         return None, "gone"  # past the live buffer, as the full path will say
     grant, why = _granted(session_key, seen.admission_id, ticket.clip_id, ticket.device_id)
     if grant is None:
@@ -391,7 +391,7 @@ def _newest(admission_id: int, bed_id: int) -> list:
     held = _newest_rows.get((admission_id, bed_id))
     if held is not None and now - held[0] < NEWEST_SECONDS:
         return held[1]
-    count = settings.CRADLE["LIVE_PLAYLIST_SEGMENTS"]
+    count = settings.CRADLE.live_playlist_segments
     newest = LiveSegment.objects.filter(admission_id=admission_id, camera__bed_id=bed_id).order_by("-index")
     fields = ("pk", "camera_id", "admission_id", "index", "started_at", "created_at", "duration")
     segments = list(reversed(newest.only(*fields)[:count]))

@@ -55,7 +55,7 @@ def keepsake(request: HttpRequest, clip_id: int) -> HttpResponse:
     if why := scope.media_refusal(request.user, item.admission):
         record(request, Action.CLIP_KEEPSAKE, admission=item.admission, outcome="denied", clip=item.pk, reason=why)
         return HttpResponse("Not found", status=404, content_type="text/plain", headers=_NO_STORE)
-    reservation = making.reserve(request.user, item, settings.CRADLE["KEEPSAKES_PER_DAY"], request.device_session)
+    reservation = making.reserve(request.user, item, settings.CRADLE.keepsakes_per_day, request.device_session)
     if reservation is None:
         record(
             request,

@@ -67,7 +67,7 @@ def live_playlist(request: HttpRequest, admission_id: int) -> HttpResponse:
         return _refuse(request, Action.LIVE_PLAYLIST, "out of scope", admission=admission_id)
     if why := scope.media_refusal(request.user, admission):
         return _refuse(request, Action.LIVE_PLAYLIST, why, admission=admission.pk)
-    count = settings.CRADLE["LIVE_PLAYLIST_SEGMENTS"]
+    count = settings.CRADLE.live_playlist_segments
     newest = LiveSegment.objects.filter(admission=admission, camera__bed=admission.bed).order_by("-index")[:count]
     segments = list(reversed(newest))
     record_media(request, Action.LIVE_PLAYLIST, admission=admission, segments=[s.index for s in segments[-1:]])

@@ -236,7 +236,7 @@ class Worker:
             if hasattr(a.bed, "camera")
         }
         workers = self.leases.announce()
-        share = fair_share(len(wanted), workers, settings.CRADLE["WORKER_CAMERAS"])
+        share = fair_share(len(wanted), workers, settings.CRADLE.worker_cameras)
         share = self._within_capacity(share, [camera.source_url for camera, _ in wanted.values()])
         names = [camera_lease(camera_id) for camera_id in wanted]
         held = self.leases.claim([*names, HOUSEKEEPING], limit=share)
@@ -278,7 +278,7 @@ class Worker:
     def _within_capacity(self, share: int, urls: list[str]) -> int:
         """`share` cut down to the cameras this worker can redact in real time (WORKER_CAPACITY), with a log line
         when that leaves cameras to other workers."""
-        capacity = settings.CRADLE["WORKER_CAPACITY"]
+        capacity = settings.CRADLE.worker_capacity
         if not capacity or not urls:
             return share
         cost = sum(camera_cost(url) for url in urls) / len(urls)
@@ -318,7 +318,7 @@ class Worker:
 
     def expire(self) -> int:
         """Drops every segment older than the live buffer, in storage and in the index; gives how many."""
-        cutoff = timezone.now() - timedelta(seconds=settings.CRADLE["LIVE_BUFFER_SECONDS"])
+        cutoff = timezone.now() - timedelta(seconds=settings.CRADLE.live_buffer_seconds)
         old = list(
             LiveSegment.objects.filter(created_at__lt=cutoff, in_clip=False).values_list(
                 "pk", "admission__media_id", "camera_id", "index"
