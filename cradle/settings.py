@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
-from cradle.config import CradleConfig, adt_settings, directory_settings
+from cradle.config import AdtSettings, CradleConfig, DirectorySettings, adt_settings, directory_settings
 
 BASE_DIR = Path(__file__).resolve().parent
 # Every CRADLE_* variable, read and checked once (cradle/config.py): a wrong value stops here with one sentence.
@@ -339,7 +339,7 @@ AUDIT_SPOOL_FILE = CRADLE.audit_spool_file
 
 # The hospital's admission feed: HL7 v2 ADT over MLLP, received by `cradle adt` (cradle/integrations/adt; README,
 # "For the hospital's integration team"). Checked once more when the listener starts (cradle.integrations.adt.config).
-ADT = adt_settings(os.environ)
+ADT: AdtSettings = adt_settings(os.environ)
 # The hospital's directory for staff sign-in (cradle/integrations/directory; README, "For the hospital's integration
 # team"). Off unless CRADLE_LDAP_URL or CRADLE_OIDC_ISSUER is set. Family accounts stay Cradle's own.
-DIRECTORY = directory_settings(os.environ)
+DIRECTORY: DirectorySettings = directory_settings(os.environ)

@@ -265,6 +265,21 @@ def test_a_daily_clip_is_kept_once_a_day(world):
     assert clips.record_daily(now) == []
 
 
+def test_a_retired_camera_with_a_daily_time_does_not_stop_the_daily_clips(world):
+    """Retiring a camera frees its bed but keeps its daily time: it has no bed, hence no baby, and is passed over."""
+    from cradle.unit.models import Camera
+    from cradle.viewing import clips
+
+    fam = world.families["a"]
+    stored(fam)
+    now = timezone.localtime()
+    at = (now - timedelta(minutes=1)).time() if now.hour or now.minute else now.time()
+    Camera.objects.create(source_url="sim://retired", bed=None, retired_at=now, daily_clip_at=at)
+    Camera.objects.filter(pk=fam.bed.camera.pk).update(daily_clip_at=at, daily_clip_seconds=5)
+    made = clips.record_daily(now)
+    assert [clip.admission_id for clip in made] == [fam.admission.pk]
+
+
 def real_clip(fam, seconds: int = 2):
     """A clip of real, marked segments of a small simulated bed."""
     from fractions import Fraction

@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 
 from cradle.audit.log import client_ip
+from cradle.web.request import CradleRequest
 
 COOKIE = "cradle_device"
 _SALT = "cradle.accounts.device"
@@ -95,7 +96,7 @@ def second_step_failed(request: HttpRequest, username: str) -> None:
     _failed(request, username, "second-step")
 
 
-def succeeded(request: HttpRequest, username: str) -> None:
+def succeeded(request: CradleRequest, username: str) -> None:
     """Clears this device's failures for the account and remembers the device for the next sign-in."""
     account = _account(username)
     device = _device(request)

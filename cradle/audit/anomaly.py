@@ -19,6 +19,7 @@ from cradle.audit.actions import Action
 from cradle.audit.log import alert_privacy_officers, record
 from cradle.audit.models import Alert, Event
 from cradle.config import CradleConfig
+from cradle.web.request import SignedInRequest
 
 MEDIA_PLAYLISTS = (Action.LIVE_PLAYLIST, Action.CLIP_PLAYLIST)
 STAFF_MEDIA = (Action.BABY_VIEW, Action.LIVE_PLAYLIST, Action.CLIP_PLAYLIST)
@@ -55,7 +56,7 @@ def finding(user, *, staff: bool, clip_fetch: bool) -> tuple[str, dict] | None:
     return None
 
 
-def check(request: HttpRequest, admission, *, clip_fetch: bool = False) -> bool:
+def check(request: SignedInRequest, admission, *, clip_fetch: bool = False) -> bool:
     """Runs the rules after a media fetch was recorded; True when the account has just been suspended."""
     from cradle.scope import is_staff
 

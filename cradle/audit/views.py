@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -19,6 +19,7 @@ from cradle.audit.actions import WATCH_ACTIONS, Action
 from cradle.audit.log import record
 from cradle.audit.models import Alert, Event
 from cradle.unit.models import StaffMembership
+from cradle.web.request import SignedInRequest
 
 
 @dataclass
@@ -60,7 +61,7 @@ def watches(admission_id: int, limit: int = 20000) -> list[Watch]:
 
 
 @login_required
-def who_watched(request: HttpRequest, admission_id: int) -> HttpResponse:
+def who_watched(request: SignedInRequest, admission_id: int) -> HttpResponse:
     admission = scope.get_parent_admission(request.user, admission_id)
     page = Paginator(watches(admission.pk), 50).get_page(request.GET.get("page"))
     staff_ids = set(StaffMembership.objects.filter(unit_id=admission.unit_id).values_list("user_id", flat=True))
@@ -69,7 +70,7 @@ def who_watched(request: HttpRequest, admission_id: int) -> HttpResponse:
 
 
 @login_required
-def audit_search(request: HttpRequest) -> HttpResponse:
+def audit_search(request: SignedInRequest) -> HttpResponse:
     found = search.search(request)
     page = Paginator(found.events, 100).get_page(request.GET.get("page"))
     form = found.form
@@ -99,7 +100,7 @@ class _Echo:
 
 
 @login_required
-def audit_export(request: HttpRequest) -> HttpResponse:
+def audit_export(request: SignedInRequest) -> StreamingHttpResponse:
     # The export keeps every row: it is the evidence, not a reading aid.
     events = search.search(request, fold=False).events
     record(request, Action.AUDIT_EXPORT, query=request.GET.urlencode()[:500])
@@ -150,7 +151,7 @@ def _cell(value: str) -> str:
 
 
 @login_required
-def alerts(request: HttpRequest) -> HttpResponse:
+def alerts(request: SignedInRequest) -> HttpResponse:
     units = scope.audited_unit_ids(request.user)
     if not units:
         raise Http404
@@ -158,9 +159,10 @@ def alerts(request: HttpRequest) -> HttpResponse:
         alert_id = request.POST.get("alert", "")
         alert = Alert.objects.filter(pk=int(alert_id), unit_id__in=units).first() if alert_id.isdigit() else None
         if alert is not None and request.POST.get("reinstate") and alert.kind == Alert.Kind.BULK_ACCESS:
-            User.objects.filter(pk=alert.actor_id, suspended_at__isnull=False).update(
-                is_active=True, suspended_at=None, suspended_for=""
-            )
+            if alert.actor_id is not None:
+                User.objects.filter(pk=alert.actor_id, suspended_at__isnull=False).update(
+                    is_active=True, suspended_at=None, suspended_for=""
+                )
             record(request, Action.ACCOUNT_REINSTATED, unit=alert.unit_id, account=alert.actor_id, alert=alert.pk)
         if alert is not None and alert.acknowledged_at is None:
             Alert.objects.filter(pk=alert.pk).update(acknowledged_at=timezone.now())

@@ -61,7 +61,9 @@ class TraceUploadForm(forms.Form):
 
     def __init__(self, *args, units=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["unit"].choices = [(u.pk, u.name) for u in units]
+        unit = self.fields["unit"]
+        assert isinstance(unit, forms.ChoiceField)
+        unit.choices = [(u.pk, u.name) for u in units]
 
     def clean_suspects(self) -> list[UploadedFile]:
         files = self.cleaned_data["suspects"]

@@ -216,7 +216,7 @@ def build_report(
             {
                 "file": s["name"],
                 "camera": r.camera_id,
-                "bed": camera.bed.label if camera else None,
+                "bed": camera.bed.label if camera and camera.bed else None,  # a retired camera has no bed
                 "offset_s": None if r.offset is None else round(r.offset, 3) + 0.0,  # never "-0.0"
                 "segments": [
                     {
@@ -251,7 +251,9 @@ def build_report(
         ],
         "candidate_count": len(verdict.ranking),
         "suspects": suspects,
-        "audit_trail": audit_trail(verdict.candidate, job.unit_id) if verdict.outcome == "identified" else [],
+        "audit_trail": (
+            audit_trail(verdict.candidate, job.unit_id) if verdict.outcome == "identified" and verdict.candidate else []
+        ),
     }
 
 

@@ -208,7 +208,7 @@ def watch_pauses(now: datetime | None = None) -> int:
         watch, _created = PauseWatch.objects.get_or_create(camera_id=camera_id, defaults={"since": now})
         if watch.told or watch.since > long_ago:
             continue
-        admission = camera.bed.current_admission
+        admission = camera.bed.current_admission if camera.bed is not None else None
         if admission is not None:
             tell_family(admission, Kind.PAUSED)
             told += 1

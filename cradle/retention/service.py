@@ -80,7 +80,7 @@ def discharge(admission: Admission, *, by: Any = None, request: HttpRequest | No
         actor=by,
         sessions_ended=ended,
         live_segments_removed=purged,
-        clips_until=admission.clips_until.isoformat(timespec="minutes"),
+        clips_until=admission.clips_until.isoformat(timespec="minutes") if admission.clips_until else "",
     )
     tell_family(admission, Kind.STAY)
     return ended
@@ -290,7 +290,7 @@ def due_for_shredding(now: datetime | None = None) -> list[Admission]:
     """Discharged admissions whose grace period is over and whose key still exists."""
     now = now or timezone.now()
     candidates = Admission.objects.filter(discharged_at__isnull=False, shredded_at__isnull=True).select_related("unit")
-    return [a for a in candidates if a.clips_until <= now]
+    return [a for a in candidates if (until := a.clips_until) is not None and until <= now]
 
 
 def audit_cutoff(now: datetime | None = None) -> datetime:

@@ -47,6 +47,7 @@ from cradle.unit.models import (
     inpatient_digest,
 )
 from cradle.viewing import clips, delivery, keepsake_pages, states
+from cradle.web.request import SignedInRequest
 
 _SLIPS = "cradle_slips"
 
@@ -55,7 +56,7 @@ _SLIPS = "cradle_slips"
 
 
 @login_required
-def baby(request: HttpRequest, admission_id: int) -> HttpResponse:
+def baby(request: SignedInRequest, admission_id: int) -> HttpResponse:
     admission = scope.get_watchable_admission(request.user, admission_id)
     second_step = scope.second_step_standing(request.user, admission)
     if second_step.refused:
@@ -91,7 +92,7 @@ def baby(request: HttpRequest, admission_id: int) -> HttpResponse:
 
 
 @login_required
-def consent(request: HttpRequest, admission_id: int) -> HttpResponse:
+def consent(request: SignedInRequest, admission_id: int) -> HttpResponse:
     """The parents' consent: stop live viewing, or withdraw everything; each asks for a confirmation first, since
     neither can be undone."""
     admission = scope.get_consenting_parent_admission(request.user, admission_id)
@@ -118,7 +119,7 @@ def consent_withdrawn(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def family(request: HttpRequest, admission_id: int) -> HttpResponse:
+def family(request: SignedInRequest, admission_id: int) -> HttpResponse:
     """The parents' page: who is in the family, inviting and revoking relatives, the nickname."""
     admission = scope.get_parent_admission(request.user, admission_id)
     form = NicknameForm(request.POST or None, initial={"nickname": admission.nickname})
@@ -145,7 +146,7 @@ def family(request: HttpRequest, admission_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def family_invite(request: HttpRequest, admission_id: int) -> HttpResponse:
+def family_invite(request: SignedInRequest, admission_id: int) -> HttpResponse:
     admission = scope.get_parent_admission(request.user, admission_id)
     language = _slip_language(request.POST.get("language"))
     return _issue(request, admission, FamilyMembership.Role.RELATIVE, "family", admission.pk, language)
@@ -153,7 +154,7 @@ def family_invite(request: HttpRequest, admission_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def revoke_relative(request: HttpRequest, membership_id: int) -> HttpResponse:
+def revoke_relative(request: SignedInRequest, membership_id: int) -> HttpResponse:
     membership = scope.get_family_member_for_parent(request.user, membership_id)
     _revoke(request, membership)
     messages.success(request, _("%(name)s can no longer watch.") % {"name": membership.user.display_name})
@@ -177,7 +178,7 @@ def _revoke(request: HttpRequest, membership: FamilyMembership) -> None:
 
 
 @login_required
-def units(request: HttpRequest) -> HttpResponse:
+def units(request: SignedInRequest) -> HttpResponse:
     """Every unit, for a nurse who needs emergency access to one that is not theirs."""
     if not scope.is_staff(request.user, scope.Role.NURSE):
         raise Http404
@@ -186,7 +187,7 @@ def units(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def bed(request: HttpRequest, bed_id: int) -> HttpResponse:
+def bed(request: SignedInRequest, bed_id: int) -> HttpResponse:
     bed = scope.get_nursed_bed(request.user, bed_id)
     admission = bed.current_admission
     camera = getattr(bed, "camera", None)
@@ -227,7 +228,7 @@ def bed(request: HttpRequest, bed_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def admit(request: HttpRequest, bed_id: int) -> HttpResponse:
+def admit(request: SignedInRequest, bed_id: int) -> HttpResponse:
     bed = scope.get_nursed_bed(request.user, bed_id)
     form = AdmitForm(request.POST)
     if not form.is_valid():
@@ -253,7 +254,7 @@ def admit(request: HttpRequest, bed_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def invite(request: HttpRequest, admission_id: int) -> HttpResponse:
+def invite(request: SignedInRequest, admission_id: int) -> HttpResponse:
     admission = scope.get_nursed_admission(request.user, admission_id)
     form = InviteForm(request.POST)
     if not form.is_valid():
@@ -263,7 +264,7 @@ def invite(request: HttpRequest, admission_id: int) -> HttpResponse:
 
 
 def _issue(
-    request: HttpRequest, admission: Admission, role: str, back: str, back_id: int, language: str = ""
+    request: SignedInRequest, admission: Admission, role: str, back: str, back_id: int, language: str = ""
 ) -> HttpResponse:
     try:
         invitation, code = invitations.issue(admission, role, request.user)
@@ -286,7 +287,7 @@ def _slip_language(code: str | None) -> str:
 
 
 @login_required
-def invitation_slip(request: HttpRequest, invitation_id: int) -> HttpResponse:
+def invitation_slip(request: SignedInRequest, invitation_id: int) -> HttpResponse:
     """The slip to print, share or copy, in the family's language (`?lang=`); the code is shown only to the session
     that issued it, and never in a form that wraps inside a group."""
     invitation = scope.get_invitation(request.user, invitation_id)
@@ -332,7 +333,7 @@ def invitation_slip(request: HttpRequest, invitation_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def revoke_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
+def revoke_invitation(request: SignedInRequest, invitation_id: int) -> HttpResponse:
     invitation = scope.get_invitation(request.user, invitation_id)
     Invitation.objects.filter(pk=invitation.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     record(request, "invitation.revoked", admission=invitation.admission, invitation=invitation.pk)
@@ -344,7 +345,7 @@ def revoke_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def end_member_sessions(request: HttpRequest, membership_id: int) -> HttpResponse:
+def end_member_sessions(request: SignedInRequest, membership_id: int) -> HttpResponse:
     membership = scope.get_family_member_for_nurse(request.user, membership_id)
     ended = sessions.end_all(membership.user, DeviceSession.EndReason.BY_STAFF)
     record(
@@ -360,7 +361,7 @@ def end_member_sessions(request: HttpRequest, membership_id: int) -> HttpRespons
 
 @login_required
 @require_POST
-def pause_camera(request: HttpRequest, camera_id: int) -> HttpResponse:
+def pause_camera(request: SignedInRequest, camera_id: int) -> HttpResponse:
     """Nurse privacy mode: one tap, a reason, and the camera resumes by itself after 10, 20 or 30 minutes."""
     camera = scope.get_nursed_camera(request.user, camera_id)
     form = PauseForm(request.POST)
@@ -373,31 +374,32 @@ def pause_camera(request: HttpRequest, camera_id: int) -> HttpResponse:
         record(
             request,
             "camera.paused",
-            unit=camera.bed.unit_id,
-            bed=camera.bed.label,
+            unit=camera.at_bed.unit_id,
+            bed=camera.at_bed.label,
             reason=form.cleaned_data["reason"],
             minutes=minutes,
         )
         messages.success(
             request,
-            _("Camera at bed %(bed)s paused for %(minutes)d minutes.") % {"bed": camera.bed.label, "minutes": minutes},
+            _("Camera at bed %(bed)s paused for %(minutes)d minutes.")
+            % {"bed": camera.at_bed.label, "minutes": minutes},
         )
     return _back_to(request, camera)
 
 
 @login_required
 @require_POST
-def resume_camera(request: HttpRequest, camera_id: int) -> HttpResponse:
+def resume_camera(request: SignedInRequest, camera_id: int) -> HttpResponse:
     camera = scope.get_nursed_camera(request.user, camera_id)
     Camera.objects.filter(pk=camera.pk).update(paused_until=None, pause_reason="")
-    record(request, "camera.resumed", unit=camera.bed.unit_id, bed=camera.bed.label)
-    messages.success(request, _("Camera at bed %(bed)s is on again.") % {"bed": camera.bed.label})
+    record(request, "camera.resumed", unit=camera.at_bed.unit_id, bed=camera.at_bed.label)
+    messages.success(request, _("Camera at bed %(bed)s is on again.") % {"bed": camera.at_bed.label})
     return _back_to(request, camera)
 
 
 @login_required
 @require_POST
-def daily_clip(request: HttpRequest, camera_id: int) -> HttpResponse:
+def daily_clip(request: SignedInRequest, camera_id: int) -> HttpResponse:
     """Sets (or clears, with an empty time) the time of day at which a clip is kept for the family."""
     camera = scope.get_nursed_camera(request.user, camera_id)
     form = DailyClipForm(request.POST)
@@ -406,8 +408,8 @@ def daily_clip(request: HttpRequest, camera_id: int) -> HttpResponse:
         record(
             request,
             "camera.daily_clip_set",
-            unit=camera.bed.unit_id,
-            bed=camera.bed.label,
+            unit=camera.at_bed.unit_id,
+            bed=camera.at_bed.label,
             at=str(form.cleaned_data["at"] or ""),
         )
         messages.success(request, _("Daily clip saved."))
@@ -419,11 +421,11 @@ def daily_clip(request: HttpRequest, camera_id: int) -> HttpResponse:
 def _back_to(request: HttpRequest, camera: Camera) -> HttpResponse:
     if request.POST.get("from") == "bed":
         return redirect("bed", bed_id=camera.bed_id)
-    return redirect("board", unit_id=camera.bed.unit_id)
+    return redirect("board", unit_id=camera.at_bed.unit_id)
 
 
 @login_required
-def discharge(request: HttpRequest, admission_id: int) -> HttpResponse:
+def discharge(request: SignedInRequest, admission_id: int) -> HttpResponse:
     """Ends the admission: sessions end at once, the camera stops, the bed is free; clips stay for the grace period."""
     admission = scope.get_nursed_admission(request.user, admission_id)
     if request.method != "POST":
@@ -443,7 +445,7 @@ def discharge(request: HttpRequest, admission_id: int) -> HttpResponse:
 
 
 @login_required
-def transfer(request: HttpRequest, admission_id: int) -> HttpResponse:
+def transfer(request: SignedInRequest, admission_id: int) -> HttpResponse:
     """Moves the baby to a free bed of another unit; the family keeps watching without signing in again."""
     admission = scope.get_nursed_admission(request.user, admission_id)
     form = TransferForm(admission, request.POST or None)
@@ -465,7 +467,7 @@ def transfer(request: HttpRequest, admission_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def reveal_contact(request: HttpRequest, membership_id: int) -> HttpResponse:
+def reveal_contact(request: SignedInRequest, membership_id: int) -> HttpResponse:
     """Shows one family member's e-mail address and phone number to a nurse of their baby's unit; audited."""
     membership = scope.get_family_contact_for_nurse(request.user, membership_id)
     record(request, "family.contact_revealed", admission=membership.admission, member=membership.user_id)
@@ -479,7 +481,7 @@ def reveal_contact(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 
 @login_required
-def break_glass(request: HttpRequest, unit_id: int) -> HttpResponse:
+def break_glass(request: SignedInRequest, unit_id: int) -> HttpResponse:
     """Emergency access to another unit: a typed reason, one hour at most, and the privacy officers are told."""
     if not scope.is_staff(request.user, scope.Role.NURSE):
         raise Http404
@@ -491,7 +493,7 @@ def break_glass(request: HttpRequest, unit_id: int) -> HttpResponse:
 
 
 @reauthentication_required
-def _break_glass(request: HttpRequest, unit: Unit) -> HttpResponse:
+def _break_glass(request: SignedInRequest, unit: Unit) -> HttpResponse:
     form = BreakGlassForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         minutes = min(60, settings.CRADLE.break_glass_max_minutes)
@@ -521,7 +523,7 @@ def _break_glass(request: HttpRequest, unit: Unit) -> HttpResponse:
 
 
 @login_required
-def unit_settings(request: HttpRequest, unit_id: int) -> HttpResponse:
+def unit_settings(request: SignedInRequest, unit_id: int) -> HttpResponse:
     return _unit_settings(request, scope.get_administered_unit(request.user, unit_id))
 
 

@@ -45,6 +45,7 @@ from cradle.audit.log import client_ip
 from cradle.media.store import StoreError
 from cradle.outage import StateLog
 from cradle.viewing import delivery, edge
+from cradle.web.request import CradleRequest
 
 log = logging.getLogger(__name__)
 outage = StateLog(log, "the fast path (taking the full path meanwhile)")
@@ -169,7 +170,7 @@ class FastSegmentMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: CradleRequest) -> HttpResponse:
         kind = _kind(request.path_info)
         if kind and request.method == "GET" and enabled():
             try:
@@ -191,7 +192,7 @@ class FastSegmentMiddleware:
         return response
 
 
-def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: Any = ()) -> None:
+def remember(request: CradleRequest, admission: Any, clip_id: int = 0, segments: Any = ()) -> None:
     """Called by the full path once it has authorised a fetch of this admission's live picture (clip_id 0), of one
     clip, or a state check of its player (STATUS): grants this session the fast path for it, and notes the segments
     the viewer may ask for next."""
@@ -202,7 +203,8 @@ def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: A
     device = getattr(request, "device_session", None)
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     mark = getattr(request, "_fast_path_mark", None)
-    if device is None or not session_key or mark is None or is_staff(request.user):
+    user = request.user
+    if device is None or not session_key or mark is None or not user.is_authenticated or is_staff(user):
         return
     with _lock:
         _trim()
@@ -224,9 +226,8 @@ def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: A
     ]
     if clip_id > 0 and admission.discharged_at is not None:
         ends.append(admission.clips_until)
-    if (second_step_until := second_step_standing(request.user, admission).grace_until) is not None:
+    if (second_step_until := second_step_standing(user, admission).grace_until) is not None:
         ends.append(second_step_until)  # watching without a second step: not past the unit's grace period
-    user = request.user
     grant = Grant(
         session_key=session_key,
         device_pk=device.pk,
@@ -359,7 +360,9 @@ def _segment(request: HttpRequest, session_key: str) -> tuple[HttpResponse | Non
 
 
 def _playlist(request: HttpRequest, session_key: str) -> tuple[HttpResponse | None, str]:
-    admission_id = int(_PLAYLIST.fullmatch(request.path_info)[1])
+    if (match := _PLAYLIST.fullmatch(request.path_info)) is None:
+        return None, "route"
+    admission_id = int(match[1])
     grant, why = _granted(session_key, admission_id, 0, None)
     if grant is None:
         return None, why
@@ -431,7 +434,9 @@ def _status(request: HttpRequest, session_key: str) -> tuple[HttpResponse | None
     from cradle.viewing import states
     from cradle.web import zone
 
-    admission_id = int(_STATUS.fullmatch(request.path_info)[1])
+    if (match := _STATUS.fullmatch(request.path_info)) is None:
+        return None, "route"
+    admission_id = int(match[1])
     grant, why = _granted(session_key, admission_id, STATUS, None)
     if grant is None:
         return None, why

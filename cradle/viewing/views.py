@@ -22,6 +22,7 @@ from cradle.media.store import StoreError
 from cradle.viewing import clips, delivery, edge, fastpath, keepsake_pages, states
 from cradle.viewing.models import LiveSegment
 from cradle.viewing.storage import segment_store
+from cradle.web.request import CradleRequest, SignedInRequest
 
 _NO_STORE = {"Cache-Control": "no-store, private", "X-Content-Type-Options": "nosniff"}
 
@@ -33,7 +34,7 @@ def _refuse(request: HttpRequest, action: str, reason: str, **detail) -> HttpRes
 
 
 @never_cache
-def live_status(request: HttpRequest, admission_id: int) -> HttpResponse:
+def live_status(request: CradleRequest, admission_id: int) -> HttpResponse:
     """What the baby's page shows now (cradle.viewing.states), asked by its player every few seconds.
 
     A signed-out browser is told why its session ended, whatever the id (nothing about the baby); anything outside
@@ -57,7 +58,7 @@ def live_status(request: HttpRequest, admission_id: int) -> HttpResponse:
 
 
 @never_cache
-def live_playlist(request: HttpRequest, admission_id: int) -> HttpResponse:
+def live_playlist(request: SignedInRequest, admission_id: int) -> HttpResponse:
     device = getattr(request, "device_session", None)
     if device is None:
         return _refuse(request, Action.LIVE_PLAYLIST, "not signed in", admission=admission_id)
@@ -78,7 +79,7 @@ def live_playlist(request: HttpRequest, admission_id: int) -> HttpResponse:
     return HttpResponse(body, content_type="application/vnd.apple.mpegurl", headers=_NO_STORE)
 
 
-def segment(request: HttpRequest, token: str) -> HttpResponse:
+def segment(request: SignedInRequest, token: str) -> HttpResponse:
     ticket = delivery.open_ticket(token)
     if ticket is None:
         return _refuse(request, Action.LIVE_SEGMENT, "bad signature")
@@ -129,7 +130,7 @@ def segment(request: HttpRequest, token: str) -> HttpResponse:
     return HttpResponse(data, content_type="video/mp2t", headers=_NO_STORE)
 
 
-def segment_key(request: HttpRequest, token: str) -> HttpResponse:
+def segment_key(request: SignedInRequest, token: str) -> HttpResponse:
     """The AES-128 key of one camera epoch or clip (edge mode): checked like a segment, and audited."""
     ticket = delivery.open_key_ticket(token)
     if ticket is None:
@@ -161,7 +162,7 @@ def segment_key(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @login_required
-def clip(request: HttpRequest, clip_id: int) -> HttpResponse:
+def clip(request: SignedInRequest, clip_id: int) -> HttpResponse:
     item = scope.get_watchable_clip(request.user, clip_id)
     device = getattr(request, "device_session", None)
     return render(
@@ -181,7 +182,7 @@ def clip(request: HttpRequest, clip_id: int) -> HttpResponse:
 
 
 @never_cache
-def clip_playlist(request: HttpRequest, clip_id: int) -> HttpResponse:
+def clip_playlist(request: SignedInRequest, clip_id: int) -> HttpResponse:
     device = getattr(request, "device_session", None)
     if device is None:
         return _refuse(request, Action.CLIP_PLAYLIST, "not signed in", clip=clip_id)
@@ -202,7 +203,7 @@ def clip_playlist(request: HttpRequest, clip_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def record_clip(request: HttpRequest, admission_id: int) -> HttpResponse:
+def record_clip(request: SignedInRequest, admission_id: int) -> HttpResponse:
     """A nurse keeps the last seconds of the live picture for the family."""
     admission = scope.get_nursed_admission(request.user, admission_id)
     try:

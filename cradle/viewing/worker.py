@@ -390,7 +390,7 @@ class Worker:
             self._housekeeping.join(timeout=10)
         # Every camera this worker still runs or holds the lease of (one whose run was just being restarted is in
         # the second set only), so none is left shown live with nobody behind it.
-        mine = set(self.runs) | {camera_of(name) for name in self.held} - {None}
+        mine = set(self.runs) | {camera for name in self.held if (camera := camera_of(name)) is not None}
         Camera.objects.filter(pk__in=mine).update(state=Camera.State.OFFLINE, state_changed_at=timezone.now())
         # Handing the leases back lets another worker take the cameras at once rather than after they expire.
         self.leases.release(list(self.held))
