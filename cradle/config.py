@@ -108,6 +108,8 @@ def _within(name: str, number: N, low: N | None, high: N | None) -> N:
 
 def _time_zone(env: Environment) -> str:
     name = env.text("CRADLE_TIME_ZONE", "UTC")
+    if name == "UTC":
+        return name  # (known without the system's time zone database)
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
