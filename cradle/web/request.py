@@ -22,7 +22,7 @@ class CradleRequest(HttpRequest):
     device_session: DeviceSession | None
     # Why the last session on this browser ended, when it was ended for the person ("" otherwise).
     signed_out_reason: str
-    # Set by the middleware that own them: the fast path's place in its revocation history (cradle.viewing.fastpath),
+    # Private to the modules that set them: the fast path's place in its revocation history (cradle.viewing.fastpath),
     # and the device cookie to send back (cradle.accounts.throttle).
     _fast_path_mark: int
     _cradle_device_cookie: str
