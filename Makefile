@@ -11,7 +11,7 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/ruff check .
-	PYTEST=$(PYTEST) PG_URL=$(PG_URL) scripts/run-suites
+	PYTEST=$(PYTEST) MYPY=$(VENV)/bin/mypy PG_URL=$(PG_URL) scripts/run-suites
 
 setup: debs $(VENV)/.installed node_modules/.installed messages
 

@@ -12,6 +12,7 @@ app's own work per check, without HTTP; queries are counted with the audit batch
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 
@@ -56,9 +57,9 @@ def run(checks: int) -> None:
         print(f"{label:10} {len(queries):3d} queries  {cpu * 1000:6.2f} ms CPU  {wall * 1000:6.2f} ms wall per check")
 
     print(f"status checks, {checks} each; {machine()}")
-    settings.CRADLE = {**settings.CRADLE, "FAST_PATH": False}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, fast_path=False)
     measure("full path")
-    settings.CRADLE = {**settings.CRADLE, "FAST_PATH": True}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, fast_path=True)
     grants.cache().reset()
     measure("fast path")
 

@@ -43,7 +43,17 @@ def _share_metrics() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    from cradle.config import ConfigError
+
+    try:
+        return _run(list(sys.argv[1:] if argv is None else argv))
+    except ConfigError as e:
+        # A variable Cradle cannot use (cradle/config.py): one sentence naming it, before anything starts.
+        print(f"cradle: {e}", file=sys.stderr)
+        return 1
+
+
+def _run(argv: list[str]) -> int:
     if argv and argv[0] in MEDIA_COMMANDS:
         from cradle.media.command import main as media_main
 

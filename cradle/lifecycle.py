@@ -81,7 +81,7 @@ def discharge(admission: Admission, *, by: Any = None, request: HttpRequest | No
         actor=by,
         sessions_ended=ended,
         live_segments_removed=purged,
-        clips_until=admission.clips_until.isoformat(timespec="minutes"),
+        clips_until=admission.clips_until.isoformat(timespec="minutes") if admission.clips_until else "",
     )
     tell_family(admission, Kind.STAY)
     return ended

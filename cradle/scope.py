@@ -85,7 +85,7 @@ def grace_admission_ids(user: User, *roles: str) -> set[int]:
         role__in=roles or FamilyMembership.Role.values,
     ).select_related("admission__unit")
     now = timezone.now()
-    return {m.admission_id for m in memberships if m.admission.clips_until > now}
+    return {m.admission_id for m in memberships if (until := m.admission.clips_until) is not None and until > now}
 
 
 def family_admission_ids(user: User, *roles: str) -> set[int]:

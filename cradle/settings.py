@@ -11,8 +11,12 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from cradle.config import AdtSettings, CradleConfig, DirectorySettings, adt_settings, directory_settings
+
 BASE_DIR = Path(__file__).resolve().parent
-DATA_DIR = Path(os.environ.get("CRADLE_DATA_DIR", BASE_DIR.parent / "var")).resolve()
+# Every CRADLE_* variable, read and checked once (cradle/config.py): a wrong value stops here with one sentence.
+CRADLE = CradleConfig.from_environ(os.environ, base_dir=BASE_DIR)
+DATA_DIR = CRADLE.data_dir
 
 # Everything Cradle writes (the database and its journal, keys, sealed media, metrics, trace work files) is for
 # Cradle's own user alone, whatever umask it was started with: new files 0600, new folders 0700. The systemd units
@@ -35,13 +39,9 @@ def _private(path: Path) -> None:
 DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
-def _env_bool(name: str, default: bool = False) -> bool:
-    return os.environ.get(name, "1" if default else "0").strip().lower() in {"1", "true", "yes", "on"}
-
-
 def _secret_key() -> str:
     """The key that signs sessions and derives pseudonyms; kept in a 0600 file beside the data."""
-    if key := os.environ.get("CRADLE_SECRET_KEY"):
+    if key := CRADLE.secret_key:
         return key
     path = DATA_DIR / "secret_key"
     if not path.exists():
@@ -63,9 +63,9 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
-DEBUG = _env_bool("CRADLE_DEBUG")
-ALLOWED_HOSTS = [h for h in os.environ.get("CRADLE_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
-CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CRADLE_TRUSTED_ORIGINS", "").split(",") if o]
+DEBUG = CRADLE.debug
+ALLOWED_HOSTS = list(CRADLE.allowed_hosts)
+CSRF_TRUSTED_ORIGINS = list(CRADLE.trusted_origins)
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -212,11 +212,11 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_NAME = "cradle_session"
 CSRF_COOKIE_HTTPONLY = True
-HTTPS = _env_bool("CRADLE_HTTPS")
+HTTPS = CRADLE.https
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
 if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_HSTS_SECONDS = int(os.environ.get("CRADLE_HSTS_SECONDS", "0"))
+SECURE_HSTS_SECONDS = CRADLE.hsts_seconds
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -244,7 +244,7 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
-TIME_ZONE = os.environ.get("CRADLE_TIME_ZONE", "UTC")
+TIME_ZONE = CRADLE.time_zone
 USE_TZ = True
 
 STATIC_URL = "/static/"
@@ -267,8 +267,8 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # Until the hospital names its mail server, mails go to the console, recipients masked (cradle.web.private).
-EMAIL_BACKEND = os.environ.get("CRADLE_EMAIL_BACKEND", "cradle.web.private.MaskedConsoleBackend")
-DEFAULT_FROM_EMAIL = os.environ.get("CRADLE_FROM_EMAIL", "cradle@localhost")
+EMAIL_BACKEND = CRADLE.email_backend
+DEFAULT_FROM_EMAIL = CRADLE.from_email
 
 # Accounts: one identity per person, invitation only, MFA (TOTP, recovery codes, passkeys).
 ACCOUNT_ADAPTER = "cradle.accounts.adapter.CradleAccountAdapter"
@@ -307,159 +307,40 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"quiet_outages": {"()": "cradle.web.unavailable.QuietOutages"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["quiet_outages"]}},
-    "root": {"handlers": ["console"], "level": os.environ.get("CRADLE_LOG_LEVEL", "WARNING")},
+    "root": {"handlers": ["console"], "level": CRADLE.log_level},
     # Refused look-ups are in the audit log; a line per 404 on the console would only be noise. Database outages are
     # logged once when they start and once when they end (cradle/outage.py), not per request.
     "loggers": {"django.request": {"level": "ERROR"}},
 }
 
 # Media: each admission's segments are sealed under its own data key, wrapped by this master key (mode 0600).
-MASTER_KEY_FILE = Path(os.environ.get("CRADLE_MASTER_KEY_FILE", DATA_DIR / "master.key"))
-MEDIA_DIR = Path(os.environ.get("CRADLE_MEDIA_DIR", DATA_DIR / "media"))
+MASTER_KEY_FILE = CRADLE.master_key_file
+MEDIA_DIR = CRADLE.media_dir
 # Web Push: the VAPID key pair `cradle init` makes (cradle.notifications.webpush); without it no push is offered.
-VAPID_KEY_FILE = Path(os.environ.get("CRADLE_VAPID_KEY_FILE", DATA_DIR / "vapid.pem"))
+VAPID_KEY_FILE = CRADLE.vapid_key_file
 # Where notifications link to (the address families open Cradle at); it names no baby.
-SITE_URL = os.environ.get("CRADLE_SITE_URL", "http://localhost:8000").rstrip("/")
+SITE_URL = CRADLE.site_url
 # Unset: sealed segments go to MEDIA_DIR. `s3://bucket?endpoint=...&region=...`: to S3-compatible object storage,
 # with the wrapped data keys in the database instead of beside the media (cradle/viewing/storage.py says why).
-STORAGE_URL = os.environ.get("CRADLE_STORAGE_URL", "").strip()
+STORAGE_URL = CRADLE.storage_url
 # Edge mode (off unless CRADLE_EDGE_DIR is set): the app authorises and audits each segment fetch, then nginx sends
 # an AES-128 copy from this folder (a tmpfs is best) through its internal location (cradle.viewing.edge).
-EDGE_DIR = Path(edge) if (edge := os.environ.get("CRADLE_EDGE_DIR")) else None
-EDGE_LOCATION = "/" + os.environ.get("CRADLE_EDGE_LOCATION", "/_edge/").strip("/") + "/"
+EDGE_DIR = CRADLE.edge_dir
+EDGE_LOCATION = CRADLE.edge_location
 # Every destroyed data key is listed here, outside the database and the backups, so a restore destroys it again.
-SHRED_LEDGER_FILE = Path(os.environ.get("CRADLE_SHRED_LEDGER_FILE", MASTER_KEY_FILE.parent / "shred.ledger"))
+SHRED_LEDGER_FILE = CRADLE.shred_ledger_file
 # Checkpoints of the audit chain's head, kept outside the database so that a rewritten or cut-off log is found
 # (cradle/audit/anchor.py); with CRADLE_AUDIT_SYSLOG (a socket path such as /dev/log, or HOST:PORT for UDP) each one is
 # also sent to syslog, facility authpriv.
-AUDIT_ANCHOR_FILE = Path(os.environ.get("CRADLE_AUDIT_ANCHOR_FILE", MASTER_KEY_FILE.parent / "audit.anchor"))
-AUDIT_SYSLOG = os.environ.get("CRADLE_AUDIT_SYSLOG", "").strip()
+AUDIT_ANCHOR_FILE = CRADLE.audit_anchor_file
+AUDIT_SYSLOG = CRADLE.audit_syslog
 # Media-fetch events wait here, fsynced, until they are in the chain: while the database refuses writes, and between
 # batches (cradle/audit/spool.py). Best on another disk than the database's, so that one full disk does not stop both.
-AUDIT_SPOOL_FILE = Path(os.environ.get("CRADLE_AUDIT_SPOOL_FILE", MASTER_KEY_FILE.parent / "audit.spool"))
+AUDIT_SPOOL_FILE = CRADLE.audit_spool_file
 
 # The hospital's admission feed: HL7 v2 ADT over MLLP, received by `cradle adt` (cradle/integrations/adt; README,
-# "For the hospital's integration team"). Checked once when the listener starts (cradle.integrations.adt.config).
-ADT = {
-    "BIND": os.environ.get("CRADLE_ADT_BIND", "127.0.0.1:2575"),
-    # Addresses or networks that may connect; anything else is closed at once (and audited).
-    "ALLOWED": os.environ.get("CRADLE_ADT_ALLOWED", "127.0.0.1,::1"),
-    "TLS_CERT": os.environ.get("CRADLE_ADT_TLS_CERT", ""),
-    "TLS_KEY": os.environ.get("CRADLE_ADT_TLS_KEY", ""),
-    # With a CA file, senders must present a client certificate it signed (mutual TLS).
-    "TLS_CLIENT_CA": os.environ.get("CRADLE_ADT_TLS_CLIENT_CA", ""),
-    "MAX_BYTES": int(os.environ.get("CRADLE_ADT_MAX_BYTES", str(1 << 20))),
-    "IDLE_SECONDS": float(os.environ.get("CRADLE_ADT_IDLE_SECONDS", "300")),
-    # Where the inpatient number is: PID-3 (its first identifier, or the one of a type: "PID-3:MR"), or PV1-19.
-    "PATIENT_ID": os.environ.get("CRADLE_ADT_PATIENT_ID", "PID-3"),
-    # A04 (outpatient registration) and A05 (pre-admission): "admit" like A01, or "ignore" (acknowledged, no change).
-    "A04": os.environ.get("CRADLE_ADT_A04", "ignore"),
-    "A05": os.environ.get("CRADLE_ADT_A05", "ignore"),
-    # A location with no Cradle bed: "reject" (AE, so that the table gets fixed) or "ignore" (a feed of the whole
-    # hospital, where most places have no camera).
-    "UNMAPPED": os.environ.get("CRADLE_ADT_UNMAPPED", "reject"),
-    "PROCESSING_IDS": os.environ.get("CRADLE_ADT_PROCESSING_IDS", "P"),
-}
-
-
-def _secret(name: str) -> str:
-    """A secret from NAME, or from the file NAME_FILE names (kept out of the environment of every process)."""
-    if path := os.environ.get(f"{name}_FILE"):
-        return Path(path).read_text().strip()
-    return os.environ.get(name, "")
-
-
+# "For the hospital's integration team"). Checked once more when the listener starts (cradle.integrations.adt.config).
+ADT: AdtSettings = adt_settings(os.environ)
 # The hospital's directory for staff sign-in (cradle/integrations/directory; README, "For the hospital's integration
-# team"). Off unless CRADLE_LDAP_URL is set. Family accounts stay Cradle's own.
-DIRECTORY = {
-    "LDAP_URL": os.environ.get("CRADLE_LDAP_URL", ""),
-    "LDAP_STARTTLS": _env_bool("CRADLE_LDAP_STARTTLS"),
-    "LDAP_CA_FILE": os.environ.get("CRADLE_LDAP_CA_FILE", ""),
-    "LDAP_BIND_DN": os.environ.get("CRADLE_LDAP_BIND_DN", ""),
-    "LDAP_BIND_PASSWORD": _secret("CRADLE_LDAP_BIND_PASSWORD"),
-    "LDAP_USER_BASE": os.environ.get("CRADLE_LDAP_USER_BASE", ""),
-    # {login} is what the person types, escaped. Active Directory: (&(objectClass=user)(sAMAccountName={login})).
-    "LDAP_USER_FILTER": os.environ.get("CRADLE_LDAP_USER_FILTER", "(&(objectClass=inetOrgPerson)(uid={login}))"),
-    # Matches a disabled account. Active Directory: (userAccountControl:1.2.840.113556.1.4.803:=2).
-    "LDAP_DISABLED_FILTER": os.environ.get("CRADLE_LDAP_DISABLED_FILTER", ""),
-    # The directory's own, unchanging id of a person (Active Directory: objectGUID).
-    "LDAP_ID_ATTRIBUTE": os.environ.get("CRADLE_LDAP_ID_ATTRIBUTE", "entryUUID"),
-    "LDAP_NAME_ATTRIBUTE": os.environ.get("CRADLE_LDAP_NAME_ATTRIBUTE", "displayName"),
-    # Groups by search ({dn} is the person's DN); without a base, the person's memberOf attribute.
-    "LDAP_GROUP_BASE": os.environ.get("CRADLE_LDAP_GROUP_BASE", ""),
-    "LDAP_GROUP_FILTER": os.environ.get("CRADLE_LDAP_GROUP_FILTER", "(&(objectClass=groupOfNames)(member={dn}))"),
-    # Which group gives which role in which unit (cradle/integrations/directory/roles.py).
-    "ROLES_FILE": os.environ.get("CRADLE_DIRECTORY_ROLES_FILE", ""),
-    # 0: a directory person's standing is checked on every request; more: at most this often.
-    "RECHECK_SECONDS": float(os.environ.get("CRADLE_DIRECTORY_RECHECK_SECONDS", "0")),
-    # The hospital's OpenID Connect provider (cradle/integrations/directory/oidc.py): off unless the issuer is set.
-    # The issuer exactly as the provider's discovery document and ID tokens name it.
-    "OIDC_ISSUER": os.environ.get("CRADLE_OIDC_ISSUER", "").strip(),
-    "OIDC_CLIENT_ID": os.environ.get("CRADLE_OIDC_CLIENT_ID", "").strip(),
-    "OIDC_CLIENT_SECRET": _secret("CRADLE_OIDC_CLIENT_SECRET"),
-    "OIDC_SCOPES": os.environ.get("CRADLE_OIDC_SCOPES", "openid profile"),
-    # The claim with the person's groups or roles (a dotted path reaches into an object: realm_access.roles).
-    "OIDC_GROUPS_CLAIM": os.environ.get("CRADLE_OIDC_GROUPS_CLAIM", "groups"),
-    "OIDC_USERNAME_CLAIM": os.environ.get("CRADLE_OIDC_USERNAME_CLAIM", "preferred_username"),
-    # What in the ID token counts as a second factor, so that Cradle's own second step is not asked again.
-    "OIDC_MFA_AMR": os.environ.get("CRADLE_OIDC_MFA_AMR", "mfa,otp,hwk,swk"),
-    "OIDC_MFA_ACR": os.environ.get("CRADLE_OIDC_MFA_ACR", ""),
-    "OIDC_ALGORITHMS": os.environ.get("CRADLE_OIDC_ALGORITHMS", "RS256,PS256,ES256"),
-}
-
-CRADLE = {
-    # Login throttling: failures allowed in the window before that key is refused until the window passes.
-    "LOGIN_FAILURES_PER_ACCOUNT_DEVICE": 10,
-    "LOGIN_FAILURES_PER_ACCOUNT_UNKNOWN_DEVICES": 20,
-    "LOGIN_FAILURES_PER_ADDRESS": 50,
-    "LOGIN_THROTTLE_WINDOW_SECONDS": 15 * 60,
-    # Wrong second-step codes (after the right password) allowed per account in the same window: a 6-digit code has a
-    # million values, so 5 a quarter of an hour from elsewhere leaves a guesser about 1 in 2,000 a day.
-    "SECOND_STEP_FAILURES_PER_ACCOUNT_DEVICE": 10,
-    "SECOND_STEP_FAILURES_PER_ACCOUNT_UNKNOWN_DEVICES": 5,
-    "JOIN_FAILURES_PER_ADDRESS": 20,
-    "INVITATION_HOURS": 72,
-    "BREAK_GLASS_MAX_MINUTES": 60,
-    "LIVE_BUFFER_SECONDS": 300,
-    # Workers hold each camera under a lease this long, renewed every second; a dead worker's cameras are taken over
-    # within twice this. At most this many cameras per worker (0: as many as its share of the live workers').
-    "LEASE_SECONDS": float(os.environ.get("CRADLE_LEASE_SECONDS", "10")),
-    "WORKER_CAMERAS": int(os.environ.get("CRADLE_WORKER_CAMERAS", "0")),
-    # What one worker can redact in real time, in 640x480 15 fps cameras (a 1280x720 one counts 3): it takes no more
-    # cameras than fit, leaving the rest to other workers. 0 measures nothing and takes its share (see README).
-    "WORKER_CAPACITY": float(os.environ.get("CRADLE_WORKER_CAPACITY", "0")),
-    # Per-camera redaction settings (shown area, static zones, ...): `<camera id>.json` in this folder, the same
-    # file `cradle redact --camera-config` reads. A camera without one keeps the defaults (the whole picture).
-    "CAMERA_CONFIG_DIR": os.environ.get("CRADLE_CAMERA_CONFIG_DIR", ""),
-    # How often the worker holding the housekeeping lease queues the periodic background work (cradle/tasks.py).
-    "DAILY_CLIPS_EVERY_SECONDS": 30,
-    "RETENTION_EVERY_SECONDS": int(os.environ.get("CRADLE_RETENTION_EVERY_SECONDS", "600")),
-    # Notifications waiting for quiet hours, the daily message or a retry, and cameras paused for long, are looked at
-    # this often; a camera paused this long is "longer than usual" (the longest pause a nurse can choose is 30 min).
-    "NOTIFY_EVERY_SECONDS": int(os.environ.get("CRADLE_NOTIFY_EVERY_SECONDS", "60")),
-    "LONG_PAUSE_MINUTES": int(os.environ.get("CRADLE_LONG_PAUSE_MINUTES", "45")),
-    # Who may read /metrics besides the machine itself (no proxy in between): a client that sends this bearer token.
-    "METRICS_TOKEN": os.environ.get("CRADLE_METRICS_TOKEN", ""),
-    "LIVE_PLAYLIST_SEGMENTS": 6,
-    "LIVE_URL_SECONDS": 60,
-    "CLIP_URL_SECONDS": 600,
-    # Edge mode: live keys change with every epoch of the picture; clip copies stay this long after their last use.
-    "EDGE_KEY_EPOCH_SECONDS": 600,
-    "EDGE_CLIP_SECONDS": 3600,
-    "KEEPSAKES_PER_DAY": 5,
-    # /readyz reports the storage "full" below this much free space on the media's or the database's disk.
-    "MIN_FREE_MB": int(os.environ.get("CRADLE_MIN_FREE_MB", "512")),
-    # The browser that prints evidence reports to PDF (empty: `chromium` on the PATH).
-    "CHROMIUM": os.environ.get("CRADLE_CHROMIUM", ""),
-    # Retention: how long audit events are kept.
-    "AUDIT_RETENTION_YEARS": float(os.environ.get("CRADLE_AUDIT_RETENTION_YEARS", "10")),
-    # Segment fetches after a session's first are written to the audit chain in batches this often (0: at once).
-    # Segment fetches of family viewers already authorised take the fast path (cradle/viewing/fastpath.py).
-    "FAST_PATH": os.environ.get("CRADLE_FAST_PATH", "1") != "0",
-    "AUDIT_BATCH_SECONDS": float(os.environ.get("CRADLE_AUDIT_BATCH_SECONDS", "0.5")),
-    # Bulk-access rules: past these an account is suspended pending review (a family watches a few clips a day).
-    "BULK_CLIPS_PER_HOUR": 12,
-    "BULK_CONCURRENT_SESSIONS": 3,
-    "BULK_ADDRESSES_PER_HOUR": 4,
-    "BULK_STAFF_ADMISSIONS_PER_HOUR": 10,
-}
+# team"). Off unless CRADLE_LDAP_URL or CRADLE_OIDC_ISSUER is set. Family accounts stay Cradle's own.
+DIRECTORY: DirectorySettings = directory_settings(os.environ)

@@ -100,9 +100,9 @@ class Schedule:
     def tick(self) -> None:
         every = settings.CRADLE
         for work, seconds in (
-            (record_daily_clips, every["DAILY_CLIPS_EVERY_SECONDS"]),
-            (apply_retention, every["RETENTION_EVERY_SECONDS"]),
-            (send_notifications, every["NOTIFY_EVERY_SECONDS"]),
+            (record_daily_clips, every.daily_clips_every_seconds),
+            (apply_retention, every.retention_every_seconds),
+            (send_notifications, every.notify_every_seconds),
         ):
             now = time.monotonic()
             if now >= self._due.get(work.name, 0.0) and enqueue(work):

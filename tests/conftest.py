@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import dataclasses
 import shutil
 import tempfile
 import time
@@ -41,7 +42,7 @@ settings.AUDIT_SYSLOG = ""
 settings.AUDIT_SPOOL_FILE = MEDIA_ROOT / "audit.spool"
 MasterKey.create(settings.MASTER_KEY_FILE)
 # Audit events are written at once in tests; tests/test_audit_batch.py covers batching on its own.
-settings.CRADLE = {**settings.CRADLE, "AUDIT_BATCH_SECONDS": 0}
+settings.CRADLE = dataclasses.replace(settings.CRADLE, audit_batch_seconds=0)
 PASSWORD = "correct horse battery staple"
 QUICK_HASHERS = ["tests.hashers.QuickArgon2PasswordHasher"]
 

@@ -37,12 +37,12 @@ def leaked_copy(
             image = cv2.resize(image[dy : h - dy, dx : w - dx], (width, height), interpolation=cv2.INTER_AREA)
             if gain != 1.0 or bias:
                 image = cv2.convertScaleAbs(image, alpha=gain, beta=bias)
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame = av.VideoFrame.from_ndarray(np.asarray(image, np.uint8), format="bgr24")
             frame.pts, frame.time_base = i, Fraction(1, round(fps))
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     buffer.seek(0)
-    with av.open(buffer) as container:
+    with av.open(buffer, mode="r") as container:
         return [frame.to_ndarray(format="bgr24") for frame in container.decode(video=0)]
 
 
@@ -55,7 +55,7 @@ def mp4_bytes(images: Sequence[np.ndarray], fps: int = 25) -> bytes:
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": "18"}
         for i, image in enumerate(images):
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame = av.VideoFrame.from_ndarray(np.asarray(image, np.uint8), format="bgr24")
             frame.pts, frame.time_base = i, Fraction(1, fps)
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -29,13 +30,13 @@ def signed_in(client: Client) -> bool:
 
 # --- Throttling ---------------------------------------------------------------------------------------------------
 
-LIMITS = {
-    **product_settings.CRADLE,
-    "LOGIN_FAILURES_PER_ACCOUNT_DEVICE": 3,
-    "LOGIN_FAILURES_PER_ACCOUNT_UNKNOWN_DEVICES": 5,
-    "LOGIN_FAILURES_PER_ADDRESS": 8,
-    "LOGIN_THROTTLE_WINDOW_SECONDS": 900,
-}
+LIMITS = dataclasses.replace(
+    product_settings.CRADLE,
+    login_failures_per_account_device=3,
+    login_failures_per_account_unknown_devices=5,
+    login_failures_per_address=8,
+    login_throttle_window_seconds=900,
+)
 
 
 @override_settings(CRADLE=LIMITS)
@@ -45,7 +46,7 @@ def test_guessing_from_other_devices_does_not_lock_the_family_member_out(world):
     parent.post(reverse("account_logout"))
 
     # An attacker guesses from several addresses until the account is closed to unknown devices.
-    for i in range(LIMITS["LOGIN_FAILURES_PER_ACCOUNT_UNKNOWN_DEVICES"]):
+    for i in range(LIMITS.login_failures_per_account_unknown_devices):
         login(Client(), "relative_a", "wrong password", REMOTE_ADDR=f"203.0.113.{i}")
     blocked = login(Client(), "relative_a", PASSWORD, REMOTE_ADDR="203.0.113.99")
     assert blocked.status_code == 200 and "too many" in blocked.content.decode().lower()
@@ -55,7 +56,7 @@ def test_guessing_from_other_devices_does_not_lock_the_family_member_out(world):
     assert signed_in(parent)
     assert (
         Event.objects.filter(action="account.login_failed").count()
-        == LIMITS["LOGIN_FAILURES_PER_ACCOUNT_UNKNOWN_DEVICES"]
+        == LIMITS.login_failures_per_account_unknown_devices
     )
     assert Event.objects.filter(action="account.login_throttled").exists()
 
@@ -65,7 +66,7 @@ def test_a_known_device_is_throttled_on_its_own_budget(world):
     phone = Client()
     assert sign_in_by_form(phone, "relative_a").status_code == 302
     phone.post(reverse("account_logout"))
-    for _ in range(LIMITS["LOGIN_FAILURES_PER_ACCOUNT_DEVICE"]):
+    for _ in range(LIMITS.login_failures_per_account_device):
         login(phone, "relative_a", "wrong")
     response = login(phone, "relative_a")
     assert response.status_code == 200 and not signed_in(phone)
@@ -73,7 +74,7 @@ def test_a_known_device_is_throttled_on_its_own_budget(world):
 
 @override_settings(CRADLE=LIMITS)
 def test_one_address_cannot_spray_many_accounts(world):
-    for i in range(LIMITS["LOGIN_FAILURES_PER_ADDRESS"]):
+    for i in range(LIMITS.login_failures_per_address):
         login(Client(), f"nobody{i}", "wrong", REMOTE_ADDR="198.51.100.7")
     c = Client()
     assert login(c, "relative_b", REMOTE_ADDR="198.51.100.7").status_code == 200

@@ -5,6 +5,7 @@ asking and having: the reservation is what holds the limit.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -57,7 +58,7 @@ def _post_at_once(world, clip_id: int, count: int) -> list[str]:
 
 @pytest.mark.django_db(transaction=True)
 def test_six_keepsakes_at_once_give_five_and_one_refusal(world, settings, slow_reservations):
-    settings.CRADLE = {**settings.CRADLE, "KEEPSAKES_PER_DAY": LIMIT}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, keepsakes_per_day=LIMIT)
     fam = world.families["a"]
     statuses = _post_at_once(world, fam.clip_id, AT_ONCE)
     assert sorted(statuses) == ["granted"] * LIMIT + ["refused"]
@@ -68,7 +69,7 @@ def test_six_keepsakes_at_once_give_five_and_one_refusal(world, settings, slow_r
 
 @pytest.mark.django_db(transaction=True)
 def test_a_keepsake_that_could_not_be_made_gives_its_place_back(world, settings, monkeypatch):
-    settings.CRADLE = {**settings.CRADLE, "KEEPSAKES_PER_DAY": 1}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, keepsakes_per_day=1)
     fam = world.families["a"]
 
     def broken(clip, device, progress=None):

@@ -72,7 +72,7 @@ def test_wrong_codes_typed_elsewhere_do_not_lock_the_owner_out_of_their_second_s
 
 def test_wrong_codes_on_the_owners_own_phone_are_limited_too(world, settings):
     phone = parents_phone(world)
-    budget = settings.CRADLE["SECOND_STEP_FAILURES_PER_ACCOUNT_DEVICE"]
+    budget = settings.CRADLE.second_step_failures_per_account_device
     password_step = phone.post(SIGN_IN, {"login": "parent_a", "password": PASSWORD}, REMOTE_ADDR=HOSPITAL_WIFI)
     assert password_step["Location"].startswith(SECOND_STEP)
     for _ in range(budget):

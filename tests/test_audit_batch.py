@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from cradle.audit import batch, chain
@@ -11,7 +13,8 @@ from tests.test_viewing import playlist_urls, stored
 
 @pytest.fixture
 def batching(settings):
-    settings.CRADLE = {**settings.CRADLE, "AUDIT_BATCH_SECONDS": 60}  # the thread will not flush by itself here
+    # The thread will not flush by itself here.
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, audit_batch_seconds=60)
     batch.flush()
     yield
     batch.flush()
@@ -48,11 +51,11 @@ def test_a_new_session_or_picture_is_written_at_once_again(world, batching):
 
 @pytest.mark.nodb
 def test_the_batch_thread_ends_once_batching_is_turned_off(settings):
-    settings.CRADLE = {**settings.CRADLE, "AUDIT_BATCH_SECONDS": 0.05}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, audit_batch_seconds=0.05)
     batch._start()
     thread = batch._thread
     assert thread.is_alive()
-    settings.CRADLE = {**settings.CRADLE, "AUDIT_BATCH_SECONDS": 0}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, audit_batch_seconds=0)
     batch._wake.set()  # a thread started by an earlier test may be in a long wait
     # Left running, it would wait no time over and over, taking a core from everything else in the process.
     thread.join(timeout=30)

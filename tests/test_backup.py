@@ -219,7 +219,7 @@ def test_a_backup_taken_while_the_live_buffer_expires_holds_what_its_database_na
     def copy_then_expire(name: str) -> bytes:
         data = copy(name)
         if not expired:
-            later = timezone.now() + timedelta(seconds=settings.CRADLE["LIVE_BUFFER_SECONDS"] + 1)
+            later = timezone.now() + timedelta(seconds=settings.CRADLE.live_buffer_seconds + 1)
             expired.append(service.expire_live_buffer(later))  # what the worker's housekeeping does
         return data
 

@@ -5,6 +5,7 @@ finds its routes in the URL configuration, wherever they are (cradle/viewing/fas
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,11 +85,11 @@ def fetch(client: Client, url: str, kind: str) -> Answer:
 def both_ways(settings, client: Client, url: str, kind: str) -> tuple[Answer, Answer]:
     """The same fetch with the fast path on, then with it off."""
     fast = fetch(client, url, kind)
-    settings.CRADLE = {**settings.CRADLE, "FAST_PATH": False}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, fast_path=False)
     try:
         full = fetch(client, url, kind)
     finally:
-        settings.CRADLE = {**settings.CRADLE, "FAST_PATH": True}
+        settings.CRADLE = dataclasses.replace(settings.CRADLE, fast_path=True)
     assert not full.fast
     return fast, full
 

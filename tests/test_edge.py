@@ -6,6 +6,7 @@ tests/test_nginx.py runs the same path through Debian's nginx.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import time
@@ -104,7 +105,7 @@ def test_another_family_a_stranger_and_forged_or_expired_key_addresses_get_404(w
     # A segment address is no key address, and the reverse.
     assert client.get(url.replace(".ts", ".key")).status_code == 404
     assert client.get(key_uri.replace(".key", ".ts")).status_code == 404
-    settings.CRADLE = {**settings.CRADLE, "EDGE_KEY_EPOCH_SECONDS": 1}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, edge_key_epoch_seconds=1)
     old = edge.KeyEpoch(fam.bed.camera.pk, epoch=int(time.time()) - 3600)
     device = DeviceSession.objects.get(session_key=client.session.session_key)
     assert client.get(delivery.key_url(device, fam.admission.pk, old)).status_code == 404
@@ -194,9 +195,9 @@ def test_old_copies_leave_with_the_live_buffer_and_clip_copies_after_their_time(
     fetch(client, edge_dir, key_uri, iv, url)
     now = time.time()
     assert edge.sweep(now) == 0
-    assert edge.sweep(now + settings.CRADLE["LIVE_BUFFER_SECONDS"] + 1) == 2
+    assert edge.sweep(now + settings.CRADLE.live_buffer_seconds + 1) == 2
     assert len(list(edge_dir.glob("*/clip/*.ts"))) == 1
-    assert edge.sweep(now + settings.CRADLE["EDGE_CLIP_SECONDS"] + 1) == 1
+    assert edge.sweep(now + settings.CRADLE.edge_clip_seconds + 1) == 1
 
 
 def test_shredding_the_admission_leaves_its_copies_unreadable(world, edge_dir):

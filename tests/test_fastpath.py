@@ -3,6 +3,7 @@ and never after anything that takes the right away (cradle/viewing/fastpath.py).
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -69,10 +70,10 @@ def test_after_the_playlist_a_parents_fetches_take_the_fast_path_and_answer_as_t
     fam = world.families["a"]
     stored(fam)
     client = world.client("parent_a")
-    settings.CRADLE = {**settings.CRADLE, "FAST_PATH": False}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, fast_path=False)
     urls = playlist_urls(client, fam)
     full = client.get(urls[0])
-    settings.CRADLE = {**settings.CRADLE, "FAST_PATH": True}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, fast_path=True)
     client.get(urls[1])  # the full path: the fast path has no grant yet, and learns the headers
     assert answered == [False]
     urls = playlist_urls(client, fam)
@@ -319,7 +320,8 @@ def test_fast_fetches_keep_the_device_session_seen(world, answered):
 def test_fast_playlist_reloads_wait_in_the_audit_batch_and_the_chain_holds(world, answered, settings):
     from cradle.audit import batch, chain
 
-    settings.CRADLE = {**settings.CRADLE, "AUDIT_BATCH_SECONDS": 60}  # the thread will not flush by itself here
+    # The thread will not flush by itself here.
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, audit_batch_seconds=60)
     batch.flush()
     fam = world.families["a"]
     stored(fam)

@@ -9,6 +9,7 @@ through a read-only database, a full spool disk, and both at once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sqlite3
 import subprocess
@@ -63,7 +64,7 @@ class Answers:
 
 @pytest.fixture
 def batching(settings):
-    settings.CRADLE = {**settings.CRADLE, "AUDIT_BATCH_SECONDS": 60}  # merged by the test, not the thread
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, audit_batch_seconds=60)  # merged by the test, not the thread
     batch.flush()
     yield
     batch.flush()
@@ -176,7 +177,7 @@ def test_a_full_spool_disk_sends_events_to_the_database_at_once(world, batching,
 def test_when_neither_the_database_nor_the_spool_takes_the_event_nothing_is_served(
     world, settings, spool_disk, batched
 ):
-    settings.CRADLE = {**settings.CRADLE, "AUDIT_BATCH_SECONDS": 60 if batched else 0}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, audit_batch_seconds=60 if batched else 0)
     answers = Answers()
     w = _watch(world, answers)
     given = answers.given

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import socket
@@ -101,7 +102,7 @@ def test_metrics_are_for_this_machine_or_the_token_holder(client, settings):
     # Through a proxy, or from another machine, the page does not exist without the token.
     assert client.get(reverse("metrics"), HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 404
     assert client.get(reverse("metrics"), REMOTE_ADDR="10.1.2.3").status_code == 404
-    settings.CRADLE = {**settings.CRADLE, "METRICS_TOKEN": "s3cret-token"}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, metrics_token="s3cret-token")
     assert client.get(reverse("metrics"), REMOTE_ADDR="10.1.2.3", HTTP_AUTHORIZATION="Bearer nope").status_code == 404
     response = client.get(reverse("metrics"), REMOTE_ADDR="10.1.2.3", HTTP_AUTHORIZATION="Bearer s3cret-token")
     assert response.status_code == 200 and b"cradle_media_fetches_total" in response.content

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import timedelta
 
@@ -227,7 +228,7 @@ def test_discharge_ends_the_familys_access_and_sessions(world):
 
 
 def test_one_address_cannot_hammer_the_join_page(world, settings):
-    settings.CRADLE = {**settings.CRADLE, "JOIN_FAILURES_PER_ADDRESS": 3}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, join_failures_per_address=3)
     code, _ = issue_from_bed_page(world.client("nurse1"), world.families["a"].admission)
     c = Client()
     for _ in range(3):

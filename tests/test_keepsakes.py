@@ -6,6 +6,7 @@ worker's timeout), and short ones left the parent staring at a spinning page for
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from datetime import timedelta
 
@@ -113,7 +114,7 @@ def test_a_finished_file_is_removed_after_its_day(world):
 
 
 def test_a_keepsake_that_cannot_be_made_says_so_and_gives_its_place_back(world, settings):
-    settings.CRADLE = {**settings.CRADLE, "KEEPSAKES_PER_DAY": 1}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, keepsakes_per_day=1)
     fam = world.families["a"]
     stored(fam)  # sealed bytes that are not video
     from cradle.viewing import clips

@@ -220,7 +220,7 @@ def test_a_camera_paused_longer_than_usual_tells_the_family_once(world, settings
     camera.paused_until = timezone.now() + timedelta(minutes=20)
     camera.save()
     assert outbox.watch_pauses() == 0
-    PauseWatch.objects.update(since=timezone.now() - timedelta(minutes=settings.CRADLE["LONG_PAUSE_MINUTES"] + 1))
+    PauseWatch.objects.update(since=timezone.now() - timedelta(minutes=settings.CRADLE.long_pause_minutes + 1))
     assert outbox.watch_pauses() == 1 and outbox.watch_pauses() == 0
     outbox.send_due()
     assert len(smtp.messages) == 2 and "paused for longer than usual" in body(smtp.messages[0])

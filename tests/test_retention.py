@@ -161,7 +161,7 @@ def test_verify_fails_when_expired_media_can_still_be_read(world, fresh_storage)
 def test_the_live_buffer_is_kept_for_minutes(world, fresh_storage):
     fam = world.families["a"]
     rows = stored(fam)
-    old = timezone.now() - timedelta(seconds=settings.CRADLE["LIVE_BUFFER_SECONDS"] + 1)
+    old = timezone.now() - timedelta(seconds=settings.CRADLE.live_buffer_seconds + 1)
     LiveSegment.objects.filter(pk__in=[r.pk for r in rows[:5]]).update(created_at=old)
     assert service.run()["live_segments_expired"] == 5
     assert LiveSegment.objects.filter(admission=fam.admission, in_clip=False).count() == SEGMENTS - 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -129,7 +130,7 @@ def test_a_non_video_is_refused_with_a_clear_error_and_no_job(world, settings, t
 
 def test_an_oversized_upload_is_refused(world, settings, tmp_path):
     settings.DATA_DIR = tmp_path
-    settings.CRADLE = {**settings.CRADLE, "TRACE_UPLOAD_MAX_BYTES": 1024}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, trace_upload_max_bytes=1024)
     video = _small_video()
     assert len(video) > 1024
     response = _upload(world.client("privacy"), world.unit1, SimpleUploadedFile("big.mp4", video))
@@ -169,7 +170,7 @@ def test_a_job_that_fails_or_crashes_is_marked_failed_with_one_line(world, setti
 
 
 def test_without_chromium_the_pdf_link_says_so_and_the_report_stays(world, settings):
-    settings.CRADLE = {**settings.CRADLE, "CHROMIUM": "/nonexistent/chromium"}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, chromium="/nonexistent/chromium")
     job = TraceJob.objects.create(
         unit=world.unit1,
         status="done",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import timedelta
 
@@ -96,10 +97,10 @@ def test_forged_expired_and_ended_session_addresses_get_404(world, settings):
     forged = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
     assert client.get(reverse("segment", args=[forged])).status_code == 404
 
-    settings.CRADLE = {**settings.CRADLE, "LIVE_URL_SECONDS": -1}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, live_url_seconds=-1)
     expired = playlist_urls(client, fam)[0]
     assert client.get(expired).status_code == 404
-    settings.CRADLE = {**settings.CRADLE, "LIVE_URL_SECONDS": 60}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, live_url_seconds=60)
 
     assert client.get(url).status_code == 200
     sessions.end_all(fam.parent, DeviceSession.EndReason.BY_STAFF)
@@ -262,6 +263,21 @@ def test_a_daily_clip_is_kept_once_a_day(world):
     made = clips.record_daily(now)
     assert len(made) == 1 and made[0].kind == "daily" and made[0].segments.count() == 5
     assert clips.record_daily(now) == []
+
+
+def test_a_retired_camera_with_a_daily_time_does_not_stop_the_daily_clips(world):
+    """Retiring a camera frees its bed but keeps its daily time: it has no bed, hence no baby, and is passed over."""
+    from cradle.unit.models import Camera
+    from cradle.viewing import clips
+
+    fam = world.families["a"]
+    stored(fam)
+    now = timezone.localtime()
+    at = (now - timedelta(minutes=1)).time() if now.hour or now.minute else now.time()
+    Camera.objects.create(source_url="sim://retired", bed=None, retired_at=now, daily_clip_at=at)
+    Camera.objects.filter(pk=fam.bed.camera.pk).update(daily_clip_at=at, daily_clip_seconds=5)
+    made = clips.record_daily(now)
+    assert [clip.admission_id for clip in made] == [fam.admission.pk]
 
 
 def real_clip(fam, seconds: int = 2):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from datetime import timedelta
@@ -108,7 +109,7 @@ def test_a_paused_camera_sends_the_privacy_screen_from_the_pipeline(small_camera
 def test_camera_configuration_file_sets_the_shown_area_and_a_broken_one_masks_everything(tmp_path, settings):
     from cradle.viewing.camera_config import camera_policy
 
-    settings.CRADLE = {**settings.CRADLE, "CAMERA_CONFIG_DIR": str(tmp_path)}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, camera_config_dir=str(tmp_path))
     assert camera_policy(7).shown_area is None  # no file: today's behaviour, the whole picture
     (tmp_path / "7.json").write_text('{"shown_area": [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]}')
     assert camera_policy(7).shown_area == ((0.1, 0.1), (0.9, 0.1), (0.9, 0.9), (0.1, 0.9))
@@ -121,7 +122,7 @@ def test_camera_configuration_file_sets_the_shown_area_and_a_broken_one_masks_ev
 @pytest.mark.django_db(transaction=True)
 def test_the_worker_masks_everything_outside_a_cameras_shown_area(small_camera, tmp_path, settings):
     fam = small_camera
-    settings.CRADLE = {**settings.CRADLE, "CAMERA_CONFIG_DIR": str(tmp_path)}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, camera_config_dir=str(tmp_path))
     (tmp_path / f"{fam.bed.camera.pk}.json").write_text('{"shown_area": [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}')
     run_worker(20, until=lambda: LiveSegment.objects.filter(admission=fam.admission).count() >= 2)
     segment = LiveSegment.objects.filter(admission=fam.admission).order_by("index").last()
@@ -134,7 +135,7 @@ def test_the_worker_masks_everything_outside_a_cameras_shown_area(small_camera, 
 
 
 def test_a_worker_takes_only_the_cameras_it_can_redact(settings):
-    settings.CRADLE = {**settings.CRADLE, "WORKER_CAPACITY": 8.0}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, worker_capacity=8.0)
     worker = Worker(pool=DetectorPool(lambda: WardDetectors(NoText()), workers=1))
     try:
         vga = ["sim://bed?size=640x480&fps=15"] * 10
@@ -142,7 +143,7 @@ def test_a_worker_takes_only_the_cameras_it_can_redact(settings):
         assert worker._within_capacity(10, vga) == 8
         assert worker._within_capacity(5, hd) == 2
         assert worker._within_capacity(3, vga) == 3
-        settings.CRADLE = {**settings.CRADLE, "WORKER_CAPACITY": 0.0}
+        settings.CRADLE = dataclasses.replace(settings.CRADLE, worker_capacity=0.0)
         assert worker._within_capacity(10, vga) == 10  # not set: the share alone
     finally:
         worker.pool.close()

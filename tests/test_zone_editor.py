@@ -4,6 +4,7 @@ applies it to the running stream without a restart."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -18,7 +19,7 @@ ZONE = [[0.8, 0.0], [1.0, 0.0], [1.0, 0.3], [0.8, 0.3]]
 
 @pytest.fixture
 def config_dir(settings, tmp_path):
-    settings.CRADLE = {**settings.CRADLE, "CAMERA_CONFIG_DIR": str(tmp_path)}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, camera_config_dir=str(tmp_path))
     return tmp_path
 
 

@@ -54,17 +54,17 @@ class _DigestExact(Lookup):
     lookup_name = "exact"
     prepare_rhs = False  # the value must not be sealed: it is hashed, or compared empty
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list]:
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
         field = self.lhs.output_field
         value = str(self.rhs or "")
         if not value:
             lhs_sql, lhs_params = compiler.compile(self.lhs)
-            return f"{lhs_sql} = %s", [*lhs_params, ""]
+            return f"{lhs_sql} = %s", (*lhs_params, "")
         if not field.digest_field:
             raise TypeError(f"{field.name} is sealed and cannot be looked up by value.")
         digest = Col(self.lhs.alias, field.model._meta.get_field(field.digest_field))
         lhs_sql, lhs_params = compiler.compile(digest)
-        return f"{lhs_sql} = %s", [*lhs_params, email_digest(value)]
+        return f"{lhs_sql} = %s", (*lhs_params, email_digest(value))
 
 
 class _DigestIExact(_DigestExact):

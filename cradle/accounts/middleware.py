@@ -16,6 +16,7 @@ from cradle.accounts import second_step, sessions, signed_out, throttle
 from cradle.accounts.models import DeviceSession
 from cradle.audit.actions import Action
 from cradle.audit.log import record
+from cradle.web.request import CradleRequest
 
 # A device's last-seen time is written at most this often, so that browsing does not write on every request.
 _TOUCH_SECONDS = 30
@@ -25,7 +26,7 @@ class SessionPolicyMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: CradleRequest) -> HttpResponse:
         request.device_session = None
         request.signed_out_reason = ""
         if request.user.is_authenticated:
@@ -37,7 +38,7 @@ class SessionPolicyMiddleware:
         signed_out.keep(request, response)
         return response
 
-    def _check(self, request: HttpRequest) -> None:
+    def _check(self, request: CradleRequest) -> None:
         device = DeviceSession.objects.filter(session_key=request.session.session_key).first()
         reason = None
         if device is None or device.ended_at is not None:
@@ -47,10 +48,10 @@ class SessionPolicyMiddleware:
             if reason:
                 sessions.end(device, reason)
                 record(request, Action.ACCOUNT_SESSION_EXPIRED, actor=request.user, reason=reason)
-        if reason:
+        if reason or device is None:  # (no device: a reason was given above)
             logout(request)
             # The page says why (cradle/accounts/signed_out.py), this one and the next ones.
-            request.signed_out_reason = reason
+            request.signed_out_reason = reason or DeviceSession.EndReason.ACCESS_ENDED
             return
         now = timezone.now()
         if (now - device.last_seen_at).total_seconds() > _TOUCH_SECONDS:

@@ -67,6 +67,9 @@ def _public_id() -> str:
 class DeviceSession(models.Model):
     """A signed-in browser or app: what the "Your devices" page lists and what can be ended."""
 
+    # The browser and system in words, set for the "Your devices" page (cradle.accounts.views.devices); not stored.
+    described: str
+
     class EndReason(models.TextChoices):
         LOGOUT = "logout", _("signed out")
         IDLE = "idle", _("idle too long")

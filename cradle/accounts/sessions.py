@@ -7,11 +7,10 @@ from importlib import import_module
 
 from django.conf import settings
 from django.db.models import Min
-from django.http import HttpRequest
 from django.utils import timezone
 
 from cradle.accounts.models import DeviceSession, User
-from cradle.web.request import client_ip
+from cradle.web.request import CradleRequest, client_ip
 
 DEFAULT_IDLE_MINUTES = 30
 DEFAULT_LIFETIME_HOURS = 12
@@ -30,13 +29,15 @@ def limits_for(user: User) -> tuple[int, int]:
     return idle * 60, life * 3600
 
 
-def start(request: HttpRequest, user: User) -> DeviceSession:
+def start(request: CradleRequest, user: User) -> DeviceSession:
     if not request.session.session_key:
         request.session.save()
+    key = request.session.session_key
+    assert key, "a saved session has a key"
     idle, life = limits_for(user)
     device = DeviceSession.objects.create(
         user=user,
-        session_key=request.session.session_key,
+        session_key=key,
         ip=client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
         idle_timeout_s=idle,

@@ -50,7 +50,9 @@ def on_second_factor_added(sender, request, user, authenticator: Authenticator, 
     # The first second step: sessions opened elsewhere with the password alone (perhaps by someone who learnt it)
     # must not keep the picture that the second step now guards. This device stays signed in.
     current = getattr(request, "device_session", None)
-    elsewhere = DeviceSession.objects.filter(user=user, ended_at__isnull=True).exclude(pk=getattr(current, "pk", None))
+    elsewhere = DeviceSession.objects.filter(user=user, ended_at__isnull=True)
+    if current is not None:
+        elsewhere = elsewhere.exclude(pk=current.pk)
     ended = 0
     for device in elsewhere:
         sessions.end(device, DeviceSession.EndReason.BY_USER)

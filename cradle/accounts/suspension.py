@@ -51,7 +51,8 @@ def suspend(request: HttpRequest | None, user: Any, rule: str, figures: dict[str
 
 def reinstate(request: HttpRequest, alert: Alert) -> None:
     """Lets the account that a bulk-access alert stopped sign in again, once a privacy officer has reviewed it."""
-    get_user_model().objects.filter(pk=alert.actor_id, suspended_at__isnull=False).update(
-        is_active=True, suspended_at=None, suspended_for=""
-    )
+    if alert.actor_id is not None:
+        get_user_model().objects.filter(pk=alert.actor_id, suspended_at__isnull=False).update(
+            is_active=True, suspended_at=None, suspended_for=""
+        )
     record(request, Action.ACCOUNT_REINSTATED, unit=alert.unit_id, account=alert.actor_id, alert=alert.pk)

@@ -17,15 +17,19 @@ from django.core import signing
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 
-from cradle.web.request import client_ip
+from cradle.web.request import CradleRequest, client_ip
 
 COOKIE = "cradle_device"
 _SALT = "cradle.accounts.device"
 _MAX_ACCOUNTS_PER_DEVICE = 8
 
 
-def _conf(name: str) -> int:
-    return settings.CRADLE[name]
+def _budgets(step: str) -> tuple[int, int]:
+    """Failures allowed per account in a window: from a device that signed in before, and from any other."""
+    limits = settings.CRADLE
+    if step == "login":
+        return limits.login_failures_per_account_device, limits.login_failures_per_account_unknown_devices
+    return limits.second_step_failures_per_account_device, limits.second_step_failures_per_account_unknown_devices
 
 
 def _account(username: str) -> str:
@@ -48,14 +52,14 @@ def known_device(request: HttpRequest, username: str) -> bool:
 def _buckets(request: HttpRequest, username: str, step: str) -> list[tuple[str, int]]:
     """The counters one attempt draws on: (cache key, failures allowed in the window)."""
     account = _account(username)
-    limit = "LOGIN" if step == "login" else "SECOND_STEP"
+    known, unknown = _budgets(step)
     if known_device(request, username):
         device = _device(request)["d"]
-        return [(f"{step}-fail:dev:{account}:{device}", _conf(f"{limit}_FAILURES_PER_ACCOUNT_DEVICE"))]
-    buckets = [(f"{step}-fail:new:{account}", _conf(f"{limit}_FAILURES_PER_ACCOUNT_UNKNOWN_DEVICES"))]
+        return [(f"{step}-fail:dev:{account}:{device}", known)]
+    buckets = [(f"{step}-fail:new:{account}", unknown)]
     if step == "login":
         # Only the password step needs an address budget: a second step is reached with the right password alone.
-        buckets.append((f"login-fail:ip:{client_ip(request)}", _conf("LOGIN_FAILURES_PER_ADDRESS")))
+        buckets.append((f"login-fail:ip:{client_ip(request)}", settings.CRADLE.login_failures_per_address))
     return buckets
 
 
@@ -64,7 +68,7 @@ def _allowed(request: HttpRequest, username: str, step: str) -> bool:
 
 
 def _failed(request: HttpRequest, username: str, step: str) -> None:
-    window = _conf("LOGIN_THROTTLE_WINDOW_SECONDS")
+    window = settings.CRADLE.login_throttle_window_seconds
     for key, _limit in _buckets(request, username, step):
         cache.add(key, 0, window)
         try:
@@ -91,7 +95,7 @@ def second_step_failed(request: HttpRequest, username: str) -> None:
     _failed(request, username, "second-step")
 
 
-def succeeded(request: HttpRequest, username: str) -> None:
+def succeeded(request: CradleRequest, username: str) -> None:
     """Clears this device's failures for the account and remembers the device for the next sign-in."""
     account = _account(username)
     device = _device(request)
@@ -117,13 +121,13 @@ def set_cookie(request: HttpRequest, response: HttpResponse) -> None:
 
 def join_allowed(request: HttpRequest) -> bool:
     """Invitation codes carry 80 bits, so guessing is hopeless; this only keeps one address from hammering."""
-    return (cache.get(f"join-fail:ip:{client_ip(request)}") or 0) < _conf("JOIN_FAILURES_PER_ADDRESS")
+    return (cache.get(f"join-fail:ip:{client_ip(request)}") or 0) < settings.CRADLE.join_failures_per_address
 
 
 def join_failed(request: HttpRequest) -> None:
     key = f"join-fail:ip:{client_ip(request)}"
-    cache.add(key, 0, _conf("LOGIN_THROTTLE_WINDOW_SECONDS"))
+    cache.add(key, 0, settings.CRADLE.login_throttle_window_seconds)
     try:
         cache.incr(key)
     except ValueError:
-        cache.set(key, 1, _conf("LOGIN_THROTTLE_WINDOW_SECONDS"))
+        cache.set(key, 1, settings.CRADLE.login_throttle_window_seconds)

@@ -21,6 +21,7 @@ from cradle.accounts.models import DeviceSession, User
 from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.unit import invitations
+from cradle.web.request import SignedInRequest
 
 _PENDING = "cradle_join_invitation"
 
@@ -103,7 +104,7 @@ def join_account(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def mfa_prompt(request: HttpRequest) -> HttpResponse:
+def mfa_prompt(request: SignedInRequest) -> HttpResponse:
     """Asks a family member to add a second sign-in step, a passkey first where the phone can make one, and says
     whether their unit already requires it (or from when). Joining ends here, so adding one is the next step."""
     memberships = scope.active_family(request.user).select_related("admission__unit")
@@ -121,7 +122,7 @@ def mfa_prompt(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def devices(request: HttpRequest) -> HttpResponse:
+def devices(request: SignedInRequest) -> HttpResponse:
     active = list(DeviceSession.objects.filter(user=request.user, ended_at__isnull=True).order_by("-last_seen_at"))
     for device in active:
         device.described = agents.describe(device.user_agent)
@@ -134,7 +135,7 @@ def devices(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def end_device(request: HttpRequest, public_id: str) -> HttpResponse:
+def end_device(request: SignedInRequest, public_id: str) -> HttpResponse:
     device = scope.get_own_device_session(request.user, public_id)
     sessions.end(device, DeviceSession.EndReason.BY_USER)
     record(request, Action.ACCOUNT_SESSION_ENDED, ended=device.public_id)

@@ -16,6 +16,7 @@ from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.unit.models import Admission, StaffMembership
 from cradle.viewing import states
+from cradle.web.request import SignedInRequest
 
 # No interactive docs: they would load their scripts from a CDN. The schema is at /api/v1/openapi.json.
 api = NinjaAPI(title="Cradle API", version="1", auth=django_auth, docs_url=None, urls_namespace="api")
@@ -85,7 +86,7 @@ class Problem(Schema):
     detail: str
 
 
-def _admission_out(request: HttpRequest, a: Admission) -> AdmissionOut:
+def _admission_out(request: SignedInRequest, a: Admission) -> AdmissionOut:
     camera = getattr(a.bed, "camera", None)
     second_step = scope.second_step_standing(request.user, a)
     return AdmissionOut(
@@ -101,7 +102,7 @@ def _admission_out(request: HttpRequest, a: Admission) -> AdmissionOut:
 
 
 @api.get("/me", response=Me, tags=["account"])
-def me(request: HttpRequest):
+def me(request: SignedInRequest):
     u = request.user
     return Me(
         username=u.username,
@@ -112,12 +113,12 @@ def me(request: HttpRequest):
 
 
 @api.get("/admissions", response=list[AdmissionOut], tags=["babies"])
-def admissions(request: HttpRequest):
+def admissions(request: SignedInRequest):
     return [_admission_out(request, a) for a in scope.watchable_admissions(request.user).order_by("pk")]
 
 
 @api.get("/admissions/{admission_id}", response={200: AdmissionOut, 404: Problem}, tags=["babies"])
-def admission(request: HttpRequest, admission_id: int):
+def admission(request: SignedInRequest, admission_id: int):
     a = scope.get_watchable_admission(request.user, admission_id)
     out = _admission_out(request, a)
     if out.second_step_needed:
@@ -128,7 +129,7 @@ def admission(request: HttpRequest, admission_id: int):
 
 
 @api.get("/admissions/{admission_id}/watchers", response={200: list[WatchOut], 404: Problem}, tags=["babies"])
-def watchers(request: HttpRequest, admission_id: int, limit: int = 100):
+def watchers(request: SignedInRequest, admission_id: int, limit: int = 100):
     """The newest viewings of the baby (at most `limit`, up to 500), grouped as on the parents' page."""
     viewings = watching.who_watched(request, admission_id, via="api")
     return [
@@ -138,14 +139,14 @@ def watchers(request: HttpRequest, admission_id: int, limit: int = 100):
 
 
 @api.get("/admissions/{admission_id}/family", response={200: list[MemberOut], 404: Problem}, tags=["babies"])
-def family(request: HttpRequest, admission_id: int):
+def family(request: SignedInRequest, admission_id: int):
     a = scope.get_parent_admission(request.user, admission_id)
     members = a.family.filter(revoked_at__isnull=True).select_related("user").order_by("created_at")
     return [MemberOut(id=m.pk, display_name=m.user.display_name, role=m.role, since=m.created_at) for m in members]
 
 
 @api.get("/devices", response=list[DeviceOut], tags=["account"])
-def devices(request: HttpRequest):
+def devices(request: SignedInRequest):
     current = getattr(request.device_session, "pk", None)
     rows = DeviceSession.objects.filter(user=request.user, ended_at__isnull=True).order_by("-last_seen_at")
     return [
@@ -162,7 +163,7 @@ def devices(request: HttpRequest):
 
 
 @api.post("/devices/{device_id}/end", response={204: None, 404: Problem}, tags=["account"])
-def end_device(request: HttpRequest, device_id: str):
+def end_device(request: SignedInRequest, device_id: str):
     device = scope.get_own_device_session(request.user, device_id)
     sessions.end(device, DeviceSession.EndReason.BY_USER)
     record(request, Action.ACCOUNT_SESSION_ENDED, ended=device.public_id, via="api")

@@ -10,17 +10,18 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest
 from django.utils import timezone
 
 from cradle.audit.actions import Action
 from cradle.audit.models import Event
+from cradle.config import CradleConfig
+from cradle.web.request import SignedInRequest
 
 MEDIA_PLAYLISTS = (Action.LIVE_PLAYLIST, Action.CLIP_PLAYLIST)
 STAFF_MEDIA = (Action.BABY_VIEW, Action.LIVE_PLAYLIST, Action.CLIP_PLAYLIST)
 
 
-def _limits() -> dict:
+def _limits() -> CradleConfig:
     return settings.CRADLE
 
 
@@ -36,22 +37,22 @@ def finding(user, *, staff: bool, clip_fetch: bool) -> tuple[str, dict] | None:
     limits = _limits()
     if clip_fetch:
         clips = _distinct(user.pk, (Action.CLIP_PLAYLIST,), hour, "detail__clip")
-        if clips > limits["BULK_CLIPS_PER_HOUR"]:
+        if clips > limits.bulk_clips_per_hour:
             return "clips_per_hour", {"clips": clips}
     if staff:
         admissions = _distinct(user.pk, STAFF_MEDIA, hour, "admission_id")
-        if admissions > limits["BULK_STAFF_ADMISSIONS_PER_HOUR"]:
+        if admissions > limits.bulk_staff_admissions_per_hour:
             return "staff_admissions_per_hour", {"admissions": admissions}
     sessions = _distinct(user.pk, MEDIA_PLAYLISTS, now - timedelta(minutes=2), "session")
-    if sessions > limits["BULK_CONCURRENT_SESSIONS"]:
+    if sessions > limits.bulk_concurrent_sessions:
         return "concurrent_sessions", {"sessions": sessions}
     addresses = _distinct(user.pk, MEDIA_PLAYLISTS, hour, "ip")
-    if addresses > limits["BULK_ADDRESSES_PER_HOUR"]:
+    if addresses > limits.bulk_addresses_per_hour:
         return "addresses_per_hour", {"addresses": addresses}
     return None
 
 
-def check(request: HttpRequest, admission, *, clip_fetch: bool = False) -> bool:
+def check(request: SignedInRequest, admission, *, clip_fetch: bool = False) -> bool:
     """Runs the rules after a media fetch was recorded; True when the account has just been suspended."""
     from cradle.accounts import suspension
     from cradle.scope import is_staff

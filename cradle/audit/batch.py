@@ -45,7 +45,7 @@ class AuditUnavailable(DatabaseError):
 
 
 def _interval() -> float:
-    return float(settings.CRADLE.get("AUDIT_BATCH_SECONDS", 0) or 0)
+    return settings.CRADLE.audit_batch_seconds
 
 
 def _first(first_key: str) -> bool:

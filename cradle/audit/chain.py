@@ -155,8 +155,8 @@ def verify(batch: int = 2000) -> tuple[int, Break | AnchorProblem | None]:
                 "is now."
             )
         checkpoints = []
-    except anchor.AnchorError as e:
-        return 0, AnchorProblem(str(e))
+    except anchor.AnchorError as problem:
+        return 0, AnchorProblem(str(problem))
     keyed_from = checkpoints[-1].keyed_from if checkpoints else 1
     pinned = {c.seq: c.hash for c in checkpoints}
     prev_hash, expected_seq, count = GENESIS, 1, 0

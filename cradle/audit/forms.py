@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -26,7 +28,9 @@ class AuditSearchForm(forms.Form):
         required=False,
     )
 
-    def __init__(self, *args, babies: list[tuple[int, str]] = (), **kwargs) -> None:
+    def __init__(self, *args, babies: Sequence[tuple[int, str]] = (), **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["admission"].choices = [("", _("Any baby")), *babies]
-        self.fields["action"].choices = picker_choices()
+        admission, action = self.fields["admission"], self.fields["action"]
+        assert isinstance(admission, forms.ChoiceField) and isinstance(action, forms.ChoiceField)
+        admission.choices = [("", _("Any baby")), *babies]
+        action.choices = picker_choices()

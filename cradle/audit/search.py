@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,6 +16,7 @@ from cradle.audit.actions import FOLDED, label
 from cradle.audit.forms import AuditSearchForm
 from cradle.audit.models import Event
 from cradle.unit.models import Admission
+from cradle.web.request import SignedInRequest
 
 
 def baby_names(unit_ids: set[int]) -> dict[int, str]:
@@ -45,7 +46,7 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
 
 
-def search(request: HttpRequest, *, fold: bool = True) -> Search:
+def search(request: SignedInRequest, *, fold: bool = True) -> Search:
     """The events the officer's criteria pick, newest first; out of the officer's units is a 404."""
     units = scope.audited_unit_ids(request.user)
     if not units:
@@ -97,7 +98,7 @@ def rows(events: list[Event], babies: dict[int, str]) -> list[Row]:
             e,
             label(e.action),
             babies.get(e.admission_id, "") if e.admission_id else "",
-            usernames.get(e.actor_id, ""),
+            usernames.get(e.actor_id, "") if e.actor_id else "",
         )
         for e in events
     ]

@@ -129,17 +129,17 @@ class _Writer:
             with self._lock:
                 upto = self._written
                 # A descriptor of its own: another thread may close or replace this process's while it syncs.
-                descriptor = os.dup(self._descriptor) if self._descriptor is not None else None
-            if descriptor is None:
+                own = os.dup(self._descriptor) if self._descriptor is not None else None
+            if own is None:
                 raise SpoolUnavailable(f"the audit spool {target} was closed before it was synced")
             try:
-                os.fdatasync(descriptor)
+                os.fdatasync(own)
             except OSError as e:
                 with self._lock:
                     self._close()
                 raise SpoolUnavailable(f"the audit spool {target} cannot be synced ({e.strerror or e})") from None
             finally:
-                os.close(descriptor)
+                os.close(own)
             self._synced = upto
 
 
@@ -207,7 +207,8 @@ def _merge_once(target: Path) -> tuple[int, bool]:
         with _file_lock(descriptor):
             data = os.pread(descriptor, min(os.fstat(descriptor).st_size, _READ_BYTES), 0)
         key = audit_keys().chain
-        lines, consumed, more = [], 0, False
+        lines: list[bytes] = []
+        consumed, more = 0, False
         start = 0
         while True:
             end = data.find(b"\n", start)

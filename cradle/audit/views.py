@@ -7,7 +7,7 @@ from datetime import UTC
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -17,10 +17,11 @@ from cradle.audit import search, watching
 from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.audit.models import Alert
+from cradle.web.request import SignedInRequest
 
 
 @login_required
-def who_watched(request: HttpRequest, admission_id: int) -> HttpResponse:
+def who_watched(request: SignedInRequest, admission_id: int) -> HttpResponse:
     viewings = watching.who_watched(request, admission_id)
     page = Paginator(viewings.watches, 50).get_page(request.GET.get("page"))
     context = {"admission": viewings.admission, "page": page, "staff_ids": viewings.staff_ids}
@@ -28,7 +29,7 @@ def who_watched(request: HttpRequest, admission_id: int) -> HttpResponse:
 
 
 @login_required
-def audit_search(request: HttpRequest) -> HttpResponse:
+def audit_search(request: SignedInRequest) -> HttpResponse:
     found = search.search(request)
     page = Paginator(found.events, 100).get_page(request.GET.get("page"))
     form = found.form
@@ -58,7 +59,7 @@ class _Echo:
 
 
 @login_required
-def audit_export(request: HttpRequest) -> HttpResponse:
+def audit_export(request: SignedInRequest) -> StreamingHttpResponse:
     # The export keeps every row: it is the evidence, not a reading aid.
     events = search.search(request, fold=False).events
     record(request, Action.AUDIT_EXPORT, query=request.GET.urlencode()[:500])
@@ -109,7 +110,7 @@ def _cell(value: str) -> str:
 
 
 @login_required
-def alerts(request: HttpRequest) -> HttpResponse:
+def alerts(request: SignedInRequest) -> HttpResponse:
     listed = scope.audited_alerts(request.user)
     if request.method == "POST":
         alert_id = request.POST.get("alert", "")

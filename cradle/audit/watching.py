@@ -7,13 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.http import HttpRequest
-
 from cradle import scope
 from cradle.audit.actions import WATCH_ACTIONS, Action
 from cradle.audit.log import record
 from cradle.audit.models import Event
 from cradle.unit.models import Admission, StaffMembership
+from cradle.web.request import SignedInRequest
 
 
 @dataclass
@@ -64,7 +63,7 @@ class Viewings:
         return watch.actor_id in self.staff_ids
 
 
-def who_watched(request: HttpRequest, admission_id: int, **detail: str) -> Viewings:
+def who_watched(request: SignedInRequest, admission_id: int, **detail: str) -> Viewings:
     """The viewings of a baby for one of its parents (a 404 for anyone else), audited as read."""
     admission = scope.get_parent_admission(request.user, admission_id)
     found = watches(admission.pk)

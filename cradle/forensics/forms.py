@@ -10,11 +10,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 MAX_SUSPECTS = 10
-DEFAULT_MAX_BYTES = 512 * 1024**2
 
 
 def max_upload_bytes() -> int:
-    return int(settings.CRADLE.get("TRACE_UPLOAD_MAX_BYTES", DEFAULT_MAX_BYTES))
+    return settings.CRADLE.trace_upload_max_bytes
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -62,7 +61,9 @@ class TraceUploadForm(forms.Form):
 
     def __init__(self, *args, units=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["unit"].choices = [(u.pk, u.name) for u in units]
+        unit = self.fields["unit"]
+        assert isinstance(unit, forms.ChoiceField)
+        unit.choices = [(u.pk, u.name) for u in units]
 
     def clean_suspects(self) -> list[UploadedFile]:
         files = self.cleaned_data["suspects"]

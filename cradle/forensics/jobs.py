@@ -42,9 +42,9 @@ MAX_ATTEMPTS = 3
 
 
 def start_in_background() -> None:
-    """Hands the queued jobs to the background queue (cradle.tasks); with TRACE_IN_PROCESS, runs them in a daemon
+    """Hands the queued jobs to the background queue (cradle.tasks); with `trace_in_process` set, runs them in a daemon
     thread of this process instead, unless it is already running one."""
-    if not settings.CRADLE.get("TRACE_IN_PROCESS", False):
+    if not settings.CRADLE.trace_in_process:
         from cradle import tasks
 
         tasks.enqueue(tasks.run_traces)
@@ -221,7 +221,7 @@ def build_report(
             {
                 "file": s["name"],
                 "camera": r.camera_id,
-                "bed": camera.bed.label if camera else None,
+                "bed": camera.bed.label if camera and camera.bed else None,  # a retired camera has no bed
                 "offset_s": None if r.offset is None else round(r.offset, 3) + 0.0,  # never "-0.0"
                 "segments": [
                     {
@@ -256,7 +256,9 @@ def build_report(
         ],
         "candidate_count": len(verdict.ranking),
         "suspects": suspects,
-        "audit_trail": audit_trail(verdict.candidate, job.unit_id) if verdict.outcome == "identified" else [],
+        "audit_trail": (
+            audit_trail(verdict.candidate, job.unit_id) if verdict.outcome == "identified" and verdict.candidate else []
+        ),
     }
 
 

@@ -26,7 +26,7 @@ class PdfError(Exception):
 
 
 def chromium() -> str | None:
-    configured = settings.CRADLE.get("CHROMIUM")
+    configured = settings.CRADLE.chromium
     return configured if configured else shutil.which("chromium")
 
 

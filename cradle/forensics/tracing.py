@@ -80,8 +80,8 @@ def load_suspect(path: str | Path) -> tuple[list[np.ndarray], float]:
             frames = []
             for frame in container.decode(stream):
                 if frame.width * frame.height > MAX_PIXELS:
-                    size = f"{frame.width}x{frame.height}"
-                    raise TraceError(f"{path} has a frame of {size}; larger than 4K is not traced.")
+                    shape = f"{frame.width}x{frame.height}"
+                    raise TraceError(f"{path} has a frame of {shape}; larger than 4K is not traced.")
                 frames.append(_small_grey(frame.to_ndarray(format="gray")))
                 if len(frames) >= TRACED_SECONDS * max(fps, 1):
                     break
@@ -110,9 +110,11 @@ def _index(unit_id: int | None = None) -> FingerprintIndex:
     rows = LiveSegment.objects.exclude(fingerprint=None)
     if unit_id is not None:
         rows = rows.filter(camera__bed__unit_id=unit_id)
-    rows = rows.values_list("camera_id", "index", "fingerprint")
+    found = rows.values_list("camera_id", "index", "fingerprint")
     return FingerprintIndex.from_rows(
-        (str(camera), index, np.frombuffer(bytes(fp), np.float16)) for camera, index, fp in rows.iterator()
+        (str(camera), index, np.frombuffer(bytes(fp), np.float16))
+        for camera, index, fp in found.iterator()
+        if fp is not None
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -29,14 +29,15 @@ from cradle.forensics.forms import TraceUploadForm
 from cradle.forensics.models import TraceJob
 from cradle.media.mark import ERASURE_Z
 from cradle.unit.models import Unit
+from cradle.web.request import SignedInRequest
 
 
-def _job(request: HttpRequest, job_id: int) -> TraceJob:
+def _job(request: SignedInRequest, job_id: int) -> TraceJob:
     return scope.get_audited_trace_job(request.user, job_id)
 
 
 @login_required
-def traces(request: HttpRequest) -> HttpResponse:
+def traces(request: SignedInRequest) -> HttpResponse:
     listed = scope.audited_trace_jobs(request.user)
     units = Unit.objects.filter(pk__in=scope.audited_unit_ids(request.user))
     form = TraceUploadForm(request.POST or None, request.FILES or None, units=units)
@@ -47,7 +48,7 @@ def traces(request: HttpRequest) -> HttpResponse:
     return render(request, "forensics/traces.html", {"form": form, "jobs": listed[:100]})
 
 
-def _queue(request: HttpRequest, unit_id: int, uploads) -> TraceJob:
+def _queue(request: SignedInRequest, unit_id: int, uploads) -> TraceJob:
     job = TraceJob.objects.create(
         unit_id=unit_id, created_by=request.user, language=getattr(request, "LANGUAGE_CODE", "en")
     )
@@ -70,14 +71,14 @@ def _queue(request: HttpRequest, unit_id: int, uploads) -> TraceJob:
 
 @login_required
 @require_GET
-def trace_job(request: HttpRequest, job_id: int) -> HttpResponse:
+def trace_job(request: SignedInRequest, job_id: int) -> HttpResponse:
     job = _job(request, job_id)
     return render(request, "forensics/job.html", {"job": job})
 
 
 @login_required
 @require_GET
-def trace_status(request: HttpRequest, job_id: int) -> JsonResponse:
+def trace_status(request: SignedInRequest, job_id: int) -> JsonResponse:
     job = _job(request, job_id)
     return JsonResponse(
         {
@@ -91,14 +92,14 @@ def trace_status(request: HttpRequest, job_id: int) -> JsonResponse:
     )
 
 
-def _report(request: HttpRequest, job_id: int) -> tuple[TraceJob, dict]:
+def _report(request: SignedInRequest, job_id: int) -> tuple[TraceJob, dict]:
     job = _job(request, job_id)
     if job.status != TraceJob.Status.DONE or not job.report:
         raise Http404
     return job, job.report
 
 
-def _report_page(request: HttpRequest, job: TraceJob, report: dict) -> str:
+def _report_page(request: SignedInRequest, job: TraceJob, report: dict) -> str:
     suspects = []
     for i, s in enumerate(report["suspects"]):
         thumbs = {k: evidence.frame_uri(job, i, k) for k in s.get("thumbnails", [])}
@@ -121,7 +122,7 @@ def _report_page(request: HttpRequest, job: TraceJob, report: dict) -> str:
 
 @login_required
 @require_GET
-def trace_report(request: HttpRequest, job_id: int) -> HttpResponse:
+def trace_report(request: SignedInRequest, job_id: int) -> HttpResponse:
     job, report = _report(request, job_id)
     record(request, Action.TRACE_REPORT_VIEW, unit=job.unit_id, job=job.pk, verdict=report["verdict"])
     return HttpResponse(_report_page(request, job, report))
@@ -129,7 +130,7 @@ def trace_report(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def trace_report_pdf(request: HttpRequest, job_id: int) -> HttpResponse:
+def trace_report_pdf(request: SignedInRequest, job_id: int) -> HttpResponse:
     """The same report printed to PDF, for a regulator's file; audited like the JSON download."""
     job, report = _report(request, job_id)
     try:
@@ -181,7 +182,7 @@ def _top(suspect: dict) -> list[str]:
 
 @login_required
 @require_GET
-def trace_report_json(request: HttpRequest, job_id: int) -> HttpResponse:
+def trace_report_json(request: SignedInRequest, job_id: int) -> HttpResponse:
     job, report = _report(request, job_id)
     record(request, Action.TRACE_REPORT_DOWNLOAD, unit=job.unit_id, job=job.pk, verdict=report["verdict"])
     response = HttpResponse(json.dumps(report, indent=2), content_type="application/json")

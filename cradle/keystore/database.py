@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 from django.db import IntegrityError, transaction
 
 from cradle.keystore.models import WrappedKey
@@ -36,7 +38,7 @@ class DatabaseKeys:
     def list(self, prefix: str) -> list[str]:
         return sorted(WrappedKey.objects.filter(name__startswith=prefix).values_list("name", flat=True))
 
-    def unfinished(self, prefix: str = "", older_than_s: float = 0.0) -> list[str]:
+    def unfinished(self, prefix: str = "", older_than_s: float = 0.0) -> builtins.list[str]:
         """Objects are written whole: a write cut off leaves nothing behind."""
         return []
 

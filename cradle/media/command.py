@@ -12,6 +12,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
+from cradle.config import redact_max_bytes
 from cradle.media.encode import Mp4Writer
 from cradle.media.errors import MediaError
 from cradle.media.frames import Frame, SafeFrame
@@ -19,7 +20,7 @@ from cradle.media.redact import CameraPolicy, DetectorPool, Redactor, load_polic
 from cradle.media.redact.pool import WardDetectors, default_detectors
 
 # Anything beyond these is a mistake or an attack, not NICU footage.
-MAX_BYTES = int(os.environ.get("CRADLE_REDACT_MAX_BYTES", str(64 * 2**30)))
+MAX_BYTES = redact_max_bytes()
 MAX_SIDE = 8192
 # No frame larger than 4K is decoded, in the probe of the file either: the decoder refuses to allocate past it, so a
 # tiny file that declares a huge picture costs no memory (the same bound as `cradle trace`, in

@@ -20,7 +20,7 @@ X264_CRF = "23"
 X264_THREADS = "1"
 
 
-def x264_options(fps: float) -> dict[str, str]:
+def x264_options(fps: float) -> dict[str, object]:
     """The libx264 options of one camera's stream at `fps`."""
     gop = str(max(1, round(fps)))
     return {

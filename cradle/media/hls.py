@@ -201,7 +201,7 @@ def segments(
 def decode(data: bytes) -> list[np.ndarray]:
     """The frames of one segment file as BGR images (for the reference, checks and tracing)."""
     try:
-        with av.open(io.BytesIO(data), format="mpegts") as container:
+        with av.open(io.BytesIO(data), mode="r", format="mpegts") as container:
             return [frame.to_ndarray(format="bgr24") for frame in container.decode(video=0)]
     except av.FFmpegError as exc:
         raise MediaError(f"A segment could not be decoded ({exc}); it is damaged or not a Cradle segment.") from exc

@@ -105,8 +105,8 @@ class SegmentMark:
             # Rounded once, so every channel moves by the same whole level; split into the parts to add and to
             # subtract because OpenCV's saturating uint8 arithmetic is several times faster than widening.
             delta = np.rint(variant.sign * self.alpha * weight * self.pattern)
-            up = np.clip(delta, 0, 255).astype(np.uint8)
-            down = np.clip(-delta, 0, 255).astype(np.uint8)
+            up: np.ndarray = np.clip(delta, 0, 255).astype(np.uint8)
+            down: np.ndarray = np.clip(-delta, 0, 255).astype(np.uint8)
             if channels > 1:
                 up, down = cv2.merge([up] * channels), cv2.merge([down] * channels)
             self._offsets[cache] = (up, down)

@@ -12,6 +12,7 @@ which ends up in process listings and logs.
 
 from __future__ import annotations
 
+import builtins
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -113,7 +114,7 @@ class S3Bucket:
             raise self._failure(e, name) from None
 
     def list(self, prefix: str) -> list[str]:
-        names = []
+        names: list[str] = []
         try:
             for page in self._client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=self.prefix + prefix
@@ -123,7 +124,7 @@ class S3Bucket:
             raise self._failure(e, None) from None
         return sorted(names)
 
-    def unfinished(self, prefix: str = "", older_than_s: float = 0.0) -> list[str]:
+    def unfinished(self, prefix: str = "", older_than_s: float = 0.0) -> builtins.list[str]:
         """Objects are written whole: a write cut off leaves nothing behind."""
         return []
 

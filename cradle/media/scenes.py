@@ -225,10 +225,10 @@ def _render_lines(
     extents = [probe.textbbox((0, 0), line, font=font) for line in lines]
     width = max(e[2] for e in extents) + 2 * pad
     height = sum(e[3] + gap for e in extents) - gap + 2 * pad
-    card = Image.new("RGBA", (width, height), paper)
+    card = Image.new("RGBA", (int(width), int(height)), paper)
     draw = ImageDraw.Draw(card)
     if border is not None:
-        draw.rectangle((0, 0, width - 1, height - 1), outline=border, width=max(1, size // 8))
+        draw.rectangle((0, 0, width - 1, height - 1), outline=border, width=int(max(1, size // 8)))
     boxes, y = [], pad
     for line, extent in zip(lines, extents, strict=True):
         draw.text((pad, y), line, font=font, fill=ink)
@@ -260,8 +260,8 @@ def _motion_blur(rgba: np.ndarray, length: float, angle: float) -> np.ndarray:
     kernel = np.zeros((k, k), np.float32)
     kernel[k // 2, :] = 1 / k
     turn = cv2.getRotationMatrix2D(((k - 1) / 2, (k - 1) / 2), angle, 1.0)
-    kernel = cv2.warpAffine(kernel, turn, (k, k))
-    return cv2.filter2D(rgba, -1, kernel / max(kernel.sum(), 1e-6))
+    turned = cv2.warpAffine(kernel, turn, (k, k))
+    return cv2.filter2D(rgba, -1, turned / max(turned.sum(), 1e-6))
 
 
 class WardScene:
@@ -399,11 +399,11 @@ class WardScene:
         n = d.frames
         hx, hy = self._home
         cw, ch = self._card.size
+        path: list[tuple[float, float] | None] = []
         if d.card_event == "slide":
             start, end = _between(rng, 0, n // 3), _between(rng, n // 2, n - 2)
             side = rng.choice(("left", "right", "bottom"))
             off = {"left": (-cw - 2, hy), "right": (d.width + 2, hy), "bottom": (hx, d.height + 2)}[side]
-            path = []
             for i in range(n):
                 t = min(1.0, max(0.0, (i - start) / max(1, end - start)))
                 path.append((off[0] + (hx - off[0]) * t, off[1] + (hy - off[1]) * t))
@@ -411,7 +411,6 @@ class WardScene:
         if d.card_event == "move":
             start, end = _between(rng, 2, n // 2), _between(rng, n // 2 + 1, n)
             to = (rng.uniform(0, max(1, d.width - cw)), rng.uniform(0.2 * d.height, max(0.2 * d.height, d.height - ch)))
-            path = []
             for i in range(n):
                 t = min(1.0, max(0.0, (i - start) / max(1, end - start)))
                 path.append((hx + (to[0] - hx) * t, hy + (to[1] - hy) * t))
@@ -465,13 +464,15 @@ class WardScene:
             x0, y0, _, _ = self._screen
             out.append((self._monitor, (x0 + 4, y0 + 4)))
         at = self._path[index]
-        if d.card_event == "swap":
+        if at is None:  # (the card is out of the picture)
+            pass
+        elif d.card_event == "swap":
             swap = self._swap_at
             if index < swap:
                 out.append((self._card, at))
             elif index >= swap + 2 and self._second is not None:
                 out.append((self._second, at))
-        elif at is not None:
+        else:
             out.append((self._card, at))
         return out
 
@@ -493,7 +494,8 @@ class WardScene:
         covered[ay0:ay1, ax0:ax1] |= alpha[:, :, 0] > 0.05
 
     def _velocity(self) -> tuple[float, float]:
-        moves = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(self._path, self._path[1:], strict=False) if a != b]
+        pairs = zip(self._path, self._path[1:], strict=False)
+        moves = [(b[0] - a[0], b[1] - a[1]) for a, b in pairs if a is not None and b is not None and a != b]
         return moves[0] if moves else (1.0, 0.0)
 
     def _draw_infant(self, image: np.ndarray, index: int) -> np.ndarray:
@@ -522,7 +524,9 @@ class WardScene:
         if d.card_event != "cover" or not self._hand_span[0] <= index <= self._hand_span[1]:
             return None
         h, w = image.shape[:2]
-        x, y = self._path[index]
+        if (at := self._path[index]) is None:
+            return None
+        x, y = at
         cw, ch = self._card.size
         fx, fy = self._hand_at
         cx, cy = round(x + fx * cw), round(y + fy * ch)
@@ -550,7 +554,10 @@ class WardScene:
         image = np.clip(out, 0, 255).astype(np.uint8)
         if d.jpeg:
             _, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, d.jpeg])
-            image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+            decoded = cv2.imdecode(data, cv2.IMREAD_COLOR)
+            if decoded is None:
+                raise RuntimeError("OpenCV could not decode the JPEG it had just encoded.")
+            image = decoded
         return image
 
     def tokens(self) -> list[str]:

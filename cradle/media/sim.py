@@ -233,7 +233,7 @@ def _text_block(lines: list[str], font, size: tuple[int, int], colours, pad: int
     draw = ImageDraw.Draw(card)
     draw.rectangle((0, 0, size[0] - 1, size[1] - 1), outline=colours[2], width=2)
     boxes = []
-    y = pad
+    y: float = pad
     for line in lines:
         draw.text((pad, y), line, font=font, fill=colours[1])
         x0, y0, x1, y1 = draw.textbbox((pad, y), line, font=font)
@@ -303,13 +303,13 @@ class SimCamera:
         card, boxes = _text_block(
             lines,
             font,
-            (width, height),
+            (int(width), int(height)),
             ((250, 248, 225, 255), (25, 25, 30), (200, 60, 60)),
             round(10 * sx),
             round(6 * sy),
         )
         angle = s.card_angle if s.card_angle is not None else rng.uniform(-10, 10)
-        rotated = card.rotate(angle, resample=Image.BICUBIC, expand=True)
+        rotated = card.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
         # Place the card on the cabinet front, right of the infant; keep it inside the picture.
         x = min(int(430 * sx), s.width - rotated.width - 2)
         y = min(int(250 * sy), s.height - rotated.height - 2)
@@ -356,7 +356,7 @@ class SimCamera:
         # the shake puts them, which costs a fraction of warping them (and the ground truth) as well.
         dx, dy = self._shake(index)
         if dx or dy:
-            move = np.float32([[1, 0, dx], [0, 1, dy]])
+            move = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
             image = cv2.warpAffine(self._scene, move, (s.width, s.height), borderMode=cv2.BORDER_REPLICATE)
         else:
             image = self._scene.copy()
@@ -389,7 +389,10 @@ class SimCamera:
             cv2.subtract(image, down, dst=image)
         if s.jpeg_quality:
             _, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, s.jpeg_quality])
-            image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+            decoded = cv2.imdecode(data, cv2.IMREAD_COLOR)
+            if decoded is None:
+                raise RuntimeError("OpenCV could not decode the JPEG it had just encoded.")
+            image = decoded
         phi = tuple(PhiLine(p.text, tuple((x + dx, y + dy) for x, y in p.quad)) for p in self._phi)
         return SimFrame(image, index, phi, infant > 127)
 

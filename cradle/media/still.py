@@ -14,7 +14,7 @@ from cradle.media.errors import MediaError
 def first_frame(segment: bytes) -> np.ndarray:
     """The first picture of an MPEG-TS segment (BGR); MediaError when it holds none."""
     try:
-        with av.open(io.BytesIO(segment), format="mpegts") as container:
+        with av.open(io.BytesIO(segment), mode="r", format="mpegts") as container:
             for frame in container.decode(video=0):
                 return frame.to_ndarray(format="bgr24")
     except (av.FFmpegError, IndexError, ValueError) as e:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import contextlib
 import os
 import re
@@ -170,7 +171,7 @@ class Backend(Protocol):
         """Names that start with `prefix`, sorted."""
         ...
 
-    def unfinished(self, prefix: str = "", older_than_s: float = 0.0) -> list[str]:
+    def unfinished(self, prefix: str = "", older_than_s: float = 0.0) -> builtins.list[str]:
         """Writes that a crash cut off (temporary files), under `prefix` and older than `older_than_s`; backends
         that write objects whole have none."""
         ...
@@ -243,7 +244,7 @@ class LocalDisk:
     def list(self, prefix: str) -> list[str]:
         return [p.relative_to(self.root).as_posix() for p in self._files(prefix, temporary=False)]
 
-    def unfinished(self, prefix: str = "", older_than_s: float = 0.0) -> list[str]:
+    def unfinished(self, prefix: str = "", older_than_s: float = 0.0) -> builtins.list[str]:
         # Temporary files of writes that a kill -9 or a power cut stopped: sealed like any object, but they must not
         # outlive their admission, so shredding and the retention run remove them and verify looks at them.
         cutoff = time.time() - older_than_s
@@ -261,7 +262,7 @@ class LocalDisk:
                 removed += 1
         return removed
 
-    def _files(self, prefix: str, temporary: bool) -> list[Path]:
+    def _files(self, prefix: str, temporary: bool) -> builtins.list[Path]:
         folder = prefix.rpartition("/")[0]
         base = self._path(folder) if folder else self.root
         found = []

@@ -202,13 +202,13 @@ def watch_pauses(now: datetime | None = None) -> int:
     now = now or timezone.now()
     paused = {c.pk: c for c in Camera.objects.filter(paused_until__gt=now).select_related("bed")}
     PauseWatch.objects.exclude(camera_id__in=paused).delete()
-    long_ago = now - timedelta(minutes=settings.CRADLE["LONG_PAUSE_MINUTES"])
+    long_ago = now - timedelta(minutes=settings.CRADLE.long_pause_minutes)
     told = 0
     for camera_id, camera in paused.items():
         watch, _created = PauseWatch.objects.get_or_create(camera_id=camera_id, defaults={"since": now})
         if watch.told or watch.since > long_ago:
             continue
-        admission = camera.bed.current_admission
+        admission = camera.bed.current_admission if camera.bed is not None else None
         if admission is not None:
             tell_family(admission, Kind.PAUSED)
             told += 1

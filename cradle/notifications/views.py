@@ -17,6 +17,7 @@ from cradle.notifications import webpush
 from cradle.notifications.forms import PreferenceForm
 from cradle.notifications.models import PushSubscription
 from cradle.notifications.outbox import preference
+from cradle.web.request import SignedInRequest
 from cradle.web.zone import COOKIE, zone
 
 
@@ -39,7 +40,7 @@ def choices(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def subscribe(request: HttpRequest) -> HttpResponse:
+def subscribe(request: SignedInRequest) -> HttpResponse:
     """Keeps (or, with "remove", forgets) this browser's push subscription, sent by cradle/static/cradle/push.js."""
     try:
         body = json.loads(request.body or b"{}")

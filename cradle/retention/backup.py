@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -47,6 +47,9 @@ from cradle.audit.guard import maintenance
 from cradle.audit.log import record
 from cradle.audit.models import Event
 from cradle.media.store import MasterKey, ObjectMissing
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer  # collections.abc.Buffer from Python 3.12
 from cradle.unit.models import Admission
 from cradle.viewing.models import LiveSegment
 from cradle.viewing.storage import forget, segment_store
@@ -113,12 +116,13 @@ class _SealingWriter(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data: bytes) -> int:
-        self._buffer += data
+    def write(self, data: Buffer) -> int:
+        view = memoryview(data)
+        self._buffer += view
         while len(self._buffer) > CHUNK:
             self._emit(bytes(self._buffer[:CHUNK]), last=False)
             del self._buffer[:CHUNK]
-        return len(data)
+        return view.nbytes
 
     def _emit(self, chunk: bytes, last: bool) -> None:
         nonce = secrets.token_bytes(12)
@@ -213,11 +217,12 @@ def create(out: str | Path) -> Figures:
                     _add(archive, f"media/{name}", data)
                 for name in keys:
                     _add(archive, f"keys/{name}", store.key_backend.get(name))
+                objects = len(media) + len(keys) - len(expired)
                 manifest = {
                     "format": FORMAT,
                     "created_at": timezone.now().isoformat(),
                     "secret_key": _secret_digest(),
-                    "objects": len(media) + len(keys) - len(expired),
+                    "objects": objects,
                     "separate_keys": separate_keys,
                     "audit_checkpoint": audit_checkpoint,
                     # Live-buffer segments the worker expired while they were copied: their rows are dropped on
@@ -233,7 +238,7 @@ def create(out: str | Path) -> Figures:
         if os.path.exists(temporary):
             os.unlink(temporary)
     figures = Figures(
-        out.stat().st_size, manifest["objects"], len(database_bytes) + len(audit_bytes), time.monotonic() - started
+        out.stat().st_size, objects, len(database_bytes) + len(audit_bytes), time.monotonic() - started
     )
     record(None, Action.BACKUP_CREATED, objects=figures.objects, bytes=figures.bytes)
     return figures
@@ -337,7 +342,7 @@ def restore(source: str | Path, *, replace: bool = False) -> Figures:
                 if name.partition("/")[0] in destroyed:
                     continue
                 backend = store.media_backend if prefix == "media" else store.key_backend
-                backend.put(name, archive.extractfile(member).read())
+                backend.put(name, _extract(archive, member).read())
                 objects += 1
             _drop_expired(manifest.get("expired_meanwhile", []))
             database_bytes = database.stat().st_size
@@ -377,9 +382,15 @@ def _wipe() -> None:
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # loaddata inserts rows before those they refer to
 
 
+def _extract(archive: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
+    if (handle := archive.extractfile(member)) is None:
+        raise BackupError(f"The backup's {member.name} is not a file; it is not a Cradle backup.")
+    return handle
+
+
 def _lines(archive: tarfile.TarFile, name: str) -> IO[bytes]:
     try:
-        return archive.extractfile(archive.getmember(name))
+        return _extract(archive, archive.getmember(name))
     except KeyError:
         raise BackupError(f"The backup has no {name}; it is not a complete Cradle backup.") from None
 
@@ -389,4 +400,4 @@ def _read(archive: tarfile.TarFile, name: str) -> bytes:
         member = archive.getmember(name)
     except KeyError:
         raise BackupError(f"The backup has no {name}; it is not a complete Cradle backup.") from None
-    return archive.extractfile(member).read()
+    return _extract(archive, member).read()

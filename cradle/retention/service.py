@@ -123,7 +123,7 @@ def shred_unknown(reason: str = "restore") -> list[str]:
 
 def expire_live_buffer(now: datetime | None = None) -> int:
     """Drops every live segment older than the live buffer and not in a clip; gives how many."""
-    cutoff = (now or timezone.now()) - timedelta(seconds=settings.CRADLE["LIVE_BUFFER_SECONDS"])
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.CRADLE.live_buffer_seconds)
     old = list(
         LiveSegment.objects.filter(created_at__lt=cutoff, in_clip=False).values_list(
             "pk", "admission__media_id", "camera_id", "index"
@@ -141,11 +141,11 @@ def due_for_shredding(now: datetime | None = None) -> list[Admission]:
     """Discharged admissions whose grace period is over and whose key still exists."""
     now = now or timezone.now()
     candidates = Admission.objects.filter(discharged_at__isnull=False, shredded_at__isnull=True).select_related("unit")
-    return [a for a in candidates if a.clips_until <= now]
+    return [a for a in candidates if (until := a.clips_until) is not None and until <= now]
 
 
 def audit_cutoff(now: datetime | None = None) -> datetime:
-    return (now or timezone.now()) - timedelta(days=round(365.25 * settings.CRADLE["AUDIT_RETENTION_YEARS"]))
+    return (now or timezone.now()) - timedelta(days=round(365.25 * settings.CRADLE.audit_retention_years))
 
 
 # A temporary file this old is a write that a killed process never finished (a live one takes milliseconds).

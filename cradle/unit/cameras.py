@@ -26,6 +26,7 @@ from cradle.audit.log import record
 from cradle.media.redact import DetectorPool
 from cradle.unit.forms import CameraForm
 from cradle.unit.models import CAMERA_SECRET_PURPOSE, Camera, Unit
+from cradle.web.request import SignedInRequest
 
 _FIELDS = ("source_url", "width", "height", "fps")
 
@@ -45,7 +46,7 @@ def check_pool() -> DetectorPool:
 
 
 @login_required
-def cameras(request: HttpRequest, unit_id: int) -> HttpResponse:
+def cameras(request: SignedInRequest, unit_id: int) -> HttpResponse:
     return _cameras(request, scope.get_administered_unit(request.user, unit_id))
 
 
@@ -60,9 +61,9 @@ def _cameras(request: HttpRequest, unit: Unit) -> HttpResponse:
             if credentials:
                 camera.source_credentials = secretbox.seal(credentials, CAMERA_SECRET_PURPOSE)
             camera.save()  # audited as camera.created, without its address
-        record(request, Action.CAMERA_SET_UP, unit=unit, camera=camera.pk, bed=camera.bed.label,
+        record(request, Action.CAMERA_SET_UP, unit=unit, camera=camera.pk, bed=camera.at_bed.label,
                **_settings(camera))  # fmt: skip
-        messages.success(request, _("Camera added at bed %(bed)s. Check it below.") % {"bed": camera.bed.label})
+        messages.success(request, _("Camera added at bed %(bed)s. Check it below.") % {"bed": camera.at_bed.label})
         return redirect("camera_edit", camera_id=camera.pk)
     rows = Camera.objects.filter(bed__unit=unit).select_related("bed").order_by("bed__label")
     return render(request, "unit/cameras.html", {"unit": unit, "form": form, "cameras": rows})
@@ -75,19 +76,19 @@ def _settings(camera: Camera) -> dict:
 
 
 @login_required
-def camera_edit(request: HttpRequest, camera_id: int) -> HttpResponse:
+def camera_edit(request: SignedInRequest, camera_id: int) -> HttpResponse:
     return _camera_edit(request, scope.get_administered_camera(request.user, camera_id))
 
 
 @reauthentication_required
 def _camera_edit(request: HttpRequest, camera: Camera) -> HttpResponse:
-    unit = camera.bed.unit
+    unit = camera.at_bed.unit
     initial = {"bed": camera.bed, "source_url": camera.source_url, "width": camera.width or 640,
                "height": camera.height or 480, "fps": camera.fps or 15}  # fmt: skip
     form = CameraForm(request.POST or None, unit=unit, camera=camera, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        before = _settings(camera) | {"bed": camera.bed.label}
+        before = _settings(camera) | {"bed": camera.at_bed.label}
         credentials = form.credentials()
         if credentials is not None and credentials.endswith(":") and camera.has_credentials and data.get("username"):
             # A user name typed with no password keeps the stored password.
@@ -111,7 +112,7 @@ def _camera_edit(request: HttpRequest, camera: Camera) -> HttpResponse:
 
 @login_required
 @require_POST
-def camera_check(request: HttpRequest, camera_id: int) -> HttpResponse:
+def camera_check(request: SignedInRequest, camera_id: int) -> HttpResponse:
     """Connects to the camera and shows one picture, redacted as families would get it, masked areas outlined."""
     from cradle.media.camera_check import check_camera
     from cradle.viewing.camera_config import camera_policy, delivery
@@ -119,13 +120,13 @@ def camera_check(request: HttpRequest, camera_id: int) -> HttpResponse:
     camera = scope.get_administered_camera(request.user, camera_id)
     settings = delivery(camera)
     result = check_camera(camera.connect_url, camera_policy(camera.pk), check_pool(), settings.width, settings.height)
-    record(request, Action.CAMERA_CHECKED, unit=camera.bed.unit_id, camera=camera.pk, ok=result.ok,
+    record(request, Action.CAMERA_CHECKED, unit=camera.at_bed.unit_id, camera=camera.pk, ok=result.ok,
            failure=result.failure, masked_areas=result.masked_areas)  # fmt: skip
     picture = base64.b64encode(result.picture).decode() if result.picture else ""
     response = render(
         request,
         "unit/camera_check.html",
-        {"unit": camera.bed.unit, "camera": camera, "result": result, "picture": picture, "settings": settings},
+        {"unit": camera.at_bed.unit, "camera": camera, "result": result, "picture": picture, "settings": settings},
     )
     response["Cache-Control"] = "no-store, private"
     return response
@@ -133,10 +134,10 @@ def camera_check(request: HttpRequest, camera_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def camera_retire(request: HttpRequest, camera_id: int) -> HttpResponse:
+def camera_retire(request: SignedInRequest, camera_id: int) -> HttpResponse:
     """Takes a camera out of service: it stops, its bed is free for another camera; its clips stay with the family."""
     camera = scope.get_administered_camera(request.user, camera_id)
-    unit, bed = camera.bed.unit, camera.bed.label
+    unit, bed = camera.at_bed.unit, camera.at_bed.label
     Camera.objects.filter(pk=camera.pk).update(
         bed=None, retired_at=timezone.now(), state=Camera.State.OFFLINE, seen_at=None, paused_until=None
     )

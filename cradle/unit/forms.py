@@ -111,17 +111,22 @@ class DailyClipForm(forms.Form):
     )
 
 
+class _BedElsewhere(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Bed) -> str:
+        return f"{obj.unit.name} · {obj.label}"
+
+
 class TransferForm(forms.Form):
     """A free bed in another unit."""
 
-    bed = forms.ModelChoiceField(label=_("Move to"), queryset=Bed.objects.none(), empty_label=None)
+    bed = _BedElsewhere(label=_("Move to"), queryset=Bed.objects.none(), empty_label=None)
 
     def __init__(self, admission: Admission, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         taken = Admission.objects.filter(discharged_at__isnull=True).values("bed_id")
         field = self.fields["bed"]
+        assert isinstance(field, forms.ModelChoiceField)
         field.queryset = Bed.objects.exclude(unit_id=admission.unit_id).exclude(pk__in=taken).select_related("unit")
-        field.label_from_instance = lambda bed: f"{bed.unit.name} · {bed.label}"
 
 
 class WithdrawEverythingForm(forms.Form):
@@ -139,7 +144,7 @@ class CameraForm(forms.Form):
     """A camera's address, bed and what the unit delivers from it. The user name and password are typed apart from
     the address and never shown again: an empty password keeps the stored one."""
 
-    bed = forms.ModelChoiceField(label=_("Bed"), queryset=None)
+    bed: forms.ModelChoiceField[Bed] = forms.ModelChoiceField(label=_("Bed"), queryset=None)
     source_url = forms.CharField(
         label=_("Camera address"),
         max_length=300,
@@ -164,7 +169,9 @@ class CameraForm(forms.Form):
         free = Bed.objects.filter(unit=unit, camera__isnull=True)
         if camera is not None and camera.bed_id:
             free = Bed.objects.filter(pk=camera.bed_id) | free
-        self.fields["bed"].queryset = free.order_by("label")
+        field = self.fields["bed"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = free.order_by("label")
         if camera is None:
             del self.fields["forget_credentials"]
 
@@ -179,7 +186,8 @@ class CameraForm(forms.Form):
         return bare
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         for side in ("width", "height"):
             if data.get(side) and data[side] % 2:
                 self.add_error(side, _("Enter an even number (the video format needs it)."))

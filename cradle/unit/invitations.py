@@ -64,7 +64,7 @@ def issue(admission: Admission, role: str, by: User) -> tuple[Invitation, str]:
         code_digest=digest(code),
         created_by=by,
         created_at=now,
-        expires_at=now + timedelta(hours=settings.CRADLE["INVITATION_HOURS"]),
+        expires_at=now + timedelta(hours=settings.CRADLE.invitation_hours),
     )
     return invitation, code
 

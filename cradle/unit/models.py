@@ -146,6 +146,13 @@ class Camera(models.Model):
         return bool(self.source_credentials)
 
     @property
+    def at_bed(self) -> Bed:
+        """The bed of a camera in service: every camera scope gives staff has one; a retired camera has none."""
+        if self.bed is None:
+            raise Camera.DoesNotExist(f"Camera {self.pk} is retired and has no bed.")
+        return self.bed
+
+    @property
     def is_paused(self) -> bool:
         return self.paused_until is not None and self.paused_until > timezone.now()
 

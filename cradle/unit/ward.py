@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -20,6 +20,7 @@ from cradle.unit.forms import PauseForm
 from cradle.unit.models import Admission, Bed, FamilyMembership
 from cradle.viewing import states
 from cradle.viewing.models import ServedVariant
+from cradle.web.request import SignedInRequest
 
 # Family members who fetched a segment this recently are watching now.
 WATCHING_SECONDS = 15
@@ -28,7 +29,7 @@ QUICK_PAUSE = ("care", 20)
 
 
 @login_required
-def board(request: HttpRequest, unit_id: int) -> HttpResponse:
+def board(request: SignedInRequest, unit_id: int) -> HttpResponse:
     unit = scope.get_nursed_unit(request.user, unit_id)
     active_family = FamilyMembership.objects.filter(revoked_at__isnull=True)
     admissions = Admission.objects.filter(discharged_at__isnull=True).prefetch_related(

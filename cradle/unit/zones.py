@@ -29,6 +29,7 @@ from cradle.audit.models import Event
 from cradle.media.errors import MediaError
 from cradle.media.redact import CameraPolicy
 from cradle.unit.models import Camera
+from cradle.web.request import SignedInRequest
 
 _NO_STORE = {"Cache-Control": "no-store, private"}
 MAX_ZONES = 20
@@ -57,7 +58,7 @@ def _path(camera: Camera) -> Path | None:
 
 
 @login_required
-def zones(request: HttpRequest, camera_id: int) -> HttpResponse:
+def zones(request: SignedInRequest, camera_id: int) -> HttpResponse:
     camera = scope.get_nursed_camera(request.user, camera_id)
     from cradle.viewing.camera_config import delivery
 
@@ -78,7 +79,7 @@ def zones(request: HttpRequest, camera_id: int) -> HttpResponse:
 
 @never_cache
 @login_required
-def zones_frame(request: HttpRequest, camera_id: int) -> HttpResponse:
+def zones_frame(request: SignedInRequest, camera_id: int) -> HttpResponse:
     """The frozen picture to draw on: one picture from the camera, redacted without the shown area and zones (detected
     text masked and outlined), as JPEG; 503 with one line when the camera gives none."""
     from cradle.media.camera_check import check_camera
@@ -89,7 +90,7 @@ def zones_frame(request: HttpRequest, camera_id: int) -> HttpResponse:
     settings = delivery(camera)
     policy = replace(_policy(camera), shown_area=None, zones=())
     result = check_camera(camera.connect_url, policy, check_pool(), settings.width, settings.height)
-    record(request, Action.CAMERA_ZONE_PICTURE, unit=camera.bed.unit_id, bed=camera.bed.label, camera=camera.pk,
+    record(request, Action.CAMERA_ZONE_PICTURE, unit=camera.at_bed.unit_id, bed=camera.at_bed.label, camera=camera.pk,
            ok=result.ok)  # fmt: skip
     if not result.ok or result.picture is None:
         return HttpResponse(result.failure, status=503, content_type="text/plain; charset=utf-8", headers=_NO_STORE)
@@ -153,16 +154,16 @@ def _last_change(camera: Camera) -> Event | None:
 def _save(request: HttpRequest, camera: Camera, drawn: dict, *, undo_of: int | None = None) -> JsonResponse:
     before = _drawn(_policy(camera))
     _write(camera, drawn)
-    detail = {"camera": camera.pk, "bed": camera.bed.label, "before": before, "after": drawn}
+    detail = {"camera": camera.pk, "bed": camera.at_bed.label, "before": before, "after": drawn}
     if undo_of is not None:
         detail["undo_of"] = undo_of
-    record(request, Action.CAMERA_ZONES_CHANGED, unit=camera.bed.unit_id, **detail)
+    record(request, Action.CAMERA_ZONES_CHANGED, unit=camera.at_bed.unit_id, **detail)
     return JsonResponse({"ok": True, "drawn": drawn, "undo": _last_change(camera) is not None}, headers=_NO_STORE)
 
 
 @login_required
 @require_POST
-def zones_save(request: HttpRequest, camera_id: int) -> HttpResponse:
+def zones_save(request: SignedInRequest, camera_id: int) -> HttpResponse:
     camera = scope.get_nursed_camera(request.user, camera_id)
     if _path(camera) is None:
         return JsonResponse({"ok": False, "error": _("Zones cannot be saved: CRADLE_CAMERA_CONFIG_DIR is not set.")},
@@ -177,7 +178,7 @@ def zones_save(request: HttpRequest, camera_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def zones_undo(request: HttpRequest, camera_id: int) -> HttpResponse:
+def zones_undo(request: SignedInRequest, camera_id: int) -> HttpResponse:
     """Puts back the shown area and zones as they were before the last change (audited as a change of its own)."""
     camera = scope.get_nursed_camera(request.user, camera_id)
     last = _last_change(camera)

@@ -33,12 +33,15 @@ class UpdateForm(forms.Form):
 
     def __init__(self, *args, clips=(), taken: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["clip"].choices = [("", _("No clip")), *clips]
+        clip, photo = self.fields["clip"], self.fields["photo"]
+        assert isinstance(clip, forms.ChoiceField) and isinstance(photo, forms.ChoiceField)
+        clip.choices = [("", _("No clip")), *clips]
         if taken:
-            self.fields["photo"].choices = [("taken", _("The photo shown above")), *self.PHOTO_CHOICES]
+            photo.choices = [("taken", _("The photo shown above")), *self.PHOTO_CHOICES]
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict:
+        super().clean()
+        data = self.cleaned_data
         if data.get("photo") == "upload" and not data.get("upload"):
             self.add_error("upload", _("Choose the photo to upload."))
         return data

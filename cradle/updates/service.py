@@ -19,13 +19,14 @@ from cradle.updates import sealed
 from cradle.updates.models import RelativeView, Update
 from cradle.viewing.models import Clip
 from cradle.viewing.storage import segment_store
+from cradle.web.request import SignedInRequest
 
 MAX_TEXT = 1000
 # A draft (a photo the nurse has not sent yet) is destroyed after this long.
 DRAFT_AGE = timedelta(hours=1)
 
 
-def draft(request: HttpRequest, admission: Admission, photo: bytes, photo_source: str) -> Update:
+def draft(request: SignedInRequest, admission: Admission, photo: bytes, photo_source: str) -> Update:
     """Seals a photo the nurse has just taken or uploaded as an update only they see until they send it."""
     if admission.shredded_at is not None:
         raise StoreError("The baby's media has been destroyed; no update can be kept for them.")
@@ -44,7 +45,7 @@ def discard(update: Update) -> None:
 
 
 def send(
-    request: HttpRequest,
+    request: SignedInRequest,
     admission: Admission,
     text: str,
     *,
@@ -99,7 +100,7 @@ class Item:
     clip: Clip | None = None
 
 
-def timeline(request: HttpRequest, admission: Admission, clips: Any, limit: int = 50) -> list[Item]:
+def timeline(request: SignedInRequest, admission: Admission, clips: Any, limit: int = 50) -> list[Item]:
     """Updates the user may read and the baby's clips, newest first; reading the updates is audited."""
     updates = list(scope.watchable_updates(request.user).filter(admission=admission).select_related("clip")[:limit])
     items = [Item(u.created_at, update=u, text=sealed.text(u)) for u in updates]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,12 +16,13 @@ from cradle.audit.log import record
 from cradle.media.store import StoreError
 from cradle.updates import phi, photos, sealed, service
 from cradle.updates.forms import UpdateForm
+from cradle.web.request import SignedInRequest
 
 _NO_STORE = {"Cache-Control": "no-store, private", "X-Content-Type-Options": "nosniff"}
 
 
 @login_required
-def compose(request: HttpRequest, admission_id: int) -> HttpResponse:
+def compose(request: SignedInRequest, admission_id: int) -> HttpResponse:
     """Write an update. A photo, once taken or uploaded (and redacted), is shown to the nurse before anything is sent;
     words that look identifying are shown back as a warning. Nothing reaches the family until the nurse sends."""
     admission = scope.get_nursed_admission(request.user, admission_id)
@@ -64,7 +65,7 @@ def compose(request: HttpRequest, admission_id: int) -> HttpResponse:
     return redirect("bed", bed_id=admission.bed_id)
 
 
-def _draft(request: HttpRequest, admission):
+def _draft(request: SignedInRequest, admission):
     """The nurse's own unsent update named by the form, or None (a draft of another nurse or baby is a 404)."""
     raw = request.POST.get("draft", "")
     if not raw.isdigit():
@@ -92,7 +93,7 @@ def _context(admission, form, findings, draft=None) -> dict:
 
 
 @login_required
-def draft_photo(request: HttpRequest, update_id: int) -> HttpResponse:
+def draft_photo(request: SignedInRequest, update_id: int) -> HttpResponse:
     """The photo of a draft, for its nurse to check before sending: marked for the nurse's session like any copy."""
     device = getattr(request, "device_session", None)
     update = scope.get_own_update_draft(request.user, update_id)
@@ -108,7 +109,7 @@ def draft_photo(request: HttpRequest, update_id: int) -> HttpResponse:
 
 
 @login_required
-def photo(request: HttpRequest, update_id: int) -> HttpResponse:
+def photo(request: SignedInRequest, update_id: int) -> HttpResponse:
     """The update's photo for this session: marked invisibly and with the viewer code, audited, never cached."""
     device = getattr(request, "device_session", None)
     update = scope.get_watchable_update(request.user, update_id)
@@ -133,7 +134,7 @@ def photo(request: HttpRequest, update_id: int) -> HttpResponse:
 
 
 @login_required
-def relatives(request: HttpRequest, admission_id: int) -> HttpResponse:
+def relatives(request: SignedInRequest, admission_id: int) -> HttpResponse:
     """Parents choose which relatives see the care team's updates."""
     admission = scope.get_parent_admission(request.user, admission_id)
     return render(
@@ -143,7 +144,7 @@ def relatives(request: HttpRequest, admission_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def relative_view(request: HttpRequest, membership_id: int) -> HttpResponse:
+def relative_view(request: SignedInRequest, membership_id: int) -> HttpResponse:
     membership = scope.get_family_member_for_parent(request.user, membership_id)
     service.set_relative_view(request, membership, request.POST.get("sees_updates") == "yes")
     messages.success(request, _("Saved."))

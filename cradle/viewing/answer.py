@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from cradle.audit.actions import Action
 from cradle.audit.log import Actor, event_fields, write_answer
 from cradle.viewing import delivery, edge
+from cradle.web.request import SignedInRequest
 
 # Every media answer: never cached by anyone, never sniffed.
 NO_STORE = {"Cache-Control": "no-store, private", "X-Content-Type-Options": "nosniff"}
@@ -35,7 +36,7 @@ class Viewer:
     actor: Actor
 
     @classmethod
-    def of(cls, request: HttpRequest) -> Viewer:
+    def of(cls, request: SignedInRequest) -> Viewer:
         """The request's signed-in device session (the views have checked there is one)."""
         device, user = request.device_session, request.user
         return cls(device.pk, user.pk, device.public_id, Actor(user.pk, user.display_name or user.username))

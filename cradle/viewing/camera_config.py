@@ -21,7 +21,7 @@ WHOLE_PICTURE = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
 
 def policy_path(camera_id: int) -> Path | None:
     """Where a camera's redaction settings live (CAMERA_CONFIG_DIR/<id>.json), or None without a folder."""
-    folder = settings.CRADLE["CAMERA_CONFIG_DIR"]
+    folder = settings.CRADLE.camera_config_dir
     return Path(folder) / f"{camera_id}.json" if folder else None
 
 

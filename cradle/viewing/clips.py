@@ -70,9 +70,11 @@ def record_daily(now=None) -> list[Clip]:
     """The daily clips that are due: one a day per camera that has a time set and a baby admitted."""
     now = timezone.localtime(now or timezone.now())
     made = []
-    cameras = Camera.objects.filter(daily_clip_at__isnull=False, daily_clip_at__lte=now.time()).select_related("bed")
-    for camera in cameras:
-        admission = camera.bed.current_admission
+    cameras = Camera.objects.filter(
+        daily_clip_at__isnull=False, daily_clip_at__lte=now.time(), bed__isnull=False
+    ).select_related("bed")
+    for camera in cameras:  # (a retired camera keeps its daily time but has no bed, and no baby)
+        admission = camera.at_bed.current_admission
         if admission is None:
             continue
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -15,6 +15,7 @@ import hmac
 import json
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -24,7 +25,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from cradle.accounts.models import DeviceSession
 from cradle.viewing import edge
 from cradle.viewing.models import LiveSegment, ServedVariant
 
@@ -35,17 +35,31 @@ def _derive(info: str) -> bytes:
     return HKDF(hashes.SHA256(), 32, salt=None, info=info.encode()).derive(settings.SECRET_KEY.encode())
 
 
-def session_key(device: DeviceSession) -> bytes:
+
+class Viewer(Protocol):
+    """What delivery needs of a device session (a DeviceSession, or the fast path's copy of one)."""
+
+    @property
+    def pk(self) -> int: ...
+
+    @property
+    def user_id(self) -> int: ...
+
+    @property
+    def public_id(self) -> str: ...
+
+
+def session_key(device: Viewer) -> bytes:
     """The key that picks this session's variants; derived, so that tracing can recompute it for any session."""
     return _derive(f"cradle.viewer.{device.public_id}")
 
 
-def session_bit(device: DeviceSession, camera_id: int, index: int) -> int:
+def session_bit(device: Viewer, camera_id: int, index: int) -> int:
     digest = hmac.new(session_key(device), f"camera:{camera_id}:{index}".encode(), hashlib.sha256).digest()
     return digest[0] & 1
 
 
-def variant_for(device: DeviceSession, camera_id: int, index: int) -> str:
+def variant_for(device: Viewer, camera_id: int, index: int) -> str:
     """The variant this session gets; an account that already received one variant of the segment keeps getting it."""
     # Most fetches find the account's choice already made: a plain read takes no write lock.
     known = ServedVariant.objects.filter(user_id=device.user_id, camera_id=camera_id, index=index)
@@ -65,7 +79,7 @@ def variant_for(device: DeviceSession, camera_id: int, index: int) -> str:
     return VARIANTS[served]
 
 
-def viewer_code(device: DeviceSession) -> str:
+def viewer_code(device: Viewer) -> str:
     """The code the player shows over the picture: a photo of the screen still names the session."""
     digest = hmac.new(session_key(device), b"viewer-code", hashlib.sha256).digest()
     code = base64.b32encode(digest[:5]).decode()[:6]
@@ -142,35 +156,35 @@ def open_key_ticket(token: str) -> KeyTicket | None:
     return KeyTicket(*fields)
 
 
-def key_url(device: DeviceSession, admission_id: int, epoch: edge.KeyEpoch, start: float | None = None) -> str:
+def key_url(device: Viewer, admission_id: int, epoch: edge.KeyEpoch, start: float | None = None) -> str:
     """The session's address of one edge key. A live key's address holds for its whole epoch (and as long after as
     the epoch's last segment addresses), so a player reloading its playlist fetches the key once."""
     if epoch.clip_id:
-        expires = int(time.time() if start is None else start) + settings.CRADLE["CLIP_URL_SECONDS"]
+        expires = int(time.time() if start is None else start) + settings.CRADLE.clip_url_seconds
     else:
         # Segments are indexed a little after they begin; a minute covers that.
-        expires = (epoch.epoch + 1) * edge.epoch_seconds() + settings.CRADLE["LIVE_URL_SECONDS"] + 60
+        expires = (epoch.epoch + 1) * edge.epoch_seconds() + settings.CRADLE.live_url_seconds + 60
     ticket = KeyTicket(device.pk, admission_id, epoch.camera_id, epoch.epoch, epoch.clip_id, expires)
     return reverse("segment_key", args=[seal_key_ticket(ticket)])
 
 
-def _key_line(device: DeviceSession, segment: LiveSegment, clip_id: int = 0, start: float | None = None) -> str:
+def _key_line(device: Viewer, segment: LiveSegment, clip_id: int = 0, start: float | None = None) -> str:
     epoch = edge.epoch_of(segment.camera_id, segment.started_at.timestamp(), clip_id)
     url = key_url(device, segment.admission_id, epoch, start)
     return f'#EXT-X-KEY:METHOD=AES-128,URI="{url}",IV=0x{edge.iv_for(epoch, segment.index).hex()}'
 
 
 def segment_url(
-    device: DeviceSession, segment: LiveSegment, lifetime_s: int, clip_id: int = 0, start: float | None = None
+    device: Viewer, segment: LiveSegment, lifetime_s: int, clip_id: int = 0, start: float | None = None
 ) -> str:
     """A sealed address for this session, valid `lifetime_s` from `start` (default: now)."""
     ticket = Ticket(device.pk, segment.pk, int(time.time() if start is None else start) + lifetime_s, clip_id)
     return reverse("segment", args=[seal_ticket(ticket)])
 
 
-def live_playlist(device: DeviceSession, segments: list[LiveSegment]) -> str:
+def live_playlist(device: Viewer, segments: list[LiveSegment]) -> str:
     """An HLS live playlist of the newest segments, each behind this session's own short-lived address."""
-    lifetime = settings.CRADLE["LIVE_URL_SECONDS"]
+    lifetime = settings.CRADLE.live_url_seconds
     # Segments are exactly 1 s, so the target duration is 1 and players reload the playlist every second.
     lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:1"]
     if segments:
@@ -188,9 +202,9 @@ def live_playlist(device: DeviceSession, segments: list[LiveSegment]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def clip_playlist(device: DeviceSession, clip_id: int, segments: list[LiveSegment]) -> str:
+def clip_playlist(device: Viewer, clip_id: int, segments: list[LiveSegment]) -> str:
     """A complete (VOD) playlist of one clip; its addresses last long enough to watch it, not to hoard it."""
-    lifetime = settings.CRADLE["CLIP_URL_SECONDS"]
+    lifetime = settings.CRADLE.clip_url_seconds
     lines = [
         "#EXTM3U",
         "#EXT-X-VERSION:3",

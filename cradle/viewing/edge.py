@@ -45,6 +45,13 @@ def enabled() -> bool:
     return settings.EDGE_DIR is not None
 
 
+def _root() -> Path:
+    """The edge folder; only asked for in edge mode."""
+    if settings.EDGE_DIR is None:
+        raise RuntimeError("Edge mode is off: CRADLE_EDGE_DIR is not set.")
+    return settings.EDGE_DIR
+
+
 @dataclass(frozen=True)
 class KeyEpoch:
     """What one edge key covers: an epoch of one camera's live picture, or one clip."""
@@ -63,7 +70,7 @@ class KeyEpoch:
 
 
 def epoch_seconds() -> int:
-    return int(settings.CRADLE["EDGE_KEY_EPOCH_SECONDS"])
+    return settings.CRADLE.edge_key_epoch_seconds
 
 
 def epoch_of(camera_id: int, started: float, clip_id: int = 0) -> KeyEpoch:
@@ -127,7 +134,7 @@ def publish(media_id: str, epoch: KeyEpoch, index: int, variant: str) -> str:
     Raises StoreError when the sealed segment cannot be read.
     """
     relative = relative_path(media_id, epoch, index, variant)
-    path = settings.EDGE_DIR / relative
+    path = _root() / relative
     try:
         age = time.time() - path.stat().st_mtime
         # A copy in use stays; sweeping goes by the time since it was last made or refreshed.
@@ -169,22 +176,22 @@ def _folders(folder: Path) -> None:
 def forget(media_id: str) -> None:
     """Removes every edge copy of one admission (discharge, shredding). Safe to call when there are none."""
     if enabled():
-        shutil.rmtree(settings.EDGE_DIR / _folder(media_id), ignore_errors=True)
+        shutil.rmtree(_root() / _folder(media_id), ignore_errors=True)
 
 
 def _ttl(kind: str) -> float:
     if kind == _LIVE:
-        return float(settings.CRADLE["LIVE_BUFFER_SECONDS"])
-    return float(settings.CRADLE["EDGE_CLIP_SECONDS"])
+        return float(settings.CRADLE.live_buffer_seconds)
+    return float(settings.CRADLE.edge_clip_seconds)
 
 
 def sweep(now: float | None = None) -> int:
     """Removes copies past their time (live: the live buffer; clips: EDGE_CLIP_SECONDS unused); gives how many."""
-    if not enabled() or not settings.EDGE_DIR.is_dir():
+    if not enabled() or not _root().is_dir():
         return 0
     now = time.time() if now is None else now
     removed = 0
-    for folder in settings.EDGE_DIR.iterdir():
+    for folder in _root().iterdir():
         for kind in (_LIVE, _CLIP):
             place = folder / kind
             if not place.is_dir():

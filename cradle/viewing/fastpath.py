@@ -35,7 +35,7 @@ from cradle.media.store import StoreError
 from cradle.outage import StateLog
 from cradle.viewing import answer, delivery, grants, views
 from cradle.viewing.grants import STATUS, GrantCache
-from cradle.web.request import client_ip
+from cradle.web.request import CradleRequest, client_ip
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class FastSegmentMiddleware:
         self.grants: GrantCache = grants.cache()
         self.outage = StateLog(log, "the fast path (taking the full path meanwhile)")
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: CradleRequest) -> HttpResponse:
         kind, kwargs = kind_of(request) if request.method == "GET" else ("", {})
         if kind and grants.enabled():
             try:
@@ -123,7 +123,7 @@ class FastSegmentMiddleware:
         row = self.grants.segment(ticket.segment_id, ticket.clip_id)
         if row is None:
             return None, "unseen_segment"
-        if not ticket.clip_id and row.created + settings.CRADLE["LIVE_BUFFER_SECONDS"] < time.time():
+        if not ticket.clip_id and row.created + settings.CRADLE.live_buffer_seconds < time.time():
             return None, "gone"  # past the live buffer, as the full path will say
         grant, why = self.grants.granted(session_key, row.admission_id, ticket.clip_id, ticket.device_id)
         if grant is None:

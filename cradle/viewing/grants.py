@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from cradle.viewing import answer
 from cradle.viewing.answer import Picture, Segment, Viewer
+from cradle.web.request import SignedInRequest
 
 # A grant lasts about this long (+-20 %, so that grants made together are not renewed together), never longer than
 # GRANT_MAX_SECONDS.
@@ -256,7 +257,7 @@ class GrantCache:
         held = self._newest.get((picture.admission_id, picture.bed_id))
         if held is not None and now - held[0] < NEWEST_SECONDS:
             return held[1]
-        count = settings.CRADLE["LIVE_PLAYLIST_SEGMENTS"]
+        count = settings.CRADLE.live_playlist_segments
         rows = LiveSegment.objects.filter(admission_id=picture.admission_id, camera__bed_id=picture.bed_id)
         fields = ("pk", "camera_id", "admission_id", "index", "started_at", "created_at", "duration")
         segments = list(reversed(rows.order_by("-index").only(*fields)[:count]))
@@ -290,7 +291,7 @@ def cache() -> GrantCache:
 
 
 def enabled() -> bool:
-    return bool(settings.CRADLE.get("FAST_PATH", True))
+    return settings.CRADLE.fast_path
 
 
 def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: Iterable[Any] = ()) -> None:
@@ -306,7 +307,8 @@ def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: I
     device = getattr(request, "device_session", None)
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     mark = getattr(request, "grant_mark", None)
-    if device is None or not session_key or mark is None or is_staff(request.user):
+    user = request.user
+    if device is None or not session_key or mark is None or not user.is_authenticated or is_staff(user):
         return
     grants = cache()
     grants.note_segments(clip_id, segments)
@@ -317,11 +319,11 @@ def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: I
     ends = [now + timedelta(seconds=lifetime), device.created_at + timedelta(seconds=device.lifetime_s)]
     if clip_id > 0 and admission.discharged_at is not None:
         ends.append(admission.clips_until)
-    if (second_step_until := second_step_standing(request.user, admission).grace_until) is not None:
+    if (second_step_until := second_step_standing(user, admission).grace_until) is not None:
         ends.append(second_step_until)  # watching without a second step: not past the unit's grace period
     grant = Grant(
         session_key=session_key,
-        viewer=Viewer.of(request),
+        viewer=Viewer.of(cast(SignedInRequest, request)),  # signed in: checked above
         picture=Picture.of(admission),
         clip_id=clip_id,
         ip=client_ip(request),

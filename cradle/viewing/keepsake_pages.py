@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
@@ -25,7 +25,8 @@ from cradle.audit.log import record
 from cradle.media.store import StoreError
 from cradle.unit.models import Admission
 from cradle.viewing import keepsake as making
-from cradle.viewing.models import Keepsake
+from cradle.viewing.models import Clip, Keepsake
+from cradle.web.request import SignedInRequest
 
 _NO_STORE = {"Cache-Control": "no-store, private", "X-Content-Type-Options": "nosniff"}
 
@@ -48,14 +49,14 @@ def notices(user: User, admission: Admission) -> list[Keepsake]:
 
 @login_required
 @require_POST
-def keepsake(request: HttpRequest, clip_id: int) -> HttpResponse:
+def keepsake(request: SignedInRequest, clip_id: int) -> HttpResponse:
     """Asks for a keepsake of a clip (parents): a place of the day's few is reserved and the file made in the
     background; the person goes on to its page at once."""
     item = scope.get_parent_clip(request.user, clip_id)
     if why := scope.media_refusal(request.user, item.admission):
         record(request, Action.CLIP_KEEPSAKE, admission=item.admission, outcome="denied", clip=item.pk, reason=why)
         return HttpResponse("Not found", status=404, content_type="text/plain", headers=_NO_STORE)
-    reservation = making.reserve(request.user, item, settings.CRADLE["KEEPSAKES_PER_DAY"], request.device_session)
+    reservation = making.reserve(request.user, item, settings.CRADLE.keepsakes_per_day, request.device_session)
     if reservation is None:
         record(
             request,
@@ -99,27 +100,36 @@ def _state(k: Keepsake) -> dict:
 
 
 @login_required
-def keepsake_page(request: HttpRequest, keepsake_id: int) -> HttpResponse:
+def keepsake_page(request: SignedInRequest, keepsake_id: int) -> HttpResponse:
     k = scope.get_own_keepsake(request.user, keepsake_id)
+    clip = _clip(k)
     return render(
         request,
         "viewing/keepsake.html",
-        {"keepsake": k, "clip": k.clip, "admission": k.clip.admission, "now": _state(k)},
+        {"keepsake": k, "clip": clip, "admission": clip.admission, "now": _state(k)},
     )
+
+
+def _clip(k: Keepsake) -> Clip:
+    """The keepsake's clip: scope gives only keepsakes of clips still there, so a missing one is a 404 like them."""
+    if k.clip is None:
+        raise Http404
+    return k.clip
 
 
 @never_cache
 @login_required
-def keepsake_status(request: HttpRequest, keepsake_id: int) -> HttpResponse:
+def keepsake_status(request: SignedInRequest, keepsake_id: int) -> HttpResponse:
     """The keepsake page's progress check (a few times while the file is made); not audited: it shows no media."""
     return JsonResponse(_state(scope.get_own_keepsake(request.user, keepsake_id)), headers=_NO_STORE)
 
 
 @login_required
-def keepsake_download(request: HttpRequest, keepsake_id: int) -> HttpResponse:
+def keepsake_download(request: SignedInRequest, keepsake_id: int) -> HttpResponse:
     """The finished file, for the parent who asked for it, while the baby is still theirs to see; audited."""
     k = scope.get_own_keepsake(request.user, keepsake_id)
-    admission = k.clip.admission
+    clip = _clip(k)
+    admission = clip.admission
     if why := scope.media_refusal(request.user, admission):
         record(request, Action.CLIP_KEEPSAKE_DOWNLOAD, admission=admission, outcome="denied", keepsake=k.pk, reason=why)
         return HttpResponse("Not found", status=404, content_type="text/plain", headers=_NO_STORE)
@@ -135,5 +145,5 @@ def keepsake_download(request: HttpRequest, keepsake_id: int) -> HttpResponse:
         return redirect("keepsake_page", keepsake_id=k.pk)
     record(request, Action.CLIP_KEEPSAKE_DOWNLOAD, admission=admission, keepsake=k.pk, clip=k.clip_id, bytes=len(data))
     response = HttpResponse(data, content_type="video/mp4", headers=_NO_STORE)
-    response["Content-Disposition"] = f'attachment; filename="cradle-{k.clip.created_at:%Y-%m-%d}.mp4"'
+    response["Content-Disposition"] = f'attachment; filename="cradle-{clip.created_at:%Y-%m-%d}.mp4"'
     return response

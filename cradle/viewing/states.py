@@ -55,14 +55,15 @@ def _until(moment: datetime) -> str:
     return formats.date_format(local, "DATE_FORMAT") + " " + formats.date_format(local, "H:i")
 
 
-def _paused(camera: Camera) -> PictureState:
-    why = {
+def _paused(camera: Camera, paused_until: datetime) -> PictureState:
+    reasons: dict[str, str] = {
         Camera.PauseReason.CARE: _("A nurse has paused the camera while your baby is cared for."),
         Camera.PauseReason.FAMILY: _("A nurse has paused the camera, as the family asked."),
         Camera.PauseReason.STAFF: _("A nurse has paused the camera for the staff's privacy."),
-    }.get(camera.pause_reason, _("A nurse has paused the camera."))
+    }
+    why = reasons.get(camera.pause_reason, _("A nurse has paused the camera."))
     until = _("The picture comes back by itself at %(until)s, or sooner if the nurse turns it on again.") % {
-        "until": _until(camera.paused_until)
+        "until": _until(paused_until)
     }
     return PictureState("paused", _("Paused by the nurse"), f"{why} {until}", plays=True)
 
@@ -93,17 +94,21 @@ def of_camera(admission_id: int, camera: Camera | None) -> PictureState:
             _("There is no camera at your baby's bed. The nurses can keep short clips for you once there is one."),
             final=True,
         )
-    if camera.is_paused:
-        return _paused(camera)
+    if camera.is_paused and camera.paused_until is not None:
+        return _paused(camera, camera.paused_until)
     newest = (
         LiveSegment.objects.filter(admission_id=admission_id, camera=camera)
         .order_by("-index")
         .values("created_at", "frames", "screened", "screen")
         .first()
     )
-    fresh = newest is not None and newest["created_at"] >= timezone.now() - timedelta(seconds=FRESH_SECONDS)
-    screened = fresh and newest["screened"] >= SCREENED_SHARE * max(1, newest["frames"])
-    if not fresh or (screened and newest["screen"] == "no_picture"):
+    fresh = screened = False
+    screen = ""
+    if newest is not None:
+        fresh = newest["created_at"] >= timezone.now() - timedelta(seconds=FRESH_SECONDS)
+        screened = fresh and newest["screened"] >= SCREENED_SHARE * max(1, newest["frames"])
+        screen = newest["screen"]
+    if not fresh or (screened and screen == "no_picture"):
         return PictureState(
             "unavailable",
             _("The camera is not sending a picture"),
@@ -113,7 +118,7 @@ def of_camera(admission_id: int, camera: Camera | None) -> PictureState:
             ),
             plays=True,
         )
-    if screened and newest["screen"] == "paused":
+    if screened and screen == "paused":
         # Resumed a moment ago: the newest second is still the paused screen.
         return PictureState(
             "paused",
@@ -179,10 +184,11 @@ def of_signed_out(reason: str, next_path: str) -> PictureState:
     if reason == DeviceSession.EndReason.ACCESS_ENDED:
         return ended()
     title, text = signed_out.words(reason)
-    code = {
+    codes: dict[str, str] = {
         DeviceSession.EndReason.DISCHARGED: "discharged",
         DeviceSession.EndReason.BY_USER: "signed_out_elsewhere",
-    }.get(reason, "signed_out")
+    }
+    code = codes.get(reason, "signed_out")
     return PictureState(
         code,
         title,

@@ -19,6 +19,7 @@ from cradle.viewing import delivery
 from cradle.viewing.models import LiveSegment
 from cradle.viewing.states import FRESH_SECONDS
 from cradle.viewing.storage import segment_store
+from cradle.web.request import SignedInRequest
 
 _NO_STORE = {"Cache-Control": "no-store, private", "X-Content-Type-Options": "nosniff"}
 
@@ -29,7 +30,7 @@ def _refuse(request: HttpRequest, reason: str, **detail) -> HttpResponse:
 
 
 @never_cache
-def live_still(request: HttpRequest, admission_id: int) -> HttpResponse:
+def live_still(request: SignedInRequest, admission_id: int) -> HttpResponse:
     """A small JPEG of the newest live second; nothing (204) when there is none fresh, and the board shows the state
     instead."""
     device = getattr(request, "device_session", None)

@@ -23,6 +23,7 @@ from cradle.viewing import answer, clips, delivery, grants, keepsake_pages, stat
 from cradle.viewing.answer import NO_STORE as _NO_STORE
 from cradle.viewing.answer import Picture, Segment, Viewer
 from cradle.viewing.models import LiveSegment
+from cradle.web.request import CradleRequest, SignedInRequest
 
 
 def _refuse(request: HttpRequest, action: str, reason: str, **detail) -> HttpResponse:
@@ -32,7 +33,7 @@ def _refuse(request: HttpRequest, action: str, reason: str, **detail) -> HttpRes
 
 
 @never_cache
-def live_status(request: HttpRequest, admission_id: int) -> HttpResponse:
+def live_status(request: CradleRequest, admission_id: int) -> HttpResponse:
     """What the baby's page shows now (cradle.viewing.states), asked by its player every few seconds.
 
     A signed-out browser is told why its session ended, whatever the id (nothing about the baby); anything outside
@@ -56,7 +57,7 @@ def live_status(request: HttpRequest, admission_id: int) -> HttpResponse:
 
 
 @never_cache
-def live_playlist(request: HttpRequest, admission_id: int) -> HttpResponse:
+def live_playlist(request: SignedInRequest, admission_id: int) -> HttpResponse:
     device = getattr(request, "device_session", None)
     if device is None:
         return _refuse(request, Action.LIVE_PLAYLIST, "not signed in", admission=admission_id)
@@ -66,7 +67,7 @@ def live_playlist(request: HttpRequest, admission_id: int) -> HttpResponse:
         return _refuse(request, Action.LIVE_PLAYLIST, "out of scope", admission=admission_id)
     if why := scope.media_refusal(request.user, admission):
         return _refuse(request, Action.LIVE_PLAYLIST, why, admission=admission.pk)
-    count = settings.CRADLE["LIVE_PLAYLIST_SEGMENTS"]
+    count = settings.CRADLE.live_playlist_segments
     newest = LiveSegment.objects.filter(admission=admission, camera__bed=admission.bed).order_by("-index")[:count]
     segments = list(reversed(newest))
     viewer, picture = Viewer.of(request), Picture.of(admission)
@@ -77,7 +78,7 @@ def live_playlist(request: HttpRequest, admission_id: int) -> HttpResponse:
     return answer.live_playlist(viewer, segments)
 
 
-def segment(request: HttpRequest, token: str) -> HttpResponse:
+def segment(request: SignedInRequest, token: str) -> HttpResponse:
     ticket = delivery.open_ticket(token)
     if ticket is None:
         return _refuse(request, Action.LIVE_SEGMENT, "bad signature")
@@ -107,7 +108,7 @@ def segment(request: HttpRequest, token: str) -> HttpResponse:
     return response
 
 
-def segment_key(request: HttpRequest, token: str) -> HttpResponse:
+def segment_key(request: SignedInRequest, token: str) -> HttpResponse:
     """The AES-128 key of one camera epoch or clip (edge mode): checked like a segment, and audited."""
     ticket = delivery.open_key_ticket(token)
     if ticket is None:
@@ -138,7 +139,7 @@ def segment_key(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @login_required
-def clip(request: HttpRequest, clip_id: int) -> HttpResponse:
+def clip(request: SignedInRequest, clip_id: int) -> HttpResponse:
     item = scope.get_watchable_clip(request.user, clip_id)
     device = getattr(request, "device_session", None)
     return render(
@@ -158,7 +159,7 @@ def clip(request: HttpRequest, clip_id: int) -> HttpResponse:
 
 
 @never_cache
-def clip_playlist(request: HttpRequest, clip_id: int) -> HttpResponse:
+def clip_playlist(request: SignedInRequest, clip_id: int) -> HttpResponse:
     device = getattr(request, "device_session", None)
     if device is None:
         return _refuse(request, Action.CLIP_PLAYLIST, "not signed in", clip=clip_id)
@@ -179,7 +180,7 @@ def clip_playlist(request: HttpRequest, clip_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def record_clip(request: HttpRequest, admission_id: int) -> HttpResponse:
+def record_clip(request: SignedInRequest, admission_id: int) -> HttpResponse:
     """A nurse keeps the last seconds of the live picture for the family."""
     admission = scope.get_nursed_admission(request.user, admission_id)
     try:

@@ -50,7 +50,7 @@ def _free_space() -> str:
     folders = [] if settings.STORAGE_URL else [Path(settings.MEDIA_DIR)]
     if connection.vendor == "sqlite":
         folders.append(Path(str(connection.settings_dict["NAME"])).parent)
-    needed = settings.CRADLE["MIN_FREE_MB"] * 1024 * 1024
+    needed = settings.CRADLE.min_free_mb * 1024 * 1024
     for folder in folders:
         while not folder.exists() and folder != folder.parent:
             folder = folder.parent
@@ -129,7 +129,7 @@ def readyz(request: HttpRequest) -> HttpResponse:
 
 def may_read_metrics(request: HttpRequest) -> bool:
     """The bearer of the metrics token, or a client on this machine that did not come through a proxy."""
-    token = settings.CRADLE.get("METRICS_TOKEN", "")
+    token = settings.CRADLE.metrics_token
     given = request.META.get("HTTP_AUTHORIZATION", "")
     if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         return True

@@ -29,11 +29,18 @@ SHELL_FILES = (
 )
 
 
+def _static_file(name: str) -> str:
+    found = finders.find(name)
+    if not isinstance(found, str):
+        raise FileNotFoundError(f"The static file {name} is missing.")
+    return found
+
+
 @lru_cache(maxsize=1)
 def _worker() -> bytes:
     digest = hashlib.sha256()
     for name in SHELL_FILES:
-        with open(finders.find(name), "rb") as f:
+        with open(_static_file(name), "rb") as f:
             digest.update(f.read())
     offline = reverse("offline")
     digest.update(offline.encode())
@@ -42,7 +49,7 @@ def _worker() -> bytes:
         "offline": offline,
         "files": [offline, *(static(name) for name in SHELL_FILES)],
     }
-    with open(finders.find("cradle/sw.js"), "rb") as f:
+    with open(_static_file("cradle/sw.js"), "rb") as f:
         body = f.read()
     return f"self.CRADLE_SHELL = {json.dumps(shell)};\n".encode() + body
 

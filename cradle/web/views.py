@@ -9,12 +9,13 @@ from django.shortcuts import redirect, render
 from cradle import scope
 from cradle.unit.models import StaffMembership
 from cradle.web.attention import for_units as attention_for
+from cradle.web.request import SignedInRequest
 
 Role = StaffMembership.Role
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: SignedInRequest) -> HttpResponse:
     user = request.user
     admissions = list(scope.watchable_admissions(user).filter(pk__in=scope.active_family(user).values("admission_id")))
     if len(admissions) == 1 and not scope.is_staff(user):

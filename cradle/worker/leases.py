@@ -46,7 +46,7 @@ def camera_of(name: str) -> int | None:
 
 
 def lease_seconds() -> float:
-    return float(settings.CRADLE["LEASE_SECONDS"])
+    return settings.CRADLE.lease_seconds
 
 
 def _locked(rows, skip_locked: bool = False):

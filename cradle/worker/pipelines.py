@@ -67,7 +67,7 @@ class Worker:
             if hasattr(a.bed, "camera")
         }
         workers = self.leases.announce()
-        share = fair_share(len(wanted), workers, settings.CRADLE["WORKER_CAMERAS"])
+        share = fair_share(len(wanted), workers, settings.CRADLE.worker_cameras)
         share = self._within_capacity(share, [camera.source_url for camera, _ in wanted.values()])
         names = [camera_lease(camera_id) for camera_id in wanted]
         held = self.leases.claim([*names, HOUSEKEEPING], limit=share)
@@ -109,7 +109,7 @@ class Worker:
     def _within_capacity(self, share: int, urls: list[str]) -> int:
         """`share` cut down to the cameras this worker can redact in real time (WORKER_CAPACITY), with a log line
         when that leaves cameras to other workers."""
-        capacity = settings.CRADLE["WORKER_CAPACITY"]
+        capacity = settings.CRADLE.worker_capacity
         if not capacity or not urls:
             return share
         cost = sum(camera_cost(url) for url in urls) / len(urls)
@@ -149,7 +149,7 @@ class Worker:
 
     def expire(self) -> int:
         """Drops every segment older than the live buffer, in storage and in the index; gives how many."""
-        cutoff = timezone.now() - timedelta(seconds=settings.CRADLE["LIVE_BUFFER_SECONDS"])
+        cutoff = timezone.now() - timedelta(seconds=settings.CRADLE.live_buffer_seconds)
         old = list(
             LiveSegment.objects.filter(created_at__lt=cutoff, in_clip=False).values_list(
                 "pk", "admission__media_id", "camera_id", "index"
@@ -221,7 +221,7 @@ class Worker:
             self._housekeeping.join(timeout=10)
         # Every camera this worker still runs or holds the lease of (one whose run was just being restarted is in
         # the second set only), so none is left shown live with nobody behind it.
-        mine = set(self.runs) | {camera_of(name) for name in self.held} - {None}
+        mine = set(self.runs) | {camera for name in self.held if (camera := camera_of(name)) is not None}
         Camera.objects.filter(pk__in=mine).update(state=Camera.State.OFFLINE, state_changed_at=timezone.now())
         # Handing the leases back lets another worker take the cameras at once rather than after they expire.
         self.leases.release(list(self.held))

@@ -8,6 +8,7 @@ a wall screen. This test starts the camera and the worker and checks what the fl
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from collections.abc import Iterator
@@ -52,7 +53,7 @@ def rtsp(tmp_path) -> Iterator[RtspCamera]:
 def test_rtsp_camera_set_up_checked_watched_and_zoned(
     browser_tools, transactional_db, live_server, worker, rtsp, settings, tmp_path
 ) -> None:
-    settings.CRADLE = {**settings.CRADLE, "CAMERA_CONFIG_DIR": str(tmp_path / "cameras")}
+    settings.CRADLE = dataclasses.replace(settings.CRADLE, camera_config_dir=str(tmp_path / "cameras"))
     unit = Unit.objects.create(name="Neonatal ICU", name_zh_hans="新生儿重症监护室", code="nicu")
     admin = make_user("admin_e2e", "Sam Admin", totp=True)
     StaffMembership.objects.create(user=admin, unit=unit, role=StaffMembership.Role.ADMINISTRATOR)

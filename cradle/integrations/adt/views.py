@@ -18,6 +18,7 @@ from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.integrations.adt.models import BedLocation, FeedMessage
 from cradle.unit.models import Bed, Unit
+from cradle.web.request import SignedInRequest
 
 # How many of the unit's refused messages the page lists.
 RECENT = 20
@@ -70,7 +71,7 @@ class BedLocationsForm(forms.Form):
             if not place[0] or not place[2]:
                 self.add_error(f"poc_{bed.pk}", _("Give at least the point of care and the bed."))
                 continue
-            key = tuple(p.casefold() for p in place)
+            key = (place[0].casefold(), place[1].casefold(), place[2].casefold())
             other = seen.get(key) or taken.get(key)
             if other is not None:
                 self.add_error(
@@ -82,7 +83,7 @@ class BedLocationsForm(forms.Form):
 
 
 @login_required
-def feed_beds(request: HttpRequest, unit_id: int) -> HttpResponse:
+def feed_beds(request: SignedInRequest, unit_id: int) -> HttpResponse:
     return _feed_beds(request, scope.get_administered_unit(request.user, unit_id))
 
 

@@ -51,7 +51,7 @@ def account_for(source: str, subject: str, login: str, name: str, request=None, 
                 )
             return user
         user = identity.user
-        changed = {}
+        changed: dict[str, object] = {}
         if user.display_name != name[:60]:
             changed["display_name"] = name[:60]
         if not user.is_active and user.suspended_at is None:

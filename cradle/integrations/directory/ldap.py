@@ -13,6 +13,8 @@ import ldap3
 from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 
+from cradle.config import DirectorySettings
+
 
 class DirectoryUnavailable(Exception):
     """The directory cannot be reached or refuses Cradle's service account; one sentence."""
@@ -29,7 +31,7 @@ class Person:
 
 
 class Ldap:
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: DirectorySettings) -> None:
         self.config = config
         url = config["LDAP_URL"]
         tls = None

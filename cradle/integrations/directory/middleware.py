@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cradle.accounts.models import User
 from cradle.integrations.directory import accounts, backend, oidc, roles
 from cradle.integrations.directory.ldap import DirectoryUnavailable
 from cradle.integrations.directory.models import DirectoryIdentity
@@ -25,10 +26,11 @@ class DirectoryStandingMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.user.is_authenticated:
-            identity = DirectoryIdentity.objects.filter(user_id=request.user.pk).first()
+        user = request.user
+        if user.is_authenticated:
+            identity = DirectoryIdentity.objects.filter(user_id=user.pk).first()
             if identity is not None and identity.source == backend.SOURCE:
-                if (refused := self._check(request, identity)) is not None:
+                if (refused := self._check(request, user, identity)) is not None:
                     return refused
             elif identity is not None and not self._provider_vouches(identity):
                 # The hospital's OpenID Connect provider was switched off or replaced: its accounts cannot be vouched
@@ -43,7 +45,7 @@ class DirectoryStandingMiddleware:
         cfg = oidc.config()
         return cfg is not None and identity.issuer == cfg.issuer
 
-    def _check(self, request: HttpRequest, identity: DirectoryIdentity) -> HttpResponse | None:
+    def _check(self, request: HttpRequest, user: User, identity: DirectoryIdentity) -> HttpResponse | None:
         ldap = backend.directory()
         if ldap is None:
             # The directory was switched off: its accounts cannot be vouched for any more.
@@ -61,11 +63,11 @@ class DirectoryStandingMiddleware:
         if person is not None and person.subject != identity.subject:
             person = None  # the login now names someone else
         why = backend.refusal(person)
-        if why is not None:
-            accounts.close(request.user, backend.SOURCE, why, request=request)
+        if why is not None or person is None:  # (a person not found is refused: "not_found")
+            accounts.close(user, backend.SOURCE, why or "not_found", request=request)
             logout(request)
             messages.error(request, _("Your hospital account no longer gives access to Cradle."))
             return redirect("account_login")
-        roles.sync(request.user, roles.roles_for(person.groups), via=f"directory:{backend.SOURCE}")
+        roles.sync(user, roles.roles_for(person.groups), via=f"directory:{backend.SOURCE}")
         DirectoryIdentity.objects.filter(pk=identity.pk).update(checked_at=now)
         return None

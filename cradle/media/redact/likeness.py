@@ -83,7 +83,7 @@ def _chains(blobs: np.ndarray) -> list[np.ndarray]:
 
 
 def x_y_w_h(blobs: np.ndarray) -> list[tuple[float, float, float, float]]:
-    return [tuple(map(float, row)) for row in blobs[:, :4]]
+    return [(float(x), float(y), float(w), float(h)) for x, y, w, h in blobs[:, :4]]
 
 
 def text_like(image: np.ndarray) -> list[np.ndarray]:

@@ -58,19 +58,20 @@ class MotionGrid:
     def changed(self, thumb: np.ndarray, layer: int = 0) -> np.ndarray:
         """Cells (rows x cols, bool) that differ from the current (layer 0) or previous (1) look; all of them
         where there is no such look yet."""
-        if self._reference[layer] is None:
+        looked, low, high = self._reference[layer], self._low[layer], self._high[layer]
+        if looked is None or low is None or high is None:  # (the three are set together)
             return np.ones(self.shape, bool)
         # In a dim or infrared picture a moving card changes the thumbnail by less: the threshold follows the
         # picture's contrast, down to MIN_THRESHOLD (still well above the thumbnail's noise).
         p5, p95 = np.percentile(thumb, (5, 95))
         threshold = int(min(self._threshold, max(MIN_THRESHOLD, CONTRAST_SHARE * (p95 - p5))))
-        outside = (thumb < self._low[layer] - threshold) | (thumb > self._high[layer] + threshold)
+        outside = (thumb < low - threshold) | (thumb > high + threshold)
         k = THUMB_PER_CELL
         counts = outside.reshape(self.rows, k, self.cols, k).sum(axis=(1, 3))
         # A card lifted off busy ground (or the ground appearing where a card was) can stay inside the old text's
         # range everywhere; the cell's mean still moves. Shake and noise average out of a cell's mean.
         means = thumb.reshape(self.rows, k, self.cols, k).mean(axis=(1, 3))
-        reference = self._reference[layer].reshape(self.rows, k, self.cols, k).mean(axis=(1, 3))
+        reference = looked.reshape(self.rows, k, self.cols, k).mean(axis=(1, 3))
         shift = means - reference
         shift -= np.median(shift)  # the room's light drifting changes every cell alike: that is not a change
         return (counts >= self._min_changed) | (np.abs(shift) > MEAN_SHARE * threshold)

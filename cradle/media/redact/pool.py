@@ -209,7 +209,7 @@ class DetectorPool:
                         detectors = self._build()
                     except Exception as exc:
                         build_error = exc
-                if build_error is not None:
+                if detectors is None:  # (its building failed)
                     raise DetectorFailed(f"the detector could not be loaded: {build_error}") from build_error
                 future.set_result(detectors.detect(image, faces, side, region, likeness))
             except BaseException as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -290,8 +290,8 @@ class Redactor:
 
     def _install_refresh(self, grid: MotionGrid) -> None:
         """A background look that is back vouches, from now on, for the cells whose own look is older than it."""
-        refresh = self._refresh
-        if refresh is None or not refresh.future.done():
+        refresh, thumb = self._refresh, self._refresh_thumb
+        if refresh is None or thumb is None or not refresh.future.done():  # (the two are set together)
             return
         self._refresh = None
         if refresh.future.exception() is not None:
@@ -300,7 +300,7 @@ class Redactor:
         if older.any():
             self._previous[older] = self._vouchers[older]
             self._vouchers[older] = refresh
-            grid.settle(self._refresh_thumb, older)
+            grid.settle(thumb, older)
 
     def _found_text(self, grid: MotionGrid) -> np.ndarray:
         """Cells in which the finished detections of the current and previous looks found something."""
@@ -500,7 +500,7 @@ class Redactor:
         frame: Frame,
         regions: list[masks.Region],
         moving: list[Box],
-        partial: list[tuple[masks.Region, np.ndarray]] = (),
+        partial: Sequence[tuple[masks.Region, np.ndarray]] = (),
     ) -> SafeFrame:
         self._pending.popleft()
         self.counts.frames += 1

@@ -106,7 +106,7 @@ def decide(
         needed = math.ceil(math.log2(1 / identify_below))
         if best.readable < needed:
             reason = f"too few readable segments ({best.readable}; at least {needed} are needed)"
-            args = {"readable": best.readable, "needed": needed}
+            args: dict[str, object] = {"readable": best.readable, "needed": needed}
             return Verdict("inconclusive", reason, None, ranking, "too_few", args)
         reason = f"no candidate matches well enough (best: {best.matches} of {best.readable})"
         args = {"matches": best.matches, "readable": best.readable}

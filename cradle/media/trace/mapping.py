@@ -131,12 +131,13 @@ def _best_line(excess: np.ndarray, t: np.ndarray, free: np.ndarray, pace: float)
         values = np.where(valid, excess[rows[:, None], np.clip(columns, 0, count - 1)], 0.0)
         return values.sum(axis=0), shifts
 
-    best = None
+    best: tuple[float, float, int] | None = None
     for rate in np.exp(np.arange(np.log(MIN_RATE), np.log(MAX_RATE), 0.003)):
         total, shifts = scores(float(rate))
         k = int(np.argmax(total))
         if best is None or total[k] > best[0]:
             best = (float(total[k]), float(rate), int(shifts[k]))
+    assert best is not None, "the range of rates is never empty"
     for rate in best[1] * np.exp(np.arange(-0.003, 0.0031, 0.0005)):
         total, shifts = scores(float(rate))
         k = int(np.argmax(total))
@@ -153,13 +154,14 @@ def _best_line(excess: np.ndarray, t: np.ndarray, free: np.ndarray, pace: float)
 
 def _longest_run(support: np.ndarray, gap: int) -> tuple[int, int] | None:
     """The longest stretch of frames where support lapses for no more than `gap` frames at a time."""
-    best, start, last = None, None, None
-    for i in np.flatnonzero(support):
-        if start is None or i - last > gap:
+    best: tuple[int, int] | None = None
+    start = last = -1
+    for i in map(int, np.flatnonzero(support)):
+        if start < 0 or i - last > gap:
             start = i
         last = i
         if best is None or last + 1 - start > best[1] - best[0]:
-            best = (int(start), int(last) + 1)
+            best = (start, last + 1)
     return best
 
 

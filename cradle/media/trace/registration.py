@@ -48,11 +48,11 @@ class Registration:
             # Edge pixels mix in the zero border; leave them out.
             covered = cv2.erode(covered, np.ones((5, 5), np.uint8)).astype(bool)
             if self.hidden is not None and self.hidden.shape == covered.shape:
-                covered &= ~self.hidden
+                covered = covered & ~self.hidden
             self._masks[key] = covered
         return self._masks[key]
 
-    def __call__(self, suspect: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray | None]:
+    def __call__(self, suspect: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
         image = cv2.warpPerspective(luma(suspect), self.homography, (width, height), flags=cv2.INTER_LINEAR)
         # A leaker's brightness or contrast change clips highlights and shadows, and a clipped pixel carries no mark;
         # left in, it would also skew the brightness fit of the whole frame.
@@ -79,7 +79,7 @@ def estimate_homography(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple
     repeated texture (a card's letters, a monitor's digits), so matches must pass Lowe's ratio test, and the full
     homography competes with an affine fit: whichever leaves the smaller difference between the pictures wins.
     """
-    orb = cv2.ORB_create(nfeatures=2000, fastThreshold=10)
+    orb = cv2.ORB_create(nfeatures=2000, fastThreshold=10)  # type: ignore[attr-defined]  # missing from cv2's stubs
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
     source_points, target_points = [], []
     for suspect, reference in pairs:
@@ -103,11 +103,11 @@ def estimate_homography(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple
             target_points.append((u / zoom, v / zoom))
     if len(source_points) < MIN_ORB_INLIERS:
         return None, 0
-    source, target = np.float32(source_points), np.float32(target_points)
+    source, target = np.array(source_points, np.float32), np.array(target_points, np.float32)
     reference_height, reference_width = grey(pairs[0][1]).shape[:2]
     suspect_height, suspect_width = grey(pairs[0][0]).shape[:2]
     plain = rescale_homography((suspect_width, suspect_height), (reference_width, reference_height))
-    corners = np.float32([[0, 0], [suspect_width, 0], [suspect_width, suspect_height], [0, suspect_height]])
+    corners = np.array([[0, 0], [suspect_width, 0], [suspect_width, suspect_height], [0, suspect_height]], np.float32)
     expected = cv2.perspectiveTransform(corners[None], plain)[0]
     fits = []
     cv2.setRNGSeed(RANSAC_SEED)

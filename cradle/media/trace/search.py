@@ -85,7 +85,7 @@ def _confirmed(
         if pieces and not plain(pieces):
             found += _timed(frames, fps, source_id, pieces, cached, hidden_share)
     # Sources by how well their pictures agree; within one source the copy aligned as it is comes first.
-    best = {}
+    best: dict[str, float] = {}
     for alignment in found:
         best[alignment.source_id] = max(best.get(alignment.source_id, -2.0), alignment.agreement)
     return sorted(found, key=lambda a: (-best[a.source_id], a.source_id, a.piece is not None, -a.agreement))

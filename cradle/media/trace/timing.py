@@ -157,8 +157,8 @@ def align(
     samples = np.linspace(0, len(frames) - 1, min(ALIGN_SAMPLES, len(frames))).round().astype(int)
     pairs = []
     for i in samples[:: max(1, len(samples) // 3)][:3]:
-        nearest = int(np.argmin(np.abs(times_array - (i / fps + matches[0].offset))))
-        pairs.append((frames[i], images[nearest]))
+        closest = int(np.argmin(np.abs(times_array - (i / fps + matches[0].offset))))
+        pairs.append((frames[i], images[closest]))
     homography, _ = estimate_homography(pairs)
     registered_by = "orb"
     if homography is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,15 +15,16 @@ from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.unit.forms import UnitSettingsForm
 from cradle.unit.models import Unit
+from cradle.web.request import SignedInRequest
 
 
 @login_required
-def unit_settings(request: HttpRequest, unit_id: int) -> HttpResponse:
+def unit_settings(request: SignedInRequest, unit_id: int) -> HttpResponse:
     return _unit_settings(request, scope.get_administered_unit(request.user, unit_id))
 
 
 @reauthentication_required
-def _unit_settings(request: HttpRequest, unit: Unit) -> HttpResponse:
+def _unit_settings(request: SignedInRequest, unit: Unit) -> HttpResponse:
     form = UnitSettingsForm(request.POST or None, instance=unit)
     if request.method == "POST" and form.is_valid():
         form.save()

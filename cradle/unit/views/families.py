@@ -21,10 +21,11 @@ from cradle.unit.forms import NicknameForm, WithdrawEverythingForm
 from cradle.unit.models import FamilyMembership
 from cradle.unit.views.slips import issue_invitation, slip_language
 from cradle.viewing import delivery, keepsake_pages, states
+from cradle.web.request import SignedInRequest
 
 
 @login_required
-def baby(request: HttpRequest, admission_id: int) -> HttpResponse:
+def baby(request: SignedInRequest, admission_id: int) -> HttpResponse:
     admission = scope.get_watchable_admission(request.user, admission_id)
     second_step = scope.second_step_standing(request.user, admission)
     if second_step.refused:
@@ -60,7 +61,7 @@ def baby(request: HttpRequest, admission_id: int) -> HttpResponse:
 
 
 @login_required
-def consent(request: HttpRequest, admission_id: int) -> HttpResponse:
+def consent(request: SignedInRequest, admission_id: int) -> HttpResponse:
     """The parents' consent: stop live viewing, or withdraw everything; each asks for a confirmation first, since
     neither can be undone."""
     admission = scope.get_consenting_parent_admission(request.user, admission_id)
@@ -87,7 +88,7 @@ def consent_withdrawn(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def family(request: HttpRequest, admission_id: int) -> HttpResponse:
+def family(request: SignedInRequest, admission_id: int) -> HttpResponse:
     """The parents' page: who is in the family, inviting and revoking relatives, the nickname."""
     admission = scope.get_parent_admission(request.user, admission_id)
     form = NicknameForm(request.POST or None, initial={"nickname": admission.nickname})
@@ -114,7 +115,7 @@ def family(request: HttpRequest, admission_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def family_invite(request: HttpRequest, admission_id: int) -> HttpResponse:
+def family_invite(request: SignedInRequest, admission_id: int) -> HttpResponse:
     admission = scope.get_parent_admission(request.user, admission_id)
     language = slip_language(request.POST.get("language"))
     return issue_invitation(request, admission, FamilyMembership.Role.RELATIVE, "family", admission.pk, language)
@@ -122,14 +123,14 @@ def family_invite(request: HttpRequest, admission_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def revoke_relative(request: HttpRequest, membership_id: int) -> HttpResponse:
+def revoke_relative(request: SignedInRequest, membership_id: int) -> HttpResponse:
     membership = scope.get_family_member_for_parent(request.user, membership_id)
     _revoke(request, membership)
     messages.success(request, _("%(name)s can no longer watch.") % {"name": membership.user.display_name})
     return redirect("family", admission_id=membership.admission_id)
 
 
-def _revoke(request: HttpRequest, membership: FamilyMembership) -> None:
+def _revoke(request: SignedInRequest, membership: FamilyMembership) -> None:
     FamilyMembership.objects.filter(pk=membership.pk).update(revoked_at=timezone.now())
     ended = sessions.end_all(membership.user, DeviceSession.EndReason.ACCESS_ENDED)
     record(

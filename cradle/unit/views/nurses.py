@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -27,10 +27,11 @@ from cradle.unit.forms import AdmitForm, BreakGlassForm, DailyClipForm, InviteFo
 from cradle.unit.models import BreakGlassGrant, Camera, Unit, inpatient_digest
 from cradle.unit.views.slips import issue_invitation
 from cradle.viewing import clips, delivery, states
+from cradle.web.request import SignedInRequest
 
 
 @login_required
-def units(request: HttpRequest) -> HttpResponse:
+def units(request: SignedInRequest) -> HttpResponse:
     """Every unit, for a nurse who needs emergency access to one that is not theirs."""
     if not scope.is_staff(request.user, scope.Role.NURSE):
         raise Http404
@@ -39,7 +40,7 @@ def units(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def bed(request: HttpRequest, bed_id: int) -> HttpResponse:
+def bed(request: SignedInRequest, bed_id: int) -> HttpResponse:
     bed = scope.get_nursed_bed(request.user, bed_id)
     admission = bed.current_admission
     camera = getattr(bed, "camera", None)
@@ -80,7 +81,7 @@ def bed(request: HttpRequest, bed_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def admit(request: HttpRequest, bed_id: int) -> HttpResponse:
+def admit(request: SignedInRequest, bed_id: int) -> HttpResponse:
     bed = scope.get_nursed_bed(request.user, bed_id)
     form = AdmitForm(request.POST)
     if not form.is_valid():
@@ -104,7 +105,7 @@ def admit(request: HttpRequest, bed_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def invite(request: HttpRequest, admission_id: int) -> HttpResponse:
+def invite(request: SignedInRequest, admission_id: int) -> HttpResponse:
     admission = scope.get_nursed_admission(request.user, admission_id)
     form = InviteForm(request.POST)
     if not form.is_valid():
@@ -115,7 +116,7 @@ def invite(request: HttpRequest, admission_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def end_member_sessions(request: HttpRequest, membership_id: int) -> HttpResponse:
+def end_member_sessions(request: SignedInRequest, membership_id: int) -> HttpResponse:
     membership = scope.get_family_member_for_nurse(request.user, membership_id)
     ended = sessions.end_all(membership.user, DeviceSession.EndReason.BY_STAFF)
     record(
@@ -131,7 +132,7 @@ def end_member_sessions(request: HttpRequest, membership_id: int) -> HttpRespons
 
 @login_required
 @require_POST
-def pause_camera(request: HttpRequest, camera_id: int) -> HttpResponse:
+def pause_camera(request: SignedInRequest, camera_id: int) -> HttpResponse:
     """Nurse privacy mode: one tap, a reason, and the camera resumes by itself after 10, 20 or 30 minutes."""
     camera = scope.get_nursed_camera(request.user, camera_id)
     form = PauseForm(request.POST)
@@ -144,31 +145,32 @@ def pause_camera(request: HttpRequest, camera_id: int) -> HttpResponse:
         record(
             request,
             Action.CAMERA_PAUSED,
-            unit=camera.bed.unit_id,
-            bed=camera.bed.label,
+            unit=camera.at_bed.unit_id,
+            bed=camera.at_bed.label,
             reason=form.cleaned_data["reason"],
             minutes=minutes,
         )
         messages.success(
             request,
-            _("Camera at bed %(bed)s paused for %(minutes)d minutes.") % {"bed": camera.bed.label, "minutes": minutes},
+            _("Camera at bed %(bed)s paused for %(minutes)d minutes.")
+            % {"bed": camera.at_bed.label, "minutes": minutes},
         )
     return _back_to(request, camera)
 
 
 @login_required
 @require_POST
-def resume_camera(request: HttpRequest, camera_id: int) -> HttpResponse:
+def resume_camera(request: SignedInRequest, camera_id: int) -> HttpResponse:
     camera = scope.get_nursed_camera(request.user, camera_id)
     Camera.objects.filter(pk=camera.pk).update(paused_until=None, pause_reason="")
-    record(request, Action.CAMERA_RESUMED, unit=camera.bed.unit_id, bed=camera.bed.label)
-    messages.success(request, _("Camera at bed %(bed)s is on again.") % {"bed": camera.bed.label})
+    record(request, Action.CAMERA_RESUMED, unit=camera.at_bed.unit_id, bed=camera.at_bed.label)
+    messages.success(request, _("Camera at bed %(bed)s is on again.") % {"bed": camera.at_bed.label})
     return _back_to(request, camera)
 
 
 @login_required
 @require_POST
-def daily_clip(request: HttpRequest, camera_id: int) -> HttpResponse:
+def daily_clip(request: SignedInRequest, camera_id: int) -> HttpResponse:
     """Sets (or clears, with an empty time) the time of day at which a clip is kept for the family."""
     camera = scope.get_nursed_camera(request.user, camera_id)
     form = DailyClipForm(request.POST)
@@ -177,8 +179,8 @@ def daily_clip(request: HttpRequest, camera_id: int) -> HttpResponse:
         record(
             request,
             Action.CAMERA_DAILY_CLIP_SET,
-            unit=camera.bed.unit_id,
-            bed=camera.bed.label,
+            unit=camera.at_bed.unit_id,
+            bed=camera.at_bed.label,
             at=str(form.cleaned_data["at"] or ""),
         )
         messages.success(request, _("Daily clip saved."))
@@ -187,14 +189,14 @@ def daily_clip(request: HttpRequest, camera_id: int) -> HttpResponse:
     return redirect("bed", bed_id=camera.bed_id)
 
 
-def _back_to(request: HttpRequest, camera: Camera) -> HttpResponse:
+def _back_to(request: SignedInRequest, camera: Camera) -> HttpResponse:
     if request.POST.get("from") == "bed":
         return redirect("bed", bed_id=camera.bed_id)
-    return redirect("board", unit_id=camera.bed.unit_id)
+    return redirect("board", unit_id=camera.at_bed.unit_id)
 
 
 @login_required
-def discharge(request: HttpRequest, admission_id: int) -> HttpResponse:
+def discharge(request: SignedInRequest, admission_id: int) -> HttpResponse:
     """Ends the admission: sessions end at once, the camera stops, the bed is free; clips stay for the grace period."""
     admission = scope.get_nursed_admission(request.user, admission_id)
     if request.method != "POST":
@@ -214,7 +216,7 @@ def discharge(request: HttpRequest, admission_id: int) -> HttpResponse:
 
 
 @login_required
-def transfer(request: HttpRequest, admission_id: int) -> HttpResponse:
+def transfer(request: SignedInRequest, admission_id: int) -> HttpResponse:
     """Moves the baby to a free bed of another unit; the family keeps watching without signing in again."""
     admission = scope.get_nursed_admission(request.user, admission_id)
     form = TransferForm(admission, request.POST or None)
@@ -236,7 +238,7 @@ def transfer(request: HttpRequest, admission_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def reveal_contact(request: HttpRequest, membership_id: int) -> HttpResponse:
+def reveal_contact(request: SignedInRequest, membership_id: int) -> HttpResponse:
     """Shows one family member's e-mail address and phone number to a nurse of their baby's unit; audited."""
     membership = scope.get_family_contact_for_nurse(request.user, membership_id)
     record(request, Action.FAMILY_CONTACT_REVEALED, admission=membership.admission, member=membership.user_id)
@@ -250,7 +252,7 @@ def reveal_contact(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 
 @login_required
-def break_glass(request: HttpRequest, unit_id: int) -> HttpResponse:
+def break_glass(request: SignedInRequest, unit_id: int) -> HttpResponse:
     """Emergency access to another unit: a typed reason, one hour at most, and the privacy officers are told."""
     if not scope.is_staff(request.user, scope.Role.NURSE):
         raise Http404
@@ -262,10 +264,10 @@ def break_glass(request: HttpRequest, unit_id: int) -> HttpResponse:
 
 
 @reauthentication_required
-def _break_glass(request: HttpRequest, unit: Unit) -> HttpResponse:
+def _break_glass(request: SignedInRequest, unit: Unit) -> HttpResponse:
     form = BreakGlassForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        minutes = min(60, settings.CRADLE["BREAK_GLASS_MAX_MINUTES"])
+        minutes = min(60, settings.CRADLE.break_glass_max_minutes)
         grant = BreakGlassGrant.objects.create(
             user=request.user,
             unit=unit,

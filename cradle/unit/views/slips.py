@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone, translation
@@ -18,12 +18,13 @@ from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.unit import invitations
 from cradle.unit.models import Admission, Invitation
+from cradle.web.request import SignedInRequest
 
 _SLIPS = "cradle_slips"
 
 
 def issue_invitation(
-    request: HttpRequest, admission: Admission, role: str, back: str, back_id: int, language: str = ""
+    request: SignedInRequest, admission: Admission, role: str, back: str, back_id: int, language: str = ""
 ) -> HttpResponse:
     """Issues an invitation to the admission in this role and opens its slip; `back` is the page to return to if it
     cannot be issued. The code is kept only in this session, so that the slip can be shown again."""
@@ -48,7 +49,7 @@ def slip_language(code: str | None) -> str:
 
 
 @login_required
-def invitation_slip(request: HttpRequest, invitation_id: int) -> HttpResponse:
+def invitation_slip(request: SignedInRequest, invitation_id: int) -> HttpResponse:
     """The slip to print, share or copy, in the family's language (`?lang=`); the code is shown only to the session
     that issued it, and never in a form that wraps inside a group."""
     invitation = scope.get_invitation(request.user, invitation_id)
@@ -94,7 +95,7 @@ def invitation_slip(request: HttpRequest, invitation_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def revoke_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
+def revoke_invitation(request: SignedInRequest, invitation_id: int) -> HttpResponse:
     invitation = scope.get_invitation(request.user, invitation_id)
     Invitation.objects.filter(pk=invitation.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     record(request, Action.INVITATION_REVOKED, admission=invitation.admission, invitation=invitation.pk)

@@ -25,6 +25,8 @@ from django.utils.functional import cached_property
 class _MarkingErrors(DatabaseErrorWrapper):
     """Marks the connection failed on any driver error but a constraint or data error (which say nothing of it)."""
 
+    wrapper: DatabaseWrapper  # set by DatabaseErrorWrapper.__init__, which the stubs leave untyped
+
     def __exit__(self, exc_type, exc_value, traceback) -> None:
         driver = self.wrapper.Database
         if (

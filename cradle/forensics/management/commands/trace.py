@@ -58,7 +58,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"{r.path}: {r.note}")
             else:
                 read = sum(1 for x in r.readings if x.variant is not None)
-                offset = round(r.offset, 2) + 0.0  # never "-0.00"
+                offset = round(r.offset or 0.0, 2) + 0.0  # never "-0.00"; a camera found comes with its offset
                 self.stdout.write(
                     f"{r.path}: camera {r.camera_id}, offset {offset:.2f} s, "
                     f"{read} of {len(r.readings)} segments readable"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
@@ -17,14 +18,12 @@ class Command(BaseCommand):
     help = "Serve the Cradle web application."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--bind", default=os.environ.get("CRADLE_BIND", "127.0.0.1:8000"))
+        parser.add_argument("--bind", default=settings.CRADLE.bind)
         # One thread per worker process, one more process than CPUs: threads of one process take turns at the
         # interpreter lock, and with several a fetch waited behind whichever was computing (bench/load.py measured
         # p99 0.4-3 s with 2-8 threads a worker, 13-33 ms with one).
-        parser.add_argument(
-            "--workers", type=int, default=int(os.environ.get("CRADLE_WORKERS", str((os.cpu_count() or 1) + 1)))
-        )
-        parser.add_argument("--threads", type=int, default=int(os.environ.get("CRADLE_THREADS", "1")))
+        parser.add_argument("--workers", type=int, default=settings.CRADLE.workers)
+        parser.add_argument("--threads", type=int, default=settings.CRADLE.threads)
 
     def handle(self, *args, **options) -> None:
         try:
@@ -51,7 +50,7 @@ class Command(BaseCommand):
             "--access-logfile",
             "-",
             "--forwarded-allow-ips",
-            os.environ.get("CRADLE_PROXY", ""),
+            settings.CRADLE.proxy,
             "--config",
             "python:cradle.web.gunicorn_hooks",
         ]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from cradle import metrics, tasks
@@ -20,7 +20,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument(
             "--metrics-bind",
-            default=os.environ.get("CRADLE_WORKER_METRICS_BIND", ""),
+            default=settings.CRADLE.worker_metrics_bind,
             help="also serve this worker's metrics over HTTP here, e.g. 127.0.0.1:9464 (a worker on its own machine)",
         )
 
