@@ -20,6 +20,12 @@ from cradle.web.converters import IdConverter
 register_converter(IdConverter, "id")
 
 urlpatterns = [
+    # First: a player asks for these every second, and every request is resolved once more by the fast path's
+    # middleware (cradle/viewing/fastpath.py) before Django does; no other route matches their addresses.
+    path("v/<str:token>.ts", viewing.segment, name="segment"),
+    path("v/<str:token>.key", viewing.segment_key, name="segment_key"),
+    path("babies/<id:admission_id>/live.m3u8", viewing.live_playlist, name="live_playlist"),
+    path("babies/<id:admission_id>/status.json", viewing.live_status, name="live_status"),
     path("", web.home, name="home"),
     path("healthz", web.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
@@ -41,11 +47,7 @@ urlpatterns = [
     path("me/devices/", accounts.devices, name="devices"),
     path("me/devices/<str:public_id>/end/", accounts.end_device, name="end_device"),
     path("babies/<id:admission_id>/", families.baby, name="baby"),
-    path("babies/<id:admission_id>/live.m3u8", viewing.live_playlist, name="live_playlist"),
-    path("babies/<id:admission_id>/status.json", viewing.live_status, name="live_status"),
     path("babies/<id:admission_id>/still.jpg", stills.live_still, name="live_still"),
-    path("v/<str:token>.ts", viewing.segment, name="segment"),
-    path("v/<str:token>.key", viewing.segment_key, name="segment_key"),
     path("clips/<id:clip_id>/", viewing.clip, name="clip"),
     path("clips/<id:clip_id>/index.m3u8", viewing.clip_playlist, name="clip_playlist"),
     path("clips/<id:clip_id>/keepsake/", keepsakes.keepsake, name="keepsake"),
