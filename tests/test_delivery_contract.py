@@ -147,9 +147,9 @@ def _signed_out(world, w: Watching) -> Client:
 
 
 def _discharged(world, w: Watching) -> Client:
-    from cradle.retention import service
+    from cradle import lifecycle
 
-    service.discharge(world.families["a"].admission)
+    lifecycle.discharge(world.families["a"].admission)
     return w.client
 
 
