@@ -221,10 +221,12 @@ def build_report(
                 "segments": [
                     {
                         "index": x.index,
+                        "unit": x.unit,
+                        "units": x.units,
                         "z": round(x.z, 2),
                         "bit": x.bit,
                         "candidates": {
-                            a: (v.name if (v := codewords.get(a, {}).get((x.source_id, x.index))) else None)
+                            a: (v.name if (v := trace.received(codewords.get(a, {}), x)) is not None else None)
                             for a in top
                         },
                     }

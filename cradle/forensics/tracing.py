@@ -19,6 +19,7 @@ from cradle.media.fingerprint import FingerprintIndex
 from cradle.media.hls import decode
 from cradle.media.mark import Variant
 from cradle.media.store import StoreError
+from cradle.viewing import variants
 from cradle.viewing.models import LiveSegment, ServedVariant
 from cradle.viewing.storage import mark_key, segment_store
 
@@ -126,15 +127,21 @@ def _references(source_id: str, index: int) -> list[np.ndarray]:
         raise LookupError(index) from e
 
 
-def _codewords(readings: list[trace.SegmentReading]) -> dict[str, dict[tuple[str, int], Variant]]:
-    """Every account that was served any of the segments read, with the variants it received."""
+def _codewords(readings: list[trace.SegmentReading]) -> dict[str, dict[tuple[str, int], tuple[Variant, ...]]]:
+    """Every account that was served any of the segments read, with the variant of each mark unit it received."""
     keys = {(int(r.source_id), r.index) for r in readings}
     served = ServedVariant.objects.filter(camera_id__in={c for c, _ in keys}, index__in={i for _, i in keys})
-    codewords: dict[str, dict[tuple[str, int], Variant]] = {}
-    for camera, index, variant, username in served.values_list("camera_id", "index", "variant", "user__username"):
+    codewords: dict[str, dict[tuple[str, int], tuple[Variant, ...]]] = {}
+    for camera, index, code, username in served.values_list("camera_id", "index", "variant", "user__username"):
         if (camera, index) in keys:
-            codewords.setdefault(username, {})[(str(camera), index)] = Variant(variant)
+            choice = tuple(Variant[letter] for letter in variants.letters(code))
+            codewords.setdefault(username, {})[(str(camera), index)] = choice
     return codewords
+
+
+def _units(source_id: str, index: int) -> int:
+    """Mark units of a stored segment (1 for segments made before units)."""
+    return variants.units_of(int(source_id), index)
 
 
 def trace_one(
@@ -143,7 +150,7 @@ def trace_one(
     frames, fps = loaded or load_suspect(path)
     result = SuspectResult(str(path))
     # The best-agreeing source is read first; if it reads no bit at all, the next agreeing one (a look-alike bed).
-    alignment, readings = trace.trace(frames, fps, index or _index(), _references, mark_key())
+    alignment, readings = trace.trace(frames, fps, index or _index(), _references, mark_key(), units=_units)
     if alignment is None:
         result.note = "no matching source: Cradle never served this picture, or too little of it is left"
         return result

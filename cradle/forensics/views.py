@@ -112,6 +112,8 @@ def _report_page(request: HttpRequest, job: TraceJob, report: dict) -> str:
             {
                 **x,
                 "bit": _bit(x),
+                # "12" for a segment marked whole, "12.1" for its second half-second unit.
+                "label": f"{x['index']}.{x['unit']}" if x.get("units", 1) > 1 else str(x["index"]),
                 "bar": round(100 * min(abs(x["z"]), zmax) / zmax),
                 "cells": [x["candidates"].get(a) for a in _top(s)],
             }

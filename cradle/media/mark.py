@@ -1,9 +1,11 @@
-"""The forensic mark: a keyed, invisible luma pattern that tells which of two variants of a segment a viewer got.
+"""The forensic mark: a keyed, invisible luma pattern that tells which of two variants of a mark unit a viewer got.
 
-Each 1 s segment exists twice: luma + alpha*P (variant A) and luma - alpha*P (variant B), where P is a smooth pattern
-derived from a secret key, the camera or clip, and the segment index. A viewer receives one variant per segment, chosen
-by their session, so a leaked copy spells out a sequence of bits. Detection is informed: the unmarked reference is
-subtracted and what is left is correlated with P
+Each 1 s segment is cut into MARK_UNITS units of half a second, and each unit exists twice: luma + alpha*P (variant A)
+and luma - alpha*P (variant B), where P is a smooth pattern derived from a secret key, the camera or clip, the segment
+index and the unit. Every unit is its own closed GOP, so a viewer's segment is the concatenation of the unit variants
+their session picks: a leaked copy spells out two bits per second for the encoding work of two variants. Segments made
+before units (one unit of 1 s, patterns labelled without a unit) still read and trace as they always did. Detection
+is informed: the unmarked reference is subtracted and what is left is correlated with P
 (Cox et al. 1997, "Secure spread spectrum watermarking for multimedia").
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -26,14 +29,18 @@ from cradle.media.frames import SafeFrame
 # The keyed grid before upscaling: coarse enough to survive downscaling to 240p and heavy compression, fine enough to
 # carry 1,200 independent chips so that one segment's correlation stands well clear of chance.
 GRID_COLUMNS, GRID_ROWS = 40, 30
-# In 8-bit luma levels; 0.5 / 0.75 / 1.0 give about 53 / 50 / 48 dB (bench/marks.py), invisible up to about 2.
-ALPHA = 0.75
+# In 8-bit luma levels; 0.5 / 0.75 / 1.0 give about 53 / 50 / 48 dB (bench/marks.py), invisible up to about 2. A half
+# second unit at 1.0 reads about as clearly as a whole second did at 0.75 (360p at 300 kbit/s: z 5-8 against 5-7).
+ALPHA = 1.0
 # Share of a segment over which the mark fades in and out, so that the switch between +P and −P of the next segment's
 # pattern never shows as a step.
 RAMP_SHARE = 0.2
 # Below this |z| a segment is an erasure, not a bit: chance alone reaches 4 in about 1 of 16,000 segments.
 ERASURE_Z = 4.0
 MIN_KEY_BYTES = 16
+# Mark units per 1 s segment: two bits per second of video, so that a 7 s clip carries the 14 bits that "identified"
+# needs (2^-14 < 1e-4). Each unit is a GOP of its own; bench/marks.py prints what the extra keyframe costs.
+MARK_UNITS = 2
 
 
 class Variant(IntEnum):
@@ -47,14 +54,16 @@ class Variant(IntEnum):
         return 1 if self is Variant.A else -1
 
 
-def grid(key: bytes, source_id: str, segment: int) -> np.ndarray:
-    """The keyed ±1 grid (rows x columns, float32) behind the pattern of one segment of one camera or clip."""
+def grid(key: bytes, source_id: str, segment: int, unit: int | None = None) -> np.ndarray:
+    """The keyed ±1 grid (rows x columns, float32) behind the pattern of one segment of one camera or clip, or of one
+    of its mark units (unit None: a segment marked whole, as before units)."""
     if len(key) < MIN_KEY_BYTES:
         raise ValueError(f"the mark key must be at least {MIN_KEY_BYTES} random bytes")
-    if not source_id or segment < 0:
-        raise ValueError("a mark needs a camera or clip id and a segment index of 0 or more")
-    # The segment is the last field and has no '|', so no two (source, segment) pairs share a label.
-    seed = hmac.new(key, f"cradle.mark.v1|{source_id}|{segment}".encode(), hashlib.sha256).digest()
+    if not source_id or segment < 0 or (unit is not None and unit < 0):
+        raise ValueError("a mark needs a camera or clip id and a segment index (and unit) of 0 or more")
+    # The segment and unit are the last fields and have no '|', so no two (source, segment, unit) share a label.
+    label = f"cradle.mark.v1|{source_id}|{segment}" if unit is None else f"cradle.mark.v2|{source_id}|{segment}|{unit}"
+    seed = hmac.new(key, label.encode(), hashlib.sha256).digest()
     chips = GRID_COLUMNS * GRID_ROWS
     blocks = math.ceil(chips / 256)
     stream = b"".join(hmac.new(seed, i.to_bytes(4, "big"), hashlib.sha256).digest() for i in range(blocks))
@@ -67,9 +76,17 @@ def upscale(chips: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(chips, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
-def pattern(key: bytes, source_id: str, segment: int, width: int, height: int) -> np.ndarray:
-    """P for one segment at one frame size (float32, height x width, roughly unit amplitude, zero mean)."""
-    return upscale(grid(key, source_id, segment), width, height)
+def pattern(key: bytes, source_id: str, segment: int, width: int, height: int, unit: int | None = None) -> np.ndarray:
+    """P for one segment (or unit) at one frame size (float32, height x width, roughly unit amplitude, zero mean)."""
+    return upscale(grid(key, source_id, segment, unit), width, height)
+
+
+def unit_bounds(frames: int, units: int) -> list[tuple[int, int]]:
+    """The frames [start, end) of each mark unit of a segment of `frames` frames cut into `units` (at most one unit
+    per frame; a single unit is the whole segment)."""
+    units = max(1, min(units, frames))
+    cuts = [round(u * frames / units) for u in range(units + 1)]
+    return list(itertools.pairwise(cuts))
 
 
 def fade(frames: int) -> np.ndarray:
@@ -91,9 +108,17 @@ class SegmentMark:
     """
 
     def __init__(
-        self, key: bytes, source_id: str, segment: int, frames: int, width: int, height: int, alpha: float = ALPHA
+        self,
+        key: bytes,
+        source_id: str,
+        segment: int,
+        frames: int,
+        width: int,
+        height: int,
+        alpha: float = ALPHA,
+        unit: int | None = None,
     ) -> None:
-        self.pattern = pattern(key, source_id, segment, width, height)
+        self.pattern = pattern(key, source_id, segment, width, height, unit)
         self.weights = fade(frames)
         self.alpha = alpha
         self._offsets: dict[tuple[int, float, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -235,7 +260,7 @@ def project(total: np.ndarray) -> np.ndarray:
     return projected - projected.mean()
 
 
-def z_score(projected: np.ndarray, key: bytes, source_id: str, segment: int) -> float:
+def z_score(projected: np.ndarray, key: bytes, source_id: str, segment: int, unit: int | None = None) -> float:
     """Correlation of a projected residual with one segment's grid, in standard deviations of chance.
 
     For a grid independent of the residual (another key, another segment, or no mark at all) the chips are
@@ -245,13 +270,15 @@ def z_score(projected: np.ndarray, key: bytes, source_id: str, segment: int) -> 
     norm = float(np.linalg.norm(projected))
     if norm == 0:
         return 0.0
-    return float(np.sum(projected * grid(key, source_id, segment)) / norm)
+    return float(np.sum(projected * grid(key, source_id, segment, unit)) / norm)
 
 
-def chance(projected: np.ndarray, key: bytes, source_id: str, segment: int, trials: int = 300) -> np.ndarray:
+def chance(
+    projected: np.ndarray, key: bytes, source_id: str, segment: int, trials: int = 300, unit: int | None = None
+) -> np.ndarray:
     """z of the same residual against `trials` keys never used for marking: what chance looks like, for reports."""
     decoys = (hmac.new(key, f"cradle.mark.decoy|{i}".encode(), hashlib.sha256).digest() for i in range(trials))
-    return np.array([z_score(projected, decoy, source_id, segment) for decoy in decoys])
+    return np.array([z_score(projected, decoy, source_id, segment, unit) for decoy in decoys])
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +302,8 @@ def detect(
     source_id: str,
     segment: int,
     registration: Registration = rescaled,
+    unit: int | None = None,
 ) -> Detection:
-    """Which variant of `segment` a suspect copy carries, from its frames aligned in time to the unmarked reference."""
-    return Detection(z_score(project(residual(suspect, reference, registration)), key, source_id, segment))
+    """Which variant of `segment` (or of one unit of it) a suspect copy carries, from its frames aligned in time to the
+    unmarked reference of that segment or unit."""
+    return Detection(z_score(project(residual(suspect, reference, registration)), key, source_id, segment, unit))

@@ -33,10 +33,11 @@ from cradle.viewing.camera_config import camera_policy, delivery, policy_stamp, 
 from cradle.viewing.leases import HOUSEKEEPING, Leaseholder, LeaseLost, camera_lease, camera_of, fair_share
 from cradle.viewing.models import Lease, LiveSegment
 from cradle.viewing.storage import mark_key, segment_store
+from cradle.viewing.variants import SEGMENT_OBJECTS
 
 log = logging.getLogger(__name__)
 
-VARIANT_OBJECTS = ("A", "B", "ref")
+VARIANT_OBJECTS = SEGMENT_OBJECTS  # every object a segment may have, whatever its mark units
 
 
 # How often a running camera looks at its settings file for a new shown area or zones (a stat call).
@@ -133,7 +134,7 @@ class CameraRun:
 
     def _store(self, segment: Segment) -> None:
         store = segment_store()
-        objects = {"A": segment.a, "B": segment.b, "ref": segment.reference}
+        objects = segment.objects()
         fingerprint = fingerprint_segment(decode(segment.reference)).tobytes()
         at = time.monotonic()
         fps = 0.0
@@ -159,9 +160,10 @@ class CameraRun:
                 frames=segment.frames,
                 screened=segment.screened,
                 screen=segment.screen,
+                units=len(segment.units),
             )
-            for variant in VARIANT_OBJECTS:
-                store.put(self.media_id, str(self.camera_id), segment.index, variant, objects[variant])
+            for variant, data in objects.items():
+                store.put(self.media_id, str(self.camera_id), segment.index, variant, data)
             lease.next_index = segment.index + 1
             lease.save(update_fields=["next_index"])
         metrics.SEGMENTS_WRITTEN.labels(self._label).inc()

@@ -9,6 +9,7 @@ from trace_support import FPS, KEY, LEAKER, SOURCE, START, leak, loader, reading
 from cradle.media.fingerprint import FingerprintIndex, fingerprint_segment
 from cradle.media.mark import Variant
 from cradle.media.trace import locate, read_bits, trace
+from cradle.media.trace.attribution import received
 
 pytestmark = pytest.mark.nodb
 
@@ -20,7 +21,7 @@ def test_the_leaked_copy_reads_the_leakers_bits(store, codewords, leaked):
     assert trace(leaked, 25, index, loader(references), KEY)[1] == found
     read = [r for r in found if r.variant is not None]
     assert len(read) >= 15
-    assert all(r.variant is codewords[LEAKER][(SOURCE, r.index)] for r in read)
+    assert all(r.variant is received(codewords[LEAKER], r) for r in read)
 
 
 def test_an_unmarked_copy_reads_as_erasures(clip, camera_frames, store):
@@ -42,7 +43,7 @@ def test_brightened_30fps_copy_still_reads(store, codewords, served, clip):
     assert alignment is not None
     read = [r for r in read_bits(suspect, 30, alignment, loader(references), KEY) if r.variant is not None]
     assert len(read) >= 5
-    assert all(r.variant is codewords[LEAKER][(SOURCE, r.index)] for r in read)
+    assert all(r.variant is received(codewords[LEAKER], r) for r in read)
 
 
 def test_a_reading_names_its_bit_for_a_report_including_variant_a():
@@ -63,4 +64,4 @@ def test_captions_and_stickers_over_part_of_the_picture_are_read_around(store, c
     assert alignment is not None and alignment.hidden is not None
     assert 0.05 < alignment.hidden.mean() < 0.3
     read = [r for r in found if r.variant is not None]
-    assert len(read) >= 7 and all(r.variant is codewords[LEAKER][(SOURCE, r.index)] for r in read)
+    assert len(read) >= 7 and all(r.variant is received(codewords[LEAKER], r) for r in read)

@@ -42,7 +42,10 @@ class Command(BaseCommand):
                     "file": r.path,
                     "camera": r.camera_id,
                     "offset_s": None if r.offset is None else round(r.offset, 3) + 0.0,  # never "-0.0"
-                    "segments": [{"index": x.index, "z": round(x.z, 2), "bit": x.bit} for x in r.readings],
+                    "segments": [
+                        {"index": x.index, "unit": x.unit, "units": x.units, "z": round(x.z, 2), "bit": x.bit}
+                        for x in r.readings
+                    ],
                     "note": r.note,
                 }
                 for r in results
@@ -60,7 +63,7 @@ class Command(BaseCommand):
                 offset = round(r.offset, 2) + 0.0  # never "-0.00"
                 self.stdout.write(
                     f"{r.path}: camera {r.camera_id}, offset {offset:.2f} s, "
-                    f"{read} of {len(r.readings)} segments readable"
+                    f"{read} of {len(r.readings)} mark units readable"
                 )
         if verdict.outcome == "identified":
             best = verdict.ranking[0]
