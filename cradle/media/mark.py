@@ -38,6 +38,12 @@ RAMP_SHARE = 0.2
 # Below this |z| a segment is an erasure, not a bit: chance alone reaches 4 in about 1 of 16,000 segments.
 ERASURE_Z = 4.0
 MIN_KEY_BYTES = 16
+# What a copy put over the picture: a residual pixel beyond OVERLAY_SIGMAS robust deviations of the frame's residual
+# (and at least OVERLAY_FLOOR levels; the mark is about one) is text or graphics, not coding noise, and is left out
+# with OVERLAY_MARGIN pixels around it (anti-aliased edges, a band's shading).
+OVERLAY_SIGMAS = 6.0
+OVERLAY_FLOOR = 12.0
+OVERLAY_MARGIN = 9
 # Mark units per 1 s segment: two bits per second of video, so that a 7 s clip carries the 14 bits that "identified"
 # needs (2^-14 < 1e-4). Each unit is a GOP of its own; bench/marks.py prints what the extra keyframe costs.
 MARK_UNITS = 2
@@ -238,19 +244,46 @@ def residual(
     total = np.zeros((height, width), np.float32)
     for frame, original, weight in zip(suspect, reference, weights, strict=True):
         seen, covered = registration(frame, width, height)
-        known = luma(original)
-        picked = (seen, known) if covered is None else (seen[covered], known[covered])
-        x, y = (v.astype(np.float64).ravel() for v in picked[::-1])
-        spread = x.var() if x.size > 1 else 0.0
-        if spread == 0:
-            continue
-        gain = float(np.mean((x - x.mean()) * (y - y.mean())) / spread)
-        offset = float(y.mean() - gain * x.mean())
-        difference = seen - (gain * known + offset)
-        if covered is not None:
-            difference[~covered] = 0
-        total += np.float32(weight) * difference.astype(np.float32)
+        difference = _fitted_difference(seen, luma(original), covered)
+        if difference is not None:
+            total += np.float32(weight) * difference
     return total
+
+
+def _fitted_difference(seen: np.ndarray, known: np.ndarray, covered: np.ndarray | None) -> np.ndarray | None:
+    """seen minus the reference fitted to it (gain and offset by least squares), with what the copy put over the
+    picture left out: pixels that differ from the reference by far more than coding noise (a burned-in text band, a
+    caption, a player's overlay) are dropped from the fit and from the residual, with a margin around them."""
+    difference = _fit(seen, known, covered)
+    if difference is None:
+        return None
+    sample = np.abs(difference[::4, ::4] if covered is None else difference[::4, ::4][covered[::4, ::4]])
+    if not sample.size:
+        return None
+    limit = max(OVERLAY_FLOOR, OVERLAY_SIGMAS * 1.4826 * float(np.median(sample)))
+    overlay = (np.abs(difference) > limit).astype(np.uint8)
+    if not overlay.any():
+        return difference
+    overlay = cv2.dilate(overlay, np.ones((OVERLAY_MARGIN, OVERLAY_MARGIN), np.uint8)).astype(bool)
+    kept = ~overlay if covered is None else covered & ~overlay
+    if kept.mean() < 0.5:  # most of the picture differs: a wrong alignment, not an overlay; leave it as it is
+        return difference
+    difference = _fit(seen, known, kept)
+    return difference
+
+
+def _fit(seen: np.ndarray, known: np.ndarray, covered: np.ndarray | None) -> np.ndarray | None:
+    picked = (seen, known) if covered is None else (seen[covered], known[covered])
+    x, y = (v.astype(np.float64).ravel() for v in picked[::-1])
+    spread = x.var() if x.size > 1 else 0.0
+    if spread == 0:
+        return None
+    gain = float(np.mean((x - x.mean()) * (y - y.mean())) / spread)
+    offset = float(y.mean() - gain * x.mean())
+    difference = (seen - (gain * known + offset)).astype(np.float32)
+    if covered is not None:
+        difference[~covered] = 0
+    return difference
 
 
 def project(total: np.ndarray) -> np.ndarray:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import av
 import cv2
 import pytest
 from trace_support import FPS, KEY, LEAKER, SOURCE, START, leak, loader, readings
 
+from cradle.media.encode import Mp4Writer
 from cradle.media.fingerprint import FingerprintIndex, fingerprint_segment
-from cradle.media.mark import Variant
+from cradle.media.frames import SafeFrame
+from cradle.media.mark import MARK_UNITS, Variant
 from cradle.media.trace import locate, read_bits, trace
 from cradle.media.trace.attribution import received
+from cradle.media.visible import burn
 
 pytestmark = pytest.mark.nodb
 
@@ -65,3 +69,22 @@ def test_captions_and_stickers_over_part_of_the_picture_are_read_around(store, c
     assert 0.05 < alignment.hidden.mean() < 0.3
     read = [r for r in found if r.variant is not None]
     assert len(read) >= 7 and all(r.variant is received(codewords[LEAKER], r) for r in read)
+
+
+def test_a_keepsake_with_its_burned_in_band_reads_every_unit(tmp_path, store, codewords, served):
+    # A keepsake is the viewer's own variants re-encoded to MP4 with a translucent band and text along the bottom.
+    # The band once swamped the residual: a 13 s keepsake read 1 segment. Now what a copy put over the picture is
+    # left out of the reading, so every unit reads as it was served.
+    references, index = store
+    path = tmp_path / "keepsake.mp4"
+    writer = Mp4Writer(path, 640, 480, FPS)
+    for i, image in enumerate(served[: 13 * FPS]):
+        writer.write(SafeFrame(burn(image, "Cradle QX4-M7B 2026-12-06"), i, None, None, 0.0, False))
+    writer.close()
+    with av.open(str(path)) as container:
+        frames = [f.to_ndarray(format="gray") for f in container.decode(video=0)]
+    alignment, found = trace(frames, FPS, index, loader(references), KEY)
+    assert alignment is not None and alignment.source_id == SOURCE
+    read = [r for r in found if r.variant is not None]
+    assert len(read) >= 24 and all(r.variant is received(codewords[LEAKER], r) for r in read)
+    assert {r.units for r in read} == {MARK_UNITS}
