@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET
 
 from cradle import scope
 from cradle.audit.log import record
-from cradle.forensics import evidence, jobs, pdf
+from cradle.forensics import codes, evidence, jobs, pdf
 from cradle.forensics.forms import TraceUploadForm
 from cradle.forensics.models import TraceJob
 from cradle.media.mark import ERASURE_Z
@@ -194,3 +194,22 @@ def trace_report_json(request: HttpRequest, job_id: int) -> HttpResponse:
     response = HttpResponse(json.dumps(report, indent=2), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="cradle-trace-{job.pk}.json"'
     return response
+
+
+@login_required
+@require_GET
+def trace_code(request: HttpRequest) -> HttpResponse:
+    """Whose viewer code is this: the session and account behind a code seen on a keepsake or a screen recording,
+    among the accounts of the officer's units; every look-up is audited, found or not."""
+    units = _audited_units(request)
+    typed = request.GET.get("code", "")[:100]
+    code = codes.normalise(typed) if typed else None
+    found = None
+    if code is not None:
+        found = codes.owners(code, units)
+        record(request, "trace.code_lookup", code=code, accounts=sorted({o.account for o in found}))
+    return render(
+        request,
+        "forensics/code.html",
+        {"typed": typed, "code": code, "found": found, "invalid": bool(typed) and not code},
+    )

@@ -1,4 +1,5 @@
-"""`cradle trace SUSPECT... [--json]`: which account received the copies found outside Cradle."""
+"""`cradle trace SUSPECT... [--json]`: which account received the copies found outside Cradle.
+`cradle trace --code QX4-M7B [--json]`: the session and account behind a visible viewer code."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from cradle.audit.log import record
+from cradle.forensics import codes
 from cradle.forensics.tracing import TraceError, trace_all
 
 
@@ -14,11 +16,17 @@ class Command(BaseCommand):
     help = "Trace leaked video files to their source and to the account that received them."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("suspects", nargs="+", metavar="SUSPECT")
+        parser.add_argument("suspects", nargs="*", metavar="SUSPECT")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
+        parser.add_argument("--code", help="look up the session and account behind a visible viewer code instead")
 
     def handle(self, *args, **options) -> None:
+        if options["code"] is not None:
+            self._code(options["code"], options["json"])
+            return
         paths = options["suspects"]
+        if not paths:
+            raise CommandError("Name at least one suspect file, or a viewer code with --code.")
         try:
             results, verdict = trace_all(paths)
         except TraceError as e:
@@ -77,3 +85,31 @@ class Command(BaseCommand):
             self.stdout.write(f"Inconclusive: {verdict.reason}")
         for s in verdict.ranking[1:5]:
             self.stdout.write(f"  {s.candidate}: {s.matches}/{s.readable}, p={s.probability:.2e}")
+
+    def _code(self, typed: str, as_json: bool) -> None:
+        code = codes.normalise(typed)
+        if code is None:
+            raise CommandError(f"{typed!r} is not a viewer code (three letters or digits 2-7, a hyphen, three more).")
+        found = codes.owners(code)
+        record(None, "trace.code_lookup", code=code, accounts=sorted({o.account for o in found}))
+        if as_json:
+            rows = [
+                {
+                    "account": o.account,
+                    "session": o.session,
+                    "created_at": o.created_at.isoformat(),
+                    "last_seen_at": o.last_seen_at.isoformat(),
+                    "ended_at": o.ended_at.isoformat() if o.ended_at else None,
+                    "ip": o.ip,
+                }
+                for o in found
+            ]
+            self.stdout.write(json.dumps({"code": code, "sessions": rows}, indent=2))
+            return
+        if not found:
+            self.stdout.write(f"{code}: no session has this code")
+        for o in found:
+            ended = f", ended {o.ended_at:%Y-%m-%d %H:%M}" if o.ended_at else ""
+            self.stdout.write(
+                f"{code}: account {o.account}, session {o.session}, signed in {o.created_at:%Y-%m-%d %H:%M}{ended}"
+            )
