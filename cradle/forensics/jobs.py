@@ -233,6 +233,7 @@ def build_report(
                     for x in r.readings
                 ],
                 "note": r.note,
+                "visible_code": tracing.visible_evidence(r.visible, verdict, {job.unit_id} if job.unit_id else None),
                 "thumbnails": _thumbnails(job, i, r, frames, fps),
             }
         )
@@ -247,6 +248,8 @@ def build_report(
         "account": verdict.candidate if verdict.outcome == "identified" else None,
         # A graded verdict points at an account without naming it as the leaker (cradle.media.trace.attribution).
         "consistent_with": verdict.candidate if verdict.outcome == "consistent" else None,
+        # Two or three accounts whose copies together explain the bits, each on evidence of their own.
+        "colluders": tracing.colluders(results),
         "candidates": [
             {"account": c.candidate, "readable": c.readable, "matches": c.matches, "p_innocent": c.probability}
             for c in verdict.ranking[:TOP_CANDIDATES]

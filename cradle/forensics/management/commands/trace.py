@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from cradle.audit.log import record
 from cradle.forensics import codes
-from cradle.forensics.tracing import TraceError, trace_all
+from cradle.forensics.tracing import TraceError, colluders, trace_all, visible_evidence
 
 
 class Command(BaseCommand):
@@ -36,11 +36,14 @@ class Command(BaseCommand):
             reason = f"The trace stopped unexpectedly ({type(e).__name__}); keep the suspect and report this."
             record(None, "trace.run", outcome="failed", suspects=paths, reason=reason)
             raise CommandError(reason) from None
+        visible = [visible_evidence(r.visible, verdict) for r in results]
+        together = colluders(results)
         report = {
             "verdict": verdict.outcome,
             "reason": verdict.reason,
             "account": verdict.candidate if verdict.outcome == "identified" else None,
             "consistent_with": verdict.candidate if verdict.outcome == "consistent" else None,
+            "colluders": together,
             "candidates": [
                 {"account": s.candidate, "readable": s.readable, "matches": s.matches, "p_innocent": s.probability}
                 for s in verdict.ranking[:10]
@@ -55,15 +58,16 @@ class Command(BaseCommand):
                         for x in r.readings
                     ],
                     "note": r.note,
+                    "visible_code": seen,
                 }
-                for r in results
+                for r, seen in zip(results, visible, strict=True)
             ],
         }
         record(None, "trace.run", suspects=paths, verdict=verdict.outcome, account=report["account"] or "")
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2))
             return
-        for r in results:
+        for r, seen in zip(results, visible, strict=True):
             if r.camera_id is None:
                 self.stdout.write(f"{r.path}: {r.note}")
             else:
@@ -73,6 +77,9 @@ class Command(BaseCommand):
                     f"{r.path}: camera {r.camera_id}, offset {offset:.2f} s, "
                     f"{read} of {len(r.readings)} mark units readable"
                 )
+            if seen["code"]:
+                behind = ", ".join(seen["accounts"]) or "no session"
+                self.stdout.write(f"  visible viewer code {seen['code']} ({behind}): {seen['agreement']}")
         if verdict.outcome == "identified":
             best = verdict.ranking[0]
             self.stdout.write(
@@ -83,6 +90,12 @@ class Command(BaseCommand):
             self.stdout.write(f"Graded, nobody named: {verdict.reason}")
         else:
             self.stdout.write(f"Inconclusive: {verdict.reason}")
+        if together:
+            self.stdout.write(
+                f"Copies of several accounts: {', '.join(together['accounts'])} together explain"
+                f" {together['explained']} of {together['readable']} bits; chance that an innocent account is among"
+                f" them: below {together['p_innocent']:.2e}"
+            )
         for s in verdict.ranking[1:5]:
             self.stdout.write(f"  {s.candidate}: {s.matches}/{s.readable}, p={s.probability:.2e}")
 
