@@ -29,7 +29,7 @@ from cradle.media.frames import SafeFrame
 # The keyed grid before upscaling: coarse enough to survive downscaling to 240p and heavy compression, fine enough to
 # carry 1,200 independent chips so that one segment's correlation stands well clear of chance.
 GRID_COLUMNS, GRID_ROWS = 40, 30
-# In 8-bit luma levels; 0.5 / 0.75 / 1.0 give about 53 / 50 / 48 dB (bench/marks.py), invisible up to about 2. A half
+# In 8-bit luma levels; 0.5 / 0.75 / 1.0 give about 54 / 52 / 51 dB (bench/marks.py), invisible up to about 2. A half
 # second unit at 1.0 reads about as clearly as a whole second did at 0.75 (360p at 300 kbit/s: z 5-8 against 5-7).
 ALPHA = 1.0
 # Share of a segment over which the mark fades in and out, so that the switch between +P and −P of the next segment's
