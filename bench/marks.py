@@ -1,4 +1,5 @@
-"""Print what the forensic mark costs and how well it reads back: PSNR, marking and encoding time, detection z."""
+"""Print what the forensic mark costs and how well it reads back: PSNR, marking and encoding time, bit rate, the
+store's cost per fetch, and detection z, for segments marked whole (one unit, as before) and in MARK_UNITS units."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 import os
 import statistics
 import sys
+import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -18,8 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import SegmentWriter, decode
-from cradle.media.mark import SegmentMark, Variant, Warp, detect, mark_segment, psnr
+from cradle.media.mark import MARK_UNITS, SegmentMark, Variant, Warp, detect, mark_segment, psnr, unit_bounds
 from cradle.media.sim import SimCamera, SimSettings
+from cradle.media.store import LocalDisk, MasterKey, SegmentStore
 from tests.drill import leaked_copy
 
 FPS = 15
@@ -87,8 +90,8 @@ def bench_marking(seconds: list[list[SafeFrame]]) -> None:
     print(f"  pattern and fade per segment:     {setup:.3f} ms")
 
 
-def bench_encoding(seconds: list[list[SafeFrame]]) -> list:
-    writer = SegmentWriter(KEY, "cam-1", WIDTH, HEIGHT, FPS)
+def bench_encoding(seconds: list[list[SafeFrame]], units: int) -> list:
+    writer = SegmentWriter(KEY, "cam-1", WIDTH, HEIGHT, FPS, units=units)
     made, timings, cpu = [], [], []
     for second in seconds:
         for frame in second[:-1]:
@@ -99,14 +102,39 @@ def bench_encoding(seconds: list[list[SafeFrame]]) -> list:
         cpu.append(time.process_time() - start_cpu)
     sizes = [(len(s.a) + len(s.b)) / 2 for s in made]
     refs = [len(s.reference) for s in made]
-    print("A+B encode per 1 s segment (mark both, x264 both variants and the reference, one thread)")
+    print(f"Encode per 1 s segment in {units} mark unit(s) (mark A and B, x264 every unit of both and the reference)")
     print(
         f"  wall {statistics.mean(timings) * 1000:.0f} ms mean, {max(timings) * 1000:.0f} ms max;"
         f" CPU {statistics.mean(cpu) * 1000:.0f} ms mean;"
-        f" {statistics.mean(sizes) / 1024:.0f} KiB per variant, {statistics.mean(refs) / 1024:.0f} KiB reference"
-        f" ({statistics.mean(sizes) * 8 / 1000:.0f} kbit/s per variant)"
+        f" {statistics.mean(sizes) / 1024:.1f} KiB per viewer's segment, {statistics.mean(refs) / 1024:.0f} KiB"
+        f" reference ({statistics.mean(sizes) * 8 / 1000:.0f} kbit/s to a viewer)"
     )
     return made
+
+
+def bench_delivery(made: list, units: int, repeats: int = 200) -> None:
+    """What a segment fetch costs the store: one sealed object, or one per unit joined."""
+    with tempfile.TemporaryDirectory(prefix="cradle-bench-marks-") as folder:
+        root = Path(folder)
+        store = SegmentStore(
+            LocalDisk(root / "media"), MasterKey.create(root / "master.key"), LocalDisk(root / "keys", scrub=True)
+        )
+        store.admit("adm")
+        for segment in made:
+            for name, data in segment.objects().items():
+                store.put("adm", "cam", segment.index, name, data)
+        choice = "AB"[:units] if units > 1 else "A"
+        store.get("adm", "cam", made[0].index, choice)
+        start, start_cpu = time.perf_counter(), time.process_time()
+        for i in range(repeats):
+            store.get("adm", "cam", made[i % len(made)].index, choice)
+        wall = (time.perf_counter() - start) / repeats * 1000
+        cpu = (time.process_time() - start_cpu) / repeats * 1000
+        objects = len(made[0].objects())
+    print(
+        f"  store fetch of a viewer's segment ({units} object(s) opened and joined): {wall:.2f} ms wall, {cpu:.2f}"
+        f" ms CPU; {objects} objects stored per segment"
+    )
 
 
 def _undo_crop(crop: float, size: tuple[int, int], reference: tuple[int, int]) -> Warp:
@@ -118,34 +146,46 @@ def _undo_crop(crop: float, size: tuple[int, int], reference: tuple[int, int]) -
 
 
 def bench_detection(seconds: list[list[SafeFrame]], made: list, crop: float) -> None:
-    print(f"Detection on 360p / 300 kbit/s re-encodes with {crop:.0%} crop, undone by the known transform")
+    units = len(made[0].units)
+    print(
+        f"Detection per mark unit ({units} per second) on 360p / 300 kbit/s re-encodes of the whole stretch with"
+        f" {crop:.0%} crop, undone by the known transform"
+    )
     right, wrong, erased, controls, timings = [], 0, 0, [], []
-    for second, segment in zip(seconds, made, strict=True):
-        reference = decode(segment.reference)
-        registration = _undo_crop(crop, (480, 360), reference[0].shape[1::-1])
-        for variant in (Variant.A, Variant.B):
-            suspect = leaked_copy(decode(segment.variant(variant)), FPS, 480, 360, 300_000, crop)
-            start = time.perf_counter()
-            found = detect(suspect, reference, KEY, "cam-1", segment.index, registration)
-            timings.append(time.perf_counter() - start)
-            if found.variant is None:
-                erased += 1
-            elif found.variant is variant:
-                right.append(abs(found.z))
-            else:
-                wrong += 1
-        plain = leaked_copy([f.image for f in second], FPS, 480, 360, 300_000, crop)
-        controls.append(detect(plain, reference, KEY, "cam-1", segment.index, registration).z)
-    total = 2 * len(made)
+    plain = leaked_copy([f.image for second in seconds for f in second], FPS, 480, 360, 300_000, crop)
+    for variant in (Variant.A, Variant.B):
+        copy = leaked_copy([f for s in made for f in decode(s.variant(variant))], FPS, 480, 360, 300_000, crop)
+        for number, segment in enumerate(made):
+            reference = decode(segment.reference)
+            registration = _undo_crop(crop, (480, 360), reference[0].shape[1::-1])
+            for unit, (first, end) in enumerate(unit_bounds(len(reference), units)):
+                label = None if units == 1 else unit
+                part = slice(number * FPS + first, number * FPS + end)
+                start = time.perf_counter()
+                found = detect(copy[part], reference[first:end], KEY, "cam-1", segment.index, registration, label)
+                timings.append(time.perf_counter() - start)
+                if found.variant is None:
+                    erased += 1
+                elif found.variant is variant:
+                    right.append(abs(found.z))
+                else:
+                    wrong += 1
+                if variant is Variant.A:
+                    control = detect(
+                        plain[part], reference[first:end], KEY, "cam-1", segment.index, registration, label
+                    )
+                    controls.append(control.z)
+    total = 2 * len(made) * units
     if right:
         print(
             f"  right variant {len(right)}/{total}, wrong {wrong}, erased {erased};"
-            f" |z| min {min(right):.1f} median {statistics.median(right):.1f} max {max(right):.1f}"
+            f" |z| min {min(right):.1f} median {statistics.median(right):.1f} max {max(right):.1f};"
+            f" {len(right) / (2 * len(made)):.2f} readable bits per second"
         )
     else:
         print(f"  right variant 0/{total}, wrong {wrong}, erased {erased}")
-    print(f"  unmarked control: |z| max {max(abs(z) for z in controls):.2f} over {len(controls)} segments")
-    print(f"  detection {statistics.mean(timings) * 1000:.0f} ms per segment (given aligned, registered frames)")
+    print(f"  unmarked control: |z| max {max(abs(z) for z in controls):.2f} over {len(controls)} units")
+    print(f"  detection {statistics.mean(timings) * 1000:.0f} ms per unit (given aligned, registered frames)")
 
 
 def main() -> None:
@@ -158,8 +198,10 @@ def main() -> None:
     seconds = _segments(SimCamera(SimSettings(lang="zh", seed=4)), args.seconds)
     bench_psnr(seconds)
     bench_marking(seconds)
-    made = bench_encoding(seconds)
-    bench_detection(seconds, made, args.crop)
+    for units in (1, MARK_UNITS):
+        made = bench_encoding(seconds, units)
+        bench_delivery(made, units)
+        bench_detection(seconds, made, args.crop)
 
 
 if __name__ == "__main__":

@@ -29,9 +29,10 @@ from threat_model import CLASSES, HELD_OUT, draw, foreign_clip
 from cradle.media.fingerprint import _WEIGHTS, POSITIONS, THUMB_SIZE, FingerprintIndex, fingerprint_segment
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import SegmentWriter, decode
-from cradle.media.mark import ALPHA, Variant
+from cradle.media.mark import ALPHA, MARK_UNITS, Variant
 from cradle.media.sim import SimCamera, SimSettings
 from cradle.media.trace import attribute, decide, score, trace
+from cradle.media.trace.collusion import find_colluders
 
 KEY = bytes(range(32))
 FPS = 15
@@ -106,6 +107,11 @@ class Tally:
             )
 
 
+def _choice(rng: np.random.Generator, units: int) -> tuple[Variant, ...]:
+    """A session's variant of each mark unit of one segment."""
+    return tuple(Variant(int(rng.integers(2))) for _ in range(units))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drills", type=int, default=10, help="drills per class")
@@ -126,7 +132,9 @@ def main() -> None:
     sources, references = {}, {}
     for seed in SEEDS:
         made, plain = render(seed, args.alpha)
-        sources[f"clip-{seed}"] = {"variants": {s.index: (decode(s.a), decode(s.b)) for s in made}, "plain": plain}
+        # Per segment, per mark unit: the frames of variant A and of variant B.
+        units = {s.index: [(decode(a), decode(b)) for a, b in s.units] for s in made}
+        sources[f"clip-{seed}"] = {"variants": units, "plain": plain}
         references.update({(f"clip-{seed}", s.index): decode(s.reference) for s in made})
     index = FingerprintIndex(args.clips * 30 + len(references))
     for (source, i), frames in references.items():
@@ -145,13 +153,21 @@ def main() -> None:
             source = list(sources)[seed % len(sources)]
             data = sources[source]
             codewords = {
-                f"session-{s}": {(source, i): Variant(int(rng.integers(2))) for i in data["variants"]}
+                f"session-{s}": {(source, i): _choice(rng, len(u)) for i, u in data["variants"].items()}
                 for s in range(SESSIONS)
             }
             threat = draw(kind, seed, CLIP_SECONDS)
             leakers = [f"session-{s}" for s in rng.choice(SESSIONS, threat.accounts, replace=False)]
             variants = data["variants"]
-            copies = [[f for i in sorted(variants) for f in variants[i][codewords[a][(source, i)]]] for a in leakers]
+            copies = [
+                [
+                    f
+                    for i in sorted(variants)
+                    for u, v in enumerate(codewords[a][(source, i)])
+                    for f in variants[i][u][v]
+                ]
+                for a in leakers
+            ]
             suspect, fps = threat.make(copies, rng)
             began = time.perf_counter()
             alignment, readings = trace(suspect, fps, index, loader, KEY)
@@ -167,12 +183,18 @@ def main() -> None:
                 outcome = verdict.outcome
             readable = sum(r.variant is not None for r in readings)
             why = f"{verdict.reason if verdict else 'no source found'}; {readable}/{len(readings)} readable"
+            if len(leakers) > 1 and readings:  # collusion: the set named, if any, and never an innocent in it
+                found = find_colluders(readings, codewords)
+                named = sorted(found.accounts) if found else []
+                why += f"; colluders {sorted(leakers)}, set named: {named or 'none'}"
+                if set(named) - set(leakers):
+                    outcome = "FALSE ACCUSATION"
             tally.add(kind, outcome, took, threat.describe(), why)
             if readings:  # innocent accounts: the same bits against codewords that never had the copy
                 innocent = {
                     **{a: c for a, c in codewords.items() if a not in leakers},
                     **{
-                        f"innocent-{k}": {key: Variant(int(rng.integers(2))) for key in codewords[leakers[0]]}
+                        f"innocent-{k}": {key: _choice(rng, len(c)) for key, c in codewords[leakers[0]].items()}
                         for k in range(INNOCENTS)
                     },
                 }
@@ -196,7 +218,7 @@ def main() -> None:
         threat = draw(str(rng.choice(["legacy", "geometry", "colour", "occlusion"])), seed, len(frames) / FPS)
         suspect, fps = threat.make([frames], rng)
         codewords = {
-            f"session-{s}": {(src, i): Variant(int(rng.integers(2))) for src, i in references} for s in range(SESSIONS)
+            f"session-{s}": {(src, i): _choice(rng, MARK_UNITS) for src, i in references} for s in range(SESSIONS)
         }
         began = time.perf_counter()
         alignment, readings = trace(suspect, fps, index, loader, KEY)

@@ -90,6 +90,7 @@ urlpatterns = [
     path("audit/export.csv", audit.audit_export, name="audit_export"),
     path("audit/alerts/", audit.alerts, name="alerts"),
     path("traces/", forensics.traces, name="traces"),
+    path("traces/code/", forensics.trace_code, name="trace_code"),
     path("traces/<id:job_id>/", forensics.trace_job, name="trace_job"),
     path("traces/<id:job_id>/status.json", forensics.trace_status, name="trace_status"),
     path("traces/<id:job_id>/report/", forensics.trace_report, name="trace_report"),

@@ -218,6 +218,7 @@ MATRIX: dict[str, Route] = {
     "alerts": Route(allowed={"privacy"}),
     # Leak tracing: the privacy officer of unit 1 only (unit 2 has none in the fixture).
     "traces": Route(allowed={"privacy"}),
+    "trace_code": Route(allowed={"privacy"}),
     "trace_job": Route(trace_job, {"a": {"privacy"}, "b": set()}),
     "trace_status": Route(trace_job, {"a": {"privacy"}, "b": set()}),
     "trace_report": Route(trace_job, {"a": {"privacy"}, "b": set()}),

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,10 +21,12 @@ from cradle.audit.models import Event
 from cradle.media.fingerprint import fingerprint_segment
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import SegmentWriter, decode
+from cradle.media.mark import MARK_UNITS
 from cradle.media.sim import SimCamera, SimSettings
 from cradle.unit.models import FamilyMembership
 from cradle.viewing import clips, storage
 from cradle.viewing.models import LiveSegment, ServedVariant
+from cradle.viewing.variants import code
 from tests.conftest import QUICK_HASHERS, Family, World, make_user, sign_in
 from tests.drill import leaked_copy, mp4_bytes
 
@@ -78,7 +81,7 @@ def _drill(world: World) -> Drill:
         made += writer.write(SafeFrame(sim.frame(i).image, i, i * 6000, Fraction(1, 90000), 0.0, False))
     references = {}
     for segment in made:
-        for variant, data in (("A", segment.a), ("B", segment.b), ("ref", segment.reference)):
+        for variant, data in segment.objects().items():
             store.put(fam.admission.media_id, str(camera.pk), segment.index, variant, data)
         references[segment.index] = decode(segment.reference)
         LiveSegment.objects.create(
@@ -88,6 +91,7 @@ def _drill(world: World) -> Drill:
             started_at=timezone.now(),
             duration=segment.duration,
             fingerprint=fingerprint_segment(references[segment.index]).tobytes(),
+            units=len(segment.units),
         )
     clip = clips.record(fam.admission, 60)
     served = []
@@ -108,8 +112,9 @@ def _drill(world: World) -> Drill:
 
 
 def _check_ledger(camera, made, served) -> None:
-    """Every segment a viewer got is the variant the ledger names for that account: tracing reads nothing else."""
-    variants = {data: (segment.index, v) for segment in made for v, data in enumerate((segment.a, segment.b))}
+    """Every segment a viewer got is the variants the ledger names for that account: tracing reads nothing else."""
+    choices = ["".join(c) for c in itertools.product("AB", repeat=MARK_UNITS)]
+    variants = {segment.variant(c): (segment.index, code(c)) for segment in made for c in choices}
     for v, segments in enumerate(served):
         ledger = dict(
             ServedVariant.objects.filter(user__username=f"viewer{v}", camera=camera).values_list("index", "variant")

@@ -36,7 +36,7 @@ from django.urls import reverse
 
 from cradle.accounts.models import DeviceSession
 from cradle.audit.models import Event
-from cradle.viewing import delivery, edge
+from cradle.viewing import delivery, edge, variants
 from cradle.viewing.models import LiveSegment, ServedVariant
 from tests.conftest import sign_in
 from tests.test_edge import KEY_LINE
@@ -228,7 +228,7 @@ def test_nginx_sends_the_parents_segment_after_the_app_has_said_yes(world, nginx
     assert status == 200 and len(key) == 16
     variant, camera, index = edge.decrypt(key, bytes.fromhex(key_line["iv"]), copy).decode().split(":")
     served = ServedVariant.objects.get(user=fam.parent, camera_id=int(camera), index=int(index))
-    assert variant == delivery.VARIANTS[served.variant]
+    assert variant == variants.letters(served.variant)
     # The bytes nginx sent are the copy on the edge's disk: ciphertext, not the segment.
     assert copy in {p.read_bytes() for p in nginx.edge_dir.rglob("*.ts")} and not copy.startswith(b"A:")
     assert Event.objects.filter(action="live.segment", outcome="ok", actor_id=fam.parent.pk).count() == 1

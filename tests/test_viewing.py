@@ -297,10 +297,15 @@ def real_clip(fam, seconds: int = 2):
     store.admit(fam.admission.media_id)
     cam = fam.bed.camera
     for seg in segments(frames, storage.mark_key(), str(cam.pk), 160, 120, 10, first_index=1):
-        for variant, data in (("A", seg.a), ("B", seg.b), ("ref", seg.reference)):
+        for variant, data in seg.objects().items():
             store.put(fam.admission.media_id, str(cam.pk), seg.index, variant, data)
         LiveSegment.objects.create(
-            camera=cam, admission=fam.admission, index=seg.index, started_at=timezone.now(), duration=seg.duration
+            camera=cam,
+            admission=fam.admission,
+            index=seg.index,
+            started_at=timezone.now(),
+            duration=seg.duration,
+            units=len(seg.units),
         )
     LiveSegment.objects.filter(index=0, camera=cam).delete()  # the fixture's picture-less segment
     return clips.record(fam.admission, seconds)

@@ -15,7 +15,7 @@ from cradle.audit.models import Event
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import SegmentWriter
 from cradle.unit.models import Bed, Camera
-from cradle.viewing import delivery, storage
+from cradle.viewing import delivery, storage, variants
 from cradle.viewing.models import LiveSegment, ServedVariant
 
 
@@ -27,10 +27,16 @@ def real_segment(fam, index: int = 1, shade: int = 90) -> LiveSegment:
     [segment] = [s for i in range(10) for s in writer.write(SafeFrame(image, i, None, None, 0.0, False))]
     store = storage.segment_store()
     store.admit(fam.admission.media_id)
-    for variant, data in (("A", segment.a), ("B", segment.b), ("ref", segment.reference)):
+    for variant, data in segment.objects().items():
         store.put(fam.admission.media_id, str(camera.pk), index, variant, data)
     return LiveSegment.objects.create(
-        camera=camera, admission=fam.admission, index=index, started_at=timezone.now(), duration=1.0, frames=10
+        camera=camera,
+        admission=fam.admission,
+        index=index,
+        started_at=timezone.now(),
+        duration=1.0,
+        frames=10,
+        units=len(segment.units),
     )
 
 
@@ -70,7 +76,8 @@ def test_the_still_is_the_nurses_own_marked_variant_and_is_audited(world):
     assert image.shape[:2] == (120, 160) and abs(float(image.mean()) - 90) < 12
     device = DeviceSession.objects.get(session_key=nurse.session.session_key)
     served = ServedVariant.objects.get(user=world.users["nurse1"], camera=fam.bed.camera, index=row.index)
-    assert served.variant == delivery.session_bit(device, fam.bed.camera.pk, row.index)
+    due = variants.session_letters(delivery.session_key(device), fam.bed.camera.pk, row.index, row.units)
+    assert variants.letters(served.variant) == due
     assert Event.objects.filter(action="live.still", outcome="ok", actor_id=world.users["nurse1"].pk).exists()
     # Another unit's nurse and another family get nothing.
     assert world.client("nurse2").get(reverse("live_still", args=[fam.admission.pk])).status_code == 404

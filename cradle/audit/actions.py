@@ -107,6 +107,7 @@ class Action(models.TextChoices):
     TRACE_RUN = "trace.run", _("Ran a leak trace")
     TRACE_REPORT_VIEW = "trace.report_view", _("Opened a trace report")
     TRACE_REPORT_DOWNLOAD = "trace.report_download", _("Saved a trace report")
+    TRACE_CODE_LOOKUP = "trace.code_lookup", _("Looked up a viewer code")
     # Keeping and destroying
     RETENTION_RUN = "retention.run", _("Retention applied")
     BACKUP_CREATED = "backup.created", _("Backup made")

@@ -226,16 +226,19 @@ def build_report(
                 "segments": [
                     {
                         "index": x.index,
+                        "unit": x.unit,
+                        "units": x.units,
                         "z": round(x.z, 2),
                         "bit": x.bit,
                         "candidates": {
-                            a: (v.name if (v := codewords.get(a, {}).get((x.source_id, x.index))) else None)
+                            a: (v.name if (v := trace.received(codewords.get(a, {}), x)) is not None else None)
                             for a in top
                         },
                     }
                     for x in r.readings
                 ],
                 "note": r.note,
+                "visible_code": tracing.visible_evidence(r.visible, verdict, {job.unit_id} if job.unit_id else None),
                 "thumbnails": _thumbnails(job, i, r, frames, fps),
             }
         )
@@ -250,6 +253,8 @@ def build_report(
         "account": verdict.candidate if verdict.outcome == "identified" else None,
         # A graded verdict points at an account without naming it as the leaker (cradle.media.trace.attribution).
         "consistent_with": verdict.candidate if verdict.outcome == "consistent" else None,
+        # Two or three accounts whose copies together explain the bits, each on evidence of their own.
+        "colluders": tracing.colluders(results),
         "candidates": [
             {"account": c.candidate, "readable": c.readable, "matches": c.matches, "p_innocent": c.probability}
             for c in verdict.ranking[:TOP_CANDIDATES]

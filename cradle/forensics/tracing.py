@@ -19,6 +19,9 @@ from cradle.media.fingerprint import FingerprintIndex
 from cradle.media.hls import decode
 from cradle.media.mark import Variant
 from cradle.media.store import StoreError
+from cradle.media.trace.collusion import find_colluders
+from cradle.media.visible import CodeReader, VisibleCode
+from cradle.viewing import variants
 from cradle.viewing.models import LiveSegment, ServedVariant
 from cradle.viewing.storage import mark_key, segment_store
 
@@ -42,6 +45,7 @@ class SuspectResult:
     readings: list[trace.SegmentReading] = field(default_factory=list)
     scores: list[trace.CandidateScore] = field(default_factory=list)
     note: str = ""
+    visible: VisibleCode | None = None  # the viewer code seen on the suspect, if any (a pointer, never proof)
 
 
 def load_suspect(path: str | Path) -> tuple[list[np.ndarray], float]:
@@ -128,15 +132,45 @@ def _references(source_id: str, index: int) -> list[np.ndarray]:
         raise LookupError(index) from e
 
 
-def _codewords(readings: list[trace.SegmentReading]) -> dict[str, dict[tuple[str, int], Variant]]:
-    """Every account that was served any of the segments read, with the variants it received."""
+def _codewords(readings: list[trace.SegmentReading]) -> dict[str, dict[tuple[str, int], tuple[Variant, ...]]]:
+    """Every account that was served any of the segments read, with the variant of each mark unit it received."""
     keys = {(int(r.source_id), r.index) for r in readings}
     served = ServedVariant.objects.filter(camera_id__in={c for c, _ in keys}, index__in={i for _, i in keys})
-    codewords: dict[str, dict[tuple[str, int], Variant]] = {}
-    for camera, index, variant, username in served.values_list("camera_id", "index", "variant", "user__username"):
+    codewords: dict[str, dict[tuple[str, int], tuple[Variant, ...]]] = {}
+    for camera, index, code, username in served.values_list("camera_id", "index", "variant", "user__username"):
         if (camera, index) in keys:
-            codewords.setdefault(username, {})[(str(camera), index)] = Variant(variant)
+            choice = tuple(Variant[letter] for letter in variants.letters(code))
+            codewords.setdefault(username, {})[(str(camera), index)] = choice
     return codewords
+
+
+def _units(source_id: str, index: int) -> int:
+    """Mark units of a stored segment (1 for segments made before units)."""
+    return variants.units_of(int(source_id), index)
+
+
+_reader: list[CodeReader] = []
+
+
+def read_visible(frames: list[np.ndarray]) -> VisibleCode | None:
+    """The visible viewer code on the suspect's frames (the OCR model is loaded once per process)."""
+    if not _reader:
+        _reader.append(CodeReader())
+    return _reader[0].read(frames)
+
+
+def visible_evidence(found: VisibleCode | None, verdict: trace.Verdict, unit_ids: set[int] | None = None) -> dict:
+    """The visible code beside the invisible marks: "agrees" (its session's account is the one the marks point at),
+    "disagrees" (another account, or no session has it), "unconfirmed" (the marks point at nobody; the code alone
+    names nobody) or "absent"."""
+    from cradle.forensics import codes
+
+    if found is None:
+        return {"code": None, "agreement": "absent", "accounts": [], "frames": 0, "of": 0}
+    accounts = sorted({o.account for o in codes.owners(found.code, unit_ids)})
+    pointed = verdict.candidate if verdict.outcome in ("identified", "consistent") else None
+    agreement = "unconfirmed" if pointed is None else "agrees" if pointed in accounts else "disagrees"
+    return {"code": found.code, "agreement": agreement, "accounts": accounts, "frames": found.frames, "of": found.of}
 
 
 def trace_one(
@@ -144,8 +178,9 @@ def trace_one(
 ) -> SuspectResult:
     frames, fps = loaded or load_suspect(path)
     result = SuspectResult(str(path))
+    result.visible = read_visible(frames)
     # The best-agreeing source is read first; if it reads no bit at all, the next agreeing one (a look-alike bed).
-    alignment, readings = trace.trace(frames, fps, index or _index(), _references, mark_key())
+    alignment, readings = trace.trace(frames, fps, index or _index(), _references, mark_key(), units=_units)
     if alignment is None:
         result.note = "no matching source: Cradle never served this picture, or too little of it is left"
         return result
@@ -164,3 +199,23 @@ def trace_all(paths: list[str]) -> tuple[list[SuspectResult], trace.Verdict]:
     results = [trace_one(p, index, suspect) for p, suspect in zip(paths, loaded, strict=True)]
     verdict = trace.decide(trace.combine(r.scores for r in results))
     return results, verdict
+
+
+def colluders(results: list[SuspectResult]) -> dict | None:
+    """The set of two or three accounts whose copies together explain the bits, each member on evidence of their own
+    (cradle.media.trace.collusion), as a report's entry; None when there is none. Beside an identified account it
+    says who else's copy went into the leak."""
+    readings = [r for result in results for r in result.readings]
+    codewords: dict[str, dict] = {}
+    for account, codeword in _codewords(readings).items():
+        codewords.setdefault(account, {}).update(codeword)
+    found = find_colluders(readings, codewords)
+    if found is None:
+        return None
+    return {
+        "accounts": list(found.accounts),
+        "p_innocent": found.probability,
+        "members": dict(found.members),
+        "readable": found.readable,
+        "explained": found.explained,
+    }

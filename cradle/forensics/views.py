@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET
 from cradle import scope
 from cradle.audit.actions import Action
 from cradle.audit.log import record
-from cradle.forensics import evidence, jobs, pdf
+from cradle.forensics import codes, evidence, jobs, pdf
 from cradle.forensics.forms import TraceUploadForm
 from cradle.forensics.models import TraceJob
 from cradle.media.mark import ERASURE_Z
@@ -108,6 +108,8 @@ def _report_page(request: SignedInRequest, job: TraceJob, report: dict) -> str:
             {
                 **x,
                 "bit": _bit(x),
+                # "12" for a segment marked whole, "12.1" for its second half-second unit.
+                "label": f"{x['index']}.{x['unit']}" if x.get("units", 1) > 1 else str(x["index"]),
                 "bar": round(100 * min(abs(x["z"]), zmax) / zmax),
                 "cells": [x["candidates"].get(a) for a in _top(s)],
             }
@@ -188,3 +190,24 @@ def trace_report_json(request: SignedInRequest, job_id: int) -> HttpResponse:
     response = HttpResponse(json.dumps(report, indent=2), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="cradle-trace-{job.pk}.json"'
     return response
+
+
+@login_required
+@require_GET
+def trace_code(request: SignedInRequest) -> HttpResponse:
+    """Whose viewer code is this: the session and account behind a code seen on a keepsake or a screen recording,
+    among the accounts of the officer's units; every look-up is audited, found or not."""
+    units = scope.audited_unit_ids(request.user)
+    if not units:
+        raise Http404
+    typed = request.GET.get("code", "")[:100]
+    code = codes.normalise(typed) if typed else None
+    found = None
+    if code is not None:
+        found = codes.owners(code, units)
+        record(request, Action.TRACE_CODE_LOOKUP, code=code, accounts=sorted({o.account for o in found}))
+    return render(
+        request,
+        "forensics/code.html",
+        {"typed": typed, "code": code, "found": found, "invalid": bool(typed) and not code},
+    )

@@ -1,7 +1,10 @@
 """Cutting a camera's redacted output into 1 s HLS segments, each in two marked variants plus an unmarked reference.
 
-Every segment is encoded by its own x264 instance, so no frame can reference another segment: each one starts with
-an IDR frame, is exactly one GOP long and plays on its own (hls.js takes plain MPEG-TS). Bytes stay in memory; the
+A segment is MARK_UNITS units of half a second, and every unit in each variant is encoded by its own x264 instance,
+so no frame can reference another unit: each unit starts with an IDR frame and is exactly one GOP long. A viewer's
+segment is the byte concatenation of one variant of each unit (an MPEG-TS file may be cut and joined at packet
+boundaries; each unit flags its first packets as a discontinuity so that a demuxer expects its counters to restart),
+and plays on its own (hls.js takes plain MPEG-TS). Bytes stay in memory; the
 caller encrypts them before anything touches a disk (cradle.media.store).
 """
 
@@ -20,7 +23,7 @@ import numpy as np
 from cradle.media.encode import X264_CRF, X264_PRESET
 from cradle.media.errors import MediaError
 from cradle.media.frames import SafeFrame, Screen
-from cradle.media.mark import ALPHA, SegmentMark, Variant
+from cradle.media.mark import ALPHA, MARK_UNITS, SegmentMark, Variant, unit_bounds
 
 # MPEG-TS counts in 90 kHz ticks; using its clock end to end keeps timestamps exact.
 TS_TIME_BASE = Fraction(1, 90000)
@@ -50,22 +53,52 @@ REFERENCE_X264 = {**HLS_X264, "maxrate": "800k", "bufsize": "1600k"}
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """One second of one camera: both marked variants and the unmarked reference, each a complete MPEG-TS file."""
+    """One second of one camera: both marked variants of each mark unit, and the unmarked reference of the whole
+    second, each a complete MPEG-TS file."""
 
     index: int
     start: int  # pts of the first frame, in TS_TIME_BASE ticks
     duration: float  # seconds, for the playlist's EXTINF
     frames: int
-    a: bytes = field(repr=False)
-    b: bytes = field(repr=False)
+    units: tuple[tuple[bytes, bytes], ...] = field(repr=False)  # per unit: variant A, variant B
     reference: bytes = field(repr=False)
     # Frames that are a privacy screen, and the commonest kind among them ("" when none): viewers are told why.
     screened: int = 0
     screen: str = ""
 
-    def variant(self, variant: Variant) -> bytes:
-        """The bytes of variant A or B."""
-        return self.a if variant is Variant.A else self.b
+    @property
+    def a(self) -> bytes:
+        """The segment with variant A in every unit."""
+        return self.variant("A" * len(self.units))
+
+    @property
+    def b(self) -> bytes:
+        """The segment with variant B in every unit."""
+        return self.variant("B" * len(self.units))
+
+    def variant(self, choice: Variant | str | tuple[Variant, ...]) -> bytes:
+        """The segment as a viewer with `choice` receives it: one variant for every unit, or a name such as "AB"
+        (unit 0 variant A, unit 1 variant B), or a tuple of variants."""
+        if isinstance(choice, Variant):
+            choice = (choice,) * len(self.units)
+        letters = [Variant[c] if isinstance(c, str) else c for c in choice]
+        if len(letters) != len(self.units):
+            raise ValueError(f"segment {self.index} has {len(self.units)} mark units, not {len(letters)}")
+        return b"".join(pair[v] for pair, v in zip(self.units, letters, strict=True))
+
+    def objects(self) -> dict[str, bytes]:
+        """What is stored for the segment, by name: "A" and "B" for a segment of one unit, "A0", "B0", "A1", "B1"
+        for two, and "ref" (see unit_objects)."""
+        found = {"ref": self.reference}
+        for unit, pair in enumerate(self.units):
+            for variant in Variant:
+                found[unit_object(variant, unit, len(self.units))] = pair[variant]
+        return found
+
+
+def unit_object(variant: Variant, unit: int, units: int) -> str:
+    """The stored name of one variant of one mark unit ("A" or "B" when the segment is one unit)."""
+    return variant.name if units == 1 else f"{variant.name}{unit}"
 
 
 def reference_size(width: int, height: int) -> tuple[int, int]:
@@ -74,9 +107,9 @@ def reference_size(width: int, height: int) -> tuple[int, int]:
 
 
 def encode_ts(planes: list[np.ndarray], pts: list[int], width: int, height: int, fps: Fraction, options) -> bytes:
-    """One closed GOP of I420 planes (height*3/2 x width, uint8) as MPEG-TS bytes."""
+    """One closed GOP of I420 planes (height*3/2 x width, uint8) as MPEG-TS bytes that may follow another's."""
     buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="mpegts") as container:
+    with av.open(buffer, mode="w", format="mpegts", options={"mpegts_flags": "initial_discontinuity"}) as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
@@ -110,6 +143,7 @@ class SegmentWriter:
         fps: float,
         first_index: int = 0,
         alpha: float = ALPHA,
+        units: int = MARK_UNITS,
     ) -> None:
         if width % 2 or height % 2:
             raise MediaError(f"HLS needs even frame sides; the camera gives {width}x{height}, so set an even size.")
@@ -118,6 +152,7 @@ class SegmentWriter:
         self._key, self._source = key, source_id
         self._size = (width, height)
         self._alpha = alpha
+        self._units = units
         self._index = first_index
         self._frames: list[SafeFrame] = []
         self._written = 0
@@ -150,18 +185,29 @@ class SegmentWriter:
         frames, self._frames = self._frames, []
         width, height = self._size
         pts = [self._pts(frame, i) for i, frame in enumerate(frames)]
-        mark = SegmentMark(self._key, self._source, self._index, len(frames), width, height, self._alpha)
-        a, b, reference = [], [], []
         small = reference_size(width, height)
-        for i, frame in enumerate(frames):
-            planes = cv2.cvtColor(np.ascontiguousarray(frame.image), cv2.COLOR_BGR2YUV_I420)
-            marked_a, marked_b = planes.copy(), planes.copy()
-            marked_a[:height] = mark.apply(planes[:height], i, Variant.A)
-            marked_b[:height] = mark.apply(planes[:height], i, Variant.B)
-            a.append(marked_a)
-            b.append(marked_b)
-            shrunk = cv2.resize(frame.image, small, interpolation=cv2.INTER_AREA)
-            reference.append(cv2.cvtColor(shrunk, cv2.COLOR_BGR2YUV_I420))
+        reference, units = [], []
+        bounds = unit_bounds(len(frames), self._units)
+        for unit, (first, end) in enumerate(bounds):
+            label = None if len(bounds) == 1 else unit
+            mark = SegmentMark(self._key, self._source, self._index, end - first, width, height, self._alpha, label)
+            a, b = [], []
+            for i, frame in enumerate(frames[first:end]):
+                planes = cv2.cvtColor(np.ascontiguousarray(frame.image), cv2.COLOR_BGR2YUV_I420)
+                marked_a, marked_b = planes.copy(), planes.copy()
+                marked_a[:height] = mark.apply(planes[:height], i, Variant.A)
+                marked_b[:height] = mark.apply(planes[:height], i, Variant.B)
+                a.append(marked_a)
+                b.append(marked_b)
+                shrunk = cv2.resize(frame.image, small, interpolation=cv2.INTER_AREA)
+                reference.append(cv2.cvtColor(shrunk, cv2.COLOR_BGR2YUV_I420))
+            stamps = pts[first:end]
+            units.append(
+                (
+                    encode_ts(a, stamps, width, height, self._fps, HLS_X264),
+                    encode_ts(b, stamps, width, height, self._fps, HLS_X264),
+                )
+            )
         kinds = [str(frame.screen or Screen.CHECKING) for frame in frames if frame.screened]
         step = round(1 / self._fps / TS_TIME_BASE)
         duration = float((pts[-1] - pts[0] + step) * TS_TIME_BASE)
@@ -170,8 +216,7 @@ class SegmentWriter:
             start=pts[0],
             duration=duration,
             frames=len(frames),
-            a=encode_ts(a, pts, width, height, self._fps, HLS_X264),
-            b=encode_ts(b, pts, width, height, self._fps, HLS_X264),
+            units=tuple(units),
             reference=encode_ts(reference, pts, *small, self._fps, REFERENCE_X264),
             screened=len(kinds),
             screen=Counter(kinds).most_common(1)[0][0] if kinds else "",
@@ -190,9 +235,10 @@ def segments(
     fps: float,
     first_index: int = 0,
     alpha: float = ALPHA,
+    units: int = MARK_UNITS,
 ) -> Iterator[Segment]:
     """The segments of a stream of safe frames, the last one possibly shorter."""
-    writer = SegmentWriter(key, source_id, width, height, fps, first_index, alpha)
+    writer = SegmentWriter(key, source_id, width, height, fps, first_index, alpha, units)
     for frame in frames:
         yield from writer.write(frame)
     yield from writer.close()

@@ -1,9 +1,11 @@
-"""The forensic mark: a keyed, invisible luma pattern that tells which of two variants of a segment a viewer got.
+"""The forensic mark: a keyed, invisible luma pattern that tells which of two variants of a mark unit a viewer got.
 
-Each 1 s segment exists twice: luma + alpha*P (variant A) and luma - alpha*P (variant B), where P is a smooth pattern
-derived from a secret key, the camera or clip, and the segment index. A viewer receives one variant per segment, chosen
-by their session, so a leaked copy spells out a sequence of bits. Detection is informed: the unmarked reference is
-subtracted and what is left is correlated with P
+Each 1 s segment is cut into MARK_UNITS units of half a second, and each unit exists twice: luma + alpha*P (variant A)
+and luma - alpha*P (variant B), where P is a smooth pattern derived from a secret key, the camera or clip, the segment
+index and the unit. Every unit is its own closed GOP, so a viewer's segment is the concatenation of the unit variants
+their session picks: a leaked copy spells out two bits per second for the encoding work of two variants. Segments made
+before units (one unit of 1 s, patterns labelled without a unit) still read and trace as they always did. Detection
+is informed: the unmarked reference is subtracted and what is left is correlated with P
 (Cox et al. 1997, "Secure spread spectrum watermarking for multimedia").
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -26,14 +29,24 @@ from cradle.media.frames import SafeFrame
 # The keyed grid before upscaling: coarse enough to survive downscaling to 240p and heavy compression, fine enough to
 # carry 1,200 independent chips so that one segment's correlation stands well clear of chance.
 GRID_COLUMNS, GRID_ROWS = 40, 30
-# In 8-bit luma levels; 0.5 / 0.75 / 1.0 give about 53 / 50 / 48 dB (bench/marks.py), invisible up to about 2.
-ALPHA = 0.75
+# In 8-bit luma levels; 0.5 / 0.75 / 1.0 give about 54 / 52 / 51 dB (bench/marks.py), invisible up to about 2. A half
+# second unit at 1.0 reads about as clearly as a whole second did at 0.75 (360p at 300 kbit/s: z 5-8 against 5-7).
+ALPHA = 1.0
 # Share of a segment over which the mark fades in and out, so that the switch between +P and −P of the next segment's
 # pattern never shows as a step.
 RAMP_SHARE = 0.2
 # Below this |z| a segment is an erasure, not a bit: chance alone reaches 4 in about 1 of 16,000 segments.
 ERASURE_Z = 4.0
 MIN_KEY_BYTES = 16
+# What a copy put over the picture: a residual pixel beyond OVERLAY_SIGMAS robust deviations of the frame's residual
+# (and at least OVERLAY_FLOOR levels; the mark is about one) is text or graphics, not coding noise, and is left out
+# with OVERLAY_MARGIN pixels around it (anti-aliased edges, a band's shading).
+OVERLAY_SIGMAS = 6.0
+OVERLAY_FLOOR = 12.0
+OVERLAY_MARGIN = 9
+# Mark units per 1 s segment: two bits per second of video, so that a 7 s clip carries the 14 bits that "identified"
+# needs (2^-14 < 1e-4). Each unit is a GOP of its own; bench/marks.py prints what the extra keyframe costs.
+MARK_UNITS = 2
 
 
 class Variant(IntEnum):
@@ -47,14 +60,16 @@ class Variant(IntEnum):
         return 1 if self is Variant.A else -1
 
 
-def grid(key: bytes, source_id: str, segment: int) -> np.ndarray:
-    """The keyed ±1 grid (rows x columns, float32) behind the pattern of one segment of one camera or clip."""
+def grid(key: bytes, source_id: str, segment: int, unit: int | None = None) -> np.ndarray:
+    """The keyed ±1 grid (rows x columns, float32) behind the pattern of one segment of one camera or clip, or of one
+    of its mark units (unit None: a segment marked whole, as before units)."""
     if len(key) < MIN_KEY_BYTES:
         raise ValueError(f"the mark key must be at least {MIN_KEY_BYTES} random bytes")
-    if not source_id or segment < 0:
-        raise ValueError("a mark needs a camera or clip id and a segment index of 0 or more")
-    # The segment is the last field and has no '|', so no two (source, segment) pairs share a label.
-    seed = hmac.new(key, f"cradle.mark.v1|{source_id}|{segment}".encode(), hashlib.sha256).digest()
+    if not source_id or segment < 0 or (unit is not None and unit < 0):
+        raise ValueError("a mark needs a camera or clip id and a segment index (and unit) of 0 or more")
+    # The segment and unit are the last fields and have no '|', so no two (source, segment, unit) share a label.
+    label = f"cradle.mark.v1|{source_id}|{segment}" if unit is None else f"cradle.mark.v2|{source_id}|{segment}|{unit}"
+    seed = hmac.new(key, label.encode(), hashlib.sha256).digest()
     chips = GRID_COLUMNS * GRID_ROWS
     blocks = math.ceil(chips / 256)
     stream = b"".join(hmac.new(seed, i.to_bytes(4, "big"), hashlib.sha256).digest() for i in range(blocks))
@@ -67,9 +82,17 @@ def upscale(chips: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(chips, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
-def pattern(key: bytes, source_id: str, segment: int, width: int, height: int) -> np.ndarray:
-    """P for one segment at one frame size (float32, height x width, roughly unit amplitude, zero mean)."""
-    return upscale(grid(key, source_id, segment), width, height)
+def pattern(key: bytes, source_id: str, segment: int, width: int, height: int, unit: int | None = None) -> np.ndarray:
+    """P for one segment (or unit) at one frame size (float32, height x width, roughly unit amplitude, zero mean)."""
+    return upscale(grid(key, source_id, segment, unit), width, height)
+
+
+def unit_bounds(frames: int, units: int) -> list[tuple[int, int]]:
+    """The frames [start, end) of each mark unit of a segment of `frames` frames cut into `units` (at most one unit
+    per frame; a single unit is the whole segment)."""
+    units = max(1, min(units, frames))
+    cuts = [round(u * frames / units) for u in range(units + 1)]
+    return list(itertools.pairwise(cuts))
 
 
 def fade(frames: int) -> np.ndarray:
@@ -91,9 +114,17 @@ class SegmentMark:
     """
 
     def __init__(
-        self, key: bytes, source_id: str, segment: int, frames: int, width: int, height: int, alpha: float = ALPHA
+        self,
+        key: bytes,
+        source_id: str,
+        segment: int,
+        frames: int,
+        width: int,
+        height: int,
+        alpha: float = ALPHA,
+        unit: int | None = None,
     ) -> None:
-        self.pattern = pattern(key, source_id, segment, width, height)
+        self.pattern = pattern(key, source_id, segment, width, height, unit)
         self.weights = fade(frames)
         self.alpha = alpha
         self._offsets: dict[tuple[int, float, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -213,19 +244,46 @@ def residual(
     total = np.zeros((height, width), np.float32)
     for frame, original, weight in zip(suspect, reference, weights, strict=True):
         seen, covered = registration(frame, width, height)
-        known = luma(original)
-        picked = (seen, known) if covered is None else (seen[covered], known[covered])
-        x, y = (v.astype(np.float64).ravel() for v in picked[::-1])
-        spread = x.var() if x.size > 1 else 0.0
-        if spread == 0:
-            continue
-        gain = float(np.mean((x - x.mean()) * (y - y.mean())) / spread)
-        offset = float(y.mean() - gain * x.mean())
-        difference = seen - (gain * known + offset)
-        if covered is not None:
-            difference[~covered] = 0
-        total += np.float32(weight) * difference.astype(np.float32)
+        difference = _fitted_difference(seen, luma(original), covered)
+        if difference is not None:
+            total += np.float32(weight) * difference
     return total
+
+
+def _fitted_difference(seen: np.ndarray, known: np.ndarray, covered: np.ndarray | None) -> np.ndarray | None:
+    """seen minus the reference fitted to it (gain and offset by least squares), with what the copy put over the
+    picture left out: pixels that differ from the reference by far more than coding noise (a burned-in text band, a
+    caption, a player's overlay) are dropped from the fit and from the residual, with a margin around them."""
+    difference = _fit(seen, known, covered)
+    if difference is None:
+        return None
+    sample = np.abs(difference[::4, ::4] if covered is None else difference[::4, ::4][covered[::4, ::4]])
+    if not sample.size:
+        return None
+    limit = max(OVERLAY_FLOOR, OVERLAY_SIGMAS * 1.4826 * float(np.median(sample)))
+    overlay = (np.abs(difference) > limit).astype(np.uint8)
+    if not overlay.any():
+        return difference
+    overlay = cv2.dilate(overlay, np.ones((OVERLAY_MARGIN, OVERLAY_MARGIN), np.uint8)).astype(bool)
+    kept = ~overlay if covered is None else covered & ~overlay
+    if kept.mean() < 0.5:  # most of the picture differs: a wrong alignment, not an overlay; leave it as it is
+        return difference
+    difference = _fit(seen, known, kept)
+    return difference
+
+
+def _fit(seen: np.ndarray, known: np.ndarray, covered: np.ndarray | None) -> np.ndarray | None:
+    picked = (seen, known) if covered is None else (seen[covered], known[covered])
+    x, y = (v.astype(np.float64).ravel() for v in picked[::-1])
+    spread = x.var() if x.size > 1 else 0.0
+    if spread == 0:
+        return None
+    gain = float(np.mean((x - x.mean()) * (y - y.mean())) / spread)
+    offset = float(y.mean() - gain * x.mean())
+    difference = (seen - (gain * known + offset)).astype(np.float32)
+    if covered is not None:
+        difference[~covered] = 0
+    return difference
 
 
 def project(total: np.ndarray) -> np.ndarray:
@@ -235,7 +293,7 @@ def project(total: np.ndarray) -> np.ndarray:
     return projected - projected.mean()
 
 
-def z_score(projected: np.ndarray, key: bytes, source_id: str, segment: int) -> float:
+def z_score(projected: np.ndarray, key: bytes, source_id: str, segment: int, unit: int | None = None) -> float:
     """Correlation of a projected residual with one segment's grid, in standard deviations of chance.
 
     For a grid independent of the residual (another key, another segment, or no mark at all) the chips are
@@ -245,13 +303,15 @@ def z_score(projected: np.ndarray, key: bytes, source_id: str, segment: int) -> 
     norm = float(np.linalg.norm(projected))
     if norm == 0:
         return 0.0
-    return float(np.sum(projected * grid(key, source_id, segment)) / norm)
+    return float(np.sum(projected * grid(key, source_id, segment, unit)) / norm)
 
 
-def chance(projected: np.ndarray, key: bytes, source_id: str, segment: int, trials: int = 300) -> np.ndarray:
+def chance(
+    projected: np.ndarray, key: bytes, source_id: str, segment: int, trials: int = 300, unit: int | None = None
+) -> np.ndarray:
     """z of the same residual against `trials` keys never used for marking: what chance looks like, for reports."""
     decoys = (hmac.new(key, f"cradle.mark.decoy|{i}".encode(), hashlib.sha256).digest() for i in range(trials))
-    return np.array([z_score(projected, decoy, source_id, segment) for decoy in decoys])
+    return np.array([z_score(projected, decoy, source_id, segment, unit) for decoy in decoys])
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +335,8 @@ def detect(
     source_id: str,
     segment: int,
     registration: Registration = rescaled,
+    unit: int | None = None,
 ) -> Detection:
-    """Which variant of `segment` a suspect copy carries, from its frames aligned in time to the unmarked reference."""
-    return Detection(z_score(project(residual(suspect, reference, registration)), key, source_id, segment))
+    """Which variant of `segment` (or of one unit of it) a suspect copy carries, from its frames aligned in time to the
+    unmarked reference of that segment or unit."""
+    return Detection(z_score(project(residual(suspect, reference, registration)), key, source_id, segment, unit))

@@ -33,6 +33,7 @@ MASTER_KEY_PREFIX = "cradle-master-key-v1:"
 # Ids go into object names and associated data: a small alphabet keeps both unambiguous and free of path tricks.
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _VARIANT = re.compile(r"[A-Za-z0-9]{1,8}")
+_UNITS = re.compile(r"[AB]{2,8}")
 # Both names hold a '.', which ids cannot, so no admission or camera folder can ever collide with them.
 _KEY_OBJECT = "{admission}/datakey.sealed"
 _CHECK_OBJECT = "master-key.check"
@@ -351,7 +352,13 @@ class SegmentStore:
         self._media.put(name, _seal(self._data_key(admission), data, aad))
 
     def get(self, admission: str, camera: str, segment: int, variant: str) -> bytes:
-        """The plaintext of one stored segment; Unreadable if it was altered, moved, or its key destroyed."""
+        """The plaintext of one stored segment; Unreadable if it was altered, moved, or its key destroyed.
+
+        A variant of two or more letters A/B is a segment of that many mark units, one letter per unit ("AB": unit 0
+        of variant A, unit 1 of variant B), joined from the units' own objects "A0", "B1" (cradle.media.hls).
+        """
+        if _UNITS.fullmatch(variant):
+            return b"".join(self.get(admission, camera, segment, f"{v}{u}") for u, v in enumerate(variant))
         name, aad = _place(admission, camera, segment, variant)
         sealed = self._media.get(name)
         data_key = self._data_key(admission)

@@ -26,13 +26,13 @@ from cradle.retention.ledger import LedgerError, ShredLedger
 from cradle.unit.models import Admission
 from cradle.updates import service as update_service
 from cradle.updates.models import Update
-from cradle.viewing import edge
+from cradle.viewing import edge, variants
 from cradle.viewing.models import Clip, LiveSegment
 from cradle.viewing.storage import segment_store
 
-# The objects the worker stores for every segment (cradle.worker.camera_run.VARIANT_OBJECTS, kept here so that
+# The objects the worker may store for a segment, whatever its mark units (kept in cradle.viewing.variants so that
 # retention does not import the pipeline).
-SEGMENT_OBJECTS = ("A", "B", "ref")
+SEGMENT_OBJECTS = variants.SEGMENT_OBJECTS
 _KEY_NAME = "datakey.sealed"
 
 

@@ -33,9 +33,9 @@ from cradle.media.mark import SegmentMark, Variant
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
 from cradle.media.redact.pool import WardDetectors, default_detectors
 from cradle.media.store import StoreError
+from cradle.media.visible import burn
 from cradle.unit.models import Admission
 from cradle.viewing import delivery
-from cradle.viewing.keepsake import burn
 from cradle.viewing.models import LiveSegment
 from cradle.viewing.storage import mark_key, segment_store
 

@@ -1,8 +1,9 @@
 """Per-session playlists and segment delivery.
 
-Every segment a viewer receives is one of two marked variants. Which one is a bit of HMAC(session key, camera,
-segment index), so a leaked copy spells out the session. Segment addresses are opaque sealed tokens (no camera,
-admission or variant can be read from them), bound to the session that got the playlist, and short-lived.
+Every segment a viewer receives carries one of two marked variants in each of its mark units; which one is a bit of
+HMAC(session key, camera, segment index) (cradle.viewing.variants), so a leaked copy spells out the session. Segment
+addresses are opaque sealed tokens (no camera, admission or variant can be read from them), bound to the session that
+got the playlist, and short-lived.
 In edge mode (cradle.viewing.edge) each segment line is preceded by its HLS AES-128 key line: a key address bound to
 the session like a segment address, and the segment's IV, which is the same for both variants.
 """
@@ -22,13 +23,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from cradle.viewing import edge
-from cradle.viewing.models import LiveSegment, ServedVariant
-
-VARIANTS = ("A", "B")
+from cradle.viewing import edge, variants
+from cradle.viewing.models import LiveSegment
 
 
 def _derive(info: str) -> bytes:
@@ -54,29 +52,14 @@ def session_key(device: Viewer) -> bytes:
     return _derive(f"cradle.viewer.{device.public_id}")
 
 
-def session_bit(device: Viewer, camera_id: int, index: int) -> int:
-    digest = hmac.new(session_key(device), f"camera:{camera_id}:{index}".encode(), hashlib.sha256).digest()
-    return digest[0] & 1
+def session_bit(device: Viewer, camera_id: int, index: int, unit: int = 0) -> int:
+    """The bit of one mark unit this session is due (0: A, 1: B); see cradle.viewing.variants."""
+    return "AB".index(variants.session_letters(session_key(device), camera_id, index, unit + 1)[unit])
 
 
 def variant_for(device: Viewer, camera_id: int, index: int) -> str:
-    """The variant this session gets; an account that already received one variant of the segment keeps getting it."""
-    # Most fetches find the account's choice already made: a plain read takes no write lock.
-    known = ServedVariant.objects.filter(user_id=device.user_id, camera_id=camera_id, index=index)
-    served = known.values_list("variant", flat=True).first()
-    if served is None:
-        try:
-            with transaction.atomic():
-                served = ServedVariant.objects.create(
-                    user_id=device.user_id,
-                    camera_id=camera_id,
-                    index=index,
-                    variant=session_bit(device, camera_id, index),
-                    session=device.public_id,
-                ).variant
-        except IntegrityError:  # another request of the same account won the race; take what it recorded
-            served = known.values_list("variant", flat=True).get()
-    return VARIANTS[served]
+    """The segment this session gets, by the name the store knows it under ("A", "B", "AB", ...)."""
+    return variants.choose(device, camera_id, index)
 
 
 def viewer_code(device: Viewer) -> str:

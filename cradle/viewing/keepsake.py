@@ -19,8 +19,6 @@ from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
 
-import cv2
-import numpy as np
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -31,6 +29,7 @@ from cradle.media.errors import MediaError
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import TS_TIME_BASE, decode
 from cradle.media.store import StoreError
+from cradle.media.visible import burn
 from cradle.viewing import clips, delivery
 from cradle.viewing.models import Clip, Keepsake
 from cradle.viewing.storage import segment_store
@@ -43,28 +42,6 @@ KEEP = timedelta(days=1)
 STALE = timedelta(minutes=2)
 # The sealed file's place in the admission's media space: a "camera" of its own per keepsake.
 VARIANT = "mp4"
-
-
-def burn(image: np.ndarray, text: str) -> np.ndarray:
-    """The visible mark: a translucent band with `text` along the bottom of the picture."""
-    out = image.copy()
-    height, width = out.shape[:2]
-    scale = max(0.35, width / 1100)
-    thickness = max(1, round(scale * 2))
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-    band = out[height - th - base - 12 :, :]
-    band[:] = (band * 0.55).astype(np.uint8)
-    cv2.putText(
-        out,
-        text,
-        (max(4, (width - tw) // 2), height - base - 6),
-        cv2.FONT_HERSHEY_SIMPLEX,
-        scale,
-        (240, 240, 240),
-        thickness,
-        cv2.LINE_AA,
-    )
-    return out
 
 
 def reserve(user: User, clip: Clip, per_day: int, device: DeviceSession) -> Keepsake | None:

@@ -28,6 +28,8 @@ class LiveSegment(models.Model):
     frames = models.PositiveSmallIntegerField(default=0)
     screened = models.PositiveSmallIntegerField(default=0)
     screen = models.CharField(max_length=12, blank=True, default="")
+    # Mark units the segment was cut into (cradle.media.mark.MARK_UNITS); 1 for segments made before units.
+    units = models.PositiveSmallIntegerField(default=1)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["camera", "index"], name="segment_index_once_per_camera")]
@@ -54,8 +56,8 @@ class Lease(models.Model):
 
 
 class ServedVariant(models.Model):
-    """The variant of a segment an account has received. Once one is sent, the other never is: with both, a viewer
-    could average the mark away."""
+    """The variants of a segment's mark units an account has received (coded by cradle.viewing.variants). Once one is
+    sent, the other never is: with both, a viewer could average the mark away."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     camera = models.ForeignKey("unit.Camera", on_delete=models.CASCADE, related_name="+")

@@ -27,6 +27,7 @@ from cradle.unit.models import Admission, Camera
 from cradle.viewing.camera_config import camera_policy, delivery, policy_stamp, run_config
 from cradle.viewing.models import Lease, LiveSegment
 from cradle.viewing.storage import mark_key, segment_store
+from cradle.viewing.variants import SEGMENT_OBJECTS
 from cradle.worker.leases import LeaseLost
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from cradle.worker.pipelines import Worker
 
-VARIANT_OBJECTS = ("A", "B", "ref")
+VARIANT_OBJECTS = SEGMENT_OBJECTS  # every object a segment may have, whatever its mark units
 
 
 # How often a running camera looks at its settings file for a new shown area or zones (a stat call).
@@ -125,7 +126,7 @@ class CameraRun:
 
     def _store(self, segment: Segment) -> None:
         store = segment_store()
-        objects = {"A": segment.a, "B": segment.b, "ref": segment.reference}
+        objects = segment.objects()
         fingerprint = fingerprint_segment(decode(segment.reference)).tobytes()
         at = time.monotonic()
         fps = 0.0
@@ -151,9 +152,10 @@ class CameraRun:
                 frames=segment.frames,
                 screened=segment.screened,
                 screen=segment.screen,
+                units=len(segment.units),
             )
-            for variant in VARIANT_OBJECTS:
-                store.put(self.media_id, str(self.camera_id), segment.index, variant, objects[variant])
+            for variant, data in objects.items():
+                store.put(self.media_id, str(self.camera_id), segment.index, variant, data)
             lease.next_index = segment.index + 1
             lease.save(update_fields=["next_index"])
         metrics.SEGMENTS_WRITTEN.labels(self._label).inc()

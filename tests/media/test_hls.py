@@ -1,4 +1,5 @@
-"""HLS segments are closed 1 s GOPs that play on their own, in two marked variants and an unmarked reference."""
+"""HLS segments are 1 s of closed half-second GOPs (mark units) that play on their own, in two marked variants per
+unit, joined as each viewer's choice says, and an unmarked reference."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from cradle.media.errors import MediaError
 from cradle.media.frames import Frame, SafeFrame
 from cradle.media.hls import SegmentWriter, decode, reference_size, segments
-from cradle.media.mark import Variant, detect, psnr
+from cradle.media.mark import MARK_UNITS, Variant, detect, psnr, unit_bounds
 from cradle.media.sim import SimCamera, SimSettings
 
 pytestmark = pytest.mark.nodb
@@ -57,15 +58,19 @@ def test_segments_are_one_second_each_and_numbered(cut):
     assert found[2].duration == pytest.approx(5 / FPS)
 
 
-@pytest.mark.parametrize("part", ["a", "b", "reference"])
+@pytest.mark.parametrize("part", ["a", "b", "AB", "BA", "reference"])
 def test_every_file_starts_with_a_keyframe_and_decodes_alone(cut, part):
     _, found = cut
     for segment in found[:2]:
-        data = getattr(segment, part)
+        if part == "reference":
+            data = segment.reference
+        else:
+            data = segment.variant(part) if len(part) > 1 else getattr(segment, part)
         packets = _packets(data)
         assert len(packets) == FPS
         assert packets[0][0], "a segment must open with a keyframe"
-        assert not any(key for key, _ in packets[1:]), "one GOP per segment"
+        starts = [0] if part == "reference" else [first for first, _ in unit_bounds(FPS, MARK_UNITS)]
+        assert [i for i, (key, _) in enumerate(packets) if key] == starts, "one GOP per mark unit"
         decoded = decode(data)
         assert len(decoded) == FPS
         expected = (640, 480) if part != "reference" else reference_size(640, 480)
@@ -85,9 +90,32 @@ def test_variants_look_like_the_picture_and_differ_by_the_mark(cut):
     originals = [f.image for f in frames[FPS : 2 * FPS]]
     assert min(psnr(x, y) for x, y in zip(a, originals, strict=True)) > 30  # the encoder's loss, not the mark's
     assert any(not np.array_equal(x, y) for x, y in zip(a, b, strict=True))
-    # A minus B is twice the mark: it correlates with the pattern of that segment.
-    found_ab = detect(a, b, KEY, "cam-7", 41, registration=_identity)
-    assert found_ab.variant is Variant.A
+    # A minus B is twice the mark: each unit correlates with the pattern of that unit of that segment.
+    for unit, (first, end) in enumerate(unit_bounds(FPS, MARK_UNITS)):
+        found_ab = detect(a[first:end], b[first:end], KEY, "cam-7", 41, registration=_identity, unit=unit)
+        assert found_ab.variant is Variant.A
+        other = detect(a[first:end], b[first:end], KEY, "cam-7", 41, registration=_identity, unit=1 - unit)
+        assert other.variant is None
+
+
+def test_a_viewers_segment_is_the_units_they_were_given(cut):
+    _, found = cut
+    segment = found[0]
+    (a0, b0), (a1, b1) = segment.units
+    assert segment.variant("AB") == a0 + b1
+    assert segment.variant((Variant.B, Variant.A)) == b0 + a1
+    assert segment.variant(Variant.A) == segment.a == a0 + a1
+    assert set(segment.objects()) == {"A0", "B0", "A1", "B1", "ref"}
+    with pytest.raises(ValueError):
+        segment.variant("A")
+
+
+def test_a_segment_of_one_unit_is_marked_whole_as_before_units(camera):
+    (segment,) = segments(_safe(camera, FPS), KEY, "cam-7", 640, 480, FPS, first_index=5, units=1)
+    assert set(segment.objects()) == {"A", "B", "ref"}
+    a, b = decode(segment.a), decode(segment.b)
+    assert detect(a, b, KEY, "cam-7", 5, registration=_identity).variant is Variant.A
+    assert detect(a, b, KEY, "cam-7", 5, registration=_identity, unit=0).variant is None
 
 
 def _identity(image, width, height):
@@ -112,14 +140,22 @@ def _leak(images, width=480, height=360, bitrate=300_000):
 
 def test_kept_reference_is_enough_to_trace_a_360p_300k_leak(cut):
     frames, found = cut
-    segment = found[0]
-    reference = decode(segment.reference)
-    a = detect(_leak(decode(segment.a)), reference, KEY, "cam-7", segment.index)
-    b = detect(_leak(decode(segment.b)), reference, KEY, "cam-7", segment.index)
-    plain = detect(_leak([f.image for f in frames[:FPS]]), reference, KEY, "cam-7", segment.index)
-    assert a.variant is Variant.A and a.z >= 4
-    assert b.variant is Variant.B and b.z <= -4
-    assert plain.variant is None
+    references = [decode(segment.reference) for segment in found[:2]]
+    for choice, sign in ((Variant.A, 1), (Variant.B, -1)):
+        # Two seconds leaked as one re-encode, the way a copy is made.
+        leaked = _leak([image for segment in found[:2] for image in decode(segment.variant(choice))])
+        plain = _leak([f.image for f in frames[: 2 * FPS]])
+        zs = []
+        for number, segment in enumerate(found[:2]):
+            for unit, (first, end) in enumerate(unit_bounds(FPS, MARK_UNITS)):
+                part = slice(number * FPS + first, number * FPS + end)
+                reference = references[number][first:end]
+                zs.append(detect(leaked[part], reference, KEY, "cam-7", segment.index, unit=unit).z * sign)
+                assert detect(plain[part], reference, KEY, "cam-7", segment.index, unit=unit).variant is None
+        # The copy's first half second is its encoder's keyframe and rate-control start: a bit or an erasure there,
+        # never the wrong bit; every later unit reads.
+        assert zs[0] > -4
+        assert min(zs[1:]) >= 4, zs
 
 
 def test_writer_hands_out_segments_as_they_complete(camera):

@@ -28,9 +28,10 @@ from cradle.media.trace.attribution import (
     combine,
     decide,
     innocent_probability,
+    received,
     score,
 )
-from cradle.media.trace.reading import SegmentReading, read_bits
+from cradle.media.trace.reading import SegmentReading, UnitCount, current_units, read_bits
 from cradle.media.trace.references import ReferenceLoader
 from cradle.media.trace.registration import estimate_homography, refine_homography, rescale_homography
 from cradle.media.trace.search import locate, locate_all
@@ -47,6 +48,7 @@ __all__ = [
     "Codeword",
     "ReferenceLoader",
     "SegmentReading",
+    "UnitCount",
     "Verdict",
     "align",
     "attribute",
@@ -57,6 +59,7 @@ __all__ = [
     "locate",
     "locate_all",
     "read_bits",
+    "received",
     "refine_homography",
     "rescale_homography",
     "score",
@@ -71,8 +74,10 @@ def trace(
     reference_loader: ReferenceLoader,
     key: bytes,
     matches: Sequence[SourceMatch] | None = None,
+    units: UnitCount = current_units,
 ) -> tuple[Alignment | None, list[SegmentReading]]:
-    """Source, alignment and readings of one suspect; (None, []) for "no matching source".
+    """Source, alignment and readings of one suspect; (None, []) for "no matching source". `units` says how many mark
+    units each stored segment has (segments made before units have one).
 
     The mark settles what the picture cannot: when the best-agreeing source reads no segment at all, the next source
     that also agrees is read, since a mark under the wrong source's key reads as chance (erasures), never as bits.
@@ -89,9 +94,9 @@ def trace(
         mine = [a for a in found if a.source_id == source_id]
         pieces = [a for a in mine if a.piece is not None]
         # Read as it is and, for a copy whose time was mapped, piece by piece; the one that reads more holds.
-        options = [(0, a, read_bits(frames, fps, a, reference_loader, key)) for a in mine if a.piece is None]
+        options = [(0, a, read_bits(frames, fps, a, reference_loader, key, units)) for a in mine if a.piece is None]
         if pieces:
-            merged = _merged([r for a in pieces for r in read_bits(frames, fps, a, reference_loader, key)])
+            merged = _merged([r for a in pieces for r in read_bits(frames, fps, a, reference_loader, key, units)])
             # The mapping must read clearly more than the copy as it is (a segment at either end is no reason).
             options.append((TIMED_MARGIN - 1 if options else 0, pieces[0], merged))
         _, alignment, readings = max(options, key=lambda o: sum(r.variant is not None for r in o[2]) - o[0])
@@ -103,10 +108,10 @@ def trace(
 
 
 def _merged(readings: list[SegmentReading]) -> list[SegmentReading]:
-    """One reading per segment (a segment two pieces both reach keeps the one that covered more of it), in order."""
-    best: dict[tuple[str, int], SegmentReading] = {}
+    """One reading per unit (a unit two pieces both reach keeps the one that covered more of it), in order."""
+    best: dict[tuple[str, int, int], SegmentReading] = {}
     for reading in readings:
-        key = (reading.source_id, reading.index)
+        key = (reading.source_id, reading.index, reading.unit)
         if key not in best or reading.coverage > best[key].coverage:
             best[key] = reading
-    return sorted(best.values(), key=lambda r: r.index)
+    return sorted(best.values(), key=lambda r: (r.index, r.unit))

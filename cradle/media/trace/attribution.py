@@ -57,18 +57,30 @@ class Verdict:
     reason_args: Mapping[str, object] = field(default_factory=dict)
 
 
-Codeword = Mapping[tuple[str, int], Variant]
+# What a candidate received of each segment: the variant of every mark unit, in order (a bare Variant: a segment of one
+# unit, as before units).
+Codeword = Mapping[tuple[str, int], "Variant | tuple[Variant, ...]"]
+
+
+def received(codeword: Codeword, reading: SegmentReading) -> Variant | None:
+    """The variant the candidate received of the unit read; None if they never received it (or the segment had
+    another number of units, which is no match either)."""
+    got = codeword.get((reading.source_id, reading.index))
+    if got is None:
+        return None
+    choice = (got,) if isinstance(got, Variant) else tuple(got)
+    return choice[reading.unit] if len(choice) == reading.units else None
 
 
 def score(readings: Iterable[SegmentReading], candidate: str, codeword: Codeword) -> CandidateScore:
-    """Matches over the readable segments; a segment the candidate never received counts against them."""
+    """Matches over the readable units; a unit the candidate never received counts against them."""
     readable = matches = 0
     for reading in readings:
         variant = reading.variant
         if variant is None:
             continue
         readable += 1
-        matches += codeword.get((reading.source_id, reading.index)) is variant
+        matches += received(codeword, reading) is variant
     return CandidateScore(candidate, readable, matches, innocent_probability(readable, matches))
 
 

@@ -1,14 +1,18 @@
-"""Reading: the informed detector of cradle.media.mark on every source segment the suspect covers."""
+"""Reading: the informed detector of cradle.media.mark on every mark unit of every source segment the suspect covers.
+
+A segment made before mark units is one unit of 1 s; a segment of MARK_UNITS units gives that many bits, each read from
+the suspect frames that fall inside its unit.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from cradle.media.fingerprint import SEGMENT_SECONDS
-from cradle.media.mark import ERASURE_Z, Variant, fade, project, residual, z_score
+from cradle.media.mark import ERASURE_Z, MARK_UNITS, Variant, fade, project, residual, unit_bounds, z_score
 from cradle.media.trace.mapping import retime
 from cradle.media.trace.references import ReferenceLoader, References
 from cradle.media.trace.registration import Registration, grey
@@ -18,6 +22,14 @@ from cradle.media.trace.timing import Alignment
 # a short share mostly reads as an erasure, but a clear one is one more bit, and z stays N(0, 1) by chance.
 MIN_COVERAGE = 0.3
 
+# How many mark units a source segment has, given the source and the segment's index.
+UnitCount = Callable[[str, int], int]
+
+
+def current_units(source_id: str, index: int) -> int:
+    """Segments made today: MARK_UNITS units each."""
+    return MARK_UNITS
+
 
 @dataclass(frozen=True, slots=True)
 class SegmentReading:
@@ -26,8 +38,15 @@ class SegmentReading:
     source_id: str
     index: int
     z: float
-    suspect_start: float  # suspect time (s) at which the segment starts
-    coverage: float  # share of the segment's frames the suspect shows
+    suspect_start: float  # suspect time (s) at which the segment (or its unit) starts
+    coverage: float  # share of the segment's (or unit's) frames the suspect shows
+    unit: int = 0  # which mark unit of the segment
+    units: int = 1  # mark units of the segment (1: marked whole, before units)
+
+    @property
+    def label(self) -> str:
+        """The segment, and its unit where it has several: "12" or "12.1"."""
+        return str(self.index) if self.units == 1 else f"{self.index}.{self.unit}"
 
     @property
     def variant(self) -> Variant | None:
@@ -49,8 +68,9 @@ def read_bits(
     alignment: Alignment,
     reference_loader: ReferenceLoader,
     key: bytes,
+    units: UnitCount = current_units,
 ) -> list[SegmentReading]:
-    """The detector's reading of every source segment the suspect covers, in order.
+    """The detector's reading of every mark unit of every source segment the suspect covers, in order.
 
     For each reference frame the suspect frame nearest in time stands in (a 25 or 30 fps copy of a 15 fps camera
     shows each camera frame once or twice). Frames the suspect does not reach are left out, with their weight in the
@@ -76,14 +96,17 @@ def read_bits(
         count = len(reference)
         start = index * SEGMENT_SECONDS - alignment.offset
         picks = [round((start + j * SEGMENT_SECONDS / count) * suspect_fps) for j in range(count)]
-        shown = [j for j, p in enumerate(picks) if 0 <= p < len(greys)]
-        coverage = len(shown) / count
-        if coverage < MIN_COVERAGE:
-            continue
-        weights = fade(count)[shown]
-        total = residual([greys[picks[j]] for j in shown], [reference[j] for j in shown], registration, weights)
-        z = z_score(project(total), key, alignment.source_id, index)
-        if piece is not None:  # back on the suspect's own clock
-            start = (index * SEGMENT_SECONDS - piece.offset) / piece.rate
-        readings.append(SegmentReading(alignment.source_id, index, z, start, coverage))
+        bounds = unit_bounds(count, units(alignment.source_id, index))
+        for unit, (low, high) in enumerate(bounds):
+            shown = [j for j in range(low, high) if 0 <= picks[j] < len(greys)]
+            coverage = len(shown) / (high - low)
+            if coverage < MIN_COVERAGE:
+                continue
+            weights = fade(high - low)[[j - low for j in shown]]
+            total = residual([greys[picks[j]] for j in shown], [reference[j] for j in shown], registration, weights)
+            label = None if len(bounds) == 1 else unit
+            z = z_score(project(total), key, alignment.source_id, index, label)
+            begins = index * SEGMENT_SECONDS + low * SEGMENT_SECONDS / count
+            at = (begins - piece.offset) / piece.rate if piece is not None else begins - alignment.offset
+            readings.append(SegmentReading(alignment.source_id, index, z, at, coverage, unit, len(bounds)))
     return readings

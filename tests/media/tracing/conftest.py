@@ -36,10 +36,12 @@ def store(clip):
 
 @pytest.fixture(scope="session")
 def codewords(clip):
-    """Ten sessions, each served its own random variant per segment."""
+    """Ten sessions, each served its own random variant per mark unit of every segment."""
     rng = np.random.default_rng(8)
     return {
-        f"session-{s}": {(SOURCE, segment.index): Variant(int(rng.integers(2))) for segment in clip}
+        f"session-{s}": {
+            (SOURCE, segment.index): tuple(Variant(int(rng.integers(2))) for _ in segment.units) for segment in clip
+        }
         for s in range(SESSIONS)
     }
 

@@ -7,6 +7,7 @@ import pytest
 from trace_support import FPS, KEY, LEAKER, SOURCE, leak, loader
 
 from cradle.media.trace import trace
+from cradle.media.trace.attribution import received
 from cradle.media.trace.mapping import Piece, plain, retime
 
 pytestmark = pytest.mark.nodb
@@ -26,7 +27,7 @@ def test_a_sped_up_copy_is_mapped_and_reads(store, codewords, served):
     assert alignment is not None and alignment.source_id == SOURCE and alignment.piece is not None
     assert abs(alignment.piece.rate - SPEED) < 0.01
     read = [r for r in found if r.variant is not None]
-    assert len(read) >= 9 and all(r.variant is codewords[LEAKER][(SOURCE, r.index)] for r in read)
+    assert len(read) >= 9 and all(r.variant is received(codewords[LEAKER], r) for r in read)
 
 
 def test_retiming_shows_each_camera_frame_the_piece_covers():

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import av
 import cv2
 import pytest
 from trace_support import FPS, KEY, LEAKER, SOURCE, START, leak, loader, readings
 
+from cradle.media.encode import Mp4Writer
 from cradle.media.fingerprint import FingerprintIndex, fingerprint_segment
-from cradle.media.mark import Variant
+from cradle.media.frames import SafeFrame
+from cradle.media.mark import MARK_UNITS, Variant
 from cradle.media.trace import locate, read_bits, trace
+from cradle.media.trace.attribution import received
+from cradle.media.visible import burn
 
 pytestmark = pytest.mark.nodb
 
@@ -20,7 +25,7 @@ def test_the_leaked_copy_reads_the_leakers_bits(store, codewords, leaked):
     assert trace(leaked, 25, index, loader(references), KEY)[1] == found
     read = [r for r in found if r.variant is not None]
     assert len(read) >= 15
-    assert all(r.variant is codewords[LEAKER][(SOURCE, r.index)] for r in read)
+    assert all(r.variant is received(codewords[LEAKER], r) for r in read)
 
 
 def test_an_unmarked_copy_reads_as_erasures(clip, camera_frames, store):
@@ -42,7 +47,7 @@ def test_brightened_30fps_copy_still_reads(store, codewords, served, clip):
     assert alignment is not None
     read = [r for r in read_bits(suspect, 30, alignment, loader(references), KEY) if r.variant is not None]
     assert len(read) >= 5
-    assert all(r.variant is codewords[LEAKER][(SOURCE, r.index)] for r in read)
+    assert all(r.variant is received(codewords[LEAKER], r) for r in read)
 
 
 def test_a_reading_names_its_bit_for_a_report_including_variant_a():
@@ -63,4 +68,23 @@ def test_captions_and_stickers_over_part_of_the_picture_are_read_around(store, c
     assert alignment is not None and alignment.hidden is not None
     assert 0.05 < alignment.hidden.mean() < 0.3
     read = [r for r in found if r.variant is not None]
-    assert len(read) >= 7 and all(r.variant is codewords[LEAKER][(SOURCE, r.index)] for r in read)
+    assert len(read) >= 7 and all(r.variant is received(codewords[LEAKER], r) for r in read)
+
+
+def test_a_keepsake_with_its_burned_in_band_reads_every_unit(tmp_path, store, codewords, served):
+    # A keepsake is the viewer's own variants re-encoded to MP4 with a translucent band and text along the bottom.
+    # The band once swamped the residual: a 13 s keepsake read 1 segment. Now what a copy put over the picture is
+    # left out of the reading, so every unit reads as it was served.
+    references, index = store
+    path = tmp_path / "keepsake.mp4"
+    writer = Mp4Writer(path, 640, 480, FPS)
+    for i, image in enumerate(served[: 13 * FPS]):
+        writer.write(SafeFrame(burn(image, "Cradle QX4-M7B 2026-12-06"), i, None, None, 0.0, False))
+    writer.close()
+    with av.open(str(path)) as container:
+        frames = [f.to_ndarray(format="gray") for f in container.decode(video=0)]
+    alignment, found = trace(frames, FPS, index, loader(references), KEY)
+    assert alignment is not None and alignment.source_id == SOURCE
+    read = [r for r in found if r.variant is not None]
+    assert len(read) >= 24 and all(r.variant is received(codewords[LEAKER], r) for r in read)
+    assert {r.units for r in read} == {MARK_UNITS}

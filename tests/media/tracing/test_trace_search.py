@@ -11,6 +11,7 @@ from cradle.media.fingerprint import fingerprint_segment
 from cradle.media.hls import decode
 from cradle.media.sim import SimSettings
 from cradle.media.trace import locate, trace
+from cradle.media.trace.attribution import received
 from cradle.media.trace.framing import Framing
 
 pytestmark = pytest.mark.nodb
@@ -73,7 +74,7 @@ def test_a_mirrored_copy_turned_on_its_side_finds_its_source_and_reads(store, co
     assert alignment is not None and alignment.source_id == SOURCE
     assert alignment.framing.mirror and alignment.framing.turns in (1, 3)
     read = [r for r in found if r.variant is not None]
-    assert len(read) >= 6 and all(r.variant is codewords[LEAKER][(SOURCE, r.index)] for r in read)
+    assert len(read) >= 6 and all(r.variant is received(codewords[LEAKER], r) for r in read)
 
 
 def test_a_copy_on_a_vertical_canvas_over_its_blurred_self_finds_its_source(store, served):
