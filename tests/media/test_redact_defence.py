@@ -201,3 +201,32 @@ def test_only_dark_upright_rectangles_count_as_screens():
     assert find_monitors(blanket, 640, 480) == []
     assert find_monitors(speck, 640, 480) == []
     assert find_monitors(tilted, 640, 480) == []
+
+
+def test_a_line_end_grows_over_ink_the_detector_stopped_short_of_not_over_blank_paper_or_the_infant():
+    from cradle.media.redact import masks
+
+    rng = np.random.default_rng(3)
+    image = np.full((200, 400), 150, np.uint8)  # the infant's grey, at night
+    image[60:140, 40:300] = 165  # a card of nearly the same grey
+    cv2.putText(image, "MRN 4711 Doe", (60, 110), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 60, 2)
+    grey = np.clip(image + rng.normal(0, 6, image.shape), 0, 255).astype(np.uint8)
+    ys, xs = np.nonzero(image < 100)
+    right = xs.max()
+    reported = (int(xs.min()), int(ys.min()), int(right) - 22, int(ys.max()))  # the last glyph missed
+    grown = np.zeros(grey.shape, np.uint8)
+    cv2.fillConvexPoly(grown, masks.grow(reported, CameraPolicy(), grey), 1)
+    assert grown[ys, xs].all()  # the missed glyphs are covered ...
+    assert not grown[:, right + 25 :].any()  # ... but not the blank paper and the infant beyond them
+    assert not grown[:, : int(xs.min()) - 12].any()
+
+
+def test_a_label_near_a_card_is_not_bridged_to_it_across_the_infant():
+    from cradle.media.redact import masks
+
+    card = [np.array([[300, 100 + 30 * k], [460, 100 + 30 * k], [460, 122 + 30 * k], [300, 122 + 30 * k]], np.int32)
+            for k in range(3)]  # fmt: skip
+    label = np.array([[120, 180], [280, 180], [280, 202], [120, 202]], np.int32)  # lower left, same height
+    hulls = masks.blocks([*card, label], (480, 640))
+    assert hulls  # the card's lines are bridged to each other ...
+    assert all(h.reshape(-1, 2)[:, 0].min() >= 300 for h in hulls)  # ... and the label to nothing

@@ -30,17 +30,22 @@ def as_quad(region: Region) -> np.ndarray:
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
 
 
-# A line's end grows only over the same paper: where the grey median beyond it is within this share of the line's
-# own contrast (10th to 90th percentile) of the line's median, and never more than SAME_PAPER_MAX grey levels off.
+# A line's end grows only over the same paper: where the paper's grey beyond it (its 90th percentile under dark ink,
+# 10th under light) is within this share of the line's own ink depth (paper to ink) of the line's paper, and never
+# more than SAME_PAPER_MAX grey levels off.
 SAME_PAPER_SHARE, SAME_PAPER_MIN, SAME_PAPER_MAX = 0.3, 6, 30
+# ... and only where there is ink beyond it: the ink's depth there is at least this share of the line's own.
+INK_DEPTH = 0.5
+# An end grows by this share of the line's height at a time (about one glyph of Latin type, half a CJK one).
+END_STEP = 0.5
 
 
 def grow(region: Region, policy: CameraPolicy, grey: np.ndarray | None = None) -> np.ndarray:
     """The region's rotated rectangle grown by the policy's margin on every side, as an int32 polygon.
 
-    Detectors often stop a glyph short of a line's ends, so a line's ends grow by `end_ratio` of its height, but
-    (given the frame's `grey`) only an end beyond which lies the same paper as the line's: a card's edge, the
-    infant or the incubator next to it stays.
+    Detectors often stop a glyph short of a line's ends, so a line's ends grow by up to `end_ratio` of its height,
+    but (given the frame's `grey`) only half a height at a time while the same paper as the line's, with ink on it,
+    lies beyond: a card's edge, the infant or the incubator next to it stays.
     """
     quad = as_quad(region)
     (cx, cy), (w, h), angle = cv2.minAreaRect(quad)
@@ -53,9 +58,18 @@ def grow(region: Region, policy: CameraPolicy, grey: np.ndarray | None = None) -
     ux, uy = np.cos(np.radians(angle)), np.sin(np.radians(angle))
     grown = [side, side]
     for k, sign in enumerate((-1, 1)):
-        if grey is None or _same_paper(grey, quad, (cx + sign * ux * (w + end) / 2, cy + sign * uy * (w + end) / 2),
-                                       end, h, angle):  # fmt: skip
+        if grey is None:
             grown[k] = end
+            continue
+        # Glyph by glyph (half a height at a time), while the same paper with ink on it goes on.
+        step, reached = max(1.0, END_STEP * h), 0.0
+        while reached < end:
+            length = min(step, end - reached)
+            middle = (w / 2 + reached + length / 2) * sign
+            if not _same_paper(grey, quad, (cx + ux * middle, cy + uy * middle), length, h, angle):
+                break
+            reached += length
+        grown[k] = max(side, reached + policy.margin_px if reached else side)
     shift = (grown[1] - grown[0]) / 2
     return _rect(cx + ux * shift, cy + uy * shift, w + grown[0] + grown[1], h + 2 * side, angle)
 
@@ -78,14 +92,26 @@ def _levels_in(grey: np.ndarray, polygon: np.ndarray) -> np.ndarray | None:
 
 def _same_paper(grey: np.ndarray, line: np.ndarray, centre: tuple[float, float], length: float, height: float,
                 angle: float) -> bool:  # fmt: skip
+    """True when the paper goes on beyond the line's end and carries ink there (a glyph the detector stopped short
+    of). Blank paper needs no more than the margin; the infant or a blanket next to a card at night can have the
+    card's grey, but not the spread of ink on it."""
     own = _levels_in(grey, line)
     beyond = _levels_in(grey, cv2.boxPoints((centre, (length, height), angle)))
     # Off the picture, or nothing to compare: grow (failing towards masking).
     if own is None or beyond is None:
         return True
     low, middle, high = np.percentile(own, (10, 50, 90))
-    allowed = min(SAME_PAPER_MAX, max(SAME_PAPER_MIN, SAME_PAPER_SHARE * (high - low)))
-    return abs(float(np.median(beyond)) - middle) <= allowed
+    b_low, b_high = np.percentile(beyond, (10, 90))
+    # Ink is the tail of the line's grey levels that lies farther from its median (dark type, or light type on a
+    # dark bar); the other tail is its paper.
+    if middle - low >= high - middle:
+        paper, ink, b_paper, b_ink = high, low, b_high, b_low
+    else:
+        paper, ink, b_paper, b_ink = low, high, b_low, b_high
+    depth = abs(paper - ink)
+    allowed = min(SAME_PAPER_MAX, max(SAME_PAPER_MIN, SAME_PAPER_SHARE * depth))
+    # The same paper goes on, and ink on it reaches as deep (noise spreads both tails alike, and less).
+    return abs(b_paper - paper) <= allowed and abs(b_paper - b_ink) >= INK_DEPTH * depth
 
 
 def zone_polygons(zones: Iterable[Zone], width: int, height: int) -> list[np.ndarray]:
@@ -119,47 +145,42 @@ def _line(polygon: np.ndarray) -> tuple[tuple[float, float], float, float, float
 
 
 def blocks(polygons: Sequence[np.ndarray], shape: tuple[int, int]) -> list[np.ndarray]:
-    """Convex hulls of the blocks of text the polygons (grown lines) form.
+    """Bridges between neighbouring lines of a block of text (grown lines), as convex hulls of two lines each.
 
-    Lines of one block (a card, a label) have about the same height and tilt and lie within BLOCK_GAP of their
-    height of each other; the block's hull is masked (unless it is mostly empty, BLOCK_FILL), so a line or part of
-    a line the detector did not report (faded, under glare) between or beside the lines it did report goes too.
+    Two lines are neighbours in a block (a card, a label) when they have about the same height and tilt and lie
+    within BLOCK_GAP of their height of each other; the hull of the two is masked (unless it is mostly empty,
+    BLOCK_FILL), so a line or part of a line the detector did not report (faded, under glare) between or beside the
+    lines it did report goes too. Only neighbours are bridged, never a whole chain of them at once: the hull of a
+    card and a label that happen to lie near it would cover the infant between them.
     """
     count = len(polygons)
     if count < 2:
         return []
     lines = [_line(p) for p in polygons]
-    parent = list(range(count))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    areas = [cv2.contourArea(p.astype(np.float32)) for p in polygons]
+    hulls = []
     for i in range(count):
         (ci, li, hi, ai) = lines[i]
+        along = np.array([np.cos(np.radians(ai)), np.sin(np.radians(ai))])
+        across = np.array([-along[1], along[0]])
         for j in range(i + 1, count):
             (cj, lj, hj, aj) = lines[j]
             turn = abs(ai - aj)
             if max(hi, hj) > 2 * min(hi, hj) or min(turn, 180 - turn) > 12:
                 continue
             reach = BLOCK_GAP * max(hi, hj)
-            a = (ci, (li + reach, hi + reach), ai)
-            b = (cj, (lj + reach, hj + reach), aj)
-            if cv2.rotatedRectangleIntersection(a, b)[0] != cv2.INTERSECT_NONE:
-                parent[find(j)] = find(i)
-    groups: dict[int, list[np.ndarray]] = {}
-    for i, polygon in enumerate(polygons):
-        groups.setdefault(find(i), []).append(polygon)
-    hulls = []
-    for group in groups.values():
-        if len(group) < 2:
-            continue
-        hull = cv2.convexHull(np.concatenate(group))
-        # Scattered marks are not a block of text: their hull would mostly cover what lies between them.
-        if cv2.contourArea(hull) <= BLOCK_FILL * sum(cv2.contourArea(p) for p in group):
-            hulls.append(hull)
+            offset = np.subtract(cj, ci)
+            gap = abs(float(offset @ along)) - (li + lj) / 2  # end to end along the line (< 0: side by side)
+            apart = abs(float(offset @ across))  # centre to centre across it
+            # The next line of the block: side by side for at least half the shorter one.
+            stacked = gap <= -min(li, lj) / 2 and apart <= (hi + hj) / 2 + reach
+            continued = apart <= max(hi, hj) / 2 and gap <= reach  # the same line, broken
+            if not (stacked or continued):
+                continue
+            hull = cv2.convexHull(np.concatenate([polygons[i], polygons[j]]))
+            # Marks far apart are not lines of one block: their hull would mostly cover what lies between them.
+            if cv2.contourArea(hull) <= BLOCK_FILL * (areas[i] + areas[j]):
+                hulls.append(hull)
     return hulls
 
 

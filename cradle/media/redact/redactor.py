@@ -121,6 +121,7 @@ class Redactor(Releasing):
                 grid.swap(back)
                 looks.swap(back)
                 moved &= ~back
+        grid.remember(moved & ~self._episode)
         self._episode |= moved
         need = moved | looks.unusable(frame.index, max_age)
         if frame.index < self._retry_at:
@@ -161,8 +162,12 @@ class Redactor(Releasing):
         self._look_at_rest(frame, grid, moved)
         if self._episode.any():
             # A group still on the move may carry text no look can read yet (cut by the frame's edge or a crop,
-            # blurred by the motion): every cell it moved through is masked whole until it rests and is looked at.
-            # This fails closed at a price: an infant who stirs is masked too, for as long as the stirring lasts.
+            # blurred by the motion): every cell it moved through is masked whole until it rests and is looked at,
+            # except a cell that shows again just what it showed before anything moved there (a card has passed
+            # on), unless text was found in or next to it. This fails closed at a price: an infant who stirs is
+            # masked too, where she stirred, for as long as the stirring lasts.
+            near = cv2.dilate(looks.found_text(grid, self.policy).astype(np.uint8), _NEAR_TEXT).astype(bool)
+            self._episode &= ~(grid.returned(thumb) & ~moved & ~near)
             self._moving_text = [*self._moving_text, *grid.cell_boxes(self._episode)]
         return looks.vouched(frame.index, max_age)
 
