@@ -338,8 +338,10 @@ def main() -> None:
         refresh = next(ms for label, ms, _ in rows if label.startswith("detection, background"))
         quiet = (sum(per_frame) + refresh / policy.detect_every) * FPS / 1000
         cores = os.cpu_count() or 1
-        print(f"  quiet camera (no motion: the safety schedule's look only): {quiet:.3f} CPU-s per camera-second; "
-              f"projected {cores} cores x {CPU_BUDGET:g} / that = {cores * CPU_BUDGET / quiet:.1f} cameras")
+        print(
+            f"  quiet camera (no motion: the safety schedule's look only): {quiet:.3f} CPU-s per camera-second; "
+            f"projected {cores} cores x {CPU_BUDGET:g} / that = {cores * CPU_BUDGET / quiet:.1f} cameras"
+        )
     print(
         f"{args.size}@{FPS:g} fps simulated cameras, {args.seconds:g} s each run; whole-frame text detection every "
         f"{policy.detect_every} frames (staggered) + crops where cells moved, look-ahead {policy.lookahead} frames, "
