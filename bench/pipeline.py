@@ -29,6 +29,8 @@ from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
 from cradle.media.sim import SimCamera, SimSettings
 
 FPS = 15.0
+# Share of the machine's cores the projection lets redaction use (the rest: bursts of motion, the web, the OS).
+CPU_BUDGET = 0.8
 
 
 def _rss_mb() -> float:
@@ -187,6 +189,7 @@ def run_once(
     pool.close(wait=True)
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
+    camera_seconds = cameras * seconds
     wall = time.monotonic() - wall_before
     delays = sorted(d for r in results for d in r["delays"])
     return {
@@ -203,6 +206,9 @@ def run_once(
         "cores": cpu / wall,
         "detect_cores": sum(spent) / wall,
         "repeated": sum(r["repeated"] for r in results) / max(1, sum(r["written"] for r in results)),
+        # Process CPU (all threads) per second of one camera's video: what the machine's load barely changes.
+        "cpu_per_camera_s": cpu / camera_seconds,
+        "detect_per_camera_s": sum(spent) / camera_seconds,
     }
 
 
@@ -232,6 +238,10 @@ def stage_table(size: tuple[int, int], frames: int = 45) -> list[tuple[str, floa
     grid = MotionGrid(width, height)
     grid.settle(grid.thumbnail(images[0]))
     timed("motion (thumbnail + changed cells)", lambda i: grid.changed(grid.thumbnail(images[i])), frames)
+    from cradle.media.redact.monitors import find_monitors
+
+    thumbs = [grid.thumbnail(image) for image in images]
+    timed("monitor screens (on the thumbnail)", lambda i: find_monitors(thumbs[i], width, height), frames)
     detectors = default_detectors()()
     detectors.detect(images[0], False)  # warm
     found = timed(
@@ -249,8 +259,11 @@ def stage_table(size: tuple[int, int], frames: int = 45) -> list[tuple[str, floa
     timed("  of which text-likeness, whole frame", lambda i: text_like(images[i]), 3)
     regions = found[0]
 
+    grown = [masks.grow(r, policy, cv2.cvtColor(images[0], cv2.COLOR_BGR2GRAY)) for r in regions]
+
     def mask(i: int):
-        grown = [masks.grow(r, policy) for r in regions]
+        # As the live path: the frame's grey, the (kept) grown regions of its looks, coverage and fill.
+        cv2.cvtColor(images[i], cv2.COLOR_BGR2GRAY)
         return masks.apply(images[i], masks.coverage((height, width), policy, grown), policy)
 
     safe = timed("masks", mask, frames)
@@ -322,6 +335,13 @@ def main() -> None:
             print(f"  {label:40} {ms:8.2f} ms  {share:18} {note}")
         print(f"  {'all but detection, per camera':40} {sum(per_frame):8.2f} ms  "
               f"{100 * sum(per_frame) * FPS / 1000:5.1f} % of a core at {FPS:g} fps")  # fmt: skip
+        refresh = next(ms for label, ms, _ in rows if label.startswith("detection, background"))
+        quiet = (sum(per_frame) + refresh / policy.detect_every) * FPS / 1000
+        cores = os.cpu_count() or 1
+        print(
+            f"  quiet camera (no motion: the safety schedule's look only): {quiet:.3f} CPU-s per camera-second; "
+            f"projected {cores} cores x {CPU_BUDGET:g} / that = {cores * CPU_BUDGET / quiet:.1f} cameras"
+        )
     print(
         f"{args.size}@{FPS:g} fps simulated cameras, {args.seconds:g} s each run; whole-frame text detection every "
         f"{policy.detect_every} frames (staggered) + crops where cells moved, look-ahead {policy.lookahead} frames, "
@@ -334,7 +354,7 @@ def main() -> None:
     )
     print(
         "cams  fps/cam  min fps  p95 delay  screened (no det/late/failed)  repeats  det/s  crops  cores (det)"
-        "  MB/cam(+)  RSS MB  real time  load before / after"
+        "  CPU-s/cam-s (det)  projected  MB/cam(+)  RSS MB  real time  load before / after"
     )
     best = 0
     for n in [int(x) for x in args.cameras.split(",")]:
@@ -356,6 +376,8 @@ def main() -> None:
             f"{100 * r['screened']:6.1f} % ({'/'.join(str(k) for k in r['why']):>14})    "
             f"{100 * r['repeated']:5.1f} %  {r['detections_per_s']:5.1f}  {100 * r['motion_share']:4.0f} %  "
             f"{r['cores']:4.2f} ({r['detect_cores']:4.2f})  "
+            f"{r['cpu_per_camera_s']:6.3f} ({r['detect_per_camera_s']:5.3f})  "
+            f"{(os.cpu_count() or 1) * CPU_BUDGET / r['cpu_per_camera_s']:9.1f}  "
             f"{r['mem_per_camera']:9.1f}  {r['rss_peak']:6.0f}  {'yes' if ok else 'no ':9}  {before} / {_loadavg()}"
         )
     print(
@@ -364,7 +386,10 @@ def main() -> None:
     )
     print("(MB/cam(+) is peak RSS growth over a warmed detector pool, divided by cameras; RSS MB is the whole process;")
     print(" crops is the share of detections run on moved regions rather than the whole frame; cores is the process's")
-    print(" CPU time over the run's length, (det) the detector threads' share of it; load is /proc/loadavg)")
+    print(" CPU time over the run's length, (det) the detector threads' share of it; load is /proc/loadavg;")
+    print(" CPU-s/cam-s is the process's CPU time per second of one camera's video (simulated rendering included),")
+    print(f" projected = {os.cpu_count() or 1} cores x {CPU_BUDGET:g} / CPU-s/cam-s: the cameras the CPU could hold,")
+    print(" which a loaded machine barely changes; 'real time' needs a quiet machine)")
 
 
 if __name__ == "__main__":

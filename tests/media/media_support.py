@@ -68,6 +68,7 @@ class InkFinder:
     def __init__(self) -> None:
         self.calls = 0
         self.returned = 0
+        self.found = 0  # lines found over all calls
         self.shapes: list[tuple[int, int]] = []
         self.hang = threading.Event()
         self.unhang = threading.Event()
@@ -82,6 +83,7 @@ class InkFinder:
         ink = np.all(image == INK_BGR, axis=2).astype(np.uint8)
         count, _, stats, _ = cv2.connectedComponentsWithStats(ink)
         found = [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats[1:count]]
+        self.found += len(found)
         self.returned += 1
         return found
 

@@ -16,7 +16,9 @@ from cradle.media.errors import MediaError
 from cradle.media.frames import Frame, SafeFrame
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor, load_policy
 from cradle.media.redact.likeness import text_like
-from cradle.media.redact.pool import WardDetectors, normalised, tiles
+from cradle.media.redact.monitors import find_monitors
+from cradle.media.redact.pool import WardDetectors, tiles
+from cradle.media.redact.text import normalised
 from cradle.media.scenes import WardScene, draw_scene
 
 pytestmark = pytest.mark.nodb
@@ -59,8 +61,9 @@ def _phi_shown(frames, out) -> float:
 def test_text_a_blind_detector_misses_is_masked_by_the_likeness_check():
     scene = _scene(card_event="static", type_px=14, monitor="always", stickers=1)
     frames = scene.frames()
-    checked = _redact(frames, Blind(), CameraPolicy())
-    unchecked = _redact(frames, Blind(), CameraPolicy(likeness=False))
+    # The monitor rule is off: this measures the likeness check alone.
+    checked = _redact(frames, Blind(), CameraPolicy(monitors=False))
+    unchecked = _redact(frames, Blind(), CameraPolicy(likeness=False, monitors=False))
     assert not any(o.screened for o in checked)
     assert _phi_shown(frames, unchecked) == 1.0  # nothing stops a blind detector's miss ...
     assert _phi_shown(frames, checked) < 0.5  # ... except the independent check, which catches most of it
@@ -88,14 +91,14 @@ def test_likeness_finds_rows_of_glyphs_in_many_typefaces_and_not_smooth_or_noisy
 def test_shown_area_masks_everything_outside_it_whatever_the_detector_says():
     scene = _scene(card_event="static")
     frames = scene.frames()
-    out = _redact(frames, Blind(), CameraPolicy(shown_area=AREA, likeness=False))
+    out = _redact(frames, Blind(), CameraPolicy(shown_area=AREA, likeness=False, monitors=False))
     h, w = frames[0].image.shape[:2]
     for o in out:
         assert o.covered[: int(0.2 * h) - 1].all() and o.covered[:, int(0.6 * w) + 1 :].all()
         assert o.covered[int(0.9 * h) + 1 :].all() and o.covered[:, : int(0.1 * w) - 1].all()
         assert not o.covered[int(0.3 * h) : int(0.8 * h), int(0.2 * w) : int(0.5 * w)].any()
     # A camera with no shown area keeps the whole picture (today's behaviour).
-    plain = _redact(frames, Blind(), CameraPolicy(likeness=False))
+    plain = _redact(frames, Blind(), CameraPolicy(likeness=False, monitors=False))
     assert not any(o.covered.any() for o in plain)
 
 
@@ -143,6 +146,87 @@ def test_large_frames_are_detected_in_native_resolution_tiles():
 
 
 def test_dark_infrared_frames_gain_contrast_before_detection():
-    night = WardScene(draw_scene(2, light="night", frames=1)).frame(0).image
-    seen = normalised(night)
-    assert seen is not night and seen.std() > 1.1 * night.std()
+    frame = WardScene(draw_scene(2, light="night", contrast=0.35, frames=1)).frame(0)
+    seen = cv2.cvtColor(normalised(frame.image), cv2.COLOR_BGR2GRAY)
+    grey = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
+    for x0, y0, x1, y1 in frame.groups:  # the bed card and the labels, dim, grey and faded
+        assert seen[y0:y1, x0:x1].std() > 1.3 * grey[y0:y1, x0:x1].std()
+
+
+def test_contrast_normalisation_leaves_parts_that_have_contrast_as_they_are():
+    # Small light type in a dark box (a monitor's header): equalising it would saturate it into a bright bar.
+    image = np.full((160, 240, 3), 15, np.uint8)
+    image[30:52, 20:200] = (110, 60, 30)
+    cv2.putText(image, "Isla Nguyen 129239260", (24, 46), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (240, 240, 240), 1)
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    seen = cv2.cvtColor(normalised(image), cv2.COLOR_BGR2GRAY)
+    ys, xs = np.nonzero(grey > 150)  # the type itself
+    line = np.s_[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    assert np.abs(seen[line].astype(int) - grey[line]).max() <= 1
+
+
+def test_a_monitor_header_no_detector_reads_is_masked_with_its_screen():
+    # At night a 13 px header appears on the monitor mid-clip; this detector reads nothing, and the likeness check
+    # is off: only the rule that a screen is a text area masks it.
+    draw = draw_scene(1029, width=640, height=480, lang="en", card_event="static", monitor="appears", frames=8)
+    scene = WardScene(draw)
+    frames = scene.frames()
+    x0, y0, x1, y1 = scene._screen
+    header = [f.phi_mask[y0:y1, x0:x1] for f in frames]
+    assert header[0].sum() == 0 and header[-1].sum() > 500  # it appears during the clip
+    out = _redact(frames, Blind(), CameraPolicy(likeness=False))
+    assert not any(o.screened for o in out)
+    for f, o in zip(frames, out, strict=True):
+        assert not (f.phi_mask & ~o.covered)[y0:y1, x0:x1].any()
+        assert not (f.infant & o.covered).any()
+    # Without the rule it would have been shown.
+    plain = _redact(frames, Blind(), CameraPolicy(likeness=False, monitors=False))
+    assert (frames[-1].phi_mask & ~plain[-1].covered)[y0:y1, x0:x1].any()
+
+
+def test_only_dark_upright_rectangles_count_as_screens():
+    room = np.full((60, 80), 180, np.uint8)
+    screen = room.copy()
+    screen[5:25, 50:76] = 12
+    screen[8:11, 53:70] = 90  # a header bar with type on it does not split the screen
+    assert len(find_monitors(screen, 640, 480)) == 1
+    (quad,) = find_monitors(screen, 640, 480)
+    assert quad[:, 0].min() <= 50 * 8 and quad[:, 0].max() >= 76 * 8
+    blanket = room.copy()
+    cv2.ellipse(blanket, (30, 35), (20, 9), 0, 0, 360, 12, -1)
+    speck = room.copy()
+    speck[10:13, 10:13] = 12
+    tilted = room.copy()
+    cv2.fillConvexPoly(tilted, cv2.boxPoints(((40, 30), (30, 16), 40)).astype(np.int32), 12)
+    assert find_monitors(blanket, 640, 480) == []
+    assert find_monitors(speck, 640, 480) == []
+    assert find_monitors(tilted, 640, 480) == []
+
+
+def test_a_line_end_grows_over_ink_the_detector_stopped_short_of_not_over_blank_paper_or_the_infant():
+    from cradle.media.redact import masks
+
+    rng = np.random.default_rng(3)
+    image = np.full((200, 400), 150, np.uint8)  # the infant's grey, at night
+    image[60:140, 40:300] = 165  # a card of nearly the same grey
+    cv2.putText(image, "MRN 4711 Doe", (60, 110), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 60, 2)
+    grey = np.clip(image + rng.normal(0, 6, image.shape), 0, 255).astype(np.uint8)
+    ys, xs = np.nonzero(image < 100)
+    right = xs.max()
+    reported = (int(xs.min()), int(ys.min()), int(right) - 22, int(ys.max()))  # the last glyph missed
+    grown = np.zeros(grey.shape, np.uint8)
+    cv2.fillConvexPoly(grown, masks.grow(reported, CameraPolicy(), grey), 1)
+    assert grown[ys, xs].all()  # the missed glyphs are covered ...
+    assert not grown[:, right + 25 :].any()  # ... but not the blank paper and the infant beyond them
+    assert not grown[:, : int(xs.min()) - 12].any()
+
+
+def test_a_label_near_a_card_is_not_bridged_to_it_across_the_infant():
+    from cradle.media.redact import masks
+
+    card = [np.array([[300, 100 + 30 * k], [460, 100 + 30 * k], [460, 122 + 30 * k], [300, 122 + 30 * k]], np.int32)
+            for k in range(3)]  # fmt: skip
+    label = np.array([[120, 180], [280, 180], [280, 202], [120, 202]], np.int32)  # lower left, same height
+    hulls = masks.blocks([*card, label], (480, 640))
+    assert hulls  # the card's lines are bridged to each other ...
+    assert all(h.reshape(-1, 2)[:, 0].min() >= 300 for h in hulls)  # ... and the label to nothing

@@ -44,6 +44,8 @@ class MotionGrid:
         self._reference: list[np.ndarray | None] = [None, None]
         self._low: list[np.ndarray | None] = [None, None]
         self._high: list[np.ndarray | None] = [None, None]
+        # What cells showed before they began to move (see `remember` and `returned`).
+        self._before: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -61,6 +63,27 @@ class MotionGrid:
         looked, low, high = self._reference[layer], self._low[layer], self._high[layer]
         if looked is None or low is None or high is None:  # (the three are set together)
             return np.ones(self.shape, bool)
+        return self._differs(thumb, looked, low, high)
+
+    def remember(self, cells: np.ndarray) -> None:
+        """`cells` begin to move: remember what their current look saw, the picture before the motion."""
+        current = self._reference[0]
+        if current is None:
+            return
+        if self._before is None:
+            self._before = current.copy()
+        where = self._pixels(cells)
+        self._before[where] = current[where]
+
+    def returned(self, thumb: np.ndarray) -> np.ndarray:
+        """Cells that show again what they showed before they began to move (what `remember` kept)."""
+        if self._before is None:
+            return np.zeros(self.shape, bool)
+        low = cv2.erode(self._before, _NEIGHBOURS).astype(np.int16)
+        high = cv2.dilate(self._before, _NEIGHBOURS).astype(np.int16)
+        return ~self._differs(thumb, self._before, low, high)
+
+    def _differs(self, thumb: np.ndarray, reference: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
         # In a dim or infrared picture a moving card changes the thumbnail by less: the threshold follows the
         # picture's contrast, down to MIN_THRESHOLD (still well above the thumbnail's noise).
         p5, p95 = np.percentile(thumb, (5, 95))
@@ -71,7 +94,7 @@ class MotionGrid:
         # A card lifted off busy ground (or the ground appearing where a card was) can stay inside the old text's
         # range everywhere; the cell's mean still moves. Shake and noise average out of a cell's mean.
         means = thumb.reshape(self.rows, k, self.cols, k).mean(axis=(1, 3))
-        reference = looked.reshape(self.rows, k, self.cols, k).mean(axis=(1, 3))
+        reference = reference.reshape(self.rows, k, self.cols, k).mean(axis=(1, 3))
         shift = means - reference
         shift -= np.median(shift)  # the room's light drifting changes every cell alike: that is not a change
         return (counts >= self._min_changed) | (np.abs(shift) > MEAN_SHARE * threshold)

@@ -55,6 +55,8 @@ class CameraPolicy:
     # The independent text-likeness check (redact/likeness.py) on every crop the detector looks at: rows of
     # character-like marks the detector did not report are masked too.
     likeness: bool = True
+    # Screen-like dark rectangles (a monitor) are masked whole on every frame (redact/monitors.py).
+    monitors: bool = True
     # Share of a cell's thumbnail pixels (a cell is about 32 px square) that must change before the cell counts
     # as moved; the default counts any one.
     motion_share: float = 0.004

@@ -34,9 +34,6 @@ class Detector(Protocol):
 TALLEST_LINE_PX = 128
 # Neighbouring tiles overlap by this much, so a line on a tile's edge is whole in one of them.
 TILE_OVERLAP_PX = 64
-# Text is detected on a contrast-equalised grey copy (CLAHE): infrared night views, dim rooms and faded ink under
-# glare all gain local contrast (measured on the tuning scenes: only then is faint 10 px serif type found whole).
-CLAHE_CLIP, CLAHE_GRID = 3.0, (8, 8)
 # A text-like row the detector's lines already cover this much of adds nothing.
 COVERED_SHARE = 0.8
 
@@ -54,13 +51,6 @@ def tiles(width: int, height: int, tile: int = TILE_PX, overlap: int = TILE_OVER
     return [(x, y, min(width, x + tile), min(height, y + tile)) for y in starts(height) for x in starts(width)]
 
 
-def normalised(image: np.ndarray) -> np.ndarray:
-    """`image` as grey with its local contrast equalised (CLAHE), in three channels for the detector."""
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    equal = cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=CLAHE_GRID).apply(grey)
-    return cv2.cvtColor(equal, cv2.COLOR_GRAY2BGR)
-
-
 @dataclass(slots=True)
 class WardDetectors:
     """The detectors one worker owns: text always, faces only when a camera asks for them."""
@@ -75,24 +65,23 @@ class WardDetectors:
 
         With `side` 0 text is found at the camera's own resolution, tile by tile; with a `side`, on a copy scaled
         so that the whole frame's longer side would be `side`, so a crop (`region`, a box in `image`) is scaled
-        like the frame it comes from. Crops are contrast-normalised first. With `likeness`, rows
+        like the frame it comes from. With `likeness`, rows
         of character-like marks that no detected line covers are added (redact/likeness.py).
         """
         height, width = image.shape[:2]
         x0, y0, x1, y1 = region or (0, 0, width, height)
         crop = image[y0:y1, x0:x1]
-        seen = normalised(crop)
         scale = side / max(height, width) if side else 1.0
         found: list[np.ndarray] = []
         if scale < 1.0:
             size = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
-            small = cv2.resize(seen, size, interpolation=cv2.INTER_AREA)
+            small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
             found = [as_quad(q) / scale for q in self.text.detect(small)]
         else:
             parts = tiles(x1 - x0, y1 - y0)
             for tx0, ty0, tx1, ty1 in parts:
                 offset = np.array([tx0, ty0], np.float32)
-                found += [as_quad(q) + offset for q in self.text.detect(seen[ty0:ty1, tx0:tx1])]
+                found += [as_quad(q) + offset for q in self.text.detect(crop[ty0:ty1, tx0:tx1])]
             if len(parts) > 1:
                 found = [q for q in found if min(cv2.minAreaRect(q)[1]) <= TALLEST_LINE_PX]
         if likeness:

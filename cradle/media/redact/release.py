@@ -1,0 +1,278 @@
+"""Releasing a camera's frames in order: masked with what vouches for them, or the privacy screen, never late.
+
+The redactor (redactor.py) decides what to look at and which look vouches for each cell of a frame; this part holds
+the frames until their looks are back, masks them, and screens any frame whose looks failed, are missing, or did not
+come back within the hold window counted from capture.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from cradle.media.frames import Box, Frame, SafeFrame, screened
+from cradle.media.redact import masks
+from cradle.media.redact.looks import Look, newer_than
+from cradle.media.redact.motion import MotionGrid
+from cradle.media.redact.policy import CameraPolicy
+from cradle.media.redact.rate import FrameRate
+
+# Share of the deadline a live frame waits for its look-ahead detection once its own detections are in.
+LOOKAHEAD_PATIENCE = 0.75
+# Grown regions kept for the next frames (see Releasing._grown).
+GROWN_KEPT = 2000
+
+
+@dataclass(slots=True)
+class Pending:
+    frame: Frame
+    # The looks that vouch for every part of this frame, or None when some part has none.
+    vouchers: tuple[Look, ...] | None
+    # Cells masked whole on this frame: they changed, and text was found in or next to them a moment ago.
+    moving_text: list[Box] = field(default_factory=list)
+    # Shown as a repeat of the last safe frame: the camera is redacting fewer frames to keep up.
+    repeat: bool = False
+    # A release found its own detections not back yet (not just the look-ahead): the pool is slow for it.
+    waited: bool = False
+    # Which look vouches for each cell of this frame.
+    owners: np.ndarray | None = None
+    # Monitor screens on the frame (quadrilaterals, pixels), masked whole.
+    monitors: list[np.ndarray] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RedactionCounts:
+    """What happened to a camera's frames so far."""
+
+    frames: int = 0
+    screened: int = 0
+    detections: int = 0
+    motion_detections: int = 0
+    failures: int = 0  # frames screened although the camera delivered them; split into the three below
+    unvouched: int = 0  # some part had no valid detection (moved, refused, failed earlier or too old)
+    late: int = 0  # a detection the frame needed was not back by the deadline
+    failed: int = 0  # a detection the frame needed raised
+    repeated: int = 0  # frames shown as a repeat of the last safe one while the camera redacts fewer frames
+
+
+class Releasing:
+    """The frames a camera holds, and the rules by which each leaves (see Redactor for when a look vouches)."""
+
+    policy: CameraPolicy
+    _grid: MotionGrid | None
+    _last_whole: int
+
+    def __init__(self, deadline_s: float, blocking: bool, clock: Callable[[], float]) -> None:
+        self._deadline = deadline_s
+        self._blocking = blocking
+        self._clock = clock
+        self._pending: deque[Pending] = deque()
+        self._wholes: deque[Look] = deque()  # whole-frame looks not yet behind every pending frame
+        self._last_seen = -1
+        self._last_safe: SafeFrame | None = None
+        self.rate = FrameRate()
+        # Called with the new frames-redacted-per-frame-shown whenever overload changes it (the worker logs it).
+        self.on_rate: Callable[[int], None] | None = None
+        self.counts = RedactionCounts()
+        # Each found region grown on the first frame that masks it: a look's regions stand unchanged on every frame
+        # it vouches for (its cells have not changed), and growing one costs about half a millisecond.
+        self._grown_cache: dict[int, tuple[masks.Region, np.ndarray]] = {}
+
+    @property
+    def deadline_s(self) -> float:
+        """The hold window in seconds: no frame leaves later than this after capture, except as the screen."""
+        return self._deadline
+
+    def poll(self) -> list[SafeFrame]:
+        """Safe frames that became ready, or overdue, since the last call."""
+        return self._release(final=False)
+
+    def flush(self) -> list[SafeFrame]:
+        """End of stream: give back everything still held (waiting, up to the deadline, beats screening)."""
+        blocking, self._blocking = self._blocking, True
+        try:
+            return self._release(final=True)
+        finally:
+            self._blocking = blocking
+
+    def _later_whole(self, index: int) -> tuple[Look | None, bool]:
+        """The first whole-frame look on frames index..index+lookahead, and whether one may still come."""
+        limit = index + self.policy.lookahead
+        for look in self._wholes:
+            if index <= look.index <= limit:
+                return look, False
+        may_come = self._last_seen < limit and self._last_whole + self.policy.detect_every <= limit
+        return None, may_come
+
+    def _wait(self, look: Look, frame: Frame) -> bool:
+        """True when the look finished in time (successfully or not)."""
+        if look.future.done():
+            return True
+        if not self._blocking:
+            return False
+        remaining = frame.arrived + self._deadline - self._clock()
+        try:
+            look.future.exception(timeout=max(0.0, remaining))
+        except FutureTimeout:
+            return False
+        return True
+
+    def _release(self, final: bool) -> list[SafeFrame]:
+        out: list[SafeFrame] = []
+        while self._pending:
+            pending = self._pending[0]
+            frame = pending.frame
+            if frame.lost:
+                out.append(self._screen(frame, reason=None))
+                continue
+            if pending.repeat:
+                out.append(self._repeat(frame))
+                continue
+            if pending.vouchers is None:
+                out.append(self._screen(frame, reason="unvouched"))
+                continue
+            age = self._clock() - frame.arrived
+            overdue = age > self._deadline
+            if overdue and not self._blocking:
+                # Older than the hold window (counted from capture): it may not leave, masked or not.
+                self._rate_changed(self.rate.press(self._clock()))
+                out.append(self._screen(frame, reason="late"))
+                continue
+            # A live frame whose own detections are in waits for the look-ahead only this long: the look-ahead
+            # adds boxes but the frame is valid without it, and waiting to the deadline would make it late.
+            impatient = not self._blocking and age > LOOKAHEAD_PATIENCE * self._deadline
+            later, may_come = self._later_whole(frame.index)
+            if may_come and not final:
+                if self._blocking and overdue:
+                    out.append(self._screen(frame, reason="late"))
+                    continue
+                if not impatient:
+                    break
+            vouchers = pending.vouchers
+            if not all(self._wait(d, frame) for d in vouchers):
+                if final or overdue or self._blocking:
+                    out.append(self._screen(frame, reason="late"))
+                    continue
+                pending.waited = True
+                break
+            needed = vouchers
+            if later is not None and later not in vouchers:
+                if self._wait(later, frame):
+                    needed = (*vouchers, later)
+                elif final or self._blocking:
+                    out.append(self._screen(frame, reason="late"))
+                    continue
+                elif not impatient:
+                    break
+            if any(d.future.exception() is not None for d in needed):
+                out.append(self._screen(frame, reason="failed"))
+                continue
+            if impatient and pending.waited:
+                # Its own detections came back near the end of the hold window: ask for less before frames turn
+                # into screens.
+                self._rate_changed(self.rate.press(self._clock()))
+            regions, partial = self._regions(pending, vouchers)
+            regions += [box for d in needed if d not in vouchers for box in d.boxes()]
+            out.append(self._mask(frame, regions, [*pending.moving_text, *pending.monitors], partial))
+        self._forget()
+        return out
+
+    def _regions(
+        self, pending: Pending, vouchers: tuple[Look, ...]
+    ) -> tuple[list[masks.Region], list[tuple[masks.Region, np.ndarray]]]:
+        """What the frame's own looks found where each of them vouches for the picture.
+
+        A look's region that reaches into cells a newer look answers for (a card that has since moved on) is masked
+        only outside those cells: given as (region, cells where it stands) apart from the whole ones.
+        """
+        grid, owners = self._grid, pending.owners
+        if grid is None or owners is None:
+            return [box for d in vouchers for box in d.boxes()], []
+        whole: list[masks.Region] = []
+        partial: list[tuple[masks.Region, np.ndarray]] = []
+        for d in vouchers:
+            # Cells a newer look answers for; anywhere else (its own cells, or older looks') d's regions stand.
+            newer = newer_than(owners, d)
+            if not newer.any():
+                whole += d.boxes()
+                continue
+            for region in d.boxes():
+                touched = grid.cells_of([masks.grow(region, self.policy)])
+                if not (touched & ~newer).any():
+                    continue
+                if (touched & newer).any():
+                    partial.append((region, ~newer))
+                else:
+                    whole.append(region)
+        return whole, partial
+
+    def _mask(
+        self,
+        frame: Frame,
+        regions: list[masks.Region],
+        loose: list[masks.Region],
+        partial: Sequence[tuple[masks.Region, np.ndarray]] = (),
+    ) -> SafeFrame:
+        self._pending.popleft()
+        self.counts.frames += 1
+        grey = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY) if regions or partial else None
+        grown = [self._grown(region, grey) for region in regions]
+        shape = frame.image.shape[:2]
+        extra = None
+        if partial and self._grid is not None:
+            extra = np.zeros(shape, np.uint8)
+            for region, cells in partial:
+                own = np.zeros(shape, np.uint8)
+                cv2.fillConvexPoly(own, self._grown(region, grey), 1)
+                extra |= own & self._grid.cell_pixels(cells)
+        polygons = [np.round(masks.as_quad(region)).astype(np.int32) for region in loose]
+        covered = masks.coverage(shape, self.policy, grown, polygons, extra)
+        image = masks.apply(frame.image, covered, self.policy)
+        self._last_safe = SafeFrame(image, frame.index, frame.pts, frame.time_base, frame.arrived, False, covered)
+        return self._last_safe
+
+    def _grown(self, region: masks.Region, grey: np.ndarray | None) -> np.ndarray:
+        kept = self._grown_cache.get(id(region))
+        if kept is not None and kept[0] is region:
+            return kept[1]
+        if len(self._grown_cache) > GROWN_KEPT:
+            self._grown_cache.clear()
+        grown = masks.grow(region, self.policy, grey)
+        self._grown_cache[id(region)] = (region, grown)
+        return grown
+
+    def _repeat(self, frame: Frame) -> SafeFrame:
+        """The last safe picture again in `frame`'s place (the screen when the last one was not safe)."""
+        last = self._last_safe
+        if last is None:
+            return self._screen(frame, reason=None)
+        self._pending.popleft()
+        self.counts.frames += 1
+        self.counts.repeated += 1
+        return SafeFrame(last.image, frame.index, frame.pts, frame.time_base, frame.arrived, False, last.covered)
+
+    def _rate_changed(self, changed: bool) -> None:
+        if changed and self.on_rate is not None:
+            self.on_rate(self.rate.stride)
+
+    def _screen(self, frame: Frame, reason: str | None) -> SafeFrame:
+        """The privacy screen for `frame`; `reason` is None for frames the source had already lost."""
+        self._pending.popleft()
+        self.counts.frames += 1
+        self.counts.screened += 1
+        self._last_safe = None
+        if reason is not None:
+            self.counts.failures += 1
+            setattr(self.counts, reason, getattr(self.counts, reason) + 1)
+        return screened(frame)
+
+    def _forget(self) -> None:
+        """Drop whole-frame looks no pending or future frame can use."""
+        oldest = self._pending[0].frame.index if self._pending else self._last_seen + 1
+        while self._wholes and self._wholes[0].index < oldest:
+            self._wholes.popleft()
