@@ -16,7 +16,7 @@ from cradle.accounts import second_step, sessions, signed_out, throttle
 from cradle.accounts.models import DeviceSession
 from cradle.audit.actions import Action
 from cradle.audit.log import record
-from cradle.web.request import CradleRequest
+from cradle.request import CradleRequest
 
 # A device's last-seen time is written at most this often, so that browsing does not write on every request.
 _TOUCH_SECONDS = 30

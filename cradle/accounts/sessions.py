@@ -10,7 +10,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from cradle.accounts.models import DeviceSession, User
-from cradle.web.request import CradleRequest, client_ip
+from cradle.request import CradleRequest, client_ip
 
 DEFAULT_IDLE_MINUTES = 30
 DEFAULT_LIFETIME_HOURS = 12

@@ -17,7 +17,7 @@ from django.core import signing
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 
-from cradle.web.request import CradleRequest, client_ip
+from cradle.request import CradleRequest, client_ip
 
 COOKIE = "cradle_device"
 _SALT = "cradle.accounts.device"

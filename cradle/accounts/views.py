@@ -20,8 +20,8 @@ from cradle.accounts.forms import CodeForm, DisplayNameForm, NewAccountForm
 from cradle.accounts.models import DeviceSession, User
 from cradle.audit.actions import Action
 from cradle.audit.log import record
+from cradle.request import SignedInRequest
 from cradle.unit import invitations
-from cradle.web.request import SignedInRequest
 
 _PENDING = "cradle_join_invitation"
 

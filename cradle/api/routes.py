@@ -14,9 +14,9 @@ from cradle.accounts.models import DeviceSession
 from cradle.audit import watching
 from cradle.audit.actions import Action
 from cradle.audit.log import record
+from cradle.request import SignedInRequest
 from cradle.unit.models import Admission, StaffMembership
 from cradle.viewing import states
-from cradle.web.request import SignedInRequest
 
 # No interactive docs: they would load their scripts from a CDN. The schema is at /api/v1/openapi.json.
 api = NinjaAPI(title="Cradle API", version="1", auth=django_auth, docs_url=None, urls_namespace="api")

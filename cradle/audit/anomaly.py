@@ -15,7 +15,7 @@ from django.utils import timezone
 from cradle.audit.actions import Action
 from cradle.audit.models import Event
 from cradle.config import CradleConfig
-from cradle.web.request import SignedInRequest
+from cradle.request import SignedInRequest
 
 MEDIA_PLAYLISTS = (Action.LIVE_PLAYLIST, Action.CLIP_PLAYLIST)
 STAFF_MEDIA = (Action.BABY_VIEW, Action.LIVE_PLAYLIST, Action.CLIP_PLAYLIST)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from cradle import metrics
 from cradle.audit import chain
 from cradle.audit.models import Alert, Event
-from cradle.web.request import client_ip
+from cradle.request import client_ip
 
 log = logging.getLogger(__name__)
 

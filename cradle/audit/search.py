@@ -15,8 +15,8 @@ from cradle.accounts.models import User
 from cradle.audit.actions import FOLDED, label
 from cradle.audit.forms import AuditSearchForm
 from cradle.audit.models import Event
+from cradle.request import SignedInRequest
 from cradle.unit.models import Admission
-from cradle.web.request import SignedInRequest
 
 
 def baby_names(unit_ids: set[int]) -> dict[int, str]:

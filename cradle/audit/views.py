@@ -17,7 +17,7 @@ from cradle.audit import search, watching
 from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.audit.models import Alert
-from cradle.web.request import SignedInRequest
+from cradle.request import SignedInRequest
 
 
 @login_required

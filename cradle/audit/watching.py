@@ -11,8 +11,8 @@ from cradle import scope
 from cradle.audit.actions import WATCH_ACTIONS, Action
 from cradle.audit.log import record
 from cradle.audit.models import Event
+from cradle.request import SignedInRequest
 from cradle.unit.models import Admission, StaffMembership
-from cradle.web.request import SignedInRequest
 
 
 @dataclass

@@ -28,8 +28,8 @@ from cradle.forensics import codes, evidence, jobs, pdf
 from cradle.forensics.forms import TraceUploadForm
 from cradle.forensics.models import TraceJob
 from cradle.media.mark import ERASURE_Z
+from cradle.request import SignedInRequest
 from cradle.unit.models import Unit
-from cradle.web.request import SignedInRequest
 
 
 def _job(request: SignedInRequest, job_id: int) -> TraceJob:

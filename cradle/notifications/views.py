@@ -17,7 +17,7 @@ from cradle.notifications import webpush
 from cradle.notifications.forms import PreferenceForm
 from cradle.notifications.models import PushSubscription
 from cradle.notifications.outbox import preference
-from cradle.web.request import SignedInRequest
+from cradle.request import SignedInRequest
 from cradle.web.zone import COOKIE, zone
 
 

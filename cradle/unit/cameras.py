@@ -24,9 +24,9 @@ from cradle.accounts.reauth import reauthentication_required
 from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.media.redact import DetectorPool
+from cradle.request import SignedInRequest
 from cradle.unit.forms import CameraForm
 from cradle.unit.models import CAMERA_SECRET_PURPOSE, Camera, Unit
-from cradle.web.request import SignedInRequest
 
 _FIELDS = ("source_url", "width", "height", "fps")
 

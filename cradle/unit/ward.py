@@ -16,11 +16,11 @@ from cradle import scope
 from cradle.accounts.models import DeviceSession
 from cradle.audit.actions import Action
 from cradle.audit.log import record
+from cradle.request import SignedInRequest
 from cradle.unit.forms import PauseForm
 from cradle.unit.models import Admission, Bed, FamilyMembership
 from cradle.viewing import states
 from cradle.viewing.models import ServedVariant
-from cradle.web.request import SignedInRequest
 
 # Family members who fetched a segment this recently are watching now.
 WATCHING_SECONDS = 15

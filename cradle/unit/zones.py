@@ -28,8 +28,8 @@ from cradle.audit.log import record
 from cradle.audit.models import Event
 from cradle.media.errors import MediaError
 from cradle.media.redact import CameraPolicy
+from cradle.request import SignedInRequest
 from cradle.unit.models import Camera
-from cradle.web.request import SignedInRequest
 
 _NO_STORE = {"Cache-Control": "no-store, private"}
 MAX_ZONES = 20

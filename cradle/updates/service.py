@@ -14,12 +14,12 @@ from cradle import scope
 from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.media.store import StoreError
+from cradle.request import SignedInRequest
 from cradle.unit.models import Admission, FamilyMembership
 from cradle.updates import sealed
 from cradle.updates.models import RelativeView, Update
 from cradle.viewing.models import Clip
 from cradle.viewing.storage import segment_store
-from cradle.web.request import SignedInRequest
 
 MAX_TEXT = 1000
 # A draft (a photo the nurse has not sent yet) is destroyed after this long.

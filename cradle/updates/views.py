@@ -14,9 +14,9 @@ from cradle import scope
 from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.media.store import StoreError
+from cradle.request import SignedInRequest
 from cradle.updates import phi, photos, sealed, service
 from cradle.updates.forms import UpdateForm
-from cradle.web.request import SignedInRequest
 
 _NO_STORE = {"Cache-Control": "no-store, private", "X-Content-Type-Options": "nosniff"}
 

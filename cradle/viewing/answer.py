@@ -17,8 +17,8 @@ from django.http import HttpRequest, HttpResponse
 
 from cradle.audit.actions import Action
 from cradle.audit.log import Actor, event_fields, write_answer
+from cradle.request import SignedInRequest
 from cradle.viewing import delivery, edge
-from cradle.web.request import SignedInRequest
 
 # Every media answer: never cached by anyone, never sniffed.
 NO_STORE = {"Cache-Control": "no-store, private", "X-Content-Type-Options": "nosniff"}

@@ -33,9 +33,9 @@ from cradle.audit import batch
 from cradle.audit.actions import Action
 from cradle.media.store import StoreError
 from cradle.outage import StateLog
+from cradle.request import CradleRequest, client_ip
 from cradle.viewing import answer, delivery, grants, views
 from cradle.viewing.grants import STATUS, GrantCache
-from cradle.web.request import CradleRequest, client_ip
 
 log = logging.getLogger(__name__)
 

@@ -32,9 +32,9 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from cradle.request import SignedInRequest
 from cradle.viewing import answer
 from cradle.viewing.answer import Picture, Segment, Viewer
-from cradle.web.request import SignedInRequest
 
 # A grant lasts about this long (+-20 %, so that grants made together are not renewed together), never longer than
 # GRANT_MAX_SECONDS.
@@ -301,8 +301,8 @@ def remember(request: HttpRequest, admission: Any, clip_id: int = 0, segments: I
     begin."""
     if not enabled():
         return
+    from cradle.request import client_ip
     from cradle.scope import is_staff, second_step_standing
-    from cradle.web.request import client_ip
 
     device = getattr(request, "device_session", None)
     session_key = getattr(getattr(request, "session", None), "session_key", None)

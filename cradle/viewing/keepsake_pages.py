@@ -23,10 +23,10 @@ from cradle.accounts.models import User
 from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.media.store import StoreError
+from cradle.request import SignedInRequest
 from cradle.unit.models import Admission
 from cradle.viewing import keepsake as making
 from cradle.viewing.models import Clip, Keepsake
-from cradle.web.request import SignedInRequest
 
 _NO_STORE = {"Cache-Control": "no-store, private", "X-Content-Type-Options": "nosniff"}
 

@@ -15,11 +15,11 @@ from cradle.audit.log import record, record_fetch
 from cradle.media import still
 from cradle.media.errors import MediaError
 from cradle.media.store import StoreError
+from cradle.request import SignedInRequest
 from cradle.viewing import delivery
 from cradle.viewing.models import LiveSegment
 from cradle.viewing.states import FRESH_SECONDS
 from cradle.viewing.storage import segment_store
-from cradle.web.request import SignedInRequest
 
 _NO_STORE = {"Cache-Control": "no-store, private", "X-Content-Type-Options": "nosniff"}
 

@@ -19,11 +19,11 @@ from cradle.audit import anomaly
 from cradle.audit.actions import Action
 from cradle.audit.log import record, record_fetch, record_media
 from cradle.media.store import StoreError
+from cradle.request import CradleRequest, SignedInRequest
 from cradle.viewing import answer, clips, delivery, grants, keepsake_pages, states
 from cradle.viewing.answer import NO_STORE as _NO_STORE
 from cradle.viewing.answer import Picture, Segment, Viewer
 from cradle.viewing.models import LiveSegment
-from cradle.web.request import CradleRequest, SignedInRequest
 
 
 def _refuse(request: HttpRequest, action: str, reason: str, **detail) -> HttpResponse:

@@ -7,9 +7,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from cradle import scope
+from cradle.request import SignedInRequest
 from cradle.unit.models import StaffMembership
 from cradle.web.attention import for_units as attention_for
-from cradle.web.request import SignedInRequest
 
 Role = StaffMembership.Role
 

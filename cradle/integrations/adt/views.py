@@ -17,8 +17,8 @@ from cradle.accounts.reauth import reauthentication_required
 from cradle.audit.actions import Action
 from cradle.audit.log import record
 from cradle.integrations.adt.models import BedLocation, FeedMessage
+from cradle.request import SignedInRequest
 from cradle.unit.models import Bed, Unit
-from cradle.web.request import SignedInRequest
 
 # How many of the unit's refused messages the page lists.
 RECENT = 20

@@ -13,9 +13,9 @@ from cradle import scope
 from cradle.accounts.reauth import reauthentication_required
 from cradle.audit.actions import Action
 from cradle.audit.log import record
+from cradle.request import SignedInRequest
 from cradle.unit.forms import UnitSettingsForm
 from cradle.unit.models import Unit
-from cradle.web.request import SignedInRequest
 
 
 @login_required

@@ -17,11 +17,11 @@ from cradle.accounts.models import DeviceSession
 from cradle.audit import anomaly
 from cradle.audit.actions import Action
 from cradle.audit.log import record
+from cradle.request import SignedInRequest
 from cradle.unit.forms import NicknameForm, WithdrawEverythingForm
 from cradle.unit.models import FamilyMembership
 from cradle.unit.views.slips import issue_invitation, slip_language
 from cradle.viewing import delivery, keepsake_pages, states
-from cradle.web.request import SignedInRequest
 
 
 @login_required

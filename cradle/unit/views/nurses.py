@@ -23,11 +23,11 @@ from cradle.accounts.reauth import reauthentication_required
 from cradle.audit.actions import Action
 from cradle.audit.log import alert_privacy_officers, record
 from cradle.audit.models import Alert
+from cradle.request import SignedInRequest
 from cradle.unit.forms import AdmitForm, BreakGlassForm, DailyClipForm, InviteForm, PauseForm, TransferForm
 from cradle.unit.models import BreakGlassGrant, Camera, Unit, inpatient_digest
 from cradle.unit.views.slips import issue_invitation
 from cradle.viewing import clips, delivery, states
-from cradle.web.request import SignedInRequest
 
 
 @login_required

@@ -16,9 +16,9 @@ from django.views.decorators.http import require_POST
 from cradle import scope
 from cradle.audit.actions import Action
 from cradle.audit.log import record
+from cradle.request import SignedInRequest
 from cradle.unit import invitations
 from cradle.unit.models import Admission, Invitation
-from cradle.web.request import SignedInRequest
 
 _SLIPS = "cradle_slips"
 
