@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import platform
 import statistics
 import sys
@@ -40,6 +41,40 @@ SESSIONS = 10
 INNOCENTS = 100  # made-up accounts per drill that never had the copy
 SEEDS = (21, 34)
 OTHER_BED = 57  # a camera whose clips are not in the store
+
+
+def sources_of(alpha: float, cache: str | None) -> tuple[dict, dict]:
+    """The stored clips (their variants and unmarked frames) and their reference frames, rendered once per cache."""
+    sources, references = {}, {}
+    for seed in SEEDS:
+        path = os.path.join(cache, f"clip-{seed}-{alpha}.pickle") if cache else None
+        if path and os.path.exists(path):
+            with open(path, "rb") as kept:
+                made, plain = pickle.load(kept), None  # the unmarked frames are made again when a control needs them
+        else:
+            made, plain = render(seed, alpha)
+            if path:
+                os.makedirs(cache, exist_ok=True)
+                with open(path, "wb") as kept:
+                    pickle.dump(made, kept)
+        sources[f"clip-{seed}"] = {"variants": {s.index: (decode(s.a), decode(s.b)) for s in made}, "plain": plain}
+        references.update({(f"clip-{seed}", s.index): decode(s.reference) for s in made})
+    return sources, references
+
+
+def drill(kind: str, seed: int, sources: dict) -> tuple:
+    """One drill: the source, the sessions' codewords, the leakers, the threat drawn and the suspect it made."""
+    rng = np.random.default_rng([seed, 1 + CLASSES.index(kind)])
+    source = list(sources)[seed % len(sources)]
+    variants = sources[source]["variants"]
+    codewords = {
+        f"session-{s}": {(source, i): Variant(int(rng.integers(2))) for i in variants} for s in range(SESSIONS)
+    }
+    threat = draw(kind, seed, CLIP_SECONDS)
+    leakers = [f"session-{s}" for s in rng.choice(SESSIONS, threat.accounts, replace=False)]
+    copies = [[f for i in sorted(variants) for f in variants[i][codewords[a][(source, i)]]] for a in leakers]
+    suspect, fps = threat.make(copies, rng)
+    return source, codewords, leakers, threat, suspect, fps, rng
 
 
 def camera(seed: int, seconds: int) -> list[np.ndarray]:
@@ -115,6 +150,7 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=0, help="first seed within the set (to split a run)")
     parser.add_argument("--clips", type=int, default=10_000, help="synthetic clips of 30 segments in the store")
     parser.add_argument("--alpha", type=float, default=ALPHA, help="the mark's strength in luma levels")
+    parser.add_argument("--cache", help="a folder to keep the rendered clips in between runs")
     parser.add_argument("--verbose", action="store_true", help="print every drill, not only those that fail")
     args = parser.parse_args()
     classes = [c.strip() for c in args.classes.split(",") if c.strip()]
@@ -123,11 +159,7 @@ def main() -> None:
     print(f"seed set: {args.set} ({base}-{base + args.drills - 1}); classes: {', '.join(classes)}")
 
     started = time.perf_counter()
-    sources, references = {}, {}
-    for seed in SEEDS:
-        made, plain = render(seed, args.alpha)
-        sources[f"clip-{seed}"] = {"variants": {s.index: (decode(s.a), decode(s.b)) for s in made}, "plain": plain}
-        references.update({(f"clip-{seed}", s.index): decode(s.reference) for s in made})
+    sources, references = sources_of(args.alpha, args.cache)
     index = FingerprintIndex(args.clips * 30 + len(references))
     for (source, i), frames in references.items():
         index.add(source, i, fingerprint_segment(frames))
@@ -141,18 +173,7 @@ def main() -> None:
     for kind in classes:
         for n in range(args.drills):
             seed = base + n
-            rng = np.random.default_rng([seed, 1 + CLASSES.index(kind)])
-            source = list(sources)[seed % len(sources)]
-            data = sources[source]
-            codewords = {
-                f"session-{s}": {(source, i): Variant(int(rng.integers(2))) for i in data["variants"]}
-                for s in range(SESSIONS)
-            }
-            threat = draw(kind, seed, CLIP_SECONDS)
-            leakers = [f"session-{s}" for s in rng.choice(SESSIONS, threat.accounts, replace=False)]
-            variants = data["variants"]
-            copies = [[f for i in sorted(variants) for f in variants[i][codewords[a][(source, i)]]] for a in leakers]
-            suspect, fps = threat.make(copies, rng)
+            source, codewords, leakers, threat, suspect, fps, rng = drill(kind, seed, sources)
             began = time.perf_counter()
             alignment, readings = trace(suspect, fps, index, loader, KEY)
             took = time.perf_counter() - began
@@ -188,7 +209,7 @@ def main() -> None:
         kind = ("unmarked", "foreign", "other bed")[n % 3]
         source = list(sources)[seed % len(sources)]
         if kind == "unmarked":
-            frames = sources[source]["plain"]
+            frames = sources[source]["plain"] or camera(int(source.split("-")[1]), CLIP_SECONDS)
         elif kind == "foreign":
             frames = foreign_clip(seed, CLIP_SECONDS * FPS)
         else:
