@@ -120,12 +120,35 @@ class Tally:
         self.rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.seconds: dict[str, list[float]] = defaultdict(list)
         self.drills: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+        self.params: dict[str, list[tuple[bool, dict[str, object]]]] = defaultdict(list)
 
-    def add(self, kind: str, outcome: str, seconds: float, described: str, why: str) -> None:
+    def add(self, kind: str, outcome: str, seconds: float, described: str, why: str, params=None) -> None:
         self.rows[kind]["drills"] += 1
         self.rows[kind][outcome] += 1
         self.seconds[kind].append(seconds)
         self.drills[kind].append((outcome, described, why))
+        if params is not None:
+            self.params[kind].append((outcome == "identified", dict(params)))
+
+    def weakest(self) -> None:
+        """Per class, the parameter ranges where the fewest drills name the leaker (numbers split at their median)."""
+        print("weakest parameters (share identified where the parameter lies there; the class's own share first):")
+        for kind, drills in self.params.items():
+            rate = sum(ok for ok, _ in drills) / len(drills)
+            groups: dict[str, list[bool]] = defaultdict(list)
+            for name in {n for _, p in drills for n in p}:
+                values = [(ok, p[name]) for ok, p in drills if name in p]
+                numbers = [v for _, v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+                if len(numbers) == len(values) and len(set(numbers)) > 3:
+                    middle = statistics.median(numbers)
+                    for ok, v in values:
+                        groups[f"{name} {'<=' if v <= middle else '>'} {middle:.3g}"].append(ok)
+                else:
+                    for ok, v in values:
+                        groups[f"{name} {v}"].append(ok)
+            worst = sorted((sum(g) / len(g), -len(g), n) for n, g in groups.items() if len(g) >= 2)[:3]
+            shown = "; ".join(f"{n}: {r:.0%} of {-c}" for r, c, n in worst if r < rate)
+            print(f"  {kind:<11} {rate:>4.0%}  {shown or 'no parameter range does worse'}")
 
     def print(self) -> None:
         head = f"{'class':<11} {'drills':>6} {'identified':>10} {'graded':>6} {'inconcl.':>8} {'false acc.':>10}"
@@ -188,7 +211,7 @@ def main() -> None:
                 outcome = verdict.outcome
             readable = sum(r.variant is not None for r in readings)
             why = f"{verdict.reason if verdict else 'no source found'}; {readable}/{len(readings)} readable"
-            tally.add(kind, outcome, took, threat.describe(), why)
+            tally.add(kind, outcome, took, threat.describe(), why, threat.params)
             if readings:  # innocent accounts: the same bits against codewords that never had the copy
                 innocent = {
                     **{a: c for a, c in codewords.items() if a not in leakers},
@@ -232,6 +255,7 @@ def main() -> None:
 
     print()
     tally.print()
+    tally.weakest()
     traced = sum(r["drills"] for k, r in tally.rows.items() if k.startswith("control:"))
     falsely = sum(r["FALSE ACCUSATION"] for r in tally.rows.values())
     print(
