@@ -31,7 +31,7 @@ import numpy as np
 CLASSES = ("legacy", "geometry", "screen", "time", "occlusion", "colour", "collusion", "short")
 HELD_OUT = 1_000_000  # report seeds start here; tuning seeds lie below
 SOURCE_FPS = 15
-TRACE_SIZE = (640, 480)  # what `cradle trace` keeps of a suspect (cradle.forensics.tracing.load_suspect)
+TRACE_PIXELS = 640 * 480  # what `cradle trace` keeps of a suspect (cradle.forensics.tracing.load_suspect)
 
 Picture = Callable[[np.ndarray, int], np.ndarray]  # (BGR frame, output frame number) -> BGR frame
 
@@ -121,7 +121,7 @@ def encode(images: Sequence[np.ndarray], fps: float, size: tuple[int, int], bitr
     with av.open(buffer) as container:
         for frame in container.decode(video=0):
             grey = frame.to_ndarray(format="gray")
-            shrink = min(1.0, TRACE_SIZE[0] / grey.shape[1], TRACE_SIZE[1] / grey.shape[0])
+            shrink = min(1.0, math.sqrt(TRACE_PIXELS / (grey.shape[0] * grey.shape[1])))
             if shrink < 1.0:
                 small = (max(1, round(grey.shape[1] * shrink)), max(1, round(grey.shape[0] * shrink)))
                 grey = cv2.resize(grey, small, interpolation=cv2.INTER_AREA)

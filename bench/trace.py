@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import platform
 import statistics
 import sys
@@ -41,6 +42,45 @@ SESSIONS = 10
 INNOCENTS = 100  # made-up accounts per drill that never had the copy
 SEEDS = (21, 34)
 OTHER_BED = 57  # a camera whose clips are not in the store
+
+
+def sources_of(alpha: float, cache: str | None) -> tuple[dict, dict]:
+    """The stored clips (their variants and unmarked frames) and their reference frames, rendered once per cache."""
+    sources, references = {}, {}
+    for seed in SEEDS:
+        path = os.path.join(cache, f"clip-{seed}-{alpha}-units.pickle") if cache else None
+        if path and os.path.exists(path):
+            with open(path, "rb") as kept:
+                made, plain = pickle.load(kept), None  # the unmarked frames are made again when a control needs them
+        else:
+            made, plain = render(seed, alpha)
+            if path:
+                os.makedirs(cache, exist_ok=True)
+                with open(path, "wb") as kept:
+                    pickle.dump(made, kept)
+        # Per segment, per mark unit: the frames of variant A and of variant B.
+        units = {s.index: [(decode(a), decode(b)) for a, b in s.units] for s in made}
+        sources[f"clip-{seed}"] = {"variants": units, "plain": plain}
+        references.update({(f"clip-{seed}", s.index): decode(s.reference) for s in made})
+    return sources, references
+
+
+def drill(kind: str, seed: int, sources: dict) -> tuple:
+    """One drill: the source, the sessions' codewords, the leakers, the threat drawn and the suspect it made."""
+    rng = np.random.default_rng([seed, 1 + CLASSES.index(kind)])
+    source = list(sources)[seed % len(sources)]
+    variants = sources[source]["variants"]
+    codewords = {
+        f"session-{s}": {(source, i): _choice(rng, len(u)) for i, u in variants.items()} for s in range(SESSIONS)
+    }
+    threat = draw(kind, seed, CLIP_SECONDS)
+    leakers = [f"session-{s}" for s in rng.choice(SESSIONS, threat.accounts, replace=False)]
+    copies = [
+        [f for i in sorted(variants) for u, v in enumerate(codewords[a][(source, i)]) for f in variants[i][u][v]]
+        for a in leakers
+    ]
+    suspect, fps = threat.make(copies, rng)
+    return source, codewords, leakers, threat, suspect, fps, rng
 
 
 def camera(seed: int, seconds: int) -> list[np.ndarray]:
@@ -86,12 +126,35 @@ class Tally:
         self.rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.seconds: dict[str, list[float]] = defaultdict(list)
         self.drills: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+        self.params: dict[str, list[tuple[bool, dict[str, object]]]] = defaultdict(list)
 
-    def add(self, kind: str, outcome: str, seconds: float, described: str, why: str) -> None:
+    def add(self, kind: str, outcome: str, seconds: float, described: str, why: str, params=None) -> None:
         self.rows[kind]["drills"] += 1
         self.rows[kind][outcome] += 1
         self.seconds[kind].append(seconds)
         self.drills[kind].append((outcome, described, why))
+        if params is not None:
+            self.params[kind].append((outcome == "identified", dict(params)))
+
+    def weakest(self) -> None:
+        """Per class, the parameter ranges where the fewest drills name the leaker (numbers split at their median)."""
+        print("weakest parameters (share identified where the parameter lies there; the class's own share first):")
+        for kind, drills in self.params.items():
+            rate = sum(ok for ok, _ in drills) / len(drills)
+            groups: dict[str, list[bool]] = defaultdict(list)
+            for name in {n for _, p in drills for n in p}:
+                values = [(ok, p[name]) for ok, p in drills if name in p]
+                numbers = [v for _, v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+                if len(numbers) == len(values) and len(set(numbers)) > 3:
+                    middle = statistics.median(numbers)
+                    for ok, v in values:
+                        groups[f"{name} {'<=' if v <= middle else '>'} {middle:.3g}"].append(ok)
+                else:
+                    for ok, v in values:
+                        groups[f"{name} {v}"].append(ok)
+            worst = sorted((sum(g) / len(g), -len(g), n) for n, g in groups.items() if len(g) >= 2)[:3]
+            shown = "; ".join(f"{n}: {r:.0%} of {-c}" for r, c, n in worst if r < rate)
+            print(f"  {kind:<11} {rate:>4.0%}  {shown or 'no parameter range does worse'}")
 
     def print(self) -> None:
         head = f"{'class':<11} {'drills':>6} {'identified':>10} {'graded':>6} {'inconcl.':>8} {'false acc.':>10}"
@@ -121,6 +184,7 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=0, help="first seed within the set (to split a run)")
     parser.add_argument("--clips", type=int, default=10_000, help="synthetic clips of 30 segments in the store")
     parser.add_argument("--alpha", type=float, default=ALPHA, help="the mark's strength in luma levels")
+    parser.add_argument("--cache", help="a folder to keep the rendered clips in between runs")
     parser.add_argument("--verbose", action="store_true", help="print every drill, not only those that fail")
     args = parser.parse_args()
     classes = [c.strip() for c in args.classes.split(",") if c.strip()]
@@ -129,13 +193,7 @@ def main() -> None:
     print(f"seed set: {args.set} ({base}-{base + args.drills - 1}); classes: {', '.join(classes)}")
 
     started = time.perf_counter()
-    sources, references = {}, {}
-    for seed in SEEDS:
-        made, plain = render(seed, args.alpha)
-        # Per segment, per mark unit: the frames of variant A and of variant B.
-        units = {s.index: [(decode(a), decode(b)) for a, b in s.units] for s in made}
-        sources[f"clip-{seed}"] = {"variants": units, "plain": plain}
-        references.update({(f"clip-{seed}", s.index): decode(s.reference) for s in made})
+    sources, references = sources_of(args.alpha, args.cache)
     index = FingerprintIndex(args.clips * 30 + len(references))
     for (source, i), frames in references.items():
         index.add(source, i, fingerprint_segment(frames))
@@ -149,26 +207,7 @@ def main() -> None:
     for kind in classes:
         for n in range(args.drills):
             seed = base + n
-            rng = np.random.default_rng([seed, 1 + CLASSES.index(kind)])
-            source = list(sources)[seed % len(sources)]
-            data = sources[source]
-            codewords = {
-                f"session-{s}": {(source, i): _choice(rng, len(u)) for i, u in data["variants"].items()}
-                for s in range(SESSIONS)
-            }
-            threat = draw(kind, seed, CLIP_SECONDS)
-            leakers = [f"session-{s}" for s in rng.choice(SESSIONS, threat.accounts, replace=False)]
-            variants = data["variants"]
-            copies = [
-                [
-                    f
-                    for i in sorted(variants)
-                    for u, v in enumerate(codewords[a][(source, i)])
-                    for f in variants[i][u][v]
-                ]
-                for a in leakers
-            ]
-            suspect, fps = threat.make(copies, rng)
+            source, codewords, leakers, threat, suspect, fps, rng = drill(kind, seed, sources)
             began = time.perf_counter()
             alignment, readings = trace(suspect, fps, index, loader, KEY)
             took = time.perf_counter() - began
@@ -189,7 +228,7 @@ def main() -> None:
                 why += f"; colluders {sorted(leakers)}, set named: {named or 'none'}"
                 if set(named) - set(leakers):
                     outcome = "FALSE ACCUSATION"
-            tally.add(kind, outcome, took, threat.describe(), why)
+            tally.add(kind, outcome, took, threat.describe(), why, threat.params)
             if readings:  # innocent accounts: the same bits against codewords that never had the copy
                 innocent = {
                     **{a: c for a, c in codewords.items() if a not in leakers},
@@ -210,7 +249,7 @@ def main() -> None:
         kind = ("unmarked", "foreign", "other bed")[n % 3]
         source = list(sources)[seed % len(sources)]
         if kind == "unmarked":
-            frames = sources[source]["plain"]
+            frames = sources[source]["plain"] or camera(int(source.split("-")[1]), CLIP_SECONDS)
         elif kind == "foreign":
             frames = foreign_clip(seed, CLIP_SECONDS * FPS)
         else:
@@ -233,6 +272,7 @@ def main() -> None:
 
     print()
     tally.print()
+    tally.weakest()
     traced = sum(r["drills"] for k, r in tally.rows.items() if k.startswith("control:"))
     falsely = sum(r["FALSE ACCUSATION"] for r in tally.rows.values())
     print(

@@ -7,6 +7,7 @@ was served (ServedVariant). Nobody is named unless the chance that an innocent a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +30,9 @@ MAX_BYTES = 2 * 1024**3
 MAX_PIXELS = 3840 * 2160
 MAX_SECONDS = 15 * 60
 TRACED_SECONDS = 90
-TRACE_SIZE = (640, 480)  # the camera's picture: a larger suspect holds no more of the mark
+# A suspect is kept at no more pixels than the camera's picture (640 x 480), whatever its shape: a 9:16 story or a phone
+# filming a screen holds the picture in part of the frame, which a 640 x 480 box would shrink for nothing.
+TRACE_PIXELS = 640 * 480
 
 
 class TraceError(Exception):
@@ -49,7 +52,7 @@ class SuspectResult:
 
 
 def load_suspect(path: str | Path) -> tuple[list[np.ndarray], float]:
-    """The suspect's frames (grey, at most 640 x 480) and frame rate; TraceError for anything that is not a sane video.
+    """The suspect's frames (grey, no more pixels than 640 x 480) and frame rate; TraceError for an insane video.
 
     The mark and the fingerprints live in the luma of a 640 x 480 picture, so nothing is lost by keeping suspects at
     that size in grey, and a long 4K upload then costs the worker under 1 GB instead of tens. Only the first
@@ -102,7 +105,7 @@ def load_suspect(path: str | Path) -> tuple[list[np.ndarray], float]:
 
 def _small_grey(image: np.ndarray) -> np.ndarray:
     height, width = image.shape[:2]
-    shrink = min(1.0, TRACE_SIZE[0] / width, TRACE_SIZE[1] / height)
+    shrink = min(1.0, math.sqrt(TRACE_PIXELS / (width * height)))
     if shrink == 1.0:
         return image
     size = (max(1, round(width * shrink)), max(1, round(height * shrink)))

@@ -34,7 +34,7 @@ from cradle.media.trace.attribution import (
 from cradle.media.trace.reading import SegmentReading, UnitCount, current_units, read_bits
 from cradle.media.trace.references import ReferenceLoader
 from cradle.media.trace.registration import estimate_homography, refine_homography, rescale_homography
-from cradle.media.trace.search import locate, locate_all
+from cradle.media.trace.search import SHORTLIST_ROWS, locate, locate_all
 from cradle.media.trace.timing import Alignment, align
 
 HIDDEN_SHARE = 0.25  # the most of the picture that captions and stickers may cover
@@ -77,20 +77,40 @@ def trace(
     units: UnitCount = current_units,
 ) -> tuple[Alignment | None, list[SegmentReading]]:
     """Source, alignment and readings of one suspect; (None, []) for "no matching source". `units` says how many mark
-    units each stored segment has (segments made before units have one).
+    units each stored segment has (segments made before units have one)."""
+    if matches is None:
+        matches = index.search(frames, fps, k=SHORTLIST_ROWS)
+    # The copy as it is; then with captions or stickers left out; then its framings (a crop, a canvas, a turn, a
+    # screen), plainly and with captions left out. The picture alone cannot tell a caption from another bed's card,
+    # so an alignment found with parts left out stands only if the mark reads under it.
+    for hidden_share, framed in ((0.0, False), (HIDDEN_SHARE, False), (HIDDEN_SHARE, True), (0.0, True)):
+        found = locate_all(
+            frames, fps, index, reference_loader, matches=matches, hidden_share=hidden_share, framed=framed
+        )
+        if not found:
+            continue
+        alignment, readings, reads = _read(frames, fps, found, reference_loader, key, units)
+        if reads or not hidden_share:
+            return alignment, readings
+    return None, []
+
+
+def _read(
+    frames: Sequence[np.ndarray],
+    fps: float,
+    found: list[Alignment],
+    reference_loader: ReferenceLoader,
+    key: bytes,
+    units: UnitCount,
+) -> tuple[Alignment, list[SegmentReading], bool]:
+    """The first source that reads at least one segment, its readings and True; else the first source, its readings
+    and False.
 
     The mark settles what the picture cannot: when the best-agreeing source reads no segment at all, the next source
     that also agrees is read, since a mark under the wrong source's key reads as chance (erasures), never as bits.
     """
-    found = locate_all(frames, fps, index, reference_loader, matches=matches)
-    covered = not found
-    if covered:
-        # Captions or stickers over part of the picture; the picture alone cannot tell them from another bed's card,
-        # so such an alignment stands only if the mark reads under it.
-        found = locate_all(frames, fps, index, reference_loader, matches=matches, hidden_share=HIDDEN_SHARE)
-    first: tuple[Alignment | None, list[SegmentReading]] = (None, [])
-    sources = list(dict.fromkeys(a.source_id for a in found))
-    for source_id in sources:
+    first: tuple[Alignment, list[SegmentReading], bool] | None = None
+    for source_id in dict.fromkeys(a.source_id for a in found):
         mine = [a for a in found if a.source_id == source_id]
         pieces = [a for a in mine if a.piece is not None]
         # Read as it is and, for a copy whose time was mapped, piece by piece; the one that reads more holds.
@@ -101,9 +121,10 @@ def trace(
             options.append((TIMED_MARGIN - 1 if options else 0, pieces[0], merged))
         _, alignment, readings = max(options, key=lambda o: sum(r.variant is not None for r in o[2]) - o[0])
         if any(r.variant is not None for r in readings):
-            return alignment, readings
-        if first[0] is None and not covered:
-            first = (alignment, readings)
+            return alignment, readings, True
+        if first is None:
+            first = (alignment, readings, False)
+    assert first is not None  # `found` is never empty
     return first
 
 

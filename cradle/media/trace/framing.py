@@ -27,6 +27,8 @@ PROBE_WINDOWS = 3  # windows of the suspect the framings are compared on
 # own gate: a box a few pixels off or a caption over a fifth of the picture lowers it, and every source found is
 # confirmed against its reference frames anyway.
 PROBE_SIMILARITY = 0.75
+QUADS = 3  # slanted outlines tried
+CROP_SHARES = (1.0, 0.85, 0.72)  # shares of a side that a hard crop keeps, as the search tries them
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +39,21 @@ class Framing:
     box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
     turns: int = 0
     mirror: bool = False
+    # A screen filmed at a slant: the picture's corners (top left, top right, bottom right, bottom left, as shares of
+    # the frame), straightened onto a rectangle before the turn and the mirror; `box` is then left whole.
+    quad: tuple[float, ...] | None = None
 
     @property
     def identity(self) -> bool:
-        return self.box == (0.0, 0.0, 1.0, 1.0) and not self.turns and not self.mirror
+        return self.box == (0.0, 0.0, 1.0, 1.0) and not self.turns and not self.mirror and self.quad is None
+
+    @property
+    def pads(self) -> bool:
+        """Whether the box reaches beyond the frame: the copy is a crop of the picture, and the framing puts it back
+        where it was in the camera's picture, with the rest a flat grey (for the search only; the alignment reads the
+        crop as it is, since registration brings any crop back)."""
+        x0, y0, x1, y1 = self.box
+        return x0 < 0 or y0 < 0 or x1 > 1 or y1 > 1
 
     def apply(self, image: np.ndarray) -> np.ndarray:
         """The frame as the camera showed it."""
@@ -48,6 +61,20 @@ class Framing:
             return image
         height, width = image.shape[:2]
         x0, y0, x1, y1 = self.box
+        if self.quad is not None:
+            corners = np.array(self.quad, np.float32).reshape(4, 2) * [width, height]
+            across = (np.linalg.norm(corners[1] - corners[0]) + np.linalg.norm(corners[2] - corners[3])) / 2
+            down = (np.linalg.norm(corners[3] - corners[0]) + np.linalg.norm(corners[2] - corners[1])) / 2
+            size = (max(8, round(across)), max(8, round(down)))
+            target = np.array([[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]], np.float32)
+            matrix = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
+            image = cv2.warpPerspective(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        elif self.pads:
+            left, top = round(-x0 * width), round(-y0 * height)
+            canvas = np.full((round((y1 - y0) * height), round((x1 - x0) * width), *image.shape[2:]), image.mean())
+            canvas = canvas.astype(image.dtype)
+            canvas[top : top + height, left : left + width] = image[: canvas.shape[0] - top, : canvas.shape[1] - left]
+            return canvas
         image = image[round(y0 * height) : round(y1 * height), round(x0 * width) : round(x1 * width)]
         if self.turns:
             image = np.rot90(image, k=-self.turns)
@@ -63,7 +90,9 @@ class Framing:
         if self.turns:
             parts.append(f"turned {90 * self.turns}°")
         x0, y0, x1, y1 = self.box
-        if (x0, y0, x1, y1) != (0.0, 0.0, 1.0, 1.0):
+        if self.quad is not None:
+            parts.append("a screen filmed at a slant")
+        elif (x0, y0, x1, y1) != (0.0, 0.0, 1.0, 1.0):
             parts.append(f"in a box of {x1 - x0:.0%} x {y1 - y0:.0%} at ({x0:.0%}, {y0:.0%})")
         return ", ".join(parts) or "as is"
 
@@ -172,6 +201,58 @@ def boxes(frames: Sequence[np.ndarray], limit: int = BOXES) -> list[tuple[float,
     return found
 
 
+def quads(frames: Sequence[np.ndarray], limit: int = QUADS) -> list[tuple[float, ...]]:
+    """Likely corners of a picture filmed at a slant (a phone recording a screen), largest first, as shares of the
+    frame: the outlines in the mean of a few frames, each simplified to four corners when it has that shape."""
+    if not frames:
+        return []
+    picks = np.linspace(0, len(frames) - 1, min(8, len(frames))).round().astype(int)
+    height, width = _grey(frames[0]).shape[:2]
+    scale = min(1.0, PROBE_WIDTH / width)
+    size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    mean = np.mean([cv2.resize(_grey(frames[i]), size, interpolation=cv2.INTER_AREA) for i in picks], axis=0)
+    mean = cv2.GaussianBlur(mean.astype(np.uint8), (5, 5), 0)
+    _, bright = cv2.threshold(mean, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    edges = cv2.dilate(cv2.Canny(mean, 20, 60), np.ones((3, 3), np.uint8))
+    outlines: list[np.ndarray] = []
+    for mask, mode in ((bright, cv2.RETR_EXTERNAL), (edges, cv2.RETR_LIST)):
+        contours, _ = cv2.findContours(mask, mode, cv2.CHAIN_APPROX_SIMPLE)
+        outlines += list(contours)
+    area = size[0] * size[1]
+    found: list[tuple[float, np.ndarray]] = []
+    for outline in outlines:
+        hull = cv2.convexHull(outline)
+        share = cv2.contourArea(hull) / area
+        if not MIN_SIDE**2 <= share <= 0.95:
+            continue
+        corners = cv2.approxPolyDP(hull, 0.04 * cv2.arcLength(hull, True), True).reshape(-1, 2).astype(np.float32)
+        if len(corners) != 4:
+            continue
+        # In order: top left first (smallest x + y), then round the way the image's axes go (clockwise on screen).
+        centre = corners.mean(axis=0)
+        corners = corners[np.argsort(np.arctan2(corners[:, 1] - centre[1], corners[:, 0] - centre[0]))]
+        corners = np.roll(corners, -int(np.argmin(corners.sum(axis=1))), axis=0) / [size[0], size[1]]
+        if all(np.abs(corners - other).max() > 0.03 for _, other in found):
+            found.append((share, corners))
+    found.sort(key=lambda f: -f[0])
+    return [tuple(float(v) for v in corners.ravel()) for _, corners in found[:limit]]
+
+
+def crops() -> list[tuple[float, float, float, float]]:
+    """Boxes that put a crop of the picture (CROP_SHARES of each side kept, at either end or in the middle) back where
+    it was in the whole picture; as shares of the suspect frame, reaching beyond it."""
+    found = []
+    for kept_x in CROP_SHARES:
+        for kept_y in CROP_SHARES:
+            if kept_x == kept_y == 1.0:
+                continue
+            for at_x in (0.0, 0.5, 1.0) if kept_x < 1 else (0.0,):
+                for at_y in (0.0, 0.5, 1.0) if kept_y < 1 else (0.0,):
+                    left, top = at_x * (1 - kept_x), at_y * (1 - kept_y)
+                    found.append((-left / kept_x, -top / kept_y, (1 - left) / kept_x, (1 - top) / kept_y))
+    return found
+
+
 def framings(frames: Sequence[np.ndarray], fps: float, index: FingerprintIndex) -> list[tuple[float, Framing]]:
     """Framings worth a full search ("as is" among them, for a search below the usual gate), with their probe
     similarity, best first.
@@ -193,6 +274,8 @@ def framings(frames: Sequence[np.ndarray], fps: float, index: FingerprintIndex) 
         for turns in range(4)
         for mirror in (False, True)
     ]
+    candidates += [Framing(quad=q, turns=t, mirror=m) for q in quads(frames) for t in range(4) for m in (False, True)]
+    candidates += [Framing(box) for box in crops()]
     vectors, owners = [], []
     for n, framing in enumerate(candidates):
         shown = [framing.apply(small[i]) for i in wanted]

@@ -1,8 +1,10 @@
 """Registration: the homography that brings a suspect frame into its reference's geometry, and how well they agree.
 
-ORB features with Lowe's ratio test and RANSAC give a first fit, which competes with plain rescaling; a descent on
-shift and scale sharpens it to an eighth of a pixel, which the mark's chips need. Block correlations say whether the
-registered pictures agree everywhere (another bed's card, another baby, does not).
+ORB features with Lowe's ratio test and RANSAC give a first fit, which competes with plain rescaling. A copy may be
+cropped hard (up to a third of a side) or filmed off a screen at a slant, so any homography that keeps the picture the
+right way round and convex is allowed. ECC then fits all eight parameters densely (the keystone of a phone held at an
+angle), and a descent on shift and scale sharpens the result to an eighth of a pixel, which the mark's chips need.
+Block correlations say whether the registered pictures agree everywhere (another bed's card, another baby, does not).
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ MIN_BLOCK_CORRELATION = 0.5
 MIN_ORB_INLIERS = 12
 CLIPPED_LOW, CLIPPED_HIGH = 4, 248  # luma levels at which a suspect's pixel is taken as clipped
 ORB_WIDTH = 480
-# A crop of 6 % moves a corner by at most that share of the picture; a homography that moves one further is wrong.
-MAX_CORNER_SHIFT = 0.08
+# A homography from ORB is believed only when the suspect lands on at least this share of the reference (a crop of
+# 30 % of each side keeps 49 %) and its keystone is at most this share of the picture from the nearest affine map.
+MIN_OVERLAP = 0.3
+MAX_KEYSTONE = 0.15
+ECC_ITERATIONS = 80
 RANSAC_SEED = 1  # the same suspect always gives the same evidence
 HIDDEN_LEVEL = 30.0  # luma levels by which a pixel differs from the fitted reference in every frame to count as hidden
 
@@ -74,8 +79,8 @@ def rescale_homography(suspect_size: tuple[int, int], reference_size: tuple[int,
 def estimate_homography(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray | None, int]:
     """Suspect → reference homography by ORB features and RANSAC over (suspect, reference) frame pairs, pooled.
 
-    Gives None when too few matches agree, or when the result is not a plausible crop-and-rescale (a leaker crops a few
-    per cent, never mirrors or turns the picture), so the caller falls back to plain rescaling. A ward scene is full of
+    Gives None when too few matches agree, or when the result is not a plausible crop, rescale and keystone (turns and
+    mirrors are undone by the framing before this), so the caller falls back to plain rescaling. A ward scene is full of
     repeated texture (a card's letters, a monitor's digits), so matches must pass Lowe's ratio test, and the full
     homography competes with an affine fit: whichever leaves the smaller difference between the pictures wins.
     """
@@ -105,10 +110,9 @@ def estimate_homography(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple
         return None, 0
     source, target = np.array(source_points, np.float32), np.array(target_points, np.float32)
     reference_height, reference_width = grey(pairs[0][1]).shape[:2]
+    reference_size = (reference_width, reference_height)
     suspect_height, suspect_width = grey(pairs[0][0]).shape[:2]
     plain = rescale_homography((suspect_width, suspect_height), (reference_width, reference_height))
-    corners = np.array([[0, 0], [suspect_width, 0], [suspect_width, suspect_height], [0, suspect_height]], np.float32)
-    expected = cv2.perspectiveTransform(corners[None], plain)[0]
     fits = []
     cv2.setRNGSeed(RANSAC_SEED)
     matrix, inliers = cv2.findHomography(source, target, cv2.RANSAC, 2.0, maxIters=4000, confidence=0.999)
@@ -120,8 +124,7 @@ def estimate_homography(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple
     greys = [(luma(s), luma(r)) for s, r in pairs]
     best, best_count, best_misfit = None, 0, math.inf
     for candidate, count in fits:
-        moved = cv2.perspectiveTransform(corners[None], candidate)[0]
-        if count < MIN_ORB_INLIERS or np.abs(moved - expected).max() > MAX_CORNER_SHIFT * reference_width:
+        if count < MIN_ORB_INLIERS or not plausible(candidate, (suspect_width, suspect_height), reference_size):
             continue
         value = misfit(greys, candidate)
         if value < best_misfit:
@@ -129,6 +132,62 @@ def estimate_homography(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple
     if best is None or best_misfit > misfit(greys, plain):
         return None, best_count
     return best, best_count
+
+
+def plausible(homography: np.ndarray, suspect_size: tuple[int, int], reference_size: tuple[int, int]) -> bool:
+    """Whether a suspect → reference homography is one a re-publisher makes: the picture the right way round and
+    convex, at most MAX_KEYSTONE from an affine map, and reaching at least MIN_OVERLAP of the reference."""
+    width, height = suspect_size
+    corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+    if np.any(corners @ homography[2, :2] + homography[2, 2] <= 0):
+        return False  # a corner beyond the horizon
+    moved = cv2.perspectiveTransform(corners[None], homography)[0].astype(np.float64)
+    edges = np.roll(moved, -1, axis=0) - moved
+    turns = edges[:, 0] * np.roll(edges, -1, axis=0)[:, 1] - edges[:, 1] * np.roll(edges, -1, axis=0)[:, 0]
+    if not np.all(turns > 0):
+        return False  # mirrored, or folded over itself
+    affine = cv2.getAffineTransform(corners[:3], moved[:3].astype(np.float32))
+    fourth = affine @ np.array([0.0, height, 1.0])
+    side = max(np.linalg.norm(edges, axis=1).max(), 1.0)
+    if np.linalg.norm(fourth - moved[3]) > MAX_KEYSTONE * side:
+        return False
+    rw, rh = reference_size
+    frame = np.array([[0, 0], [rw, 0], [rw, rh], [0, rh]], np.float32)
+    overlap, _ = cv2.intersectConvexConvex(moved.astype(np.float32), frame)
+    return overlap >= MIN_OVERLAP * rw * rh
+
+
+def dense_homography(
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]], homography: np.ndarray, hidden: np.ndarray | None = None
+) -> np.ndarray | None:
+    """All eight parameters of the homography fitted densely by ECC on the middle pair (coarse, then at full size),
+    from `homography`; None when ECC does not converge or ends implausibly. ECC is blind to brightness and contrast, and
+    its smoothing keeps a screen's moiré and the codec's blocks from pulling it."""
+    suspect, reference = (luma(image) for image in pairs[len(pairs) // 2])
+    height, width = reference.shape
+    registration = Registration(homography, hidden)
+    mask = registration.covered(suspect.shape, width, height).astype(np.uint8)
+    if mask.mean() < MIN_OVERLAP:
+        return None
+    warp = np.linalg.inv(np.asarray(homography, np.float64))
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_ITERATIONS, 1e-6)
+    try:
+        for factor in (0.5, 1.0):
+            down = np.diag([factor, factor, 1.0])
+            scaled = (down @ warp @ np.linalg.inv(down)).astype(np.float32)
+            size = (round(width * factor), round(height * factor))
+            template = cv2.resize(reference, size, interpolation=cv2.INTER_AREA)
+            shown = suspect
+            if factor < 1:
+                shown = cv2.resize(suspect, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+            small = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
+            _, fitted = cv2.findTransformECC(template, shown, scaled, cv2.MOTION_HOMOGRAPHY, criteria, small, 5)
+            warp = np.linalg.inv(down) @ np.asarray(fitted, np.float64) @ down
+    except cv2.error:
+        return None
+    found = np.linalg.inv(warp)
+    found /= found[2, 2]
+    return found if plausible(found, suspect.shape[1::-1], (width, height)) else None
 
 
 def misfit(pairs: Sequence[tuple[np.ndarray, np.ndarray]], homography: np.ndarray) -> float:

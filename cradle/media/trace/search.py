@@ -23,6 +23,9 @@ from cradle.media.trace.timing import Alignment, align
 
 FRAMINGS_SEARCHED = 3  # the best-probing framings searched in full
 SIMILARITY_SLACK = 0.05  # a framing's windows are searched down to its probe similarity less this
+# Stored segments each suspect window may vote for. A still camera's segments all look alike, so one look-alike clip
+# can fill the first few dozen places; the votes for one consistent offset then pick the true source out of many.
+SHORTLIST_ROWS = 256
 
 
 def locate_all(
@@ -33,24 +36,29 @@ def locate_all(
     candidates: int = 3,
     matches: Sequence[SourceMatch] | None = None,
     hidden_share: float = 0.0,
+    framed: bool | None = None,
 ) -> list[Alignment]:
-    """Every shortlisted source the suspect's picture agrees with, best agreement first.
+    """Every shortlisted source the suspect's picture agrees with, best agreement first; with `framed` False only the
+    copy as it is, with True only its framings, and with None the framings when the copy as it is finds nothing.
 
     The fingerprint index shortlists sources (or `matches`, when the caller searched already); the best `candidates`
     of them are checked against their references. Two beds of one ward can look alike at fingerprint size, so all are
     checked rather than the first that passes. With `hidden_share`, captions and stickers may cover up to that
     share of the picture (see `align`).
     """
-    first = index.search(frames, fps) if matches is None else list(matches)
-    found = _confirmed(frames, fps, first, reference_loader, candidates, hidden_share)
-    if found:
-        return found
+    first = index.search(frames, fps, k=SHORTLIST_ROWS) if matches is None else list(matches)
+    if not framed:
+        found = _confirmed(frames, fps, first, reference_loader, candidates, hidden_share)
+        if found or framed is False:
+            return found
     for similarity, framing in framings(frames, fps, index)[:FRAMINGS_SEARCHED]:
         if framing == IDENTITY and first:
             continue  # searched already at the usual gate, and nothing it found agreed
         shown = [framing.apply(frame) for frame in frames]
         gate = min(MATCH_SIMILARITY, similarity - SIMILARITY_SLACK)
-        matches = index.search(shown, fps, similarity=gate)
+        matches = index.search(shown, fps, k=SHORTLIST_ROWS, similarity=gate)
+        if framing.pads:  # a crop: found put back in the picture, confirmed and read as it is
+            shown, framing = list(frames), IDENTITY
         found = _confirmed(shown, fps, matches, reference_loader, candidates, hidden_share)
         if found:
             return [replace(alignment, framing=framing) for alignment in found]
