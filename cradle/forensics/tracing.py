@@ -108,7 +108,7 @@ def _small_grey(image: np.ndarray) -> np.ndarray:
     shrink = min(1.0, math.sqrt(TRACE_PIXELS / (width * height)))
     if shrink == 1.0:
         return image
-    size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
+    size = (max(1, int(width * shrink)), max(1, int(height * shrink)))  # rounded down: never over TRACE_PIXELS
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
