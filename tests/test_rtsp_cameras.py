@@ -96,7 +96,7 @@ def test_worker_ingests_an_rtsp_camera_scales_and_retimes_it_and_covers_a_dead_s
         assert good.shown_state == "live" and good.last_error == ""
         # What the families get: the unit's size and rate, not the camera's 1080p at 25 frames a second.
         row = LiveSegment.objects.filter(camera=good, screened=0, index__gt=0).order_by("index")[1]
-        frames = decode(storage.segment_store().get(a.admission.media_id, str(good.pk), row.index, "A"))
+        frames = decode(storage.segment_store().get(a.admission.media_id, str(good.pk), row.index, "A" * row.units))
         assert frames[0].shape[:2] == (120, 160) and len(frames) == 10
         # A wrong password: one clear line on the camera's status, and the privacy screen for the family.
         assert Camera.objects.get(pk=wrong.pk).last_error == (

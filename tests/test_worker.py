@@ -67,15 +67,16 @@ def test_the_worker_stores_marked_segments_of_an_admitted_bed(small_camera):
     assert [r.index for r in rows] == list(range(rows[0].index, rows[0].index + len(rows)))
     store = storage.segment_store()
     segment = rows[1]
-    a = store.get(fam.admission.media_id, str(fam.bed.camera.pk), segment.index, "A")
-    b = store.get(fam.admission.media_id, str(fam.bed.camera.pk), segment.index, "B")
+    a = store.get(fam.admission.media_id, str(fam.bed.camera.pk), segment.index, "A" * segment.units)
+    b = store.get(fam.admission.media_id, str(fam.bed.camera.pk), segment.index, "B" * segment.units)
     frames_a, frames_b = decode(a), decode(b)
     assert len(frames_a) == len(frames_b) == 10
     assert a != b and not np.array_equal(frames_a[5], frames_b[5])
     # Each segment carries the fingerprint that leak tracing searches by.
     assert len(bytes(segment.fingerprint)) == 648
     # Nothing of it is readable on disk.
-    raw = storage.settings.MEDIA_DIR / fam.admission.media_id / str(fam.bed.camera.pk) / f"{segment.index:012d}.A"
+    first = "A0" if segment.units > 1 else "A"  # a segment of mark units stores each unit's variants on their own
+    raw = storage.settings.MEDIA_DIR / fam.admission.media_id / str(fam.bed.camera.pk) / f"{segment.index:012d}.{first}"
     assert raw.read_bytes()[:4] != a[:4]
     # When the worker stops, the camera is shown as offline rather than as live.
     assert Camera.objects.get(pk=fam.bed.camera.pk).state == Camera.State.OFFLINE
@@ -95,7 +96,7 @@ def test_a_paused_camera_sends_the_privacy_screen_from_the_pipeline(small_camera
     screened = sample("cradle_privacy_screen_seconds_total", camera)
     run_worker(20, until=lambda: LiveSegment.objects.filter(admission=fam.admission).count() >= 2)
     row = LiveSegment.objects.filter(admission=fam.admission).order_by("index").last()
-    ref = storage.segment_store().get(fam.admission.media_id, str(fam.bed.camera.pk), row.index, "A")
+    ref = storage.segment_store().get(fam.admission.media_id, str(fam.bed.camera.pk), row.index, "A" * row.units)
     frame = decode(ref)[5]
     screen = privacy_screen(160, 120, Screen.PAUSED)
     # The encoded, marked picture is the paused screen, not the bed, and the time on it is counted; the segment says

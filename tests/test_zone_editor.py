@@ -128,13 +128,16 @@ def test_a_saved_shown_area_reaches_the_running_stream_without_a_restart(world, 
     camera = fam.bed.camera
     Camera.objects.filter(pk=camera.pk).update(source_url="sim://zones-live?size=160x120&fps=10")
     Camera.objects.filter(pk=world.families["b"].bed.camera.pk).update(source_url="sim://other?size=96x72&fps=2")
+    # The scene's monitor would be masked whole (cradle.media.redact.monitors) whatever the shown area: off here, so
+    # that only the shown area decides how much of the picture is masked.
+    (config_dir / f"{camera.pk}.json").write_text(json.dumps({"monitors": False}))
     stop = threading.Event()
     worker = Worker(pool=DetectorPool(lambda: WardDetectors(NoText()), workers=1, backlog=64))
     thread = threading.Thread(target=worker.run_forever, args=(stop, 0.2), daemon=True)
     thread.start()
 
     def masked_share(row) -> float:
-        data = storage.segment_store().get(fam.admission.media_id, str(camera.pk), row.index, "A")
+        data = storage.segment_store().get(fam.admission.media_id, str(camera.pk), row.index, "A" * row.units)
         frame = decode(data)[-1].astype(int)
         return float((np.abs(frame - 48).max(axis=2) < 12).mean())
 
