@@ -6,6 +6,7 @@ import dataclasses
 import threading
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -84,6 +85,31 @@ def test_the_worker_stores_marked_segments_of_an_admitted_bed(small_camera):
     new = len(rows) - 1
     assert sample("cradle_segments_written_total", camera) - written >= new
     assert sample("cradle_redaction_latency_seconds_count") - latencies >= 10 * new
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_segment_finished_after_the_stop_does_not_show_a_stopped_camera_live_again(small_camera):
+    """On a loaded machine a camera's thread can outlive the worker's wait for it; its last segment then only beats
+    the heart and leaves the camera offline as the worker marked it."""
+    fam = small_camera
+    worker = Worker(pool=DetectorPool(lambda: WardDetectors(NoText()), workers=1, backlog=64))
+    try:
+        worker.reconcile()
+        run = worker.runs[fam.bed.camera.pk]
+        run.stop.set()
+        run.thread.join(timeout=60)
+        Camera.objects.filter(pk=run.camera_id).update(state=Camera.State.OFFLINE)
+        late = timezone.now()
+        run._report(SimpleNamespace(screened=0, frames=10, screen=""), late, 10.0)
+        camera = Camera.objects.get(pk=run.camera_id)
+        assert camera.state == Camera.State.OFFLINE
+        assert camera.seen_at == late
+    finally:
+        for other in worker.runs.values():
+            other.stop.set()
+        for other in worker.runs.values():
+            other.thread.join(timeout=60)
+        worker.pool.close()
 
 
 @pytest.mark.django_db(transaction=True)

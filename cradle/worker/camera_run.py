@@ -187,6 +187,11 @@ class CameraRun:
             "screened_share": round(self._share, 4),
         }
         self._error_seen = error
+        # A segment finished after this run was told to stop only beats the heart: the worker marks the camera
+        # offline as it stops, and a slow last segment must not show it live again with nobody behind it.
+        if self.stop.is_set():
+            Camera.objects.filter(pk=self.camera_id).update(**fields)
+            return
         if state != self._state_seen:
             fields |= {"state": state, "state_changed_at": now}
             self._state_seen = state
