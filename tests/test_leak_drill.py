@@ -154,6 +154,7 @@ def test_the_trace_names_the_account_whose_copy_leaked(drill, tmp_path):
     assert Event.objects.filter(action="trace.run", detail__verdict="identified").exists()
 
 
+@pytest.mark.heavy_media
 def test_an_unmarked_copy_names_nobody(drill, tmp_path):
     import cv2
 
@@ -163,6 +164,7 @@ def test_an_unmarked_copy_names_nobody(drill, tmp_path):
     assert report["verdict"] == "inconclusive" and report["account"] is None
 
 
+@pytest.mark.heavy_media
 def test_a_clip_cradle_never_served_has_no_matching_source(drill, tmp_path):
     other = SimCamera(SimSettings(bed="elsewhere", lang="en", seed=99, fps=FPS))
     frames = [other.frame(i).image for i in range(5 * FPS)]

@@ -32,6 +32,7 @@ def test_a_keepsake_the_leaker_downloaded_names_them_and_its_code_agrees(drill, 
     assert visible["accounts"] == [f"viewer{LEAKER}"]
 
 
+@pytest.mark.heavy_media
 def test_seven_and_a_half_seconds_of_a_360p_copy_identify_the_leaker(drill, tmp_path):  # noqa: F811
     copy = leak(drill.watched(LEAKER)[6 : 6 + round(7.5 * 15)], 480, 360, 400_000, 0.05)
     report = trace(write_mp4(tmp_path / "short.mp4", copy))
@@ -40,6 +41,7 @@ def test_seven_and_a_half_seconds_of_a_360p_copy_identify_the_leaker(drill, tmp_
     assert report["suspects"][0]["visible_code"]["agreement"] == "absent"
 
 
+@pytest.mark.heavy_media
 def test_someone_elses_code_typed_onto_the_copy_disagrees_and_the_marks_decide(drill, tmp_path):  # noqa: F811
     framed = delivery.viewer_code(_device(LEAKER + 1))
     frames = [burn(f, f"Cradle {framed} 2026-12-06") for f in drill.watched(LEAKER)]
@@ -50,6 +52,7 @@ def test_someone_elses_code_typed_onto_the_copy_disagrees_and_the_marks_decide(d
     assert visible["accounts"] == [f"viewer{LEAKER + 1}"]
 
 
+@pytest.mark.heavy_media
 def test_a_code_on_an_unmarked_copy_names_nobody(drill, tmp_path):  # noqa: F811
     import cv2
 
