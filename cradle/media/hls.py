@@ -194,9 +194,11 @@ class SegmentWriter:
             a, b = [], []
             for i, frame in enumerate(frames[first:end]):
                 planes = cv2.cvtColor(np.ascontiguousarray(frame.image), cv2.COLOR_BGR2YUV_I420)
-                marked_a, marked_b = planes.copy(), planes.copy()
-                marked_a[:height] = mark.apply(planes[:height], i, Variant.A)
-                marked_b[:height] = mark.apply(planes[:height], i, Variant.B)
+                # Each variant's Y rows are written by the mark itself; only the chroma rows are copied.
+                marked_a, marked_b = np.empty_like(planes), np.empty_like(planes)
+                mark.apply(planes[:height], i, Variant.A, out=marked_a[:height])
+                mark.apply(planes[:height], i, Variant.B, out=marked_b[:height])
+                marked_a[height:] = marked_b[height:] = planes[height:]
                 a.append(marked_a)
                 b.append(marked_b)
                 shrunk = cv2.resize(frame.image, small, interpolation=cv2.INTER_AREA)
