@@ -20,7 +20,7 @@ import av
 import cv2
 import numpy as np
 
-from cradle.media.encode import X264_CRF, X264_PRESET
+from cradle.media.encode import X264_CRF, X264_PARAMS, X264_PRESET
 from cradle.media.errors import MediaError
 from cradle.media.frames import SafeFrame, Screen
 from cradle.media.mark import ALPHA, MARK_UNITS, SegmentMark, Variant, unit_bounds
@@ -35,6 +35,7 @@ TS_TIME_BASE = Fraction(1, 90000)
 HLS_X264 = {
     "preset": X264_PRESET,
     "crf": X264_CRF,
+    "x264-params": X264_PARAMS,
     "maxrate": "1500k",
     "bufsize": "3000k",
     "sc_threshold": "0",
