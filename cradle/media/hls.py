@@ -107,6 +107,23 @@ def reference_size(width: int, height: int) -> tuple[int, int]:
     return max(2, round(width * REFERENCE_SCALE / 2) * 2), max(2, round(height * REFERENCE_SCALE / 2) * 2)
 
 
+def marked_pair(image: np.ndarray, mark: SegmentMark, position: int) -> tuple[np.ndarray, np.ndarray]:
+    """Variants A and B of one BGR frame as I420 planes (height*3/2 x width) for the encoder: one colour conversion
+    for both, the mark on the Y rows only (written by the mark itself), the chroma rows copied."""
+    height = image.shape[0]
+    planes = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGR2YUV_I420)
+    a, b = np.empty_like(planes), np.empty_like(planes)
+    mark.apply(planes[:height], position, Variant.A, out=a[:height])
+    mark.apply(planes[:height], position, Variant.B, out=b[:height])
+    a[height:] = b[height:] = planes[height:]
+    return a, b
+
+
+def reference_planes(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The unmarked reference's I420 planes of one BGR frame, shrunk to `size` (see reference_size)."""
+    return cv2.cvtColor(cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2YUV_I420)
+
+
 def encode_ts(planes: list[np.ndarray], pts: list[int], width: int, height: int, fps: Fraction, options) -> bytes:
     """One closed GOP of I420 planes (height*3/2 x width, uint8) as MPEG-TS bytes that may follow another's."""
     buffer = io.BytesIO()
@@ -194,16 +211,10 @@ class SegmentWriter:
             mark = SegmentMark(self._key, self._source, self._index, end - first, width, height, self._alpha, label)
             a, b = [], []
             for i, frame in enumerate(frames[first:end]):
-                planes = cv2.cvtColor(np.ascontiguousarray(frame.image), cv2.COLOR_BGR2YUV_I420)
-                # Each variant's Y rows are written by the mark itself; only the chroma rows are copied.
-                marked_a, marked_b = np.empty_like(planes), np.empty_like(planes)
-                mark.apply(planes[:height], i, Variant.A, out=marked_a[:height])
-                mark.apply(planes[:height], i, Variant.B, out=marked_b[:height])
-                marked_a[height:] = marked_b[height:] = planes[height:]
+                marked_a, marked_b = marked_pair(frame.image, mark, i)
                 a.append(marked_a)
                 b.append(marked_b)
-                shrunk = cv2.resize(frame.image, small, interpolation=cv2.INTER_AREA)
-                reference.append(cv2.cvtColor(shrunk, cv2.COLOR_BGR2YUV_I420))
+                reference.append(reference_planes(frame.image, small))
             stamps = pts[first:end]
             units.append(
                 (
