@@ -29,7 +29,7 @@ from pathlib import Path
 import av
 import cv2
 
-from cradle.media.encode import X264_PRESET, Mp4Writer
+from cradle.media.encode import X264_PARAMS, X264_PRESET, Mp4Writer
 from cradle.media.frames import Frame
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
 from cradle.media.sim import SimCamera, SimSettings
@@ -356,7 +356,7 @@ def stage_table(size: tuple[int, int], frames: int = 45) -> list[tuple[str, floa
         encoded[label] = b"".join(
             encode_ts(source[first:end], pts[first:end], *dims, fps, options) for first, end in cuts
         )
-        rows.append((label, 1000 * (time.thread_time() - started) / frames, f"x264 {X264_PRESET}"))
+        rows.append((label, 1000 * (time.thread_time() - started) / frames, f"x264 {X264_PRESET}, {X264_PARAMS}"))
     started = time.thread_time()
     fingerprint_segment(decode(encoded["encode reference (half size)"]))
     rows.append(("fingerprint (worker, per segment)", 1000 * (time.thread_time() - started) / frames, ""))
