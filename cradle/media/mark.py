@@ -138,10 +138,11 @@ class SegmentMark:
         if cache not in self._offsets:
             # Rounded once (to nearest, saturating at 0: a negative part is the other sign's), so every channel
             # moves by the same whole level; split into the parts to add and to subtract because OpenCV's saturating
-            # uint8 arithmetic is several times faster than widening. One OpenCV pass each, not numpy's five.
+            # uint8 arithmetic is several times faster than widening. One OpenCV pass each (P·scale, rounded and
+            # saturated to uint8), not numpy's five.
             scale = self.alpha * weight
-            plus = cv2.multiply(self.pattern, scale, dtype=cv2.CV_8U)
-            minus = cv2.multiply(self.pattern, -scale, dtype=cv2.CV_8U)
+            plus = cv2.addWeighted(self.pattern, scale, self.pattern, 0.0, 0.0, dtype=cv2.CV_8U)
+            minus = cv2.addWeighted(self.pattern, -scale, self.pattern, 0.0, 0.0, dtype=cv2.CV_8U)
             if channels > 1:
                 plus, minus = cv2.merge([plus] * channels), cv2.merge([minus] * channels)
             self._offsets[cache] = (plus, minus)
