@@ -20,7 +20,7 @@ import av
 import cv2
 import numpy as np
 
-from cradle.media.encode import X264_CRF, X264_PRESET
+from cradle.media.encode import X264_CRF, X264_PARAMS, X264_PRESET
 from cradle.media.errors import MediaError
 from cradle.media.frames import SafeFrame, Screen
 from cradle.media.mark import ALPHA, MARK_UNITS, SegmentMark, Variant, unit_bounds
@@ -35,6 +35,7 @@ TS_TIME_BASE = Fraction(1, 90000)
 HLS_X264 = {
     "preset": X264_PRESET,
     "crf": X264_CRF,
+    "x264-params": X264_PARAMS,
     "maxrate": "1500k",
     "bufsize": "3000k",
     "sc_threshold": "0",
@@ -104,6 +105,23 @@ def unit_object(variant: Variant, unit: int, units: int) -> str:
 def reference_size(width: int, height: int) -> tuple[int, int]:
     """Width and height of the reference kept for a camera of width x height (even, as yuv420p needs)."""
     return max(2, round(width * REFERENCE_SCALE / 2) * 2), max(2, round(height * REFERENCE_SCALE / 2) * 2)
+
+
+def marked_pair(image: np.ndarray, mark: SegmentMark, position: int) -> tuple[np.ndarray, np.ndarray]:
+    """Variants A and B of one BGR frame as I420 planes (height*3/2 x width) for the encoder: one colour conversion
+    for both, the mark on the Y rows only (written by the mark itself), the chroma rows copied."""
+    height = image.shape[0]
+    planes = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGR2YUV_I420)
+    a, b = np.empty_like(planes), np.empty_like(planes)
+    mark.apply(planes[:height], position, Variant.A, out=a[:height])
+    mark.apply(planes[:height], position, Variant.B, out=b[:height])
+    a[height:] = b[height:] = planes[height:]
+    return a, b
+
+
+def reference_planes(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The unmarked reference's I420 planes of one BGR frame, shrunk to `size` (see reference_size)."""
+    return cv2.cvtColor(cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2YUV_I420)
 
 
 def encode_ts(planes: list[np.ndarray], pts: list[int], width: int, height: int, fps: Fraction, options) -> bytes:
@@ -193,14 +211,10 @@ class SegmentWriter:
             mark = SegmentMark(self._key, self._source, self._index, end - first, width, height, self._alpha, label)
             a, b = [], []
             for i, frame in enumerate(frames[first:end]):
-                planes = cv2.cvtColor(np.ascontiguousarray(frame.image), cv2.COLOR_BGR2YUV_I420)
-                marked_a, marked_b = planes.copy(), planes.copy()
-                marked_a[:height] = mark.apply(planes[:height], i, Variant.A)
-                marked_b[:height] = mark.apply(planes[:height], i, Variant.B)
+                marked_a, marked_b = marked_pair(frame.image, mark, i)
                 a.append(marked_a)
                 b.append(marked_b)
-                shrunk = cv2.resize(frame.image, small, interpolation=cv2.INTER_AREA)
-                reference.append(cv2.cvtColor(shrunk, cv2.COLOR_BGR2YUV_I420))
+                reference.append(reference_planes(frame.image, small))
             stamps = pts[first:end]
             units.append(
                 (

@@ -127,29 +127,36 @@ class SegmentMark:
         self.pattern = pattern(key, source_id, segment, width, height, unit)
         self.weights = fade(frames)
         self.alpha = alpha
-        self._offsets: dict[tuple[int, float, int], tuple[np.ndarray, np.ndarray]] = {}
+        # Per frame weight and channel count: the pattern's positive and negative parts, whole levels. Variant B
+        # adds what A subtracts, so both variants of a unit share them; a unit has only three distinct weights.
+        self._offsets: dict[tuple[float, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def _offset(self, position: int, variant: Variant, channels: int) -> tuple[np.ndarray, np.ndarray]:
+        """What to add and what to subtract (uint8) for the `position`-th frame of `variant`."""
         weight = float(self.weights[position])
-        cache = (int(variant), weight, channels)
+        cache = (weight, channels)
         if cache not in self._offsets:
-            # Rounded once, so every channel moves by the same whole level; split into the parts to add and to
-            # subtract because OpenCV's saturating uint8 arithmetic is several times faster than widening.
-            delta = np.rint(variant.sign * self.alpha * weight * self.pattern)
-            up: np.ndarray = np.clip(delta, 0, 255).astype(np.uint8)
-            down: np.ndarray = np.clip(-delta, 0, 255).astype(np.uint8)
+            # Rounded once (to nearest, saturating at 0: a negative part is the other sign's), so every channel
+            # moves by the same whole level; split into the parts to add and to subtract because OpenCV's saturating
+            # uint8 arithmetic is several times faster than widening. One OpenCV pass each (P·scale, rounded and
+            # saturated to uint8), not numpy's five.
+            scale = self.alpha * weight
+            plus = cv2.addWeighted(self.pattern, scale, self.pattern, 0.0, 0.0, dtype=cv2.CV_8U)
+            minus = cv2.addWeighted(self.pattern, -scale, self.pattern, 0.0, 0.0, dtype=cv2.CV_8U)
             if channels > 1:
-                up, down = cv2.merge([up] * channels), cv2.merge([down] * channels)
-            self._offsets[cache] = (up, down)
-        return self._offsets[cache]
+                plus, minus = cv2.merge([plus] * channels), cv2.merge([minus] * channels)
+            self._offsets[cache] = (plus, minus)
+        plus, minus = self._offsets[cache]
+        return (plus, minus) if variant is Variant.A else (minus, plus)
 
-    def apply(self, image: np.ndarray, position: int, variant: Variant) -> np.ndarray:
-        """A marked copy of `image` (BGR or a Y plane, uint8), the `position`-th frame of the segment."""
+    def apply(self, image: np.ndarray, position: int, variant: Variant, out: np.ndarray | None = None) -> np.ndarray:
+        """A marked copy of `image` (BGR or a Y plane, uint8), the `position`-th frame of the segment; written into
+        `out` (same shape, may be a view such as the Y rows of an I420 buffer) when given."""
         channels = 1 if image.ndim == 2 else image.shape[2]
         if image.shape[:2] != self.pattern.shape:
             raise ValueError(f"frame is {image.shape[1]}x{image.shape[0]}, mark is {self.pattern.shape[::-1]}")
         up, down = self._offset(position, variant, channels)
-        marked = cv2.add(image, up)
+        marked = cv2.add(image, up, dst=out)
         return cv2.subtract(marked, down, dst=marked)
 
 

@@ -12,6 +12,7 @@ from cradle.media.frames import SafeFrame, privacy_screen
 from cradle.media.mark import (
     ALPHA,
     Detection,
+    SegmentMark,
     Variant,
     Warp,
     chance,
@@ -68,6 +69,22 @@ def test_variants_carry_opposite_signs_of_the_same_pattern(second):
     p = pattern(KEY, "cam-1", 1, 640, 480).ravel()
     assert np.corrcoef((luma(a[middle].image) - original).ravel(), p)[0, 1] > 0.8
     assert np.corrcoef((luma(b[middle].image) - original).ravel(), p)[0, 1] < -0.8
+
+
+def test_each_pixel_moves_by_the_rounded_faded_pattern_in_place_and_in_a_copy():
+    key, width, height, frames = b"k" * 32, 320, 240, 8
+    mark = SegmentMark(key, "cam-1", 3, frames, width, height, ALPHA, unit=1)
+    plane = np.random.default_rng(2).integers(0, 256, (height, width), np.uint8)
+    buffer = np.zeros((height * 3 // 2, width), np.uint8)
+    for position in range(frames):
+        for variant in Variant:
+            delta = np.rint(
+                variant.sign * ALPHA * float(fade(frames)[position]) * pattern(key, "cam-1", 3, width, height, 1)
+            )
+            expected = np.clip(plane.astype(np.int16) + delta.astype(np.int16), 0, 255).astype(np.uint8)
+            assert np.array_equal(mark.apply(plane, position, variant), expected)
+            mark.apply(plane, position, variant, out=buffer[:height])
+            assert np.array_equal(buffer[:height], expected) and not buffer[height:].any()
 
 
 def test_marking_keeps_timing_and_screen_state(second):
