@@ -8,7 +8,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 import pytest
-from media_support import InkFinder, has_ink, wait_until, write_card
+from media_support import INK_BGR, InkFinder, has_ink, wait_until, write_card
 
 from cradle.media.frames import Frame, SafeFrame
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
@@ -281,3 +281,21 @@ def test_look_at_rest_that_cuts_a_line_an_earlier_look_found_does_not_unmask_it(
     assert 100 < x0 < 400 < x1 and y0 <= 100
     assert not any(f.screened for f in out)
     assert [f.index for f in out if np.all(f.image == _FAINT_INK_BGR, axis=2).any()] == []
+
+
+def test_mask_of_a_line_taken_away_does_not_linger_in_the_unchanged_cells_its_margin_reached(ink):
+    # A thin line of ink near the foot of a row of cells: its grown mask reaches into the row below, which the ink
+    # never touches, so that row does not change when the line is taken away at frame 10. A newer look saw the
+    # line's whole place empty: the old mask must not stay over that row.
+    _finder, pool = ink
+    images = [np.full((480, 640, 3), 200, np.uint8) for _ in range(20)]
+    for image in images[:10]:
+        image[52:62, 100:300] = INK_BGR
+    redactor = Redactor(
+        CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8), pool, blocking=True, deadline_s=5
+    )
+    out = _run(redactor, images)
+    assert not any(f.screened for f in out)
+    assert _shown_ink(out) == []
+    assert all(f.covered[62:70, 100:300].any() for f in out[:10])  # the margin reached the row below
+    assert not any(f.covered.any() for f in out[12:])

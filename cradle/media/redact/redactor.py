@@ -89,8 +89,12 @@ class Redactor(Releasing):
             self._last_seen = frame.index
             return self._release(final=False)
         vouchers = None if frame.lost else self._check(frame)
-        owners = self._looks.current.copy() if vouchers is not None else None
-        self._pending.append(Pending(frame, vouchers, self._moving_text, owners=owners, monitors=self._monitors))
+        owners = since = None
+        if vouchers is not None:
+            self._looks.mark(frame.index)
+            owners, since = self._looks.current.copy(), self._looks.since.copy()
+        pending = Pending(frame, vouchers, self._moving_text, owners=owners, since=since, monitors=self._monitors)
+        self._pending.append(pending)
         self._last_seen = frame.index
         return self._release(final=False)
 
@@ -236,7 +240,8 @@ class Redactor(Releasing):
             if not self._blocking:
                 self._rate_changed(self.rate.press(self._clock()))
             return None
-        detection = Look(frame.index, future, whole, None if whole else region)
+        native = not (self.policy.detect_side if side is None else side)
+        detection = Look(frame.index, future, whole, None if whole else region, native=native)
         if whole:
             self._wholes.append(detection)
         return detection

@@ -39,8 +39,9 @@ class Pending:
     repeat: bool = False
     # A release found its own detections not back yet (not just the look-ahead): the pool is slow for it.
     waited: bool = False
-    # Which look vouches for each cell of this frame.
+    # Which look vouches for each cell of this frame, and since which frame (CellLooks.since).
     owners: np.ndarray | None = None
+    since: np.ndarray | None = None
     # Monitor screens on the frame (quadrilaterals, pixels), masked whole.
     monitors: list[np.ndarray] = field(default_factory=list)
 
@@ -188,10 +189,14 @@ class Releasing:
         """What the frame's own looks found where each of them vouches for the picture.
 
         A look's region that reaches into cells a newer look answers for (a card that has since moved on) is masked
-        only outside those cells: given as (region, cells where it stands) apart from the whole ones.
+        only outside those cells: given as (region, cells where it stands) apart from the whole ones. Nor does such a
+        region stand in a cell that a newer look verified: one that saw the region's whole place at the camera's own
+        resolution, with the cell as it still is, and found nothing there (neither the detector nor the likeness
+        check). The edge of a departed card changes too few pixels of the cells beside it for the motion grid to
+        notice; without this, its masks would linger over the infant for as long as those cells keep their look.
         """
-        grid, owners = self._grid, pending.owners
-        if grid is None or owners is None:
+        grid, owners, since = self._grid, pending.owners, pending.since
+        if grid is None or owners is None or since is None:
             return [box for d in vouchers for box in d.boxes()], []
         whole: list[masks.Region] = []
         partial: list[tuple[masks.Region, np.ndarray]] = []
@@ -206,10 +211,26 @@ class Releasing:
                 if not (touched & ~newer).any():
                     continue
                 if (touched & newer).any():
-                    partial.append((region, ~newer))
+                    stands = ~newer & ~self._verified(region, d, vouchers, since)
+                    if (touched & stands).any():
+                        partial.append((region, stands))
                 else:
                     whole.append(region)
         return whole, partial
+
+    def _verified(self, region: masks.Region, look: Look, vouchers: tuple[Look, ...], since: np.ndarray) -> np.ndarray:
+        """Cells a look newer than `look` saw clear of text, with the whole of `region`'s (grown) place in view,
+        and that have not changed since (their current look answered for them before it looked)."""
+        grid = self._grid
+        clear = np.zeros(since.shape, bool)
+        if grid is None:
+            return clear
+        xs, ys = masks.grow(region, self.policy).T
+        place = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
+        for later in vouchers:
+            if later.index > look.index and later.contains(place):
+                clear |= later.saw_clear(grid, self.policy) & (since <= later.index)
+        return clear
 
     def _mask(
         self,
