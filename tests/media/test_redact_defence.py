@@ -230,3 +230,15 @@ def test_a_label_near_a_card_is_not_bridged_to_it_across_the_infant():
     hulls = masks.blocks([*card, label], (480, 640))
     assert hulls  # the card's lines are bridged to each other ...
     assert all(h.reshape(-1, 2)[:, 0].min() >= 300 for h in hulls)  # ... and the label to nothing
+
+
+def test_a_block_bridges_each_line_to_the_next_not_past_a_short_line_to_the_one_beyond():
+    from cradle.media.redact import masks
+
+    # Two long lines with a short one between them: what lies beside the short line (x 200-400) is not text.
+    lines = [(100, 200, 400, 220), (100, 227, 180, 247), (100, 254, 400, 274)]
+    policy = CameraPolicy()
+    grown = [masks.grow(line, policy) for line in lines]
+    covered = masks.coverage((480, 640), policy, grown, lines=lines)
+    assert covered[200:275, 100:180].all()  # the block's own lines and what lies between them ...
+    assert not covered[236:240, 300:380].any()  # ... but not beside the short one

@@ -252,7 +252,7 @@ class Releasing:
                 cv2.fillConvexPoly(own, self._grown(region, grey), 1)
                 extra |= own & self._grid.cell_pixels(cells)
         polygons = [np.round(masks.as_quad(region)).astype(np.int32) for region in loose]
-        covered = masks.coverage(shape, self.policy, grown, polygons, extra)
+        covered = masks.coverage(shape, self.policy, grown, polygons, extra, lines=regions)
         image = masks.apply(frame.image, covered, self.policy)
         self._last_safe = SafeFrame(image, frame.index, frame.pts, frame.time_base, frame.arrived, False, covered)
         return self._last_safe
