@@ -232,13 +232,14 @@ def test_a_label_near_a_card_is_not_bridged_to_it_across_the_infant():
     assert all(h.reshape(-1, 2)[:, 0].min() >= 300 for h in hulls)  # ... and the label to nothing
 
 
-def test_a_block_bridges_each_line_to_the_next_not_past_a_short_line_to_the_one_beyond():
+def test_a_block_is_bridged_over_its_lines_as_found_not_over_an_end_grown_beside_the_card():
     from cradle.media.redact import masks
 
-    # Two long lines with a short one between them: what lies beside the short line (x 200-400) is not text.
-    lines = [(100, 200, 400, 220), (100, 227, 180, 247), (100, 254, 400, 274)]
+    # Four lines of a card (x 150-300); the last one's end grew left, past the card, over the infant beside it.
+    lines = [(150, 200 + 27 * k, 300, 220 + 27 * k) for k in range(4)]
     policy = CameraPolicy()
-    grown = [masks.grow(line, policy) for line in lines]
+    grown = [np.round(masks.as_quad((x0 - 9, y0 - 9, x1 + 9, y1 + 9))).astype(np.int32) for x0, y0, x1, y1 in lines]
+    grown[3] = np.round(masks.as_quad((110, 272, 309, 310))).astype(np.int32)
     covered = masks.coverage((480, 640), policy, grown, lines=lines)
-    assert covered[200:275, 100:180].all()  # the block's own lines and what lies between them ...
-    assert not covered[236:240, 300:380].any()  # ... but not beside the short one
+    assert covered[200:301, 150:300].all()  # the card's lines and what lies between them ...
+    assert not covered[245:255, 126:134].any()  # ... but not a wedge beside the card above the grown end

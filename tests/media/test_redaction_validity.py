@@ -299,3 +299,28 @@ def test_mask_of_a_line_taken_away_does_not_linger_in_the_unchanged_cells_its_ma
     assert _shown_ink(out) == []
     assert all(f.covered[62:70, 100:300].any() for f in out[:10])  # the margin reached the row below
     assert not any(f.covered.any() for f in out[12:])
+
+
+class _CropBlindFinder(InkFinder):
+    """Finds the ink on a whole 640x480 frame only; every crop looks empty to it (a look that misses)."""
+
+    def detect(self, image: np.ndarray) -> list:
+        found = super().detect(image)
+        return found if image.shape[:2] == (480, 640) else []
+
+
+def test_line_partly_under_a_hand_stays_masked_though_a_newer_look_misses_what_is_left_of_it():
+    # From frame 5 a hand and its sleeve cover the line but for its middle (cells 5-6 of row 1): the look at them
+    # sees the line's whole place, misses what is left of it, and must not unmask it.
+    images = [np.full((480, 640, 3), 200, np.uint8) for _ in range(20)]
+    for i, image in enumerate(images):
+        image[52:62, 100:300] = INK_BGR
+        if i >= 5:
+            image[32:96, 64:160] = (150, 120, 90)
+            image[32:96, 224:320] = (150, 120, 90)
+    finder = _CropBlindFinder()
+    with DetectorPool(lambda: WardDetectors(finder), workers=1, backlog=64) as pool:
+        policy = CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8)
+        out = _run(Redactor(policy, pool, blocking=True, deadline_s=5), images)
+    assert not any(f.screened for f in out)
+    assert _shown_ink(out) == []
