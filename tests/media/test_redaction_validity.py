@@ -324,3 +324,24 @@ def test_line_partly_under_a_hand_stays_masked_though_a_newer_look_misses_what_i
         out = _run(Redactor(policy, pool, blocking=True, deadline_s=5), images)
     assert not any(f.screened for f in out)
     assert _shown_ink(out) == []
+
+
+def test_when_part_of_a_card_moves_its_other_text_cells_and_a_ring_around_them_are_masked_whole(ink):
+    # A card's three lines; at frame 6 its top left corner changes (it is lifted and starts to slide). A dim card
+    # sliding over ground of its own grey changes too few pixels of its other cells for the grid, so while it moves
+    # every text cell joined to the moved ones, and the cells around them, are masked whole.
+    _finder, pool = ink
+    images = [np.full((480, 640, 3), 200, np.uint8) for _ in range(12)]
+    for i, image in enumerate(images):
+        for top in (100, 124, 148):
+            image[top : top + 10, 100:300] = INK_BGR
+        if i == 6:
+            image[96:112, 96:140] = (150, 120, 90)
+    redactor = Redactor(
+        CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8), pool, blocking=True, deadline_s=5
+    )
+    out = _run(redactor, images)
+    assert _shown_ink(out) == []
+    ring = (slice(192, 200), slice(250, 300))  # below the last line, beyond its grown mask
+    assert out[6].covered[ring].all()
+    assert not any(f.covered[ring].any() for f in out[:6])
