@@ -345,3 +345,20 @@ def test_when_part_of_a_card_moves_its_other_text_cells_and_a_ring_around_them_a
     ring = (slice(192, 200), slice(250, 300))  # below the last line, beyond its grown mask
     assert out[6].covered[ring].all()
     assert not any(f.covered[ring].any() for f in out[:6])
+
+
+def test_glyphs_beside_a_hand_over_the_middle_of_a_line_stay_masked_though_the_look_at_the_hand_misses_them():
+    # The hand's edges fall inside cells (x 200-280 of cells 192-288): the cells it changed still show a glyph's
+    # width of the line beside it, which the look at those cells does not report. The line is mostly where it was,
+    # so it stays masked whole.
+    images = [np.full((480, 640, 3), 200, np.uint8) for _ in range(20)]
+    for i, image in enumerate(images):
+        image[52:62, 100:400] = INK_BGR
+        if i >= 5:
+            image[40:80, 200:280] = (150, 120, 90)
+    finder = _CropBlindFinder()
+    with DetectorPool(lambda: WardDetectors(finder), workers=1, backlog=64) as pool:
+        policy = CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8)
+        out = _run(Redactor(policy, pool, blocking=True, deadline_s=5), images)
+    assert not any(f.screened for f in out)
+    assert _shown_ink(out) == []

@@ -155,6 +155,18 @@ class CellLooks:
             grid.settle(thumb, older)
 
 
+def changed_since(owners: np.ndarray, since: np.ndarray, look: Look) -> np.ndarray:
+    """Cells of `owners` (with CellLooks.since, both kept with a frame) that changed after `look` saw them: a newer
+    look answers for them, or an older one does again only since a later frame (the cell went back to what it saw,
+    CellLooks.swap). Elsewhere the cell shows what it showed to `look`."""
+    index = look.index
+    flat = [
+        o is not None and o is not look and (o.index > index or s > index)
+        for o, s in zip(owners.flat, since.flat, strict=True)
+    ]
+    return np.array(flat, bool).reshape(owners.shape)
+
+
 def newer_than(owners: np.ndarray, look: Look) -> np.ndarray:
     """Cells of `owners` (a copy of CellLooks.current kept with a frame) that a look newer than `look` answers for."""
     return np.array([o is not None and o.index > look.index for o in owners.flat]).reshape(owners.shape)

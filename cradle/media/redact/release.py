@@ -17,15 +17,16 @@ import numpy as np
 
 from cradle.media.frames import Box, Frame, SafeFrame, screened
 from cradle.media.redact import masks
-from cradle.media.redact.looks import Look, newer_than
+from cradle.media.redact.looks import Look, changed_since
 from cradle.media.redact.motion import MotionGrid
 from cradle.media.redact.policy import CameraPolicy
 from cradle.media.redact.rate import FrameRate
 
 # Share of the deadline a live frame waits for its look-ahead detection once its own detections are in.
 LOOKAHEAD_PATIENCE = 0.75
-# A line's margin may be released (Releasing._verified) only when at most this share of where the line may lie is
-# in cells no newer look answers for: a sliver along a cell's edge that the motion grid could not see leave.
+# A line found earlier counts as still where it was (masked whole, Releasing._still_there) while more than this share
+# of where it may lie is in cells no newer look answers for; at most this share is a sliver along a cell's edge that
+# the motion grid could not see the line leave.
 LINE_LEFT_SHARE = 0.25
 # Grown regions kept for the next frames (see Releasing._grown).
 GROWN_KEPT = 2000
@@ -197,6 +198,9 @@ class Releasing:
         resolution, with the cell as it still is, and found nothing there (neither the detector nor the likeness
         check). The edge of a departed card changes too few pixels of the cells beside it for the motion grid to
         notice; without this, its masks would linger over the infant for as long as those cells keep their look.
+        But a line that is mostly still where it was (more than LINE_LEFT_SHARE of where it may lie is in cells no
+        newer look answers for) is masked whole: a hand over part of it leaves a glyph or two beside the hand, in
+        the changed cells, that the newer look does not report (measured on tuning scene 9: a tenth of its PHI).
         """
         grid, owners, since = self._grid, pending.owners, pending.since
         if grid is None or owners is None or since is None:
@@ -204,8 +208,9 @@ class Releasing:
         whole: list[masks.Region] = []
         partial: list[tuple[masks.Region, np.ndarray]] = []
         for d in vouchers:
-            # Cells a newer look answers for; anywhere else (its own cells, or older looks') d's regions stand.
-            newer = newer_than(owners, d)
+            # Cells that changed since d saw them; anywhere else (its own cells, or older looks' that have not changed
+            # since before d) d's regions stand.
+            newer = changed_since(owners, since, d)
             if not newer.any():
                 whole += d.boxes()
                 continue
@@ -214,34 +219,36 @@ class Releasing:
                 if not (touched & ~newer).any():
                     continue
                 if (touched & newer).any():
-                    stands = ~newer & ~self._verified(region, d, vouchers, since, newer)
+                    if self._still_there(region, newer):
+                        whole.append(region)
+                        continue
+                    stands = ~newer & ~self._verified(region, d, vouchers, since)
                     if (touched & stands).any():
                         partial.append((region, stands))
                 else:
                     whole.append(region)
         return whole, partial
 
-    def _verified(
-        self, region: masks.Region, look: Look, vouchers: tuple[Look, ...], since: np.ndarray, newer: np.ndarray
-    ) -> np.ndarray:
-        """Cells of `region`'s margin beside the line that a look newer than `look` saw clear of text, with the
-        whole of the region's (grown) place in view, and that have not changed since (their current look answered
-        for them before it looked); none while more than LINE_LEFT_SHARE of where the line itself may lie
-        (`masks.reach`) is in cells no newer look answers for: then the line may still be there (partly under a
-        hand, say), and a look that misses it now must not unmask it (measured: tuning scene 9 lost a tenth of its
-        PHI that way)."""
+    def _still_there(self, region: masks.Region, newer: np.ndarray) -> bool:
+        """True when more than LINE_LEFT_SHARE of where the line may lie (`masks.reach`) is in cells no newer look
+        answers for: the line may still be there, partly under a hand, say."""
+        grid = self._grid
+        if grid is None:
+            return True
+        reach = masks.reach(region, self.policy)
+        own = np.zeros((grid.height, grid.width), np.uint8)
+        cv2.fillConvexPoly(own, reach, 1)
+        kept = int((own & grid.cell_pixels(~newer)).sum())
+        return kept > LINE_LEFT_SHARE * max(1, int(own.sum()))
+
+    def _verified(self, region: masks.Region, look: Look, vouchers: tuple[Look, ...], since: np.ndarray) -> np.ndarray:
+        """Cells a look newer than `look` saw clear of text, with the whole of `region`'s (grown) place in view,
+        and that have not changed since (their current look answered for them before it looked); only asked for a
+        line that has gone from where it was (`_still_there`)."""
         grid = self._grid
         clear = np.zeros(since.shape, bool)
         if grid is None:
             return clear
-        reach = masks.reach(region, self.policy)
-        if (grid.cells_of([reach]) & ~newer).any():
-            shape = (grid.height, grid.width)
-            own = np.zeros(shape, np.uint8)
-            cv2.fillConvexPoly(own, reach, 1)
-            kept = int((own & grid.cell_pixels(~newer)).sum())
-            if kept > LINE_LEFT_SHARE * max(1, int(own.sum())):
-                return clear
         xs, ys = masks.grow(region, self.policy).T
         place = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
         for later in vouchers:
