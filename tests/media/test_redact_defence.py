@@ -230,3 +230,34 @@ def test_a_label_near_a_card_is_not_bridged_to_it_across_the_infant():
     hulls = masks.blocks([*card, label], (480, 640))
     assert hulls  # the card's lines are bridged to each other ...
     assert all(h.reshape(-1, 2)[:, 0].min() >= 300 for h in hulls)  # ... and the label to nothing
+
+
+def test_a_block_is_bridged_over_its_lines_as_found_not_over_an_end_grown_beside_the_card():
+    from cradle.media.redact import masks
+
+    # Four lines of a card (x 150-300); the last one's end grew left, past the card, over the infant beside it.
+    lines = [(150, 200 + 27 * k, 300, 220 + 27 * k) for k in range(4)]
+    policy = CameraPolicy()
+    grown = [np.round(masks.as_quad((x0 - 9, y0 - 9, x1 + 9, y1 + 9))).astype(np.int32) for x0, y0, x1, y1 in lines]
+    grown[3] = np.round(masks.as_quad((110, 272, 309, 310))).astype(np.int32)
+    covered = masks.coverage((480, 640), policy, grown, lines=lines)
+    assert covered[200:301, 150:300].all()  # the card's lines and what lies between them ...
+    assert not covered[245:255, 126:134].any()  # ... but not a wedge beside the card above the grown end
+
+
+def test_a_line_end_does_not_grow_over_an_edge_beside_the_card_that_is_not_its_ink():
+    from cradle.media.redact import masks
+
+    # At night the mattress beside a card has the card's grey, and the infant's outline on it is dark, but not as
+    # dark as the ink: a line's end stops at the card, it does not take the outline for a glyph it stopped short of.
+    image = np.full((200, 400), 165, np.uint8)
+    cv2.putText(image, "MRN 4711", (40, 110), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 60, 2)
+    ys, xs = np.nonzero(image < 100)
+    right = int(xs.max())
+    for x in (right + 4, right + 16, right + 28):
+        image[70:130, x : x + 3] = 100  # the outline, and folds of the blanket
+    reported = (int(xs.min()), int(ys.min()), right, int(ys.max()))
+    grown = np.zeros(image.shape, np.uint8)
+    cv2.fillConvexPoly(grown, masks.grow(reported, CameraPolicy(), image), 1)
+    assert grown[ys, xs].all()
+    assert not grown[:, right + 12 :].any()

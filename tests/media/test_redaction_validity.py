@@ -8,7 +8,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 import pytest
-from media_support import InkFinder, has_ink, wait_until, write_card
+from media_support import INK_BGR, InkFinder, has_ink, wait_until, write_card
 
 from cradle.media.frames import Frame, SafeFrame
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
@@ -281,3 +281,84 @@ def test_look_at_rest_that_cuts_a_line_an_earlier_look_found_does_not_unmask_it(
     assert 100 < x0 < 400 < x1 and y0 <= 100
     assert not any(f.screened for f in out)
     assert [f.index for f in out if np.all(f.image == _FAINT_INK_BGR, axis=2).any()] == []
+
+
+def test_mask_of_a_line_taken_away_does_not_linger_in_the_unchanged_cells_its_margin_reached(ink):
+    # A thin line of ink near the foot of a row of cells: its grown mask reaches into the row below, which the ink
+    # never touches, so that row does not change when the line is taken away at frame 10. A newer look saw the
+    # line's whole place empty: the old mask must not stay over that row.
+    _finder, pool = ink
+    images = [np.full((480, 640, 3), 200, np.uint8) for _ in range(20)]
+    for image in images[:10]:
+        image[52:62, 100:300] = INK_BGR
+    redactor = Redactor(
+        CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8), pool, blocking=True, deadline_s=5
+    )
+    out = _run(redactor, images)
+    assert not any(f.screened for f in out)
+    assert _shown_ink(out) == []
+    assert all(f.covered[62:70, 100:300].any() for f in out[:10])  # the margin reached the row below
+    assert not any(f.covered.any() for f in out[12:])
+
+
+class _CropBlindFinder(InkFinder):
+    """Finds the ink on a whole 640x480 frame only; every crop looks empty to it (a look that misses)."""
+
+    def detect(self, image: np.ndarray) -> list:
+        found = super().detect(image)
+        return found if image.shape[:2] == (480, 640) else []
+
+
+def test_line_partly_under_a_hand_stays_masked_though_a_newer_look_misses_what_is_left_of_it():
+    # From frame 5 a hand and its sleeve cover the line but for its middle (cells 5-6 of row 1): the look at them
+    # sees the line's whole place, misses what is left of it, and must not unmask it.
+    images = [np.full((480, 640, 3), 200, np.uint8) for _ in range(20)]
+    for i, image in enumerate(images):
+        image[52:62, 100:300] = INK_BGR
+        if i >= 5:
+            image[32:96, 64:160] = (150, 120, 90)
+            image[32:96, 224:320] = (150, 120, 90)
+    finder = _CropBlindFinder()
+    with DetectorPool(lambda: WardDetectors(finder), workers=1, backlog=64) as pool:
+        policy = CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8)
+        out = _run(Redactor(policy, pool, blocking=True, deadline_s=5), images)
+    assert not any(f.screened for f in out)
+    assert _shown_ink(out) == []
+
+
+def test_when_part_of_a_card_moves_its_other_text_cells_and_a_ring_around_them_are_masked_whole(ink):
+    # A card's three lines; at frame 6 its top left corner changes (it is lifted and starts to slide). A dim card
+    # sliding over ground of its own grey changes too few pixels of its other cells for the grid, so while it moves
+    # every text cell joined to the moved ones, and the cells around them, are masked whole.
+    _finder, pool = ink
+    images = [np.full((480, 640, 3), 200, np.uint8) for _ in range(12)]
+    for i, image in enumerate(images):
+        for top in (100, 124, 148):
+            image[top : top + 10, 100:300] = INK_BGR
+        if i == 6:
+            image[96:112, 96:140] = (150, 120, 90)
+    redactor = Redactor(
+        CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8), pool, blocking=True, deadline_s=5
+    )
+    out = _run(redactor, images)
+    assert _shown_ink(out) == []
+    ring = (slice(192, 200), slice(250, 300))  # below the last line, beyond its grown mask
+    assert out[6].covered[ring].all()
+    assert not any(f.covered[ring].any() for f in out[:6])
+
+
+def test_glyphs_beside_a_hand_over_the_middle_of_a_line_stay_masked_though_the_look_at_the_hand_misses_them():
+    # The hand's edges fall inside cells (x 200-280 of cells 192-288): the cells it changed still show a glyph's
+    # width of the line beside it, which the look at those cells does not report. The line is mostly where it was,
+    # so it stays masked whole.
+    images = [np.full((480, 640, 3), 200, np.uint8) for _ in range(20)]
+    for i, image in enumerate(images):
+        image[52:62, 100:400] = INK_BGR
+        if i >= 5:
+            image[40:80, 200:280] = (150, 120, 90)
+    finder = _CropBlindFinder()
+    with DetectorPool(lambda: WardDetectors(finder), workers=1, backlog=64) as pool:
+        policy = CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8)
+        out = _run(Redactor(policy, pool, blocking=True, deadline_s=5), images)
+    assert not any(f.screened for f in out)
+    assert _shown_ink(out) == []

@@ -31,6 +31,7 @@ class Look:
     # that one look missing a line the previous look found does not unmask it.
     inherited: tuple[masks.Region, ...] = ()
     cells: np.ndarray | None = None  # the grid cells its regions touch, once finished
+    native: bool = True  # it looked at the camera's own resolution (a scaled-down look can miss small type)
 
     def boxes(self) -> list[masks.Region]:
         return [*self.future.result(), *self.inherited]
@@ -46,6 +47,12 @@ class Look:
             self.cells = grid.cells_of([masks.grow(r, policy) for r in self.boxes()])
         return self.cells
 
+    def saw_clear(self, grid: MotionGrid, policy: CameraPolicy) -> np.ndarray:
+        """Cells it saw whole, at native resolution, and found nothing in (none, unless it finished well)."""
+        if not self.ok or not self.native:
+            return np.zeros(grid.shape, bool)
+        return grid.cells_within(self.box) & ~self.found_cells(grid, policy)
+
     def contains(self, box: Box) -> bool:
         """True when this look saw all of `box` at once."""
         if self.box is None:
@@ -60,6 +67,16 @@ class CellLooks:
     def __init__(self, shape: tuple[int, int] = (0, 0)) -> None:
         self.current = np.full(shape, None, object)
         self.previous = np.full(shape, None, object)
+        # The frame since which each cell's current look has answered for it (the cell has matched what that look
+        # saw on every frame since: a change would have given it another look).
+        self.since = np.zeros(shape, np.int64)
+        self._last = self.current.copy()
+
+    def mark(self, index: int) -> None:
+        """Note, after frame `index` has been checked, the cells whose current look changed on it."""
+        changed = np.array([a is not b for a, b in zip(self.current.flat, self._last.flat, strict=True)], bool)
+        self.since[changed.reshape(self.since.shape)] = index
+        self._last = self.current.copy()
 
     def all(self) -> set[Look]:
         return {d for d in (*self.current.flat, *self.previous.flat) if d is not None}
@@ -136,6 +153,18 @@ class CellLooks:
         if older.any():
             self.take(older, refresh)
             grid.settle(thumb, older)
+
+
+def changed_since(owners: np.ndarray, since: np.ndarray, look: Look) -> np.ndarray:
+    """Cells of `owners` (with CellLooks.since, both kept with a frame) that changed after `look` saw them: a newer
+    look answers for them, or an older one does again only since a later frame (the cell went back to what it saw,
+    CellLooks.swap). Elsewhere the cell shows what it showed to `look`."""
+    index = look.index
+    flat = [
+        o is not None and o is not look and (o.index > index or s > index)
+        for o, s in zip(owners.flat, since.flat, strict=True)
+    ]
+    return np.array(flat, bool).reshape(owners.shape)
 
 
 def newer_than(owners: np.ndarray, look: Look) -> np.ndarray:

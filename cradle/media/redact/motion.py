@@ -182,6 +182,19 @@ class MotionGrid:
             out += [(self._xs[run[0]], self._ys[r], self._xs[run[-1] + 1], self._ys[r + 1]) for run in runs]
         return out
 
+    def cells_within(self, box: Box | None) -> np.ndarray:
+        """Cells (rows x cols, bool) that lie wholly inside the pixel box (all of them for None)."""
+        inside = np.zeros(self.shape, bool)
+        if box is None:
+            inside[:] = True
+            return inside
+        x0, y0, x1, y1 = box
+        cols = [c for c in range(self.cols) if x0 <= self._xs[c] and self._xs[c + 1] <= x1]
+        rows = [r for r in range(self.rows) if y0 <= self._ys[r] and self._ys[r + 1] <= y1]
+        if cols and rows:
+            inside[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] = True
+        return inside
+
     def cell_pixels(self, cells: np.ndarray) -> np.ndarray:
         """A uint8 0/1 picture (frame size) of the given cells."""
         rows = np.repeat(cells, np.diff(self._ys), axis=0)

@@ -89,8 +89,12 @@ class Redactor(Releasing):
             self._last_seen = frame.index
             return self._release(final=False)
         vouchers = None if frame.lost else self._check(frame)
-        owners = self._looks.current.copy() if vouchers is not None else None
-        self._pending.append(Pending(frame, vouchers, self._moving_text, owners=owners, monitors=self._monitors))
+        owners = since = None
+        if vouchers is not None:
+            self._looks.mark(frame.index)
+            owners, since = self._looks.current.copy(), self._looks.since.copy()
+        pending = Pending(frame, vouchers, self._moving_text, owners=owners, since=since, monitors=self._monitors)
+        self._pending.append(pending)
         self._last_seen = frame.index
         return self._release(final=False)
 
@@ -111,9 +115,18 @@ class Redactor(Releasing):
         # Text that moves (a card slid along, lifted, blurred by the motion) may be missed by the look at this very
         # frame: where cells with text just found changed, they and the changed cells next to them are masked whole.
         # Only text that itself changed counts: an infant stirring beside a card that stays is not masked.
+        # A card is rigid: when some of its text cells changed, all the text cells joined to them move too, with a
+        # ring of cells around them, though a dim card sliding over ground of its own grey changes too few pixels of
+        # some cells for the grid (measured on tuning scene 15: its lower lines went unmasked while it moved).
         looks, max_age = self._looks, self.policy.max_age
-        moving = (moved & looks.found_text(grid, self.policy)).astype(np.uint8)
-        self._moving_text = grid.cell_boxes(moved & cv2.dilate(moving, _NEAR_TEXT).astype(bool)) if moving.any() else []
+        text = looks.found_text(grid, self.policy)
+        moving = (moved & text).astype(np.uint8)
+        self._moving_text = []
+        if moving.any():
+            _, labels = cv2.connectedComponents(text.astype(np.uint8), connectivity=8)
+            carried = np.isin(labels, labels[moving.astype(bool)])
+            whole = cv2.dilate(carried.astype(np.uint8), _NEAR_TEXT).astype(bool)
+            self._moving_text = grid.cell_boxes(whole | (moved & cv2.dilate(moving, _NEAR_TEXT).astype(bool)))
         if moved.any():
             # A cell back to what its previous detection saw is vouched for by that one, if it still may.
             back = moved & ~grid.changed(thumb, 1) & ~looks.unusable(frame.index, max_age, previous=True)
@@ -236,7 +249,8 @@ class Redactor(Releasing):
             if not self._blocking:
                 self._rate_changed(self.rate.press(self._clock()))
             return None
-        detection = Look(frame.index, future, whole, None if whole else region)
+        native = not (self.policy.detect_side if side is None else side)
+        detection = Look(frame.index, future, whole, None if whole else region, native=native)
         if whole:
             self._wholes.append(detection)
         return detection
