@@ -93,6 +93,22 @@ def find_colluders(
     return None
 
 
+def member_bound(
+    readings: Iterable[SegmentReading], codewords: Mapping[str, Codeword], group: tuple[str, ...], account: str
+) -> float:
+    """The bound `find_colluders` states for `account` in `group`: the chance that an innocent in that place would
+    look as implicated (for reports, and to check that it holds)."""
+    readings = list(readings)
+    read = [r for r in readings if r.variant is not None]
+    if not read:
+        return 1.0
+    hits = {a: [received(codewords[a], r) is r.variant for r in read] for a in group}
+    alone = score(read, account, codewords[account]).probability
+    groups = math.comb(min(SHORTLIST, len(codewords) - 1), len(group) - 1)
+    beside = _beside(account, group, hits, _segments(read), _levels(readings, codewords))
+    return min(1.0, TESTS * len(codewords) * min(alone, groups * beside))
+
+
 def _segments(read: list[SegmentReading]) -> list[list[int]]:
     """The readable units of each segment, as positions in `read`."""
     by_segment: dict[tuple[str, int], list[int]] = {}

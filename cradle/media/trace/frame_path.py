@@ -31,14 +31,14 @@ def _unit_rows(vectors: np.ndarray) -> np.ndarray:
 
 
 def follow(suspect: np.ndarray, reference: np.ndarray, fps: float, rate: float, camera_fps: float) -> np.ndarray:
-    """The reference frame (fractional, on the quarter-frame grid) each suspect frame shows.
+    """The reference frame each suspect frame shows.
 
     `suspect` and `reference` are rows of registered pixels (frames x pixels); `rate` is source seconds per suspect
     second, as the line fit found it.
     """
     centred = _unit_rows(suspect - suspect.mean(axis=0))
     centre = reference.mean(axis=0)
-    path = np.zeros(len(suspect))
+    path = np.zeros(len(suspect), np.int64)
     for _ in range(CENTRING_ROUNDS):
         similarity = centred @ _unit_rows(reference - centre).T
         found = _best_path(similarity - np.median(similarity, axis=1, keepdims=True), fps, rate, camera_fps)
@@ -46,16 +46,15 @@ def follow(suspect: np.ndarray, reference: np.ndarray, fps: float, rate: float, 
         path = found
         if settled:
             break
-        centre = reference[np.clip(np.round(path).astype(int), 0, len(reference) - 1)].mean(axis=0)
+        centre = reference[np.clip(path, 0, len(reference) - 1)].mean(axis=0)
     return path
 
 
 def _best_path(score: np.ndarray, fps: float, rate: float, camera_fps: float) -> np.ndarray:
     frames, count = score.shape
     states = count * GRID
-    # State g shows reference frame round(g / GRID).
+    # State g is a quarter of the way through reference frame g // GRID, which it shows.
     emission = np.repeat(score, GRID, axis=1)
-    emission = np.concatenate([emission[:, GRID // 2 :], np.repeat(emission[:, -1:], GRID // 2, axis=1)], axis=1)
     scale = float(np.median(np.abs(score))) + 1e-6
     step = rate * camera_fps * GRID / fps
     base = {round(k * step): cost for k, cost in ((1, 0.0), (0, STEP_COST), (2, STEP_COST), (3, 2 * STEP_COST))}
@@ -88,12 +87,12 @@ def _best_path(score: np.ndarray, fps: float, rate: float, camera_fps: float) ->
     path[-1] = int(np.argmax(total))
     for i in range(frames - 1, 0, -1):
         path[i - 1] = back[i, path[i]]
-    return path / GRID
+    return path // GRID
 
 
 def runs(path: np.ndarray, fps: float, rate: float, camera_fps: float) -> list[tuple[int, int]]:
     """The stretches [start, stop) of suspect frames between splices: where the path goes back or leaps ahead."""
     step = rate * camera_fps / fps
-    leaps = np.flatnonzero((np.diff(path) < -1.0) | (np.diff(path) > 3 * step + 1.0)) + 1
+    leaps = np.flatnonzero((np.diff(path) < -1) | (np.diff(path) > 3 * step + 1)) + 1
     edges = [0, *leaps.tolist(), len(path)]
     return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
