@@ -199,11 +199,11 @@ def retime(frames: Sequence[np.ndarray], fps: float, piece: Piece, camera_fps: f
     """The piece's frames at the camera's pace: for each camera frame time the piece covers, the suspect frame that
     shows it (or comes nearest); and the source time of the first one."""
     if piece.shown:
-        shown = np.asarray(piece.shown)
-        first = math.ceil(shown.min() * camera_fps - 1e-6)
-        last = math.floor(shown.max() * camera_fps + 1e-6)
+        times = np.asarray(piece.shown)
+        first = math.ceil(times.min() * camera_fps - 1e-6)
+        last = math.floor(times.max() * camera_fps + 1e-6)
         at = piece.first_frame(fps)
-        nearest = [int(np.argmin(np.abs(shown - n / camera_fps))) for n in range(first, last + 1)]
+        nearest = [int(np.argmin(np.abs(times - n / camera_fps))) for n in range(first, last + 1)]
         return [frames[min(len(frames) - 1, at + k)] for k in nearest], first / camera_fps
     first = math.ceil(piece.source(piece.start) * camera_fps - 1e-6)
     last = math.floor(piece.source(piece.stop) * camera_fps - 1e-6)
