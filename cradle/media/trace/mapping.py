@@ -2,9 +2,10 @@
 
 A re-published copy may be sped up or slowed down, lose or repeat frames, and be cut into parts put back together. Each
 suspect frame is matched with the reference frames it resembles most in what changes from frame to frame (breathing, the
-monitor's trace, the camera's shake); a robust line fit through those matches gives one piece, and the matches it
-leaves out give the next. Each piece is then re-timed onto the camera's own frame times, so that the alignment and the
-reading downstream see a copy at the camera's pace.
+monitor's trace, the camera's shake); a robust line fit through those matches gives the copy's pace. With that pace
+each suspect frame is then followed to the camera frame it shows (cradle.media.trace.frame_path), which copes with
+lost and repeated frames; the path's splices cut it into pieces. Each piece is re-timed onto the camera's own frame
+times for the alignment, and the reading reads every mark unit from the suspect frames that show an instant inside it.
 """
 
 from __future__ import annotations
