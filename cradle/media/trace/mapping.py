@@ -28,7 +28,6 @@ MIN_PIECE_SECONDS = 2.0
 MAX_PIECES = 3
 # A single piece this close to the camera's pace is left to the alignment as it is (no re-timing).
 PLAIN_RATE = 0.003
-PLAIN_SPREAD = 0.1  # seconds by which a followed piece's frames may stray from one offset and still be plain
 SEARCH_MARGIN = 2.0  # seconds of source loaded beyond what the shortlist's offsets and the rates reach
 PATH_BLUR = 2.0  # pixels (at MATCH_SIZE) of blur before frames are followed: the camera's shake repeats every 2 s
 
@@ -193,17 +192,11 @@ def _longest_run(support: np.ndarray, gap: int) -> tuple[int, int] | None:
 
 
 def plain(pieces: Sequence[Piece]) -> bool:
-    """Whether the mapping is one piece at the camera's pace (a constant offset, which the alignment finds alone).
+    """Whether the mapping is one line at the camera's pace (a constant offset, which the alignment finds alone).
 
-    A piece followed frame by frame is plain only when every frame keeps that offset to within PLAIN_SPREAD: a copy
-    at the camera's pace on average may still drift, lose or repeat frames, which one offset cannot read."""
-    if len(pieces) != 1 or abs(pieces[0].rate - 1) >= PLAIN_RATE:
-        return False
-    piece = pieces[0]
-    if not piece.shown:
-        return True
-    t = piece.start + np.arange(len(piece.shown)) * (piece.stop - piece.start) / len(piece.shown)
-    return float(np.ptp(np.asarray(piece.shown) - t)) <= PLAIN_SPREAD
+    A piece followed frame by frame is never plain: it is read beside the copy as it is, and the reading that reads
+    more holds (a copy at the camera's pace may still drift, lose or repeat frames, and one offset may alias)."""
+    return len(pieces) == 1 and not pieces[0].shown and abs(pieces[0].rate - 1) < PLAIN_RATE
 
 
 def retime(frames: Sequence[np.ndarray], fps: float, piece: Piece, camera_fps: float) -> tuple[list[np.ndarray], float]:

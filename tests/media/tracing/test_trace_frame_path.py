@@ -72,8 +72,7 @@ def test_a_followed_piece_is_retimed_to_the_frames_that_show_each_camera_instant
     assert [int(f[0, 0]) for f in shown] == [0, 1, 2, 4, 4, 5, 6, 7]
 
 
-def test_a_followed_copy_at_the_camera_pace_that_drifts_is_not_read_at_one_offset():
+def test_a_followed_copy_is_read_beside_the_copy_as_it_is_even_at_the_camera_pace():
     steady = tuple(1.0 + np.floor(np.arange(50) / 25 * CAMERA_FPS) / CAMERA_FPS)
-    drifting = tuple(1.0 + np.floor(np.arange(50) / 25 * CAMERA_FPS * 1.002 + np.arange(50) % 7 // 6 * 2) / CAMERA_FPS)
-    assert plain([Piece(0.0, 2.0, 1.0, 1.0, steady)])
-    assert not plain([Piece(0.0, 2.0, 1.0, 1.0, drifting)])
+    assert plain([Piece(0.0, 2.0, 1.0, 1.0)])
+    assert not plain([Piece(0.0, 2.0, 1.0, 1.0, steady)])
