@@ -33,7 +33,7 @@ from cradle.media.hls import SegmentWriter, decode
 from cradle.media.mark import ALPHA, MARK_UNITS, Variant
 from cradle.media.sim import SimCamera, SimSettings
 from cradle.media.trace import attribute, decide, score, trace
-from cradle.media.trace.collusion import find_colluders
+from cradle.media.trace.collusion import find_colluders, member_bound
 
 KEY = bytes(range(32))
 FPS = 15
@@ -204,6 +204,8 @@ def main() -> None:
         return references[(source, i)]
 
     tally, innocents_checked, innocents_named, innocent_p = Tally(), 0, 0, []
+    sets: dict[str, list[str]] = defaultdict(list)
+    sets_checked, sets_false, beside = 0, 0, []
     for kind in classes:
         for n in range(args.drills):
             seed = base + n
@@ -226,8 +228,20 @@ def main() -> None:
                 found = find_colluders(readings, codewords)
                 named = sorted(found.accounts) if found else []
                 why += f"; colluders {sorted(leakers)}, set named: {named or 'none'}"
+                if found:
+                    why += f" (P {found.probability:.1e})"
                 if set(named) - set(leakers):
                     outcome = "FALSE ACCUSATION"
+                sets[kind].append("innocent" if set(named) - set(leakers) else "all" if named else "none")
+                if len(named) == 1 or (named and set(named) != set(leakers)):
+                    sets[kind][-1] = "some"
+                # The same bits with the colluders' accounts replaced by innocents': no set may be named, and an
+                # innocent drawn into the colluders' group is judged as calibrated as stated.
+                others = {f"innocent-{k}": {key: _choice(rng, len(c)) for key, c in codewords[leakers[0]].items()}
+                          for k in range(SESSIONS)}  # fmt: skip
+                sets_checked += 1
+                sets_false += find_colluders(readings, others) is not None
+                beside += _beside_innocents(readings, codewords, leakers, others)
             tally.add(kind, outcome, took, threat.describe(), why, threat.params)
             if readings:  # innocent accounts: the same bits against codewords that never had the copy
                 innocent = {
@@ -282,9 +296,28 @@ def main() -> None:
     stated = np.asarray(innocent_p)
     calibration = ", ".join(f"p <= {q:.3g}: {(stated <= q).mean():.4f}" for q in (1 / 16, 1 / 64, 1e-3, 1e-4))
     print(f"innocent accounts matching at least as well as a stated probability q (must stay <= q): {calibration}")
+    for kind, named in sets.items():
+        counts = ", ".join(f"{n} {named.count(n)}" for n in ("all", "some", "none", "innocent"))
+        print(f"{kind}: colluding sets named in {len(named)} drills: {counts} (all: every colluder, no innocent)")
+    if sets_checked:
+        stated = np.asarray(beside)
+        calibration = ", ".join(f"p <= {q:.3g}: {(stated <= q).mean():.4f}" for q in (1 / 16, 1 / 64, 1e-3, 1e-4))
+        print(
+            f"collusion with the colluders replaced by innocents: {sets_checked} drills, sets named {sets_false};"
+            f" an innocent in a colluder's place, stated chance q of being named there (must stay <= q over"
+            f" {len(stated)}): {calibration}"
+        )
     graded_innocents = sum(r["graded an innocent"] for r in tally.rows.values())
     print(f"graded verdicts pointing at an innocent: {graded_innocents}")
     print(f"load average {os.getloadavg()[0]:.2f} at the end; {time.perf_counter() - started:.0f} s in all")
+
+
+def _beside_innocents(readings, codewords, leakers, innocents) -> list[float]:
+    """Each innocent put in the place of one colluder beside the others: the bound collusion states for that place."""
+    return [
+        member_bound(readings, {**codewords, name: codeword}, (*leakers[1:], name), name)
+        for name, codeword in innocents.items()
+    ]
 
 
 def _cpu() -> str:

@@ -6,9 +6,12 @@ The stages, one module each:
   is confirmed against its unmarked reference frames (`locate_all`).
 - `timing`: which source instant each suspect frame shows (`align`, giving an `Alignment`); a copy whose picture
   differs anywhere from the reference (another bed, another card) is rejected, so a look-alike scene is "no source".
+- `mapping`, `frame_path`: a copy sped up, slowed down, spliced, with lost or repeated frames: the camera frame each
+  suspect frame shows.
 - `registration`: the homography that maps suspect pixels onto the reference (ORB + RANSAC, refined densely).
 - `reading`: the informed detector of cradle.media.mark on every segment the suspect covers (`read_bits`).
 - `attribution`: the bits against each candidate's codeword, with the chance that an innocent matches as well.
+- `collusion`: a copy made from two or three accounts' copies, named as a set, each member on evidence of their own.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 A re-published copy may be sped up or slowed down, lose or repeat frames, and be cut into parts put back together. Each
 suspect frame is matched with the reference frames it resembles most in what changes from frame to frame (breathing, the
-monitor's trace, the camera's shake); a robust line fit through those matches gives one piece, and the matches it
-leaves out give the next. Each piece is then re-timed onto the camera's own frame times, so that the alignment and the
-reading downstream see a copy at the camera's pace.
+monitor's trace, the camera's shake); a robust line fit through those matches gives the copy's pace. With that pace
+each suspect frame is then followed to the camera frame it shows (cradle.media.trace.frame_path), which copes with
+lost and repeated frames; the path's splices cut it into pieces. Each piece is re-timed onto the camera's own frame
+times for the alignment, and the reading reads every mark unit from the suspect frames that show an instant inside it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import cv2
 import numpy as np
 
 from cradle.media.fingerprint import SEGMENT_SECONDS, SourceMatch
+from cradle.media.trace.frame_path import follow, runs
 from cradle.media.trace.references import References
 
 MATCH_SIZE = (160, 120)  # width, height at which registered frames are compared (the camera's shake shows)
@@ -27,19 +29,26 @@ MAX_PIECES = 3
 # A single piece this close to the camera's pace is left to the alignment as it is (no re-timing).
 PLAIN_RATE = 0.003
 SEARCH_MARGIN = 2.0  # seconds of source loaded beyond what the shortlist's offsets and the rates reach
+PATH_BLUR = 2.0  # pixels (at MATCH_SIZE) of blur before frames are followed: the camera's shake repeats every 2 s
 
 
 @dataclass(frozen=True, slots=True)
 class Piece:
-    """Suspect times [start, stop) show source time = rate x suspect time + offset."""
+    """Suspect times [start, stop) show source time = rate x suspect time + offset; where the piece was followed frame
+    by frame, `shown` holds the source time of each of its suspect frames (lost and repeated frames included)."""
 
     start: float
     stop: float
     rate: float
     offset: float
+    shown: tuple[float, ...] = ()
 
     def source(self, suspect_time: float) -> float:
         return self.rate * suspect_time + self.offset
+
+    def first_frame(self, fps: float) -> int:
+        """The suspect frame `shown` starts at."""
+        return round(self.start * fps)
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
@@ -85,8 +94,10 @@ def map_time(
     mask = cv2.erode(inside, np.ones((5, 5), np.uint8)).astype(bool).ravel()
     if mask.mean() < 0.3:
         return []
-    seen = [cv2.warpPerspective(_grey(f), small, MATCH_SIZE, flags=cv2.INTER_AREA).ravel() for f in frames]
-    known = [cv2.resize(_grey(i), MATCH_SIZE, interpolation=cv2.INTER_AREA).ravel() for i in images]
+    warped = [cv2.warpPerspective(_grey(f), small, MATCH_SIZE, flags=cv2.INTER_AREA) for f in frames]
+    resized = [cv2.resize(_grey(i), MATCH_SIZE, interpolation=cv2.INTER_AREA) for i in images]
+    seen = [image.ravel() for image in warped]
+    known = [image.ravel() for image in resized]
     suspect = _changes(np.asarray(seen, np.float32), mask)
     reference = _changes(np.asarray(known, np.float32), mask)
     similarity = suspect @ reference.T
@@ -112,7 +123,22 @@ def map_time(
         free[run[0] : run[1]] = False
         if free.mean() < MIN_PIECE:
             break
-    return sorted(pieces, key=lambda p: p.start)
+    if not pieces:
+        return []
+    # The line gives the pace; the frames are then followed one by one (cradle.media.trace.frame_path).
+    suspect_rows, reference_rows = (
+        np.stack([cv2.GaussianBlur(i, (0, 0), PATH_BLUR).ravel()[mask] for i in group]).astype(np.float32)
+        for group in (warped, resized)
+    )
+    path = follow(suspect_rows, reference_rows, fps, pieces[0].rate, pace)
+    followed = []
+    for start, stop in runs(path, fps, pieces[0].rate, pace):
+        if (stop - start) / fps < MIN_PIECE_SECONDS or stop - start < MIN_PIECE * len(frames):
+            continue
+        shown = source_times[0] + path[start:stop] / pace
+        rate, offset = np.polyfit(t[start:stop], shown, 1)
+        followed.append(Piece(start / fps, stop / fps, float(rate), float(offset), tuple(map(float, shown))))
+    return followed or sorted(pieces, key=lambda p: p.start)
 
 
 def _best_line(excess: np.ndarray, t: np.ndarray, free: np.ndarray, pace: float):
@@ -166,13 +192,23 @@ def _longest_run(support: np.ndarray, gap: int) -> tuple[int, int] | None:
 
 
 def plain(pieces: Sequence[Piece]) -> bool:
-    """Whether the mapping is one piece at the camera's pace (a constant offset, which the alignment finds alone)."""
-    return len(pieces) == 1 and abs(pieces[0].rate - 1) < PLAIN_RATE
+    """Whether the mapping is one line at the camera's pace (a constant offset, which the alignment finds alone).
+
+    A piece followed frame by frame is never plain: it is read beside the copy as it is, and the reading that reads
+    more holds (a copy at the camera's pace may still drift, lose or repeat frames, and one offset may alias)."""
+    return len(pieces) == 1 and not pieces[0].shown and abs(pieces[0].rate - 1) < PLAIN_RATE
 
 
 def retime(frames: Sequence[np.ndarray], fps: float, piece: Piece, camera_fps: float) -> tuple[list[np.ndarray], float]:
     """The piece's frames at the camera's pace: for each camera frame time the piece covers, the suspect frame that
-    shows it; and the source time of the first one."""
+    shows it (or comes nearest); and the source time of the first one."""
+    if piece.shown:
+        times = np.asarray(piece.shown)
+        first = math.ceil(times.min() * camera_fps - 1e-6)
+        last = math.floor(times.max() * camera_fps + 1e-6)
+        at = piece.first_frame(fps)
+        nearest = [int(np.argmin(np.abs(times - n / camera_fps))) for n in range(first, last + 1)]
+        return [frames[min(len(frames) - 1, at + k)] for k in nearest], first / camera_fps
     first = math.ceil(piece.source(piece.start) * camera_fps - 1e-6)
     last = math.floor(piece.source(piece.stop) * camera_fps - 1e-6)
     shown = []

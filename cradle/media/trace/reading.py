@@ -21,6 +21,7 @@ from cradle.media.trace.timing import Alignment
 # A segment is read when the suspect covers at least this share of its frames (a leak that starts mid-segment);
 # a short share mostly reads as an erasure, but a clear one is one more bit, and z stays N(0, 1) by chance.
 MIN_COVERAGE = 0.3
+MAX_MOVE_FRAMES = 1.5  # camera frames by which the alignment may move a piece followed frame by frame
 
 # How many mark units a source segment has, given the source and the segment's index.
 UnitCount = Callable[[str, int], int]
@@ -82,6 +83,8 @@ def read_bits(
     registration = Registration(alignment.homography, alignment.hidden)
     greys = [grey(alignment.framing.apply(frame)) for frame in suspect_frames]
     piece = alignment.piece
+    if piece is not None and piece.shown:
+        return _read_followed(greys, suspect_fps, alignment, references, registration, key, units)
     if piece is not None:
         greys, _ = retime(greys, suspect_fps, piece, alignment.pace)
         suspect_fps = alignment.pace
@@ -108,5 +111,56 @@ def read_bits(
             z = z_score(project(total), key, alignment.source_id, index, label)
             begins = index * SEGMENT_SECONDS + low * SEGMENT_SECONDS / count
             at = (begins - piece.offset) / piece.rate if piece is not None else begins - alignment.offset
+            readings.append(SegmentReading(alignment.source_id, index, z, at, coverage, unit, len(bounds)))
+    return readings
+
+
+def _read_followed(
+    greys: list[np.ndarray],
+    fps: float,
+    alignment: Alignment,
+    references: References,
+    registration: Registration,
+    key: bytes,
+    units: UnitCount,
+) -> list[SegmentReading]:
+    """Every unit of a piece followed frame by frame, read from the suspect frames that show an instant inside it.
+
+    Each such frame is compared with the very camera frame it shows, so lost frames leave gaps (with their weight in
+    the fade) and repeated ones count twice, instead of pulling a neighbouring instant into the unit.
+    """
+    piece = alignment.piece
+    assert piece is not None and piece.shown
+    pace = alignment.pace
+    _, begins = retime(greys[:1], fps, piece, pace)
+    # The alignment may move the piece by a frame, which then holds; a larger move is the camera's shake repeating
+    # itself, and the frame-by-frame path knows better.
+    moved = alignment.offset - begins
+    if abs(moved) * pace > MAX_MOVE_FRAMES:
+        moved = 0.0
+    camera = np.round((np.asarray(piece.shown) + moved) * pace).astype(int)
+    first = piece.first_frame(fps)
+    by_segment: dict[int, list[tuple[int, int]]] = {}
+    for k, frame in enumerate(camera):
+        if 0 <= first + k < len(greys):
+            index, within = divmod(int(frame), round(pace * SEGMENT_SECONDS))
+            by_segment.setdefault(index, []).append((first + k, within))
+    readings = []
+    for index in sorted(by_segment):
+        reference = references(index) if index >= 0 else []
+        if not reference:
+            continue
+        count = len(reference)
+        bounds = unit_bounds(count, units(alignment.source_id, index))
+        for unit, (low, high) in enumerate(bounds):
+            pairs = [(i, j) for i, j in by_segment[index] if low <= j < high]
+            coverage = len({j for _, j in pairs}) / (high - low)
+            if coverage < MIN_COVERAGE:
+                continue
+            weights = fade(high - low)[[j - low for _, j in pairs]]
+            total = residual([greys[i] for i, _ in pairs], [reference[j] for _, j in pairs], registration, weights)
+            label = None if len(bounds) == 1 else unit
+            z = z_score(project(total), key, alignment.source_id, index, label)
+            at = pairs[0][0] / fps
             readings.append(SegmentReading(alignment.source_id, index, z, at, coverage, unit, len(bounds)))
     return readings

@@ -8,7 +8,8 @@ import pytest
 
 from cradle.media.mark import Variant
 from cradle.media.trace import SegmentReading, attribute
-from cradle.media.trace.collusion import find_colluders
+from cradle.media.trace.attribution import received
+from cradle.media.trace.collusion import _beside, _levels, _segments, find_colluders
 
 pytestmark = pytest.mark.nodb
 
@@ -73,3 +74,61 @@ def test_bits_nobody_received_and_a_lone_leaker_make_no_set():
         readings = _copy(codewords, ["s3"], 20, "interleave", rng)
         assert attribute(readings, codewords).candidate == "s3"
         assert find_colluders(readings, codewords) is None
+
+
+def _noisy(codewords: dict, leakers: list[str], seconds: int, rng, full: float = 12.0) -> list[SegmentReading]:
+    """Readings of the leakers' copies averaged frame by frame, each unit's z at full x the mean of their signs plus
+    the detector's noise: a unit where they differ reads at a third of the mark, or not at all."""
+    readings = []
+    for j in range(seconds):
+        for unit in range(2):
+            signs = [1.0 if codewords[a][("cam", j)][unit] is Variant.A else -1.0 for a in leakers]
+            z = full * float(np.mean(signs)) + float(rng.normal(0, 1.5))
+            readings.append(SegmentReading("cam", j, z, float(j), 1.0, unit, 2))
+    return readings
+
+
+@pytest.mark.parametrize("size", [2, 3])
+def test_an_averaged_15_second_copy_names_its_set_by_the_level_of_each_unit(size):
+    rng = np.random.default_rng(15 + size)
+    named = 0
+    for _ in range(10):
+        codewords = _codewords(rng, 15)
+        leakers = [f"s{i}" for i in rng.choice(ACCOUNTS, size, replace=False)]
+        found = find_colluders(_noisy(codewords, leakers, 15, rng), codewords)
+        if found is not None:
+            assert set(found.accounts) <= set(leakers), "an innocent in the set"
+            named += set(found.accounts) == set(leakers)
+    assert named >= 8
+
+
+def test_innocents_in_the_place_of_colluders_are_never_named():
+    """The colluders' accounts are left out of the candidates: what remains (innocents only) is never a set, and
+    with one colluder left in, the set never takes an innocent beside them."""
+    rng = np.random.default_rng(6)
+    for trial in range(60):
+        codewords = _codewords(rng, 15)
+        leakers = ["s0", "s1", "s2"][: 2 + trial % 2]
+        readings = _noisy(codewords, leakers, 15, rng)
+        innocents = {a: c for a, c in codewords.items() if a not in leakers}
+        assert find_colluders(readings, innocents) is None
+        found = find_colluders(readings, {**innocents, "s0": codewords["s0"]})
+        assert found is None or set(found.accounts) <= {"s0"}
+
+
+def test_an_innocent_beside_the_colluders_is_rarely_as_implicated_as_stated():
+    """Calibration: an innocent drawn into the colluders' group matches each test by chance, so the stated bound on
+    being named falls at or below q for at most a share q of innocents."""
+    rng = np.random.default_rng(7)
+    stated = []
+    for _ in range(20):
+        codewords = _codewords(rng, 15)
+        readings = _noisy(codewords, ["s0", "s1"], 15, rng)
+        read = [r for r in readings if r.variant is not None]
+        hits = {a: [received(c, r) is r.variant for r in read] for a, c in codewords.items()}
+        levels = _levels(readings, codewords)
+        for innocent in [f"s{i}" for i in range(2, ACCOUNTS)]:
+            stated.append(_beside(innocent, ("s0", innocent), hits, _segments(read), levels))
+    stated_array = np.asarray(stated)
+    for q in (0.5, 0.25, 0.1, 0.05):
+        assert (stated_array <= q).mean() <= q + 0.05
