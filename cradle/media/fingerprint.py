@@ -4,7 +4,9 @@ A segment's fingerprint is three tiny grey thumbnails taken at a sixth, a half a
 thumbnail drops a margin (so a crop of a few per cent moves little), is averaged down to 12 x 9 (so re-encoding and
 rescaling do not matter), and is mean-removed and unit-norm (so brightness, contrast and colour changes do not
 matter). A suspect clip is cut into overlapping 1 s windows, fingerprinted the same way, and every window votes for the
-stored segments it resembles; the (source, time offset) that collects most votes is the match.
+stored segments it resembles; the (source, time offset) that collects most votes is the match. Captions and stickers
+over part of the picture lower that one global likeness, so a suspect may also be searched region by region
+(cradle.media.regions), from the same stored fingerprints.
 """
 
 from __future__ import annotations

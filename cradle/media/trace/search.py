@@ -1,9 +1,9 @@
 """Search: the stored sources a suspect may show, each confirmed by its reference frames, best agreement first.
 
-The suspect is first searched as it is. When nothing stored both resembles it and agrees with it frame by frame, the
-framings of cradle.media.trace.framing (a box inside a larger canvas, a turn, a mirror) are probed, and the few that
-resemble something stored are searched in full, with a lower similarity gate since their sources are confirmed the
-same way.
+The suspect is first searched as it is (and, where captions may cover part of it, cell by cell as well). When nothing
+stored both resembles it and agrees with it frame by frame, the framings of cradle.media.trace.framing (a box inside a
+larger canvas, a turn, a mirror) are probed, and the few that resemble something stored are searched in full, with a
+lower similarity gate since their sources are confirmed the same way.
 """
 
 from __future__ import annotations
