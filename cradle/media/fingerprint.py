@@ -34,8 +34,8 @@ _CHUNK_ROWS = 65_536
 # The regional search (cradle.media.regions) scores this many of the suspect's windows, spread over the clip: each costs
 # a dozen correlations per stored segment, and a few dozen consistent votes already pick a source out.
 REGIONAL_WINDOWS = 24
-# Regional similarity at which a window votes. Copies with a fifth of the picture covered score 0.79-1.0 with their
-# source; the best of 300,000 random stored scenes scores at most 0.74, footage from elsewhere 0.64 (bench/trace.py).
+# Regional similarity at which a window votes. Occluded copies scored at least 0.78 with their source; the best of
+# 300,000 random stored scenes at most 0.74, footage from elsewhere 0.64 (bench/regional_search.py).
 REGIONAL_SIMILARITY = 0.76
 
 
