@@ -116,6 +116,16 @@ def _lines(strength: np.ndarray, count: int, spacing: int) -> list[int]:
     return chosen
 
 
+def _mean_picture(frames: Sequence[np.ndarray]) -> np.ndarray:
+    """The grey mean of up to eight frames spread over the clip, PROBE_WIDTH wide at most: what stays put in it (a
+    picture's edges, a screen's outline) stands out, what moves blurs away."""
+    picks = np.linspace(0, len(frames) - 1, min(8, len(frames))).round().astype(int)
+    height, width = _grey(frames[0]).shape[:2]
+    scale = min(1.0, PROBE_WIDTH / width)
+    size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    return np.mean([cv2.resize(_grey(frames[i]), size, interpolation=cv2.INTER_AREA) for i in picks], axis=0)
+
+
 def boxes(frames: Sequence[np.ndarray], limit: int = BOXES) -> list[tuple[float, float, float, float]]:
     """Likely boxes of the picture inside the frame (not the whole frame), best first, as shares of the frame.
 
@@ -125,15 +135,10 @@ def boxes(frames: Sequence[np.ndarray], limit: int = BOXES) -> list[tuple[float,
     """
     if not frames:
         return []
-    picks = np.linspace(0, len(frames) - 1, min(8, len(frames))).round().astype(int)
-    height, width = _grey(frames[0]).shape[:2]
-    scale = min(1.0, PROBE_WIDTH / width)
-    size = (max(8, round(width * scale)), max(8, round(height * scale)))
-    mean = np.mean([cv2.resize(_grey(frames[i]), size, interpolation=cv2.INTER_AREA) for i in picks], axis=0)
-    mean = mean.astype(np.float32)
+    mean = _mean_picture(frames).astype(np.float32)
     gx = np.abs(cv2.Sobel(mean, cv2.CV_32F, 1, 0, ksize=3)) / 4
     gy = np.abs(cv2.Sobel(mean, cv2.CV_32F, 0, 1, ksize=3)) / 4
-    w, h = size
+    h, w = mean.shape
     # An edge pixel of a vertical line: a strong horizontal gradient that peaks across the line (one pixel either
     # side allowed, as the line may fall between two pixels).
     vertical = (gx >= EDGE_LEVEL) & (gx >= np.roll(gx, 1, axis=1)) & (gx >= np.roll(gx, -1, axis=1))
@@ -206,12 +211,8 @@ def quads(frames: Sequence[np.ndarray], limit: int = QUADS) -> list[tuple[float,
     frame: the outlines in the mean of a few frames, each simplified to four corners when it has that shape."""
     if not frames:
         return []
-    picks = np.linspace(0, len(frames) - 1, min(8, len(frames))).round().astype(int)
-    height, width = _grey(frames[0]).shape[:2]
-    scale = min(1.0, PROBE_WIDTH / width)
-    size = (max(8, round(width * scale)), max(8, round(height * scale)))
-    mean = np.mean([cv2.resize(_grey(frames[i]), size, interpolation=cv2.INTER_AREA) for i in picks], axis=0)
-    mean = cv2.GaussianBlur(mean.astype(np.uint8), (5, 5), 0)
+    mean = cv2.GaussianBlur(_mean_picture(frames).astype(np.uint8), (5, 5), 0)
+    size = (mean.shape[1], mean.shape[0])
     _, bright = cv2.threshold(mean, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     edges = cv2.dilate(cv2.Canny(mean, 20, 60), np.ones((3, 3), np.uint8))
     outlines: list[np.ndarray] = []

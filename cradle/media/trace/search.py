@@ -1,9 +1,9 @@
 """Search: the stored sources a suspect may show, each confirmed by its reference frames, best agreement first.
 
-The suspect is first searched as it is. When nothing stored both resembles it and agrees with it frame by frame, the
-framings of cradle.media.trace.framing (a box inside a larger canvas, a turn, a mirror) are probed, and the few that
-resemble something stored are searched in full, with a lower similarity gate since their sources are confirmed the
-same way.
+The suspect is first searched as it is (and, where captions may cover part of it, cell by cell as well). When nothing
+stored both resembles it and agrees with it frame by frame, the framings of cradle.media.trace.framing (a box inside a
+larger canvas, a turn, a mirror) are probed, and the few that resemble something stored are searched in full, with a
+lower similarity gate since their sources are confirmed the same way.
 """
 
 from __future__ import annotations
@@ -44,11 +44,17 @@ def locate_all(
     The fingerprint index shortlists sources (or `matches`, when the caller searched already); the best `candidates`
     of them are checked against their references. Two beds of one ward can look alike at fingerprint size, so all are
     checked rather than the first that passes. With `hidden_share`, captions and stickers may cover up to that
-    share of the picture (see `align`).
+    share of the picture (see `align`), and when the shortlist finds nothing the copy as it is is searched region by
+    region as well.
     """
     first = index.search(frames, fps, k=SHORTLIST_ROWS) if matches is None else list(matches)
     if not framed:
         found = _confirmed(frames, fps, first, reference_loader, candidates, hidden_share)
+        if not found and hidden_share:
+            # What covers part of the picture lowers its global likeness; cell by cell it still shows. Searched only
+            # when the global shortlist finds nothing: its many windows map a re-timed copy better than these few.
+            regional = index.search(frames, fps, k=SHORTLIST_ROWS, regional=True)
+            found = _confirmed(frames, fps, regional, reference_loader, candidates, hidden_share)
         if found or framed is False:
             return found
     for similarity, framing in framings(frames, fps, index)[:FRAMINGS_SEARCHED]:

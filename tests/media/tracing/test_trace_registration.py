@@ -14,6 +14,7 @@ from cradle.media.trace.registration import (
     block_correlations,
     estimate_homography,
     misfit,
+    plausible,
     refine_homography,
 )
 
@@ -67,3 +68,33 @@ def test_a_block_that_shows_something_else_correlates_low(store):
     seen, usable = registration(changed, width, height)
     other = block_correlations(seen, luma(reference), covered, usable)
     assert other[0] < 0.5 and sorted(other)[-1] > 0.8
+
+
+def _shifted(dx: float, dy: float, scale: float = 1.0) -> np.ndarray:
+    return np.array([[scale, 0, dx], [0, scale, dy], [0, 0, 1]], np.float64)
+
+
+@pytest.mark.parametrize(
+    "homography",
+    [
+        _shifted(0, 0),
+        _shifted(-20, 12, 1.5),  # a 480 x 360 copy of a 640 x 480 picture, a little cropped
+        np.array([[1.2, 0.05, -10], [-0.04, 1.25, 5], [0.0002, 0.0001, 1]]),  # a screen filmed a little off axis
+    ],
+)
+def test_a_homography_a_re_publisher_makes_is_plausible(homography):
+    assert plausible(homography, (480, 360), (640, 480))
+
+
+@pytest.mark.parametrize(
+    "homography, why",
+    [
+        (np.array([[-1.3, 0, 640], [0, 1.3, 0], [0, 0, 1]]), "mirrored"),
+        (np.array([[1.3, 0, 0], [0, 1.3, 0], [0.003, 0, 1]]), "a corner beyond the horizon"),
+        (np.array([[1.3, 0, 0], [0, 1.3, 0], [0.0012, 0, 1]]), "a keystone no screen shows"),
+        (_shifted(560, 400, 1.3), "the picture mostly outside the reference"),
+        (_shifted(0, 0, 0.2), "a thumbnail's worth of the reference"),
+    ],
+)
+def test_an_implausible_homography_is_refused(homography, why):
+    assert not plausible(homography, (480, 360), (640, 480)), why

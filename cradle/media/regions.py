@@ -1,0 +1,62 @@
+"""Regional fingerprint similarity: the picture compared cell by cell, so that what covers part of it cannot hide it.
+
+A re-published copy may carry captions, stickers and a logo over a fifth of the picture. One global thumbnail
+correlation then falls with every covered pixel, below a look-alike or below the search's gate. Here each 12 x 9
+thumbnail of a fingerprint is split into a 4 x 3 grid of cells (3 x 3 pixels each; over a segment's three thumbnails,
+27 values a cell, since editors' overlays stay put for the clip), every cell is correlated on its own, and a stored
+segment scores the mean correlation of its best cells: the worst third of the cells, where the overlays are, does not
+count. A look-alike has to agree cell by cell as well, which a random scene rarely does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cradle.media.fingerprint import _WEIGHTS, POSITIONS, THUMB_SIZE
+
+GRID = (4, 3)  # cells across and down the 12 x 9 thumbnail
+CELLS = GRID[0] * GRID[1]
+DROPPED = 4  # worst-agreeing cells left out of a score: a caption across the picture and two stickers
+CELL_VALUES = len(POSITIONS) * (THUMB_SIZE[0] // GRID[0]) * (THUMB_SIZE[1] // GRID[1])
+
+
+def _cell_columns() -> np.ndarray:
+    """Fingerprint columns of each cell, cell by cell, position by position: (CELLS, positions, pixels per cell)."""
+    width, height = THUMB_SIZE
+    cell_w, cell_h = width // GRID[0], height // GRID[1]
+    pixels = width * height
+    columns = np.zeros((CELLS, len(POSITIONS), cell_w * cell_h), np.int64)
+    for gy in range(GRID[1]):
+        for gx in range(GRID[0]):
+            ys, xs = np.mgrid[gy * cell_h : (gy + 1) * cell_h, gx * cell_w : (gx + 1) * cell_w]
+            flat = (ys * width + xs).ravel()
+            for p in range(len(POSITIONS)):
+                columns[gy * GRID[0] + gx, p] = p * pixels + flat
+    return columns
+
+
+_COLUMNS = _cell_columns()
+_UNWEIGHT = 1 / np.tile(_WEIGHTS, len(POSITIONS)).astype(np.float32)
+
+
+def cells(fingerprints: np.ndarray) -> np.ndarray:
+    """Per-cell unit vectors of fingerprints (rows of the index or of `suspect_windows`): float32, (n, CELLS, 27).
+
+    The centre weighting is undone and each cell's mean is removed per thumbnail, so a cell's correlation does not
+    depend on the brightness of the rest of the picture. A flat cell stays zero and agrees with nothing.
+    """
+    values = np.asarray(fingerprints, np.float32) * _UNWEIGHT
+    grouped = values[:, _COLUMNS]  # (n, CELLS, positions, pixels)
+    grouped -= grouped.mean(axis=3, keepdims=True)
+    grouped = grouped.reshape(len(values), CELLS, CELL_VALUES)
+    norms = np.linalg.norm(grouped, axis=2, keepdims=True)
+    return grouped / np.maximum(norms, 1e-6)
+
+
+def scores(windows: np.ndarray, stored: np.ndarray) -> np.ndarray:
+    """The regional similarity of each window to each stored segment, both as `cells` gives them: (windows, stored).
+
+    The mean correlation of the CELLS - DROPPED best-agreeing cells, in -1..1."""
+    per_cell = np.matmul(windows.transpose(1, 0, 2), stored.transpose(1, 2, 0))  # (CELLS, windows, stored)
+    kept = np.partition(per_cell, DROPPED, axis=0)[DROPPED:]
+    return kept.mean(axis=0)
