@@ -173,6 +173,26 @@ def test_a_removed_relative_is_told_access_has_ended(world):
     assert state["code"] == "ended" and state["final"]
 
 
+def test_a_check_that_lands_while_the_relatives_sessions_end_is_told_access_has_ended(world, monkeypatch):
+    """The player's check can arrive at any moment of the removal: when the session is already gone, the reason must
+    already be written, or the page says "signed out" and stops there."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    fam = world.families["a"]
+    relative = world.client("relative_a")
+    told = []
+    delete = SessionStore.delete
+
+    def delete_then_check(self, session_key=None):
+        delete(self, session_key)
+        told.append(_status(relative, fam)["code"])
+
+    monkeypatch.setattr(SessionStore, "delete", delete_then_check)
+    world.client("parent_a").post(reverse("revoke_relative", args=[fam.relative_membership.pk]))
+    # "live" while another of the relative's devices is ended before this browser's; never "signed out".
+    assert "ended" in told and set(told) <= {"live", "ended"}, told
+
+
 def test_a_browser_that_never_signed_in_is_told_only_that_it_is_signed_out(world):
     for tag in ("a", "b"):
         state = _status(Client(), world.families[tag])

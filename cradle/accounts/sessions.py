@@ -6,6 +6,7 @@ from datetime import timedelta
 from importlib import import_module
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
@@ -57,10 +58,18 @@ def expiry_reason(device: DeviceSession) -> str | None:
 
 
 def end(device: DeviceSession, reason: str) -> None:
-    """Ends one device's session: the session data is deleted, so its cookie opens nothing any more."""
+    """Ends one device's session: the session data is deleted, so its cookie opens nothing any more.
+
+    The reason is written first, in the same transaction: a request that finds the session gone must also find why,
+    or a relative whose access was just removed is told "signed out" (and stops there) instead of "access ended". A
+    request between the two still has its session, and the sign-in check ends it with the reason already written.
+    """
     store = import_module(settings.SESSION_ENGINE).SessionStore
-    store(session_key=device.session_key).delete()
-    DeviceSession.objects.filter(pk=device.pk, ended_at__isnull=True).update(ended_at=timezone.now(), end_reason=reason)
+    with transaction.atomic():
+        DeviceSession.objects.filter(pk=device.pk, ended_at__isnull=True).update(
+            ended_at=timezone.now(), end_reason=reason
+        )
+        store(session_key=device.session_key).delete()
 
 
 def end_all(user: User, reason: str) -> int:
