@@ -39,9 +39,10 @@ def test_a_covered_fifth_hides_the_source_from_the_global_search_but_not_from_th
     assert not index.search(covered, 25), "the cover should hide the source from the global thumbnail"
     found = index.search(covered, 25, k=64, regional=True)
     assert found and found[0].source_id == SOURCE
-    # The copy starts 0.4 s into the source. A still ward scene makes its seconds alike, so (as with the global
-    # search) the true offset is one of the source's shortlisted offsets, which the alignment then settles.
-    assert any(m.source_id == SOURCE and abs(m.offset - START / FPS) < 0.5 for m in found[:4])
+    # The copy starts 0.4 s into the source. A still ward scene makes its seconds alike (their regional scores differ
+    # in the third decimal, so their order is the coding noise's), and every shortlisted offset of a source goes to
+    # the alignment (cradle.media.trace.search): the true one must be among them.
+    assert any(m.source_id == SOURCE and abs(m.offset - START / FPS) < 0.5 for m in found)
 
 
 def test_the_worst_cells_do_not_count(covered):
