@@ -195,31 +195,33 @@ def blocks(
     shapes = [_line(p) for p in polygons]
     found = polygons if lines is None else [np.asarray(p, np.float32).reshape(-1, 2) for p in lines]
     areas = [cv2.contourArea(p.astype(np.float32)) for p in polygons]
+    # Every pair at once (a busy frame has dozens of lines, hundreds of pairs), i < j as (rows, columns).
+    centres = np.array([shape[0] for shape in shapes], np.float64)
+    length, height, angle = (np.array([shape[k] for shape in shapes], np.float64) for k in (1, 2, 3))
+    rows, cols = np.triu_indices(count, 1)
+    turn = np.abs(angle[rows] - angle[cols])
+    taller, shorter = np.maximum(height[rows], height[cols]), np.minimum(height[rows], height[cols])
+    alike = (taller <= 2 * shorter) & (np.minimum(turn, 180 - turn) <= 12)
+    reach = BLOCK_GAP * taller
+    offset = centres[cols] - centres[rows]
+    radians = np.radians(angle[rows])
+    cos, sin = np.cos(radians), np.sin(radians)
+    # End to end along the line (< 0: side by side), and centre to centre across it.
+    gap = np.abs(offset[:, 0] * cos + offset[:, 1] * sin) - (length[rows] + length[cols]) / 2
+    apart = np.abs(offset[:, 1] * cos - offset[:, 0] * sin)
+    # The next line of the block: side by side for at least half the shorter one; or the same line, broken.
+    side_by_side = gap <= -np.minimum(length[rows], length[cols]) / 2
+    stacked = side_by_side & (apart <= (height[rows] + height[cols]) / 2 + reach)
+    continued = (apart <= taller / 2) & (gap <= reach)
+    neighbours = alike & (stacked | continued)
     hulls = []
-    for i in range(count):
-        (ci, li, hi, ai) = shapes[i]
-        along = np.array([np.cos(np.radians(ai)), np.sin(np.radians(ai))])
-        across = np.array([-along[1], along[0]])
-        for j in range(i + 1, count):
-            (cj, lj, hj, aj) = shapes[j]
-            turn = abs(ai - aj)
-            if max(hi, hj) > 2 * min(hi, hj) or min(turn, 180 - turn) > 12:
-                continue
-            reach = BLOCK_GAP * max(hi, hj)
-            offset = np.subtract(cj, ci)
-            gap = abs(float(offset @ along)) - (li + lj) / 2  # end to end along the line (< 0: side by side)
-            apart = abs(float(offset @ across))  # centre to centre across it
-            # The next line of the block: side by side for at least half the shorter one.
-            stacked = gap <= -min(li, lj) / 2 and apart <= (hi + hj) / 2 + reach
-            continued = apart <= max(hi, hj) / 2 and gap <= reach  # the same line, broken
-            if not (stacked or continued):
-                continue
-            hull = cv2.convexHull(np.concatenate([polygons[i], polygons[j]]))
-            # Marks far apart are not lines of one block: their hull would mostly cover what lies between them.
-            if cv2.contourArea(hull) <= BLOCK_FILL * (areas[i] + areas[j]):
-                if lines is not None:
-                    hull = np.round(cv2.convexHull(np.concatenate([found[i], found[j]]))).astype(np.int32)
-                hulls.append(hull)
+    for i, j in zip(rows[neighbours].tolist(), cols[neighbours].tolist(), strict=True):
+        hull = cv2.convexHull(np.concatenate([polygons[i], polygons[j]]))
+        # Marks far apart are not lines of one block: their hull would mostly cover what lies between them.
+        if cv2.contourArea(hull) <= BLOCK_FILL * (areas[i] + areas[j]):
+            if lines is not None:
+                hull = np.round(cv2.convexHull(np.concatenate([found[i], found[j]]))).astype(np.int32)
+            hulls.append(hull)
     return hulls
 
 
