@@ -85,7 +85,9 @@ def trace(
         matches = index.search(frames, fps, k=SHORTLIST_ROWS)
     # The copy as it is; then with captions or stickers left out; then its framings (a crop, a canvas, a turn, a
     # screen), plainly and with captions left out. The picture alone cannot tell a caption from another bed's card,
-    # so an alignment found with parts left out stands only if the mark reads under it.
+    # so an alignment found with parts left out stands only if the mark reads under it; nor one found by following
+    # the copy frame by frame, which picks for each frame whichever camera frame looks most alike and so can follow
+    # a look-alike bed's footage too.
     for hidden_share, framed in ((0.0, False), (HIDDEN_SHARE, False), (HIDDEN_SHARE, True), (0.0, True)):
         found = locate_all(
             frames, fps, index, reference_loader, matches=matches, hidden_share=hidden_share, framed=framed
@@ -93,7 +95,7 @@ def trace(
         if not found:
             continue
         alignment, readings, reads = _read(frames, fps, found, reference_loader, key, units)
-        if reads or not hidden_share:
+        if reads or not (hidden_share or alignment.piece is not None):
             return alignment, readings
     return None, []
 
