@@ -14,6 +14,7 @@ from cradle.media.frames import Frame, SafeFrame
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
 from cradle.media.redact.motion import MotionGrid
 from cradle.media.redact.pool import WardDetectors
+from cradle.media.redact.release import _filled
 from cradle.media.sim import SimCamera, SimSettings
 
 pytestmark = pytest.mark.nodb
@@ -151,6 +152,32 @@ def test_motion_grid_ignores_shake_and_noise_but_sees_a_new_line_of_ink():
     changed = grid.changed(grid.thumbnail(written))
     assert changed[48 // 32 : 62 // 32 + 1, 200 // 32 : 232 // 32 + 1].any()
     assert changed.sum() <= 8
+
+
+def test_a_line_filled_in_its_own_box_and_its_cells_cut_there_are_the_whole_frame_pictures_cut():
+    """The release rules count a line's pixels in cells a newer look answers for on the line's bounding box only
+    (`_filled`, `MotionGrid.window`): exactly the pixels of the whole-frame pictures, lines partly or wholly outside
+    the frame included."""
+    rng = np.random.default_rng(7)
+    for width, height in [(640, 480), (1280, 720), (333, 250)]:
+        grid = MotionGrid(width, height)
+        for _ in range(150):
+            cells = rng.random(grid.shape) < rng.random()
+            centre = (rng.uniform(-100, width + 100), rng.uniform(-100, height + 100))
+            size = (rng.uniform(1, 400), rng.uniform(1, 80))
+            polygon = np.round(cv2.boxPoints((centre, size, rng.uniform(-90, 90)))).astype(np.int32)
+            whole = np.zeros((height, width), np.uint8)
+            cv2.fillConvexPoly(whole, polygon, 1)
+            expected = whole & grid.cell_pixels(cells)
+            got = np.zeros((height, width), np.uint8)
+            filled = _filled(polygon, (height, width))
+            if filled is None:
+                assert not whole.any()
+                continue
+            (x0, y0, x1, y1), own = filled
+            assert int(own.sum()) == int(whole.sum())
+            got[y0:y1, x0:x1] = own & grid.window(cells, (x0, y0, x1, y1))
+            assert np.array_equal(got, expected)
 
 
 def test_cell_flipping_between_two_looked_at_pictures_reuses_their_detections(ink):

@@ -40,6 +40,9 @@ class MotionGrid:
         self._min_changed = max(1, math.ceil(share * THUMB_PER_CELL * THUMB_PER_CELL))
         self._xs = [round(c * width / self.cols) for c in range(self.cols + 1)]
         self._ys = [round(r * height / self.rows) for r in range(self.rows + 1)]
+        # The cell row of each pixel row and the cell column of each pixel column (for `window`).
+        self._row_of = np.repeat(np.arange(self.rows), np.diff(self._ys))
+        self._col_of = np.repeat(np.arange(self.cols), np.diff(self._xs))
         # Layer 0 is what each cell's current detection saw, layer 1 what its previous one saw.
         self._reference: list[np.ndarray | None] = [None, None]
         self._low: list[np.ndarray | None] = [None, None]
@@ -199,6 +202,12 @@ class MotionGrid:
         """A uint8 0/1 picture (frame size) of the given cells."""
         rows = np.repeat(cells, np.diff(self._ys), axis=0)
         return np.repeat(rows, np.diff(self._xs), axis=1).astype(np.uint8)
+
+    def window(self, cells: np.ndarray, box: Box) -> np.ndarray:
+        """`cell_pixels(cells)` cut to the pixel box (x0, y0, x1, y1), made only there: a line's few hundred pixels
+        rather than the whole frame's."""
+        x0, y0, x1, y1 = box
+        return cells[np.ix_(self._row_of[y0:y1], self._col_of[x0:x1])].view(np.uint8)
 
     def cells_of(self, polygons: list[np.ndarray]) -> np.ndarray:
         """Cells (rows x cols, bool) that the polygons (pixels) touch."""
