@@ -7,7 +7,7 @@ card does not take a padded upright box of the infant beside it with it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
 import cv2
@@ -164,6 +164,8 @@ def outside(area: Zone | None, width: int, height: int) -> np.ndarray | None:
 BLOCK_GAP = 0.8
 # ... and are masked as one block only when its hull is at most this many times the lines' own area.
 BLOCK_FILL = 1.5
+# Entries a caller's memo of lines and bridges may hold before it is emptied (see `blocks`).
+MEMO_KEPT = 4096
 
 
 def _line(polygon: np.ndarray) -> tuple[tuple[float, float], float, float, float]:
@@ -175,7 +177,10 @@ def _line(polygon: np.ndarray) -> tuple[tuple[float, float], float, float, float
 
 
 def blocks(
-    polygons: Sequence[np.ndarray], shape: tuple[int, int], lines: Sequence[np.ndarray] | None = None
+    polygons: Sequence[np.ndarray],
+    shape: tuple[int, int],
+    lines: Sequence[np.ndarray] | None = None,
+    memo: dict | None = None,
 ) -> list[np.ndarray]:
     """Bridges between neighbouring lines of a block of text (grown lines), as convex hulls of two lines each (int32).
 
@@ -188,13 +193,18 @@ def blocks(
     BLOCK_FILL), so a line or part of a line the detector did not report (faded, under glare) between or beside the
     lines it did report goes too. Only neighbours are bridged, never a whole chain of them at once: the hull of a
     card and a label that happen to lie near it would cover the infant between them.
+
+    `memo`, a dict the caller keeps from frame to frame, remembers each line's shape and each pair's bridge by their
+    polygons' bytes: a camera's lines stay where they are for many frames, and the same answer is not worked out again.
     """
     count = len(polygons)
     if count < 2:
         return []
-    shapes = [_line(p) for p in polygons]
+    if memo is not None and len(memo) > MEMO_KEPT:
+        memo.clear()
+    keys = [p.tobytes() for p in polygons]
+    shapes = [_memo(memo, ("line", key), lambda p=p: _line(p)) for p, key in zip(polygons, keys, strict=True)]
     found = polygons if lines is None else [np.asarray(p, np.float32).reshape(-1, 2) for p in lines]
-    areas = [cv2.contourArea(p.astype(np.float32)) for p in polygons]
     # Every pair at once (a busy frame has dozens of lines, hundreds of pairs), i < j as (rows, columns).
     centres = np.array([shape[0] for shape in shapes], np.float64)
     length, height, angle = (np.array([shape[k] for shape in shapes], np.float64) for k in (1, 2, 3))
@@ -216,13 +226,33 @@ def blocks(
     neighbours = alike & (stacked | continued)
     hulls = []
     for i, j in zip(rows[neighbours].tolist(), cols[neighbours].tolist(), strict=True):
-        hull = cv2.convexHull(np.concatenate([polygons[i], polygons[j]]))
-        # Marks far apart are not lines of one block: their hull would mostly cover what lies between them.
-        if cv2.contourArea(hull) <= BLOCK_FILL * (areas[i] + areas[j]):
-            if lines is not None:
-                hull = np.round(cv2.convexHull(np.concatenate([found[i], found[j]]))).astype(np.int32)
+        key = ("pair", keys[i], keys[j], None if lines is None else (found[i].tobytes(), found[j].tobytes()))
+        hull = _memo(memo, key, lambda i=i, j=j: _bridge(polygons[i], polygons[j], found[i], found[j], lines))
+        if hull is not None:
             hulls.append(hull)
     return hulls
+
+
+def _bridge(a: np.ndarray, b: np.ndarray, found_a: np.ndarray, found_b: np.ndarray, lines: object) -> np.ndarray | None:
+    """The hull bridging two neighbouring grown lines `a` and `b` (over the lines as found when `lines` were given),
+    or None when they are marks far apart rather than lines of one block: their hull would mostly cover what lies
+    between them."""
+    hull = cv2.convexHull(np.concatenate([a, b]))
+    if cv2.contourArea(hull) > BLOCK_FILL * (
+        cv2.contourArea(a.astype(np.float32)) + cv2.contourArea(b.astype(np.float32))
+    ):
+        return None
+    if lines is not None:
+        hull = np.round(cv2.convexHull(np.concatenate([found_a, found_b]))).astype(np.int32)
+    return hull
+
+
+def _memo(memo: dict | None, key: object, make: Callable[[], object]):
+    if memo is None:
+        return make()
+    if key not in memo:
+        memo[key] = make()
+    return memo[key]
 
 
 def coverage(
@@ -232,17 +262,18 @@ def coverage(
     loose: Sequence[np.ndarray] = (),
     extra: np.ndarray | None = None,
     lines: Sequence[Region] | None = None,
+    memo: dict | None = None,
 ) -> np.ndarray:
     """A boolean mask of the pixels to destroy: static zones, grown lines (`polygons`) and the blocks they form
     (bridged over the same `lines` as found, when given; see `blocks`), `loose` polygons (masked as they are, never
-    joined into blocks), `extra` pixels, and everything outside the shown area."""
+    joined into blocks), `extra` pixels, and everything outside the shown area. `memo` goes to `blocks`."""
     height, width = shape
     mask = np.zeros((height, width), np.uint8)
     # One polygon at a time: fillPoly given several fills by parity, so two overlapping lines would cancel out.
     for polygon in [*polygons, *loose]:
         cv2.fillConvexPoly(mask, polygon, 1)
     found = None if lines is None else [as_quad(line) for line in lines]
-    for hull in blocks(polygons, (height, width), found):
+    for hull in blocks(polygons, (height, width), found, memo):
         cv2.fillConvexPoly(mask, hull, 1)
     for zone in zone_polygons(policy.zones, width, height):
         cv2.fillPoly(mask, [zone], 1)

@@ -91,6 +91,11 @@ class Releasing:
         # picture masks the same regions frame after frame, and joining 30 lines into blocks costs 2-4 ms a frame.
         self._coverage_kept: tuple[list[np.ndarray], list[bytes], CameraPolicy, tuple[int, int], np.ndarray] | None
         self._coverage_kept = None
+        # Lines' shapes and the bridges between them, by their polygons (masks.blocks): the same lines are joined
+        # into the same blocks frame after frame while the looks that found them stand.
+        self._blocks_memo: dict = {}
+        # Each found region's cells (grown, without the picture): asked for every region of every frame.
+        self._touched_cache: dict[int, tuple[masks.Region, CameraPolicy, MotionGrid, np.ndarray]] = {}
 
     @property
     def deadline_s(self) -> float:
@@ -219,7 +224,7 @@ class Releasing:
                 whole += d.boxes()
                 continue
             for region in d.boxes():
-                touched = grid.cells_of([masks.grow(region, self.policy)])
+                touched = self._touched(region, grid)
                 if not (touched & ~newer).any():
                     continue
                 if (touched & newer).any():
@@ -232,6 +237,19 @@ class Releasing:
                 else:
                     whole.append(region)
         return whole, partial
+
+    def _touched(self, region: masks.Region, grid: MotionGrid) -> np.ndarray:
+        """The cells `region` reaches once grown (read-only; kept while the region object lives on in its look and
+        the policy and grid stay)."""
+        kept = self._touched_cache.get(id(region))
+        if kept is not None and kept[0] is region and kept[1] is self.policy and kept[2] is grid:
+            return kept[3]
+        if len(self._touched_cache) > GROWN_KEPT:
+            self._touched_cache.clear()
+        touched = grid.cells_of([masks.grow(region, self.policy)])
+        touched.flags.writeable = False
+        self._touched_cache[id(region)] = (region, self.policy, grid, touched)
+        return touched
 
     def _still_there(self, region: masks.Region, newer: np.ndarray) -> bool:
         """True when more than LINE_LEFT_SHARE of where the line may lie (`masks.reach`) is in cells no newer look
@@ -317,7 +335,7 @@ class Releasing:
             and kept[1] == loose
         ):
             return kept[4]
-        covered = masks.coverage(shape, self.policy, grown, polygons, extra, lines=lines)
+        covered = masks.coverage(shape, self.policy, grown, polygons, extra, lines=lines, memo=self._blocks_memo)
         # Frames share it (as a repeated frame shares its predecessor's); nothing may change it.
         covered.flags.writeable = False
         self._coverage_kept = None if extra is not None else (grown, loose, self.policy, shape, covered)
