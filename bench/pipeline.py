@@ -193,7 +193,10 @@ def run_once(
     detect_every: int | None = None,
     viewing: bool = False,
     size: tuple[int, int] = (640, 480),
+    first: int = 0,
+    ready=None,
 ) -> dict:
+    """One process's run of `cameras` cameras (beds first .. first+cameras-1): raw sums, see `summary`."""
     from cradle.media.redact.pool import default_detectors
 
     policy = CameraPolicy(detect_every=detect_every) if detect_every else CameraPolicy()
@@ -209,8 +212,10 @@ def run_once(
             SimSettings(bed=f"bed-{n}", lang="zh" if n % 2 else "en", seed=n, width=size[0], height=size[1]),
             round(seconds * FPS) + 1,
         )
-        for n in range(cameras)
+        for n in range(first, first + cameras)
     ]
+    if ready is not None:
+        ready()  # processes side by side start their clocks together, once every one has rendered and warmed up
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     wall_before = time.monotonic()
     baseline = _rss_mb()
@@ -231,26 +236,52 @@ def run_once(
     pool.close(wait=True)
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
-    camera_seconds = cameras * seconds
-    wall = time.monotonic() - wall_before
-    delays = sorted(d for r in results for d in r["delays"])
     return {
         "cameras": cameras,
-        "fps": statistics.mean(r["written"] / r["elapsed"] for r in results),
-        "min_fps": min(r["written"] / r["elapsed"] for r in results),
-        "p95_delay": delays[int(0.95 * (len(delays) - 1))],
-        "screened": sum(r["screened"] for r in results) / max(1, sum(r["written"] for r in results)),
-        "detections_per_s": sum(r["detections"] for r in results) / seconds,
-        "motion_share": sum(r["motion"] for r in results) / max(1, sum(r["detections"] for r in results)),
-        "mem_per_camera": (peak - baseline) / cameras,
+        "seconds": seconds,
+        "wall": time.monotonic() - wall_before,
+        "cpu": cpu,
+        "detect_cpu": sum(spent),
+        "rates": [r["written"] / r["elapsed"] for r in results],
+        "delays": sorted(d for r in results for d in r["delays"]),
+        "written": sum(r["written"] for r in results),
+        "screened": sum(r["screened"] for r in results),
+        "repeated": sum(r["repeated"] for r in results),
+        "detections": sum(r["detections"] for r in results),
+        "motion": sum(r["motion"] for r in results),
         "why": [sum(r["why"][k] for r in results) for k in range(3)],
+        "grown_mb": peak - baseline,
         "rss_peak": max(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def summary(parts: list[dict]) -> dict:
+    """The figures of one row from the runs of every process (one, or several run side by side)."""
+    cameras = sum(p["cameras"] for p in parts)
+    seconds = parts[0]["seconds"]
+    wall = max(p["wall"] for p in parts)
+    written = max(1, sum(p["written"] for p in parts))
+    rates = [rate for p in parts for rate in p["rates"]]
+    delays = sorted(d for p in parts for d in p["delays"])
+    cpu, detect_cpu = sum(p["cpu"] for p in parts), sum(p["detect_cpu"] for p in parts)
+    camera_seconds = cameras * seconds
+    return {
+        "cameras": cameras,
+        "fps": statistics.mean(rates),
+        "min_fps": min(rates),
+        "p95_delay": delays[int(0.95 * (len(delays) - 1))],
+        "screened": sum(p["screened"] for p in parts) / written,
+        "detections_per_s": sum(p["detections"] for p in parts) / seconds,
+        "motion_share": sum(p["motion"] for p in parts) / max(1, sum(p["detections"] for p in parts)),
+        "mem_per_camera": sum(p["grown_mb"] for p in parts) / cameras,
+        "why": [sum(p["why"][k] for p in parts) for k in range(3)],
+        "rss_peak": sum(p["rss_peak"] for p in parts),
         "cores": cpu / wall,
-        "detect_cores": sum(spent) / wall,
-        "repeated": sum(r["repeated"] for r in results) / max(1, sum(r["written"] for r in results)),
+        "detect_cores": detect_cpu / wall,
+        "repeated": sum(p["repeated"] for p in parts) / written,
         # Process CPU (all threads) per second of one camera's video: what the machine's load barely changes.
         "cpu_per_camera_s": cpu / camera_seconds,
-        "detect_per_camera_s": sum(spent) / camera_seconds,
+        "detect_per_camera_s": detect_cpu / camera_seconds,
     }
 
 
@@ -371,6 +402,36 @@ def stage_table(size: tuple[int, int], frames: int = 45) -> list[tuple[str, floa
     return rows
 
 
+def _side_by_side(cameras: int, args: argparse.Namespace, size: tuple[int, int]) -> list[dict]:
+    """Runs `cameras` cameras split over args.processes processes at once; each process's raw sums."""
+    processes = max(1, min(args.processes, cameras))
+    shares = [cameras // processes + (i < cameras % processes) for i in range(processes)]
+    runs, first = [], 0
+    for share in shares:
+        command = [sys.executable, __file__, "--one", str(share), "--first", str(first), "--seconds", str(args.seconds)]
+        command += ["--workers", str(args.workers), "--size", f"{size[0]}x{size[1]}"]
+        command += (["--detect-every", str(args.detect_every)] if args.detect_every else []) + (
+            ["--viewing"] if args.viewing else []
+        )
+        runs.append(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+        first += share
+    for run in runs:  # every process set up ...
+        assert run.stdout is not None
+        if run.stdout.readline().strip() != "ready":
+            raise SystemExit("a camera process failed while setting up")
+    for run in runs:  # ... then all start at once
+        assert run.stdin is not None
+        run.stdin.write("go\n")
+        run.stdin.flush()
+    parts = []
+    for run in runs:
+        out, _ = run.communicate()
+        if run.returncode:
+            raise SystemExit(f"a camera process failed (exit {run.returncode})")
+        parts.append(json.loads(out.strip().splitlines()[-1]))
+    return parts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cameras", default="1,2,4,6,8")
@@ -382,11 +443,25 @@ def main() -> None:
     )
     parser.add_argument("--size", default="640x480", help="camera resolution, WIDTHxHEIGHT")
     parser.add_argument("--no-stages", action="store_true", help="skip the per-stage CPU table")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="worker processes side by side, the cameras split evenly between them (as CRADLE_WORKER_PROCESSES); "
+        "each has its own --workers detector threads",
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     if args.one:
-        print(json.dumps(run_once(args.one, args.seconds, args.workers, args.detect_every, args.viewing, size)))
+
+        def ready() -> None:
+            print("ready", flush=True)
+            sys.stdin.readline()
+
+        out = run_once(args.one, args.seconds, args.workers, args.detect_every, args.viewing, size, args.first, ready)
+        print(json.dumps(out))
         return
     policy = CameraPolicy(detect_every=args.detect_every) if args.detect_every else CameraPolicy()
     hold = policy.hold_frames / FPS
@@ -411,7 +486,8 @@ def main() -> None:
     print(
         f"{args.size}@{FPS:g} fps simulated cameras, {args.seconds:g} s each run; whole-frame text detection every "
         f"{policy.detect_every} frames (staggered) + crops where cells moved, look-ahead {policy.lookahead} frames, "
-        f"hold window {policy.hold_frames} frames = {hold * 1000:.0f} ms, {args.workers} detector threads, "
+        f"hold window {policy.hold_frames} frames = {hold * 1000:.0f} ms, {args.processes} worker process(es) "
+        f"with {args.workers} detector threads each, "
         + (
             f"marks + x264 {X264_PRESET} A, B and half-size reference per 1 s segment, sealed (AES-GCM) to disk"
             if args.viewing
@@ -425,16 +501,7 @@ def main() -> None:
     best = 0
     for n in [int(x) for x in args.cameras.split(",")]:
         before = _loadavg()
-        out = subprocess.run(
-            [sys.executable, __file__, "--one", str(n), "--seconds", str(args.seconds), "--workers", str(args.workers)]
-            + (["--detect-every", str(args.detect_every)] if args.detect_every else [])
-            + (["--viewing"] if args.viewing else [])
-            + ["--size", args.size],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r = summary(_side_by_side(n, args, size))
         ok = r["min_fps"] >= 0.97 * FPS and r["p95_delay"] <= hold and r["screened"] <= 0.01 and not r["repeated"]
         best = n if ok and n > best else best
         print(

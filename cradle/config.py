@@ -185,6 +185,9 @@ class CradleConfig:
     # What one worker can redact in real time, in 640x480 15 fps cameras (a 1280x720 one counts 3): it takes no more
     # cameras than fit, leaving the rest to other workers. 0 measures nothing and takes its share (see README).
     worker_capacity: float = 0.0
+    # Camera processes one `cradle worker` runs (0: one per core), each a worker of its own with the capacity above:
+    # a camera's Python work holds the interpreter lock, so one process cannot use more than about one core for it.
+    worker_processes: int = 1
     # Per-camera redaction settings (shown area, static zones, ...): `<camera id>.json` in this folder, the same
     # file `cradle redact --camera-config` reads. A camera without one keeps the defaults (the whole picture).
     camera_config_dir: str = ""
@@ -263,6 +266,7 @@ class CradleConfig:
             lease_seconds=env.number("CRADLE_LEASE_SECONDS", 10.0, low=1.0, high=3600.0),
             worker_cameras=env.integer("CRADLE_WORKER_CAMERAS", 0, low=0),
             worker_capacity=env.number("CRADLE_WORKER_CAPACITY", 0.0, low=0.0),
+            worker_processes=env.integer("CRADLE_WORKER_PROCESSES", 1, low=0, high=64),
             camera_config_dir=env.text("CRADLE_CAMERA_CONFIG_DIR"),
             retention_every_seconds=env.integer("CRADLE_RETENTION_EVERY_SECONDS", 600, low=1),
             notify_every_seconds=env.integer("CRADLE_NOTIFY_EVERY_SECONDS", 60, low=1),

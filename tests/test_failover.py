@@ -38,7 +38,7 @@ def database_url() -> str:
     return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def start_worker(tmp: Path, name: str) -> subprocess.Popen:
+def start_worker(tmp: Path, name: str, *args: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -51,7 +51,7 @@ def start_worker(tmp: Path, name: str) -> subprocess.Popen:
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - the child writes it until it ends
     return subprocess.Popen(
-        [sys.executable, "-m", "cradle.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "cradle.cli", "worker", *args], env=env, stdout=log, stderr=subprocess.STDOUT
     )
 
 
@@ -130,3 +130,68 @@ def test_a_killed_workers_camera_carries_on_in_the_other_worker_without_a_repeat
                 assert fingerprint_segment(decode(ref)).tobytes() == bytes(row.fingerprint)
     # The survivor handed its leases back when it stopped, for the next worker to take at once.
     assert Lease.objects.filter(name=camera_lease(victim_camera)).get().holder == ""
+
+
+def children(pid: int) -> set[int]:
+    """The processes whose parent is `pid` (from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields and int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_with_two_camera_processes_runs_a_camera_in_each_starts_a_killed_one_again_and_stops_both(
+    world, tmp_path
+):
+    cameras = [world.families[tag].bed.camera.pk for tag in ("a", "b")]
+    for camera_id in cameras:
+        Camera.objects.filter(pk=camera_id).update(source_url=SMALL.format(f"bed-{camera_id}"))
+    worker = start_worker(tmp_path, "processes", "--processes", "2")
+    seen: set[int] = set()
+    try:
+        # Each camera process is a worker of its own: one camera each, neither in the process that started them.
+        wait_for(
+            lambda: (
+                len({holder_pid(c) for c in cameras} & children(worker.pid)) == 2
+                and all(LiveSegment.objects.filter(camera_id=c, index__gt=0).count() >= 2 for c in cameras)
+            ),
+            180,
+            "a camera in each of two camera processes",
+        )
+        first = children(worker.pid)
+        seen |= first
+        victim = holder_pid(cameras[0])
+        assert victim is not None
+        before = LiveSegment.objects.filter(camera_id=cameras[0]).count()
+        os.kill(victim, signal.SIGKILL)
+        # The camera carries on in a camera process (the other one, or the one started in the killed one's place),
+        # and there are two camera processes again.
+        wait_for(
+            lambda: (
+                holder_pid(cameras[0]) not in (None, victim)
+                and LiveSegment.objects.filter(camera_id=cameras[0]).count() >= before + 3
+            ),
+            120,
+            "the killed process's camera to carry on",
+        )
+        wait_for(lambda: len(children(worker.pid)) == 2 and victim not in children(worker.pid), 60, "a new process")
+        seen |= children(worker.pid)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
+    finally:
+        for pid in children(worker.pid):
+            os.kill(pid, signal.SIGKILL)
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    # Stopping the worker stopped every camera process, and each handed its cameras' leases back.
+    assert not any(Path(f"/proc/{pid}").exists() for pid in seen)
+    assert all(Lease.objects.get(name=camera_lease(c)).holder == "" for c in cameras)
+    log = (tmp_path / "processes.log").read_text()
+    assert "camera process" in log and "ended" in log

@@ -8,7 +8,8 @@ card does not take a padded upright box of the infant beside it with it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -160,6 +161,8 @@ def outside(area: Zone | None, width: int, height: int) -> np.ndarray | None:
     return mask
 
 
+T = TypeVar("T")
+
 # Lines closer than this many of their own (grown) heights belong to one block of text.
 BLOCK_GAP = 0.8
 # ... and are masked as one block only when its hull is at most this many times the lines' own area.
@@ -203,7 +206,7 @@ def blocks(
     if memo is not None and len(memo) > MEMO_KEPT:
         memo.clear()
     keys = [p.tobytes() for p in polygons]
-    shapes = [_memo(memo, ("line", key), lambda p=p: _line(p)) for p, key in zip(polygons, keys, strict=True)]
+    shapes = [_memo(memo, ("line", key), partial(_line, p)) for p, key in zip(polygons, keys, strict=True)]
     found = polygons if lines is None else [np.asarray(p, np.float32).reshape(-1, 2) for p in lines]
     # Every pair at once (a busy frame has dozens of lines, hundreds of pairs), i < j as (rows, columns).
     centres = np.array([shape[0] for shape in shapes], np.float64)
@@ -227,7 +230,7 @@ def blocks(
     hulls = []
     for i, j in zip(rows[neighbours].tolist(), cols[neighbours].tolist(), strict=True):
         key = ("pair", keys[i], keys[j], None if lines is None else (found[i].tobytes(), found[j].tobytes()))
-        hull = _memo(memo, key, lambda i=i, j=j: _bridge(polygons[i], polygons[j], found[i], found[j], lines))
+        hull = _memo(memo, key, partial(_bridge, polygons[i], polygons[j], found[i], found[j], lines))
         if hull is not None:
             hulls.append(hull)
     return hulls
@@ -247,7 +250,7 @@ def _bridge(a: np.ndarray, b: np.ndarray, found_a: np.ndarray, found_b: np.ndarr
     return hull
 
 
-def _memo(memo: dict | None, key: object, make: Callable[[], object]):
+def _memo(memo: dict | None, key: object, make: Callable[[], T]) -> T:
     if memo is None:
         return make()
     if key not in memo:
