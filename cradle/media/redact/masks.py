@@ -266,27 +266,44 @@ def coverage(
     extra: np.ndarray | None = None,
     lines: Sequence[Region] | None = None,
     memo: dict | None = None,
+    base: np.ndarray | None = None,
 ) -> np.ndarray:
     """A boolean mask of the pixels to destroy: static zones, grown lines (`polygons`) and the blocks they form
     (bridged over the same `lines` as found, when given; see `blocks`), `loose` polygons (masked as they are, never
-    joined into blocks), `extra` pixels, and everything outside the shown area. `memo` goes to `blocks`."""
+    joined into blocks), `extra` pixels, and everything outside the shown area. `memo` goes to `blocks`; `base`, when
+    given, is `line_cover` of the very same polygons and lines, made for an earlier frame (not changed here)."""
     height, width = shape
-    mask = np.zeros((height, width), np.uint8)
+    mask = line_cover(shape, polygons, lines, memo) if base is None else base.copy()
     # One polygon at a time: fillPoly given several fills by parity, so two overlapping lines would cancel out.
-    for polygon in [*polygons, *loose]:
+    for polygon in loose:
         cv2.fillConvexPoly(mask, polygon, 1)
-    found = None if lines is None else [as_quad(line) for line in lines]
-    for hull in blocks(polygons, (height, width), found, memo):
-        cv2.fillConvexPoly(mask, hull, 1)
     for zone in zone_polygons(policy.zones, width, height):
         cv2.fillPoly(mask, [zone], 1)
     if extra is not None:
         mask |= extra
-    covered = mask.astype(bool)
+    covered = mask.view(bool)
     hidden = outside(policy.shown_area, width, height)
     if hidden is not None:
         covered |= hidden
     return covered
+
+
+def line_cover(
+    shape: tuple[int, int],
+    polygons: Sequence[np.ndarray],
+    lines: Sequence[Region] | None = None,
+    memo: dict | None = None,
+) -> np.ndarray:
+    """The grown lines (`polygons`) and the blocks they form (see `coverage`) as a uint8 0/1 picture: the costly part
+    of a frame's coverage, the same while the same looks' lines stand."""
+    mask = np.zeros(shape, np.uint8)
+    # One polygon at a time: fillPoly given several fills by parity, so two overlapping lines would cancel out.
+    for polygon in polygons:
+        cv2.fillConvexPoly(mask, polygon, 1)
+    found = None if lines is None else [as_quad(line) for line in lines]
+    for hull in blocks(polygons, shape, found, memo):
+        cv2.fillConvexPoly(mask, hull, 1)
+    return mask
 
 
 @lru_cache(maxsize=8)

@@ -94,6 +94,8 @@ class Releasing:
         # Lines' shapes and the bridges between them, by their polygons (masks.blocks): the same lines are joined
         # into the same blocks frame after frame while the looks that found them stand.
         self._blocks_memo: dict = {}
+        # The last lines and blocks layer (masks.line_cover) and the grown regions and frame size it was made of.
+        self._lines_kept: tuple[list[np.ndarray], tuple[int, int], np.ndarray] | None = None
         # Each found region's cells (grown, without the picture): asked for every region of every frame.
         self._touched_cache: dict[int, tuple[masks.Region, CameraPolicy, MotionGrid, np.ndarray]] = {}
 
@@ -322,7 +324,8 @@ class Releasing:
     ) -> np.ndarray:
         """masks.coverage, or the last frame's when it was made of the very same grown regions (the same objects,
         kept by _grown, so grown from the very same lines), the same loose polygons and policy, and no partly masked
-        region."""
+        region. When only the loose polygons or the partly masked regions differ, the last lines and blocks
+        (masks.line_cover, the costly part) are reused under them."""
         loose = [p.tobytes() for p in polygons]
         kept = self._coverage_kept
         if (
@@ -330,12 +333,18 @@ class Releasing:
             and kept is not None
             and kept[2] is self.policy
             and kept[3] == shape
-            and len(kept[0]) == len(grown)
-            and all(a is b for a, b in zip(kept[0], grown, strict=True))
+            and _same(kept[0], grown)
             and kept[1] == loose
         ):
             return kept[4]
-        covered = masks.coverage(shape, self.policy, grown, polygons, extra, lines=lines, memo=self._blocks_memo)
+        lines_kept = self._lines_kept
+        if lines_kept is not None and lines_kept[1] == shape and _same(lines_kept[0], grown):
+            layer = lines_kept[2]
+        else:
+            layer = masks.line_cover(shape, grown, lines, self._blocks_memo)
+            layer.flags.writeable = False
+            self._lines_kept = (grown, shape, layer)
+        covered = masks.coverage(shape, self.policy, (), polygons, extra, base=layer)
         # Frames share it (as a repeated frame shares its predecessor's); nothing may change it.
         covered.flags.writeable = False
         self._coverage_kept = None if extra is not None else (grown, loose, self.policy, shape, covered)
@@ -381,6 +390,11 @@ class Releasing:
         oldest = self._pending[0].frame.index if self._pending else self._last_seen + 1
         while self._wholes and self._wholes[0].index < oldest:
             self._wholes.popleft()
+
+
+def _same(kept: list[np.ndarray], grown: list[np.ndarray]) -> bool:
+    """The very same grown regions (the same objects, in order)."""
+    return len(kept) == len(grown) and all(a is b for a, b in zip(kept, grown, strict=True))
 
 
 def _filled(polygon: np.ndarray, shape: tuple[int, int]) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
