@@ -13,6 +13,7 @@ CPU figures are the pipeline's and a real decode's, not the simulator's drawing.
 from __future__ import annotations
 
 import argparse
+import copy
 import io
 import json
 import os
@@ -120,8 +121,10 @@ def _camera(
     viewing: bool,
     size: tuple[int, int],
     recording: bytes,
+    warmup: float = 0.0,
 ) -> None:
     width, height = size
+    warm = round(warmup * FPS)  # frames before this one are not counted (the camera's start)
     frames = _decoded(recording)
     redactor = Redactor(policy, pool, fps=FPS)
     if viewing:
@@ -130,23 +133,28 @@ def _camera(
         writer = Mp4Writer(folder / f"bed-{n}.mp4", width, height, FPS, Fraction(1, 90000))
     delays: list[float] = []
     emitted: list[float] = []
-    written = 0
+    written = screens = 0
+    counts = copy.copy(redactor.counts)  # as they stood when the counted frames began
 
     def emit(frames):
-        nonlocal written
+        nonlocal written, screens
         now = time.monotonic()
         for frame in frames:
-            delays.append(now - frame.arrived)
-            emitted.append(now)
             writer.write(frame)
-            written += 1
+            if frame.index >= warm:
+                delays.append(now - frame.arrived)
+                emitted.append(now)
+                written += 1
+                screens += frame.screened
 
     start = time.monotonic()
     index = 0
     while True:
         due = start + index / FPS
-        if due - start >= seconds:
+        if due - start >= warmup + seconds:
             break
+        if index == warm:
+            counts = copy.copy(redactor.counts)
         # Poll for ready frames until the next one is due, as a live worker would.
         while time.monotonic() < due:
             emit(redactor.poll())
@@ -158,16 +166,17 @@ def _camera(
     # Sustained output rate: frames out per second between the first and the last one out.
     elapsed = (emitted[-1] - emitted[0]) * written / max(1, written - 1) if written > 1 else float("inf")
     writer.close()
+    end = redactor.counts
     results.append(
         {
             "written": written,
             "elapsed": elapsed,
             "delays": delays,
-            "screened": redactor.counts.screened,
-            "detections": redactor.counts.detections,
-            "motion": redactor.counts.motion_detections,
-            "why": [redactor.counts.unvouched, redactor.counts.late, redactor.counts.failed],
-            "repeated": redactor.counts.repeated,
+            "screened": screens,
+            "detections": end.detections - counts.detections,
+            "motion": end.motion_detections - counts.motion_detections,
+            "why": [end.unvouched - counts.unvouched, end.late - counts.late, end.failed - counts.failed],
+            "repeated": end.repeated - counts.repeated,
         }
     )
 
@@ -195,6 +204,7 @@ def run_once(
     size: tuple[int, int] = (640, 480),
     first: int = 0,
     ready=None,
+    warmup: float = 0.0,
 ) -> dict:
     """One process's run of `cameras` cameras (beds first .. first+cameras-1): raw sums, see `summary`."""
     from cradle.media.redact.pool import default_detectors
@@ -210,25 +220,28 @@ def run_once(
     recordings = [
         _recording(
             SimSettings(bed=f"bed-{n}", lang="zh" if n % 2 else "en", seed=n, width=size[0], height=size[1]),
-            round(seconds * FPS) + 1,
+            round((warmup + seconds) * FPS) + 1,
         )
         for n in range(first, first + cameras)
     ]
     if ready is not None:
         ready()  # processes side by side start their clocks together, once every one has rendered and warmed up
-    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-    wall_before = time.monotonic()
     baseline = _rss_mb()
     results: list = []
     with tempfile.TemporaryDirectory() as folder:
         threads = [
             threading.Thread(
-                target=_camera, args=(n, pool, policy, seconds, Path(folder), results, viewing, size, recordings[n])
+                target=_camera,
+                args=(n, pool, policy, seconds, Path(folder), results, viewing, size, recordings[n], warmup),
             )
             for n in range(cameras)
         ]
         for thread in threads:
             thread.start()
+        time.sleep(warmup)  # CPU is counted from the end of the cameras' start, as their frames are
+        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+        wall_before = time.monotonic()
+        spent_before = sum(spent)
         peak = baseline
         while any(t.is_alive() for t in threads):
             peak = max(peak, _rss_mb())
@@ -241,7 +254,7 @@ def run_once(
         "seconds": seconds,
         "wall": time.monotonic() - wall_before,
         "cpu": cpu,
-        "detect_cpu": sum(spent),
+        "detect_cpu": sum(spent) - spent_before,
         "rates": [r["written"] / r["elapsed"] for r in results],
         "delays": sorted(d for r in results for d in r["delays"]),
         "written": sum(r["written"] for r in results),
@@ -409,6 +422,7 @@ def _side_by_side(cameras: int, args: argparse.Namespace, size: tuple[int, int])
     runs, first = [], 0
     for share in shares:
         command = [sys.executable, __file__, "--one", str(share), "--first", str(first), "--seconds", str(args.seconds)]
+        command += ["--warmup", str(args.warmup)]
         command += ["--workers", str(args.workers), "--size", f"{size[0]}x{size[1]}"]
         command += (["--detect-every", str(args.detect_every)] if args.detect_every else []) + (
             ["--viewing"] if args.viewing else []
@@ -435,7 +449,14 @@ def _side_by_side(cameras: int, args: argparse.Namespace, size: tuple[int, int])
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cameras", default="1,2,4,6,8")
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds counted, after the warm-up")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=8.0,
+        help="seconds each camera runs before its frames and the CPU are counted: its first whole look at native "
+        "resolution and the frame rate settling after it (a camera starts once, then runs for hours)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="detector threads shared by all cameras")
     parser.add_argument("--detect-every", type=int, help="whole-frame safety schedule in frames (default: policy)")
     parser.add_argument(
@@ -460,7 +481,9 @@ def main() -> None:
             print("ready", flush=True)
             sys.stdin.readline()
 
-        out = run_once(args.one, args.seconds, args.workers, args.detect_every, args.viewing, size, args.first, ready)
+        out = run_once(
+            args.one, args.seconds, args.workers, args.detect_every, args.viewing, size, args.first, ready, args.warmup
+        )
         print(json.dumps(out))
         return
     policy = CameraPolicy(detect_every=args.detect_every) if args.detect_every else CameraPolicy()
@@ -484,7 +507,8 @@ def main() -> None:
             f"projected {cores} cores x {CPU_BUDGET:g} / that = {cores * CPU_BUDGET / quiet:.1f} cameras"
         )
     print(
-        f"{args.size}@{FPS:g} fps simulated cameras, {args.seconds:g} s each run; whole-frame text detection every "
+        f"{args.size}@{FPS:g} fps simulated cameras, {args.seconds:g} s counted after {args.warmup:g} s of warm-up; "
+        "whole-frame text detection every "
         f"{policy.detect_every} frames (staggered) + crops where cells moved, look-ahead {policy.lookahead} frames, "
         f"hold window {policy.hold_frames} frames = {hold * 1000:.0f} ms, {args.processes} worker process(es) "
         f"with {args.workers} detector threads each, "
