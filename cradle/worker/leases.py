@@ -70,19 +70,28 @@ class Leaseholder:
         Lease.objects.bulk_create([Lease(name=n, expires_at=now) for n in names], ignore_conflicts=True)
         until = now + timedelta(seconds=self.seconds)
         held: dict[str, Lease] = {}
+        # Own leases whose rows are locked are this worker's own camera writing a segment under them (`fenced`;
+        # another worker can lock one only once it has expired): they stay held, renewed on the next round, rather
+        # than skipped, which would stop the camera and start it again. Read before the locked rows, unlocked.
+        mine = {
+            lease.name: lease for lease in Lease.objects.filter(name__in=names, holder=self.holder, expires_at__gt=now)
+        }
         with transaction.atomic():
             rows = Lease.objects.filter(name__in=names).filter(Q(holder=self.holder) | Q(expires_at__lte=now))
             # Own leases first, so that the limit counts them before any new one is taken.
             for lease in sorted(_locked(rows, skip_locked=True), key=lambda x: (x.holder != self.holder, x.name)):
                 if lease.holder != self.holder:
                     is_camera = camera_of(lease.name) is not None
-                    if is_camera and limit and sum(camera_of(n) is not None for n in held) >= limit:
+                    cameras = {n for n in (*held, *mine) if camera_of(n) is not None}
+                    if is_camera and limit and len(cameras) >= limit:
                         continue
                     lease.holder = self.holder
                     lease.epoch += 1
                 lease.expires_at = until
                 lease.save(update_fields=["holder", "epoch", "expires_at"])
                 held[lease.name] = lease
+        for name, lease in mine.items():
+            held.setdefault(name, lease)
         return held
 
     def release(self, names: list[str]) -> None:
