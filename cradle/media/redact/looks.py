@@ -155,16 +155,22 @@ class CellLooks:
             grid.settle(thumb, older)
 
 
-def changed_since(owners: np.ndarray, since: np.ndarray, look: Look) -> np.ndarray:
+def changed_since(
+    owners: np.ndarray, since: np.ndarray, look: Look, table: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """Cells of `owners` (with CellLooks.since, both kept with a frame) that changed after `look` saw them: a newer
     look answers for them, or an older one does again only since a later frame (the cell went back to what it saw,
-    CellLooks.swap). Elsewhere the cell shows what it showed to `look`."""
-    index = look.index
-    flat = [
-        o is not None and o is not look and (o.index > index or s > index)
-        for o, s in zip(owners.flat, since.flat, strict=True)
-    ]
-    return np.array(flat, bool).reshape(owners.shape)
+    CellLooks.swap). Elsewhere the cell shows what it showed to `look`. `table` is `owner_table(owners)`, made once
+    for the frame's looks (a 720p frame has 920 cells, asked about for each of its looks)."""
+    index, ident = table if table is not None else owner_table(owners)
+    return (ident != 0) & (ident != id(look)) & ((index > look.index) | (since > look.index))
+
+
+def owner_table(owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each cell of `owners`, its look's frame index (-1 for none) and the look's identity (0 for none)."""
+    index = np.fromiter((-1 if o is None else o.index for o in owners.flat), np.int64, owners.size)
+    ident = np.fromiter((0 if o is None else id(o) for o in owners.flat), np.uint64, owners.size)
+    return index.reshape(owners.shape), ident.reshape(owners.shape)
 
 
 def newer_than(owners: np.ndarray, look: Look) -> np.ndarray:

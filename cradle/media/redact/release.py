@@ -17,7 +17,7 @@ import numpy as np
 
 from cradle.media.frames import Box, Frame, SafeFrame, screened
 from cradle.media.redact import masks
-from cradle.media.redact.looks import Look, changed_since
+from cradle.media.redact.looks import Look, changed_since, owner_table
 from cradle.media.redact.motion import MotionGrid
 from cradle.media.redact.policy import CameraPolicy
 from cradle.media.redact.rate import FrameRate
@@ -98,6 +98,8 @@ class Releasing:
         self._lines_kept: tuple[list[np.ndarray], tuple[int, int], np.ndarray] | None = None
         # Each found region's cells (grown, without the picture): asked for every region of every frame.
         self._touched_cache: dict[int, tuple[masks.Region, CameraPolicy, MotionGrid, np.ndarray]] = {}
+        # `_still_there`'s answers, by region and the cells newer looks answer for.
+        self._still_cache: dict[tuple[int, bytes], tuple[masks.Region, CameraPolicy, MotionGrid, bool]] = {}
 
     @property
     def deadline_s(self) -> float:
@@ -218,10 +220,11 @@ class Releasing:
             return [box for d in vouchers for box in d.boxes()], []
         whole: list[masks.Region] = []
         partial: list[tuple[masks.Region, np.ndarray]] = []
+        table = owner_table(owners)
         for d in vouchers:
             # Cells that changed since d saw them; anywhere else (its own cells, or older looks' that have not changed
             # since before d) d's regions stand.
-            newer = changed_since(owners, since, d)
+            newer = changed_since(owners, since, d, table)
             if not newer.any():
                 whole += d.boxes()
                 continue
@@ -259,6 +262,18 @@ class Releasing:
         grid = self._grid
         if grid is None:
             return True
+        # The same line asked with the same changed cells on the next frames gets the same answer.
+        key = (id(region), newer.tobytes())
+        kept = self._still_cache.get(key)
+        if kept is not None and kept[0] is region and kept[1] is self.policy and kept[2] is grid:
+            return kept[3]
+        if len(self._still_cache) > GROWN_KEPT:
+            self._still_cache.clear()
+        answer = self._line_left(region, newer, grid)
+        self._still_cache[key] = (region, self.policy, grid, answer)
+        return answer
+
+    def _line_left(self, region: masks.Region, newer: np.ndarray, grid: MotionGrid) -> bool:
         filled = _filled(masks.reach(region, self.policy), (grid.height, grid.width))
         if filled is None:
             return False
