@@ -337,11 +337,26 @@ def stage_table(size: tuple[int, int], frames: int = 45) -> list[tuple[str, floa
     rows.append(("decode (PyAV H.264, as the source)", 1000 * (time.process_time() - started) / frames, ""))
     grid = MotionGrid(width, height)
     grid.settle(grid.thumbnail(images[0]))
-    timed("motion (thumbnail + changed cells)", lambda i: grid.changed(grid.thumbnail(images[i])), frames)
+    # The redactor as the live path runs it on this moving scene, detections apart (they run in the pool's threads):
+    # motion, which look vouches for each cell, the release rules and the masks.
+    with DetectorPool(workers=2) as pool:
+        redactor = Redactor(policy, pool, fps=FPS, blocking=True)
+        started = time.thread_time()
+        for i, image in enumerate(images):
+            redactor.push(Frame(image, i, round(i / FPS * 90000), Fraction(1, 90000), time.monotonic()))
+        redactor.flush()
+        rows.append(
+            (
+                "redactor (motion, looks, release, masks)",
+                1000 * (time.thread_time() - started) / frames,
+                "a moving scene; detections apart",
+            )
+        )
+    timed("  of which motion (thumbnail + cells)", lambda i: grid.changed(grid.thumbnail(images[i])), frames)
     from cradle.media.redact.monitors import find_monitors
 
     thumbs = [grid.thumbnail(image) for image in images]
-    timed("monitor screens (on the thumbnail)", lambda i: find_monitors(thumbs[i], width, height), frames)
+    timed("  of which monitor screens (thumbnail)", lambda i: find_monitors(thumbs[i], width, height), frames)
     detectors = default_detectors()()
     detectors.detect(images[0], False)  # warm
     found = timed(
@@ -362,11 +377,11 @@ def stage_table(size: tuple[int, int], frames: int = 45) -> list[tuple[str, floa
     grown = [masks.grow(r, policy, cv2.cvtColor(images[0], cv2.COLOR_BGR2GRAY)) for r in regions]
 
     covered = timed(
-        "  masks: coverage, when the looks change", lambda i: masks.coverage((height, width), policy, grown), 5
+        "  of which coverage, looks changed", lambda i: masks.coverage((height, width), policy, grown), 5
     )[0]
     # As the live path on a quiet picture: the same looks' regions (grown once) frame after frame, so the last
     # frame's coverage stands and only the fill is done (cradle.media.redact.release).
-    safe = timed("masks (quiet: the last coverage stands)", lambda i: masks.apply(images[i], covered, policy), frames)
+    safe = timed("  of which masks (quiet: coverage stands)", lambda i: masks.apply(images[i], covered, policy), frames)
     key = b"bench-mark-key-0123456789abcdef"
     bounds = [(s + first, s + end) for s in range(0, frames, round(FPS)) for first, end in unit_bounds(round(FPS), 2)]
     units = {first: SegmentMark(key, "0", first, end - first, width, height, ALPHA, 0) for first, end in bounds}
