@@ -56,6 +56,38 @@ def _row(label: str, scores: list[ClipScore]) -> str:
     )
 
 
+def _matching(split: range, first: int, clips: int, where: str) -> list[int]:
+    """The first `clips` seeds of `split` from `first` on whose draws match `where` (all of them when empty)."""
+    tests = []
+    for term in filter(None, where.split(",")):
+        for op in ("<", ">", "="):
+            if op in term:
+                name, value = term.split(op, 1)
+                tests.append((name.strip(), op, value.strip()))
+                break
+        else:
+            raise SystemExit(f"--where: {term!r} is not field=value, field<number or field>number")
+
+    def matches(draw: SceneDraw) -> bool:
+        for name, op, value in tests:
+            if not hasattr(draw, name):
+                raise SystemExit(f"--where: a scene draw has no field {name!r}")
+            have = getattr(draw, name)
+            if op == "=" and str(have) not in value.split("|"):
+                return False
+            if op in "<>" and not (have < float(value) if op == "<" else have > float(value)):
+                return False
+        return True
+
+    out = []
+    for seed in split[first:]:
+        if len(out) == clips:
+            break
+        if not tests or matches(draw_scene(seed)):
+            out.append(seed)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--split", choices=["held-out", "tuning"], default="held-out")
@@ -66,19 +98,27 @@ def main() -> None:
     parser.add_argument("--no-ocr", action="store_true")
     parser.add_argument("--raw", action="store_true", help="also OCR the unredacted frame (is the text readable?)")
     parser.add_argument("--json", type=Path, help="write every clip's figures here")
+    parser.add_argument(
+        "--where",
+        default="",
+        help="only draws of one kind, e.g. light=night,card_event=move|slide,width=640 (SceneDraw fields; a number "
+        "field given as a bound: contrast<0.5); the split's seeds from --first on are drawn until --clips match",
+    )
     args = parser.parse_args()
-    seeds = HELD_OUT_SEEDS if args.split == "held-out" else TUNING_SEEDS
+    split = HELD_OUT_SEEDS if args.split == "held-out" else TUNING_SEEDS
+    seeds = _matching(split, args.first, args.clips, args.where)
     ocr = tesseract_available() and not args.no_ocr
     policy = load_policy(args.camera_config) if args.camera_config else CameraPolicy()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
-        f"{args.clips} {args.split} clips of {args.frames} frames from seed {seeds[args.first]}; "
+        f"{len(seeds)} {args.split} clips of {args.frames} frames from seed {seeds[0]}"
+        f"{' where ' + args.where if args.where else ''}; "
         f"OCR: {'tesseract chi_sim+eng' if ocr else 'skipped'}; load average {load}"
     )
     started = time.perf_counter()
     scores: list[ClipScore] = []
     with DetectorPool(workers=2) as pool:
-        for seed in seeds[args.first : args.first + args.clips]:
+        for seed in seeds:
             score = run_clip(draw_scene(seed, frames=args.frames), pool, policy, ocr, args.raw)
             scores.append(score)
             raw = "" if score.readable_raw is None else f" raw-readable {len(score.readable_raw)}"
