@@ -261,3 +261,25 @@ def test_a_line_end_does_not_grow_over_an_edge_beside_the_card_that_is_not_its_i
     cv2.fillConvexPoly(grown, masks.grow(reported, CameraPolicy(), image), 1)
     assert grown[ys, xs].all()
     assert not grown[:, right + 12 :].any()
+
+
+def test_a_line_end_margin_stops_at_the_card_edge_not_over_the_infant_beside_it():
+    from cradle.media.redact import masks
+
+    # A card (x 100-300) with a dark border; its first line starts 4 px inside it. Beside it lies the infant: in
+    # daylight a darker grey, at night nearly the card's. The margin at the line's start ends at the border, while a
+    # glyph the detector stopped short of at the other end is still covered.
+    for infant in (120, 175):
+        rng = np.random.default_rng(5)
+        image = np.full((200, 400), infant, np.uint8)
+        image[50:150, 100:300] = 185
+        cv2.rectangle(image, (100, 50), (299, 149), 90, 2)
+        cv2.putText(image, "MRN 4711 Doe", (106, 100), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 60, 2)
+        grey = np.clip(image + rng.normal(0, 5, image.shape), 0, 255).astype(np.uint8)
+        ink = (image < 80) & (np.arange(400) > 103)[None, :]
+        ys, xs = np.nonzero(ink)
+        reported = (int(xs.min()) - 2, int(ys.min()), int(xs.max()) - 14, int(ys.max()))  # the last glyph missed
+        grown = np.zeros(grey.shape, np.uint8)
+        cv2.fillConvexPoly(grown, masks.grow(reported, CameraPolicy(), grey), 1)
+        assert grown[ys, xs].all()
+        assert not grown[:, :100].any()

@@ -50,7 +50,9 @@ def grow(region: Region, policy: CameraPolicy, grey: np.ndarray | None = None) -
 
     Detectors often stop a glyph short of a line's ends, so a line's ends grow by up to `end_ratio` of its height,
     but (given the frame's `grey`) only half a height at a time while the same paper as the line's, with ink on it,
-    lies beyond: a card's edge, the infant or the incubator next to it stays.
+    lies beyond: a card's edge, the infant or the incubator next to it stays. Nor does an end's margin reach past
+    the paper's edge (`_paper_run`): a card's first glyphs lie a few pixels inside its border, and a margin of a
+    third of a line's height beyond them took a strip of the infant lying next to the card (tuning scenes 2 and 18).
     """
     quad = as_quad(region)
     (cx, cy), (w, h), angle = cv2.minAreaRect(quad)
@@ -76,6 +78,8 @@ def grow(region: Region, policy: CameraPolicy, grey: np.ndarray | None = None) -
                 break
             reached += length
         grown[k] = max(side, reached + policy.margin_px if reached else side)
+        # Never past the paper's edge: a card's border, and the infant or the mattress beside it, hold none of its ink.
+        grown[k] = _paper_run(grey, paper, (cx, cy), (ux * sign, uy * sign), w / 2, grown[k], h)
     shift = (grown[1] - grown[0]) / 2
     return _rect(cx + ux * shift, cy + uy * shift, w + grown[0] + grown[1], h + 2 * side, angle)
 
@@ -143,6 +147,44 @@ def _same_paper(grey: np.ndarray, paper: tuple[float, float, bool], centre: tupl
     # The same paper goes on, and ink on it reaches as deep (noise spreads both tails alike, and less).
     same_ink = abs(b_ink - ink) <= INK_LEVEL * depth
     return abs(b_paper - level) <= allowed and abs(b_paper - b_ink) >= INK_DEPTH * depth and same_ink
+
+
+def _paper_run(
+    grey: np.ndarray,
+    paper: tuple[float, float, bool],
+    centre: tuple[float, float],
+    direction: tuple[float, float],
+    start: float,
+    most: float,
+    height: float,
+) -> float:
+    """How far (up to `most` pixels) the line's paper goes on from `start` pixels out of its centre along `direction`
+    (the line's own): pixel by pixel, while the median grey across twice the line's height is the line's paper.
+
+    A glyph beyond the end fills less than half of such a strip, so its ink does not end the paper; a card's border
+    or edge running across the line does, and so does the infant beside it, unless at night she has the paper's
+    very grey and no border lies between."""
+    length = int(np.ceil(most))
+    across = max(1, round(2 * height))
+    if length <= 0:
+        return most
+    dx, dy = direction
+    # The strip beyond the end, straightened: column u is the pixels `start + u` out, across the line.
+    ox = centre[0] + dx * (start + 0.5) - dy * (0.5 - across / 2)
+    oy = centre[1] + dy * (start + 0.5) + dx * (0.5 - across / 2)
+    warp = np.array([[dx, -dy, ox], [dy, dx, oy]], np.float64)
+    strip = cv2.warpAffine(
+        grey, warp, (length, across), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
+    out = start + 0.5 + np.arange(length)
+    xs, ys = centre[0] + dx * out, centre[1] + dy * out
+    gone = np.nonzero((xs < 0) | (ys < 0) | (xs >= grey.shape[1]) | (ys >= grey.shape[0]))[0]
+    level, ink, _dark = paper
+    allowed = min(SAME_PAPER_MAX, max(SAME_PAPER_MIN, SAME_PAPER_SHARE * abs(level - ink)))
+    ended = np.nonzero(np.abs(np.median(strip, axis=0) - level) > allowed)[0]
+    if len(ended) == 0 or (len(gone) and gone[0] < ended[0]):  # (off the picture first: grow, failing to masking)
+        return most
+    return float(min(most, ended[0]))
 
 
 def zone_polygons(zones: Iterable[Zone], width: int, height: int) -> list[np.ndarray]:
