@@ -199,8 +199,9 @@ def misfit(pairs: Sequence[tuple[np.ndarray, np.ndarray]], homography: np.ndarra
         inside = cv2.warpPerspective(np.ones(suspect.shape, np.uint8), homography, (width, height))
         inside = cv2.erode(inside, np.ones((5, 5), np.uint8)).astype(bool)
         x, y = reference[inside], seen[inside]
-        gain = float(np.mean((x - x.mean()) * (y - y.mean())) / max(float(x.var()), 1e-6))
-        total += float(np.mean((y - y.mean() - gain * (x - x.mean())) ** 2))
+        x_about, y_about = x - x.mean(), y - y.mean()
+        gain = float(np.mean(x_about * y_about) / max(float(x.var()), 1e-6))
+        total += float(np.mean((y_about - gain * x_about) ** 2))
     return total / max(1, len(pairs))
 
 
