@@ -12,9 +12,11 @@ report set never overlap; figures are reported on the held-out set.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
 import pickle
 import platform
+import pstats
 import statistics
 import sys
 import time
@@ -32,7 +34,8 @@ from cradle.media.frames import SafeFrame
 from cradle.media.hls import SegmentWriter, decode
 from cradle.media.mark import ALPHA, MARK_UNITS, Variant
 from cradle.media.sim import SimCamera, SimSettings
-from cradle.media.trace import attribute, decide, score, trace
+from cradle.media.trace import attribute, decide, score
+from cradle.media.trace import trace as _trace
 from cradle.media.trace.collusion import find_colluders, member_bound
 
 KEY = bytes(range(32))
@@ -42,6 +45,18 @@ SESSIONS = 10
 INNOCENTS = 100  # made-up accounts per drill that never had the copy
 SEEDS = (21, 34)
 OTHER_BED = 57  # a camera whose clips are not in the store
+# The stages of a trace whose time --stages prints (cumulative: a stage's time includes the stages it calls).
+STAGES = (
+    ("fingerprint search", "cradle/media/fingerprint.py", "search"),
+    ("framings probed", "cradle/media/trace/framing.py", "framings"),
+    ("time mapping", "cradle/media/trace/mapping.py", "map_time"),
+    ("  line fit", "cradle/media/trace/mapping.py", "_best_line"),
+    ("  frame path", "cradle/media/trace/frame_path.py", "follow"),
+    ("alignment", "cradle/media/trace/timing.py", "align"),
+    ("  registration refined", "cradle/media/trace/registration.py", "refine_homography"),
+    ("  re-timed pieces", "cradle/media/trace/search.py", "_timed"),
+    ("reading", "cradle/media/trace/reading.py", "read_bits"),
+)
 
 
 def sources_of(alpha: float, cache: str | None) -> tuple[dict, dict]:
@@ -125,13 +140,17 @@ class Tally:
     def __init__(self) -> None:
         self.rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.seconds: dict[str, list[float]] = defaultdict(list)
+        # CPU seconds too: what a trace costs however busy the machine is (its threads' included).
+        self.cpu: dict[str, list[float]] = defaultdict(list)
         self.drills: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
         self.params: dict[str, list[tuple[bool, dict[str, object]]]] = defaultdict(list)
 
-    def add(self, kind: str, outcome: str, seconds: float, described: str, why: str, params=None) -> None:
+    def add(self, kind: str, outcome: str, seconds: tuple[float, float], described: str, why: str, params=None) -> None:
+        """`seconds`: wall-clock and CPU seconds of the trace."""
         self.rows[kind]["drills"] += 1
         self.rows[kind][outcome] += 1
-        self.seconds[kind].append(seconds)
+        self.seconds[kind].append(seconds[0])
+        self.cpu[kind].append(seconds[1])
         self.drills[kind].append((outcome, described, why))
         if params is not None:
             self.params[kind].append((outcome == "identified", dict(params)))
@@ -158,7 +177,7 @@ class Tally:
 
     def print(self) -> None:
         head = f"{'class':<11} {'drills':>6} {'identified':>10} {'graded':>6} {'inconcl.':>8} {'false acc.':>10}"
-        head += f" {'s/trace':>7}"
+        head += f" {'s/trace':>7} {'max s':>6} {'cpu s':>6}"
         print(head)
         print("-" * len(head))
         for kind, row in self.rows.items():
@@ -166,7 +185,8 @@ class Tally:
             print(
                 f"{kind:<11} {row['drills']:>6} {named:>4} {named / row['drills']:>5.0%} {row['graded']:>6}"
                 f" {row['drills'] - named - row['graded'] - row['FALSE ACCUSATION']:>8} {row['FALSE ACCUSATION']:>10}"
-                f" {statistics.mean(self.seconds[kind]):>7.1f}"
+                f" {statistics.mean(self.seconds[kind]):>7.1f} {max(self.seconds[kind]):>6.1f}"
+                f" {statistics.mean(self.cpu[kind]):>6.1f}"
             )
 
 
@@ -186,6 +206,7 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=ALPHA, help="the mark's strength in luma levels")
     parser.add_argument("--cache", help="a folder to keep the rendered clips in between runs")
     parser.add_argument("--verbose", action="store_true", help="print every drill, not only those that fail")
+    parser.add_argument("--stages", action="store_true", help="profile the traces and print time per stage")
     args = parser.parse_args()
     classes = [c.strip() for c in args.classes.split(",") if c.strip()]
     base = (HELD_OUT if args.set == "report" else 0) + args.first
@@ -203,6 +224,18 @@ def main() -> None:
     def loader(source: str, i: int) -> list[np.ndarray]:
         return references[(source, i)]
 
+    # CPU seconds, not wall-clock ones: on a shared machine the waits for a core would swamp the stages.
+    profile = cProfile.Profile(time.process_time) if args.stages else None
+
+    def trace(*arguments):  # the traced call, profiled with --stages
+        if profile is None:
+            return _trace(*arguments)
+        profile.enable()
+        try:
+            return _trace(*arguments)
+        finally:
+            profile.disable()
+
     tally, innocents_checked, innocents_named, innocent_p = Tally(), 0, 0, []
     sets: dict[str, list[str]] = defaultdict(list)
     sets_checked, sets_false, beside = 0, 0, []
@@ -210,9 +243,9 @@ def main() -> None:
         for n in range(args.drills):
             seed = base + n
             source, codewords, leakers, threat, suspect, fps, rng = drill(kind, seed, sources)
-            began = time.perf_counter()
+            began, used = time.perf_counter(), time.process_time()
             alignment, readings = trace(suspect, fps, index, loader, KEY)
-            took = time.perf_counter() - began
+            took, used = time.perf_counter() - began, time.process_time() - used
             verdict = attribute(readings, codewords) if alignment else None
             if alignment is None or alignment.source_id != source:
                 outcome = "no source" if alignment is None else "wrong source"
@@ -242,7 +275,7 @@ def main() -> None:
                 sets_checked += 1
                 sets_false += find_colluders(readings, others) is not None
                 beside += _beside_innocents(readings, codewords, leakers, others)
-            tally.add(kind, outcome, took, threat.describe(), why, threat.params)
+            tally.add(kind, outcome, (took, used), threat.describe(), why, threat.params)
             if readings:  # innocent accounts: the same bits against codewords that never had the copy
                 innocent = {
                     **{a: c for a, c in codewords.items() if a not in leakers},
@@ -273,14 +306,16 @@ def main() -> None:
         codewords = {
             f"session-{s}": {(src, i): _choice(rng, MARK_UNITS) for src, i in references} for s in range(SESSIONS)
         }
-        began = time.perf_counter()
+        began, used = time.perf_counter(), time.process_time()
         alignment, readings = trace(suspect, fps, index, loader, KEY)
-        took = time.perf_counter() - began
+        took, used = time.perf_counter() - began, time.process_time() - used
         verdict = attribute(readings, codewords) if alignment else None
         outcome = "inconclusive"
         if verdict and verdict.outcome != "inconclusive":
             outcome = "FALSE ACCUSATION" if verdict.outcome == "identified" else "graded an innocent"
-        tally.add(f"control:{kind}", outcome, took, threat.describe(), verdict.reason if verdict else "no source")
+        tally.add(
+            f"control:{kind}", outcome, (took, used), threat.describe(), verdict.reason if verdict else "no source"
+        )
         if args.verbose or outcome != "inconclusive":
             print(f"  control {kind} {threat.describe()}: {outcome}")
 
@@ -309,6 +344,8 @@ def main() -> None:
         )
     graded_innocents = sum(r["graded an innocent"] for r in tally.rows.values())
     print(f"graded verdicts pointing at an innocent: {graded_innocents}")
+    if profile is not None:
+        _print_stages(profile, sum(len(s) for s in tally.seconds.values()))
     print(f"load average {os.getloadavg()[0]:.2f} at the end; {time.perf_counter() - started:.0f} s in all")
 
 
@@ -318,6 +355,16 @@ def _beside_innocents(readings, codewords, leakers, innocents) -> list[float]:
         member_bound(readings, {**codewords, name: codeword}, (*leakers[1:], name), name)
         for name, codeword in innocents.items()
     ]
+
+
+def _print_stages(profile: cProfile.Profile, traces: int) -> None:
+    """CPU seconds per trace in each stage (under the profiler, which adds a little to each)."""
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    whole = sum(v[3] for k, v in stats.items() if k[0].endswith("cradle/media/trace/__init__.py") and k[2] == "trace")
+    print(f"CPU seconds per trace by stage, {traces} traces (cumulative; profiled): all {whole / max(1, traces):.1f}")
+    for label, path, name in STAGES:
+        seconds = sum(v[3] for k, v in stats.items() if k[0].endswith(path) and k[2] == name)
+        print(f"  {label:<24} {seconds / max(1, traces):>6.2f}")
 
 
 def _cpu() -> str:

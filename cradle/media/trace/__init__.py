@@ -37,7 +37,7 @@ from cradle.media.trace.attribution import (
 from cradle.media.trace.reading import SegmentReading, UnitCount, current_units, read_bits
 from cradle.media.trace.references import ReferenceLoader
 from cradle.media.trace.registration import estimate_homography, refine_homography, rescale_homography
-from cradle.media.trace.search import SHORTLIST_ROWS, locate, locate_all
+from cradle.media.trace.search import SHORTLIST_ROWS, Passes, locate, locate_all
 from cradle.media.trace.timing import Alignment, align
 
 HIDDEN_SHARE = 0.25  # the most of the picture that captions and stickers may cover
@@ -88,9 +88,17 @@ def trace(
     # so an alignment found with parts left out stands only if the mark reads under it; nor one found by following
     # the copy frame by frame, which picks for each frame whichever camera frame looks most alike and so can follow
     # a look-alike bed's footage too.
+    passes = Passes()  # the framings, their searches and the time mappings, found once for every pass
     for hidden_share, framed in ((0.0, False), (HIDDEN_SHARE, False), (HIDDEN_SHARE, True), (0.0, True)):
         found = locate_all(
-            frames, fps, index, reference_loader, matches=matches, hidden_share=hidden_share, framed=framed
+            frames,
+            fps,
+            index,
+            reference_loader,
+            matches=matches,
+            hidden_share=hidden_share,
+            framed=framed,
+            passes=passes,
         )
         if not found:
             continue

@@ -37,10 +37,19 @@ def follow(suspect: np.ndarray, reference: np.ndarray, fps: float, rate: float, 
     second, as the line fit found it.
     """
     centred = _unit_rows(suspect - suspect.mean(axis=0))
-    centre = reference.mean(axis=0)
+    # Each round's similarities, centred @ unit rows of (reference - centre), are one product taken once less what
+    # the centre adds, over each row's norm. The reference is first taken about its own mean, so that the product
+    # holds only the frames' small differences and loses nothing in float32.
+    reference = reference - reference.mean(axis=0)
+    product = centred @ reference.T
+    sums = centred.sum(axis=1, keepdims=True)
+    centre = np.zeros(reference.shape[1], reference.dtype)
     path = np.zeros(len(suspect), np.int64)
     for _ in range(CENTRING_ROUNDS):
-        similarity = centred @ _unit_rows(reference - centre).T
+        moved = reference - centre
+        means = moved.mean(axis=1)
+        norms = np.linalg.norm(moved - means[:, None], axis=1)
+        similarity = (product - (centred @ centre)[:, None] - sums * means[None, :]) / np.maximum(norms, 1e-6)
         found = _best_path(similarity - np.median(similarity, axis=1, keepdims=True), fps, rate, camera_fps)
         settled = np.array_equal(found, path)
         path = found
@@ -64,18 +73,23 @@ def _best_path(score: np.ndarray, fps: float, rate: float, camera_fps: float) ->
             if move + nudge >= 0:
                 total = cost + (NUDGE_COST if nudge else 0.0)
                 moves[move + nudge] = min(moves.get(move + nudge, np.inf), total)
-    index = np.arange(states)
+    # Every move at once: row m of `reach` is where move m comes from (the first `move` states from nowhere).
+    steps = np.asarray(list(moves), np.int64)
+    costs = np.asarray([moves[m] for m in steps], np.float64)[:, None] * scale
+    widest = int(steps.max())
+    reach = widest - steps[:, None] + np.arange(states)[None, :]
+    came_from = np.arange(states)[None, :] - steps[:, None]
+    padded = np.full(widest + states, -np.inf)
     total = emission[0].copy()
     back = np.zeros((frames, states), np.int32)
     for i in range(1, frames):
-        best = np.full(states, -np.inf)
-        came = np.zeros(states, np.int32)
-        for move, cost in moves.items():
-            candidate = np.full(states, -np.inf)
-            candidate[move:] = total[: states - move] - cost * scale
-            better = candidate > best
-            best[better] = candidate[better]
-            came[better] = (index - move)[better]
+        padded[widest:] = total
+        # In the precision of `total` (the first row's is the score's).
+        candidates = padded[reach].astype(total.dtype) - costs.astype(total.dtype)
+        # The first move of the best (in the order above) wins a tie, as does a move over a jump.
+        pick = np.argmax(candidates, axis=0)
+        best = np.take_along_axis(candidates, pick[None, :], axis=0)[0].astype(np.float64)
+        came = np.take_along_axis(came_from, pick[None, :], axis=0)[0].astype(np.int32)
         leader = int(np.argmax(total))
         jumped = total[leader] - JUMP_COST * scale
         better = jumped > best

@@ -148,27 +148,31 @@ def _best_line(excess: np.ndarray, t: np.ndarray, free: np.ndarray, pace: float)
     if len(rows) < 10:
         return None
     count = excess.shape[1]
+    # Only a frame's few best matches are above zero, so each of them votes for the shift that puts its line through
+    # it, for every rate at once; the sums are those of every frame along every line.
+    voters, columns = np.nonzero(excess[rows])
+    weights = excess[rows[voters], columns]
 
-    def scores(rate: float) -> tuple[np.ndarray, np.ndarray]:
-        base = np.round(rate * t[rows] * pace).astype(int)
-        shifts = np.arange(-base.max(), count)
-        columns = base[:, None] + shifts[None, :]
-        valid = (columns >= 0) & (columns < count)
-        values = np.where(valid, excess[rows[:, None], np.clip(columns, 0, count - 1)], 0.0)
-        return values.sum(axis=0), shifts
+    def best_of(rates: np.ndarray) -> tuple[float, float, int]:
+        """The rate (first of any tie) whose best line stands out most: its total, the rate, and the shift."""
+        found = (-1.0, float(rates[0]), 0)
+        for part in np.array_split(rates, max(1, len(rates) * max(1, len(columns)) // 2_000_000 + 1)):
+            base = np.round(part[:, None] * t[rows][None, :] * pace).astype(int)
+            lowest = base.max(axis=1)  # shifts run from -lowest, as far back as a line still reaches a frame
+            width = int(lowest.max()) + count
+            bins = columns[None, :] - base[:, voters] + lowest[:, None] + width * np.arange(len(part))[:, None]
+            totals = np.bincount(bins.ravel(), np.broadcast_to(weights, bins.shape).ravel(), width * len(part))
+            totals = totals.reshape(len(part), width)
+            for rate, total, first in zip(part, totals, lowest, strict=True):
+                k = int(np.argmax(total[: first + count]))
+                if total[k] > found[0]:
+                    found = (float(total[k]), float(rate), k - int(first))
+        return found
 
-    best: tuple[float, float, int] | None = None
-    for rate in np.exp(np.arange(np.log(MIN_RATE), np.log(MAX_RATE), 0.003)):
-        total, shifts = scores(float(rate))
-        k = int(np.argmax(total))
-        if best is None or total[k] > best[0]:
-            best = (float(total[k]), float(rate), int(shifts[k]))
-    assert best is not None, "the range of rates is never empty"
-    for rate in best[1] * np.exp(np.arange(-0.003, 0.0031, 0.0005)):
-        total, shifts = scores(float(rate))
-        k = int(np.argmax(total))
-        if total[k] > best[0]:
-            best = (float(total[k]), float(rate), int(shifts[k]))
+    best = best_of(np.exp(np.arange(np.log(MIN_RATE), np.log(MAX_RATE), 0.003)))
+    fine = best_of(best[1] * np.exp(np.arange(-0.003, 0.0031, 0.0005)))
+    if fine[0] > best[0]:
+        best = fine
     _, rate, shift = best
     columns = np.round(rate * t * pace).astype(int) + shift
     valid = (columns >= 0) & (columns < count)

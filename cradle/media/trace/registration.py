@@ -190,17 +190,21 @@ def dense_homography(
     return found if plausible(found, suspect.shape[1::-1], (width, height)) else None
 
 
-def misfit(pairs: Sequence[tuple[np.ndarray, np.ndarray]], homography: np.ndarray) -> float:
-    """Mean squared difference of the registered suspect frames and their references, after a gain and offset fit."""
+def misfit(pairs: Sequence[tuple[np.ndarray, np.ndarray]], homography: np.ndarray, above: float = math.inf) -> float:
+    """Mean squared difference of the registered suspect frames and their references, after a gain and offset fit;
+    math.inf as soon as the pairs looked at show it to be above `above` (each pair adds a square, never less)."""
     total = 0.0
-    for suspect, reference in pairs:
+    for n, (suspect, reference) in enumerate(pairs):
+        if n and total > above * len(pairs) * (1 + 1e-9):
+            return math.inf
         height, width = reference.shape
         seen = cv2.warpPerspective(suspect, homography, (width, height), flags=cv2.INTER_LINEAR)
         inside = cv2.warpPerspective(np.ones(suspect.shape, np.uint8), homography, (width, height))
         inside = cv2.erode(inside, np.ones((5, 5), np.uint8)).astype(bool)
         x, y = reference[inside], seen[inside]
-        gain = float(np.mean((x - x.mean()) * (y - y.mean())) / max(float(x.var()), 1e-6))
-        total += float(np.mean((y - y.mean() - gain * (x - x.mean())) ** 2))
+        x_about, y_about = x - x.mean(), y - y.mean()
+        gain = float(np.mean(x_about * y_about) / max(float(x.var()), 1e-6))
+        total += float(np.mean((y_about - gain * x_about) ** 2))
     return total / max(1, len(pairs))
 
 
@@ -231,7 +235,7 @@ def refine_homography(pairs: Sequence[tuple[np.ndarray, np.ndarray]], homography
             ):  # fmt: skip
                 step = np.array([[1 + sx, 0, tx - sx * cx], [0, 1 + sy, ty - sy * cy], [0, 0, 1]])
                 candidate = step @ best
-                value = misfit(greys, candidate)
+                value = misfit(greys, candidate, above=score)
                 if value < score:
                     best, score, improved = candidate, value, True
     return best / best[2, 2]

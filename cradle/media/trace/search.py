@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from cradle.media.fingerprint import MATCH_SIMILARITY, SEGMENT_SECONDS, FingerprintIndex, SourceMatch
-from cradle.media.trace.framing import IDENTITY, framings
+from cradle.media.trace.framing import IDENTITY, Framing, framings
 from cradle.media.trace.mapping import Piece, map_time, plain, retime
 from cradle.media.trace.references import ReferenceLoader, References
 from cradle.media.trace.registration import estimate_homography, rescale_homography
@@ -28,6 +28,18 @@ SIMILARITY_SLACK = 0.05  # a framing's windows are searched down to its probe si
 SHORTLIST_ROWS = 256
 
 
+class Passes:
+    """What the passes of one trace share, as they look at the same copy with and without captions left out: the
+    framings probed, each framing's frames and search, and each source's time mapping (none depends on the captions).
+    Kept only while one suspect is traced."""
+
+    def __init__(self) -> None:
+        self.framings: list[tuple[float, Framing]] | None = None
+        self.shown: dict[Framing, list[np.ndarray]] = {}
+        self.searched: dict[tuple[Framing, float], list[SourceMatch]] = {}
+        self.mapped: dict[tuple[int, str, tuple[float, ...]], list[Piece]] = {}
+
+
 def locate_all(
     frames: Sequence[np.ndarray],
     fps: float,
@@ -37,6 +49,7 @@ def locate_all(
     matches: Sequence[SourceMatch] | None = None,
     hidden_share: float = 0.0,
     framed: bool | None = None,
+    passes: Passes | None = None,
 ) -> list[Alignment]:
     """Every shortlisted source the suspect's picture agrees with, best agreement first; with `framed` False only the
     copy as it is, with True only its framings, and with None the framings when the copy as it is finds nothing.
@@ -45,27 +58,34 @@ def locate_all(
     of them are checked against their references. Two beds of one ward can look alike at fingerprint size, so all are
     checked rather than the first that passes. With `hidden_share`, captions and stickers may cover up to that
     share of the picture (see `align`), and when the shortlist finds nothing the copy as it is is searched region by
-    region as well.
+    region as well. `passes` keeps work that another pass over the same suspect can use again.
     """
+    passes = Passes() if passes is None else passes
     first = index.search(frames, fps, k=SHORTLIST_ROWS) if matches is None else list(matches)
     if not framed:
-        found = _confirmed(frames, fps, first, reference_loader, candidates, hidden_share)
+        found = _confirmed(frames, fps, first, reference_loader, candidates, hidden_share, passes)
         if not found and hidden_share:
             # What covers part of the picture lowers its global likeness; cell by cell it still shows. Searched only
             # when the global shortlist finds nothing: its many windows map a re-timed copy better than these few.
             regional = index.search(frames, fps, k=SHORTLIST_ROWS, regional=True)
-            found = _confirmed(frames, fps, regional, reference_loader, candidates, hidden_share)
+            found = _confirmed(frames, fps, regional, reference_loader, candidates, hidden_share, passes)
         if found or framed is False:
             return found
-    for similarity, framing in framings(frames, fps, index)[:FRAMINGS_SEARCHED]:
+    if passes.framings is None:
+        passes.framings = framings(frames, fps, index)
+    for similarity, framing in passes.framings[:FRAMINGS_SEARCHED]:
         if framing == IDENTITY and first:
             continue  # searched already at the usual gate, and nothing it found agreed
-        shown = [framing.apply(frame) for frame in frames]
+        if framing not in passes.shown:
+            passes.shown[framing] = [framing.apply(frame) for frame in frames]
+        shown: Sequence[np.ndarray] = passes.shown[framing]
         gate = min(MATCH_SIMILARITY, similarity - SIMILARITY_SLACK)
-        matches = index.search(shown, fps, k=SHORTLIST_ROWS, similarity=gate)
+        if (framing, gate) not in passes.searched:
+            passes.searched[framing, gate] = index.search(shown, fps, k=SHORTLIST_ROWS, similarity=gate)
+        matches = passes.searched[framing, gate]
         if framing.pads:  # a crop: found put back in the picture, confirmed and read as it is
-            shown, framing = list(frames), IDENTITY
-        found = _confirmed(shown, fps, matches, reference_loader, candidates, hidden_share)
+            shown, framing = frames, IDENTITY
+        found = _confirmed(shown, fps, matches, reference_loader, candidates, hidden_share, passes)
         if found:
             return [replace(alignment, framing=framing) for alignment in found]
     return []
@@ -78,6 +98,7 @@ def _confirmed(
     reference_loader: ReferenceLoader,
     candidates: int,
     hidden_share: float,
+    passes: Passes,
 ) -> list[Alignment]:
     by_source: dict[str, list[SourceMatch]] = {}
     for match in matches:
@@ -90,7 +111,12 @@ def _confirmed(
         def cached(_: str, index: int, references: References = references) -> list[np.ndarray]:
             return references(index)
 
-        pieces = map_time(frames, fps, shortlist, references, _registration(frames, fps, shortlist, references))
+        # `frames` is the caller's list or one of `passes.shown`, which live as long as `passes`.
+        mapped = (id(frames), source_id, tuple(m.offset for m in shortlist))
+        if mapped not in passes.mapped:
+            homography = _registration(frames, fps, shortlist, references)
+            passes.mapped[mapped] = map_time(frames, fps, shortlist, references, homography)
+        pieces = passes.mapped[mapped]
         # A still, periodic scene can mislead the mapping (a line at half the pace), so the copy is also aligned as it
         # is, and the reading settles which holds (cradle.media.trace.trace).
         alignment = align(frames, fps, shortlist, cached, hidden_share)

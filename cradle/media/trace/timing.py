@@ -99,7 +99,7 @@ def _agreed_offset(
         ]
         dx, dy = np.median(np.asarray(shifts), axis=0)
         moved = np.array([[1, 0, -dx], [0, 1, -dy], [0, 0, 1]]) @ homography
-        value = misfit(list(zip(greys, known, strict=True)), moved)
+        value = misfit(list(zip(greys, known, strict=True)), moved, above=best)
         if value < best:
             best, found = value, (float(candidate), chosen, moved)
     return found
