@@ -200,7 +200,7 @@ def _trace(job: TraceJob) -> dict:
         _progress(job, (n + i) * step, _("Tracing suspect %(n)d of %(total)d") % {"n": i + 1, "total": n})
         results.append(tracing.trace_one(s["path"], index, suspect))
     _progress(job, 92, _("Writing the report"))
-    verdict = trace.decide(trace.combine(r.scores for r in results))
+    verdict = tracing.combined_verdict(results)
     return build_report(job, results, verdict, loaded)
 
 

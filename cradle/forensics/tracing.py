@@ -200,8 +200,14 @@ def trace_all(paths: list[str]) -> tuple[list[SuspectResult], trace.Verdict]:
     loaded = [load_suspect(p) for p in paths]  # bad input is refused before any work is done
     index = _index()
     results = [trace_one(p, index, suspect) for p, suspect in zip(paths, loaded, strict=True)]
-    verdict = trace.decide(trace.combine(r.scores for r in results))
-    return results, verdict
+    return results, combined_verdict(results)
+
+
+def combined_verdict(results: list[SuspectResult]) -> trace.Verdict:
+    """The verdict on the bits of every suspect together, each mark unit counted once (trace.distinct): two copies
+    of one leak are one leak's evidence, while copies of different stretches add up."""
+    readings = [r for result in results for r in result.readings]
+    return trace.attribute(readings, _codewords(readings))
 
 
 def colluders(results: list[SuspectResult]) -> dict | None:

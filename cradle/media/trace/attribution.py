@@ -73,15 +73,34 @@ def received(codeword: Codeword, reading: SegmentReading) -> Variant | None:
 
 
 def score(readings: Iterable[SegmentReading], candidate: str, codeword: Codeword) -> CandidateScore:
-    """Matches over the readable units; a unit the candidate never received counts against them."""
+    """Matches over the readable units, each unit once (`distinct`); a unit the candidate never received counts
+    against them."""
     readable = matches = 0
+    for reading, variant in distinct(readings):
+        readable += 1
+        matches += received(codeword, reading) is variant
+    return CandidateScore(candidate, readable, matches, innocent_probability(readable, matches))
+
+
+def distinct(readings: Iterable[SegmentReading]) -> list[tuple[SegmentReading, Variant]]:
+    """Each mark unit read once, with the variant read: a unit read more than once (a copy that shows a stretch
+    twice, pieces spliced from overlapping parts, several copies of one leak) is one bit of evidence, not several;
+    counted twice, an innocent's one coin would count as two and the stated probability would be too small. Readings
+    of one unit that disagree cancel out (one of them is wrong); those that agree keep the strongest."""
+    kept: dict[tuple[str, int, int, int], tuple[SegmentReading, Variant | None]] = {}
     for reading in readings:
         variant = reading.variant
         if variant is None:
             continue
-        readable += 1
-        matches += received(codeword, reading) is variant
-    return CandidateScore(candidate, readable, matches, innocent_probability(readable, matches))
+        key = (reading.source_id, reading.index, reading.unit, reading.units)
+        seen = kept.get(key)
+        if seen is None:
+            kept[key] = (reading, variant)
+        elif seen[1] is not variant:
+            kept[key] = (seen[0], None)
+        elif abs(reading.z) > abs(seen[0].z):
+            kept[key] = (reading, variant)
+    return [(reading, variant) for reading, variant in kept.values() if variant is not None]
 
 
 def attribute(readings: Iterable[SegmentReading], codewords: Mapping[str, Codeword]) -> Verdict:
@@ -151,14 +170,3 @@ def _consistent(best: CandidateScore, ranking: tuple[CandidateScore, ...]) -> Ve
         "others": others,
     }
     return Verdict("consistent", reason, best.candidate, ranking, "consistent", args)
-
-
-def combine(per_suspect: Iterable[Iterable[CandidateScore]]) -> list[CandidateScore]:
-    """Evidence of several suspects per account (scores named by account): readable segments and matches add up and
-    P is recomputed, so three 8-segment leaks weigh like one 24-segment leak. Pass the result to `decide`."""
-    totals: dict[str, tuple[int, int]] = {}
-    for scores in per_suspect:
-        for found in scores:
-            readable, matches = totals.get(found.candidate, (0, 0))
-            totals[found.candidate] = (readable + found.readable, matches + found.matches)
-    return [CandidateScore(a, n, k, innocent_probability(n, k)) for a, (n, k) in totals.items()]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from trace_support import SOURCE, readings
 
 from cradle.media.mark import Variant
-from cradle.media.trace import CandidateScore, attribute, combine, decide, innocent_probability
+from cradle.media.trace import attribute, distinct, innocent_probability
 
 pytestmark = pytest.mark.nodb
 
@@ -61,14 +63,37 @@ def test_a_segment_the_candidate_never_fetched_counts_against_it():
     assert (score.readable, score.matches) == (16, 8)
 
 
-def test_evidence_of_several_suspects_adds_up_per_account():
-    # Two 8-segment leaks: neither names anyone alone; together 16 of 16 do.
-    first = [CandidateScore("alice", 8, 8, innocent_probability(8, 8)), CandidateScore("bob", 8, 4, 0.64)]
-    second = [CandidateScore("alice", 8, 8, innocent_probability(8, 8)), CandidateScore("bob", 8, 3, 0.86)]
-    assert decide(first).outcome == "consistent"  # graded: alice is named by neither alone
-    verdict = decide(combine([first, second]))
+def test_evidence_of_several_suspects_adds_up_per_account_over_different_segments():
+    # Two 8-segment leaks of different stretches: neither names anyone alone; together 16 of 16 do.
+    codewords = {
+        "alice": {(SOURCE, i): Variant.A for i in range(16)},
+        "bob": {(SOURCE, i): Variant.B for i in range(16)},
+    }
+    first, second = readings([Variant.A] * 8), readings([None] * 8 + [Variant.A] * 8)
+    assert attribute(first, codewords).outcome == "consistent"  # graded: alice is named by neither alone
+    verdict = attribute(first + second, codewords)
     assert verdict.outcome == "identified" and verdict.candidate == "alice"
     assert verdict.ranking[0].probability == 2**-16
+
+
+def test_copies_of_one_leak_are_one_leaks_evidence():
+    """The same 8 units read from two copies (one clip re-posted twice, or a stretch shown twice) are 8 coins of an
+    innocent, not 16: counted twice, a 1-in-256 match would be stated as 1 in 65,536 and name someone."""
+    codewords = {"alice": {(SOURCE, i): Variant.A for i in range(8)}, "bob": {(SOURCE, i): Variant.B for i in range(8)}}
+    once = readings([Variant.A] * 8)
+    verdict = attribute(once + once + once, codewords)
+    assert verdict.outcome != "identified"
+    best = verdict.ranking[0]
+    assert (best.candidate, best.readable, best.matches, best.probability) == ("alice", 8, 8, 2**-8)
+
+
+def test_a_unit_read_both_ways_is_no_evidence_and_the_strongest_agreeing_reading_stands():
+    a, b = readings([Variant.A] * 4), readings([Variant.B] * 4)
+    mixed = [a[0], b[0], a[1], a[1], b[2]]
+    kept = dict((r.index, v) for r, v in distinct(mixed))
+    assert kept == {1: Variant.A, 2: Variant.B}  # unit 0 read as A and as B: dropped
+    strong = replace(a[3], z=20.0)
+    assert [r.z for r, _ in distinct([a[3], strong])] == [20.0]
 
 
 def test_the_reason_comes_with_a_code_and_numbers_a_report_can_translate():
