@@ -74,6 +74,7 @@ class Redactor(Releasing):
         # group vouches for it (crops of the moving edges may cut a card's lines, and a dim card's inside hardly
         # changes, so it could keep the look from before it came).
         self._episode = np.zeros((0, 0), bool)
+        self._flipped = np.zeros((0, 0), bool)  # cells that went back to their previous look on the last frame
         self._refresh: Look | None = None  # the safety schedule's look, running in the background
         self._refresh_thumb: np.ndarray | None = None
         # Monitor screens seen lately, masked until the safety schedule's span has passed without seeing them.
@@ -108,18 +109,23 @@ class Redactor(Releasing):
             grid = self._grid = MotionGrid(width, height, self.policy.motion_threshold, self.policy.motion_share)
             self._looks = CellLooks(grid.shape)
             self._episode = np.zeros(grid.shape, bool)
+            self._flipped = np.zeros(grid.shape, bool)
         thumb = grid.thumbnail(image)
         self._see_monitors(frame.index, thumb, width, height)
         self._install_refresh(grid)
-        moved = grid.changed(thumb)
+        looks, max_age = self._looks, self.policy.max_age
+        text = looks.found_text(grid, self.policy)
+        # Around text a look found, a change is judged against the contrast around each cell: a faint card creeping
+        # a few pixels a frame in a dark picture stays under the picture's threshold (measured on tuning seed 1875:
+        # a card settled by a whole look crept on unseen, its lines sliding out from under their masks).
+        near_text = cv2.dilate(text.astype(np.uint8), _NEAR_TEXT).astype(bool)
+        moved = grid.changed(thumb, sensitive=near_text)
         # Text that moves (a card slid along, lifted, blurred by the motion) may be missed by the look at this very
         # frame: where cells with text just found changed, they and the changed cells next to them are masked whole.
         # Only text that itself changed counts: an infant stirring beside a card that stays is not masked.
         # A card is rigid: when some of its text cells changed, all the text cells joined to them move too, with a
         # ring of cells around them, though a dim card sliding over ground of its own grey changes too few pixels of
         # some cells for the grid (measured on tuning scene 15: its lower lines went unmasked while it moved).
-        looks, max_age = self._looks, self.policy.max_age
-        text = looks.found_text(grid, self.policy)
         moving = (moved & text).astype(np.uint8)
         self._moving_text = []
         if moving.any():
@@ -129,11 +135,18 @@ class Redactor(Releasing):
             self._moving_text = grid.cell_boxes(whole | (moved & cv2.dilate(moving, _NEAR_TEXT).astype(bool)))
         if moved.any():
             # A cell back to what its previous detection saw is vouched for by that one, if it still may.
-            back = moved & ~grid.changed(thumb, 1) & ~looks.unusable(frame.index, max_age, previous=True)
+            back = moved & ~grid.changed(thumb, 1, near_text) & ~looks.unusable(frame.index, max_age, previous=True)
+            # ... but not twice running: a cell's range reaches into its neighbours, which its two looks saw at other
+            # moments, so a cell at rest can match its previous look and not its current one on every frame (a card
+            # that crept and stopped, judged by the contrast around its text). It is looked at again instead.
+            back &= ~self._flipped
+            self._flipped = back
             if back.any():
                 grid.swap(back)
                 looks.swap(back)
                 moved &= ~back
+        else:
+            self._flipped = np.zeros(grid.shape, bool)
         grid.remember(moved & ~self._episode)
         self._episode |= moved
         need = moved | looks.unusable(frame.index, max_age)
