@@ -121,7 +121,10 @@ class Redactor(Releasing):
         # Around text a look found, a change is judged against the contrast around each cell: a faint card creeping
         # a few pixels a frame in a dark picture stays under the picture's threshold (measured on tuning seed 1875:
         # a card settled by a whole look crept on unseen, its lines sliding out from under their masks).
+        # Not inside a monitor's screen, which is masked whole: its trace would count as text moving on every frame.
         near_text = cv2.dilate(text.astype(np.uint8), _NEAR_TEXT).astype(bool)
+        if self._monitors:
+            near_text &= ~cv2.erode(grid.cells_of(self._monitors).astype(np.uint8), _NEAR_TEXT).astype(bool)
         moved = grid.changed(thumb, sensitive=near_text)
         # Text that moves (a card slid along, lifted, blurred by the motion) may be missed by the look at this very
         # frame: where cells with text just found changed, they and the changed cells next to them are masked whole.
