@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import timedelta
 
@@ -97,10 +96,11 @@ def test_forged_expired_and_ended_session_addresses_get_404(world, settings):
     forged = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
     assert client.get(reverse("segment", args=[forged])).status_code == 404
 
-    settings.CRADLE = dataclasses.replace(settings.CRADLE, live_url_seconds=-1)
-    expired = playlist_urls(client, fam)[0]
+    # An address past its lifetime (a live playlist never lists one: see the test on dead addresses below).
+    device = DeviceSession.objects.get(session_key=client.session.session_key)
+    row = LiveSegment.objects.filter(admission=fam.admission).order_by("-index").first()
+    expired = delivery.segment_url(device, row, lifetime_s=-1)
     assert client.get(expired).status_code == 404
-    settings.CRADLE = dataclasses.replace(settings.CRADLE, live_url_seconds=60)
 
     assert client.get(url).status_code == 200
     sessions.end_all(fam.parent, DeviceSession.EndReason.BY_STAFF)
@@ -317,6 +317,22 @@ def test_a_reloaded_playlist_keeps_the_addresses_of_segments_it_already_listed(w
     stored(fam)
     client = world.client("parent_a")
     assert playlist_urls(client, fam) == playlist_urls(client, fam)
+
+
+def test_a_live_playlist_leaves_out_segments_whose_addresses_would_already_be_dead(world):
+    """A camera that stopped sending leaves its last segments behind: listing their expired addresses made a player
+    fetch and fail (404) on every one of them, again and again."""
+    from django.conf import settings
+
+    fam = world.families["a"]
+    rows = stored(fam)
+    old = timezone.now() - timedelta(seconds=settings.CRADLE.live_url_seconds - delivery.LIVE_URL_MARGIN_S + 1)
+    LiveSegment.objects.filter(admission=fam.admission).exclude(pk__in=[r.pk for r in rows[-2:]]).update(created_at=old)
+    client = world.client("parent_a")
+    urls = playlist_urls(client, fam)
+    assert len(urls) == 2 and all(client.get(url).status_code == 200 for url in urls)
+    LiveSegment.objects.filter(admission=fam.admission).update(created_at=old)
+    assert playlist_urls(world.client("parent_a"), fam) == []
 
 
 def test_after_discharge_the_family_keeps_its_clips_but_not_the_live_picture(world):

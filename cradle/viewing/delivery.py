@@ -16,6 +16,7 @@ import hmac
 import json
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
@@ -24,6 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 
 from cradle.viewing import edge, variants
 from cradle.viewing.models import LiveSegment
@@ -31,7 +33,6 @@ from cradle.viewing.models import LiveSegment
 
 def _derive(info: str) -> bytes:
     return HKDF(hashes.SHA256(), 32, salt=None, info=info.encode()).derive(settings.SECRET_KEY.encode())
-
 
 
 class Viewer(Protocol):
@@ -163,6 +164,16 @@ def segment_url(
     """A sealed address for this session, valid `lifetime_s` from `start` (default: now)."""
     ticket = Ticket(device.pk, segment.pk, int(time.time() if start is None else start) + lifetime_s, clip_id)
     return reverse("segment", args=[seal_ticket(ticket)])
+
+
+# A live playlist lists only segments whose addresses stay valid this long after it is made: a camera that stopped
+# sending leaves its last segments behind, and a player given their dead addresses fails on every one of them.
+LIVE_URL_MARGIN_S = 10
+
+
+def live_since() -> datetime:
+    """The oldest making time of a segment a live playlist may still list (see LIVE_URL_MARGIN_S)."""
+    return timezone.now() - timedelta(seconds=max(0, settings.CRADLE.live_url_seconds - LIVE_URL_MARGIN_S))
 
 
 def live_playlist(device: Viewer, segments: list[LiveSegment]) -> str:

@@ -33,7 +33,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from cradle.request import SignedInRequest
-from cradle.viewing import answer
+from cradle.viewing import answer, delivery
 from cradle.viewing.answer import Picture, Segment, Viewer
 
 # A grant lasts about this long (+-20 %, so that grants made together are not renewed together), never longer than
@@ -258,7 +258,9 @@ class GrantCache:
         if held is not None and now - held[0] < NEWEST_SECONDS:
             return held[1]
         count = settings.CRADLE.live_playlist_segments
-        rows = LiveSegment.objects.filter(admission_id=picture.admission_id, camera__bed_id=picture.bed_id)
+        rows = LiveSegment.objects.filter(
+            admission_id=picture.admission_id, camera__bed_id=picture.bed_id, created_at__gte=delivery.live_since()
+        )
         fields = ("pk", "camera_id", "admission_id", "index", "started_at", "created_at", "duration")
         segments = list(reversed(rows.order_by("-index").only(*fields)[:count]))
         with self._lock:
