@@ -172,8 +172,10 @@ LIVE_URL_MARGIN_S = 10
 
 
 def live_since() -> datetime:
-    """The oldest making time of a segment a live playlist may still list (see LIVE_URL_MARGIN_S)."""
-    return timezone.now() - timedelta(seconds=max(0, settings.CRADLE.live_url_seconds - LIVE_URL_MARGIN_S))
+    """The oldest making time of a segment a live playlist may still list (see LIVE_URL_MARGIN_S; the margin is at
+    most half the addresses' lifetime, so a short lifetime still lists the newest segments)."""
+    lifetime = settings.CRADLE.live_url_seconds
+    return timezone.now() - timedelta(seconds=max(0, lifetime - min(LIVE_URL_MARGIN_S, lifetime // 2)))
 
 
 def live_playlist(device: Viewer, segments: list[LiveSegment]) -> str:
