@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -176,6 +177,13 @@ def live_since() -> datetime:
     most half the addresses' lifetime, so a short lifetime still lists the newest segments)."""
     lifetime = settings.CRADLE.live_url_seconds
     return timezone.now() - timedelta(seconds=max(0, lifetime - min(LIVE_URL_MARGIN_S, lifetime // 2)))
+
+
+def live_rows(admission_id: int, bed_id: int) -> QuerySet[LiveSegment]:
+    """An admission's segments on its bed's camera that a live playlist may list, newest first: the one query of the
+    full path and the fast path alike."""
+    rows = LiveSegment.objects.filter(admission_id=admission_id, camera__bed_id=bed_id, created_at__gte=live_since())
+    return rows.order_by("-index")
 
 
 def live_playlist(device: Viewer, segments: list[LiveSegment]) -> str:

@@ -251,18 +251,14 @@ class GrantCache:
     def newest(self, picture: Picture) -> list:
         """The admission's newest segments on its bed's camera, as the full path lists them; looked up at most every
         NEWEST_SECONDS in this process."""
-        from cradle.viewing.models import LiveSegment
-
         now = time.monotonic()
         held = self._newest.get((picture.admission_id, picture.bed_id))
         if held is not None and now - held[0] < NEWEST_SECONDS:
             return held[1]
         count = settings.CRADLE.live_playlist_segments
-        rows = LiveSegment.objects.filter(
-            admission_id=picture.admission_id, camera__bed_id=picture.bed_id, created_at__gte=delivery.live_since()
-        )
         fields = ("pk", "camera_id", "admission_id", "index", "started_at", "created_at", "duration")
-        segments = list(reversed(rows.order_by("-index").only(*fields)[:count]))
+        rows = delivery.live_rows(picture.admission_id, picture.bed_id)
+        segments = list(reversed(rows.only(*fields)[:count]))
         with self._lock:
             if len(self._newest) > _CACHE_MAX // 10:
                 self._newest.clear()

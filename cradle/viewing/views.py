@@ -23,7 +23,7 @@ from cradle.request import CradleRequest, SignedInRequest
 from cradle.viewing import answer, clips, delivery, grants, keepsake_pages, states
 from cradle.viewing.answer import NO_STORE as _NO_STORE
 from cradle.viewing.answer import Picture, Segment, Viewer
-from cradle.viewing.delivery import live_since
+from cradle.viewing.delivery import live_rows
 from cradle.viewing.models import LiveSegment
 
 
@@ -69,8 +69,7 @@ def live_playlist(request: SignedInRequest, admission_id: int) -> HttpResponse:
     if why := scope.media_refusal(request.user, admission):
         return _refuse(request, Action.LIVE_PLAYLIST, why, admission=admission.pk)
     count = settings.CRADLE.live_playlist_segments
-    rows = LiveSegment.objects.filter(admission=admission, camera__bed=admission.bed, created_at__gte=live_since())
-    newest = rows.order_by("-index")[:count]
+    newest = live_rows(admission.pk, admission.bed_id)[:count]
     segments = list(reversed(newest))
     viewer, picture = Viewer.of(request), Picture.of(admission)
     answer.audit_live_playlist(request, viewer, picture, segments, at_once=True)
