@@ -34,6 +34,7 @@ from cradle.media.encode import X264_PARAMS, X264_PRESET, Mp4Writer
 from cradle.media.frames import Frame
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
 from cradle.media.sim import SimCamera, SimSettings
+from cradle.media.source import to_bgr
 
 FPS = 15.0
 # Share of the machine's cores the projection lets redaction use (the rest: bursts of motion, the web, the OS).
@@ -71,12 +72,13 @@ def _recording(settings: SimSettings, frames: int) -> bytes:
 
 
 def _decoded(data: bytes):
-    """The BGR frames of a recording, decoded as cradle.media.source decodes a camera (PyAV, threads as it likes)."""
+    """The BGR frames of a recording, decoded as cradle.media.source decodes a camera (PyAV, threads as it likes,
+    to_bgr)."""
     with av.open(io.BytesIO(data), mode="r", format="mpegts") as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for video in container.decode(stream):
-            yield video.to_ndarray(format="bgr24")
+            yield to_bgr(video)
 
 
 def _machine() -> str:

@@ -18,6 +18,7 @@ from cradle.media.errors import MediaError
 from cradle.media.frames import Frame, SafeFrame
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor, load_policy
 from cradle.media.redact.pool import WardDetectors, default_detectors
+from cradle.media.source import to_bgr
 
 # Anything beyond these is a mistake or an attack, not NICU footage.
 MAX_BYTES = redact_max_bytes()
@@ -211,7 +212,7 @@ def _redact_stream(
                 if pts is None or (last_pts is not None and pts <= last_pts):
                     pts = None if last_pts is None else last_pts + 1
                 last_pts = pts
-                image = video.to_ndarray(format="bgr24")
+                image = to_bgr(video)
                 write(redactor.push(Frame(image, decoded, pts, time_base, time.monotonic())))
                 decoded += 1
         except av.error.FFmpegError as exc:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from cradle.media.camera_url import describe_failure, without_credentials
@@ -40,6 +41,26 @@ class Backoff:
 
     def reset(self) -> None:
         self._next = self._first
+
+
+# A picture's colour range as FFmpeg tags it: unspecified, or limited ("TV", 16-235), the range of nearly every camera.
+_LIMITED_RANGES = (0, 1)
+
+
+def to_bgr(video) -> np.ndarray:
+    """A decoded picture (a PyAV VideoFrame) as a BGR image.
+
+    Limited-range 4:2:0, what H.264 cameras send, is converted by OpenCV from its planes: at 640x480 that takes 0.37
+    ms of CPU against swscale's 0.99 (720p: 1.1 against 2.1), for every frame of every camera. Anything else, full
+    range included, goes through PyAV's own conversion."""
+    if (
+        video.format.name == "yuv420p"
+        and video.color_range in _LIMITED_RANGES
+        and video.width % 2 == 0
+        and video.height % 2 == 0
+    ):
+        return cv2.cvtColor(video.to_ndarray(format="yuv420p"), cv2.COLOR_YUV2BGR_I420)
+    return video.to_ndarray(format="bgr24")
 
 
 # How long connecting to a camera may take, and how long a connected camera may send nothing before it counts as hung
@@ -77,7 +98,7 @@ def pyav_pictures(url: str) -> Iterator[Picture]:
                 if pause > 0:
                     time.sleep(pause)
                 count += 1
-            yield video.to_ndarray(format="bgr24"), video.pts, video.time_base
+            yield to_bgr(video), video.pts, video.time_base
 
 
 def is_file(url: str) -> bool:

@@ -111,3 +111,42 @@ def test_simulated_camera_url_streams_frames():
         source.close()
     assert len(frames) == 5 and not any(f.lost for f in frames)
     assert frames[0].image.shape == (240, 320, 3)
+
+
+def _first_decoded(image: np.ndarray, pix_fmt: str, full_range: bool = False):
+    """The first frame of `image` encoded as H.264 in `pix_fmt` and decoded again, as a PyAV VideoFrame."""
+    import io
+
+    import av
+
+    buffer = io.BytesIO()
+    height, width = image.shape[:2]
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=15)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        stream.options = {"qp": "0"}  # lossless: what is left is the colour conversion
+        if full_range:
+            stream.codec_context.color_range = 2  # JPEG, full range
+        video = av.VideoFrame.from_ndarray(image, format="bgr24")
+        video.pts = 0
+        container.mux(stream.encode(video))
+        container.mux(stream.encode(None))
+    container = av.open(io.BytesIO(buffer.getvalue()))
+    return next(container.decode(video=0))
+
+
+@pytest.mark.parametrize(
+    "pix_fmt, full_range", [("yuv420p", False), ("yuv420p", True), ("yuvj420p", False), ("yuv444p", False)]
+)
+def test_to_bgr_gives_the_picture_whatever_the_cameras_format(pix_fmt, full_range):
+    from cradle.media.source import to_bgr
+
+    rng = np.random.default_rng(3)
+    image = np.kron(rng.integers(16, 240, (30, 40, 3)), np.ones((4, 4, 1))).astype(np.uint8)  # 120x160 blocks
+    video = _first_decoded(image, pix_fmt, full_range)
+    out = to_bgr(video)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    # Limited-range 4:2:0 is converted by OpenCV, the rest by PyAV; either way it is the picture PyAV gives.
+    assert np.abs(out.astype(int) - video.to_ndarray(format="bgr24")).mean() < 2.0
+    if pix_fmt == "yuv420p" and not full_range:  # (PyAV's own conversions into the other formats shift colours)
+        assert np.abs(out.astype(int) - image).mean() < 3.0
