@@ -162,7 +162,8 @@ def _camera(
             emit(redactor.poll())
             time.sleep(min(0.005, max(0.0, due - time.monotonic())))
         image = next(frames)
-        emit(redactor.push(Frame(image, index, round(index / FPS * 90000), Fraction(1, 90000), time.monotonic())))
+        # Stamped with when the camera sent it, not when this thread got to it: the delay counts from capture.
+        emit(redactor.push(Frame(image, index, round(index / FPS * 90000), Fraction(1, 90000), due)))
         index += 1
     emit(redactor.flush())
     # Sustained output rate: frames out per second between the first and the last one out.
