@@ -36,6 +36,13 @@ TALLEST_LINE_PX = 128
 TILE_OVERLAP_PX = 64
 # A text-like row the detector's lines already cover this much of adds nothing.
 COVERED_SHARE = 0.8
+# A line found within this many pixels of a crop's edge (where that is not the picture's) is cut by the crop: the
+# card it is on may go on beyond, in cells the motion grid did not see change (a faint card carried fast over ground
+# of its own grey). The crop is looked at again grown by WIDEN_LINES of the cut line's height on every side, at most
+# WIDEN_TIMES times, and the lines of the same type (height and tilt, as masks.blocks joins them) are added.
+CUT_PX = 3
+WIDEN_LINES = 8
+WIDEN_TIMES = 2
 
 
 def tiles(width: int, height: int, tile: int = TILE_PX, overlap: int = TILE_OVERLAP_PX) -> list[Box]:
@@ -71,6 +78,21 @@ class WardDetectors:
         height, width = image.shape[:2]
         x0, y0, x1, y1 = region or (0, 0, width, height)
         crop = image[y0:y1, x0:x1]
+        found = [q - np.array([x0, y0], np.float32) for q in self._widened(image, side, (x0, y0, x1, y1))]
+        if likeness:
+            # On the picture as it is: contrast normalisation would turn a dark frame's sensor noise into "glyphs".
+            found += _uncovered(text_like(crop), found, crop.shape[:2])
+        if faces:
+            if self.faces is None:
+                raise DetectorFailed("face detection was asked for but no face detector is loaded")
+            found += [as_quad(box) for box in self.faces.detect(crop)]
+        return [q + np.array([x0, y0], np.float32) for q in found]
+
+    def _lines(self, image: np.ndarray, side: int, box: Box) -> list[np.ndarray]:
+        """The text detector's lines in `box` of `image` (quadrilaterals in `image`'s pixels)."""
+        height, width = image.shape[:2]
+        x0, y0, x1, y1 = box
+        crop = image[y0:y1, x0:x1]
         scale = side / max(height, width) if side else 1.0
         found: list[np.ndarray] = []
         if scale < 1.0:
@@ -84,14 +106,66 @@ class WardDetectors:
                 found += [as_quad(q) + offset for q in self.text.detect(crop[ty0:ty1, tx0:tx1])]
             if len(parts) > 1:
                 found = [q for q in found if min(cv2.minAreaRect(q)[1]) <= TALLEST_LINE_PX]
-        if likeness:
-            # On the picture as it is: contrast normalisation would turn a dark frame's sensor noise into "glyphs".
-            found += _uncovered(text_like(crop), found, crop.shape[:2])
-        if faces:
-            if self.faces is None:
-                raise DetectorFailed("face detection was asked for but no face detector is loaded")
-            found += [as_quad(box) for box in self.faces.detect(crop)]
         return [q + np.array([x0, y0], np.float32) for q in found]
+
+    def _widened(self, image: np.ndarray, side: int, box: Box) -> list[np.ndarray]:
+        """The lines in `box`, and, where a crop cuts some of them, the lines of the same type around them
+        (CUT_PX, WIDEN_LINES)."""
+        height, width = image.shape[:2]
+        found = self._lines(image, side, box)
+        for _ in range(WIDEN_TIMES):
+            cut = _cut(found, box, (width, height))
+            if not cut:
+                break
+            reach = WIDEN_LINES * max(_height(q) for q in cut)
+            corners = np.concatenate(cut)
+            wider = (
+                max(0, min(box[0], math.floor(corners[:, 0].min() - reach))),
+                max(0, min(box[1], math.floor(corners[:, 1].min() - reach))),
+                min(width, max(box[2], math.ceil(corners[:, 0].max() + reach))),
+                min(height, max(box[3], math.ceil(corners[:, 1].max() + reach))),
+            )
+            if wider == box:
+                break
+            found += [q for q in self._lines(image, side, wider) if _alike(q, cut)]
+            box = wider
+        return found
+
+
+def _cut(lines: list[np.ndarray], box: Box, size: tuple[int, int]) -> list[np.ndarray]:
+    """The lines that reach an edge of the crop `box` where the picture (width, height) goes on beyond it."""
+    x0, y0, x1, y1 = box
+    width, height = size
+    out = []
+    for quad in lines:
+        (lx0, ly0), (lx1, ly1) = quad.min(axis=0), quad.max(axis=0)
+        if (
+            (x0 > 0 and lx0 <= x0 + CUT_PX)
+            or (y0 > 0 and ly0 <= y0 + CUT_PX)
+            or (x1 < width and lx1 >= x1 - CUT_PX)
+            or (y1 < height and ly1 >= y1 - CUT_PX)
+        ):
+            out.append(quad)
+    return out
+
+
+def _height(quad: np.ndarray) -> float:
+    return float(min(cv2.minAreaRect(quad)[1]))
+
+
+def _alike(quad: np.ndarray, lines: list[np.ndarray]) -> bool:
+    """True when `quad` has about the height and tilt of one of `lines` (a line of the same card)."""
+    (_, (w, h), angle) = cv2.minAreaRect(quad)
+    if w < h:
+        w, h, angle = h, w, angle + 90
+    for line in lines:
+        (_, (lw, lh), langle) = cv2.minAreaRect(line)
+        if lw < lh:
+            lw, lh, langle = lh, lw, langle + 90
+        turn = abs(angle - langle) % 180
+        if max(h, lh) <= 2 * min(h, lh) and min(turn, 180 - turn) <= 12:
+            return True
+    return False
 
 
 def _uncovered(candidates: list[np.ndarray], lines: list[np.ndarray], shape: tuple[int, int]) -> list[np.ndarray]:
