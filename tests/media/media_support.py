@@ -111,7 +111,7 @@ class WholeLineReader:
         self.regions: list[tuple[int, int, int, int] | None] = []
         self.ink = ink
 
-    def detect(self, image, faces, side=0, region=None, likeness=False) -> list[np.ndarray]:
+    def detect(self, image, faces, side=0, region=None, likeness=False, known=()) -> list[np.ndarray]:
         import cv2
 
         self.regions.append(region)

@@ -58,16 +58,22 @@ def test_faint_card_sliding_in_over_the_edge_is_masked_while_the_edge_cuts_its_l
     assert not out[-1].covered[:, 400:].any()  # the lamp-lit wall, where nothing moved, is shown
 
 
-def test_a_crop_that_cuts_a_line_is_looked_at_wider_and_finds_the_rest_of_the_card():
-    # A card's three lines; the crop (a moved corner of the card) holds the start of the last one only.
+def test_a_crop_that_cuts_lines_is_looked_at_wider_where_they_go_on_and_finds_the_rest_of_the_card():
+    # A card's three lines; the crop (a moved corner of the card) holds the start of the last two, cutting them at
+    # its right edge and the middle one at its top edge too: the card goes on to the right and above.
     image = np.full((480, 640, 3), 200, np.uint8)
     for top in (100, 124, 148):
         image[top : top + 10, 100:300] = INK_BGR
-    image[300:310, 500:600] = INK_BGR  # a line far off, not of this card
-    found = WardDetectors(InkFinder()).detect(image, faces=False, region=(64, 140, 160, 200))
-    tops = sorted({round(float(q[:, 1].min())) for q in found})
-    assert tops[:3] == [100, 124, 148] and max(q[:, 0].max() for q in found) >= 299
-    assert 300 not in tops
+    image[300:310, 100:300] = INK_BGR  # a line below, beyond no edge that cuts the card
+    found = WardDetectors(InkFinder()).detect(image, faces=False, region=(64, 128, 160, 200))
+    whole = {(round(float(q[:, 1].min())), round(float(q[:, 0].max()))) for q in found}
+    assert {(100, 300), (124, 300), (148, 300)} <= whole
+    assert all(q[:, 1].min() < 300 for q in found)
+    # A line an earlier look found and that still stands is not looked for again.
+    known = [np.array([[100, 124], [300, 124], [300, 134], [100, 134]], np.float32)]
+    known += [np.array([[100, 148], [300, 148], [300, 158], [100, 158]], np.float32)]
+    found = WardDetectors(InkFinder()).detect(image, faces=False, region=(64, 128, 160, 200), known=known)
+    assert all(q[:, 0].max() <= 160 for q in found)
 
 
 def test_tuning_scene_of_a_faint_card_sliding_in_at_night_keeps_its_phi_masked_on_every_frame(ocr_pool):
