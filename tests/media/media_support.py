@@ -101,3 +101,28 @@ def write_card(image: np.ndarray, x: int, y: int, text: str = "MRN 4711 Doe") ->
     out[y : y + 50, x : x + 170] = (250, 250, 250)
     cv2.putText(out, text, (x + 8, y + 32), cv2.FONT_HERSHEY_SIMPLEX, 0.6, INK_BGR, 1, cv2.LINE_8)
     return out
+
+
+class WholeLineReader:
+    """A stand-in for the pool's detectors that reads only whole lines of one ink: a line cut by the edge of the
+    crop it was shown (or of the picture) is not recognised, as a real detector misses a line cut mid-word."""
+
+    def __init__(self, ink: tuple[int, int, int]) -> None:
+        self.regions: list[tuple[int, int, int, int] | None] = []
+        self.ink = ink
+
+    def detect(self, image, faces, side=0, region=None, likeness=False, known=()) -> list[np.ndarray]:
+        import cv2
+
+        self.regions.append(region)
+        height, width = image.shape[:2]
+        x0, y0, x1, y1 = region or (0, 0, width, height)
+        ink = np.all(image[y0:y1, x0:x1] == self.ink, axis=2).astype(np.uint8)
+        count, _, stats, _ = cv2.connectedComponentsWithStats(ink)
+        found = []
+        for x, y, w, h, _ in stats[1:count]:
+            if x == 0 or y == 0 or x + w == x1 - x0 or y + h == y1 - y0:
+                continue  # cut by the crop
+            quad = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float32)
+            found.append(quad + np.array([x0, y0], np.float32))
+        return found

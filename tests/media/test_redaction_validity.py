@@ -8,7 +8,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 import pytest
-from media_support import INK_BGR, InkFinder, has_ink, wait_until, write_card
+from media_support import INK_BGR, InkFinder, WholeLineReader, has_ink, wait_until, write_card
 
 from cradle.media.frames import Frame, SafeFrame
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
@@ -237,29 +237,6 @@ def test_live_frame_with_its_detections_in_does_not_wait_to_the_deadline_for_a_l
 _CARD_BGR, _FAINT_INK_BGR = (120, 120, 120), (120, 110, 140)
 
 
-class _WholeLineReader:
-    """A stand-in for the pool's detectors that reads only whole lines of the faint ink: a line cut by the edge of
-    the crop it was shown is not recognised (as a real detector misses a line cut mid-word)."""
-
-    def __init__(self) -> None:
-        self.regions: list[tuple[int, int, int, int] | None] = []
-        self.ink = _FAINT_INK_BGR
-
-    def detect(self, image, faces, side=0, region=None, likeness=False) -> list[np.ndarray]:
-        self.regions.append(region)
-        height, width = image.shape[:2]
-        x0, y0, x1, y1 = region or (0, 0, width, height)
-        ink = np.all(image[y0:y1, x0:x1] == self.ink, axis=2).astype(np.uint8)
-        count, _, stats, _ = cv2.connectedComponentsWithStats(ink)
-        found = []
-        for x, y, w, h, _ in stats[1:count]:
-            if x == 0 or y == 0 or x + w == x1 - x0 or y + h == y1 - y0:
-                continue  # cut by the crop
-            quad = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float32)
-            found.append(quad + np.array([x0, y0], np.float32))
-        return found
-
-
 def _slid_card(image: np.ndarray, x: int, y: int) -> np.ndarray:
     out = image.copy()
     card = np.full((110, 200, 3), _CARD_BGR, np.uint8)
@@ -277,7 +254,7 @@ def test_card_sliding_in_and_stopping_is_looked_at_whole_once_it_rests():
     images = [
         _slid_card(image, min(60, -200 + 26 * (i - 4)), 200) if i > 4 else image for i, image in enumerate(images)
     ]
-    reader = _WholeLineReader()
+    reader = WholeLineReader(_FAINT_INK_BGR)
     with DetectorPool(lambda: reader, workers=1, backlog=64) as pool:
         policy = CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8)
         redactor = Redactor(policy, pool, blocking=True, deadline_s=5)
@@ -307,7 +284,7 @@ def test_look_at_rest_that_cuts_a_line_an_earlier_look_found_does_not_unmask_it(
         x = 250 + 24 * min(max(i - 4, 0), 5)  # moves on frames 5-9
         image[150:170, x : x + 20] = 250
         images.append(image)
-    reader = _WholeLineReader()
+    reader = WholeLineReader(_FAINT_INK_BGR)
     with DetectorPool(lambda: reader, workers=1, backlog=64) as pool:
         policy = CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8)
         redactor = Redactor(policy, pool, blocking=True, deadline_s=5)
@@ -424,8 +401,7 @@ def test_faint_card_creeping_in_a_dark_room_below_the_pictures_threshold_stays_m
     for i in range(1, len(images)):
         grid.settle(grid.thumbnail(images[i - 1]))
         assert not grid.changed(grid.thumbnail(images[i])).any()
-    reader = _WholeLineReader()
-    reader.ink = _DIM_INK_BGR
+    reader = WholeLineReader(_DIM_INK_BGR)
     with DetectorPool(lambda: reader, workers=1, backlog=64) as pool:
         policy = CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8)
         out = _run(Redactor(policy, pool, blocking=True, deadline_s=5), images)

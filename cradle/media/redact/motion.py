@@ -211,6 +211,33 @@ class MotionGrid:
             out.append(((self._xs[c0], self._ys[r0], self._xs[c1], self._ys[r1]), inside, mine))
         return out
 
+    def entering(self, cells: np.ndarray, moved: np.ndarray, read: np.ndarray) -> np.ndarray:
+        """The cells (rows x cols, bool) of the groups of `cells` (grouped as in `regions`) that are coming in from
+        beyond the picture's edge (they reach it and some of their cells `moved` on this frame) with no text read in
+        them yet (none of their cells is in `read`): each group's bounding box with a ring of one cell, as far as the
+        picture goes.
+
+        Something that comes in from beyond the edge is known only as far as the grid saw it change; a faint card
+        on ground of its own grey changes few of the cells it covers (its paper within the shake allowance of the
+        wall's own range), and what lies beyond the edge comes into view with it. Once a look reads text in the group,
+        the redactor masks that text as it moves instead (a ring around a whole card took the infant beside it)."""
+        out = np.zeros(self.shape, bool)
+        edge = np.zeros(self.shape, bool)
+        edge[[0, -1], :] = edge[:, [0, -1]] = True
+        if not (cells & edge).any():
+            return out
+        groups = cv2.dilate(cells.astype(np.uint8), _GROUPING)
+        count, labels = cv2.connectedComponents(groups, connectivity=8)
+        for label in range(1, count):
+            mine = cells & (labels == label)
+            if not (mine & edge).any() or not (mine & moved).any() or (mine & read).any():
+                continue
+            rows, cols = np.nonzero(mine)
+            r0, r1 = max(0, int(rows.min()) - 1), min(self.rows, int(rows.max()) + 2)
+            c0, c1 = max(0, int(cols.min()) - 1), min(self.cols, int(cols.max()) + 2)
+            out[r0:r1, c0:c1] = True
+        return out
+
     def cell_boxes(self, cells: np.ndarray) -> list[Box]:
         """Pixel boxes of the given cells, one per row of neighbouring cells."""
         out = []

@@ -7,7 +7,7 @@ import math
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
@@ -36,6 +36,13 @@ TALLEST_LINE_PX = 128
 TILE_OVERLAP_PX = 64
 # A text-like row the detector's lines already cover this much of adds nothing.
 COVERED_SHARE = 0.8
+# A line found within this many pixels of a crop's edge (where that is not the picture's) is cut by the crop: the
+# card it is on may go on beyond, in cells the motion grid did not see change (a faint card carried fast over ground
+# of its own grey). The crop is looked at again grown by WIDEN_LINES of the cut line's height on every side, at most
+# WIDEN_TIMES times, and the lines of the same type (height and tilt, as masks.blocks joins them) are added.
+CUT_PX = 3
+WIDEN_LINES = 8
+WIDEN_TIMES = 2
 
 
 def tiles(width: int, height: int, tile: int = TILE_PX, overlap: int = TILE_OVERLAP_PX) -> list[Box]:
@@ -59,17 +66,40 @@ class WardDetectors:
     faces: Detector | None = None
 
     def detect(
-        self, image: np.ndarray, faces: bool, side: int = 0, region: Box | None = None, likeness: bool = False
+        self,
+        image: np.ndarray,
+        faces: bool,
+        side: int = 0,
+        region: Box | None = None,
+        likeness: bool = False,
+        known: Sequence[np.ndarray] = (),
     ) -> list[np.ndarray]:
         """Quadrilaterals (4x2, `image`'s pixels) of text and, when `faces`, of faces.
 
         With `side` 0 text is found at the camera's own resolution, tile by tile; with a `side`, on a copy scaled
         so that the whole frame's longer side would be `side`, so a crop (`region`, a box in `image`) is scaled
         like the frame it comes from. With `likeness`, rows
-        of character-like marks that no detected line covers are added (redact/likeness.py).
+        of character-like marks that no detected line covers are added (redact/likeness.py). A crop that cuts a line
+        is looked at again, wider (`_widened`), unless the line is one of the `known` ones (quadrilaterals an earlier
+        look found and that still stand: a card at rest beside the crop, whose lines are masked anyway).
         """
         height, width = image.shape[:2]
         x0, y0, x1, y1 = region or (0, 0, width, height)
+        crop = image[y0:y1, x0:x1]
+        found = [q - np.array([x0, y0], np.float32) for q in self._widened(image, side, (x0, y0, x1, y1), known)]
+        if likeness:
+            # On the picture as it is: contrast normalisation would turn a dark frame's sensor noise into "glyphs".
+            found += _uncovered(text_like(crop), found, crop.shape[:2])
+        if faces:
+            if self.faces is None:
+                raise DetectorFailed("face detection was asked for but no face detector is loaded")
+            found += [as_quad(box) for box in self.faces.detect(crop)]
+        return [q + np.array([x0, y0], np.float32) for q in found]
+
+    def _lines(self, image: np.ndarray, side: int, box: Box) -> list[np.ndarray]:
+        """The text detector's lines in `box` of `image` (quadrilaterals in `image`'s pixels)."""
+        height, width = image.shape[:2]
+        x0, y0, x1, y1 = box
         crop = image[y0:y1, x0:x1]
         scale = side / max(height, width) if side else 1.0
         found: list[np.ndarray] = []
@@ -84,14 +114,90 @@ class WardDetectors:
                 found += [as_quad(q) + offset for q in self.text.detect(crop[ty0:ty1, tx0:tx1])]
             if len(parts) > 1:
                 found = [q for q in found if min(cv2.minAreaRect(q)[1]) <= TALLEST_LINE_PX]
-        if likeness:
-            # On the picture as it is: contrast normalisation would turn a dark frame's sensor noise into "glyphs".
-            found += _uncovered(text_like(crop), found, crop.shape[:2])
-        if faces:
-            if self.faces is None:
-                raise DetectorFailed("face detection was asked for but no face detector is loaded")
-            found += [as_quad(box) for box in self.faces.detect(crop)]
         return [q + np.array([x0, y0], np.float32) for q in found]
+
+    def _widened(self, image: np.ndarray, side: int, box: Box, known: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The lines in `box`, and, beyond each edge of a crop that cuts some of them that are not `known`, the lines
+        of the same type (CUT_PX, WIDEN_LINES): the card goes on that way."""
+        height, width = image.shape[:2]
+        found = self._lines(image, side, box)
+        for _ in range(WIDEN_TIMES):
+            cut, edges = _cut([q for q in found if not _known(q, known)], box, (width, height))
+            if not cut:
+                break
+            reach = WIDEN_LINES * max(_height(q) for q in cut)
+            x0, y0, x1, y1 = box
+            wider = (
+                max(0, math.floor(x0 - reach)) if "left" in edges else x0,
+                max(0, math.floor(y0 - reach)) if "top" in edges else y0,
+                min(width, math.ceil(x1 + reach)) if "right" in edges else x1,
+                min(height, math.ceil(y1 + reach)) if "bottom" in edges else y1,
+            )
+            # The lines that reach beyond the crop already looked at (those within it were found there).
+            found += [q for q in self._lines(image, side, wider) if _alike(q, cut) and not _within(q, box)]
+            box = wider
+        return found
+
+
+def _cut(lines: list[np.ndarray], box: Box, size: tuple[int, int]) -> tuple[list[np.ndarray], set[str]]:
+    """The lines that reach an edge of the crop `box` where the picture (width, height) goes on beyond it, and
+    those edges."""
+    x0, y0, x1, y1 = box
+    width, height = size
+    out, edges = [], set()
+    for quad in lines:
+        (lx0, ly0), (lx1, ly1) = quad.min(axis=0), quad.max(axis=0)
+        reached = {
+            edge
+            for edge, cuts in (
+                ("left", x0 > 0 and lx0 <= x0 + CUT_PX),
+                ("top", y0 > 0 and ly0 <= y0 + CUT_PX),
+                ("right", x1 < width and lx1 >= x1 - CUT_PX),
+                ("bottom", y1 < height and ly1 >= y1 - CUT_PX),
+            )
+            if cuts
+        }
+        if reached:
+            out.append(quad)
+            edges |= reached
+    return out, edges
+
+
+def _within(quad: np.ndarray, box: Box) -> bool:
+    (lx0, ly0), (lx1, ly1) = quad.min(axis=0), quad.max(axis=0)
+    return box[0] <= lx0 and box[1] <= ly0 and lx1 <= box[2] and ly1 <= box[3]
+
+
+def _known(quad: np.ndarray, known: Sequence[np.ndarray]) -> bool:
+    """True when the line's centre lies in the upright box of a `known` line, grown by half the line's height."""
+    if not len(known):
+        return False
+    cx, cy = quad.mean(axis=0)
+    pad = _height(quad) / 2
+    for line in known:
+        (x0, y0), (x1, y1) = line.min(axis=0), line.max(axis=0)
+        if x0 - pad <= cx <= x1 + pad and y0 - pad <= cy <= y1 + pad:
+            return True
+    return False
+
+
+def _height(quad: np.ndarray) -> float:
+    return float(min(cv2.minAreaRect(quad)[1]))
+
+
+def _alike(quad: np.ndarray, lines: list[np.ndarray]) -> bool:
+    """True when `quad` has about the height and tilt of one of `lines` (a line of the same card)."""
+    (_, (w, h), angle) = cv2.minAreaRect(quad)
+    if w < h:
+        w, h, angle = h, w, angle + 90
+    for line in lines:
+        (_, (lw, lh), langle) = cv2.minAreaRect(line)
+        if lw < lh:
+            lw, lh, langle = lh, lw, langle + 90
+        turn = abs(angle - langle) % 180
+        if max(h, lh) <= 2 * min(h, lh) and min(turn, 180 - turn) <= 12:
+            return True
+    return False
 
 
 def _uncovered(candidates: list[np.ndarray], lines: list[np.ndarray], shape: tuple[int, int]) -> list[np.ndarray]:
@@ -168,16 +274,19 @@ class DetectorPool:
         side: int = 0,
         region: Box | None = None,
         likeness: bool = False,
+        known: Sequence[np.ndarray] = (),
     ) -> Future:
-        """A future of the boxes in `image` (only in `region` when given); it fails at once when the pool is
-        closed or overloaded. `image` is read later by a worker, so the caller must not change it."""
+        """A future of the boxes in `image` (only in `region` when given; `known`: see WardDetectors.detect); it
+        fails at once when the pool is closed or overloaded. `image` is read later by a worker, so the caller must
+        not change it."""
         future: Future = Future()
         if self._closed:
             future.set_exception(DetectorFailed("the detector pool is closed"))
             return future
         try:
             rank = _CROP if region is not None else _WHOLE
-            self._jobs.put_nowait((rank, next(self._order), (image, faces, side, region, likeness, future)))
+            job = (image, faces, side, region, likeness, known, future)
+            self._jobs.put_nowait((rank, next(self._order), job))
         except queue.Full:
             future.set_exception(DetectorFailed("the detector pool is overloaded"))
         return future
@@ -189,7 +298,7 @@ class DetectorPool:
             _rank, _order, job = self._jobs.get()
             if job is None:
                 return
-            image, faces, side, region, likeness, future = job
+            image, faces, side, region, likeness, known, future = job
             if not future.set_running_or_notify_cancel():
                 continue
             try:
@@ -200,7 +309,7 @@ class DetectorPool:
                         build_error = exc
                 if detectors is None:  # (its building failed)
                     raise DetectorFailed(f"the detector could not be loaded: {build_error}") from build_error
-                future.set_result(detectors.detect(image, faces, side, region, likeness))
+                future.set_result(detectors.detect(image, faces, side, region, likeness, known=known))
             except BaseException as exc:
                 future.set_exception(exc)
 

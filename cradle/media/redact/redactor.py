@@ -11,6 +11,7 @@ import numpy as np
 
 from cradle.media.frames import Box, Frame, SafeFrame
 from cradle.media.redact.looks import CellLooks, Look
+from cradle.media.redact.masks import as_quad
 from cradle.media.redact.monitors import find_monitors
 from cradle.media.redact.motion import MotionGrid
 from cradle.media.redact.policy import CameraPolicy
@@ -189,15 +190,22 @@ class Redactor(Releasing):
                 # The pool refused: what moved has no valid detection; try again on the next frame.
                 looks.current[need] = None
                 need[:] = False
+        # Lines found earlier in cells that have not moved since stand: a crop cutting one of them is not looked at
+        # again wider (the pool's `known`), only one cutting a line no standing look found (a card carried fast).
+        known = (
+            tuple(as_quad(r) for r in looks.still_valid(need | self._episode))
+            if need.any() or self._episode.any()
+            else ()
+        )
         for box, cells in grid.regions(need) if need.any() else ():
-            detection = self._submit(frame, box, whole=False)
+            detection = self._submit(frame, box, whole=False, known=known)
             if detection is None:
                 looks.current[cells] = None
                 continue
             self.counts.motion_detections += 1
             looks.take(cells, detection)
             grid.settle(thumb, cells)
-        self._look_at_rest(frame, grid, moved)
+        self._look_at_rest(frame, grid, moved, known)
         if self._episode.any():
             # A group still on the move may carry text no look can read yet (cut by the frame's edge or a crop,
             # blurred by the motion): every cell it moved through is masked whole until it rests and is looked at,
@@ -206,12 +214,17 @@ class Redactor(Releasing):
             # masked too, where she stirred, for as long as the stirring lasts.
             near = cv2.dilate(looks.found_text(grid, self.policy).astype(np.uint8), _NEAR_TEXT).astype(bool)
             self._episode &= ~(grid.returned(thumb) & ~moved & ~near)
-            self._moving_text = [*self._moving_text, *grid.cell_boxes(self._episode | self._carried)]
+            # A group coming in over the picture's edge may be a card cut by it (no look reads a cut card) that
+            # changes few of the cells it covers: until text is read in it, its whole box and a ring of one cell are
+            # masked (tuning seed 203: a faint card sliding in at night showed part of its text, in cells the grid
+            # did not see change, on 3 frames).
+            covered = self._episode | self._carried | grid.entering(self._episode, moved, near)
+            self._moving_text = [*self._moving_text, *grid.cell_boxes(covered)]
         else:
             self._carried[:] = False
         return looks.vouched(frame.index, max_age)
 
-    def _look_at_rest(self, frame: Frame, grid: MotionGrid, moved: np.ndarray) -> None:
+    def _look_at_rest(self, frame: Frame, grid: MotionGrid, moved: np.ndarray, known: tuple = ()) -> None:
         """Groups of cells that moved and now stopped are looked at once more, whole, on this frame; that look
         vouches for every cell of the group's box (unless one look at a box containing it already does: a card
         that came in one frame). Refused, the box has no voucher (the frame is screened and the cells are looked
@@ -230,7 +243,7 @@ class Redactor(Releasing):
             if len(owners) == 1 and (only := next(iter(owners))) is not None and only.contains(box):
                 continue
             cells = cells & self._looks.nothing_found(grid, self.policy)
-            detection = self._submit(frame, box, whole=False)
+            detection = self._submit(frame, box, whole=False, known=known)
             if detection is None:
                 self._looks.current[cells] = None
                 continue
@@ -256,8 +269,11 @@ class Redactor(Releasing):
             return  # the cells keep their looks until those are too old; the next schedule tries again
         self._looks.install(refresh, grid, thumb)
 
-    def _submit(self, frame: Frame, region: Box | None, whole: bool, side: int | None = None) -> Look | None:
-        """Send a detection to the pool; None when it was refused at once (closed or overloaded)."""
+    def _submit(
+        self, frame: Frame, region: Box | None, whole: bool, side: int | None = None, known: tuple = ()
+    ) -> Look | None:
+        """Send a detection to the pool; None when it was refused at once (closed or overloaded). `known`: lines
+        found earlier that still stand (a crop that cuts one of them is not looked at again wider)."""
         self.counts.detections += 1
         try:
             if region is None:
@@ -268,6 +284,7 @@ class Redactor(Releasing):
                 self.policy.detect_side if side is None else side,
                 region,
                 self.policy.likeness,
+                known,
             )
         except Exception:  # a broken pool must screen frames, not crash the camera
             future = None
