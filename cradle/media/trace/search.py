@@ -123,7 +123,7 @@ def _confirmed(
         if alignment is not None:
             found.append(alignment)
         if pieces and not plain(pieces):
-            found += _timed(frames, fps, source_id, pieces, cached, hidden_share)
+            found += _timed(frames, fps, source_id, pieces, cached, hidden_share, alignment)
     # Sources by how well their pictures agree; within one source the copy aligned as it is comes first.
     best: dict[str, float] = {}
     for alignment in found:
@@ -158,8 +158,10 @@ def _timed(
     pieces: Sequence[Piece],
     loader: ReferenceLoader,
     hidden_share: float,
+    registered: Alignment | None = None,
 ) -> list[Alignment]:
-    """One alignment per piece of the time mapping, each of the piece re-timed to the camera's pace."""
+    """One alignment per piece of the time mapping, each of the piece re-timed to the camera's pace. Re-timing picks
+    frames but moves no pixel, so where the copy as it is was `registered`, its homography serves every piece."""
     first = loader(source_id, max(0, math.floor(pieces[0].offset / SEGMENT_SECONDS)))
     pace = len(first) / SEGMENT_SECONDS if first else 0.0
     if not pace:
@@ -167,7 +169,7 @@ def _timed(
     found = []
     for piece in pieces:
         shown, begins = retime(frames, fps, piece, pace)
-        alignment = align(shown, pace, [SourceMatch(source_id, begins, 1.0, 1.0)], loader, hidden_share)
+        alignment = align(shown, pace, [SourceMatch(source_id, begins, 1.0, 1.0)], loader, hidden_share, registered)
         if alignment is not None:
             found.append(replace(alignment, piece=piece, pace=pace))
     return found
