@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import pickle
 import platform
@@ -207,6 +208,7 @@ def main() -> None:
     parser.add_argument("--cache", help="a folder to keep the rendered clips in between runs")
     parser.add_argument("--verbose", action="store_true", help="print every drill, not only those that fail")
     parser.add_argument("--stages", action="store_true", help="profile the traces and print time per stage")
+    parser.add_argument("--record", help="a file to write each trace's source, offset, verdict and z per unit to")
     args = parser.parse_args()
     classes = [c.strip() for c in args.classes.split(",") if c.strip()]
     base = (HELD_OUT if args.set == "report" else 0) + args.first
@@ -235,6 +237,24 @@ def main() -> None:
             return _trace(*arguments)
         finally:
             profile.disable()
+
+    record = open(args.record, "w") if args.record else None  # noqa: SIM115  # closed at the end of main
+
+    def recorded(drill: str, alignment, readings, verdict) -> None:
+        """One line per trace, so that two versions of the tracer can be compared drill by drill."""
+        if record is None:
+            return
+        line = {
+            "drill": drill,
+            "source": alignment.source_id if alignment else None,
+            "offset": round(alignment.offset, 4) if alignment else None,
+            "piece": alignment.piece is not None if alignment else None,
+            "verdict": [verdict.outcome, verdict.candidate, verdict.reason] if verdict else None,
+            "p": min((s.probability for s in verdict.ranking), default=None) if verdict else None,
+            "z": [[r.label, round(r.z, 2)] for r in readings],
+        }
+        record.write(json.dumps(line) + "\n")
+        record.flush()
 
     tally, innocents_checked, innocents_named, innocent_p = Tally(), 0, 0, []
     sets: dict[str, list[str]] = defaultdict(list)
@@ -276,6 +296,7 @@ def main() -> None:
                 sets_false += find_colluders(readings, others) is not None
                 beside += _beside_innocents(readings, codewords, leakers, others)
             tally.add(kind, outcome, (took, used), threat.describe(), why, threat.params)
+            recorded(f"{kind} {seed}", alignment, readings, verdict)
             if readings:  # innocent accounts: the same bits against codewords that never had the copy
                 innocent = {
                     **{a: c for a, c in codewords.items() if a not in leakers},
@@ -313,6 +334,7 @@ def main() -> None:
         outcome = "inconclusive"
         if verdict and verdict.outcome != "inconclusive":
             outcome = "FALSE ACCUSATION" if verdict.outcome == "identified" else "graded an innocent"
+        recorded(f"control:{kind} {seed}", alignment, readings, verdict)
         tally.add(
             f"control:{kind}", outcome, (took, used), threat.describe(), verdict.reason if verdict else "no source"
         )
@@ -346,6 +368,8 @@ def main() -> None:
     print(f"graded verdicts pointing at an innocent: {graded_innocents}")
     if profile is not None:
         _print_stages(profile, sum(len(s) for s in tally.seconds.values()))
+    if record is not None:
+        record.close()
     print(f"load average {os.getloadavg()[0]:.2f} at the end; {time.perf_counter() - started:.0f} s in all")
 
 

@@ -12,7 +12,7 @@ over part of the picture lower that one global likeness, so a suspect may also b
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -154,30 +154,41 @@ class FingerprintIndex:
         self._row_segment[row] = segment
         self._rows += 1
 
-    def _top(self, windows: np.ndarray, k: int, regional: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """The k most similar rows per window and their similarities, best first; `regional` compares the windows'
-        cells (cradle.media.regions) with the rows' instead of whole fingerprints."""
-        from cradle.media import regions  # built on this module's thumbnails, so imported late
+    def _scores(self, windows: np.ndarray, cells: np.ndarray | None) -> Iterator[tuple[int, np.ndarray]]:
+        """(first row, similarities of every window to the rows from there) chunk by chunk over the store."""
+        from cradle.media import regions
 
-        best_rows = np.zeros((len(windows), 0), np.int64)
-        best_scores = np.zeros((len(windows), 0), np.float32)
-        cells = self._cell_rows() if regional else None
         for start in range(0, self._rows, _CHUNK_ROWS):
             stop = min(self._rows, start + _CHUNK_ROWS)
             if cells is not None:
-                scores = regions.scores(windows, cells[start:stop].astype(np.float32))
+                yield start, regions.scores(windows, cells[start:stop].astype(np.float32))
             else:
-                scores = windows @ self._matrix[start:stop].astype(np.float32).T
-            keep = min(k, scores.shape[1])
-            part = np.argpartition(-scores, keep - 1, axis=1)[:, :keep]
-            best_rows = np.concatenate([best_rows, part + start], axis=1)
-            best_scores = np.concatenate([best_scores, np.take_along_axis(scores, part, axis=1)], axis=1)
-            if best_rows.shape[1] > k:
-                part = np.argpartition(-best_scores, k - 1, axis=1)[:, :k]
-                best_rows = np.take_along_axis(best_rows, part, axis=1)
-                best_scores = np.take_along_axis(best_scores, part, axis=1)
-        order = np.argsort(-best_scores, axis=1)
-        return np.take_along_axis(best_rows, order, axis=1), np.take_along_axis(best_scores, order, axis=1)
+                yield start, windows @ self._matrix[start:stop].astype(np.float32).T
+
+    def _top(self, windows: np.ndarray, k: int, regional: bool, floor: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per window, the k most similar rows of those at least `floor` similar, and their similarities, best first
+        (padded with -inf); `regional` compares the windows' cells (cradle.media.regions) with the rows' instead of
+        whole fingerprints. These are the k best rows of the store less those below the floor, found without ranking
+        the whole store, most of which resembles the suspect not at all."""
+        found_windows, found_rows, found_scores = [], [], []
+        for start, scores in self._scores(windows, self._cell_rows() if regional else None):
+            w, r = np.nonzero(scores >= floor)
+            found_windows.append(w)
+            found_rows.append(r + start)
+            found_scores.append(scores[w, r])
+        window = np.concatenate(found_windows)
+        row = np.concatenate(found_rows).astype(np.int64)
+        score = np.concatenate(found_scores).astype(np.float32)
+        order = np.lexsort((-score, window))  # by window, then best first
+        window, row, score = window[order], row[order], score[order]
+        rank = np.arange(len(window)) - np.searchsorted(window, window)
+        kept = rank < k
+        width = max(1, int(rank[kept].max()) + 1) if kept.any() else 1
+        rows = np.zeros((len(windows), width), np.int64)
+        similarities = np.full((len(windows), width), -np.inf, np.float32)
+        rows[window[kept], rank[kept]] = row[kept]
+        similarities[window[kept], rank[kept]] = score[kept]
+        return rows, similarities
 
     def _cell_rows(self) -> np.ndarray:
         """Every row's per-cell vectors (float16), made for the rows added since the last regional search."""
@@ -196,7 +207,8 @@ class FingerprintIndex:
         """The similarity of each window (rows of `suspect_windows`) to its most similar stored segment."""
         if not len(windows) or not self._rows:
             return np.zeros(len(windows), np.float32)
-        return self._top(np.asarray(windows, np.float32), 1)[1][:, 0]
+        windows = np.asarray(windows, np.float32)
+        return np.max([scores.max(axis=1) for _, scores in self._scores(windows, None)], axis=0)
 
     def search(
         self,
@@ -226,7 +238,7 @@ class FingerprintIndex:
             windows = regions.cells(windows[picks])
         if similarity is None:
             similarity = REGIONAL_SIMILARITY if regional else MATCH_SIMILARITY
-        rows, scores = self._top(windows, min(k, self._rows), regional)
+        rows, scores = self._top(windows, min(k, self._rows), regional, similarity)
         votes: dict[tuple[int, int], dict[int, tuple[float, float]]] = defaultdict(dict)
         for w, start in enumerate(starts):
             for row, score in zip(rows[w], scores[w], strict=True):

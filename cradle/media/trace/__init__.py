@@ -34,7 +34,7 @@ from cradle.media.trace.attribution import (
     received,
     score,
 )
-from cradle.media.trace.reading import SegmentReading, UnitCount, current_units, read_bits
+from cradle.media.trace.reading import SegmentReading, UnitCount, current_units, read_bits, units_read
 from cradle.media.trace.references import ReferenceLoader
 from cradle.media.trace.registration import estimate_homography, refine_homography, rescale_homography
 from cradle.media.trace.search import SHORTLIST_ROWS, Passes, locate, locate_all
@@ -128,6 +128,11 @@ def _read(
         pieces = [a for a in mine if a.piece is not None]
         # Read as it is and, for a copy whose time was mapped, piece by piece; the one that reads more holds.
         options = [(0, a, read_bits(frames, fps, a, reference_loader, key, units)) for a in mine if a.piece is None]
+        if pieces and options:
+            # Pieces that reach too few units to beat the copy as it is, even were every one read, need not be read.
+            reach = set().union(*(units_read(len(frames), fps, a, reference_loader, units) for a in pieces))
+            if len(reach) - (TIMED_MARGIN - 1) <= max(sum(r.variant is not None for r in o[2]) for o in options):
+                pieces = []
         if pieces:
             merged = _merged([r for a in pieces for r in read_bits(frames, fps, a, reference_loader, key, units)])
             # The mapping must read clearly more than the copy as it is (a segment at either end is no reason).

@@ -63,6 +63,20 @@ class SegmentReading:
         return None if variant is None else variant.name
 
 
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """One mark unit to read: which suspect frames stand in for which of its reference frames, with their weights."""
+
+    index: int
+    unit: int
+    units: int
+    coverage: float
+    at: float  # suspect time (s) at which the unit starts
+    shown: list[int]  # suspect frame of each pair
+    known: list[np.ndarray]  # reference frame of each pair
+    weights: np.ndarray
+
+
 def read_bits(
     suspect_frames: Sequence[np.ndarray],
     suspect_fps: float,
@@ -77,21 +91,55 @@ def read_bits(
     shows each camera frame once or twice). Frames the suspect does not reach are left out, with their weight in the
     mark's fade, so a leak starting mid-segment still reads that segment when it covers most of it.
     """
-    if not suspect_frames:
-        return []
     references = References(reference_loader, alignment.source_id)
     registration = Registration(alignment.homography, alignment.hidden)
-    greys = [grey(alignment.framing.apply(frame)) for frame in suspect_frames]
+    greys: dict[int, np.ndarray] = {}
+    readings = []
+    for planned in _plan(len(suspect_frames), suspect_fps, alignment, references, units):
+        for i in planned.shown:
+            if i not in greys:
+                greys[i] = grey(alignment.framing.apply(suspect_frames[i]))
+        total = residual([greys[i] for i in planned.shown], planned.known, registration, planned.weights)
+        label = None if planned.units == 1 else planned.unit
+        z = z_score(project(total), key, alignment.source_id, planned.index, label)
+        readings.append(
+            SegmentReading(
+                alignment.source_id, planned.index, z, planned.at, planned.coverage, planned.unit, planned.units
+            )
+        )
+    return readings
+
+
+def units_read(
+    frame_count: int,
+    suspect_fps: float,
+    alignment: Alignment,
+    reference_loader: ReferenceLoader,
+    units: UnitCount = current_units,
+) -> set[tuple[int, int]]:
+    """The (segment, unit) pairs `read_bits` reads for a suspect of `frame_count` frames, without reading them: at
+    most this many can read as bits."""
+    references = References(reference_loader, alignment.source_id)
+    return {(u.index, u.unit) for u in _plan(frame_count, suspect_fps, alignment, references, units)}
+
+
+def _plan(
+    frame_count: int, suspect_fps: float, alignment: Alignment, references: References, units: UnitCount
+) -> list[_Unit]:
+    """Every unit the suspect covers enough to be read, in order, with the frames that read it."""
+    if not frame_count:
+        return []
+    positions = list(range(frame_count))
     piece = alignment.piece
     if piece is not None and piece.shown:
-        return _read_followed(greys, suspect_fps, alignment, references, registration, key, units)
+        return _plan_followed(positions, suspect_fps, alignment, references, units)
     if piece is not None:
-        greys, _ = retime(greys, suspect_fps, piece, alignment.pace)
+        positions, _ = retime(positions, suspect_fps, piece, alignment.pace)
         suspect_fps = alignment.pace
-    duration = len(greys) / suspect_fps
+    duration = len(positions) / suspect_fps
     first, _ = alignment.segment_at(0.0)
     last, _ = alignment.segment_at(duration)
-    readings = []
+    planned = []
     for index in range(max(0, first), last + 1):
         reference = references(index)
         if not reference:
@@ -101,29 +149,26 @@ def read_bits(
         picks = [round((start + j * SEGMENT_SECONDS / count) * suspect_fps) for j in range(count)]
         bounds = unit_bounds(count, units(alignment.source_id, index))
         for unit, (low, high) in enumerate(bounds):
-            shown = [j for j in range(low, high) if 0 <= picks[j] < len(greys)]
+            shown = [j for j in range(low, high) if 0 <= picks[j] < len(positions)]
             coverage = len(shown) / (high - low)
             if coverage < MIN_COVERAGE:
                 continue
             weights = fade(high - low)[[j - low for j in shown]]
-            total = residual([greys[picks[j]] for j in shown], [reference[j] for j in shown], registration, weights)
-            label = None if len(bounds) == 1 else unit
-            z = z_score(project(total), key, alignment.source_id, index, label)
             begins = index * SEGMENT_SECONDS + low * SEGMENT_SECONDS / count
             at = (begins - piece.offset) / piece.rate if piece is not None else begins - alignment.offset
-            readings.append(SegmentReading(alignment.source_id, index, z, at, coverage, unit, len(bounds)))
-    return readings
+            frames = [positions[picks[j]] for j in shown]
+            known = [reference[j] for j in shown]
+            planned.append(_Unit(index, unit, len(bounds), coverage, at, frames, known, weights))
+    return planned
 
 
-def _read_followed(
-    greys: list[np.ndarray],
+def _plan_followed(
+    positions: list[int],
     fps: float,
     alignment: Alignment,
     references: References,
-    registration: Registration,
-    key: bytes,
     units: UnitCount,
-) -> list[SegmentReading]:
+) -> list[_Unit]:
     """Every unit of a piece followed frame by frame, read from the suspect frames that show an instant inside it.
 
     Each such frame is compared with the very camera frame it shows, so lost frames leave gaps (with their weight in
@@ -132,7 +177,7 @@ def _read_followed(
     piece = alignment.piece
     assert piece is not None and piece.shown
     pace = alignment.pace
-    _, begins = retime(greys[:1], fps, piece, pace)
+    _, begins = retime(positions[:1], fps, piece, pace)
     # The alignment may move the piece by a frame, which then holds; a larger move is the camera's shake repeating
     # itself, and the frame-by-frame path knows better.
     moved = alignment.offset - begins
@@ -142,10 +187,10 @@ def _read_followed(
     first = piece.first_frame(fps)
     by_segment: dict[int, list[tuple[int, int]]] = {}
     for k, frame in enumerate(camera):
-        if 0 <= first + k < len(greys):
+        if 0 <= first + k < len(positions):
             index, within = divmod(int(frame), round(pace * SEGMENT_SECONDS))
             by_segment.setdefault(index, []).append((first + k, within))
-    readings = []
+    planned = []
     for index in sorted(by_segment):
         reference = references(index) if index >= 0 else []
         if not reference:
@@ -158,9 +203,7 @@ def _read_followed(
             if coverage < MIN_COVERAGE:
                 continue
             weights = fade(high - low)[[j - low for _, j in pairs]]
-            total = residual([greys[i] for i, _ in pairs], [reference[j] for _, j in pairs], registration, weights)
-            label = None if len(bounds) == 1 else unit
-            z = z_score(project(total), key, alignment.source_id, index, label)
-            at = pairs[0][0] / fps
-            readings.append(SegmentReading(alignment.source_id, index, z, at, coverage, unit, len(bounds)))
-    return readings
+            frames = [positions[i] for i, _ in pairs]
+            known = [reference[j] for _, j in pairs]
+            planned.append(_Unit(index, unit, len(bounds), coverage, pairs[0][0] / fps, frames, known, weights))
+    return planned

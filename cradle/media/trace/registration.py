@@ -194,13 +194,17 @@ def misfit(pairs: Sequence[tuple[np.ndarray, np.ndarray]], homography: np.ndarra
     """Mean squared difference of the registered suspect frames and their references, after a gain and offset fit;
     math.inf as soon as the pairs looked at show it to be above `above` (each pair adds a square, never less)."""
     total = 0.0
+    masks: dict[tuple[int, ...], np.ndarray] = {}  # the pixels a suspect of each size reaches, found once per call
     for n, (suspect, reference) in enumerate(pairs):
         if n and total > above * len(pairs) * (1 + 1e-9):
             return math.inf
         height, width = reference.shape
         seen = cv2.warpPerspective(suspect, homography, (width, height), flags=cv2.INTER_LINEAR)
-        inside = cv2.warpPerspective(np.ones(suspect.shape, np.uint8), homography, (width, height))
-        inside = cv2.erode(inside, np.ones((5, 5), np.uint8)).astype(bool)
+        size = (*suspect.shape, width, height)
+        if size not in masks:
+            inside = cv2.warpPerspective(np.ones(suspect.shape, np.uint8), homography, (width, height))
+            masks[size] = cv2.erode(inside, np.ones((5, 5), np.uint8)).astype(bool)
+        inside = masks[size]
         x, y = reference[inside], seen[inside]
         x_about, y_about = x - x.mean(), y - y.mean()
         gain = float(np.mean(x_about * y_about) / max(float(x.var()), 1e-6))

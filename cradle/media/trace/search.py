@@ -26,6 +26,7 @@ SIMILARITY_SLACK = 0.05  # a framing's windows are searched down to its probe si
 # Stored segments each suspect window may vote for. A still camera's segments all look alike, so one look-alike clip
 # can fill the first few dozen places; the votes for one consistent offset then pick the true source out of many.
 SHORTLIST_ROWS = 256
+SAME_PACE = 0.01  # pieces this close to the camera's pace take the registration of the copy aligned as it is
 
 
 class Passes:
@@ -123,7 +124,10 @@ def _confirmed(
         if alignment is not None:
             found.append(alignment)
         if pieces and not plain(pieces):
-            found += _timed(frames, fps, source_id, pieces, cached, hidden_share)
+            # At the camera's pace the copy as it is pairs each frame with the instant it shows, so its registration
+            # is as sharp as a piece's own; sped up or slowed down, its pairs are of other instants and it is not.
+            paced = alignment if all(abs(p.rate - 1) <= SAME_PACE for p in pieces) else None
+            found += _timed(frames, fps, source_id, pieces, cached, hidden_share, paced)
     # Sources by how well their pictures agree; within one source the copy aligned as it is comes first.
     best: dict[str, float] = {}
     for alignment in found:
@@ -158,8 +162,10 @@ def _timed(
     pieces: Sequence[Piece],
     loader: ReferenceLoader,
     hidden_share: float,
+    registered: Alignment | None = None,
 ) -> list[Alignment]:
-    """One alignment per piece of the time mapping, each of the piece re-timed to the camera's pace."""
+    """One alignment per piece of the time mapping, each of the piece re-timed to the camera's pace. Re-timing picks
+    frames but moves no pixel, so a `registered` alignment of the copy as it is lends every piece its homography."""
     first = loader(source_id, max(0, math.floor(pieces[0].offset / SEGMENT_SECONDS)))
     pace = len(first) / SEGMENT_SECONDS if first else 0.0
     if not pace:
@@ -167,7 +173,7 @@ def _timed(
     found = []
     for piece in pieces:
         shown, begins = retime(frames, fps, piece, pace)
-        alignment = align(shown, pace, [SourceMatch(source_id, begins, 1.0, 1.0)], loader, hidden_share)
+        alignment = align(shown, pace, [SourceMatch(source_id, begins, 1.0, 1.0)], loader, hidden_share, registered)
         if alignment is not None:
             found.append(replace(alignment, piece=piece, pace=pace))
     return found

@@ -121,17 +121,36 @@ def _motion(vectors: np.ndarray) -> np.ndarray:
     return moving / np.maximum(norms, 1e-6)
 
 
+def _sharpened(
+    exact: list[tuple[np.ndarray, np.ndarray]], homography: np.ndarray, hidden: np.ndarray | None
+) -> np.ndarray:
+    """The registration sharpened on frame pairs known to show the same instant. The descent can settle in a local
+    minimum, so it starts from ORB on these pairs as well as from `homography`, and the start that ends with the
+    pictures closest wins."""
+    again, _ = estimate_homography(exact)
+    starts = [homography] if again is None else [homography, again]
+    # A keystone (a screen filmed at a slant) is beyond shift and scale: ECC fits it from the best start so far.
+    greys = [(luma(s), luma(r)) for s, r in exact]
+    dense = dense_homography(exact, min(starts, key=lambda h: misfit(greys, h)), hidden)
+    if dense is not None:
+        starts.append(dense)
+    return min((refine_homography(exact, start) for start in starts), key=lambda h: misfit(greys, h))
+
+
 def align(
     frames: Sequence[np.ndarray],
     fps: float,
     matches: Sequence[SourceMatch],
     reference_loader: ReferenceLoader,
     hidden_share: float = 0.0,
+    registered: Alignment | None = None,
 ) -> Alignment | None:
     """Confirm fingerprint matches of one source against its reference frames; None when the suspect does not show it.
 
     With `hidden_share`, up to that share of the picture may be covered by the copy's own captions and stickers:
     pixels that differ from the reference in every frame are left out of every comparison and of the reading.
+    `registered` is an alignment of the same suspect pixels to the same source (the copy as it is, when these frames
+    are a re-timed piece of it): its homography holds here too, so it is used as found instead of registering again.
 
     A still ward scene makes every second look alike, so the fingerprints' offsets are only a shortlist. Here the
     suspect is registered once, then every offset within a second of the shortlist is tried at half a camera frame, and
@@ -162,10 +181,13 @@ def align(
     for i in samples[:: max(1, len(samples) // 3)][:3]:
         closest = int(np.argmin(np.abs(times_array - (i / fps + matches[0].offset))))
         pairs.append((frames[i], images[closest]))
-    homography, _ = estimate_homography(pairs)
-    registered_by = "orb"
-    if homography is None:
-        homography, registered_by = rescale_homography(frames[0].shape[1::-1], (width, height)), "rescale"
+    if registered is not None:
+        homography, registered_by = registered.homography, registered.registered_by
+    else:
+        homography, _ = estimate_homography(pairs)
+        registered_by = "orb"
+        if homography is None:
+            homography, registered_by = rescale_homography(frames[0].shape[1::-1], (width, height)), "rescale"
     registration = Registration(homography)
 
     seen = [registration(frames[i], width, height) for i in samples]
@@ -244,18 +266,9 @@ def align(
     picked_all = np.abs(times_array[None, :] - (sample_times + best_offset)[:, None]).argmin(axis=1)
     picked_all[chosen] = picked
     picked = picked_all
-    # Sharpen the registration on frame pairs now known to show the same instant, then look at the picture again. The
-    # descent can settle in a local minimum, so it starts from ORB on these pairs as well as from the first estimate,
-    # and the start that ends with the pictures closest wins.
-    exact = [(frames[samples[j]], images[picked[j]]) for j in chosen]
-    again, _ = estimate_homography(exact)
-    starts = [homography] if again is None else [homography, again]
-    # A keystone (a screen filmed at a slant) is beyond shift and scale: ECC fits it from the best start so far.
-    greys = [(luma(s), luma(r)) for s, r in exact]
-    dense = dense_homography(exact, min(starts, key=lambda h: misfit(greys, h)), hidden)
-    if dense is not None:
-        starts.append(dense)
-    homography = min((refine_homography(exact, start) for start in starts), key=lambda h: misfit(greys, h))
+    # Sharpen the registration on frame pairs now known to show the same instant, then look at the picture again.
+    if registered is None:
+        homography = _sharpened([(frames[samples[j]], images[picked[j]]) for j in chosen], homography, hidden)
     registration = Registration(homography, hidden)
     seen = [registration(frames[i], width, height) for i in samples]
     covered = registration.covered(frames[0].shape, width, height)

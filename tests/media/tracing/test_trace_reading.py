@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import av
 import cv2
 import pytest
@@ -13,6 +15,8 @@ from cradle.media.frames import SafeFrame
 from cradle.media.mark import MARK_UNITS, Variant
 from cradle.media.trace import locate, read_bits, trace
 from cradle.media.trace.attribution import received
+from cradle.media.trace.mapping import Piece
+from cradle.media.trace.reading import units_read
 from cradle.media.trace.registration import Registration
 from cradle.media.visible import burn
 
@@ -95,3 +99,18 @@ def test_a_keepsake_with_its_burned_in_band_reads_every_unit(tmp_path, store, co
     read = [r for r in found if r.variant is not None]
     assert len(read) >= 24 and all(r.variant is received(codewords[LEAKER], r) for r in read)
     assert {r.units for r in read} == {MARK_UNITS}
+
+
+def test_the_units_a_reading_reaches_are_known_before_it_reads(store, leaked):
+    # A copy's pieces are left unread when they reach too few units to beat the copy read as it is; that count must be
+    # exactly what the reading then reads, for the copy as it is and for a piece followed frame by frame alike.
+    references, index = store
+    alignment = locate(leaked, 25, index, loader(references))
+    assert alignment is not None
+    found = read_bits(leaked, 25, alignment, loader(references), KEY)
+    assert units_read(len(leaked), 25, alignment, loader(references)) == {(r.index, r.unit) for r in found}
+    shown = tuple(alignment.offset + t / 25 for t in range(len(leaked) // 2))
+    piece = replace(alignment, piece=Piece(0.0, len(shown) / 25, 1.0, alignment.offset, shown), pace=FPS)
+    found = read_bits(leaked, 25, piece, loader(references), KEY)
+    assert len(found) >= 5
+    assert units_read(len(leaked), 25, piece, loader(references)) == {(r.index, r.unit) for r in found}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from trace_support import FPS, KEY, LEAKER, SOURCE, START, frames, leak, loader
 
-from cradle.media.fingerprint import fingerprint_segment
+from cradle.media.fingerprint import DIMENSIONS, FingerprintIndex, fingerprint_segment
 from cradle.media.hls import decode
 from cradle.media.sim import SimSettings
 from cradle.media.trace import locate, trace
@@ -96,3 +96,25 @@ def test_a_copy_on_a_vertical_canvas_over_its_blurred_self_finds_its_source(stor
     if alignment.framing.box == (0.0, 0.0, 1.0, 1.0):
         y0, y1, x0, x1 = top / 640, bottom / 640, left / 360, right / 360
     assert abs(y0 - 200 / 640) < 0.02 and abs(y1 - 470 / 640) < 0.02 and x1 - x0 > 0.95
+
+
+def test_the_search_ranks_the_same_rows_as_ranking_the_whole_store():
+    # Only rows above the similarity gate are ranked; the matches must be those of ranking every row, also where more
+    # rows than the shortlist holds pass the gate (a still scene's many look-alike segments).
+    rng = np.random.default_rng(3)
+    scene = rng.normal(size=DIMENSIONS)
+    rows = [scene + rng.normal(scale=0.3 if i < 600 else 3.0, size=DIMENSIONS) for i in range(3000)]
+    rows = [row / np.linalg.norm(row) for row in rows]
+    index = FingerprintIndex.from_rows((f"clip-{i % 7}", i // 7, row.astype(np.float16)) for i, row in enumerate(rows))
+    windows = np.stack([scene + rng.normal(scale=0.2, size=DIMENSIONS) for _ in range(5)]).astype(np.float32)
+    windows /= np.linalg.norm(windows, axis=1, keepdims=True)
+    everything = windows @ index._matrix[: len(index)].astype(np.float32).T
+    for k, floor in ((32, 0.5), (5000, 0.5), (32, 0.99)):
+        top, similarities = index._top(windows, k, False, floor)
+        for w in range(len(windows)):
+            kept = similarities[w] >= floor
+            expected = np.argsort(-everything[w], kind="stable")[:k]
+            expected = expected[everything[w][expected] >= floor]
+            assert sorted(top[w][kept]) == sorted(expected)
+            assert np.all(np.diff(similarities[w][kept]) <= 0)
+    assert np.array_equal(index.best_similarity(windows), everything.max(axis=1))

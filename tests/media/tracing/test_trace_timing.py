@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from trace_support import FPS, SECONDS, SOURCE, START, loader
 
+from cradle.media.fingerprint import SourceMatch
 from cradle.media.mark import luma
 from cradle.media.trace import locate
 from cradle.media.trace.registration import misfit
-from cradle.media.trace.timing import _agreed_offset
+from cradle.media.trace.timing import _agreed_offset, align
 
 pytestmark = pytest.mark.nodb
 
@@ -44,3 +45,16 @@ def test_a_registration_a_pixel_off_still_finds_the_exact_camera_frame(store, le
     assert abs(offset - START / FPS) <= 0.5 / FPS and list(picked) == list(nearest(offset))
     pairs = [(luma(s), luma(images[r])) for s, r in zip(suspects, picked, strict=True)]
     assert misfit(pairs, homography) < misfit(pairs, off)
+
+
+def test_a_piece_of_the_copy_takes_the_registration_of_the_copy_as_it_is(store, leaked):
+    # Re-timing picks frames and moves no pixel: a piece aligned with the copy's registration keeps its homography and
+    # still finds the camera frame it shows.
+    references, index = store
+    alignment = locate(leaked, 25, index, loader(references))
+    assert alignment is not None
+    half = leaked[: len(leaked) // 2]
+    again = align(half, 25, [SourceMatch(SOURCE, alignment.offset, 1.0, 1.0)], loader(references), 0.0, alignment)
+    assert again is not None
+    assert np.array_equal(again.homography, alignment.homography)
+    assert abs(again.offset - START / FPS) <= 1.5 / FPS
