@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from functools import lru_cache
@@ -44,6 +44,14 @@ MIN_KEY_BYTES = 16
 OVERLAY_SIGMAS = 6.0
 OVERLAY_FLOOR = 12.0
 OVERLAY_MARGIN = 9
+# A copy whose colours were filtered (sepia, a tint, a channel mix, greyscale made from one channel) has a luma that
+# is a mix of the reference's three channels, not a function of the reference's luma: fitted on luma alone, the
+# picture's colours stay in the residual, far above the mark, and no unit reads. The copy is fitted on the reference's
+# channels instead when that leaves at most this share of the luma fit's residual variance (a plain copy keeps the
+# luma fit, whose one gain and offset take the least from the mark).
+COLOUR_FIT_SHARE = 0.8
+TONE_BINS = 24
+FIT_STEP = 4  # (a 320x240 reference: 4,800 pixels for four coefficients or 24 tones)
 # Mark units per 1 s segment: two bits per second of video, so that a 7 s clip carries the 14 bits that "identified"
 # needs (2^-14 < 1e-4). Each unit is a GOP of its own; bench/marks.py prints what the extra keyframe costs.
 MARK_UNITS = 2
@@ -251,16 +259,18 @@ def residual(
     total = np.zeros((height, width), np.float32)
     for frame, original, weight in zip(suspect, reference, weights, strict=True):
         seen, covered = registration(frame, width, height)
-        difference = _fitted_difference(seen, luma(original), covered)
+        difference = _fitted_difference(seen, original, covered)
         if difference is not None:
             total += np.float32(weight) * difference
     return total
 
 
-def _fitted_difference(seen: np.ndarray, known: np.ndarray, covered: np.ndarray | None) -> np.ndarray | None:
-    """seen minus the reference fitted to it (gain and offset by least squares), with what the copy put over the
-    picture left out: pixels that differ from the reference by far more than coding noise (a burned-in text band, a
-    caption, a player's overlay) are dropped from the fit and from the residual, with a margin around them."""
+def _fitted_difference(seen: np.ndarray, original: np.ndarray, covered: np.ndarray | None) -> np.ndarray | None:
+    """seen minus the reference fitted to it (gain and offset by least squares on its luma, or a mix of its channels
+    for a copy whose colours were filtered: COLOUR_FIT_SHARE), with what the copy put over the picture left out:
+    pixels that differ from the reference by far more than coding noise (a burned-in text band, a caption, a player's
+    overlay) are dropped from the fit and from the residual, with a margin around them."""
+    known = _fit_basis(seen, original, covered)
     difference = _fit(seen, known, covered)
     if difference is None:
         return None
@@ -277,6 +287,68 @@ def _fitted_difference(seen: np.ndarray, known: np.ndarray, covered: np.ndarray 
         return difference
     difference = _fit(seen, known, kept)
     return difference
+
+
+def _fit_basis(seen: np.ndarray, original: np.ndarray, covered: np.ndarray | None) -> np.ndarray:
+    """What the copy is fitted on: the reference's luma, unless the copy's colours or tones were filtered. Then the
+    mix of the reference's channels that best explains the copy's luma (a channel mix, a tint, greyscale made from
+    one channel), or the luma or that mix through a tone curve (a filter that clipped or bent the tones: sepia
+    saturates bright pixels), whichever leaves the least residual variance, fitted on every FIT_STEP-th pixel of every
+    FIT_STEP-th row; taken only when it leaves at most COLOUR_FIT_SHARE of what the luma leaves."""
+    grey = luma(original)
+    step = (slice(None, None, FIT_STEP), slice(None, None, FIT_STEP))
+    inside = None if covered is None else covered[step].reshape(-1)
+
+    def sample(image: np.ndarray) -> np.ndarray:
+        flat = image[step].reshape(-1, *image.shape[2:])
+        return flat if inside is None else flat[inside]
+
+    y = sample(seen)
+    if y.size < 64 or float(np.var(grey[step])) == 0.0:
+        return grey
+
+    def left(prediction: np.ndarray) -> float:  # residual variance after a gain and an offset
+        spread = float(np.var(prediction))
+        if spread == 0.0:
+            return float(np.var(y))
+        gain = float(np.mean((prediction - prediction.mean()) * (y - y.mean()))) / spread
+        return float(np.var(y - gain * prediction))
+
+    plain = sample(grey)
+    candidates: list[tuple[float, Callable[[], np.ndarray]]] = []
+    tone = _tone_curve(plain, y)
+    if tone is not None:
+        candidates.append((left(np.interp(plain, *tone)), lambda: np.interp(grey, *tone).astype(np.float32)))
+    if original.ndim == 3 and original.shape[2] == 3:
+        design = np.hstack([sample(original).astype(np.float32), np.ones((len(y), 1), np.float32)])
+        coefficients = np.linalg.lstsq(design, y, rcond=None)[0].astype(np.float32)
+        mixed = design @ coefficients
+
+        def mix() -> np.ndarray:
+            return (original.astype(np.float32) @ coefficients[:3] + coefficients[3]).astype(np.float32)
+
+        candidates.append((left(mixed), mix))
+        bent = _tone_curve(mixed, y)
+        if bent is not None:
+            candidates.append((left(np.interp(mixed, *bent)), lambda: np.interp(mix(), *bent).astype(np.float32)))
+    if not candidates:
+        return grey
+    best, make = min(candidates, key=lambda c: c[0])
+    return make() if best <= COLOUR_FIT_SHARE * left(plain) else grey
+
+
+def _tone_curve(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The copy's mean luma y at each of TONE_BINS quantiles of x, as points (x, y) to join by straight lines. Bins
+    hold pixels from all over the picture, so the mark (a smooth pattern unrelated to tone) averages out in them."""
+    edges = np.unique(np.quantile(x, np.linspace(0, 1, TONE_BINS + 1)))
+    if len(edges) < 4:
+        return None
+    bins = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
+    counts = np.bincount(bins, minlength=len(edges) - 1)
+    used = counts > 0
+    centres = np.bincount(bins, x, len(edges) - 1)[used] / counts[used]
+    levels = np.bincount(bins, y, len(edges) - 1)[used] / counts[used]
+    return centres.astype(np.float32), levels.astype(np.float32)
 
 
 def _fit(seen: np.ndarray, known: np.ndarray, covered: np.ndarray | None) -> np.ndarray | None:
