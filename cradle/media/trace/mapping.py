@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -30,6 +31,8 @@ MAX_PIECES = 3
 PLAIN_RATE = 0.003
 SEARCH_MARGIN = 2.0  # seconds of source loaded beyond what the shortlist's offsets and the rates reach
 PATH_BLUR = 2.0  # pixels (at MATCH_SIZE) of blur before frames are followed: the camera's shake repeats every 2 s
+
+_Item = TypeVar("_Item")  # a frame, or its position in the copy
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +206,7 @@ def plain(pieces: Sequence[Piece]) -> bool:
     return len(pieces) == 1 and not pieces[0].shown and abs(pieces[0].rate - 1) < PLAIN_RATE
 
 
-def retime(frames: Sequence[np.ndarray], fps: float, piece: Piece, camera_fps: float) -> tuple[list[np.ndarray], float]:
+def retime(frames: Sequence[_Item], fps: float, piece: Piece, camera_fps: float) -> tuple[list[_Item], float]:
     """The piece's frames at the camera's pace: for each camera frame time the piece covers, the suspect frame that
     shows it (or comes nearest); and the source time of the first one."""
     if piece.shown:
@@ -215,7 +218,7 @@ def retime(frames: Sequence[np.ndarray], fps: float, piece: Piece, camera_fps: f
         return [frames[min(len(frames) - 1, at + k)] for k in nearest], first / camera_fps
     first = math.ceil(piece.source(piece.start) * camera_fps - 1e-6)
     last = math.floor(piece.source(piece.stop) * camera_fps - 1e-6)
-    shown = []
+    shown: list[_Item] = []
     for n in range(first, last + 1):
         suspect_time = (n / camera_fps - piece.offset) / piece.rate
         shown.append(frames[min(len(frames) - 1, max(0, round(suspect_time * fps)))])

@@ -184,10 +184,12 @@ def align(
     if registered is not None:
         homography, registered_by = registered.homography, registered.registered_by
     else:
-        homography, _ = estimate_homography(pairs)
-        registered_by = "orb"
-        if homography is None:
-            homography, registered_by = rescale_homography(frames[0].shape[1::-1], (width, height)), "rescale"
+        estimated, _ = estimate_homography(pairs)
+        homography, registered_by = (
+            (estimated, "orb")
+            if estimated is not None
+            else (rescale_homography(frames[0].shape[1::-1], (width, height)), "rescale")
+        )
     registration = Registration(homography)
 
     seen = [registration(frames[i], width, height) for i in samples]
