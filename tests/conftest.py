@@ -97,9 +97,20 @@ SIGN_IN = "/accounts/login/"
 SECOND_STEP = "/accounts/2fa/authenticate/"
 
 
+TOTP_MARGIN_S = 3.0
+
+
 def totp_code() -> str:
-    """The code an authenticator app set up with TOTP_SECRET shows now."""
+    """The code an authenticator app set up with TOTP_SECRET shows now. Near the end of a 30 s period it waits for the
+    next one, as a person would, so that a busy machine cannot carry the form past the code's period (Cradle takes
+    the current period's code only)."""
+    import time
+
     from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
+
+    left = 30 - time.time() % 30
+    if left < TOTP_MARGIN_S:
+        time.sleep(left + 0.05)
 
     counters = list(yield_hotp_counters_from_time())
     return format_hotp_value(hotp_value(TOTP_SECRET, counters[len(counters) // 2]))
