@@ -351,8 +351,9 @@ def main() -> None:
         f" = {traced + innocents_checked}; innocents named: {innocents_named}; false accusations in all: {falsely}"
     )
     stated = np.asarray(innocent_p)
-    calibration = ", ".join(f"p <= {q:.3g}: {(stated <= q).mean():.4f}" for q in (1 / 16, 1 / 64, 1e-3, 1e-4))
-    print(f"innocent accounts matching at least as well as a stated probability q (must stay <= q): {calibration}")
+    if stated.size:  # (none with --drills 0: controls only)
+        calibration = ", ".join(f"p <= {q:.3g}: {(stated <= q).mean():.4f}" for q in (1 / 16, 1 / 64, 1e-3, 1e-4))
+        print(f"innocent accounts matching at least as well as a stated probability q (must stay <= q): {calibration}")
     for kind, named in sets.items():
         counts = ", ".join(f"{n} {named.count(n)}" for n in ("all", "some", "none", "innocent"))
         print(f"{kind}: colluding sets named in {len(named)} drills: {counts} (all: every colluder, no innocent)")
