@@ -46,9 +46,10 @@ OVERLAY_FLOOR = 12.0
 OVERLAY_MARGIN = 9
 # A copy whose colours were filtered (sepia, a tint, a channel mix, greyscale made from one channel) has a luma that
 # is a mix of the reference's three channels, not a function of the reference's luma: fitted on luma alone, the
-# picture's colours stay in the residual, far above the mark, and no unit reads. The copy is fitted on the reference's
-# channels instead when that leaves at most this share of the luma fit's residual variance (a plain copy keeps the
-# luma fit, whose one gain and offset take the least from the mark).
+# picture's colours stay in the residual, far above the mark, and no unit reads. The copy is fitted on a mix of the
+# reference's channels, or on its luma or that mix through a tone curve of TONE_BINS quantiles (clipped or bent tones),
+# when that leaves at most this share of the luma fit's residual variance (a plain copy keeps the luma fit, whose one
+# gain and offset take the least from the mark). See _fit_basis.
 COLOUR_FIT_SHARE = 0.8
 TONE_BINS = 24
 FIT_STEP = 4  # (a 320x240 reference: 4,800 pixels for four coefficients or 24 tones)
