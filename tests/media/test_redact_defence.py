@@ -88,6 +88,17 @@ def test_likeness_finds_rows_of_glyphs_in_many_typefaces_and_not_smooth_or_noisy
     assert text_like(cv2.cvtColor(noise, cv2.COLOR_GRAY2BGR)) == []
 
 
+def test_likeness_takes_no_edge_of_the_infant_for_a_line_of_glyphs():
+    # Tuning scene 5006: the infant's lower edge against the mattress broke into a staircase of flat blobs that chained
+    # into a tilted "line" over 23 % of her; glyphs have paper above and below them, an edge does not.
+    frame = WardScene(draw_scene(5006, frames=1)).frame(0)
+    found = np.zeros(frame.phi_mask.shape, np.uint8)
+    for quad in text_like(frame.image):
+        cv2.fillConvexPoly(found, np.round(quad).astype(np.int32), 1)
+    assert (found.astype(bool) & frame.infant).sum() < 0.01 * frame.infant.sum()
+    assert (found.astype(bool) & frame.phi_mask).sum() > 0.5 * frame.phi_mask.sum()  # while the card is still found
+
+
 def test_shown_area_masks_everything_outside_it_whatever_the_detector_says():
     scene = _scene(card_event="static")
     frames = scene.frames()
