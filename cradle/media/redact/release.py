@@ -239,10 +239,11 @@ class Releasing:
                 if not (touched & ~newer).any():
                     continue
                 if (touched & newer).any():
-                    if not self._following.gone(region) and self._still_there(region, newer):
+                    gone = self._following.gone(region)
+                    if not gone and self._still_there(region, newer):
                         whole.append(region)
                         continue
-                    stands = ~newer & ~self._verified(region, d, vouchers, since)
+                    stands = ~newer & ~self._verified(region, d, vouchers, since, anywhere=gone)
                     if (touched & stands).any():
                         partial.append((region, stands))
                 else:
@@ -297,10 +298,14 @@ class Releasing:
         kept = int(np.count_nonzero(own & grid.window(~newer, box)))
         return kept > LINE_LEFT_SHARE * max(1, int(np.count_nonzero(own)))
 
-    def _verified(self, region: masks.Region, look: Look, vouchers: tuple[Look, ...], since: np.ndarray) -> np.ndarray:
+    def _verified(
+        self, region: masks.Region, look: Look, vouchers: tuple[Look, ...], since: np.ndarray, anywhere: bool = False
+    ) -> np.ndarray:
         """Cells a look newer than `look` saw clear of text, with the whole of `region`'s (grown) place in view,
         and that have not changed since (their current look answered for them before it looked); only asked for a
-        line that has gone from where it was (`_still_there`)."""
+        line that has gone from where it was (`_still_there`). With `anywhere`, for a line a followed group carried
+        off (trail.py: the line is known to be elsewhere now), a look that saw only part of its place will do: no
+        part of the line is left to be cut by the look's crop."""
         grid = self._grid
         clear = np.zeros(since.shape, bool)
         if grid is None:
@@ -308,7 +313,7 @@ class Releasing:
         xs, ys = masks.grow(region, self.policy).T
         place = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
         for later in vouchers:
-            if later.index > look.index and later.contains(place):
+            if later.index > look.index and (anywhere or later.contains(place)):
                 clear |= later.saw_clear(grid, self.policy) & (since <= later.index)
         return clear
 

@@ -56,6 +56,8 @@ class Following:
     rest: list[masks.Region] = field(default_factory=list)  # its lines at rest
     # Lines older looks found that the group has carried away, by identity (the region kept with it): see `gone`.
     _gone: dict[int, masks.Region] = field(default_factory=dict)
+    # Lines found on frames the group was followed on, by identity, since it began to move.
+    _found: dict[int, masks.Region] = field(default_factory=dict)
 
     def kept(
         self,
@@ -72,14 +74,19 @@ class Following:
             self.held, self.unknown, self.rest = 0, False, []
             return None
         new, standing, moved = _lines(trail.cells, index, owners, since, touched)
-        # Only what the looks at this very frame found counts: a card is rigid, and where some of its text moved, the
-        # rest of it may have moved too in cells the grid saw no change in (a dim card on ground of its own grey).
-        now = rows(new)
         if trail.starts:
             # Before the motion, the group's lines were where the looks before it found them.
-            self.held = max(now, rows([*moved, *standing]))
+            self.held = max(rows(new), rows([*moved, *standing]))
             self.unknown = False
             self.rest = [*moved, *standing]
+            self._found.clear()
+        # Only what the looks at this very frame found counts: a card is rigid, and where some of its text moved, the
+        # rest of it may have moved too in cells the grid saw no change in (a dim card on ground of its own grey).
+        # Once none of it is found moving (it has stopped while something else still moves), the lines found while
+        # it was followed stand for it, as long as their cells do not change.
+        if not new:
+            new = [line for line in standing if self._found.get(id(line)) is line]
+        now = rows(new)
         # A group that held no text when it began to move and shows some now brought it in: a card slid in or put
         # down, whose lines no look has yet seen whole (a crop around its moving edge cuts them). It is not followed
         # until it rests and one look sees it whole.
@@ -96,6 +103,7 @@ class Following:
         for line in moved:
             if not any(_in_place(line, other) for other in new):
                 self._gone[id(line)] = line
+        self._found.update((id(line), line) for line in new)
         return trail.cells & ~_seen_whole(grid, owners)
 
     def gone(self, line: masks.Region) -> bool:
