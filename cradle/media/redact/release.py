@@ -256,7 +256,13 @@ class Releasing:
         if grid is None or owners is None or since is None:
             return [] if pending.trail is None else [(0, 0, *pending.frame.image.shape[1::-1])]
         kept = self._following.kept(
-            pending.trail, pending.frame.index, grid, owners, since, lambda r: self._touched(r, grid)
+            pending.trail,
+            pending.frame.index,
+            grid,
+            owners,
+            since,
+            lambda r: self._touched(r, grid),
+            lambda r: masks.reach(r, self.policy),
         )
         return [] if kept is None else grid.cell_boxes(kept)
 

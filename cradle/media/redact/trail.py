@@ -33,8 +33,9 @@ from cradle.media.redact import masks
 from cradle.media.redact.looks import changed_since, owner_table
 from cradle.media.redact.motion import MotionGrid
 
-# A line found again covering at least this share of where it was found (or of itself) is in place.
-IN_PLACE = 0.5
+# Two lines have the same shape when their lengths and heights differ by at most this share and their tilts by at most
+# SAME_TILT degrees (one line found on two frames of a moving card: motion blur lengthens it a little).
+SAME_SHAPE, SAME_TILT = 0.25, 8.0
 # Lines remembered as carried away (see Following.gone) before the memory is emptied.
 GONE_KEPT = 2000
 
@@ -53,7 +54,6 @@ class Following:
 
     held: int = 0
     unknown: bool = False  # the group has brought in text it did not hold when it began to move
-    rest: list[masks.Region] = field(default_factory=list)  # its lines at rest
     # Lines older looks found that the group has carried away, by identity (the region kept with it): see `gone`.
     _gone: dict[int, masks.Region] = field(default_factory=dict)
     # Lines found on frames the group was followed on, by identity, since it began to move.
@@ -67,18 +67,19 @@ class Following:
         owners: np.ndarray,
         since: np.ndarray,
         touched: Callable[[masks.Region], np.ndarray],
+        reach: Callable[[masks.Region], np.ndarray],
     ) -> np.ndarray | None:
         """The cells of `trail` to mask whole on frame `index` (None: no trail), given the frame's looks (`owners`,
-        `since`: CellLooks.current and .since kept with it, all finished) and the cells a line reaches (`touched`)."""
+        `since`: CellLooks.current and .since kept with it, all finished), the cells a line reaches (`touched`) and
+        where its glyphs may lie (`reach`: a polygon, masks.reach)."""
         if trail is None:
-            self.held, self.unknown, self.rest = 0, False, []
+            self.held, self.unknown = 0, False
             return None
         new, standing, moved = _lines(trail.cells, index, owners, since, touched)
         if trail.starts:
             # Before the motion, the group's lines were where the looks before it found them.
-            self.held = max(rows(new), rows([*moved, *standing]))
+            self.held = max(rows(new), rows([*(line for _, line in moved), *standing]))
             self.unknown = False
-            self.rest = [*moved, *standing]
             self._found.clear()
         # Only what the looks at this very frame found counts: a card is rigid, and where some of its text moved, the
         # rest of it may have moved too in cells the grid saw no change in (a dim card on ground of its own grey).
@@ -87,24 +88,28 @@ class Following:
         if not new:
             new = [line for line in standing if self._found.get(id(line)) is line]
         now = rows(new)
-        # A group that held no text when it began to move and shows some now brought it in: a card slid in or put
-        # down, whose lines no look has yet seen whole (a crop around its moving edge cuts them). It is not followed
-        # until it rests and one look sees it whole.
-        self.unknown |= self.held == 0 and now > 0
-        # Only a card seen carried is followed: some line found now lies where no line was at rest. Lines found again
-        # where they were (a hand over a card's corner) leave the cells to the rule for a group on the move.
-        carried = any(not any(_in_place(line, old) for old in self.rest) for line in new)
-        if self.unknown or not self.held or now < self.held or not carried:
+        # A group that shows more rows than it held at rest brought text in: a card slid in or put down, whose lines
+        # no look has yet seen whole (a crop around its moving edge cuts them). It is not followed until it rests and
+        # one look sees it whole.
+        self.unknown |= now > self.held
+        if self.unknown or not self.held or now < self.held:
             return trail.cells
-        # A line found before the motion where nothing is found now has been carried off with the group, which the
-        # looks at this frame found again, row for row, elsewhere.
+        # Only a card seen carried is followed: lines found before lie again, each its own shape, all shifted alike.
+        # Lines found again where they were (a hand over a card's corner) leave the cells to the rule for a group
+        # on the move.
+        carried = _carried_off(moved, new)
+        if not carried:
+            return trail.cells
         if len(self._gone) > GONE_KEPT:
             self._gone.clear()
-        for line in moved:
-            if not any(_in_place(line, other) for other in new):
-                self._gone[id(line)] = line
+        self._gone.update((id(line), line) for line in carried)
         self._found.update((id(line), line) for line in new)
-        return trail.cells & ~_seen_whole(grid, owners)
+        # A look at a moving card can stop a line a glyph short (blurred at its end): the cells at both ends of each
+        # line's longest reach stay masked whole (tuning seed 1875: 43 pixels of a line's last glyph).
+        ends = np.zeros(grid.shape, bool)
+        for line in new:
+            ends |= _ends(grid, reach(line))
+        return trail.cells & (~_seen_whole(grid, owners) | ends)
 
     def gone(self, line: masks.Region) -> bool:
         """True for a line a followed group has carried away from where it was found: where its cells have changed
@@ -139,13 +144,13 @@ def _lines(
     owners: np.ndarray,
     since: np.ndarray,
     touched: Callable[[masks.Region], np.ndarray],
-) -> tuple[list[masks.Region], list[masks.Region], list[masks.Region]]:
+) -> tuple[list[masks.Region], list[masks.Region], list[tuple[int, masks.Region]]]:
     """Lines reaching `cells`: found on frame `index`; found earlier in cells that have not changed since (they
-    stand); found earlier where cells have changed since (they may have moved on)."""
+    stand); found earlier where cells have changed since (they may have moved on), with the identity of their look."""
     table = owner_table(owners)
     new: list[masks.Region] = []
     standing: list[masks.Region] = []
-    moved: list[masks.Region] = []
+    moved: list[tuple[int, masks.Region]] = []
     for look in {o for o in owners.flat if o is not None}:
         changed = None if look.index == index else changed_since(owners, since, look, table)
         for region in look.boxes():
@@ -155,18 +160,68 @@ def _lines(
             if changed is None:
                 new.append(region)
             elif (reach & changed).any():
-                moved.append(region)
+                moved.append((id(look), region))
             else:
                 standing.append(region)
     return new, standing, moved
 
 
-def _in_place(line: masks.Region, other: masks.Region) -> bool:
-    """True when `other` covers at least half of `line` or `line` half of `other`: the same line found again where it
-    was (whole, or the part a hand leaves in view), not one carried past it."""
-    a, b = masks.as_quad(line), masks.as_quad(other)
-    area, _ = cv2.intersectConvexConvex(a, b)
-    return area >= IN_PLACE * max(1.0, min(cv2.contourArea(a), cv2.contourArea(b)))
+def _carried_off(moved: list[tuple[int, masks.Region]], new: list[masks.Region]) -> list[masks.Region]:
+    """The lines of `moved` (with their looks' identities) that lie again among `new`, carried: for the lines one look
+    found, the shift that most of them share with a line of their own shape found now, when at least two of them (or
+    its only one) share it and it is at least half a line's height."""
+    shapes = [_shape(line) for line in new]
+    out: list[masks.Region] = []
+    for look in {key for key, _ in moved}:
+        lines = [line for key, line in moved if key == look]
+        shifts = []
+        for line in lines:
+            (cx, cy), length, height, angle = _shape(line)
+            shifts.append(
+                [
+                    (ox - cx, oy - cy, height)
+                    for (ox, oy), other_length, other_height, other_angle in shapes
+                    if abs(other_length - length) <= SAME_SHAPE * length
+                    and abs(other_height - height) <= SAME_SHAPE * height
+                    and min(abs(other_angle - angle), 180 - abs(other_angle - angle)) <= SAME_TILT
+                ]
+            )
+
+        def near(candidates: list[tuple[float, float, float]], dx: float, dy: float) -> bool:
+            return any(math.hypot(x - dx, y - dy) <= 0.5 * h for x, y, h in candidates)
+
+        best: tuple[int, float, float, float] = (0, 0.0, 0.0, 0.0)
+        for dx, dy, height in (shift for candidates in shifts for shift in candidates):
+            support = sum(near(candidates, dx, dy) for candidates in shifts)
+            if support > best[0]:
+                best = (support, dx, dy, height)
+        support, dx, dy, height = best
+        if support < min(2, len(lines)) or 2 * support < len(lines) or math.hypot(dx, dy) < 0.5 * height:
+            continue
+        out += [line for line, candidates in zip(lines, shifts, strict=True) if near(candidates, dx, dy)]
+    return out
+
+
+def _shape(line: masks.Region) -> tuple[tuple[float, float], float, float, float]:
+    """Centre, length, height and tilt (degrees, 0-180) of a line as found."""
+    (cx, cy), (w, h), angle = cv2.minAreaRect(masks.as_quad(line))
+    if w < h:
+        w, h, angle = h, w, angle + 90
+    return (cx, cy), w, h, angle % 180
+
+
+def _ends(grid: MotionGrid, polygon: np.ndarray) -> np.ndarray:
+    """The cells holding the two ends (the middles of the short sides) of a line's polygon."""
+    (cx, cy), (w, h), angle = cv2.minAreaRect(polygon.astype(np.float32))
+    if w < h:
+        w, h, angle = h, w, angle + 90
+    dx, dy = 0.5 * w * math.cos(math.radians(angle)), 0.5 * w * math.sin(math.radians(angle))
+    cells = np.zeros(grid.shape, bool)
+    for x, y in ((cx - dx, cy - dy), (cx + dx, cy + dy)):
+        col = min(grid.cols - 1, max(0, int(x * grid.cols / grid.width)))
+        row = min(grid.rows - 1, max(0, int(y * grid.rows / grid.height)))
+        cells[row, col] = True
+    return cells
 
 
 def _seen_whole(grid: MotionGrid, owners: np.ndarray) -> np.ndarray:
