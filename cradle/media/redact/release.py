@@ -201,7 +201,7 @@ class Releasing:
             trail = self._trail_kept(pending)
             regions, partial = self._regions(pending, vouchers)
             regions += [box for d in needed if d not in vouchers for box in d.boxes()]
-            loose = [*pending.moving_text, *pending.monitors, *trail]
+            loose: list[masks.Region] = [*pending.moving_text, *pending.monitors, *trail]
             out.append(self._mask(frame, regions, loose, partial))
         self._forget()
         return out
