@@ -17,6 +17,7 @@ from cradle.media.redact.motion import MotionGrid
 from cradle.media.redact.policy import CameraPolicy
 from cradle.media.redact.pool import DetectorPool
 from cradle.media.redact.release import Pending, Releasing
+from cradle.media.redact.trail import Trail
 
 # Above this share of the frame, one whole-frame detection is cheaper than crops of the moving parts.
 WHOLE_FRAME_SHARE = 0.4
@@ -77,6 +78,8 @@ class Redactor(Releasing):
         self._episode = np.zeros((0, 0), bool)
         # Cells of text seen moving (with a ring), masked whole until the episode has come to rest.
         self._carried = np.zeros((0, 0), bool)
+        # Cells of the two above that the moving group has left (trail.py): masked unless their look saw them clear.
+        self._trail: Trail | None = None
         self._flipped = np.zeros((0, 0), bool)  # cells that went back to their previous look on the last frame
         self._refresh: Look | None = None  # the safety schedule's look, running in the background
         self._refresh_thumb: np.ndarray | None = None
@@ -97,7 +100,9 @@ class Redactor(Releasing):
         if vouchers is not None:
             self._looks.mark(frame.index)
             owners, since = self._looks.current.copy(), self._looks.since.copy()
-        pending = Pending(frame, vouchers, self._moving_text, owners=owners, since=since, monitors=self._monitors)
+        pending = Pending(
+            frame, vouchers, self._moving_text, owners=owners, since=since, monitors=self._monitors, trail=self._trail
+        )
         self._pending.append(pending)
         self._last_seen = frame.index
         return self._release(final=False)
@@ -135,12 +140,14 @@ class Redactor(Releasing):
         # some cells for the grid (measured on tuning scene 15: its lower lines went unmasked while it moved).
         moving = (moved & text).astype(np.uint8)
         self._moving_text = []
+        self._trail = None
         whole = np.zeros(grid.shape, bool)
         if moving.any():
             _, labels = cv2.connectedComponents(text.astype(np.uint8), connectivity=8)
             carried = np.isin(labels, labels[moving.astype(bool)])
             whole = cv2.dilate(carried.astype(np.uint8), _NEAR_TEXT).astype(bool)
-            self._moving_text = grid.cell_boxes(whole | (moved & cv2.dilate(moving, _NEAR_TEXT).astype(bool)))
+            whole |= moved & cv2.dilate(moving, _NEAR_TEXT).astype(bool)
+            self._moving_text = grid.cell_boxes(whole)
         if moved.any():
             # A cell back to what its previous detection saw is vouched for by that one, if it still may.
             back = moved & ~grid.changed(thumb, 1, near_text) & ~looks.unusable(frame.index, max_age, previous=True)
@@ -156,6 +163,7 @@ class Redactor(Releasing):
         else:
             self._flipped = np.zeros(grid.shape, bool)
         grid.remember(moved & ~self._episode)
+        starts = not self._episode.any()
         self._episode |= moved
         # The moving text's cells and ring stay masked whole while anything is on the move, though on the next frames
         # the card may change its cells too little for the grid (tuning seed 1600: a faint card sliding on over the
@@ -218,8 +226,13 @@ class Redactor(Releasing):
             # changes few of the cells it covers: until text is read in it, its whole box and a ring of one cell are
             # masked (tuning seed 203: a faint card sliding in at night showed part of its text, in cells the grid
             # did not see change, on 3 frames).
-            covered = self._episode | self._carried | grid.entering(self._episode, moved, near)
-            self._moving_text = [*self._moving_text, *grid.cell_boxes(covered)]
+            entering = grid.entering(self._episode, moved, near)
+            # The rest is masked whole only until the frame's looks are back: where they show the group's text
+            # followed (trail.py), the lines they found are masked instead. A group coming in over the edge is not
+            # known as far as it goes.
+            trail = (self._episode | self._carried | whole) & ~entering
+            self._moving_text = grid.cell_boxes(entering)
+            self._trail = Trail(trail, starts) if trail.any() else None
         else:
             self._carried[:] = False
         return looks.vouched(frame.index, max_age)

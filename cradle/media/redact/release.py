@@ -21,6 +21,7 @@ from cradle.media.redact.looks import Look, changed_since, owner_table
 from cradle.media.redact.motion import MotionGrid
 from cradle.media.redact.policy import CameraPolicy
 from cradle.media.redact.rate import FrameRate
+from cradle.media.redact.trail import Following, Trail
 
 # Share of the deadline a live frame waits for its look-ahead detection once its own detections are in.
 LOOKAHEAD_PATIENCE = 0.75
@@ -48,6 +49,8 @@ class Pending:
     since: np.ndarray | None = None
     # Monitor screens on the frame (quadrilaterals, pixels), masked whole.
     monitors: list[np.ndarray] = field(default_factory=list)
+    # Cells a moving group covers (trail.py): masked whole unless the frame's looks follow its text.
+    trail: Trail | None = None
 
 
 @dataclass(slots=True)
@@ -84,6 +87,7 @@ class Releasing:
         # Called with the new frames-redacted-per-frame-shown whenever overload changes it (the worker logs it).
         self.on_rate: Callable[[int], None] | None = None
         self.counts = RedactionCounts()
+        self._following = Following()  # how many lines the group on the move has held (trail.py)
         # Each found region grown on the first frame that masks it: a look's regions stand unchanged on every frame
         # it vouches for (its cells have not changed), and growing one costs about half a millisecond.
         self._grown_cache: dict[int, tuple[masks.Region, np.ndarray]] = {}
@@ -194,9 +198,11 @@ class Releasing:
                 # Its own detections came back near the end of the hold window: ask for less before frames turn
                 # into screens.
                 self._rate_changed(self.rate.press(self._clock()))
+            trail = self._trail_kept(pending)
             regions, partial = self._regions(pending, vouchers)
             regions += [box for d in needed if d not in vouchers for box in d.boxes()]
-            out.append(self._mask(frame, regions, [*pending.moving_text, *pending.monitors], partial))
+            loose: list[masks.Region] = [*pending.moving_text, *pending.monitors, *trail]
+            out.append(self._mask(frame, regions, loose, partial))
         self._forget()
         return out
 
@@ -233,15 +239,32 @@ class Releasing:
                 if not (touched & ~newer).any():
                     continue
                 if (touched & newer).any():
-                    if self._still_there(region, newer):
+                    gone = self._following.gone(region)
+                    if not gone and self._still_there(region, newer):
                         whole.append(region)
                         continue
-                    stands = ~newer & ~self._verified(region, d, vouchers, since)
+                    stands = ~newer & ~self._verified(region, d, vouchers, since, anywhere=gone)
                     if (touched & stands).any():
                         partial.append((region, stands))
                 else:
                     whole.append(region)
         return whole, partial
+
+    def _trail_kept(self, pending: Pending) -> list[Box]:
+        """The cells of a moving group masked whole on this frame (see trail.py), as boxes."""
+        grid, owners, since = self._grid, pending.owners, pending.since
+        if grid is None or owners is None or since is None:
+            return [] if pending.trail is None else [(0, 0, *pending.frame.image.shape[1::-1])]
+        kept = self._following.kept(
+            pending.trail,
+            pending.frame.index,
+            grid,
+            owners,
+            since,
+            lambda r: self._touched(r, grid),
+            lambda r: masks.reach(r, self.policy),
+        )
+        return [] if kept is None else grid.cell_boxes(kept)
 
     def _touched(self, region: masks.Region, grid: MotionGrid) -> np.ndarray:
         """The cells `region` reaches once grown (read-only; kept while the region object lives on in its look and
@@ -281,10 +304,14 @@ class Releasing:
         kept = int(np.count_nonzero(own & grid.window(~newer, box)))
         return kept > LINE_LEFT_SHARE * max(1, int(np.count_nonzero(own)))
 
-    def _verified(self, region: masks.Region, look: Look, vouchers: tuple[Look, ...], since: np.ndarray) -> np.ndarray:
+    def _verified(
+        self, region: masks.Region, look: Look, vouchers: tuple[Look, ...], since: np.ndarray, anywhere: bool = False
+    ) -> np.ndarray:
         """Cells a look newer than `look` saw clear of text, with the whole of `region`'s (grown) place in view,
         and that have not changed since (their current look answered for them before it looked); only asked for a
-        line that has gone from where it was (`_still_there`)."""
+        line that has gone from where it was (`_still_there`). With `anywhere`, for a line a followed group carried
+        off (trail.py: the line is known to be elsewhere now), a look that saw only part of its place will do: no
+        part of the line is left to be cut by the look's crop."""
         grid = self._grid
         clear = np.zeros(since.shape, bool)
         if grid is None:
@@ -292,7 +319,7 @@ class Releasing:
         xs, ys = masks.grow(region, self.policy).T
         place = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
         for later in vouchers:
-            if later.index > look.index and later.contains(place):
+            if later.index > look.index and (anywhere or later.contains(place)):
                 clear |= later.saw_clear(grid, self.policy) & (since <= later.index)
         return clear
 

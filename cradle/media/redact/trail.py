@@ -1,0 +1,233 @@
+"""The cells a moving group passes through, and when the lines found in it may stand for them.
+
+While a group of cells is on the move (a card carried along, a hand passing, an infant stirring), the redactor masks
+every cell it has moved through until it rests and is looked at whole: a moving card may carry text no look can
+read yet. The price is the infant: a card carried across the incubator leaves a band of masked cells over her for
+as long as anything moves. That band is needed only while the card's text may be where no look found it. Each
+frame's looks are back before the frame leaves; when they account for the group's text, the group is *followed*:
+its cells are masked as any other cells are (by the lines their looks found), not whole.
+
+A group is followed on a frame when
+  - it held rows of text at rest, when it began to move (the looks before the motion found them),
+  - the looks at that very frame found in it at least as many rows (lines that stay where older looks found them do
+    not count: part of a card may move in cells the grid saw no change in), and
+  - some line they found lies where no line was at rest: the card is seen carried.
+So a card that loses a row to motion blur, a hand or a crop is not followed on that frame; nor is one whose lines
+are found again where they were (a hand over its corner), nor a group that brought text in that it did not hold at
+rest (a card slid in or put down, not yet seen whole), until it rests; nor a group that holds no text. A cell of a
+followed group is handed back only where its own look saw it whole. A group coming in over the picture's edge is
+never part of a trail: what lies beyond the edge is not known.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from cradle.media.redact import masks
+from cradle.media.redact.looks import changed_since, owner_table
+from cradle.media.redact.motion import MotionGrid
+
+# Two lines have the same shape when their lengths and heights differ by at most this share and their tilts by at most
+# SAME_TILT degrees (one line found on two frames of a moving card: motion blur lengthens it a little).
+SAME_SHAPE, SAME_TILT = 0.25, 8.0
+# Lines remembered as carried away (see Following.gone) before the memory is emptied.
+GONE_KEPT = 2000
+
+
+@dataclass(slots=True, frozen=True)
+class Trail:
+    """The cells (rows x cols, bool) a moving group covers on a frame, masked whole unless it is followed."""
+
+    cells: np.ndarray
+    starts: bool  # the group began to move on this frame
+
+
+@dataclass(slots=True)
+class Following:
+    """How many rows of text the moving group held when it began to move (reset when nothing moves)."""
+
+    held: int = 0
+    unknown: bool = False  # the group has brought in text it did not hold when it began to move
+    # Lines older looks found that the group has carried away, by identity (the region kept with it): see `gone`.
+    _gone: dict[int, masks.Region] = field(default_factory=dict)
+    # Lines found on frames the group was followed on, by identity, since it began to move.
+    _found: dict[int, masks.Region] = field(default_factory=dict)
+
+    def kept(
+        self,
+        trail: Trail | None,
+        index: int,
+        grid: MotionGrid,
+        owners: np.ndarray,
+        since: np.ndarray,
+        touched: Callable[[masks.Region], np.ndarray],
+        reach: Callable[[masks.Region], np.ndarray],
+    ) -> np.ndarray | None:
+        """The cells of `trail` to mask whole on frame `index` (None: no trail), given the frame's looks (`owners`,
+        `since`: CellLooks.current and .since kept with it, all finished), the cells a line reaches (`touched`) and
+        where its glyphs may lie (`reach`: a polygon, masks.reach)."""
+        if trail is None:
+            self.held, self.unknown = 0, False
+            return None
+        new, standing, moved = _lines(trail.cells, index, owners, since, touched)
+        if trail.starts:
+            # Before the motion, the group's lines were where the looks before it found them.
+            self.held = max(rows(new), rows([*(line for _, line in moved), *standing]))
+            self.unknown = False
+            self._found.clear()
+        # Only what the looks at this very frame found counts: a card is rigid, and where some of its text moved, the
+        # rest of it may have moved too in cells the grid saw no change in (a dim card on ground of its own grey).
+        # Once none of it is found moving (it has stopped while something else still moves), the lines found while
+        # it was followed stand for it, as long as their cells do not change.
+        if not new:
+            new = [line for line in standing if self._found.get(id(line)) is line]
+        now = rows(new)
+        # A group that shows more rows than it held at rest brought text in: a card slid in or put down, whose lines
+        # no look has yet seen whole (a crop around its moving edge cuts them). It is not followed until it rests and
+        # one look sees it whole.
+        self.unknown |= now > self.held
+        if self.unknown or not self.held or now < self.held:
+            return trail.cells
+        # Only a card seen carried is followed: lines found before lie again, each its own shape, all shifted alike.
+        # Lines found again where they were (a hand over a card's corner) leave the cells to the rule for a group
+        # on the move.
+        carried = _carried_off(moved, new)
+        if not carried:
+            return trail.cells
+        if len(self._gone) > GONE_KEPT:
+            self._gone.clear()
+        self._gone.update((id(line), line) for line in carried)
+        self._found.update((id(line), line) for line in new)
+        # A look at a moving card can stop a line a glyph short (blurred at its end): the cells at both ends of each
+        # line's longest reach stay masked whole (tuning seed 1875: 43 pixels of a line's last glyph).
+        ends = np.zeros(grid.shape, bool)
+        for line in new:
+            ends |= _ends(grid, reach(line))
+        return trail.cells & (~_seen_whole(grid, owners) | ends)
+
+    def gone(self, line: masks.Region) -> bool:
+        """True for a line a followed group has carried away from where it was found: where its cells have changed
+        since, it is not there any more, however much of it lies in cells that have not (a faint card leaves some
+        of its old cells without changing them enough for the motion grid)."""
+        return self._gone.get(id(line)) is line
+
+
+def rows(lines: list[masks.Region]) -> int:
+    """How many rows of text `lines` form: lines whose centres lie within half a line's height of each other
+    across the text's direction are one row (a detector may find a row in pieces, or twice)."""
+    if not lines:
+        return 0
+    shapes = [cv2.minAreaRect(masks.as_quad(line)) for line in lines]
+    angles, heights, centres = [], [], []
+    for (cx, cy), (w, h), angle in shapes:
+        if w < h:
+            w, h, angle = h, w, angle + 90
+        angles.append(math.radians(angle))
+        heights.append(h)
+        centres.append((cx, cy))
+    # Across the text's direction (the lines' median tilt).
+    tilt = float(np.median(angles))
+    across = sorted(-cx * math.sin(tilt) + cy * math.cos(tilt) for cx, cy in centres)
+    gap = 0.5 * float(np.median(heights))
+    return 1 + sum(1 for a, b in itertools.pairwise(across) if b - a > gap)
+
+
+def _lines(
+    cells: np.ndarray,
+    index: int,
+    owners: np.ndarray,
+    since: np.ndarray,
+    touched: Callable[[masks.Region], np.ndarray],
+) -> tuple[list[masks.Region], list[masks.Region], list[tuple[int, masks.Region]]]:
+    """Lines reaching `cells`: found on frame `index`; found earlier in cells that have not changed since (they
+    stand); found earlier where cells have changed since (they may have moved on), with the identity of their look."""
+    table = owner_table(owners)
+    new: list[masks.Region] = []
+    standing: list[masks.Region] = []
+    moved: list[tuple[int, masks.Region]] = []
+    for look in {o for o in owners.flat if o is not None}:
+        changed = None if look.index == index else changed_since(owners, since, look, table)
+        for region in look.boxes():
+            reach = touched(region)
+            if not (reach & cells).any():
+                continue
+            if changed is None:
+                new.append(region)
+            elif (reach & changed).any():
+                moved.append((id(look), region))
+            else:
+                standing.append(region)
+    return new, standing, moved
+
+
+def _carried_off(moved: list[tuple[int, masks.Region]], new: list[masks.Region]) -> list[masks.Region]:
+    """The lines of `moved` (with their looks' identities) that lie again among `new`, carried: for the lines one look
+    found, the shift that most of them share with a line of their own shape found now, when at least two of them (or
+    its only one) share it and it is at least half a line's height."""
+    shapes = [_shape(line) for line in new]
+    out: list[masks.Region] = []
+    for look in {key for key, _ in moved}:
+        lines = [line for key, line in moved if key == look]
+        shifts = []
+        for line in lines:
+            (cx, cy), length, height, angle = _shape(line)
+            shifts.append(
+                [
+                    (ox - cx, oy - cy, height)
+                    for (ox, oy), other_length, other_height, other_angle in shapes
+                    if abs(other_length - length) <= SAME_SHAPE * length
+                    and abs(other_height - height) <= SAME_SHAPE * height
+                    and min(abs(other_angle - angle), 180 - abs(other_angle - angle)) <= SAME_TILT
+                ]
+            )
+
+        def near(candidates: list[tuple[float, float, float]], dx: float, dy: float) -> bool:
+            return any(math.hypot(x - dx, y - dy) <= 0.5 * h for x, y, h in candidates)
+
+        best: tuple[int, float, float, float] = (0, 0.0, 0.0, 0.0)
+        for dx, dy, height in (shift for candidates in shifts for shift in candidates):
+            support = sum(near(candidates, dx, dy) for candidates in shifts)
+            if support > best[0]:
+                best = (support, dx, dy, height)
+        support, dx, dy, height = best
+        if support < min(2, len(lines)) or 2 * support < len(lines) or math.hypot(dx, dy) < 0.5 * height:
+            continue
+        out += [line for line, candidates in zip(lines, shifts, strict=True) if near(candidates, dx, dy)]
+    return out
+
+
+def _shape(line: masks.Region) -> tuple[tuple[float, float], float, float, float]:
+    """Centre, length, height and tilt (degrees, 0-180) of a line as found."""
+    (cx, cy), (w, h), angle = cv2.minAreaRect(masks.as_quad(line))
+    if w < h:
+        w, h, angle = h, w, angle + 90
+    return (cx, cy), w, h, angle % 180
+
+
+def _ends(grid: MotionGrid, polygon: np.ndarray) -> np.ndarray:
+    """The cells holding the two ends (the middles of the short sides) of a line's polygon."""
+    (cx, cy), (w, h), angle = cv2.minAreaRect(polygon.astype(np.float32))
+    if w < h:
+        w, h, angle = h, w, angle + 90
+    dx, dy = 0.5 * w * math.cos(math.radians(angle)), 0.5 * w * math.sin(math.radians(angle))
+    cells = np.zeros(grid.shape, bool)
+    for x, y in ((cx - dx, cy - dy), (cx + dx, cy + dy)):
+        col = min(grid.cols - 1, max(0, int(x * grid.cols / grid.width)))
+        row = min(grid.rows - 1, max(0, int(y * grid.rows / grid.height)))
+        cells[row, col] = True
+    return cells
+
+
+def _seen_whole(grid: MotionGrid, owners: np.ndarray) -> np.ndarray:
+    """Cells whose own look saw them whole (its crop held the whole cell)."""
+    _index, ident = owner_table(owners)
+    seen = np.zeros(grid.shape, bool)
+    for look in {o for o in owners.flat if o is not None}:
+        seen |= (ident == id(look)) & grid.cells_within(look.box)
+    return seen

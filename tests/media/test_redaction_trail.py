@@ -1,0 +1,101 @@
+"""A card carried across the incubator: the infant it has passed is shown again while it moves, its text never."""
+
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+
+import cv2
+import numpy as np
+import pytest
+from media_support import INK_BGR, InkFinder, has_ink
+
+from cradle.media.frames import Frame, SafeFrame
+from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
+from cradle.media.redact.pool import WardDetectors
+
+# Ink the stand-in detector cannot see: a line blurred by the motion, which no look reads.
+_BLURRED_INK_BGR = (0, 0, 254)
+_INFANT_BGR = (150, 175, 225)
+_CARD_BGR = (235, 235, 235)
+_CARD_W, _CARD_H = 200, 84
+_POLICY = CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8)
+
+
+@pytest.fixture
+def pool():
+    finder = InkFinder()
+    with DetectorPool(lambda: WardDetectors(finder), workers=1, backlog=64) as pool:
+        yield pool
+        finder.unhang.set()
+
+
+def _card_x(i: int) -> int:
+    """The card rests at x 0 on frames 0-5, is carried right 50 px a frame, and rests at x 400 from frame 14."""
+    return 50 * min(max(i - 6, 0), 8)
+
+
+def _ward(i: int, blurred_line: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Frame `i` of a card carried over the infant, and the infant's pixels no card covers. With `blurred_line`,
+    the card's last line is one no look reads while the card moves."""
+    image = np.full((480, 640, 3), 200, np.uint8)
+    infant = np.zeros((480, 640), np.uint8)
+    cv2.ellipse(infant, (250, 300), (190, 40), 0, 0, 360, 1, -1)
+    image[infant.astype(bool)] = _INFANT_BGR
+    x, y = _card_x(i), 250
+    image[y : y + _CARD_H, x : x + _CARD_W] = _CARD_BGR
+    moving = _card_x(i) != _card_x(i - 1)
+    for row, top in enumerate((12, 36, 60)):
+        ink = _BLURRED_INK_BGR if blurred_line and moving and row == 2 else INK_BGR
+        image[y + top : y + top + 10, x + 12 : x + _CARD_W - 12] = ink
+    uncovered = infant.astype(bool)
+    uncovered[y : y + _CARD_H, x : x + _CARD_W] = False
+    return image, uncovered
+
+
+def _run(images: list[np.ndarray], pool: DetectorPool) -> list[SafeFrame]:
+    redactor = Redactor(_POLICY, pool, blocking=True, deadline_s=5)
+    out: list[SafeFrame] = []
+    for i, image in enumerate(images):
+        out += redactor.push(Frame(image, i, i, Fraction(1, 15), time.monotonic()))
+    out += redactor.flush()
+    assert [f.index for f in out] == list(range(len(images)))
+    return out
+
+
+def _behind(i: int) -> np.ndarray:
+    """Pixels more than two cells (64 px) behind the carried card on frame `i`: where it was, not where it is."""
+    behind = np.zeros((480, 640), bool)
+    behind[:, : max(0, _card_x(i) - 64)] = True
+    return behind
+
+
+def test_the_infant_a_carried_card_has_passed_is_shown_again_while_it_still_moves(pool):
+    frames = [_ward(i) for i in range(20)]
+    out = _run([image for image, _ in frames], pool)
+    assert not any(f.screened for f in out)
+    assert [f.index for f in out if has_ink(f.image)] == []
+    # From its third frame of motion on, the part of the infant the card has left behind is untouched, though the
+    # card is still moving (until now it stayed masked until the card rested and was looked at whole).
+    for i in range(10, 14):
+        (image, uncovered), safe = frames[i], out[i]
+        passed = uncovered & _behind(i)
+        assert passed.sum() > 1500
+        assert np.all(safe.image[passed] == image[passed]), f"frame {i}"
+    # At rest, the infant beside the card is shown whole.
+    for i in range(16, 20):
+        (image, uncovered), safe = frames[i], out[i]
+        assert np.all(safe.image[uncovered & _behind(i)] == image[uncovered & _behind(i)])
+
+
+def test_a_carried_card_whose_line_no_look_reads_while_it_moves_keeps_every_cell_it_swept_masked(pool):
+    # Its last line is blurred by the motion: the looks at the moving card find two rows of the three it held at
+    # rest, so the card is not followed and the cells it swept stay masked whole until it rests.
+    frames = [_ward(i, blurred_line=True) for i in range(20)]
+    out = _run([image for image, _ in frames], pool)
+    assert not any(f.screened for f in out)
+    assert [f.index for f in out if has_ink(f.image)] == []
+    assert [f.index for f in out if np.all(f.image == _BLURRED_INK_BGR, axis=2).any()] == []
+    for i in range(10, 14):
+        _image, uncovered = frames[i]
+        assert out[i].covered[uncovered & _behind(i)].all(), f"frame {i}"
