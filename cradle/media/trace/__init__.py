@@ -37,7 +37,7 @@ from cradle.media.trace.attribution import (
 from cradle.media.trace.reading import SegmentReading, UnitCount, current_units, read_bits, units_read
 from cradle.media.trace.references import ReferenceLoader
 from cradle.media.trace.registration import estimate_homography, refine_homography, rescale_homography
-from cradle.media.trace.search import SHORTLIST_ROWS, Passes, locate, locate_all
+from cradle.media.trace.search import SHORTLIST_ROWS, Passes, framed_first, locate, locate_all
 from cradle.media.trace.timing import Alignment, align
 
 HIDDEN_SHARE = 0.25  # the most of the picture that captions and stickers may cover
@@ -97,7 +97,10 @@ def trace(
     # unread stands, and only otherwise is the time mapped.
     passes = Passes()  # the framings, their searches, alignments and time mappings, found once for every pass
     read: dict[tuple[object, ...], tuple[np.ndarray, list[SegmentReading]]] = {}  # each alignment's, for every pass
-    for hidden_share, framed in ((0.0, False), (HIDDEN_SHARE, False), (HIDDEN_SHARE, True), (0.0, True)):
+    order = [(0.0, False), (HIDDEN_SHARE, False), (HIDDEN_SHARE, True), (0.0, True)]
+    if framed_first(frames, fps, index, matches, passes):
+        order = order[2:] + order[:2]
+    for hidden_share, framed in order:
         for timed in (False, True):
             found = locate_all(
                 frames,

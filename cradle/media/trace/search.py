@@ -27,6 +27,14 @@ SIMILARITY_SLACK = 0.05  # a framing's windows are searched down to its probe si
 # can fill the first few dozen places; the votes for one consistent offset then pick the true source out of many.
 SHORTLIST_ROWS = 256
 SAME_PACE = 0.01  # pieces this close to the camera's pace take the registration of the copy aligned as it is
+# A copy as it is whose best shortlisted source scores below this may be framed (re-encoded, cropped, brightened
+# copies score above 0.98; a 9:16 story over its own blurred enlargement 0.88, a sepia filter 0.94).
+FRAMED_BELOW = 0.95
+# How much better than the copy as it is a framing must probe for the framings to be searched first, and how well at
+# least: the framings of canvases, insets and filmed screens probed 0.95-0.999 on tuning drills, the best (wrong) boxes
+# of copies under captions and stickers 0.82-0.85.
+FRAMED_MARGIN = 0.05
+FRAMED_PROBE = 0.95
 
 
 class Passes:
@@ -96,6 +104,24 @@ def locate_all(
         if found:
             return [replace(alignment, framing=framing) for alignment in found]
     return []
+
+
+def framed_first(
+    frames: Sequence[np.ndarray], fps: float, index: FingerprintIndex, matches: Sequence[SourceMatch], passes: Passes
+) -> bool:
+    """Whether a framing (a box, a turn, a screen) resembles the stored pictures clearly better than the copy as it
+    is, so that its framings are worth searching before the copy is aligned as it is, with and without captions.
+
+    A picture on a canvas over its own blurred enlargement resembles its source as it is, too little to align;
+    aligning it so, then with captions left out, cost a trace a minute before its box was searched."""
+    if matches and max(m.score for m in matches) >= FRAMED_BELOW:
+        return False
+    if passes.framings is None:
+        passes.framings = framings(frames, fps, index)
+    if not passes.framings or passes.framings[0][1] == IDENTITY:
+        return False
+    as_is = next((similarity for similarity, framing in passes.framings if framing == IDENTITY), 0.0)
+    return passes.framings[0][0] >= max(FRAMED_PROBE, as_is + FRAMED_MARGIN)
 
 
 def _confirmed(
