@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from trace_support import FPS, KEY, LEAKER, leak, loader
 
-from cradle.media.trace import attribute, trace
+from cradle.media.trace import attribute, search, trace
 
 pytestmark = pytest.mark.nodb
 
@@ -31,8 +31,6 @@ def test_unmarked_copy_names_nobody(clip, camera_frames, store, codewords):
 
 def test_a_copy_at_the_cameras_pace_is_named_without_mapping_its_time(store, codewords, leaked, monkeypatch):
     # Read as it is, every unit reads, so no time mapping could read more; it is not computed.
-    from cradle.media.trace import search
-
     mapped = []
     monkeypatch.setattr(search, "map_time", lambda *arguments: mapped.append(arguments) or [])
     references, index = store
