@@ -97,6 +97,7 @@ def trace(
     # unread stands, and only otherwise is the time mapped.
     passes = Passes()  # the framings, their searches, alignments and time mappings, found once for every pass
     read: dict[tuple[object, ...], tuple[np.ndarray, list[SegmentReading]]] = {}  # each alignment's, for every pass
+    unread: tuple[Alignment, list[SegmentReading]] | None = None
     order = [(0.0, False), (HIDDEN_SHARE, False), (HIDDEN_SHARE, True), (0.0, True)]
     if framed_first(frames, fps, index, matches, passes):
         order = order[2:] + order[:2]
@@ -118,10 +119,16 @@ def trace(
             alignment, readings, reads = _read(frames, fps, found, reference_loader, key, units, read)
             if not timed and not (reads and _complete(readings)):
                 continue
-            if reads or not (hidden_share or alignment.piece is not None):
+            if reads:
                 return alignment, readings
+            if not (hidden_share or alignment.piece is not None):
+                # A source whose mark reads nowhere: the answer, unless a later pass reads (the copy as it is, when
+                # its framings were searched first).
+                if not framed:
+                    return alignment, readings
+                unread = unread or (alignment, readings)
             break
-    return None, []
+    return unread or (None, [])
 
 
 def _complete(readings: Sequence[SegmentReading]) -> bool:
