@@ -3,8 +3,9 @@
 Copies are mirrored, turned by quarter turns and put on larger canvases (a 9:16 story over a blurred enlargement of
 the picture, a square post over a solid or patterned background, letterbox and pillarbox bars, picture-in-picture).
 The fingerprints describe the camera's whole picture the right way round, so the search first finds the picture's box
-from the long straight edges that bound it in every frame, then tries the eight turns and mirrors of each likely box on
-a few windows of the suspect, and searches in full only the framings whose windows resemble something stored.
+from the long straight edges that bound it in every frame and from the part of the frame that changes over the clip,
+then tries the turns and mirrors of each likely box on a few windows of the suspect, and searches in full only the
+framings whose windows resemble something stored.
 """
 
 from __future__ import annotations
@@ -21,13 +22,24 @@ PROBE_WIDTH = 320  # the sampled frames are looked at this wide when finding box
 EDGE_LEVEL = 10.0  # a Sobel response (of a 0-255 picture) below this is no edge
 MIN_SIDE = 0.15  # a box is at least this share of the frame's width and height (a 4:3 picture on a 9:16 story)
 MIN_SUPPORT = 0.4  # share of a box's side that must run along an edge (half of it, over a checked background)
-BOXES = 8  # boxes tried besides the whole frame
+# Boxes tried besides the whole frame. Over foreign footage, whose own lines run as fully along their length, an
+# inset's box ranked 15th of 56 by its edges; only the probe below tells the picture's box from the footage's.
+BOXES = 20
+# Mean absolute change over the clip (0-255 luma, PROBE_WIDTH wide, 5 x 5 mean) above which a pixel shows the picture:
+# a solid or checked background changes by under 0.5 (re-encoding), a ward picture by 3-30 at its moving parts.
+MOVING_LEVEL = 1.5
+# Share of the frame above which what moves is taken as all of it (a blurred enlargement of the picture or foreign
+# footage behind it moves too): no box then comes from motion.
+MOVING_WHOLE = 0.85
 PROBE_WINDOWS = 3  # windows of the suspect the framings are compared on
 # The median best similarity of a framing's probe windows at which it is searched in full. Lower than the search's
 # own gate: a box a few pixels off or a caption over a fifth of the picture lowers it, and every source found is
 # confirmed against its reference frames anyway.
 PROBE_SIMILARITY = 0.75
 QUADS = 3  # slanted outlines tried
+# A box this much wider than high (or higher than wide) is taken to hold the 4:3 picture upright (or turned a
+# quarter); between them, both are tried.
+TURN_MARGIN = 0.1
 CROP_SHARES = (1.0, 0.85, 0.72)  # shares of a side that a hard crop keeps, as the search tries them
 
 
@@ -116,14 +128,47 @@ def _lines(strength: np.ndarray, count: int, spacing: int) -> list[int]:
     return chosen
 
 
-def _mean_picture(frames: Sequence[np.ndarray]) -> np.ndarray:
-    """The grey mean of up to eight frames spread over the clip, PROBE_WIDTH wide at most: what stays put in it (a
-    picture's edges, a screen's outline) stands out, what moves blurs away."""
-    picks = np.linspace(0, len(frames) - 1, min(8, len(frames))).round().astype(int)
+def _sampled(frames: Sequence[np.ndarray], count: int = 8) -> np.ndarray:
+    """Up to `count` grey frames spread over the clip, PROBE_WIDTH wide at most (float32, stacked)."""
+    picks = np.linspace(0, len(frames) - 1, min(count, len(frames))).round().astype(int)
     height, width = _grey(frames[0]).shape[:2]
     scale = min(1.0, PROBE_WIDTH / width)
     size = (max(8, round(width * scale)), max(8, round(height * scale)))
-    return np.mean([cv2.resize(_grey(frames[i]), size, interpolation=cv2.INTER_AREA) for i in picks], axis=0)
+    shrunk = [cv2.resize(_grey(frames[i]), size, interpolation=cv2.INTER_AREA) for i in picks]
+    return np.stack(shrunk).astype(np.float32)
+
+
+def _mean_picture(frames: Sequence[np.ndarray]) -> np.ndarray:
+    """The grey mean of up to eight frames spread over the clip: what stays put in it (a picture's edges, a screen's
+    outline) stands out, what moves blurs away."""
+    return _sampled(frames).mean(axis=0)
+
+
+def moving_box(frames: Sequence[np.ndarray]) -> tuple[float, float, float, float] | None:
+    """The box around what changes over the clip, as shares of the frame; None when nothing or nearly everything does.
+
+    A picture on a still background (solid, checked, a letterbox) is the only part of the frame that changes, however
+    busy the background's own lines are; the edge lines of `boxes` can then miss it among the background's lines.
+    """
+    if len(frames) < 2:
+        return None
+    sampled = _sampled(frames, 16)
+    change = cv2.blur(np.abs(sampled - sampled.mean(axis=0)).mean(axis=0), (5, 5))
+    moving = change > MOVING_LEVEL
+    if not moving.any() or moving.mean() > MOVING_WHOLE:
+        return None
+    height, width = moving.shape
+    # A few stray pixels (a re-encoding flicker on the background) must not stretch the box.
+    ys, xs = np.nonzero(moving)
+    x0, x1 = np.quantile(xs, [0.002, 0.998])
+    y0, y1 = np.quantile(ys, [0.002, 0.998])
+    # The 5 x 5 mean spreads the change 2 pixels beyond the picture; the frame's own border stays where it is.
+    x0, y0 = (v + 2 if v > 0 else 0.0 for v in (x0, y0))
+    x1, y1 = (v - 2 if v < last else last for v, last in ((x1, width - 1), (y1, height - 1)))
+    box = (float(x0) / width, float(y0) / height, (float(x1) + 1) / width, (float(y1) + 1) / height)
+    if box[2] - box[0] < MIN_SIDE or box[3] - box[1] < MIN_SIDE or (box[2] - box[0]) * (box[3] - box[1]) > MOVING_WHOLE:
+        return None
+    return box
 
 
 def boxes(frames: Sequence[np.ndarray], limit: int = BOXES) -> list[tuple[float, float, float, float]]:
@@ -192,7 +237,9 @@ def boxes(frames: Sequence[np.ndarray], limit: int = BOXES) -> list[tuple[float,
                         by_ends.append((sum(inner) / 4 + 0.1 * (4 - len(inner)), box))
     by_edges.sort(key=lambda s: -s[0])
     by_ends.sort(key=lambda s: -s[0])
-    found: list[tuple[float, float, float, float]] = []
+    # What moves on a still background comes first: it does not depend on the background's own lines.
+    moving = moving_box(frames)
+    found: list[tuple[float, float, float, float]] = [] if moving is None else [moving]
     alternate = [pair for both in zip(by_edges, by_ends, strict=False) for pair in both]
     longer = by_edges if len(by_edges) > len(by_ends) else by_ends
     for _, (left, top, right, bottom) in alternate + longer[len(alternate) // 2 :]:
@@ -268,14 +315,22 @@ def framings(frames: Sequence[np.ndarray], fps: float, index: FingerprintIndex) 
     # The frames each probe window's fingerprint looks at (a sixth, a half and five sixths of its second), and a
     # second either side for suspect_windows to pick from.
     wanted = sorted({min(len(frames) - 1, round((s + p) * fps)) for s in starts for p in (1 / 6, 1 / 2, 5 / 6)})
-    small = {i: frames[i] for i in wanted}
+    # Thumbnails are 12 x 9: frames PROBE_WIDTH wide still give a box of MIN_SIDE 48 pixels across, and each framing
+    # costs a quarter of what it does at 640 (framings of a 416 x 739 copy: 3.3 s of CPU, 0.74 of it thumbnails).
+    scale = min(1.0, PROBE_WIDTH / frames[0].shape[1])
+    shrunk = (max(8, round(frames[0].shape[1] * scale)), max(8, round(frames[0].shape[0] * scale)))
+    small = {i: cv2.resize(frames[i], shrunk, interpolation=cv2.INTER_AREA) if scale < 1 else frames[i] for i in wanted}
+    height, width = frames[0].shape[:2]
     candidates = [
         Framing(box, turns, mirror)
         for box in [(0.0, 0.0, 1.0, 1.0), *boxes(frames)]
-        for turns in range(4)
+        for turns in _turns(box, width, height)
         for mirror in (False, True)
     ]
-    candidates += [Framing(quad=q, turns=t, mirror=m) for q in quads(frames) for t in range(4) for m in (False, True)]
+    candidates += [
+        Framing(quad=q, turns=t, mirror=m) for q in quads(frames) for t in _turns(_outer(q), width, height)
+        for m in (False, True)
+    ]  # fmt: skip
     candidates += [Framing(box) for box in crops()]
     vectors, owners = [], []
     for n, framing in enumerate(candidates):
@@ -292,6 +347,26 @@ def framings(frames: Sequence[np.ndarray], fps: float, index: FingerprintIndex) 
             scored.append((value, framing))
     scored.sort(key=lambda s: -s[0])
     return scored
+
+
+def _turns(box: tuple[float, float, float, float], width: int, height: int) -> tuple[int, ...]:
+    """The quarter turns worth trying for a picture in `box` (shares of a `width` x `height` frame): the camera's
+    picture is wider than high, so a box clearly wider than high holds it upright or upside down, and a box clearly
+    higher than wide holds it turned a quarter or upright but cropped to a portrait; the whole frame may hold a
+    stretched picture any way round."""
+    if box == (0.0, 0.0, 1.0, 1.0):
+        return (0, 1, 2, 3)
+    aspect = (box[2] - box[0]) * width / max(1e-6, (box[3] - box[1]) * height)
+    if aspect > 1 + TURN_MARGIN:
+        return (0, 2)
+    if aspect < 1 - TURN_MARGIN:
+        return (0, 1, 3)
+    return (0, 1, 2, 3)
+
+
+def _outer(quad: tuple[float, ...]) -> tuple[float, float, float, float]:
+    xs, ys = quad[0::2], quad[1::2]
+    return (min(xs), min(ys), max(xs), max(ys))
 
 
 def _probe_windows(images: list[np.ndarray], times: list[float], starts: np.ndarray) -> np.ndarray:

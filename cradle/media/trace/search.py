@@ -27,6 +27,14 @@ SIMILARITY_SLACK = 0.05  # a framing's windows are searched down to its probe si
 # can fill the first few dozen places; the votes for one consistent offset then pick the true source out of many.
 SHORTLIST_ROWS = 256
 SAME_PACE = 0.01  # pieces this close to the camera's pace take the registration of the copy aligned as it is
+# A copy as it is whose best shortlisted source scores below this may be framed (re-encoded, cropped, brightened
+# copies score above 0.98; a 9:16 story over its own blurred enlargement 0.88, a sepia filter 0.94).
+FRAMED_BELOW = 0.95
+# How much better than the copy as it is a framing must probe for the framings to be searched first, and how well at
+# least: the framings of canvases, insets and filmed screens probed 0.95-0.999 on tuning drills, the best (wrong) boxes
+# of copies under captions and stickers 0.82-0.85.
+FRAMED_MARGIN = 0.05
+FRAMED_PROBE = 0.95
 
 
 class Passes:
@@ -39,6 +47,8 @@ class Passes:
         self.shown: dict[Framing, list[np.ndarray]] = {}
         self.searched: dict[tuple[Framing, float], list[SourceMatch]] = {}
         self.mapped: dict[tuple[int, str, tuple[float, ...]], list[Piece]] = {}
+        self.regional: list[SourceMatch] | None = None  # the copy as it is, searched region by region
+        self.aligned: dict[tuple[int, str, tuple[float, ...], float], Alignment | None] = {}
 
 
 def locate_all(
@@ -51,6 +61,7 @@ def locate_all(
     hidden_share: float = 0.0,
     framed: bool | None = None,
     passes: Passes | None = None,
+    timed: bool = True,
 ) -> list[Alignment]:
     """Every shortlisted source the suspect's picture agrees with, best agreement first; with `framed` False only the
     copy as it is, with True only its framings, and with None the framings when the copy as it is finds nothing.
@@ -59,17 +70,20 @@ def locate_all(
     of them are checked against their references. Two beds of one ward can look alike at fingerprint size, so all are
     checked rather than the first that passes. With `hidden_share`, captions and stickers may cover up to that
     share of the picture (see `align`), and when the shortlist finds nothing the copy as it is is searched region by
-    region as well. `passes` keeps work that another pass over the same suspect can use again.
+    region as well. `passes` keeps work that another pass over the same suspect can use again. With `timed` False the
+    copy is only aligned as it is, without mapping its time (see cradle.media.trace.trace).
     """
     passes = Passes() if passes is None else passes
     first = index.search(frames, fps, k=SHORTLIST_ROWS) if matches is None else list(matches)
     if not framed:
-        found = _confirmed(frames, fps, first, reference_loader, candidates, hidden_share, passes)
+        found = _confirmed(frames, fps, first, reference_loader, candidates, hidden_share, passes, timed)
         if not found and hidden_share:
             # What covers part of the picture lowers its global likeness; cell by cell it still shows. Searched only
             # when the global shortlist finds nothing: its many windows map a re-timed copy better than these few.
-            regional = index.search(frames, fps, k=SHORTLIST_ROWS, regional=True)
-            found = _confirmed(frames, fps, regional, reference_loader, candidates, hidden_share, passes)
+            if passes.regional is None:
+                passes.regional = index.search(frames, fps, k=SHORTLIST_ROWS, regional=True)
+            regional = passes.regional
+            found = _confirmed(frames, fps, regional, reference_loader, candidates, hidden_share, passes, timed)
         if found or framed is False:
             return found
     if passes.framings is None:
@@ -86,10 +100,28 @@ def locate_all(
         matches = passes.searched[framing, gate]
         if framing.pads:  # a crop: found put back in the picture, confirmed and read as it is
             shown, framing = frames, IDENTITY
-        found = _confirmed(shown, fps, matches, reference_loader, candidates, hidden_share, passes)
+        found = _confirmed(shown, fps, matches, reference_loader, candidates, hidden_share, passes, timed)
         if found:
             return [replace(alignment, framing=framing) for alignment in found]
     return []
+
+
+def framed_first(
+    frames: Sequence[np.ndarray], fps: float, index: FingerprintIndex, matches: Sequence[SourceMatch], passes: Passes
+) -> bool:
+    """Whether a framing (a box, a turn, a screen) resembles the stored pictures clearly better than the copy as it
+    is, so that its framings are worth searching before the copy is aligned as it is, with and without captions.
+
+    A picture on a canvas over its own blurred enlargement resembles its source as it is, too little to align;
+    aligning it so, then with captions left out, cost a trace a minute before its box was searched."""
+    if matches and max(m.score for m in matches) >= FRAMED_BELOW:
+        return False
+    if passes.framings is None:
+        passes.framings = framings(frames, fps, index)
+    if not passes.framings or passes.framings[0][1] == IDENTITY:
+        return False
+    as_is = next((similarity for similarity, framing in passes.framings if framing == IDENTITY), 0.0)
+    return passes.framings[0][0] >= max(FRAMED_PROBE, as_is + FRAMED_MARGIN)
 
 
 def _confirmed(
@@ -100,6 +132,7 @@ def _confirmed(
     candidates: int,
     hidden_share: float,
     passes: Passes,
+    timed: bool = True,
 ) -> list[Alignment]:
     by_source: dict[str, list[SourceMatch]] = {}
     for match in matches:
@@ -114,15 +147,20 @@ def _confirmed(
 
         # `frames` is the caller's list or one of `passes.shown`, which live as long as `passes`.
         mapped = (id(frames), source_id, tuple(m.offset for m in shortlist))
+        # A still, periodic scene can mislead the mapping (a line at half the pace), so the copy is also aligned as it
+        # is, and the reading settles which holds (cradle.media.trace.trace).
+        aligned = (*mapped, hidden_share)
+        if aligned not in passes.aligned:
+            passes.aligned[aligned] = align(frames, fps, shortlist, cached, hidden_share)
+        alignment = passes.aligned[aligned]
+        if alignment is not None:
+            found.append(alignment)
+        if not timed:
+            continue
         if mapped not in passes.mapped:
             homography = _registration(frames, fps, shortlist, references)
             passes.mapped[mapped] = map_time(frames, fps, shortlist, references, homography)
         pieces = passes.mapped[mapped]
-        # A still, periodic scene can mislead the mapping (a line at half the pace), so the copy is also aligned as it
-        # is, and the reading settles which holds (cradle.media.trace.trace).
-        alignment = align(frames, fps, shortlist, cached, hidden_share)
-        if alignment is not None:
-            found.append(alignment)
         if pieces and not plain(pieces):
             # At the camera's pace the copy as it is pairs each frame with the instant it shows, so its registration
             # is as sharp as a piece's own; sped up or slowed down, its pairs are of other instants and it is not.

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cradle.media.trace.framing import Framing, boxes, crops, quads
+from cradle.media.trace.framing import Framing, _turns, boxes, crops, moving_box, quads
 
 pytestmark = pytest.mark.nodb
 
@@ -78,3 +78,42 @@ def test_no_slanted_outline_in_a_plain_picture_or_no_frames():
     assert quads([]) == [] and boxes([]) == []
     flat = [np.full((240, 320), 128, np.uint8)] * 3
     assert quads(flat) == []
+
+
+def _moving_picture(n: int, size: tuple[int, int] = (320, 240)) -> np.ndarray:
+    """The same scene each frame, shaken by a pixel or two and with a bright patch drifting across it."""
+    picture = _picture(3, (size[0] + 4, size[1] + 4))
+    cv2.circle(picture, (20 + 12 * n, size[1] // 2), 18, 250, -1)
+    dx, dy = (n * 7) % 4, (n * 5) % 4
+    return np.ascontiguousarray(picture[dy : dy + size[1], dx : dx + size[0]])
+
+
+def test_a_picture_on_a_fine_checked_background_is_boxed_by_what_moves():
+    # A checked background's own lines run the full frame and outnumber the picture's edges; only the picture changes.
+    ys, xs = np.mgrid[0:360, 0:360]
+    checked = np.where((xs // 14 + ys // 14) % 2, 60, 190).astype(np.uint8)
+    frames = []
+    for n in range(8):
+        canvas = checked.copy()
+        canvas[120:357, 37:353] = _moving_picture(n, (316, 237))
+        frames.append(canvas)
+    wanted = (37 / 360, 120 / 360, 353 / 360, 357 / 360)
+    found = moving_box(frames)
+    assert found is not None
+    assert max(abs(a - b) for a, b in zip(found, wanted, strict=True)) < 0.03
+    assert max(abs(a - b) for a, b in zip(boxes(frames)[0], wanted, strict=True)) < 0.03
+
+
+def test_no_box_from_motion_when_all_or_nothing_moves():
+    assert moving_box([np.full((240, 320), 90, np.uint8)] * 4) is None
+    # The whole frame changes (a plain copy, or a picture over its own blurred enlargement): no box inside it.
+    assert moving_box([_moving_picture(n) for n in range(6)]) is None
+    assert moving_box([_picture(n) for n in range(6)]) is None
+
+
+def test_a_wide_box_is_tried_upright_and_a_tall_one_turned_as_well():
+    # A 4:3 picture in a box of a 9:16 frame: upright or upside down only.
+    assert _turns((0.1, 0.4, 0.9, 0.6), 360, 640) == (0, 2)
+    # The same picture turned a quarter fills a tall box; a portrait crop of it upright may too.
+    assert set(_turns((0.1, 0.1, 0.9, 0.9), 360, 640)) == {0, 1, 3}
+    assert _turns((0.0, 0.0, 1.0, 1.0), 640, 480) == (0, 1, 2, 3)

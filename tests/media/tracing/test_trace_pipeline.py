@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from trace_support import FPS, KEY, LEAKER, leak, loader
 
-from cradle.media.trace import attribute, trace
+from cradle.media.trace import attribute, search, trace
 
 pytestmark = pytest.mark.nodb
 
@@ -27,3 +27,15 @@ def test_unmarked_copy_names_nobody(clip, camera_frames, store, codewords):
     verdict = attribute(found, codewords)
     assert verdict.outcome == "inconclusive" and verdict.candidate is None
     assert "too few readable segments" in verdict.reason
+
+
+def test_a_copy_at_the_cameras_pace_is_named_without_mapping_its_time(store, codewords, leaked, monkeypatch):
+    # Read as it is, every unit reads, so no time mapping could read more; it is not computed.
+    mapped = []
+    monkeypatch.setattr(search, "map_time", lambda *arguments: mapped.append(arguments) or [])
+    references, index = store
+    alignment, found = trace(leaked, 25, index, loader(references), KEY)
+    assert alignment is not None and alignment.piece is None
+    verdict = attribute(found, codewords)
+    assert verdict.outcome == "identified" and verdict.candidate == LEAKER
+    assert mapped == []

@@ -13,6 +13,7 @@ from cradle.media.sim import SimSettings
 from cradle.media.trace import locate, trace
 from cradle.media.trace.attribution import received
 from cradle.media.trace.framing import Framing
+from cradle.media.trace.search import Passes, framed_first
 
 pytestmark = pytest.mark.nodb
 
@@ -118,3 +119,17 @@ def test_the_search_ranks_the_same_rows_as_ranking_the_whole_store():
             assert sorted(top[w][kept]) == sorted(expected)
             assert np.all(np.diff(similarities[w][kept]) <= 0)
     assert np.array_equal(index.best_similarity(windows), everything.max(axis=1))
+
+
+def test_a_story_over_its_blurred_self_is_searched_framed_first_and_a_plain_copy_as_it_is(store, served, leaked):
+    # The blurred enlargement resembles the source a little as it is; its box resembles it clearly better, so the
+    # framings are searched before the copy is aligned as it is, with and without captions.
+    _, index = store
+    copy = leak(served[START : START + 6 * FPS], 480, 360, 600_000, 0.0)
+    story = []
+    for frame in copy:
+        canvas = cv2.GaussianBlur(cv2.resize(frame, (360, 640)), (0, 0), 12)
+        canvas[200:470] = cv2.resize(frame, (360, 270), interpolation=cv2.INTER_AREA)
+        story.append(canvas)
+    assert framed_first(story, 25, index, index.search(story, 25, k=256), Passes())
+    assert not framed_first(leaked, 25, index, index.search(leaked, 25, k=256), Passes())
