@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import time
-from fractions import Fraction
-
 import cv2
 import numpy as np
 import pytest
-from media_support import INK_BGR, InkFinder, has_ink
+from media_support import INK_BGR, InkFinder, has_ink, redact_in_order
 
-from cradle.media.frames import Frame, SafeFrame
+from cradle.media.frames import SafeFrame
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
 from cradle.media.redact.pool import WardDetectors
 
@@ -54,13 +51,7 @@ def _ward(i: int, blurred_line: bool = False) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _run(images: list[np.ndarray], pool: DetectorPool) -> list[SafeFrame]:
-    redactor = Redactor(_POLICY, pool, blocking=True, deadline_s=5)
-    out: list[SafeFrame] = []
-    for i, image in enumerate(images):
-        out += redactor.push(Frame(image, i, i, Fraction(1, 15), time.monotonic()))
-    out += redactor.flush()
-    assert [f.index for f in out] == list(range(len(images)))
-    return out
+    return redact_in_order(Redactor(_POLICY, pool, blocking=True, deadline_s=5), images)
 
 
 def _behind(i: int) -> np.ndarray:

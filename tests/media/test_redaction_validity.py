@@ -8,7 +8,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 import pytest
-from media_support import INK_BGR, InkFinder, WholeLineReader, has_ink, wait_until, write_card
+from media_support import INK_BGR, InkFinder, WholeLineReader, has_ink, redact_in_order, wait_until, write_card
 
 from cradle.media.frames import Frame, SafeFrame
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
@@ -40,15 +40,6 @@ def _scene(n: int, seed: int = 21, **settings) -> list[np.ndarray]:
     return [camera.frame(i).image for i in range(n)]
 
 
-def _run(redactor: Redactor, images: list[np.ndarray]) -> list[SafeFrame]:
-    out: list[SafeFrame] = []
-    for i, image in enumerate(images):
-        out += redactor.push(Frame(image, i, i, Fraction(1, 15), time.monotonic()))
-    out += redactor.flush()
-    assert [f.index for f in out] == list(range(len(images)))
-    return out
-
-
 def _shown_ink(out: list[SafeFrame]) -> list[int]:
     return [f.index for f in out if not f.screened and has_ink(f.image)]
 
@@ -60,7 +51,7 @@ def test_card_appearing_in_a_static_scene_is_masked_from_its_first_frame(ink):
     redactor = Redactor(
         CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8), pool, blocking=True, deadline_s=5
     )
-    out = _run(redactor, images)
+    out = redact_in_order(redactor, images)
     assert _shown_ink(out) == []
     assert not any(f.screened for f in out)  # masked, not hidden: the picture stays useful
     # The card was found by looking again where the picture moved, not by the (distant) safety schedule.
@@ -78,7 +69,7 @@ def test_card_that_moves_is_masked_where_it_goes_not_where_it_was(ink):
     redactor = Redactor(
         CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8), pool, blocking=True, deadline_s=5
     )
-    out = _run(redactor, images)
+    out = redact_in_order(redactor, images)
     assert _shown_ink(out) == []
     assert not any(f.screened for f in out)
 
@@ -258,7 +249,7 @@ def test_card_sliding_in_and_stopping_is_looked_at_whole_once_it_rests():
     with DetectorPool(lambda: reader, workers=1, backlog=64) as pool:
         policy = CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8)
         redactor = Redactor(policy, pool, blocking=True, deadline_s=5)
-        out = _run(redactor, images)
+        out = redact_in_order(redactor, images)
     shown = [f.index for f in out if not f.screened and np.all(f.image == _FAINT_INK_BGR, axis=2).any()]
     # While it slides, each crop around its moving edge cuts its lines: the cells it swept are masked whole until
     # it rests, and then one look sees its lines whole.
@@ -288,7 +279,7 @@ def test_look_at_rest_that_cuts_a_line_an_earlier_look_found_does_not_unmask_it(
     with DetectorPool(lambda: reader, workers=1, backlog=64) as pool:
         policy = CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8)
         redactor = Redactor(policy, pool, blocking=True, deadline_s=5)
-        out = _run(redactor, images)
+        out = redact_in_order(redactor, images)
     x0, y0, x1, _ = reader.regions[-1]  # the look at rest: it covers the line's cells but cuts the line
     assert 100 < x0 < 400 < x1 and y0 <= 100
     assert not any(f.screened for f in out)
@@ -306,7 +297,7 @@ def test_mask_of_a_line_taken_away_does_not_linger_in_the_unchanged_cells_its_ma
     redactor = Redactor(
         CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8), pool, blocking=True, deadline_s=5
     )
-    out = _run(redactor, images)
+    out = redact_in_order(redactor, images)
     assert not any(f.screened for f in out)
     assert _shown_ink(out) == []
     assert all(f.covered[62:70, 100:300].any() for f in out[:10])  # the margin reached the row below
@@ -326,7 +317,7 @@ def _assert_masked_though_crops_look_empty(images: list[np.ndarray]) -> None:
     finder = _CropBlindFinder()
     with DetectorPool(lambda: WardDetectors(finder), workers=1, backlog=64) as pool:
         policy = CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8)
-        out = _run(Redactor(policy, pool, blocking=True, deadline_s=5), images)
+        out = redact_in_order(Redactor(policy, pool, blocking=True, deadline_s=5), images)
     assert not any(f.screened for f in out)
     assert _shown_ink(out) == []
 
@@ -357,7 +348,7 @@ def test_when_part_of_a_card_moves_its_other_text_cells_and_a_ring_around_them_a
     redactor = Redactor(
         CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8), pool, blocking=True, deadline_s=5
     )
-    out = _run(redactor, images)
+    out = redact_in_order(redactor, images)
     assert _shown_ink(out) == []
     ring = (slice(192, 200), slice(250, 300))  # below the last line, beyond its grown mask
     assert out[6].covered[ring].all()
@@ -404,7 +395,7 @@ def test_faint_card_creeping_in_a_dark_room_below_the_pictures_threshold_stays_m
     reader = WholeLineReader(_DIM_INK_BGR)
     with DetectorPool(lambda: reader, workers=1, backlog=64) as pool:
         policy = CameraPolicy(detect_side=0, likeness=False, detect_every=90, hold_frames=8)
-        out = _run(Redactor(policy, pool, blocking=True, deadline_s=5), images)
+        out = redact_in_order(Redactor(policy, pool, blocking=True, deadline_s=5), images)
     assert not any(f.screened for f in out)
     assert [f.index for f in out if np.all(f.image == _DIM_INK_BGR, axis=2).any()] == []
     assert not out[-1].covered[:, 400:].any()  # the lamp-lit half, where nothing moved, is shown

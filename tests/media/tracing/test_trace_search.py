@@ -78,14 +78,20 @@ def test_a_mirrored_copy_turned_on_its_side_finds_its_source_and_reads(store, co
     assert len(read) >= 6 and all(r.variant is received(codewords[LEAKER], r) for r in read)
 
 
-def test_a_copy_on_a_vertical_canvas_over_its_blurred_self_finds_its_source(store, served):
-    references, index = store
-    copy = leak(served[START : START + 6 * FPS], 480, 360, 600_000, 0.0)
+def _story(copy: list[np.ndarray]) -> list[np.ndarray]:
+    """A 9:16 story: each frame of a 4:3 copy in the middle of its own blurred enlargement."""
     story = []
     for frame in copy:
         canvas = cv2.GaussianBlur(cv2.resize(frame, (360, 640)), (0, 0), 12)
         canvas[200:470] = cv2.resize(frame, (360, 270), interpolation=cv2.INTER_AREA)
         story.append(canvas)
+    return story
+
+
+def test_a_copy_on_a_vertical_canvas_over_its_blurred_self_finds_its_source(store, served):
+    references, index = store
+    copy = leak(served[START : START + 6 * FPS], 480, 360, 600_000, 0.0)
+    story = _story(copy)
     alignment = locate(story, 25, index, loader(references))
     assert alignment is not None and alignment.source_id == SOURCE
     # The picture is placed where it is on the canvas: either framed out of it, or registered inside the whole canvas
@@ -126,10 +132,6 @@ def test_a_story_over_its_blurred_self_is_searched_framed_first_and_a_plain_copy
     # framings are searched before the copy is aligned as it is, with and without captions.
     _, index = store
     copy = leak(served[START : START + 6 * FPS], 480, 360, 600_000, 0.0)
-    story = []
-    for frame in copy:
-        canvas = cv2.GaussianBlur(cv2.resize(frame, (360, 640)), (0, 0), 12)
-        canvas[200:470] = cv2.resize(frame, (360, 270), interpolation=cv2.INTER_AREA)
-        story.append(canvas)
+    story = _story(copy)
     assert framed_first(story, 25, index, index.search(story, 25, k=256), Passes())
     assert not framed_first(leaked, 25, index, index.search(leaked, 25, k=256), Passes())
