@@ -12,9 +12,9 @@ from media_support import INK_BGR, InkFinder, WholeLineReader, has_ink, redact_i
 
 from cradle.media.frames import Frame, SafeFrame
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
+from cradle.media.redact.cover import fill_in_box
 from cradle.media.redact.motion import MotionGrid
 from cradle.media.redact.pool import WardDetectors
-from cradle.media.redact.release import _filled
 from cradle.media.sim import SimCamera, SimSettings
 
 pytestmark = pytest.mark.nodb
@@ -147,7 +147,7 @@ def test_motion_grid_ignores_shake_and_noise_but_sees_a_new_line_of_ink():
 
 def test_a_line_filled_in_its_own_box_and_its_cells_cut_there_are_the_whole_frame_pictures_cut():
     """The release rules count a line's pixels in cells a newer look answers for on the line's bounding box only
-    (`_filled`, `MotionGrid.window`): exactly the pixels of the whole-frame pictures, lines partly or wholly outside
+    (`fill_in_box`, `MotionGrid.window`): exactly the pixels of the whole-frame pictures, lines partly or wholly outside
     the frame included."""
     rng = np.random.default_rng(7)
     for width, height in [(640, 480), (1280, 720), (333, 250)]:
@@ -161,7 +161,7 @@ def test_a_line_filled_in_its_own_box_and_its_cells_cut_there_are_the_whole_fram
             cv2.fillConvexPoly(whole, polygon, 1)
             expected = whole & grid.cell_pixels(cells)
             got = np.zeros((height, width), np.uint8)
-            filled = _filled(polygon, (height, width))
+            filled = fill_in_box(polygon, (height, width))
             if filled is None:
                 assert not whole.any()
                 continue

@@ -17,6 +17,7 @@ import numpy as np
 
 from cradle.media.frames import Box, Frame, SafeFrame, screened
 from cradle.media.redact import masks
+from cradle.media.redact.cover import GROWN_KEPT, Coverer, fill_in_box
 from cradle.media.redact.looks import Look, changed_since, owner_table
 from cradle.media.redact.motion import MotionGrid
 from cradle.media.redact.policy import CameraPolicy
@@ -29,8 +30,6 @@ LOOKAHEAD_PATIENCE = 0.75
 # of where it may lie is in cells no newer look answers for; at most this share is a sliver along a cell's edge that
 # the motion grid could not see the line leave.
 LINE_LEFT_SHARE = 0.25
-# Grown regions kept for the next frames (see Releasing._grown).
-GROWN_KEPT = 2000
 
 
 @dataclass(slots=True)
@@ -88,18 +87,8 @@ class Releasing:
         self.on_rate: Callable[[int], None] | None = None
         self.counts = RedactionCounts()
         self._following = Following()  # how many lines the group on the move has held (trail.py)
-        # Each found region grown on the first frame that masks it: a look's regions stand unchanged on every frame
-        # it vouches for (its cells have not changed), and growing one costs about half a millisecond.
-        self._grown_cache: dict[int, tuple[masks.Region, np.ndarray]] = {}
-        # The last frame's coverage and what it was made of (grown regions, loose polygons, policy, size): a quiet
-        # picture masks the same regions frame after frame, and joining 30 lines into blocks costs 2-4 ms a frame.
-        self._coverage_kept: tuple[list[np.ndarray], list[bytes], CameraPolicy, tuple[int, int], np.ndarray] | None
-        self._coverage_kept = None
-        # Lines' shapes and the bridges between them, by their polygons (masks.blocks): the same lines are joined
-        # into the same blocks frame after frame while the looks that found them stand.
-        self._blocks_memo: dict = {}
-        # The last lines and blocks layer (masks.line_cover) and the grown regions and frame size it was made of.
-        self._lines_kept: tuple[list[np.ndarray], tuple[int, int], np.ndarray] | None = None
+        # The grown regions and the coverage they make, kept while the same regions stand (cover.py).
+        self._cover = Coverer()
         # Each found region's cells (grown, without the picture): asked for every region of every frame.
         self._touched_cache: dict[int, tuple[masks.Region, CameraPolicy, MotionGrid, np.ndarray]] = {}
         # `_still_there`'s answers, by region and the cells newer looks answer for.
@@ -297,7 +286,7 @@ class Releasing:
         return answer
 
     def _line_left(self, region: masks.Region, newer: np.ndarray, grid: MotionGrid) -> bool:
-        filled = _filled(masks.reach(region, self.policy), (grid.height, grid.width))
+        filled = fill_in_box(masks.reach(region, self.policy), (grid.height, grid.width))
         if filled is None:
             return False
         box, own = filled
@@ -340,67 +329,21 @@ class Releasing:
                 greys.append(cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY))
             return greys[0]
 
-        grown = [self._grown(region, grey) for region in regions]
+        grown = [self._cover.grown(region, self.policy, grey) for region in regions]
         shape = frame.image.shape[:2]
         extra = None
         if partial and self._grid is not None:
             extra = np.zeros(shape, np.uint8)
             for region, cells in partial:
-                filled = _filled(self._grown(region, grey), shape)
+                filled = fill_in_box(self._cover.grown(region, self.policy, grey), shape)
                 if filled is not None:
                     (x0, y0, x1, y1), own = filled
                     extra[y0:y1, x0:x1] |= own & self._grid.window(cells, (x0, y0, x1, y1))
         polygons = [np.round(masks.as_quad(region)).astype(np.int32) for region in loose]
-        covered = self._coverage(shape, grown, polygons, extra, regions)
+        covered = self._cover.coverage(shape, self.policy, grown, polygons, extra, regions)
         image = masks.apply(frame.image, covered, self.policy)
         self._last_safe = SafeFrame(image, frame.index, frame.pts, frame.time_base, frame.arrived, False, covered)
         return self._last_safe
-
-    def _coverage(
-        self,
-        shape: tuple[int, int],
-        grown: list[np.ndarray],
-        polygons: list[np.ndarray],
-        extra: np.ndarray | None,
-        lines: list[masks.Region],
-    ) -> np.ndarray:
-        """masks.coverage, or the last frame's when it was made of the very same grown regions (the same objects,
-        kept by _grown, so grown from the very same lines), the same loose polygons and policy, and no partly masked
-        region. When only the loose polygons or the partly masked regions differ, the last lines and blocks
-        (masks.line_cover, the costly part) are reused under them."""
-        loose = [p.tobytes() for p in polygons]
-        kept = self._coverage_kept
-        if (
-            extra is None
-            and kept is not None
-            and kept[2] is self.policy
-            and kept[3] == shape
-            and _same(kept[0], grown)
-            and kept[1] == loose
-        ):
-            return kept[4]
-        lines_kept = self._lines_kept
-        if lines_kept is not None and lines_kept[1] == shape and _same(lines_kept[0], grown):
-            layer = lines_kept[2]
-        else:
-            layer = masks.line_cover(shape, grown, lines, self._blocks_memo)
-            layer.flags.writeable = False
-            self._lines_kept = (grown, shape, layer)
-        covered = masks.coverage(shape, self.policy, (), polygons, extra, base=layer)
-        # Frames share it (as a repeated frame shares its predecessor's); nothing may change it.
-        covered.flags.writeable = False
-        self._coverage_kept = None if extra is not None else (grown, loose, self.policy, shape, covered)
-        return covered
-
-    def _grown(self, region: masks.Region, grey: Callable[[], np.ndarray]) -> np.ndarray:
-        kept = self._grown_cache.get(id(region))
-        if kept is not None and kept[0] is region:
-            return kept[1]
-        if len(self._grown_cache) > GROWN_KEPT:
-            self._grown_cache.clear()
-        grown = masks.grow(region, self.policy, grey())
-        self._grown_cache[id(region)] = (region, grown)
-        return grown
 
     def _repeat(self, frame: Frame) -> SafeFrame:
         """The last safe picture again in `frame`'s place (the screen when the last one was not safe)."""
@@ -432,22 +375,3 @@ class Releasing:
         oldest = self._pending[0].frame.index if self._pending else self._last_seen + 1
         while self._wholes and self._wholes[0].index < oldest:
             self._wholes.popleft()
-
-
-def _same(kept: list[np.ndarray], grown: list[np.ndarray]) -> bool:
-    """The very same grown regions (the same objects, in order)."""
-    return len(kept) == len(grown) and all(a is b for a, b in zip(kept, grown, strict=True))
-
-
-def _filled(polygon: np.ndarray, shape: tuple[int, int]) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
-    """The polygon (int32 pixels) filled with 1 in a uint8 picture of just its bounding box within a `shape` frame,
-    with that box (x0, y0, x1, y1); None when it lies wholly outside. The same pixels as filling the whole frame, made
-    on a line's few hundred pixels: a busy frame asks this for dozens of lines, 15 times a second."""
-    height, width = shape
-    x0, y0 = np.maximum(polygon.reshape(-1, 2).min(axis=0), 0).tolist()
-    x1, y1 = np.minimum(polygon.reshape(-1, 2).max(axis=0) + 1, (width, height)).tolist()
-    if x1 <= x0 or y1 <= y0:
-        return None
-    own = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillConvexPoly(own, polygon - np.array([x0, y0], polygon.dtype), 1)
-    return (x0, y0, x1, y1), own
