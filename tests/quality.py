@@ -78,9 +78,13 @@ class ClipScore:
 def redact_clip(
     scene: WardScene, pool: DetectorPool, policy: CameraPolicy | None = None
 ) -> tuple[list[SceneFrame], list[SafeFrame], Redactor]:
-    """Render a scene and run its frames through redaction, as `cradle redact` would (waiting for detections)."""
+    """Render a scene and run its frames through redaction, as `cradle redact` would (waiting for detections).
+
+    The camera's detection phase comes from the scene's seed, so a clip's figures do not depend on which clips ran
+    on the pool before it.
+    """
     frames = scene.frames()
-    redactor = Redactor(policy or CameraPolicy(), pool, blocking=True, deadline_s=120)
+    redactor = Redactor(policy or CameraPolicy(), pool, blocking=True, deadline_s=120, phase=scene.draw.seed)
     out: list[SafeFrame] = []
     for sim in frames:
         out += redactor.push(Frame(sim.image, sim.index, sim.index, Fraction(1, 15), time.monotonic()))

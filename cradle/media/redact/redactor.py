@@ -62,6 +62,7 @@ class Redactor(Releasing):
         deadline_s: float | None = None,
         blocking: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        phase: int | None = None,
     ) -> None:
         super().__init__(deadline_s if deadline_s is not None else policy.hold_frames / fps, blocking, clock)
         self.policy = policy
@@ -70,7 +71,9 @@ class Redactor(Releasing):
         self._looks = CellLooks()  # each cell's current look, and the one before (what they saw: the grid)
         self._last_whole = -(10**9)
         self._retry_at = -(10**9)
-        self._phase = pool.stagger(policy.detect_every)
+        # Which frame of the whole-frame detection period this camera asks on (see DetectorPool.stagger); given, it
+        # makes a run repeatable whatever ran on the pool before (a clip of the quality suite, by its seed).
+        self._phase = pool.stagger(policy.detect_every) if phase is None else phase % max(1, policy.detect_every)
         self._moving_text: list[Box] = []
         # Cells that moved since a look saw them at rest: once their group stops, one look at the whole settled
         # group vouches for it (crops of the moving edges may cut a card's lines, and a dim card's inside hardly
