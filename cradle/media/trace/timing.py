@@ -255,7 +255,7 @@ def align(
     chosen = np.linspace(0, len(samples) - 1, 3).round().astype(int)
     # ORB's fit can be a pixel off, and then the camera's shake makes a neighbouring frame look closest. So each
     # nearby offset is also scored by how well its frame pairs fit once they are moved by the shift they agree on.
-    best_offset, picked, homography = _agreed_offset(
+    best_offset, picked, agreed = _agreed_offset(
         [frames[samples[j]] for j in chosen],
         sample_times[chosen],
         times_array,
@@ -268,9 +268,12 @@ def align(
     picked_all = np.abs(times_array[None, :] - (sample_times + best_offset)[:, None]).argmin(axis=1)
     picked_all[chosen] = picked
     picked = picked_all
-    # Sharpen the registration on frame pairs now known to show the same instant, then look at the picture again.
+    # Sharpen the registration on frame pairs now known to show the same instant, then look at the picture again. A
+    # registration given (the whole copy's, already moved by the shift its pairs agreed on and sharpened) stands as
+    # it is: a piece's fewer pairs can only move it by a fraction of a pixel, and the pieces of one copy would no
+    # longer be read in one registration.
     if registered is None:
-        homography = _sharpened([(frames[samples[j]], images[picked[j]]) for j in chosen], homography, hidden)
+        homography = _sharpened([(frames[samples[j]], images[picked[j]]) for j in chosen], agreed, hidden)
     registration = Registration(homography, hidden)
     seen = [registration(frames[i], width, height) for i in samples]
     covered = registration.covered(frames[0].shape, width, height)
