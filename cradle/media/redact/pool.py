@@ -28,10 +28,6 @@ class Detector(Protocol):
     def detect(self, image: np.ndarray) -> list: ...  # upright boxes or 4x2 quadrilaterals, in pixels
 
 
-# On a picture cut into tiles, a "line" taller than this (pixels, at the camera's resolution) is the detector's answer
-# to a flat, dark tile (measured: tile-sized boxes over the incubator), not type on a card, label or monitor, and
-# masking it would hide the infant. A single-tile picture keeps every box.
-TALLEST_LINE_PX = 128
 # Neighbouring tiles overlap by this much, so a line on a tile's edge is whole in one of them.
 TILE_OVERLAP_PX = 64
 # A text-like row the detector's lines already cover this much of adds nothing.
@@ -108,12 +104,9 @@ class WardDetectors:
             small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
             found = [as_quad(q) / scale for q in self.text.detect(small)]
         else:
-            parts = tiles(x1 - x0, y1 - y0)
-            for tx0, ty0, tx1, ty1 in parts:
+            for tx0, ty0, tx1, ty1 in tiles(x1 - x0, y1 - y0):
                 offset = np.array([tx0, ty0], np.float32)
                 found += [as_quad(q) + offset for q in self.text.detect(crop[ty0:ty1, tx0:tx1])]
-            if len(parts) > 1:
-                found = [q for q in found if min(cv2.minAreaRect(q)[1]) <= TALLEST_LINE_PX]
         return [q + np.array([x0, y0], np.float32) for q in found]
 
     def _widened(self, image: np.ndarray, side: int, box: Box, known: Sequence[np.ndarray]) -> list[np.ndarray]:

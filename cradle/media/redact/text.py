@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -34,6 +36,22 @@ CLAHE_CLIP, CLAHE_GRID = 3.0, (8, 8)
 # falls from 1 where the grey range around a pixel (about 36 px across) is at most FLAT_RANGE levels to 0 where it
 # is at least CONTRASTED_RANGE: plain grey ink on paper at a third of full contrast is found without help.
 FLAT_RANGE, CONTRASTED_RANGE = 40, 80
+# A "line" taller than this (pixels, as the detector saw them) is mostly the network's answer to a flat, noisy patch
+# that the normalisation stretched (measured: tile-sized boxes over the incubator on whole looks, and a crop-sized one
+# over the infant where a swapped card had been, tuning scene 30037, which kept 36 % of her for the rest of the clip).
+# Its box is looked at again at half the scale (GIANT_RELOOKS): averaging the pixels takes the noise away, and lines of
+# ordinary type the patch swallowed are found there as lines; the rest is dropped. Type up to about 120 px (a line up to
+# TALLEST_LINE_PX, 11 % of a 1080p frame's height) is found on the first look; larger type is not found by the
+# detector (the text-likeness check finds rows of glyphs up to about 120 px too). Coarser looks were tried to find it:
+# at a quarter of the scale the infant's body and night gradients were found as "lines" of large type (tuning scenes
+# 31023 and 30011 lost 57 % and all of the infant).
+TALLEST_LINE_PX = 128
+GIANT_RELOOKS = 1
+# The box looked at again is the giant line's upright box grown by this share of its height on every side.
+GIANT_MARGIN = 0.1
+# On a look again, what is found counts as a line only when it is at most half as tall as TALLEST_LINE_PX (a line the
+# first look would have taken) and at least this many times as long as it is tall (a name, a date, a number).
+GIANT_LINE_ASPECT = 2.0
 
 
 def normalised(image: np.ndarray) -> np.ndarray:
@@ -64,8 +82,38 @@ class TextDetector:
         self._engine = RapidOCR(params=dict(RAPIDOCR_PARAMS))
 
     def detect(self, image: np.ndarray) -> list[np.ndarray]:
+        return relooked(self._once, image)
+
+    def _once(self, image: np.ndarray) -> list[np.ndarray]:
         result = self._engine(normalised(image), use_det=True, use_cls=False, use_rec=False)
         quads = getattr(result, "boxes", None)
         if quads is None or len(quads) == 0:
             return []
         return [np.asarray(quad, np.float32).reshape(4, 2) for quad in quads]
+
+
+def relooked(
+    detect: Callable[[np.ndarray], list[np.ndarray]], picture: np.ndarray, relooks: int = GIANT_RELOOKS
+) -> list[np.ndarray]:
+    """The lines `detect` finds in `picture` (quadrilaterals, its pixels), each one taller than TALLEST_LINE_PX
+    replaced by what a look at its box at half the scale finds there, `relooks` times at most (see TALLEST_LINE_PX)."""
+    height, width = picture.shape[:2]
+    found: list[np.ndarray] = []
+    for quad in detect(picture):
+        (_, (side_a, side_b), _) = cv2.minAreaRect(quad)
+        tall, long = min(side_a, side_b), max(side_a, side_b)
+        first = relooks == GIANT_RELOOKS
+        if tall <= TALLEST_LINE_PX if first else tall <= TALLEST_LINE_PX / 2 and long >= GIANT_LINE_ASPECT * tall:
+            found.append(quad)
+            continue
+        if relooks <= 0:
+            continue
+        pad = GIANT_MARGIN * tall
+        (lx0, ly0), (lx1, ly1) = quad.min(axis=0), quad.max(axis=0)
+        x0, y0 = max(0, math.floor(lx0 - pad)), max(0, math.floor(ly0 - pad))
+        x1, y1 = min(width, math.ceil(lx1 + pad)), min(height, math.ceil(ly1 + pad))
+        size = (max(1, (x1 - x0) // 2), max(1, (y1 - y0) // 2))
+        half = cv2.resize(picture[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
+        scale = np.array([(x1 - x0) / size[0], (y1 - y0) / size[1]], np.float32)
+        found += [q * scale + np.array([x0, y0], np.float32) for q in relooked(detect, half, relooks - 1)]
+    return found
