@@ -32,6 +32,8 @@ class Look:
     inherited: tuple[masks.Region, ...] = ()
     cells: np.ndarray | None = None  # the grid cells its regions touch, once finished
     native: bool = True  # it looked at the camera's own resolution (a scaled-down look can miss small type)
+    # The picture it looked at, until the release has kept its lines' ink (ink.py); then None.
+    image: np.ndarray | None = None
 
     def boxes(self) -> list[masks.Region]:
         return [*self.future.result(), *self.inherited]

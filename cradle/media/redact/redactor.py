@@ -310,7 +310,7 @@ class Redactor(Releasing):
                 self._rate_changed(self.rate.press(self._clock()))
             return None
         native = not (self.policy.detect_side if side is None else side)
-        detection = Look(frame.index, future, whole, None if whole else region, native=native)
+        detection = Look(frame.index, future, whole, None if whole else region, native=native, image=frame.image)
         if whole:
             self._wholes.append(detection)
         return detection

@@ -18,6 +18,7 @@ import numpy as np
 from cradle.media.frames import Box, Frame, SafeFrame, screened
 from cradle.media.redact import masks
 from cradle.media.redact.cover import GROWN_KEPT, Coverer, fill_in_box
+from cradle.media.redact.ink import InkMemory
 from cradle.media.redact.looks import Look, changed_since, owner_table
 from cradle.media.redact.motion import MotionGrid
 from cradle.media.redact.policy import CameraPolicy
@@ -89,6 +90,8 @@ class Releasing:
         self._following = Following()  # how many lines the group on the move has held (trail.py)
         # The grown regions and the coverage they make, kept while the same regions stand (cover.py).
         self._cover = Coverer()
+        # Each line's ink as its look saw it: a line some of whose ink still shows is masked whole (ink.py).
+        self._ink = InkMemory()
         # Each found region's cells (grown, without the picture): asked for every region of every frame.
         self._touched_cache: dict[int, tuple[masks.Region, CameraPolicy, MotionGrid, np.ndarray]] = {}
         # `_still_there`'s answers, by region and the cells newer looks answer for.
@@ -208,7 +211,9 @@ class Releasing:
         notice; without this, its masks would linger over the infant for as long as those cells keep their look.
         But a line that is mostly still where it was (more than LINE_LEFT_SHARE of where it may lie is in cells no
         newer look answers for) is masked whole: a hand over part of it leaves a glyph or two beside the hand, in
-        the changed cells, that the newer look does not report (measured on tuning scene 9: a tenth of its PHI).
+        the changed cells, that the newer look does not report (measured on tuning scene 9: a tenth of its PHI). So is
+        a line some of whose ink still shows as its look saw it, pixel by pixel, wherever its cells changed (ink.py:
+        a hand over most of a card leaves a sliver of a line below its edge).
         """
         grid, owners, since = self._grid, pending.owners, pending.since
         if grid is None or owners is None or since is None:
@@ -217,6 +222,10 @@ class Releasing:
         partial: list[tuple[masks.Region, np.ndarray]] = []
         table = owner_table(owners)
         for d in vouchers:
+            if d.image is not None and d.future.done():
+                if d.ok:
+                    self._ink.keep(d.future.result(), d.image)
+                d.image = None
             # Cells that changed since d saw them; anywhere else (its own cells, or older looks' that have not changed
             # since before d) d's regions stand.
             newer = changed_since(owners, since, d, table)
@@ -229,7 +238,7 @@ class Releasing:
                     continue
                 if (touched & newer).any():
                     gone = self._following.gone(region)
-                    if not gone and self._still_there(region, newer):
+                    if not gone and (self._still_there(region, newer) or self._ink.shows(region, pending.frame.image)):
                         whole.append(region)
                         continue
                     stands = ~newer & ~self._verified(region, d, vouchers, since, anywhere=gone)

@@ -1,0 +1,101 @@
+"""Whether a line found earlier still shows some of its ink where it was found, pixel by pixel.
+
+The release rules (release.py) ask where the cells around a line changed since the look that found it: a hand over
+most of a card changes nearly every cell its lines reach, and the newer look does not report the sliver of a line the
+hand leaves showing (half the height of its glyphs below the hand's edge; tuning scene 30023: 8 % of a card's PHI
+for nine frames). The cells say "changed"; the pixels of that sliver have not. So each line's ink is kept as it was
+when its look saw it (a grey crop of the line's upright box and which of its pixels were ink), and a line some of
+whose ink still shows unchanged, glyph pattern and all, is masked whole, wherever its cells changed. A line carried
+away shows paper or the infant where its ink was, and is left to the rules of the cells.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from cradle.media.redact import masks
+
+# A pixel is ink when it differs from the line's median grey (its paper) by more than this many levels.
+INK_LEVELS = 24
+# An ink pixel still shows as it was when the picture now, moved by at most a pixel either way (camera shake), is
+# within SAME_LEVELS of it and the WINDOW_PX square around it correlates with what was there by at least
+# SAME_CORRELATION: the pattern of glyphs on paper must match, not only the grey level, since dark ink where the line
+# was may happen to match something as dark (the infant at night: tuning scene 31001 lost 49 % more of her on levels
+# alone), and a window half under a flat hand does not correlate.
+WINDOW_PX = 5
+SAME_LEVELS = 12
+SAME_CORRELATION = 0.8
+# A line still shows when at least this share of its ink pixels, and STILL_INK_PX of them, show as they were.
+STILL_SHARE = 0.15
+STILL_INK_PX = 24
+# Lines remembered at most; the oldest half is forgotten beyond that (a forgotten line is left to its cells).
+KEPT = 4000
+
+
+class InkMemory:
+    """The ink of each line found, by region identity, as its look saw it."""
+
+    def __init__(self) -> None:
+        self._kept: dict[int, tuple[masks.Region, tuple[int, int, int, int], np.ndarray, np.ndarray]] = {}
+
+    def keep(self, regions: list[masks.Region], image: np.ndarray) -> None:
+        """Remember the ink of `regions` as `image` (the picture their look saw) shows it."""
+        height, width = image.shape[:2]
+        for region in regions:
+            if id(region) in self._kept:
+                continue
+            quad = masks.as_quad(region)
+            (x0, y0), (x1, y1) = np.floor(quad.min(axis=0)).astype(int), np.ceil(quad.max(axis=0)).astype(int)
+            x0, y0, x1, y1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
+            if x1 - x0 < 3 or y1 - y0 < 3:
+                continue
+            grey = _grey(image[y0:y1, x0:x1])
+            inside = np.zeros(grey.shape, np.uint8)
+            cv2.fillPoly(inside, [np.round(quad - (x0, y0)).astype(np.int32)], 1)
+            paper = float(np.median(grey[inside.astype(bool)])) if inside.any() else float(np.median(grey))
+            ink = inside.astype(bool) & (np.abs(grey.astype(np.int16) - paper) > INK_LEVELS)
+            if np.count_nonzero(ink) < STILL_INK_PX:
+                continue
+            self._kept[id(region)] = (region, (x0, y0, x1, y1), ink, grey.astype(np.float32))
+        if len(self._kept) > KEPT:
+            for key in list(self._kept)[: len(self._kept) // 2]:
+                del self._kept[key]
+
+    def shows(self, region: masks.Region, image: np.ndarray) -> bool:
+        """True when enough of the line's ink shows in `image` just as its look saw it (see STILL_SHARE)."""
+        kept = self._kept.get(id(region))
+        if kept is None or kept[0] is not region:
+            return False
+        _, (x0, y0, x1, y1), ink, old = kept
+        height, width = image.shape[:2]
+        if height < y1 or width < x1:
+            return False
+        # The picture now one pixel around the box, so that each shift of it lines up with the old crop.
+        ax0, ay0, ax1, ay1 = max(0, x0 - 1), max(0, y0 - 1), min(width, x1 + 1), min(height, y1 + 1)
+        around = np.pad(
+            _grey(image[ay0:ay1, ax0:ax1]).astype(np.float32),
+            ((int(ay0 == y0), y1 + 1 - ay1), (int(ax0 == x0), x1 + 1 - ax1)),
+            mode="edge",
+        )
+        rows, cols = old.shape
+        window = (WINDOW_PX, WINDOW_PX)
+        old_mean = cv2.blur(old, window)
+        old_dev = old - old_mean
+        old_var = cv2.blur(old_dev * old_dev, window)
+        same = np.zeros(old.shape, bool)
+        for dy in range(3):
+            for dx in range(3):
+                now = around[dy : dy + rows, dx : dx + cols]
+                now_dev = now - cv2.blur(now, window)
+                now_var = cv2.blur(now_dev * now_dev, window)
+                # (the windowed covariance of the two, each less its own local mean)
+                cov = cv2.blur(old_dev * now_dev, window)
+                corr = cov / np.sqrt(np.maximum(old_var * now_var, 1e-6))
+                same |= (corr >= SAME_CORRELATION) & (np.abs(now - old) <= SAME_LEVELS)
+        showing = float(np.count_nonzero(ink & same))
+        return showing >= STILL_INK_PX and showing >= STILL_SHARE * float(np.count_nonzero(ink))
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
