@@ -21,7 +21,7 @@ import itertools
 import cv2
 import numpy as np
 
-from cradle.media.redact.likeness import INK_MARGIN, NOISE_MARGINS, _blobs, _lines, _samples, noise_level
+from cradle.media.redact.likeness import _blobs, _lines, _samples
 
 FAINT_SIGMA = 1.0
 FAINT_MARGINS, FAINT_FLOOR = 3.5, 5.0
@@ -34,34 +34,34 @@ def blurred_noise(grey: np.ndarray) -> float:
     """The noise left in a blurred picture (standard deviation, grey levels): the robust spread of what a 5 px box
     blur removes, in floating point (a blurred picture's noise is below one grey level)."""
     levels = grey.astype(np.float32)
-    return 1.4826 * float(np.median(np.abs(levels - cv2.blur(levels, (5, 5)))))
+    return 1.4826 * float(np.median(np.abs(levels - cv2.blur(levels, (5, 5)))[::2, ::2]))
 
 
-def faint_like(image: np.ndarray, found: list[np.ndarray]) -> list[np.ndarray]:
-    """Quadrilaterals (4x2, pixels of `image`) around faint rows of glyphs that touch none of `found` (the rows
-    the check found at its own margin); none where that margin is already as low."""
+def faint_like(image: np.ndarray, found: list[np.ndarray], margin: float) -> list[np.ndarray]:
+    """Quadrilaterals (4x2, pixels of `image`) around faint rows of dark glyphs that touch none of `found` (the
+    rows the check found at its own `margin`, likeness.ink_margin); none where that margin is already as low."""
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-    margin = max(INK_MARGIN, NOISE_MARGINS * noise_level(grey))
     smooth = cv2.GaussianBlur(grey, (0, 0), FAINT_SIGMA)
     faint = max(FAINT_FLOOR, FAINT_MARGINS * blurred_noise(smooth))
     if faint >= margin:
         return []
     mean = cv2.blur(smooth.astype(np.float32), (31, 31))
+    # Dark ink only: faint light type on a dark ground is a monitor's, masked whole (monitors.py), and the second
+    # polarity found nothing more on the tuning scenes at a third of this look's cost.
+    blobs = _blobs(smooth, True, faint)
     quads = []
-    for dark in (True, False):
-        blobs = _blobs(smooth, dark, faint)
-        for members in _lines(smooth, blobs, dark, faint):
-            chain = blobs[members]
-            if len(chain) < FAINT_CHAIN or np.median(chain[:, 3]) < FAINT_HEIGHT:
-                continue
-            x, y, w, h = chain[:, 0], chain[:, 1], chain[:, 2], chain[:, 3]
-            corners = [np.stack(p, 1) for p in ((x, y), (x + w, y), (x + w, y + h), (x, y + h))]
-            rect = cv2.minAreaRect(np.concatenate(corners).astype(np.float32))
-            if min(rect[1]) > 2.5 * float(np.median(h)):
-                continue  # several lines: a card, the detector's and the check's own work
-            if _chopped(smooth, mean, chain, dark, faint) or not _on_paper(smooth, chain, rect, dark, faint):
-                continue
-            quads.append(cv2.boxPoints(rect))
+    for members in _lines(smooth, blobs, True, faint):
+        chain = blobs[members]
+        if len(chain) < FAINT_CHAIN or np.median(chain[:, 3]) < FAINT_HEIGHT:
+            continue
+        x, y, w, h = chain[:, 0], chain[:, 1], chain[:, 2], chain[:, 3]
+        corners = [np.stack(p, 1) for p in ((x, y), (x + w, y), (x + w, y + h), (x, y + h))]
+        rect = cv2.minAreaRect(np.concatenate(corners).astype(np.float32))
+        if min(rect[1]) > 2.5 * float(np.median(h)):
+            continue  # several lines: a card, the detector's and the check's own work
+        if _chopped(smooth, mean, chain, faint) or not _on_paper(smooth, chain, rect, faint):
+            continue
+        quads.append(cv2.boxPoints(rect))
     return apart(quads, found, grey.shape)
 
 
@@ -81,7 +81,7 @@ def apart(candidates: list[np.ndarray], lines: list[np.ndarray], shape: tuple[in
     return out
 
 
-def _chopped(grey: np.ndarray, mean: np.ndarray, chain: np.ndarray, dark: bool, margin: float) -> bool:
+def _chopped(grey: np.ndarray, mean: np.ndarray, chain: np.ndarray, margin: float) -> bool:
     """True when a gap between neighbouring glyphs is itself nearly ink: a bar (the infant's arm at night) that
     noise cut into pieces, not glyphs with paper between them."""
     chain = chain[np.argsort(chain[:, 0])]
@@ -91,12 +91,12 @@ def _chopped(grey: np.ndarray, mean: np.ndarray, chain: np.ndarray, dark: bool, 
             continue
         gy0, gy1 = int(min(a[1], b[1])), int(max(a[1] + a[3], b[1] + b[3]))
         depth = mean[gy0:gy1, gx0:gx1] - grey[gy0:gy1, gx0:gx1]
-        if float(np.median(depth if dark else -depth)) >= GAP_SHARE * margin:
+        if float(np.median(depth)) >= GAP_SHARE * margin:
             return True
     return False
 
 
-def _on_paper(grey: np.ndarray, chain: np.ndarray, rect: tuple, dark: bool, margin: float) -> bool:
+def _on_paper(grey: np.ndarray, chain: np.ndarray, rect: tuple, margin: float) -> bool:
     """True when the paper in a strip just above the row and in one just below it is the same (within
     PAPER_SHARE of the margin: not the two sides of an object's edge) and lies INK_DEPTH margins beyond the ink."""
     (cx, cy), (rw, rh), angle = rect
@@ -116,13 +116,9 @@ def _on_paper(grey: np.ndarray, chain: np.ndarray, rect: tuple, dark: bool, marg
         if inside.sum() < len(points) // 2:
             return True  # at the picture's edge: fail towards masking
         points = points[inside].astype(int)
-        levels.append(float(np.percentile(grey[points[:, 1], points[:, 0]], 75 if dark else 25)))
+        levels.append(float(np.percentile(grey[points[:, 1], points[:, 0]], 75)))
     x, y, w, h = chain[:, 0], chain[:, 1], chain[:, 2], chain[:, 3]
     grid = (np.arange(8) + 0.5) / 8
-    ink = float(
-        np.percentile(
-            _samples(grey, x[:, None] + grid * w[:, None], y[:, None] + grid * h[:, None]), 10 if dark else 90
-        )
-    )
-    depth = min(levels) - ink if dark else ink - max(levels)
+    samples = _samples(grey, x[:, None] + grid * w[:, None], y[:, None] + grid * h[:, None])
+    depth = min(levels) - float(np.percentile(samples, 10))
     return abs(levels[0] - levels[1]) <= PAPER_SHARE * margin and depth >= INK_DEPTH * margin

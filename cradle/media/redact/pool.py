@@ -18,7 +18,7 @@ import numpy as np
 from cradle.media.errors import DetectorFailed
 from cradle.media.frames import Box
 from cradle.media.redact.faint import apart, faint_like
-from cradle.media.redact.likeness import text_like
+from cradle.media.redact.likeness import ink_margin, text_like
 from cradle.media.redact.masks import as_quad
 from cradle.media.redact.text import TILE_PX
 
@@ -91,8 +91,10 @@ class WardDetectors:
         found = [q - np.array([x0, y0], np.float32) for q in self._widened(image, side, (x0, y0, x1, y1), known)]
         if likeness:
             # On the picture as it is: contrast normalisation would turn a dark frame's sensor noise into "glyphs".
-            like = text_like(crop)
-            found += _uncovered(like, found, crop.shape[:2]) + apart(faint_like(crop, like), found, crop.shape[:2])
+            margin = ink_margin(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop)
+            like = text_like(crop, margin)
+            faint = faint_like(crop, like, margin)
+            found += _uncovered(like, found, crop.shape[:2]) + apart(faint, found, crop.shape[:2])
         if faces:
             if self.faces is None:
                 raise DetectorFailed("face detection was asked for but no face detector is loaded")
