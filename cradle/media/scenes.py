@@ -433,7 +433,11 @@ class WardScene:
         groups: list[tuple[int, int, int, int]] = []
         for sprite, (x, y) in self._sprites(index):
             moving = self._moving(index)
-            self._paste(image, sprite, x, y, covered, blur=d.blur if moving else 0.0)
+            own = np.zeros((h, w), bool)
+            self._paste(image, sprite, x, y, own, blur=d.blur if moving else 0.0)
+            # What a sprite lies over (a label under the card) is hidden, not shown PHI.
+            phi[own] = 0
+            covered |= own
             for text, quad in sprite.lines:
                 placed = quad + np.array([round(x), round(y)])
                 cv2.fillPoly(phi, [np.round(placed).astype(np.int32)], 1)

@@ -81,3 +81,12 @@ def test_night_frames_are_greyscale_and_dark():
     assert np.array_equal(image[:, :, 0], image[:, :, 1]) and np.array_equal(image[:, :, 1], image[:, :, 2])
     day = WardScene(draw_scene(2, light="day", glare=False, jpeg=None, frames=2)).frame(0).image
     assert image.mean() < 0.75 * day.mean()
+
+
+def test_a_label_under_the_card_is_not_counted_as_shown_where_the_card_hides_it():
+    # Tuning scene 20036: a sticker's number lies mostly under the bed card; only its top shows.
+    frame = WardScene(draw_scene(20036, frames=1)).frame(0)
+    quad = np.zeros(frame.phi_mask.shape, np.uint8)
+    cv2.fillPoly(quad, [np.round(np.array(frame.phi[0].quad)).astype(np.int32)], 1)
+    shown = (quad.astype(bool) & frame.phi_mask).sum()
+    assert 0 < shown < 0.5 * quad.sum()

@@ -161,10 +161,16 @@ def _lines(grey: np.ndarray, blobs: np.ndarray, dark: bool, margin: float) -> li
     return [members[chain] for chain in _chains(blobs[members])]
 
 
-def text_like(image: np.ndarray) -> list[np.ndarray]:
-    """Quadrilaterals (4x2, pixels of `image`) around rows of character-like marks."""
+def ink_margin(grey: np.ndarray) -> float:
+    """The grey levels by which the check's ink must differ from its surroundings in `grey` (INK_MARGIN)."""
+    return max(INK_MARGIN, NOISE_MARGINS * noise_level(grey))
+
+
+def text_like(image: np.ndarray, margin: float | None = None) -> list[np.ndarray]:
+    """Quadrilaterals (4x2, pixels of `image`) around rows of character-like marks; `margin`: `ink_margin` of the
+    image, when known."""
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-    margin = max(INK_MARGIN, NOISE_MARGINS * noise_level(grey))
+    margin = ink_margin(grey) if margin is None else margin
     grey = cv2.GaussianBlur(grey, (3, 3), 0)
     quads = []
     for dark in (True, False):

@@ -17,7 +17,8 @@ import numpy as np
 
 from cradle.media.errors import DetectorFailed
 from cradle.media.frames import Box
-from cradle.media.redact.likeness import text_like
+from cradle.media.redact.faint import apart, faint_like
+from cradle.media.redact.likeness import ink_margin, text_like
 from cradle.media.redact.masks import as_quad
 from cradle.media.redact.text import TILE_PX
 
@@ -75,7 +76,8 @@ class WardDetectors:
         With `side` 0 text is found at the camera's own resolution, tile by tile; with a `side`, on a copy scaled
         so that the whole frame's longer side would be `side`, so a crop (`region`, a box in `image`) is scaled
         like the frame it comes from. With `likeness`, rows
-        of character-like marks that no detected line covers are added (redact/likeness.py). A crop that cuts a line
+        of character-like marks that no detected line covers are added (redact/likeness.py), and faint rows that
+        touch no line at all (redact/faint.py). A crop that cuts a line
         is looked at again, wider (`_widened`), unless the line is one of the `known` ones (quadrilaterals an earlier
         look found and that still stand: a card at rest beside the crop, whose lines are masked anyway).
         """
@@ -85,7 +87,10 @@ class WardDetectors:
         found = [q - np.array([x0, y0], np.float32) for q in self._widened(image, side, (x0, y0, x1, y1), known)]
         if likeness:
             # On the picture as it is: contrast normalisation would turn a dark frame's sensor noise into "glyphs".
-            found += _uncovered(text_like(crop), found, crop.shape[:2])
+            margin = ink_margin(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop)
+            like = text_like(crop, margin)
+            faint = faint_like(crop, like, margin)
+            found += _uncovered(like, found, crop.shape[:2]) + apart(faint, found, crop.shape[:2])
         if faces:
             if self.faces is None:
                 raise DetectorFailed("face detection was asked for but no face detector is loaded")
