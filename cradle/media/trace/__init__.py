@@ -40,6 +40,7 @@ from cradle.media.trace.registration import estimate_homography, refine_homograp
 from cradle.media.trace.search import SHORTLIST_ROWS, Passes, framed_first, locate, locate_all
 from cradle.media.trace.timing import Alignment, align
 
+CANDIDATES = 3  # stored sources aligned with a suspect, best fingerprint match first
 HIDDEN_SHARE = 0.25  # the most of the picture that captions and stickers may cover
 TIMED_MARGIN = 2  # readable segments by which a re-timed reading must beat the copy read as it is
 # Units of the copy as it is that may go unread for its reading to stand without a time mapping. Read at a wrong time a
@@ -103,17 +104,26 @@ def trace(
         order = order[2:] + order[:2]
     for hidden_share, framed in order:
         for timed in (False, True):
-            found = locate_all(
-                frames,
-                fps,
-                index,
-                reference_loader,
-                matches=matches,
-                hidden_share=hidden_share,
-                framed=framed,
-                passes=passes,
-                timed=timed,
-            )
+            # The source the fingerprints rank first, alone: when its mark reads, the others need no alignment nor
+            # time mapping (a mark read under the wrong source's key reads as erasures, never as bits). What it found
+            # is kept in `passes` for the pass over every candidate.
+            for candidates in (1, CANDIDATES):
+                found = locate_all(
+                    frames,
+                    fps,
+                    index,
+                    reference_loader,
+                    candidates,
+                    matches=matches,
+                    hidden_share=hidden_share,
+                    framed=framed,
+                    passes=passes,
+                    timed=timed,
+                )
+                if candidates == 1 and found:
+                    alignment, readings, reads = _read(frames, fps, found, reference_loader, key, units, read)
+                    if reads and (timed or _complete(readings)):
+                        return alignment, readings
             if not found:
                 continue  # a copy sped up or slowed down may agree only once its time is mapped
             alignment, readings, reads = _read(frames, fps, found, reference_loader, key, units, read)

@@ -30,11 +30,21 @@ def _unit_rows(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-6)
 
 
-def follow(suspect: np.ndarray, reference: np.ndarray, fps: float, rate: float, camera_fps: float) -> np.ndarray:
+def follow(
+    suspect: np.ndarray,
+    reference: np.ndarray,
+    fps: float,
+    rate: float,
+    camera_fps: float,
+    guide: np.ndarray | None = None,
+) -> np.ndarray:
     """The reference frame each suspect frame shows.
 
     `suspect` and `reference` are rows of registered pixels (frames x pixels); `rate` is source seconds per suspect
-    second, as the line fit found it.
+    second, as the line fit found it. `guide`, where given, is the reference frame the line fit puts each suspect frame
+    at (negative where no line does): the reference is first centred on the mean of those frames rather than on its
+    own, since a copy showing a few seconds of a long, drifting reference resembles far-off frames as much as its own
+    once the reference is centred on all of it.
     """
     centred = _unit_rows(suspect - suspect.mean(axis=0))
     # Each round's similarities, centred @ unit rows of (reference - centre), are one product taken once less what
@@ -44,6 +54,8 @@ def follow(suspect: np.ndarray, reference: np.ndarray, fps: float, rate: float, 
     product = centred @ reference.T
     sums = centred.sum(axis=1, keepdims=True)
     centre = np.zeros(reference.shape[1], reference.dtype)
+    if guide is not None and np.any((guide >= 0) & (guide < len(reference))):
+        centre = reference[guide[(guide >= 0) & (guide < len(reference))]].mean(axis=0)
     path = np.zeros(len(suspect), np.int64)
     for _ in range(CENTRING_ROUNDS):
         moved = reference - centre

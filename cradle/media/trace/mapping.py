@@ -133,7 +133,11 @@ def map_time(
         np.stack([cv2.GaussianBlur(i, (0, 0), PATH_BLUR).ravel()[mask] for i in group]).astype(np.float32)
         for group in (warped, resized)
     )
-    path = follow(suspect_rows, reference_rows, fps, pieces[0].rate, pace)
+    guide = np.full(len(frames), -1)
+    for piece in pieces:
+        inside = (t >= piece.start) & (t < piece.stop)
+        guide[inside] = np.round((piece.source(t[inside]) - source_times[0]) * pace).astype(int)
+    path = follow(suspect_rows, reference_rows, fps, pieces[0].rate, pace, guide)
     followed = []
     for start, stop in runs(path, fps, pieces[0].rate, pace):
         if (stop - start) / fps < MIN_PIECE_SECONDS or stop - start < MIN_PIECE * len(frames):

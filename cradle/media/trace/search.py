@@ -49,6 +49,7 @@ class Passes:
         self.mapped: dict[tuple[int, str, tuple[float, ...]], list[Piece]] = {}
         self.regional: list[SourceMatch] | None = None  # the copy as it is, searched region by region
         self.aligned: dict[tuple[int, str, tuple[float, ...], float], Alignment | None] = {}
+        self.timed: dict[tuple[int, str, tuple[float, ...], float], list[Alignment]] = {}
 
 
 def locate_all(
@@ -161,11 +162,12 @@ def _confirmed(
             homography = _registration(frames, fps, shortlist, references)
             passes.mapped[mapped] = map_time(frames, fps, shortlist, references, homography)
         pieces = passes.mapped[mapped]
-        if pieces and not plain(pieces):
+        if pieces and not plain(pieces) and aligned not in passes.timed:
             # At the camera's pace the copy as it is pairs each frame with the instant it shows, so its registration
             # is as sharp as a piece's own; sped up or slowed down, its pairs are of other instants and it is not.
             paced = alignment if all(abs(p.rate - 1) <= SAME_PACE for p in pieces) else None
-            found += _timed(frames, fps, source_id, pieces, cached, hidden_share, paced)
+            passes.timed[aligned] = _timed(frames, fps, source_id, pieces, cached, hidden_share, paced)
+        found += passes.timed.get(aligned, [])
     # Sources by how well their pictures agree; within one source the copy aligned as it is comes first.
     best: dict[str, float] = {}
     for alignment in found:

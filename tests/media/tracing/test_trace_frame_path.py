@@ -63,6 +63,26 @@ def test_a_spliced_copy_is_cut_where_it_was_spliced():
     assert all(abs(c - a) <= 2 for c, a in zip(cuts, actual, strict=True))
 
 
+def _relit(seed: int, level: float) -> np.ndarray:
+    """A camera whose light changes twice: bright for 15 s, as the clip's mean for 10 s, dim for the last 15 s."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(SECONDS * CAMERA_FPS) / CAMERA_FPS
+    light = np.where(t < 15, level, np.where(t < 25, 0.0, -level))[:, None] * rng.normal(size=(1, 400))
+    return (light + rng.normal(size=light.shape)).astype(np.float32)
+
+
+def test_a_copy_of_a_few_seconds_of_a_relit_clip_is_followed_from_where_the_line_fit_puts_it():
+    # Centred on the whole clip, the bright stretch the copy shows is far from the centre and the frames at the
+    # clip's mean stand out more: the path followed them 0 % of the time. From the line fit's frames it holds.
+    reference = _relit(4, 30.0)
+    suspect, truth = _copy(reference, [(0.0, 1.4)], 0.84, 20.0, 15.0, 0.04, 0.05, seed=4)
+    guide = np.round((0.84 * np.arange(len(suspect)) / 20.0 + 1.4) * CAMERA_FPS).astype(int)
+    assert np.mean(follow(suspect, reference, 20.0, 0.84, CAMERA_FPS) == truth) < 0.5
+    path = follow(suspect, reference, 20.0, 0.84, CAMERA_FPS, guide)
+    assert np.mean(path == truth) >= 0.9
+    assert runs(path, 20.0, 0.84, CAMERA_FPS) == [(0, len(suspect))]
+
+
 def test_a_followed_piece_is_retimed_to_the_frames_that_show_each_camera_instant():
     frames = [np.full((2, 2), i, np.uint8) for i in range(8)]
     # Frame 2 is repeated and the instant after frame 4 was lost: shown times at 15 fps.
