@@ -135,8 +135,9 @@ def map_time(
     )
     guide = np.full(len(frames), -1)
     for piece in pieces:
-        inside = (t >= piece.start) & (t < piece.stop)
-        guide[inside] = np.round((piece.source(t[inside]) - source_times[0]) * pace).astype(int)
+        shown_here = (t >= piece.start) & (t < piece.stop)
+        source = piece.rate * t[shown_here] + piece.offset  # (Piece.source, for every frame of the piece at once)
+        guide[shown_here] = np.round((source - source_times[0]) * pace).astype(int)
     path = follow(suspect_rows, reference_rows, fps, pieces[0].rate, pace, guide)
     followed = []
     for start, stop in runs(path, fps, pieces[0].rate, pace):
