@@ -25,7 +25,7 @@ import itertools
 import cv2
 import numpy as np
 
-from cradle.media.redact.likeness import _blobs, _lines, _samples
+from cradle.media.redact.likeness import _blobs, _lines, _samples, outside
 
 FAINT_SIGMA = 1.0
 FAINT_MARGINS, FAINT_FLOOR = 3.5, 5.0
@@ -70,23 +70,7 @@ def faint_like(image: np.ndarray, found: list[np.ndarray], margin: float) -> lis
         if _chopped(smooth, mean, chain, faint) or not _on_paper(smooth, chain, rect, faint):
             continue
         quads.append(cv2.boxPoints(rect))
-    return apart(quads, found, grey.shape)
-
-
-def apart(candidates: list[np.ndarray], lines: list[np.ndarray], shape: tuple[int, int]) -> list[np.ndarray]:
-    """The candidates that touch none of `lines` (quadrilaterals in a picture of `shape`)."""
-    if not candidates or not len(lines):
-        return candidates
-    cover = np.zeros(shape, np.uint8)
-    for quad in lines:  # one at a time: several polygons in one call are filled by parity
-        cv2.fillConvexPoly(cover, np.round(quad).astype(np.int32), 1)
-    out = []
-    for quad in candidates:
-        own = np.zeros(shape, np.uint8)
-        cv2.fillConvexPoly(own, np.round(quad).astype(np.int32), 1)
-        if not (own & cover).any():
-            out.append(quad)
-    return out
+    return outside(quads, found, grey.shape)
 
 
 def _chopped(grey: np.ndarray, mean: np.ndarray, chain: np.ndarray, margin: float) -> bool:

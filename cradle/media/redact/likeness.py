@@ -13,6 +13,8 @@ lines give blobs of the wrong shape, and the edge of an object against a lighter
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -189,3 +191,23 @@ def text_like(image: np.ndarray, margin: float | None = None) -> list[np.ndarray
             for a, b, c, d in x_y_w_h(chain):
                 quads.append(np.array([[a, b], [a + c, b], [a + c, b + d], [a, b + d]], np.float32))
     return quads
+
+
+def outside(
+    candidates: list[np.ndarray], lines: Sequence[np.ndarray], shape: tuple[int, int], most: float = 0.0
+) -> list[np.ndarray]:
+    """The candidates (quadrilaterals in a picture of `shape`) of which `lines` cover less than `most` of the area;
+    with `most` 0, those that touch none of them."""
+    if not candidates or not len(lines):
+        return list(candidates)
+    cover = np.zeros(shape, np.uint8)
+    for quad in lines:  # one at a time: several polygons in one call are filled by parity
+        cv2.fillConvexPoly(cover, np.round(quad).astype(np.int32), 1)
+    out = []
+    for quad in candidates:
+        own = np.zeros(shape, np.uint8)
+        cv2.fillConvexPoly(own, np.round(quad).astype(np.int32), 1)
+        covered = int((own & cover).sum())
+        if (covered < most * int(own.sum())) if most else not covered:
+            out.append(quad)
+    return out

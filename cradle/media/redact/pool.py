@@ -17,8 +17,8 @@ import numpy as np
 
 from cradle.media.errors import DetectorFailed
 from cradle.media.frames import Box
-from cradle.media.redact.faint import apart, faint_like
-from cradle.media.redact.likeness import ink_margin, text_like
+from cradle.media.redact.faint import faint_like
+from cradle.media.redact.likeness import ink_margin, outside, text_like
 from cradle.media.redact.masks import as_quad
 from cradle.media.redact.text import TILE_PX
 
@@ -90,7 +90,8 @@ class WardDetectors:
             margin = ink_margin(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop)
             like = text_like(crop, margin)
             faint = faint_like(crop, like, margin)
-            found += _uncovered(like, found, crop.shape[:2]) + apart(faint, found, crop.shape[:2])
+            shape = crop.shape[:2]
+            found += outside(like, found, shape, COVERED_SHARE) + outside(faint, found, shape)
         if faces:
             if self.faces is None:
                 raise DetectorFailed("face detection was asked for but no face detector is loaded")
@@ -196,25 +197,6 @@ def _alike(quad: np.ndarray, lines: list[np.ndarray]) -> bool:
         if max(h, lh) <= 2 * min(h, lh) and min(turn, 180 - turn) <= 12:
             return True
     return False
-
-
-def _uncovered(candidates: list[np.ndarray], lines: list[np.ndarray], shape: tuple[int, int]) -> list[np.ndarray]:
-    """The candidates that the detected lines do not already cover."""
-    if not candidates:
-        return []
-    if not lines:
-        return candidates
-    cover = np.zeros(shape, np.uint8)
-    for quad in lines:  # one at a time: several polygons in one call are filled by parity
-        cv2.fillConvexPoly(cover, np.round(quad).astype(np.int32), 1)
-    out = []
-    for quad in candidates:
-        own = np.zeros(shape, np.uint8)
-        cv2.fillConvexPoly(own, np.round(quad).astype(np.int32), 1)
-        area = int(own.sum())
-        if area and int((own & cover).sum()) < COVERED_SHARE * area:
-            out.append(quad)
-    return out
 
 
 def default_detectors(faces: bool = False) -> Callable[[], WardDetectors]:
