@@ -25,7 +25,7 @@ import itertools
 import cv2
 import numpy as np
 
-from cradle.media.redact.likeness import _blobs, _lines, _samples, outside
+from cradle.media.redact.likeness import find_blobs, glyph_rows, grey_at, outside
 
 FAINT_SIGMA = 1.0
 FAINT_MARGINS, FAINT_FLOOR = 3.5, 5.0
@@ -52,9 +52,9 @@ def faint_like(image: np.ndarray, found: list[np.ndarray], margin: float) -> lis
     mean = cv2.blur(smooth.astype(np.float32), (31, 31))
     # Dark ink only: faint light type on a dark ground is a monitor's, masked whole (monitors.py), and light ink
     # found no label more on tuning scenes 30000-30167 and 40000-40199 for a third more of this look's cost.
-    blobs = _blobs(smooth, True, faint)
+    blobs = find_blobs(smooth, True, faint)
     quads = []
-    for members in _lines(smooth, blobs, True, faint):
+    for members in glyph_rows(smooth, blobs, True, faint):
         chain = blobs[members]
         # Specks beside the glyphs (a label's border, a dot) would make the row look like several lines.
         chain = chain[chain[:, 3] >= SPECK * np.median(chain[:, 3])]
@@ -111,6 +111,6 @@ def _on_paper(grey: np.ndarray, chain: np.ndarray, rect: tuple, margin: float) -
         levels.append(float(np.percentile(grey[points[:, 1], points[:, 0]], 75)))
     x, y, w, h = chain[:, 0], chain[:, 1], chain[:, 2], chain[:, 3]
     grid = (np.arange(8) + 0.5) / 8
-    samples = _samples(grey, x[:, None] + grid * w[:, None], y[:, None] + grid * h[:, None])
+    samples = grey_at(grey, x[:, None] + grid * w[:, None], y[:, None] + grid * h[:, None])
     depth = min(levels) - float(np.percentile(samples, 10))
     return abs(levels[0] - levels[1]) <= PAPER_SHARE * margin and depth >= INK_DEPTH * margin

@@ -59,7 +59,7 @@ def noise_level(grey: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(residual)))
 
 
-def _blobs(grey: np.ndarray, dark: bool, margin: float) -> np.ndarray:
+def find_blobs(grey: np.ndarray, dark: bool, margin: float) -> np.ndarray:
     """Glyph-like blobs as rows of (x, y, w, h, cx, cy)."""
     block = 31
     polarity = cv2.THRESH_BINARY_INV if dark else cv2.THRESH_BINARY
@@ -125,7 +125,7 @@ def x_y_w_h(blobs: np.ndarray) -> list[tuple[float, float, float, float]]:
     return [(float(x), float(y), float(w), float(h)) for x, y, w, h in blobs[:, :4]]
 
 
-def _samples(grey: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+def grey_at(grey: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """grey at the points of a grid per blob: xs (blobs x columns) by ys (blobs x rows), as blobs x points."""
     height, width = grey.shape
     cols = np.clip(xs.astype(int), 0, width - 1)[:, None, :]
@@ -140,18 +140,18 @@ def _enclosed(grey: np.ndarray, blobs: np.ndarray, dark: bool, margin: float) ->
     x, y, w, h = (blobs[:, k] for k in range(4))
     steps = (np.arange(8) + 0.5) / 8
     xs = x[:, None] + steps[None, :] * w[:, None]
-    ink = np.percentile(_samples(grey, xs, y[:, None] + steps[None, :] * h[:, None]), 10 if dark else 90, axis=1)
+    ink = np.percentile(grey_at(grey, xs, y[:, None] + steps[None, :] * h[:, None]), 10 if dark else 90, axis=1)
     strip = np.maximum(2.0, np.round(h / 4))
     keep = np.ones(len(blobs), bool)
     for top in (y - strip, y + h):
         rows = top[:, None] + np.array([0.25, 0.75])[None, :] * strip[:, None]
-        paper = np.percentile(_samples(grey, xs, rows), ENCLOSED_QUANTILE if dark else 100 - ENCLOSED_QUANTILE, axis=1)
+        paper = np.percentile(grey_at(grey, xs, rows), ENCLOSED_QUANTILE if dark else 100 - ENCLOSED_QUANTILE, axis=1)
         inside = (top >= 0) & (top + strip <= grey.shape[0])
         keep &= ~inside | ((paper - ink if dark else ink - paper) >= ENCLOSED_SHARE * margin)
     return keep
 
 
-def _lines(grey: np.ndarray, blobs: np.ndarray, dark: bool, margin: float) -> list[np.ndarray]:
+def glyph_rows(grey: np.ndarray, blobs: np.ndarray, dark: bool, margin: float) -> list[np.ndarray]:
     """Chains of enclosed glyph-like blobs (indexes into `blobs`); only blobs some chain holds are checked."""
     chains = _chains(blobs)
     if not chains:
@@ -176,8 +176,8 @@ def text_like(image: np.ndarray, margin: float | None = None) -> list[np.ndarray
     grey = cv2.GaussianBlur(grey, (3, 3), 0)
     quads = []
     for dark in (True, False):
-        blobs = _blobs(grey, dark, margin)
-        for members in _lines(grey, blobs, dark, margin):
+        blobs = find_blobs(grey, dark, margin)
+        for members in glyph_rows(grey, blobs, dark, margin):
             chain = blobs[members]
             x, y, w, h = chain[:, 0], chain[:, 1], chain[:, 2], chain[:, 3]
             points = np.concatenate(
