@@ -192,7 +192,10 @@ class Releasing:
                 self._rate_changed(self.rate.press(self._clock()))
             trail = self._trail_kept(pending)
             regions, partial = self._regions(pending, vouchers)
-            regions += [box for d in needed if d not in vouchers for box in d.boxes()]
+            for ahead in (d for d in needed if d not in vouchers):
+                whole, cut = self._ahead(pending, ahead)
+                regions += whole
+                partial += cut
             loose: list[masks.Region] = [*pending.moving_text, *pending.monitors, *trail]
             out.append(self._mask(frame, regions, loose, partial))
         self._forget()
@@ -247,6 +250,29 @@ class Releasing:
                 else:
                     whole.append(region)
         return whole, partial
+
+    def _ahead(self, pending: Pending, ahead: Look) -> tuple[list[masks.Region], list[tuple[masks.Region, np.ndarray]]]:
+        """The regions a later whole-frame look found, for an earlier frame: text it found that the frame's own looks
+        missed is masked there too, but only in cells that have not changed between the two frames. Where they
+        changed, the later look saw another picture (tuning 34009: a card carried up over the infant; the look-ahead
+        masked it, a few frames early, where it was about to be). Given as (regions masked whole, (region, cells where
+        it stands))."""
+        grid, index = self._grid, pending.frame.index
+        later = next((p for p in self._pending if p.frame.index == ahead.index), None)
+        if grid is None or later is None or later.since is None or ahead.index == index:
+            return ahead.boxes(), []
+        changed = later.since > index
+        if not changed.any():
+            return ahead.boxes(), []
+        whole: list[masks.Region] = []
+        cut: list[tuple[masks.Region, np.ndarray]] = []
+        for region in ahead.boxes():
+            touched = self._touched(region, grid)
+            if not (touched & changed).any():
+                whole.append(region)
+            elif (touched & ~changed).any():
+                cut.append((region, ~changed))
+        return whole, cut
 
     def _trail_kept(self, pending: Pending) -> list[Box]:
         """The cells of a moving group masked whole on this frame (see trail.py), as boxes."""
