@@ -10,6 +10,8 @@ from media_support import INK_BGR, InkFinder, has_ink, redact_in_order
 from cradle.media.frames import SafeFrame
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
 from cradle.media.redact.pool import WardDetectors
+from cradle.media.scenes import WardScene, draw_scene
+from tests.quality import redact_clip
 
 # Ink the stand-in detector cannot see: a line blurred by the motion, which no look reads.
 _BLURRED_INK_BGR = (0, 0, 254)
@@ -114,3 +116,17 @@ def test_a_later_whole_frame_look_does_not_mask_a_carried_card_where_it_is_going
         assert going.sum() > 200
         assert np.all(safe.image[going] == image[going]), f"frame {i}"
 
+
+def test_tuning_scene_of_a_card_slid_in_shows_the_infant_beside_it_again_once_it_rests(ocr_pool):
+    # Tuning scene 34025: a card slides in over the bed beside the infant on frames 5-10 and rests. It is not followed
+    # while it slides (it brought its text in), but the lines the looks found on it on the way were carried off
+    # with it: once it rests, their masks leave the places it has left, above all over the infant.
+    scene = WardScene(draw_scene(34025))
+    frames, out, _ = redact_clip(scene, ocr_pool)
+    assert not any(f.screened for f in out)
+    for sim, safe in zip(frames, out, strict=True):
+        shown = sim.phi_mask & ~safe.covered
+        assert not shown.any(), f"frame {sim.index}: {int(shown.sum())} PHI pixels unmasked"
+    for sim, safe in zip(frames[11:], out[11:], strict=True):
+        untouched = np.all(safe.image == sim.image, axis=2) & sim.infant
+        assert untouched.sum() >= 0.85 * sim.infant.sum(), f"frame {sim.index}"

@@ -88,21 +88,25 @@ class Following:
         if not new:
             new = [line for line in standing if self._found.get(id(line)) is line]
         now = rows(new)
+        # Lines found before that lie again, each its own shape, all shifted alike, have been carried away from where
+        # they were found, whether or not the group is followed: a card slid in is not, yet the lines the looks
+        # found on it on the way stand for places it has left (tuning 34025: its lines from four looks on the way
+        # in stayed masked over the infant after it came to rest, in cells the card's blank edge had left without
+        # the motion grid seeing a change).
+        carried = _carried_off(moved, new)
+        if len(self._gone) > GONE_KEPT:
+            self._gone.clear()
+        self._gone.update((id(line), line) for line in carried)
         # A group that shows more rows than it held at rest brought text in: a card slid in or put down, whose lines
         # no look has yet seen whole (a crop around its moving edge cuts them). It is not followed until it rests and
         # one look sees it whole.
         self.unknown |= now > self.held
         if self.unknown or not self.held or now < self.held:
             return trail.cells
-        # Only a card seen carried is followed: lines found before lie again, each its own shape, all shifted alike.
-        # Lines found again where they were (a hand over a card's corner) leave the cells to the rule for a group
-        # on the move.
-        carried = _carried_off(moved, new)
+        # Only a card seen carried is followed. Lines found again where they were (a hand over a card's corner)
+        # leave the cells to the rule for a group on the move.
         if not carried:
             return trail.cells
-        if len(self._gone) > GONE_KEPT:
-            self._gone.clear()
-        self._gone.update((id(line), line) for line in carried)
         self._found.update((id(line), line) for line in new)
         # A look at a moving card can stop a line a glyph short (blurred at its end): the cells at both ends of each
         # line's longest reach stay masked whole (tuning seed 1875: 43 pixels of a line's last glyph).
