@@ -253,10 +253,10 @@ class Releasing:
 
     def _ahead(self, pending: Pending, ahead: Look) -> tuple[list[masks.Region], list[tuple[masks.Region, np.ndarray]]]:
         """The regions a later whole-frame look found, for an earlier frame: text it found that the frame's own looks
-        missed is masked there too, but only in cells that have not changed between the two frames. Where they
-        changed, the later look saw another picture (tuning 34009: a card carried up over the infant; the look-ahead
-        masked it, a few frames early, where it was about to be). Given as (regions masked whole, (region, cells where
-        it stands))."""
+        missed is masked there too, except in cells that changed between the two frames away from the frame's own
+        text. There the later look saw another picture (tuning 34009: a card carried up over the infant; the
+        look-ahead masked it, a few frames early, where it was about to be). Given as (regions masked whole, (region,
+        cells where it stands))."""
         grid, index = self._grid, pending.frame.index
         later = next((p for p in self._pending if p.frame.index == ahead.index), None)
         if grid is None or later is None or later.since is None or ahead.index == index:
@@ -264,6 +264,14 @@ class Releasing:
         changed = later.since > index
         if not changed.any():
             return ahead.boxes(), []
+        # ... nor in or beside the cells of text the frame's own looks found: there a line the later look found may
+        # be one they found only in part (tuning 37012: a sliding card's line whose last glyph only the look-ahead
+        # masked).
+        text = np.zeros(changed.shape, np.uint8)
+        for look in pending.vouchers or ():
+            for region in look.boxes():
+                text |= self._touched(region, grid)
+        changed &= ~cv2.dilate(text, np.ones((3, 3), np.uint8)).astype(bool)
         whole: list[masks.Region] = []
         cut: list[tuple[masks.Region, np.ndarray]] = []
         for region in ahead.boxes():
