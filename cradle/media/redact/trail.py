@@ -88,25 +88,26 @@ class Following:
         if not new:
             new = [line for line in standing if self._found.get(id(line)) is line]
         now = rows(new)
-        # Lines found before that lie again, each its own shape, all shifted alike, have been carried away from where
-        # they were found, whether or not the group is followed: a card slid in is not, yet the lines the looks
-        # found on it on the way stand for places it has left (tuning 34025: its lines from four looks on the way
-        # in stayed masked over the infant after it came to rest, in cells the card's blank edge had left without
-        # the motion grid seeing a change).
         carried = _carried_off(moved, new)
         if len(self._gone) > GONE_KEPT:
             self._gone.clear()
-        self._gone.update((id(line), line) for line in carried)
         # A group that shows more rows than it held at rest brought text in: a card slid in or put down, whose lines
         # no look has yet seen whole (a crop around its moving edge cuts them). It is not followed until it rests and
         # one look sees it whole.
         self.unknown |= now > self.held
-        if self.unknown or not self.held or now < self.held:
+        # Only a card seen carried is followed: lines found before lie again, each its own shape, all shifted alike.
+        # Lines found again where they were (a hand over a card's corner) leave the cells to the rule for a group
+        # on the move.
+        if self.unknown or not self.held or now < self.held or not carried:
+            # Not followed, a group's lines still count as carried away from where a look found them when every
+            # line that look found lies again, all shifted alike: a card slid in is not followed, yet the lines the
+            # looks found on it on the way stand for places it has left (tuning 34025: their masks stayed over the
+            # infant after it came to rest, in cells the card's blank edge had left without the motion grid seeing
+            # a change). Every line, not most: a look that finds some rows of a card matches rows of the same
+            # length a row's pitch away (tuning 37012: the last glyph of a line left unmasked).
+            self._gone.update((id(line), line) for line in _carried_off(moved, new, every=True))
             return trail.cells
-        # Only a card seen carried is followed. Lines found again where they were (a hand over a card's corner)
-        # leave the cells to the rule for a group on the move.
-        if not carried:
-            return trail.cells
+        self._gone.update((id(line), line) for line in carried)
         self._found.update((id(line), line) for line in new)
         # A look at a moving card can stop a line a glyph short (blurred at its end): the cells at both ends of each
         # line's longest reach stay masked whole (tuning seed 1875: 43 pixels of a line's last glyph).
@@ -170,10 +171,12 @@ def _lines(
     return new, standing, moved
 
 
-def _carried_off(moved: list[tuple[int, masks.Region]], new: list[masks.Region]) -> list[masks.Region]:
+def _carried_off(
+    moved: list[tuple[int, masks.Region]], new: list[masks.Region], every: bool = False
+) -> list[masks.Region]:
     """The lines of `moved` (with their looks' identities) that lie again among `new`, carried: for the lines one look
-    found, the shift that most of them share with a line of their own shape found now, when at least two of them (or
-    its only one) share it and it is at least half a line's height."""
+    found, the shift that most of them (with `every`, all of them) share with a line of their own shape found now,
+    when at least two of them (or its only one) share it and it is at least half a line's height."""
     shapes = [_shape(line) for line in new]
     out: list[masks.Region] = []
     for look in {key for key, _ in moved}:
@@ -200,7 +203,9 @@ def _carried_off(moved: list[tuple[int, masks.Region]], new: list[masks.Region])
             if support > best[0]:
                 best = (support, dx, dy, height)
         support, dx, dy, height = best
-        if support < min(2, len(lines)) or 2 * support < len(lines) or math.hypot(dx, dy) < 0.5 * height:
+        if support < min(2, len(lines)) or (support if every else 2 * support) < len(lines):
+            continue
+        if math.hypot(dx, dy) < 0.5 * height:
             continue
         out += [line for line, candidates in zip(lines, shifts, strict=True) if near(candidates, dx, dy)]
     return out
