@@ -21,6 +21,7 @@ infant under the check's rows stayed 0 % on all three (without the label rules: 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -41,20 +42,43 @@ def blurred_noise(grey: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(levels - cv2.blur(levels, (5, 5)))[::2, ::2]))
 
 
-def faint_like(image: np.ndarray, found: list[np.ndarray], margin: float) -> list[np.ndarray]:
-    """Quadrilaterals (4x2, pixels of `image`) around faint rows of dark glyphs that touch none of `found` (the
-    rows the check found at its own `margin`, likeness.ink_margin); none where that margin is already as low."""
+@dataclass(slots=True, frozen=True)
+class FaintRows:
+    """A picture's rows of faint dark glyphs: the blurred grey, the faint margin, the glyphs and each row's members."""
+
+    smooth: np.ndarray
+    margin: float
+    blobs: np.ndarray
+    rows: list[np.ndarray]
+
+
+def faint_rows(image: np.ndarray, margin: float) -> FaintRows | None:
+    """The rows of dark glyphs at the faint margin; None where that margin is not below the check's `margin`
+    (likeness.ink_margin: the check itself sees as much)."""
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
     smooth = cv2.GaussianBlur(grey, (0, 0), FAINT_SIGMA)
     faint = max(FAINT_FLOOR, FAINT_MARGINS * blurred_noise(smooth))
     if faint >= margin:
-        return []
-    mean = cv2.blur(smooth.astype(np.float32), (31, 31))
+        return None
     # Dark ink only: faint light type on a dark ground is a monitor's, masked whole (monitors.py), and light ink
     # found no label more on tuning scenes 30000-30167 and 40000-40199 for a third more of this look's cost.
     blobs = find_blobs(smooth, True, faint)
+    return FaintRows(smooth, faint, blobs, glyph_rows(smooth, blobs, True, faint))
+
+
+def faint_like(
+    image: np.ndarray, found: list[np.ndarray], margin: float, rows: FaintRows | None = None
+) -> list[np.ndarray]:
+    """Quadrilaterals (4x2, pixels of `image`) around faint rows of dark glyphs that touch none of `found` (the
+    rows the check found at its own `margin`, likeness.ink_margin); none where that margin is already as low.
+    `rows`: faint_rows(image, margin), when already made."""
+    rows = rows if rows is not None else faint_rows(image, margin)
+    if rows is None:
+        return []
+    smooth, faint, blobs = rows.smooth, rows.margin, rows.blobs
+    mean = cv2.blur(smooth.astype(np.float32), (31, 31))
     quads = []
-    for members in glyph_rows(smooth, blobs, True, faint):
+    for members in rows.rows:
         chain = blobs[members]
         # Specks beside the glyphs (a label's border, a dot) would make the row look like several lines.
         chain = chain[chain[:, 3] >= SPECK * np.median(chain[:, 3])]
@@ -70,7 +94,7 @@ def faint_like(image: np.ndarray, found: list[np.ndarray], margin: float) -> lis
         if _chopped(smooth, mean, chain, faint) or not _on_paper(smooth, chain, rect, faint):
             continue
         quads.append(cv2.boxPoints(rect))
-    return outside(quads, found, grey.shape)
+    return outside(quads, found, smooth.shape)
 
 
 def _chopped(grey: np.ndarray, mean: np.ndarray, chain: np.ndarray, margin: float) -> bool:

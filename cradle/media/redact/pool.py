@@ -17,9 +17,10 @@ import numpy as np
 
 from cradle.media.errors import DetectorFailed
 from cradle.media.frames import Box
-from cradle.media.redact.faint import faint_like
+from cradle.media.redact.faint import faint_like, faint_rows
 from cradle.media.redact.likeness import ink_margin, outside, text_like
 from cradle.media.redact.masks import as_quad
+from cradle.media.redact.small import enlarged, stacks
 from cradle.media.redact.text import TILE_PX
 
 
@@ -86,12 +87,17 @@ class WardDetectors:
         crop = image[y0:y1, x0:x1]
         found = [q - np.array([x0, y0], np.float32) for q in self._widened(image, side, (x0, y0, x1, y1), known)]
         if likeness:
+            detected = list(found)
             # On the picture as it is: contrast normalisation would turn a dark frame's sensor noise into "glyphs".
             margin = ink_margin(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop)
             like = text_like(crop, margin)
-            faint = faint_like(crop, like, margin)
+            rows = faint_rows(crop, margin)
+            faint = faint_like(crop, like, margin, rows)
             shape = crop.shape[:2]
             found += outside(like, found, shape, COVERED_SHARE) + outside(faint, found, shape)
+            # Stacks of tiny faint rows no line covers: looked at again at twice the size (small.py).
+            for box in stacks(rows, detected) if rows is not None else ():
+                found += enlarged(self.text.detect, crop, box)
         if faces:
             if self.faces is None:
                 raise DetectorFailed("face detection was asked for but no face detector is loaded")
