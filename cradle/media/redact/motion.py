@@ -125,14 +125,20 @@ class MotionGrid:
             mean_threshold = np.minimum(mean_threshold, np.maximum(MEAN_SHARE * lowered, MIN_THRESHOLD))
         else:
             outside = (thumb < low - threshold) | (thumb > high + threshold)
-        counts = outside.reshape(self.rows, k, self.cols, k).sum(axis=(1, 3))
+        counts = self._cell_means(outside.view(np.uint8)) * (k * k)
         # A card lifted off busy ground (or the ground appearing where a card was) can stay inside the old text's
         # range everywhere; the cell's mean still moves. Shake and noise average out of a cell's mean.
-        means = thumb.reshape(self.rows, k, self.cols, k).mean(axis=(1, 3))
-        reference = reference.reshape(self.rows, k, self.cols, k).mean(axis=(1, 3))
-        shift = means - reference
+        shift = self._cell_means(thumb) - self._cell_means(reference)
         shift -= np.median(shift)  # the room's light drifting changes every cell alike: that is not a change
         return (counts >= self._min_changed) | (np.abs(shift) > mean_threshold)
+
+    def _cell_means(self, pixels: np.ndarray) -> np.ndarray:
+        """Each cell's mean of a thumbnail-sized uint8 picture (rows x cols, float64). OpenCV's area average over
+        whole 4x4 blocks, in float32: sums of 16 bytes and a sixteenth of them are exact there, so these are numpy's
+        means to the bit, at a quarter of the CPU of its reduction over two axes of a reshaped array (every frame,
+        twice or three times)."""
+        means = cv2.resize(pixels.astype(np.float32), (self.cols, self.rows), interpolation=cv2.INTER_AREA)
+        return means.astype(np.float64)
 
     def settle(self, thumb: np.ndarray, cells: np.ndarray | None = None) -> None:
         """A detection has just looked at `cells` (all when None) of `thumb`: it becomes their current look and
@@ -167,10 +173,13 @@ class MotionGrid:
                 continue
             self._low[layer] = cv2.erode(reference, _NEIGHBOURS).astype(np.int16)
             self._high[layer] = cv2.dilate(reference, _NEIGHBOURS).astype(np.int16)
+            # Each cell's brightest and darkest pixel: the 4x4 block's corner of a dilation (erosion) anchored there.
             k = THUMB_PER_CELL
-            cells = reference.reshape(self.rows, k, self.cols, k)
-            brightest = cv2.dilate(np.ascontiguousarray(cells.max(axis=(1, 3))), _NEIGHBOURS).astype(np.float32)
-            darkest = cv2.erode(np.ascontiguousarray(cells.min(axis=(1, 3))), _NEIGHBOURS).astype(np.float32)
+            block = np.ones((k, k), np.uint8)
+            most = cv2.dilate(reference, block, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[::k, ::k]
+            least = cv2.erode(reference, block, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[::k, ::k]
+            brightest = cv2.dilate(np.ascontiguousarray(most), _NEIGHBOURS).astype(np.float32)
+            darkest = cv2.erode(np.ascontiguousarray(least), _NEIGHBOURS).astype(np.float32)
             self._local[layer] = np.maximum(MIN_THRESHOLD, LOCAL_SHARE * (brightest - darkest))
 
     def regions(self, cells: np.ndarray) -> list[tuple[Box, np.ndarray]]:
