@@ -59,6 +59,8 @@ class MotionGrid:
         self._local: list[np.ndarray | None] = [None, None]
         # What cells showed before they began to move (see `remember` and `returned`).
         self._before: np.ndarray | None = None
+        # The last polygons `cells_inside` was asked about (their bytes) and its answer.
+        self._inside: tuple[bytes, np.ndarray] | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -289,6 +291,23 @@ class MotionGrid:
         for polygon in polygons:
             cv2.fillConvexPoly(small, np.round(polygon * (sx, sy)).astype(np.int32), 1)
         return small.astype(bool)
+
+    def cells_inside(self, polygons: list[np.ndarray]) -> np.ndarray:
+        """Cells (rows x cols, bool) that lie wholly inside one of the convex polygons (pixels), every pixel of them.
+        The answer for the last polygons asked about is kept: a monitor is found where it was, frame after frame."""
+        key = b"".join(np.asarray(p, np.float32).tobytes() for p in polygons)
+        kept = self._inside
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        inside = np.zeros(self.shape, bool)
+        whole = np.diff(self._ys)[:, None] * np.diff(self._xs)[None, :]
+        for polygon in polygons:
+            filled = np.zeros((self.height, self.width), np.uint8)
+            cv2.fillConvexPoly(filled, np.round(polygon).astype(np.int32), 1)
+            rows = np.add.reduceat(filled, self._ys[:-1], axis=0, dtype=np.int32)
+            inside |= np.add.reduceat(rows, self._xs[:-1], axis=1) == whole
+        self._inside = (key, inside)
+        return inside
 
     def area(self, cells: np.ndarray) -> float:
         """Share of the frame the crops for `cells` would cover."""
