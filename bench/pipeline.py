@@ -3,7 +3,9 @@
 With --viewing each camera goes on as the live worker does: forensic marks, the A and B variants and the unmarked
 reference encoded per 1 s segment, each sealed into an encrypted store, instead of one MP4. --size picks the
 cameras' resolution (640x480 or 1280x720, ...). Before the runs it prints the CPU model, the load average and a
-per-stage CPU table of one camera (decode, motion, detection, masks, marks, each encode, sealing).
+per-stage CPU table of one camera (decode, motion, detection, masks, marks, each encode, sealing), and what a camera
+that keeps up costs, stage by stage, over several seconds of the beds the runs use (bench_camera.sustained): the
+figure a loaded machine does not change, where the rows of a run on it count screened frames that cost no masks.
 
 A real camera's frames are decoded from H.264, not drawn: each simulated bed is rendered and recorded as H.264
 before the clock starts, and its camera thread decodes that recording with PyAV as the source stage does, so the
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import io
 import json
 import os
 import resource
@@ -27,16 +28,16 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
+from bench_camera import FPS, bed, sustained
+from bench_camera import decoded as _decoded
+from bench_camera import recording as _recording
 
 from cradle.media.encode import X264_PARAMS, X264_PRESET, Mp4Writer
 from cradle.media.frames import Frame
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
 from cradle.media.sim import SimCamera, SimSettings
-from cradle.media.source import to_bgr
 
-FPS = 15.0
 # Share of the machine's cores the projection lets redaction use (the rest: bursts of motion, the web, the OS).
 CPU_BUDGET = 0.8
 
@@ -52,33 +53,6 @@ def _rss_mb() -> float:
 def _loadavg() -> str:
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
-
-
-def _recording(settings: SimSettings, frames: int) -> bytes:
-    """`frames` frames of a simulated bed as an H.264 MPEG-TS stream, as an IP camera would send them (2 s GOPs)."""
-    camera = SimCamera(settings)
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="mpegts") as container:
-        stream = container.add_stream("libx264", rate=round(FPS))
-        stream.width, stream.height = settings.width, settings.height
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "20", "g": str(round(2 * FPS)), "bf": "0"}
-        for i in range(frames):
-            video = av.VideoFrame.from_ndarray(camera.frame(i).image, format="bgr24")
-            video.pts = i
-            container.mux(stream.encode(video))
-        container.mux(stream.encode(None))
-    return buffer.getvalue()
-
-
-def _decoded(data: bytes):
-    """The BGR frames of a recording, decoded as cradle.media.source decodes a camera (PyAV, threads as it likes,
-    to_bgr)."""
-    with av.open(io.BytesIO(data), mode="r", format="mpegts") as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for video in container.decode(stream):
-            yield to_bgr(video)
 
 
 def _machine() -> str:
@@ -220,13 +194,7 @@ def run_once(
     for _ in range(workers * 2):
         pool.submit(warm).result()
     spent.clear()
-    recordings = [
-        _recording(
-            SimSettings(bed=f"bed-{n}", lang="zh" if n % 2 else "en", seed=n, width=size[0], height=size[1]),
-            round((warmup + seconds) * FPS) + 1,
-        )
-        for n in range(first, first + cameras)
-    ]
+    recordings = [_recording(bed(n, *size), round((warmup + seconds) * FPS) + 1) for n in range(first, first + cameras)]
     if ready is not None:
         ready()  # processes side by side start their clocks together, once every one has rendered and warmed up
     baseline = _rss_mb()
@@ -379,9 +347,8 @@ def stage_table(size: tuple[int, int], frames: int = 45) -> list[tuple[str, floa
 
     grown = [masks.grow(r, policy, cv2.cvtColor(images[0], cv2.COLOR_BGR2GRAY)) for r in regions]
 
-    covered = timed(
-        "  of which coverage, looks changed", lambda i: masks.coverage((height, width), policy, grown), 5
-    )[0]
+    coverages = timed("  of which coverage, looks changed", lambda i: masks.coverage((height, width), policy, grown), 5)
+    covered = coverages[0]
     # As the live path on a quiet picture: the same looks' regions (grown once) frame after frame, so the last
     # frame's coverage stands and only the fill is done (cradle.media.redact.release).
     safe = timed("  of which masks (quiet: coverage stands)", lambda i: masks.apply(images[i], covered, policy), frames)
@@ -481,7 +448,16 @@ def main() -> None:
         "--viewing", action="store_true", help="marks, A+B+reference encodes and sealed storage, as the live worker"
     )
     parser.add_argument("--size", default="640x480", help="camera resolution, WIDTHxHEIGHT")
-    parser.add_argument("--no-stages", action="store_true", help="skip the per-stage CPU table")
+    parser.add_argument("--no-stages", action="store_true", help="skip the per-stage CPU tables")
+    parser.add_argument(
+        "--sustained-beds", default="0,1", help="beds whose sustained CPU per camera-second is measured, e.g. 0,1,2,3"
+    )
+    parser.add_argument(
+        "--sustained-seconds",
+        type=float,
+        default=10.0,
+        help="seconds of each of those beds counted, after --warmup (0: skip)",
+    )
     parser.add_argument(
         "--processes",
         type=int,
@@ -523,6 +499,22 @@ def main() -> None:
         print(
             f"  quiet camera (no motion: the safety schedule's look only): {quiet:.3f} CPU-s per camera-second; "
             f"projected {cores} cores x {CPU_BUDGET:g} / that = {cores * CPU_BUDGET / quiet:.1f} cameras"
+        )
+    if not args.no_stages and args.sustained_seconds > 0:
+        beds = [int(b) for b in args.sustained_beds.split(",")]
+        costs = sustained(size, beds, args.sustained_seconds, args.warmup)
+        total = sum(costs.values())
+        print(
+            f"sustained CPU of one {args.size} camera that keeps up (beds {args.sustained_beds}, "
+            f"{args.sustained_seconds:g} s each after {args.warmup:g} s; every frame redacted, marked, encoded and "
+            f"sealed), CPU-s per camera-second; load average {_loadavg()}:"
+        )
+        for stage, cost in costs.items():
+            print(f"  {stage:48} {cost:6.3f}  {100 * cost / total:5.1f} %")
+        cores = os.cpu_count() or 1
+        print(
+            f"  {'all':48} {total:6.3f}  projected {cores} cores x {CPU_BUDGET:g} / that = "
+            f"{cores * CPU_BUDGET / total:.1f} cameras"
         )
     print(
         f"{args.size}@{FPS:g} fps simulated cameras, {args.seconds:g} s counted after {args.warmup:g} s of warm-up; "

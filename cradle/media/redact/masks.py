@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache, partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -226,6 +226,8 @@ BLOCK_GAP = 0.8
 BLOCK_FILL = 1.5
 # Entries a caller's memo of lines and bridges may hold before it is emptied (see `blocks`).
 MEMO_KEPT = 4096
+# A memo's answer not yet worked out (None is an answer: two marks too far apart to bridge).
+_UNKNOWN: Any = object()
 
 
 def _line(polygon: np.ndarray) -> tuple[tuple[float, float], float, float, float]:
@@ -265,6 +267,7 @@ def blocks(
     keys = [p.tobytes() for p in polygons]
     shapes = [_memo(memo, ("line", key), partial(_line, p)) for p, key in zip(polygons, keys, strict=True)]
     found = polygons if lines is None else [np.asarray(p, np.float32).reshape(-1, 2) for p in lines]
+    found_keys = None if lines is None else [p.tobytes() for p in found]
     # Every pair at once (a busy frame has dozens of lines, hundreds of pairs), i < j as (rows, columns).
     centres = np.array([shape[0] for shape in shapes], np.float64)
     length, height, angle = (np.array([shape[k] for shape in shapes], np.float64) for k in (1, 2, 3))
@@ -285,9 +288,15 @@ def blocks(
     continued = (apart <= taller / 2) & (gap <= reach)
     neighbours = alike & (stacked | continued)
     hulls = []
+    # A busy frame bridges hundreds of pairs, nearly all of them known from the frame before: the memo is asked
+    # directly, each line's bytes taken once.
     for i, j in zip(rows[neighbours].tolist(), cols[neighbours].tolist(), strict=True):
-        key = ("pair", keys[i], keys[j], None if lines is None else (found[i].tobytes(), found[j].tobytes()))
-        hull = _memo(memo, key, partial(_bridge, polygons[i], polygons[j], found[i], found[j], lines))
+        key = ("pair", keys[i], keys[j], None if found_keys is None else (found_keys[i], found_keys[j]))
+        hull: np.ndarray | None = _UNKNOWN if memo is None else memo.get(key, _UNKNOWN)
+        if hull is _UNKNOWN:
+            hull = _bridge(polygons[i], polygons[j], found[i], found[j], lines)
+            if memo is not None:
+                memo[key] = hull
         if hull is not None:
             hulls.append(hull)
     return hulls
