@@ -4,8 +4,9 @@ A re-published copy may carry captions, stickers and a logo over a fifth of the 
 correlation then falls with every covered pixel, below a look-alike or below the search's gate. Here each 12 x 9
 thumbnail of a fingerprint is split into a 4 x 3 grid of cells (3 x 3 pixels each; over a segment's three thumbnails,
 27 values a cell, since editors' overlays stay put for the clip), every cell is correlated on its own, and a stored
-segment scores the mean correlation of its best cells: the worst third of the cells, where the overlays are, does not
-count. A look-alike has to agree cell by cell as well, which a random scene rarely does.
+segment scores the mean correlation of its best cells: the worst half of the cells, where the overlays are (and the
+featureless wall a sticker's neighbours may show), does not count. A look-alike has to agree cell by cell as well,
+which a random scene rarely does.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from cradle.media.fingerprint import _WEIGHTS, POSITIONS, THUMB_SIZE
 
 GRID = (4, 3)  # cells across and down the 12 x 9 thumbnail
 CELLS = GRID[0] * GRID[1]
-DROPPED = 4  # worst-agreeing cells left out of a score: a caption across the picture and two stickers
+# Worst-agreeing cells left out of a score: a caption across the picture, two stickers and a logo touch up to seven
+# cells, and a flat cell (a bare wall) agrees with nothing. With four left out, a sticker over the infant and a caption
+# across the monitor kept tuning drill 35 at 0.62, below every look-alike; with six it scores 0.80, and the best of
+# the 300,000 synthetic scenes 0.75 (the real look-alikes, the other beds of the room, are told apart by the mark).
+DROPPED = 6
 CELL_VALUES = len(POSITIONS) * (THUMB_SIZE[0] // GRID[0]) * (THUMB_SIZE[1] // GRID[1])
 
 

@@ -7,26 +7,12 @@ import cv2
 import numpy as np
 import pytest
 from trace_support import FPS, SOURCE, START, leak
+from trace_support import covered as _covered
 
 from cradle.media import regions
 from cradle.media.fingerprint import suspect_windows
 
 pytestmark = pytest.mark.nodb
-
-
-def _covered(frames: list[np.ndarray]) -> list[np.ndarray]:
-    """A caption band across the lower picture and two stickers: 19 % of the picture, the same in every frame."""
-    out = []
-    for frame in frames:
-        frame = frame.copy()
-        h, w = frame.shape[:2]
-        frame[int(0.72 * h) : int(0.84 * h), int(0.04 * w) : int(0.96 * w)] //= 4
-        cv2.putText(frame, "so tiny!! day 12", (int(0.06 * w), int(0.82 * h)), cv2.FONT_HERSHEY_SIMPLEX, 1.2,
-                    (255, 255, 255), 2, cv2.LINE_AA)  # fmt: skip
-        cv2.ellipse(frame, (int(0.3 * w), int(0.3 * h)), (int(0.1 * w), int(0.1 * w)), 0, 0, 360, (40, 200, 250), -1)
-        cv2.rectangle(frame, (int(0.62 * w), int(0.2 * h)), (int(0.8 * w), int(0.42 * h)), (250, 60, 90), -1)
-        out.append(frame)
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import cv2
+import numpy as np
+
 from cradle.media.frames import SafeFrame
 from cradle.media.hls import SegmentWriter
 from cradle.media.mark import Variant
@@ -48,3 +51,18 @@ def readings(bits: list[Variant | None], source: str = SOURCE) -> list[SegmentRe
     """Readings whose z says the given bits (None: an erasure)."""
     z = {Variant.A: 9.0, Variant.B: -9.0, None: 1.0}
     return [SegmentReading(source, i, z[bit], float(i), 1.0) for i, bit in enumerate(bits)]
+
+
+def covered(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """A caption band across the lower picture and two stickers: 19 % of the picture, the same in every frame."""
+    out = []
+    for frame in frames:
+        frame = frame.copy()
+        h, w = frame.shape[:2]
+        frame[int(0.72 * h) : int(0.84 * h), int(0.04 * w) : int(0.96 * w)] //= 4
+        cv2.putText(frame, "so tiny!! day 12", (int(0.06 * w), int(0.82 * h)), cv2.FONT_HERSHEY_SIMPLEX, 1.2,
+                    (255, 255, 255), 2, cv2.LINE_AA)  # fmt: skip
+        cv2.ellipse(frame, (int(0.3 * w), int(0.3 * h)), (int(0.1 * w), int(0.1 * w)), 0, 0, 360, (40, 200, 250), -1)
+        cv2.rectangle(frame, (int(0.62 * w), int(0.2 * h)), (int(0.8 * w), int(0.42 * h)), (250, 60, 90), -1)
+        out.append(frame)
+    return out
