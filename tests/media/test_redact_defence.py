@@ -18,11 +18,9 @@ from cradle.media.redact import CameraPolicy, DetectorPool, Redactor, load_polic
 from cradle.media.redact.faint import faint_like
 from cradle.media.redact.likeness import ink_margin, text_like
 from cradle.media.redact.monitors import find_monitors
-from cradle.media.redact.motion import MotionGrid
 from cradle.media.redact.pool import WardDetectors, tiles
 from cradle.media.redact.text import normalised
 from cradle.media.scenes import WardScene, draw_scene
-from cradle.media.sim import SimCamera, SimSettings
 
 pytestmark = pytest.mark.nodb
 
@@ -209,30 +207,6 @@ class Crops:
         if region is not None and tuple(region) != (0, 0, image.shape[1], image.shape[0]):
             self.crops.append(tuple(region))
         return self.inner.detect(image, faces, side, region, likeness, known)
-
-
-def test_the_trace_sweeping_over_a_masked_monitor_is_not_looked_at_again_and_the_screen_stays_masked():
-    # A bed as the pipeline bench runs it: the camera shakes and its picture is noisy.
-    camera = SimCamera(SimSettings(seed=21))
-    frames = [Frame(camera.frame(i).image, i, i, Fraction(1, 15), time.monotonic()) for i in range(30)]
-    grid = MotionGrid(640, 480)
-    grid.settle(grid.thumbnail(frames[0].image))
-    (screen,) = find_monitors(grid.thumbnail(frames[0].image), 640, 480)
-    inside = grid.cells_inside([screen])
-    # The sweep changes cells wholly inside the screen after the first look: each would have been a crop.
-    assert sum(bool((grid.changed(grid.thumbnail(f.image)) & inside).any()) for f in frames[1:]) >= 3
-    crops = Crops()
-    with DetectorPool(lambda: crops, workers=1) as pool:
-        redactor = Redactor(CameraPolicy(likeness=False), pool, blocking=True, deadline_s=10)
-        out = [safe for frame in frames for safe in redactor.push(frame)] + redactor.flush()
-    x0, y0 = np.ceil(screen.min(axis=0)).astype(int)
-    x1, y1 = np.floor(screen.max(axis=0)).astype(int)
-    # No crop centred on the screen (a crop takes a cell of margin around the cells that moved) ...
-    assert not [c for c in crops.crops if x0 <= (c[0] + c[2]) / 2 <= x1 and y0 <= (c[1] + c[3]) / 2 <= y1]
-    # ... and the screen masked whole on every frame (as found on that frame: the shake moves its outline by a
-    # thumbnail pixel, 8 px, on some), none of them screened.
-    assert not any(o.screened for o in out)
-    assert all(o.covered[y0 + 8 : y1 - 8, x0 + 8 : x1 - 8].all() for o in out)
 
 
 def test_only_dark_upright_rectangles_count_as_screens():
