@@ -57,6 +57,15 @@ def _run(images: list[np.ndarray], pool: DetectorPool) -> list[SafeFrame]:
     return redact_in_order(Redactor(_POLICY, pool, blocking=True, deadline_s=5), images)
 
 
+def _shown(frames, out: list[SafeFrame], indices: range, where, at_least: int) -> None:
+    """On each frame of `indices`, more than `at_least` pixels of the uncovered infant lie `where(i)`, all untouched."""
+    for i in indices:
+        (image, uncovered), safe = frames[i], out[i]
+        region = uncovered & where(i)
+        assert region.sum() > at_least
+        assert np.all(safe.image[region] == image[region]), f"frame {i}"
+
+
 def _behind(i: int) -> np.ndarray:
     """Pixels more than two cells (64 px) behind the carried card on frame `i`: where it was, not where it is."""
     behind = np.zeros((480, 640), bool)
@@ -71,11 +80,7 @@ def test_the_infant_a_carried_card_has_passed_is_shown_again_while_it_still_move
     assert [f.index for f in out if has_ink(f.image)] == []
     # From its third frame of motion on, the part of the infant the card has left behind is untouched, though the
     # card is still moving (until now it stayed masked until the card rested and was looked at whole).
-    for i in range(10, 14):
-        (image, uncovered), safe = frames[i], out[i]
-        passed = uncovered & _behind(i)
-        assert passed.sum() > 1500
-        assert np.all(safe.image[passed] == image[passed]), f"frame {i}"
+    _shown(frames, out, range(10, 14), _behind, at_least=1500)
     # At rest, the infant beside the card is shown whole.
     for i in range(16, 20):
         (image, uncovered), safe = frames[i], out[i]
@@ -112,11 +117,7 @@ def test_a_later_whole_frame_look_does_not_mask_a_carried_card_where_it_is_going
     out = redact_in_order(Redactor(policy, pool, blocking=True, deadline_s=5, phase=0), [f for f, _ in frames])
     assert not any(f.screened for f in out)
     assert [f.index for f in out if has_ink(f.image)] == []
-    for i in range(7, 12):
-        (image, uncovered), safe = frames[i], out[i]
-        going = uncovered & _ahead(i)
-        assert going.sum() > 200
-        assert np.all(safe.image[going] == image[going]), f"frame {i}"
+    _shown(frames, out, range(7, 12), _ahead, at_least=200)
 
 
 def test_tuning_scene_of_a_card_slid_in_shows_the_infant_beside_it_again_once_it_rests(ocr_pool):
