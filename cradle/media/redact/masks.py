@@ -81,7 +81,22 @@ def grow(region: Region, policy: CameraPolicy, grey: np.ndarray | None = None) -
         # Never past the paper's edge: a card's border, and the infant or the mattress beside it, hold none of its ink.
         grown[k] = _paper_run(grey, paper, (cx, cy), (ux * sign, uy * sign), w / 2, grown[k], h)
     shift = (grown[1] - grown[0]) / 2
-    return _rect(cx + ux * shift, cy + uy * shift, w + grown[0] + grown[1], h + 2 * side, angle)
+    if paper is None or grey is None:
+        return _rect(cx + ux * shift, cy + uy * shift, w + grown[0] + grown[1], h + 2 * side, angle)
+    # Above and below, the margin stops at the paper's edge too, though never closer than `margin_px`: the last line
+    # of a card lies a few pixels above its edge, and the margin below it took a strip of the infant the card lay on
+    # (tuning scene 38827). The paper is judged over the line's whole length, so its own glyphs' descenders do not
+    # end it.
+    edge = [
+        max(
+            float(policy.margin_px),
+            _paper_run(grey, paper, (cx, cy), (-uy * sign, ux * sign), h / 2, side, h, span=w),
+        )
+        for sign in (-1, 1)
+    ]
+    lift = (edge[1] - edge[0]) / 2
+    return _rect(cx + ux * shift - uy * lift, cy + uy * shift + ux * lift, w + grown[0] + grown[1],
+                 h + edge[0] + edge[1], angle)  # fmt: skip
 
 
 def reach(region: Region, policy: CameraPolicy) -> np.ndarray:
@@ -154,6 +169,8 @@ def _same_paper(grey: np.ndarray, paper: tuple[float, float, bool], centre: tupl
 # moves by more than SAME_PAPER_MIN), at most SAME_PAPER_MAX. A card's border, or the infant beside the card by day,
 # differs by 50 levels or more.
 PAPER_EDGE_MIN = 20
+# Above and below a line, its paper's level is read on this many rows just beyond it.
+BESIDE = 2
 
 
 def _paper_run(
@@ -164,6 +181,7 @@ def _paper_run(
     start: float,
     most: float,
     height: float,
+    span: float | None = None,
 ) -> float:
     """How far (up to `most` pixels) the line's paper goes on from `start` pixels out of its centre along `direction`
     (the line's own): pixel by pixel, while the median grey across twice the line's height is what it is over the
@@ -173,11 +191,15 @@ def _paper_run(
     or edge running across the line does, and so does the infant beside it, unless at night she has the paper's
     very grey and no border lies between. Median is compared with median: the line's paper level (`_paper`, a
     tail of its greys) lies a noise's width from the median of a noisy card at night, and faint ink's depth is
-    little more (measured on tuning scene 211 drawn at night with ink at 0.4: its lines' ends were cut short)."""
+    little more (measured on tuning scene 211 drawn at night with ink at 0.4: its lines' ends were cut short).
+
+    With `span` (above or below a line, `direction` across it): the strips are rows of the line's length, and the
+    paper's level is taken on the BESIDE rows just beyond the line, not over its own half height, where bold or dense
+    type can be more ink than paper. A card's edge within those rows leaves the margin whole (failing to masking)."""
     length = int(np.ceil(most))
-    across = max(1, round(2 * height))
-    inside = max(2, round(height / 2))
-    if length <= 0:
+    across = max(1, round(2 * height if span is None else span))
+    inside = max(2, round(height / 2)) if span is None else 0
+    if length <= (0 if span is None else BESIDE):
         return most
     dx, dy = direction
     # The strip from `inside` pixels within the end to `most` beyond it, straightened: column u is the pixels
@@ -190,7 +212,7 @@ def _paper_run(
         grey, warp, (inside + length, across), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE,
     )  # fmt: skip
-    level = float(np.median(strip[:, :inside]))
+    level = float(np.median(strip[:, :inside] if span is None else strip[:, :BESIDE]))
     out = start + 0.5 + np.arange(length)
     xs, ys = centre[0] + dx * out, centre[1] + dy * out
     gone = np.nonzero((xs < 0) | (ys < 0) | (xs >= grey.shape[1]) | (ys >= grey.shape[0]))[0]
