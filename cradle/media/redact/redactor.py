@@ -48,7 +48,10 @@ class Redactor(Releasing):
     detection on frames i..i+lookahead (text only a later look finds is masked before too).
     If any cell has no voucher, or a voucher failed or is not ready by the deadline, frame i becomes the privacy
     screen; so does a failed look-ahead detection, and a late one in blocking mode (a live frame whose vouchers
-    are in goes out without a look-ahead that is late only because the pool is busy).
+    are in goes out without a look-ahead that is late only because the pool is busy). And once a look fails (raises,
+    or is late past the deadline), every frame is the screen until a newer look succeeds (Releasing.failing): the
+    looks from before cannot go on vouching for a detector that fails, and the safety schedule's look is asked for
+    at once to see whether it works again.
     `deadline_s` is the watchdog budget per frame (for live cameras, the hold window in seconds).
     `blocking` waits for detections up to the deadline (files); otherwise the caller polls.
     """
@@ -178,6 +181,10 @@ class Redactor(Releasing):
             looks.current[need] = None
             return looks.vouched(frame.index, max_age)
         scheduled = frame.index - self._last_whole >= self.policy.detect_every
+        if self.failing and self._refresh is None and not looks.running():
+            # The newest look failed and none is running that could show the detector works again: the safety
+            # schedule's look is asked for now, not at its time (the frames are screens until one succeeds).
+            scheduled = True
         if scheduled and self._refresh is None and grid.area(need) <= WHOLE_FRAME_SHARE and not looks.blind():
             # The safety schedule's look runs in the background: the picture's cells keep the looks that vouch for
             # them (they may, for up to detect_every + hold_frames) and take the new one once it is back.
@@ -281,8 +288,9 @@ class Redactor(Releasing):
         if refresh is None or thumb is None or not refresh.future.done():  # (the two are set together)
             return
         self._refresh = None
+        self._note((refresh,))
         if refresh.future.exception() is not None:
-            return  # the cells keep their looks until those are too old; the next schedule tries again
+            return  # the camera's frames are screened (`failing`) until a newer look succeeds
         self._looks.install(refresh, grid, thumb)
 
     def _submit(
