@@ -138,6 +138,12 @@ class Redactor(Releasing):
         if self._monitors:
             near_text &= ~cv2.erode(grid.cells_of(self._monitors).astype(np.uint8), _NEAR_TEXT).astype(bool)
         moved = grid.changed(thumb, sensitive=near_text)
+        if self._monitors:
+            # A monitor's screen is masked whole on this frame, so a look at a cell wholly inside it could add nothing
+            # to the mask, while its trace sweeping on changes such cells on every frame: they are not looked at for
+            # that (on the pipeline bench's beds most crops were the trace's, 3 a second). They keep their looks,
+            # and are looked at again once no monitor covers them and they differ from what those looks saw.
+            moved &= ~grid.cells_inside(self._monitors)
         # Text that moves (a card slid along, lifted, blurred by the motion) may be missed by the look at this very
         # frame: where cells with text just found changed, they and the changed cells next to them are masked whole.
         # Only text that itself changed counts: an infant stirring beside a card that stays is not masked.
