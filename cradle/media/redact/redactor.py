@@ -24,6 +24,9 @@ WHOLE_FRAME_SHARE = 0.4
 # After the pool refuses work, a camera waits this many frames before asking again (its unvouched frames are
 # screened meanwhile): retrying at once, with the whole frame, would only deepen the overload.
 RETRY_FRAMES = 3
+# A live frame taken from the camera's queue later than this share of the hold window after capture means the camera
+# is falling behind: it redacts fewer frames before its frames turn into screens.
+BEHIND_SHARE = 0.5
 # Changed cells next to changed cells with text a finished look found are masked whole (text on the move).
 _NEAR_TEXT = np.ones((3, 3), np.uint8)
 
@@ -95,10 +98,17 @@ class Redactor(Releasing):
 
     def push(self, frame: Frame) -> list[SafeFrame]:
         """Take one raw frame; give back the safe frames that are ready, oldest first."""
+        late = False
         if not self._blocking:
-            self._rate_changed(self.rate.relax(self._clock()))
-        if not frame.lost and not self._blocking and self.rate.skip(frame.index):
-            self._pending.append(Pending(frame, None, repeat=True))
+            now = self._clock()
+            self._rate_changed(self.rate.relax(now))
+            age = -1.0 if frame.lost else now - frame.arrived
+            if age > BEHIND_SHARE * self._deadline:
+                self._rate_changed(self.rate.press(now))
+            # Too old for any look to make it in time: it costs no look, so the camera catches up with its queue.
+            late = age > self._deadline
+        if not frame.lost and not self._blocking and (late or self.rate.skip(frame.index)):
+            self._pending.append(Pending(frame, None, repeat=True, late=late))
             self._last_seen = frame.index
             return self._release(final=False)
         vouchers = None if frame.lost else self._check(frame)

@@ -31,6 +31,9 @@ LOOKAHEAD_PATIENCE = 0.75
 # of where it may lie is in cells no newer look answers for; at most this share is a sliver along a cell's edge that
 # the motion grid could not see the line leave.
 LINE_LEFT_SHARE = 0.25
+# A repeat shows the last safe picture only while that was captured less than this many hold windows ago; after that
+# it is the screen, so a camera far behind its own queue never shows an old picture as the live one.
+REPEAT_HOLDS = 2.0
 
 
 @dataclass(slots=True)
@@ -42,6 +45,8 @@ class Pending:
     moving_text: list[Box] = field(default_factory=list)
     # Shown as a repeat of the last safe frame: the camera is redacting fewer frames to keep up.
     repeat: bool = False
+    # ... or because it was older than the hold window when the camera took it (no look could make it in time).
+    late: bool = False
     # A release found its own detections not back yet (not just the look-ahead): the pool is slow for it.
     waited: bool = False
     # Which look vouches for each cell of this frame, and since which frame (CellLooks.since).
@@ -64,7 +69,7 @@ class RedactionCounts:
     failures: int = 0  # frames screened although the camera delivered them; split into the three below
     # some part had no valid detection (moved, refused, failed earlier or too old), or the camera's newest look failed
     unvouched: int = 0
-    late: int = 0  # a detection the frame needed was not back by the deadline
+    late: int = 0  # a detection the frame needed was not back by the deadline, or the frame itself was too old
     failed: int = 0  # a detection the frame needed raised
     repeated: int = 0  # frames shown as a repeat of the last safe one while the camera redacts fewer frames
 
@@ -170,7 +175,7 @@ class Releasing:
                 out.append(self._screen(frame, reason=None))
                 continue
             if pending.repeat:
-                out.append(self._repeat(frame))
+                out.append(self._repeat(frame, pending.late))
                 continue
             if pending.vouchers is None:
                 out.append(self._screen(frame, reason="unvouched"))
@@ -420,11 +425,13 @@ class Releasing:
         self._last_safe = SafeFrame(image, frame.index, frame.pts, frame.time_base, frame.arrived, False, covered)
         return self._last_safe
 
-    def _repeat(self, frame: Frame) -> SafeFrame:
-        """The last safe picture again in `frame`'s place (the screen when the last one was not safe)."""
+    def _repeat(self, frame: Frame, late: bool = False) -> SafeFrame:
+        """The last safe picture again in `frame`'s place: the screen when the last frame was screened for anything
+        but its age, while a look fails, or when that picture is over REPEAT_HOLDS hold windows old. `late`: the
+        frame was too old to be redacted (counted as such when screened)."""
         last = self._last_safe
-        if last is None:
-            return self._screen(frame, reason=None)
+        if last is None or self.failing or self._clock() - last.arrived > REPEAT_HOLDS * self._deadline:
+            return self._screen(frame, reason="late" if late else None)
         self._pending.popleft()
         self.counts.frames += 1
         self.counts.repeated += 1
@@ -439,7 +446,9 @@ class Releasing:
         self._pending.popleft()
         self.counts.frames += 1
         self.counts.screened += 1
-        self._last_safe = None
+        if reason != "late":
+            # A frame screened only for its age leaves the last safe picture safe to repeat (while it is recent).
+            self._last_safe = None
         if reason is not None:
             self.counts.failures += 1
             setattr(self.counts, reason, getattr(self.counts, reason) + 1)
