@@ -117,3 +117,58 @@ def test_frame_rate_steps_down_under_pressure_and_back_up_after_calm():
     assert not rate.relax(4.0)  # not calm long enough
     assert rate.relax(5.1) and rate.stride == 2
     assert rate.relax(8.2) and rate.stride == 1 and not rate.skip(1)
+
+
+class Counted:
+    """The ward's detectors finding the card, counting the looks they finished."""
+
+    def __init__(self) -> None:
+        self.inner = WardDetectors(FixedText([CARD]))
+        self.done = 0
+
+    def detect(self, *args, **kwargs):
+        try:
+            return self.inner.detect(*args, **kwargs)
+        finally:
+            self.done += 1
+
+
+def test_a_camera_behind_its_queue_repeats_safe_frames_before_it_screens_and_catches_up_without_looks():
+    looks = Counted()
+    now = [0.0]
+    camera = SimCamera(SimSettings(seed=21, noise=0, shake=0))
+    raws = [camera.frame(i).image for i in range(75)]
+    # How long each frame waited in the source's queue before the camera thread took it: on time, then the thread
+    # starved, falling behind by 40 ms a frame up to 1.6 s (three hold windows), then on time again (its queue
+    # drained).
+    waited = [0.0] * 15 + [min(1.6, 0.04 * n) for n in range(1, 46)] + [0.0] * 15
+    with DetectorPool(lambda: looks, workers=1, backlog=64) as pool:
+        redactor = Redactor(CameraPolicy(detect_every=90, hold_frames=8, likeness=False), pool, fps=15,
+                            clock=lambda: now[0])  # fmt: skip
+        out: list[SafeFrame] = []
+        calls: dict[int, int] = {}
+        for i, image in enumerate(raws):
+            out += redactor.push(Frame(image, i, i, Fraction(1, 15), now[0] - waited[i]))
+            assert wait_until(lambda: redactor.counts.detections == looks.done)
+            out += redactor.poll()
+            calls[i] = looks.done
+            now[0] += 1 / 15
+        now[0] += 5
+        out += redactor.flush()
+    assert [f.index for f in out] == list(range(75))
+    x0, y0, x1, y1 = CARD
+    for frame in out:
+        assert frame.screened or not np.array_equal(frame.image[y0:y1, x0:x1], raws[frame.index][y0:y1, x0:x1])
+    hold = redactor.deadline_s
+    screened = [f.index for f in out if f.screened]
+    repeats = [f.index for k, f in enumerate(out) if not f.screened and any(f.image is g.image for g in out[:k])]
+    # The rate went down (repeats of the last safe picture) before any frame was screened, and only frames too old
+    # to be redacted in time were screened, once the picture they would repeat was old too.
+    assert repeats and screened and repeats[0] < screened[0]
+    assert all(waited[i] > hold for i in screened)
+    assert [i for i in repeats if waited[i] > hold]
+    # Frames older than the hold window when taken cost no look ...
+    too_old = [i for i in range(1, 75) if waited[i] > hold]
+    assert too_old and all(calls[i] == calls[i - 1] for i in too_old)
+    # ... and once the queue is drained the picture is redacted again, no frame older than the hold window.
+    assert not any(f.screened for f in out[-8:])

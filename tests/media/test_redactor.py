@@ -232,3 +232,23 @@ def test_motion_triggers_detection_before_the_schedule(fake_text):
     hand[100:300, 100:260] = (120, 150, 200)  # a nurse's arm reaches in
     redactor.push(Frame(hand, 3, 3, Fraction(1, 15), time.monotonic()))
     assert redactor.counts.detections == 2 and redactor.counts.motion_detections == 1
+
+
+def test_a_detector_that_fails_screens_a_still_picture_until_a_look_succeeds_again(fake_text):
+    detector, pool = fake_text
+    policy = CameraPolicy(detect_side=0, detect_every=10, hold_frames=4)
+    redactor = Redactor(policy, pool, blocking=True, deadline_s=5, phase=0)
+    still = _raw_frames(1)[0].image
+    out: list[SafeFrame] = []
+    for i in range(40):
+        # Nothing moves, so only the safety schedule's looks (frames 10, 20, ...) ask the detector, until it fails.
+        detector.fail = 12 <= i < 30
+        out += redactor.push(Frame(still, i, i, Fraction(1, 15), time.monotonic()))
+    out += redactor.flush()
+    assert [f.index for f in out] == list(range(40))
+    screened = [f.index for f in out if f.screened]
+    assert screened and all(_is_screen(out[i]) for i in screened)
+    # From the first frame the failed look at frame 20 touches (as the frames' look-ahead), every frame is screened
+    # while the detector fails, though the look at frame 10 would still vouch for the unchanged picture up to frame
+    # 23; once a look succeeds again, the picture is back.
+    assert screened == list(range(screened[0], 30)) and screened[0] <= 20

@@ -100,6 +100,10 @@ class CellLooks:
         """The previous look of `cells` becomes current again (the picture went back to what it saw)."""
         self.current[cells], self.previous[cells] = self.previous[cells], self.current[cells]
 
+    def running(self) -> bool:
+        """True while some cell's current look has not finished."""
+        return any(d is not None and not d.future.done() for d in set(self.current.flat))
+
     def vouched(self, index: int, max_age: int) -> tuple[Look, ...] | None:
         """The looks vouching for frame `index`, or None when some cell has none young enough."""
         looks = set(self.current.flat)

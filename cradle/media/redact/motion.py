@@ -25,6 +25,8 @@ MEAN_SHARE = 0.5
 # more of the infant beside faint cards on tuning seeds 4219, 6860 and 2872, for no more PHI masked.)
 LOCAL_SHARE = 0.3
 _GROUPING = np.ones((5, 5), np.uint8)
+# Answers `cells_inside` keeps (polygons found again where they were).
+INSIDE_KEPT = 16
 
 
 class MotionGrid:
@@ -59,6 +61,8 @@ class MotionGrid:
         self._local: list[np.ndarray | None] = [None, None]
         # What cells showed before they began to move (see `remember` and `returned`).
         self._before: np.ndarray | None = None
+        # `cells_inside`'s answers, by the polygons asked about (their bytes).
+        self._inside: dict[bytes, np.ndarray] = {}
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -289,6 +293,26 @@ class MotionGrid:
         for polygon in polygons:
             cv2.fillConvexPoly(small, np.round(polygon * (sx, sy)).astype(np.int32), 1)
         return small.astype(bool)
+
+    def cells_inside(self, polygons: list[np.ndarray]) -> np.ndarray:
+        """Cells (rows x cols, bool) that lie wholly inside one of the convex polygons (pixels), every pixel of them.
+        Answers are kept by the polygons asked about: a monitor is found where it was, frame after frame, or a
+        thumbnail pixel aside as the camera shakes."""
+        key = b"".join(np.asarray(p, np.float32).tobytes() for p in polygons)
+        kept = self._inside.get(key)
+        if kept is not None:
+            return kept
+        if len(self._inside) >= INSIDE_KEPT:
+            self._inside.clear()
+        inside = np.zeros(self.shape, bool)
+        whole = np.diff(self._ys)[:, None] * np.diff(self._xs)[None, :]
+        for polygon in polygons:
+            filled = np.zeros((self.height, self.width), np.uint8)
+            cv2.fillConvexPoly(filled, np.round(polygon).astype(np.int32), 1)
+            rows = np.add.reduceat(filled, self._ys[:-1], axis=0, dtype=np.int32)
+            inside |= np.add.reduceat(rows, self._xs[:-1], axis=1) == whole
+        self._inside[key] = inside
+        return inside
 
     def area(self, cells: np.ndarray) -> float:
         """Share of the frame the crops for `cells` would cover."""

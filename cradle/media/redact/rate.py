@@ -1,8 +1,11 @@
 """Graceful overload: a camera whose detections fall behind redacts fewer frames before it screens any.
 
-When the detector pool refuses a camera's work, or its frames leave redaction close to the hold window, the camera
-redacts only every 2nd, then every 4th frame; the frames in between repeat the last safe picture (never a raw one),
-so the family sees a lower frame rate instead of the privacy screen. After a calm spell the rate goes back up.
+When the detector pool refuses a camera's work, its frames leave redaction close to the hold window, or the camera
+takes them from its queue half a hold window after capture, the camera redacts only every 2nd, then every 4th frame;
+the frames in between repeat the last safe picture (never a raw one), so the family sees a lower frame rate instead of
+the privacy screen. A frame already older than the hold window when taken costs no look: it repeats that picture too,
+while it is recent (release.REPEAT_HOLDS), so the camera catches up with its queue. After a calm spell the rate goes
+back up.
 """
 
 from __future__ import annotations

@@ -24,6 +24,9 @@ WHOLE_FRAME_SHARE = 0.4
 # After the pool refuses work, a camera waits this many frames before asking again (its unvouched frames are
 # screened meanwhile): retrying at once, with the whole frame, would only deepen the overload.
 RETRY_FRAMES = 3
+# A live frame taken from the camera's queue later than this share of the hold window after capture means the camera
+# is falling behind: it redacts fewer frames before its frames turn into screens.
+BEHIND_SHARE = 0.5
 # Changed cells next to changed cells with text a finished look found are masked whole (text on the move).
 _NEAR_TEXT = np.ones((3, 3), np.uint8)
 
@@ -48,7 +51,10 @@ class Redactor(Releasing):
     detection on frames i..i+lookahead (text only a later look finds is masked before too).
     If any cell has no voucher, or a voucher failed or is not ready by the deadline, frame i becomes the privacy
     screen; so does a failed look-ahead detection, and a late one in blocking mode (a live frame whose vouchers
-    are in goes out without a look-ahead that is late only because the pool is busy).
+    are in goes out without a look-ahead that is late only because the pool is busy). And once a look fails (raises,
+    or is late past the deadline), every frame is the screen until a newer look succeeds (Releasing.failing): the
+    looks from before cannot go on vouching for a detector that fails, and the safety schedule's look is asked for
+    at once to see whether it works again.
     `deadline_s` is the watchdog budget per frame (for live cameras, the hold window in seconds).
     `blocking` waits for detections up to the deadline (files); otherwise the caller polls.
     """
@@ -92,10 +98,17 @@ class Redactor(Releasing):
 
     def push(self, frame: Frame) -> list[SafeFrame]:
         """Take one raw frame; give back the safe frames that are ready, oldest first."""
+        late = False
         if not self._blocking:
-            self._rate_changed(self.rate.relax(self._clock()))
-        if not frame.lost and not self._blocking and self.rate.skip(frame.index):
-            self._pending.append(Pending(frame, None, repeat=True))
+            now = self._clock()
+            self._rate_changed(self.rate.relax(now))
+            age = -1.0 if frame.lost else now - frame.arrived
+            if age > BEHIND_SHARE * self._deadline:
+                self._rate_changed(self.rate.press(now))
+            # Too old for any look to make it in time: it costs no look, so the camera catches up with its queue.
+            late = age > self._deadline
+        if not frame.lost and not self._blocking and (late or self.rate.skip(frame.index)):
+            self._pending.append(Pending(frame, None, repeat=True, late=late))
             self._last_seen = frame.index
             return self._release(final=False)
         vouchers = None if frame.lost else self._check(frame)
@@ -135,6 +148,12 @@ class Redactor(Releasing):
         if self._monitors:
             near_text &= ~cv2.erode(grid.cells_of(self._monitors).astype(np.uint8), _NEAR_TEXT).astype(bool)
         moved = grid.changed(thumb, sensitive=near_text)
+        if self._monitors:
+            # A monitor's screen is masked whole on this frame, so a look at a cell wholly inside it could add nothing
+            # to the mask, while its trace sweeping on changes such cells on every frame: they are not looked at for
+            # that (on the pipeline bench's beds most crops were the trace's, 3 a second). They keep their looks,
+            # and are looked at again once no monitor covers them and they differ from what those looks saw.
+            moved &= ~grid.cells_inside(self._monitors)
         # Text that moves (a card slid along, lifted, blurred by the motion) may be missed by the look at this very
         # frame: where cells with text just found changed, they and the changed cells next to them are masked whole.
         # Only text that itself changed counts: an infant stirring beside a card that stays is not masked.
@@ -178,6 +197,10 @@ class Redactor(Releasing):
             looks.current[need] = None
             return looks.vouched(frame.index, max_age)
         scheduled = frame.index - self._last_whole >= self.policy.detect_every
+        if self.failing and self._refresh is None and not looks.running():
+            # The newest look failed and none is running that could show the detector works again: the safety
+            # schedule's look is asked for now, not at its time (the frames are screens until one succeeds).
+            scheduled = True
         if scheduled and self._refresh is None and grid.area(need) <= WHOLE_FRAME_SHARE and not looks.blind():
             # The safety schedule's look runs in the background: the picture's cells keep the looks that vouch for
             # them (they may, for up to detect_every + hold_frames) and take the new one once it is back.
@@ -281,8 +304,9 @@ class Redactor(Releasing):
         if refresh is None or thumb is None or not refresh.future.done():  # (the two are set together)
             return
         self._refresh = None
+        self._note((refresh,))
         if refresh.future.exception() is not None:
-            return  # the cells keep their looks until those are too old; the next schedule tries again
+            return  # the camera's frames are screened (`failing`) until a newer look succeeds
         self._looks.install(refresh, grid, thumb)
 
     def _submit(

@@ -31,6 +31,9 @@ LOOKAHEAD_PATIENCE = 0.75
 # of where it may lie is in cells no newer look answers for; at most this share is a sliver along a cell's edge that
 # the motion grid could not see the line leave.
 LINE_LEFT_SHARE = 0.25
+# A repeat shows the last safe picture only while that was captured less than this many hold windows ago; after that
+# it is the screen, so a camera far behind its own queue never shows an old picture as the live one.
+REPEAT_HOLDS = 2.0
 
 
 @dataclass(slots=True)
@@ -42,6 +45,8 @@ class Pending:
     moving_text: list[Box] = field(default_factory=list)
     # Shown as a repeat of the last safe frame: the camera is redacting fewer frames to keep up.
     repeat: bool = False
+    # ... or because it was older than the hold window when the camera took it (no look could make it in time).
+    late: bool = False
     # A release found its own detections not back yet (not just the look-ahead): the pool is slow for it.
     waited: bool = False
     # Which look vouches for each cell of this frame, and since which frame (CellLooks.since).
@@ -62,8 +67,9 @@ class RedactionCounts:
     detections: int = 0
     motion_detections: int = 0
     failures: int = 0  # frames screened although the camera delivered them; split into the three below
-    unvouched: int = 0  # some part had no valid detection (moved, refused, failed earlier or too old)
-    late: int = 0  # a detection the frame needed was not back by the deadline
+    # some part had no valid detection (moved, refused, failed earlier or too old), or the camera's newest look failed
+    unvouched: int = 0
+    late: int = 0  # a detection the frame needed was not back by the deadline, or the frame itself was too old
     failed: int = 0  # a detection the frame needed raised
     repeated: int = 0  # frames shown as a repeat of the last safe one while the camera redacts fewer frames
 
@@ -83,6 +89,8 @@ class Releasing:
         self._wholes: deque[Look] = deque()  # whole-frame looks not yet behind every pending frame
         self._last_seen = -1
         self._last_safe: SafeFrame | None = None
+        # The newest look seen to finish (its frame), and whether it failed: see `_note`.
+        self._newest: tuple[int, bool] = (-1, False)
         self.rate = FrameRate()
         # Called with the new frames-redacted-per-frame-shown whenever overload changes it (the worker logs it).
         self.on_rate: Callable[[int], None] | None = None
@@ -101,6 +109,28 @@ class Releasing:
     def deadline_s(self) -> float:
         """The hold window in seconds: no frame leaves later than this after capture, except as the screen."""
         return self._deadline
+
+    @property
+    def failing(self) -> bool:
+        """True while the newest look this camera has seen finish failed (raised, or was not back by the deadline):
+        every frame is then screened, whatever older looks vouch for it, until a newer look succeeds."""
+        return self._newest[1]
+
+    def _note(self, looks: Sequence[Look], late: Sequence[Look] = ()) -> None:
+        """Takes note of how `looks` went, those that finished and the `late` ones (not back by the deadline).
+
+        A failing detector cannot go on vouching for cells through the looks it made before it failed: where only a
+        monitor's screen changes (masked whole, not looked at) or nothing does, nothing else would ask it again
+        until those looks are too old, and the camera would show the picture for seconds with a detector that
+        raises. So the newest look decides, by its frame (a failure wins a tie, and a late look stays a failure
+        when it is back after all); noting the same looks again changes nothing."""
+        newest = self._newest
+        for look in looks:
+            if look in late:
+                newest = max(newest, (look.index, True))
+            elif look.future.done():
+                newest = max(newest, (look.index, look.future.exception() is not None))
+        self._newest = newest
 
     def poll(self) -> list[SafeFrame]:
         """Safe frames that became ready, or overdue, since the last call."""
@@ -145,7 +175,7 @@ class Releasing:
                 out.append(self._screen(frame, reason=None))
                 continue
             if pending.repeat:
-                out.append(self._repeat(frame))
+                out.append(self._repeat(frame, pending.late))
                 continue
             if pending.vouchers is None:
                 out.append(self._screen(frame, reason="unvouched"))
@@ -154,6 +184,7 @@ class Releasing:
             overdue = age > self._deadline
             if overdue and not self._blocking:
                 # Older than the hold window (counted from capture): it may not leave, masked or not.
+                self._note(pending.vouchers, late=[d for d in pending.vouchers if not d.future.done()])
                 self._rate_changed(self.rate.press(self._clock()))
                 out.append(self._screen(frame, reason="late"))
                 continue
@@ -170,6 +201,7 @@ class Releasing:
             vouchers = pending.vouchers
             if not all(self._wait(d, frame) for d in vouchers):
                 if final or overdue or self._blocking:
+                    self._note(vouchers, late=[d for d in vouchers if not d.future.done()])
                     out.append(self._screen(frame, reason="late"))
                     continue
                 pending.waited = True
@@ -179,12 +211,17 @@ class Releasing:
                 if self._wait(later, frame):
                     needed = (*vouchers, later)
                 elif final or self._blocking:
+                    self._note((*vouchers, later), late=(later,))
                     out.append(self._screen(frame, reason="late"))
                     continue
                 elif not impatient:
                     break
+            self._note(needed)
             if any(d.future.exception() is not None for d in needed):
                 out.append(self._screen(frame, reason="failed"))
+                continue
+            if self.failing:
+                out.append(self._screen(frame, reason="unvouched"))
                 continue
             if impatient and pending.waited:
                 # Its own detections came back near the end of the hold window: ask for less before frames turn
@@ -388,11 +425,13 @@ class Releasing:
         self._last_safe = SafeFrame(image, frame.index, frame.pts, frame.time_base, frame.arrived, False, covered)
         return self._last_safe
 
-    def _repeat(self, frame: Frame) -> SafeFrame:
-        """The last safe picture again in `frame`'s place (the screen when the last one was not safe)."""
+    def _repeat(self, frame: Frame, late: bool = False) -> SafeFrame:
+        """The last safe picture again in `frame`'s place: the screen when the last frame was screened for anything
+        but its age, while a look fails, or when that picture is over REPEAT_HOLDS hold windows old. `late`: the
+        frame was too old to be redacted (counted as such when screened)."""
         last = self._last_safe
-        if last is None:
-            return self._screen(frame, reason=None)
+        if last is None or self.failing or self._clock() - last.arrived > REPEAT_HOLDS * self._deadline:
+            return self._screen(frame, reason="late" if late else None)
         self._pending.popleft()
         self.counts.frames += 1
         self.counts.repeated += 1
@@ -407,7 +446,9 @@ class Releasing:
         self._pending.popleft()
         self.counts.frames += 1
         self.counts.screened += 1
-        self._last_safe = None
+        if reason != "late":
+            # A frame screened only for its age leaves the last safe picture safe to repeat (while it is recent).
+            self._last_safe = None
         if reason is not None:
             self.counts.failures += 1
             setattr(self.counts, reason, getattr(self.counts, reason) + 1)
