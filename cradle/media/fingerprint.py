@@ -37,6 +37,11 @@ REGIONAL_WINDOWS = 24
 # Regional similarity at which a window votes. Occluded copies of tuning drills 20-50 scored at least 0.80 with their
 # source (the median of their windows), the best of 300,000 random stored scenes at most 0.75.
 REGIONAL_SIMILARITY = 0.77
+# A source's segments (a still camera's seconds, nearly alike) are bounded together this many at a time: a search first
+# scores each group's mean, and scores in full only the rows of groups whose bound reaches its gate (`_Groups`).
+GROUP_ROWS = 32
+# Float16 rows and float32 sums round a little: a bound this much looser prunes no row that scores at the gate.
+BOUND_SLACK = 1e-3
 
 
 def _centre_weights() -> np.ndarray:
@@ -123,6 +128,7 @@ class FingerprintIndex:
         self._row_segment = np.zeros(capacity, np.int32)
         self._rows = 0
         self._cells = np.zeros((0, 0, 0), np.float16)  # per-cell vectors of the first rows, made when first searched
+        self._groups: _Groups | None = None  # made when first searched, again once rows were added
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[str, int, np.ndarray]]) -> FingerprintIndex:
@@ -154,16 +160,25 @@ class FingerprintIndex:
         self._row_segment[row] = segment
         self._rows += 1
 
-    def _scores(self, windows: np.ndarray, cells: np.ndarray | None) -> Iterator[tuple[int, np.ndarray]]:
-        """(first row, similarities of every window to the rows from there) chunk by chunk over the store."""
+    def _scores(self, windows: np.ndarray, regional: bool, floor: float) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(rows, similarities of every window to those rows) chunk by chunk over the rows that may reach `floor` with
+        some window; the rows left out score below it with every window (`_Groups.rows`)."""
         from cradle.media import regions
 
-        for start in range(0, self._rows, _CHUNK_ROWS):
-            stop = min(self._rows, start + _CHUNK_ROWS)
-            if cells is not None:
-                yield start, regions.scores(windows, cells[start:stop].astype(np.float32))
+        groups = self._grouped()
+        rows = groups.rows(windows, regional, floor)
+        stored = self._cell_rows() if regional else self._matrix
+        for start in range(0, len(rows), _CHUNK_ROWS):
+            chunk = rows[start : start + _CHUNK_ROWS]
+            if regional:
+                yield chunk, regions.scores(windows, stored[chunk].astype(np.float32))
             else:
-                yield start, windows @ self._matrix[start:stop].astype(np.float32).T
+                yield chunk, windows @ stored[chunk].astype(np.float32).T
+
+    def _grouped(self) -> _Groups:
+        if self._groups is None or self._groups.covered != self._rows:
+            self._groups = _Groups(self)
+        return self._groups
 
     def _top(self, windows: np.ndarray, k: int, regional: bool, floor: float) -> tuple[np.ndarray, np.ndarray]:
         """Per window, the k most similar rows of those at least `floor` similar, and their similarities, best first
@@ -171,11 +186,13 @@ class FingerprintIndex:
         whole fingerprints. These are the k best rows of the store less those below the floor, found without ranking
         the whole store, most of which resembles the suspect not at all."""
         found_windows, found_rows, found_scores = [], [], []
-        for start, scores in self._scores(windows, self._cell_rows() if regional else None):
+        for chunk, scores in self._scores(windows, regional, floor):
             w, r = np.nonzero(scores >= floor)
             found_windows.append(w)
-            found_rows.append(r + start)
+            found_rows.append(chunk[r])
             found_scores.append(scores[w, r])
+        if not found_windows:
+            return np.zeros((len(windows), 1), np.int64), np.full((len(windows), 1), -np.inf, np.float32)
         window = np.concatenate(found_windows)
         row = np.concatenate(found_rows).astype(np.int64)
         score = np.concatenate(found_scores).astype(np.float32)
@@ -203,12 +220,17 @@ class FingerprintIndex:
             self._cells = np.concatenate([self._cells.reshape(done, *made[0].shape[1:]), *made])
         return self._cells
 
-    def best_similarity(self, windows: np.ndarray) -> np.ndarray:
-        """The similarity of each window (rows of `suspect_windows`) to its most similar stored segment."""
+    def best_similarity(self, windows: np.ndarray, floor: float = -1.0) -> np.ndarray:
+        """The similarity of each window (rows of `suspect_windows`) to its most similar stored segment; where that is
+        below `floor`, some value below `floor` (-1 when no row was scored), as the rows that cannot reach it are not
+        scored."""
         if not len(windows) or not self._rows:
             return np.zeros(len(windows), np.float32)
         windows = np.asarray(windows, np.float32)
-        return np.max([scores.max(axis=1) for _, scores in self._scores(windows, None)], axis=0)
+        best = np.full(len(windows), -1.0, np.float32)
+        for _, scores in self._scores(windows, False, floor):
+            best = np.maximum(best, scores.max(axis=1))
+        return best
 
     def search(
         self,
@@ -261,3 +283,67 @@ class FingerprintIndex:
             )
         matches.sort(key=lambda m: m.score * m.support, reverse=True)
         return matches
+
+
+class _Groups:
+    """The index's rows, a source's GROUP_ROWS consecutive segments at a time, each group with its mean and the
+    distance of its farthest row from that mean, whole and cell by cell (cradle.media.regions).
+
+    For a window w (norm at most 1), a row r of a group with mean c and radius d: w . r = w . c + w . (r - c), at most
+    w . c + d. Cell by cell alike, and a regional score, the mean of the best cells, is at most that of the cells'
+    bounds. So the groups whose bound stays below a search's gate for every window hold no row that reaches it, and
+    their rows need not be scored: a random scene's group is bounded near 0.6, a ward's next to 1. The rows scored
+    are exactly those the full search would keep; it only costs less (a 300,000-row store: the global search of a
+    15 s copy 0.8 -> 0.1 CPU s, a regional one 2.6 -> 0.3).
+    """
+
+    def __init__(self, index: FingerprintIndex) -> None:
+        count = self.covered = index._rows
+        sources, segments = index._row_source[:count], index._row_segment[:count]
+        self.order = np.lexsort((segments, sources)).astype(np.int64)
+        ordered = sources[self.order]
+        runs = np.r_[0, np.flatnonzero(np.diff(ordered)) + 1] if count else np.zeros(0, np.int64)
+        within = np.arange(count) - np.repeat(runs, np.diff(np.r_[runs, count]))
+        self.starts = np.flatnonzero(within % GROUP_ROWS == 0)
+        self.stops = np.r_[self.starts[1:], count]
+        self._index = index
+        self.centre, self.radius = self._bounded(index._matrix)
+        self._cells: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _bounded(self, stored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each group's mean of `stored` rows and its farthest row's distance from it (per cell for cells)."""
+        centres, radii = [], []
+        per_block = max(1, _CHUNK_ROWS // GROUP_ROWS)
+        for first in range(0, len(self.starts), per_block):
+            starts = self.starts[first : first + per_block]
+            begin, end = int(starts[0]), int(self.stops[first + len(starts) - 1])
+            values = stored[self.order[begin:end]].astype(np.float32)
+            local = starts - begin
+            counts = np.diff(np.r_[local, end - begin]).reshape(-1, *[1] * (values.ndim - 1))
+            centre = np.add.reduceat(values, local, axis=0) / counts
+            spread = np.linalg.norm(values - np.repeat(centre, counts.ravel(), axis=0), axis=-1)
+            centres.append(centre)
+            radii.append(np.maximum.reduceat(spread, local, axis=0))
+        if not centres:
+            return np.zeros((0, *stored.shape[1:]), np.float32), np.zeros(0, np.float32)
+        return np.concatenate(centres), np.concatenate(radii) + BOUND_SLACK
+
+    def rows(self, windows: np.ndarray, regional: bool, floor: float) -> np.ndarray:
+        """The rows (sorted) of the groups that some window may reach `floor` in."""
+        from cradle.media import regions
+
+        if not len(self.starts):
+            return np.zeros(0, np.int64)
+        if regional:
+            if self._cells is None:
+                self._cells = self._bounded(self._index._cell_rows())
+            centre, radius = self._cells
+            per_cell = np.matmul(windows.transpose(1, 0, 2), centre.transpose(1, 2, 0)) + radius.T[:, None, :]
+            bound = np.partition(np.minimum(per_cell, 1.0), regions.DROPPED, axis=0)[regions.DROPPED :].mean(axis=0)
+        else:
+            bound = windows @ self.centre.T + self.radius
+        live = np.flatnonzero(bound.max(axis=0) >= floor)
+        if not len(live):
+            return np.zeros(0, np.int64)
+        picked = np.concatenate([self.order[a:b] for a, b in zip(self.starts[live], self.stops[live], strict=True)])
+        return np.sort(picked)

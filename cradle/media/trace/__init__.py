@@ -47,6 +47,7 @@ TIMED_MARGIN = 2  # readable segments by which a re-timed reading must beat the 
 # unit meets another unit's pattern and reads as an erasure, so a copy sped up, slowed down or spliced leaves many
 # unread; and a mapping whose pieces reach no more units than the copy covers cannot read TIMED_MARGIN more.
 UNREAD_AS_IS = TIMED_MARGIN - 1
+SPAN_ENDS = 0.2  # share of the copy at either end in which a reading as it is must read to stand without a mapping
 
 __all__ = [
     "IDENTIFY_P",
@@ -95,18 +96,26 @@ def trace(
     # a look-alike bed's footage too.
     # Each pass first aligns the copy as it is, which costs a third of mapping its time (CPU seconds per trace: 5.9
     # aligning, 4.5 mapping, 2.5 aligning the mapped pieces); a reading of it that leaves at most UNREAD_AS_IS units
-    # unread stands, and only otherwise is the time mapped.
+    # unread, or reads at both ends of the copy, stands (`_settled`), and only otherwise is the time mapped.
     passes = Passes()  # the framings, their searches, alignments and time mappings, found once for every pass
     read: dict[tuple[object, ...], tuple[np.ndarray, list[SegmentReading]]] = {}  # each alignment's, for every pass
     unread: tuple[Alignment, list[SegmentReading]] | None = None
-    order = [(0.0, False), (HIDDEN_SHARE, False), (HIDDEN_SHARE, True), (0.0, True)]
+    groups = [[(0.0, False), (HIDDEN_SHARE, False)], [(HIDDEN_SHARE, True), (0.0, True)]]
     if framed_first(frames, fps, index, matches, passes):
-        order = order[2:] + order[:2]
-    for hidden_share, framed in order:
-        for timed in (False, True):
-            # The source the fingerprints rank first, alone: when its mark reads, the others need no alignment nor
-            # time mapping (a mark read under the wrong source's key reads as erasures, never as bits). What it found
-            # is kept in `passes` for the pass over every candidate.
+        groups.reverse()
+    # Within a group, each pass is aligned as it is before any is re-timed: a copy under captions agrees with its
+    # source once they are left out, and needs no time mapping (occlusion drills of tuning seeds 0-1: 8.8 -> 4.7 CPU s
+    # a trace, with the fingerprint search's bound).
+    # A copy whose whole picture agrees as it is hides nothing that leaving captions out would show: it is re-timed
+    # first (an unmarked copy is answered before its captions are looked for).
+    for group in groups:
+        steps = [(hidden_share, framed, False) for hidden_share, framed in group]
+        steps += [(hidden_share, framed, True) for hidden_share, framed in group]
+        while steps:
+            hidden_share, framed, timed = steps.pop(0)
+            # The source the fingerprints rank first, alone: when its mark reads, the others need no alignment
+            # nor time mapping (a mark read under the wrong source's key reads as erasures, never as bits). What
+            # it found is kept in `passes` for the pass over every candidate.
             for candidates in (1, CANDIDATES):
                 found = locate_all(
                     frames,
@@ -122,34 +131,48 @@ def trace(
                 )
                 if candidates == 1 and found:
                     alignment, readings, reads = _read(frames, fps, found, reference_loader, key, units, read)
-                    if reads and (timed or _complete(readings)):
+                    if reads and (timed or _settled(readings, len(frames) / fps)):
                         return alignment, readings
             if not found:
                 continue  # a copy sped up or slowed down may agree only once its time is mapped
+            if not (timed or hidden_share):
+                steps.remove((hidden_share, framed, True))
+                steps.insert(0, (hidden_share, framed, True))
             alignment, readings, reads = _read(frames, fps, found, reference_loader, key, units, read)
-            if not timed and not (reads and _complete(readings)):
+            if not timed and not (reads and _settled(readings, len(frames) / fps)):
                 continue
             if reads:
                 return alignment, readings
             if not (hidden_share or alignment.piece is not None):
-                # A source whose mark reads nowhere: the answer, unless a later pass reads (the copy as it is, when
-                # its framings were searched first).
+                # A source whose mark reads nowhere: the answer, unless a later pass reads (the copy as it is,
+                # when its framings were searched first).
                 if not framed:
                     return alignment, readings
                 unread = unread or (alignment, readings)
-            elif hidden_share and not framed:
-                # The copy as it is agrees with its shortlisted sources once parts are left out, yet no mark reads
-                # under any of them, aligned as it is or re-timed: another bed of the same room, its card taken for
-                # a caption. A framing only finds the picture another way, and the picture was found; searching the
-                # framings cost another-bed controls 12 of their 52 CPU seconds (tuning control seed 2).
+            elif hidden_share:
+                # The copy agrees with its shortlisted sources once parts are left out, yet no mark reads under
+                # any of them, aligned as it is or re-timed: another bed of the same room, its card taken for a
+                # caption. Another framing only finds the picture another way, and the picture was found:
+                # searching the framings cost another-bed controls 12 of their 52 CPU seconds (tuning control
+                # seed 2), and searching the copy as it is after its framings, another bed inset in foreign footage
+                # (picture in picture, tuning control seed 11: 32 -> 24 CPU s, with the search's bound).
                 return unread or (None, [])
-            break
     return unread or (None, [])
 
 
-def _complete(readings: Sequence[SegmentReading]) -> bool:
-    """Whether a reading of the copy as it is leaves at most UNREAD_AS_IS of its units unread."""
-    return sum(r.variant is None for r in readings) <= UNREAD_AS_IS
+def _settled(readings: Sequence[SegmentReading], duration: float) -> bool:
+    """Whether a reading of the copy aligned as it is stands without a time mapping: it leaves at most UNREAD_AS_IS
+    units unread, or it reads near both ends of the copy (within SPAN_ENDS of its length).
+
+    Read at a wrong pace, a unit meets another unit's pattern and reads as an erasure, and the offset fitted over the
+    whole copy is right only along one stretch of it; a copy cut and spliced holds its offset in one part. One offset
+    that reads at both ends holds in between: the pace is the camera's and no part was cut out, so a mapping would
+    find the same units, and its erasures (an average of two accounts' copies, a low bit rate) are the copy's own.
+    """
+    if sum(r.variant is None for r in readings) <= UNREAD_AS_IS:
+        return True
+    at = [r.suspect_start for r in readings if r.variant is not None]
+    return bool(at) and min(at) <= SPAN_ENDS * duration and max(at) >= (1 - SPAN_ENDS) * duration - 1
 
 
 def _read(

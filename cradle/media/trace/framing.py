@@ -31,7 +31,7 @@ MOVING_LEVEL = 1.5
 # Share of the frame above which what moves is taken as all of it (a blurred enlargement of the picture or foreign
 # footage behind it moves too): no box then comes from motion.
 MOVING_WHOLE = 0.85
-PROBE_WINDOWS = 3  # windows of the suspect the framings are compared on
+PROBE_WINDOWS = 3  # windows of the suspect the framings are compared on (an odd number: see `framings`)
 # The median best similarity of a framing's probe windows at which it is searched in full. Lower than the search's
 # own gate: a box a few pixels off or a caption over a fifth of the picture lowers it, and every source found is
 # confirmed against its reference frames anyway.
@@ -338,7 +338,9 @@ def framings(frames: Sequence[np.ndarray], fps: float, index: FingerprintIndex) 
         windows = _probe_windows(shown, [i / fps for i in wanted], starts)
         vectors.append(windows)
         owners += [n] * len(windows)
-    best = index.best_similarity(np.concatenate(vectors))
+    # Only whether a framing's median reaches PROBE_SIMILARITY counts, and the median of an odd number of windows is
+    # one of them: rows that cannot reach it are not scored (the store's look-alike groups only).
+    best = index.best_similarity(np.concatenate(vectors), floor=PROBE_SIMILARITY)
     owners_array = np.asarray(owners)
     scored = []
     for n, framing in enumerate(candidates):

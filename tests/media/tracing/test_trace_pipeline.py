@@ -1,11 +1,14 @@
-"""The stages together: a leaked copy names the leaking session; an unmarked copy names nobody."""
+"""The stages together: a leaked copy names the leaking session; an unmarked copy names nobody; a copy read at both
+ends needs no time mapping."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from trace_support import FPS, KEY, LEAKER, leak, loader
+from trace_support import FPS, KEY, LEAKER, SOURCE, leak, loader
 
-from cradle.media.trace import attribute, search, trace
+from cradle.media.hls import decode
+from cradle.media.trace import UNREAD_AS_IS, SegmentReading, _settled, attribute, search, trace
 
 pytestmark = pytest.mark.nodb
 
@@ -38,4 +41,34 @@ def test_a_copy_at_the_cameras_pace_is_named_without_mapping_its_time(store, cod
     assert alignment is not None and alignment.piece is None
     verdict = attribute(found, codewords)
     assert verdict.outcome == "identified" and verdict.candidate == LEAKER
+    assert mapped == []
+
+
+def test_a_reading_at_both_ends_of_the_copy_stands_without_a_time_mapping():
+    # Read at a wrong pace, the offset holds along one stretch only; one that reads at both ends holds in between.
+    def at(read: list[int], count: int = 30) -> list[SegmentReading]:
+        return [SegmentReading(SOURCE, i // 2, 9.0 if i in read else 1.0, i / 2, 1.0, i % 2, 2) for i in range(count)]
+
+    assert _settled(at([i for i in range(30) if i != 7]), 15.0)  # one unit unread
+    assert _settled(at([1, 4, 9, 14, 20, 27]), 15.0)  # an average of two copies: erasures all over
+    assert not _settled(at(list(range(8, 20))), 15.0)  # a middle stretch: a copy sped up or slowed down
+    assert not _settled(at(list(range(0, 14))), 15.0)  # the first part of a splice
+    assert not _settled(at([]), 15.0)
+
+
+def test_an_average_of_two_sessions_copies_is_read_without_mapping_its_time(store, clip, codewords, monkeypatch):
+    # Where the two sessions were served different variants the marks cancel, so about half the units read; they
+    # read all over the copy, so its pace is the camera's and no mapping is computed.
+    mapped = []
+    monkeypatch.setattr(search, "map_time", lambda *arguments: mapped.append(arguments) or [])
+    served = [
+        [image for s in clip for image in decode(s.variant(codewords[session][(SOURCE, s.index)]))]
+        for session in (LEAKER, "session-6")
+    ]
+    averaged = [((a.astype(np.uint16) + b) // 2).astype(np.uint8) for a, b in zip(*served, strict=True)]
+    references, index = store
+    alignment, found = trace(leak(averaged, 480, 360, 800_000, 0.0), 25, index, loader(references), KEY)
+    assert alignment is not None and alignment.piece is None
+    read = [r for r in found if r.variant is not None]
+    assert 0 < len(read) < len(found) - UNREAD_AS_IS
     assert mapped == []

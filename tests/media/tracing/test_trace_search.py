@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 from trace_support import FPS, KEY, LEAKER, SOURCE, START, frames, leak, loader
 
-from cradle.media.fingerprint import DIMENSIONS, FingerprintIndex, fingerprint_segment
+from cradle.media import fingerprint
+from cradle.media.fingerprint import (
+    DIMENSIONS,
+    MATCH_SIMILARITY,
+    FingerprintIndex,
+    fingerprint_segment,
+    suspect_windows,
+)
 from cradle.media.hls import decode
 from cradle.media.sim import SimSettings
 from cradle.media.trace import locate, trace
@@ -125,6 +132,40 @@ def test_the_search_ranks_the_same_rows_as_ranking_the_whole_store():
             assert sorted(top[w][kept]) == sorted(expected)
             assert np.all(np.diff(similarities[w][kept]) <= 0)
     assert np.array_equal(index.best_similarity(windows), everything.max(axis=1))
+
+
+def test_the_groups_left_unscored_hold_no_row_a_full_scan_keeps(store, leaked, monkeypatch):
+    # A store of slowly drifting scenes, 30 seconds each (a still camera's seconds look alike), beside the clip: the
+    # search scores only the groups whose bound reaches its gate, and must find what scoring every row finds.
+    references, _ = store
+    rng = np.random.default_rng(12)
+    rows = [(source, i, fingerprint_segment(images)) for (source, i), images in references.items()]
+    for n in range(300):
+        scene = rng.normal(size=DIMENSIONS)
+        for i in range(30):
+            row = scene + rng.normal(scale=0.4, size=DIMENSIONS)
+            rows.append((f"scene-{n}", i, (row / np.linalg.norm(row)).astype(np.float16)))
+    pruned = FingerprintIndex.from_rows(rows)
+    windows, _ = suspect_windows(leaked, 25)
+    scored = pruned._grouped().rows(windows, False, MATCH_SIMILARITY)
+    assert len(scored) < len(pruned) / 10
+    found = {regional: pruned.search(leaked, 25, k=256, regional=regional) for regional in (False, True)}
+    noise = rng.normal(size=(20, DIMENSIONS)).astype(np.float32)
+    probes = np.concatenate([windows[:5], noise / np.linalg.norm(noise, axis=1, keepdims=True)])
+    best = pruned.best_similarity(probes, floor=0.75)
+    monkeypatch.setattr(fingerprint, "BOUND_SLACK", 10.0)  # every group's bound then passes: every row is scored
+    whole = FingerprintIndex.from_rows(rows)
+    assert len(whole._grouped().rows(windows, False, MATCH_SIMILARITY)) == len(whole)
+    for regional, matches in found.items():
+        again = whole.search(leaked, 25, k=256, regional=regional)
+        assert matches and matches[0].source_id == SOURCE
+        assert [m.source_id for m in matches] == [m.source_id for m in again]
+        assert np.allclose(
+            [(m.offset, m.score, m.support) for m in matches], [(m.offset, m.score, m.support) for m in again]
+        )
+    exact = whole.best_similarity(probes)
+    assert np.allclose(best[exact >= 0.75], exact[exact >= 0.75], atol=1e-5)
+    assert np.all(best[exact < 0.75] < 0.75)
 
 
 def test_a_story_over_its_blurred_self_is_searched_framed_first_and_a_plain_copy_as_it_is(store, served, leaked):
