@@ -53,6 +53,8 @@ def grow(region: Region, policy: CameraPolicy, grey: np.ndarray | None = None) -
     lies beyond: a card's edge, the infant or the incubator next to it stays. Nor does an end's margin reach past
     the paper's edge (`_paper_run`): a card's first glyphs lie a few pixels inside its border, and a margin of a
     third of a line's height beyond them took a strip of the infant lying next to the card (tuning scenes 2 and 18).
+    Above and below, the margin stops at the paper's edge likewise (`_paper_run` with `span`), never closer than
+    `margin_px`.
     """
     quad = as_quad(region)
     (cx, cy), (w, h), angle = cv2.minAreaRect(quad)
