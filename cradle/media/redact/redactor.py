@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from cradle.media.frames import Box, Frame, SafeFrame
-from cradle.media.redact.looks import CellLooks, Look
+from cradle.media.redact.looks import CellLooks, Look, owner_table
 from cradle.media.redact.masks import as_quad
 from cradle.media.redact.monitors import find_monitors
 from cradle.media.redact.motion import MotionGrid
@@ -148,12 +148,16 @@ class Redactor(Releasing):
         if self._monitors:
             near_text &= ~cv2.erode(grid.cells_of(self._monitors).astype(np.uint8), _NEAR_TEXT).astype(bool)
         moved = grid.changed(thumb, sensitive=near_text)
+        # Text the grid saw no change around must still show where its look found it (ink.py: a card the grey of
+        # its ground moves unseen by the grid); the cells of a line that does not are looked at again.
+        slipped = self._slipped(image, grid, moved)
         if self._monitors:
             # A monitor's screen is masked whole on this frame, so a look at a cell wholly inside it could add nothing
             # to the mask, while its trace sweeping on changes such cells on every frame: they are not looked at for
             # that (on the pipeline bench's beds most crops were the trace's, 3 a second). They keep their looks,
             # and are looked at again once no monitor covers them and they differ from what those looks saw.
             moved &= ~grid.cells_inside(self._monitors)
+            slipped &= ~grid.cells_inside(self._monitors)
         # Text that moves (a card slid along, lifted, blurred by the motion) may be missed by the look at this very
         # frame: where cells with text just found changed, they and the changed cells next to them are masked whole.
         # Only text that itself changed counts: an infant stirring beside a card that stays is not masked.
@@ -192,7 +196,11 @@ class Redactor(Releasing):
         # infant, its lines' ends left the cells that still changed). They are not part of the episode: the look at
         # the group at rest is no larger for them (a larger look that misses a line unmasks it where it saw clear).
         self._carried |= whole
-        need = moved | looks.unusable(frame.index, max_age)
+        # Slipped lines' cells are looked at again, but not as motion: the slip of a card's lines seen between its
+        # looks while it is carried is the card's own motion, already masked by the rules for text on the move;
+        # counted as motion, it kept the group's episode from ever coming to rest (tuning 40002: the infant under a
+        # band of whole cells; 26 of tuning scenes 40000-40039 passed that way, 27 before, 29 with this).
+        need = moved | slipped | looks.unusable(frame.index, max_age)
         if frame.index < self._retry_at:
             looks.current[need] = None
             return looks.vouched(frame.index, max_age)
@@ -262,6 +270,23 @@ class Redactor(Releasing):
         else:
             self._carried[:] = False
         return looks.vouched(frame.index, max_age)
+
+    def _slipped(self, image: np.ndarray, grid: MotionGrid, moved: np.ndarray) -> np.ndarray:
+        """The cells of lines that slipped (ink.py): lines a finished current look found, in cells that look still
+        answers for and the grid saw no change in, whose picture no longer shows where the look found it."""
+        owners = self._looks.current
+        out = np.zeros(grid.shape, bool)
+        looks = [look for look in set(owners.flat) if look is not None and look.ok]
+        if not looks:
+            return out
+        _, ident = owner_table(owners)
+        for look in looks:
+            own = (ident == id(look)) & ~moved
+            for region in look.future.result():
+                reach = grid.cells_of([as_quad(region)])
+                if (reach & own).any() and self._ink.slipped(region, image):
+                    out |= reach
+        return out
 
     def _look_at_rest(self, frame: Frame, grid: MotionGrid, moved: np.ndarray, known: tuple = ()) -> None:
         """Groups of cells that moved and now stopped are looked at once more, whole, on this frame; that look
