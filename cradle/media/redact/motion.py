@@ -18,11 +18,12 @@ CONTRAST_SHARE = 0.15
 MIN_THRESHOLD = 8
 # ... and a cell whose mean moved by more than this share of that threshold has changed too.
 MEAN_SHARE = 0.5
-# In the cells a caller asks for (`changed(sensitive=...)`: around text), a thumbnail pixel's threshold is instead
-# this share of the grey range of the cell and its neighbours in the reference, at least MIN_THRESHOLD, where that is
-# lower: a faint card in a dark corner of a picture whose lamp and monitor set a high threshold. (0.15, the picture's
-# share, made a card at rest on tuning seed 1978 count as moving and mask the infant around it; 0.2 still masked far
-# more of the infant beside faint cards on tuning seeds 4219, 6860 and 2872, for no more PHI masked.)
+# In the cells a caller asks for (`changed(sensitive=...)`: the redactor asks for all but a monitor's screen), a
+# thumbnail pixel's threshold is instead this share of the grey range of the cell and its neighbours in the reference,
+# at least MIN_THRESHOLD, where that is lower: a faint card in a dark corner of a picture whose lamp and monitor set a
+# high threshold. (0.15, the picture's share, made a card at rest on tuning seed 1978 count as moving and mask the
+# infant around it; 0.2 still masked far more of the infant beside faint cards on tuning seeds 4219, 6860 and 2872,
+# for no more PHI masked.)
 LOCAL_SHARE = 0.3
 _GROUPING = np.ones((5, 5), np.uint8)
 # Answers `cells_inside` keeps (polygons found again where they were).
@@ -37,8 +38,8 @@ class MotionGrid:
     of up to one thumbnail pixel (8 frame pixels, far
     more than camera shake) and sensor noise do not count, while a card, a hand or new ink does.
     A cell has moved when more than `share` of its thumbnail pixels changed (with the default, any one).
-    Around text the threshold may follow the contrast around each cell instead (LOCAL_SHARE): a faint card creeping
-    a few pixels a frame in a dark room changes its cells by far less than the picture's contrast.
+    In the cells asked for, the threshold may follow the contrast around each cell instead (LOCAL_SHARE): a faint
+    card creeping a few pixels a frame in a dark room changes its cells by far less than the picture's contrast.
     Two looks are remembered per cell (current and previous) because a cell that flips between two pictures,
     such as an edge the shake moves in and out of view, would otherwise need a new detection at every flip.
     """

@@ -140,14 +140,18 @@ class Redactor(Releasing):
         self._install_refresh(grid)
         looks, max_age = self._looks, self.policy.max_age
         text = looks.found_text(grid, self.policy)
-        # Around text a look found, a change is judged against the contrast around each cell: a faint card creeping
-        # a few pixels a frame in a dark picture stays under the picture's threshold (measured on tuning seed 1875:
-        # a card settled by a whole look crept on unseen, its lines sliding out from under their masks).
-        # Not inside a monitor's screen, which is masked whole: its trace would count as text moving on every frame.
-        near_text = cv2.dilate(text.astype(np.uint8), _NEAR_TEXT).astype(bool)
+        # Everywhere, a change is judged against the contrast around each cell where that is lower than the
+        # picture's: a faint card creeping a few pixels a frame in a dark picture stays under the picture's threshold
+        # (tuning seed 1875: a card settled by a whole look crept on unseen, its lines sliding out from under their
+        # masks), and so does a card that has not been seen yet, light paper coming in over light ground in a picture
+        # whose dark monitor sets a high threshold (tuning 41003: a whole 1080p card unmasked on four frames while it
+        # slid in; judged so only around text found before, 18 of tuning 41000-41031 passed, 19 this way, PHI
+        # 99.55 -> 99.99 %; 29 and 28 of 40000-40039, a card's trail over one infant for two frames longer; 3 % more
+        # looks). Not inside a monitor's screen, which is masked whole: its trace would count as moving every frame.
+        sensitive = np.ones(grid.shape, bool)
         if self._monitors:
-            near_text &= ~cv2.erode(grid.cells_of(self._monitors).astype(np.uint8), _NEAR_TEXT).astype(bool)
-        moved = grid.changed(thumb, sensitive=near_text)
+            sensitive &= ~cv2.erode(grid.cells_of(self._monitors).astype(np.uint8), _NEAR_TEXT).astype(bool)
+        moved = grid.changed(thumb, sensitive=sensitive)
         # Text the grid saw no change around must still show where its look found it (ink.py: a card the grey of
         # its ground moves unseen by the grid); the cells of a line that does not are looked at again.
         slipped = self._slipped(image, grid, moved)
@@ -176,7 +180,7 @@ class Redactor(Releasing):
             self._moving_text = grid.cell_boxes(whole)
         if moved.any():
             # A cell back to what its previous detection saw is vouched for by that one, if it still may.
-            back = moved & ~grid.changed(thumb, 1, near_text) & ~looks.unusable(frame.index, max_age, previous=True)
+            back = moved & ~grid.changed(thumb, 1, sensitive) & ~looks.unusable(frame.index, max_age, previous=True)
             # ... but not twice running: a cell's range reaches into its neighbours, which its two looks saw at other
             # moments, so a cell at rest can match its previous look and not its current one on every frame (a card
             # that crept and stopped, judged by the contrast around its text). It is looked at again instead.
