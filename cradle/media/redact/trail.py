@@ -14,9 +14,10 @@ A group is followed on a frame when
   - some line they found lies where no line was at rest: the card is seen carried.
 So a card that loses a row to motion blur, a hand or a crop is not followed on that frame; nor is one whose lines
 are found again where they were (a hand over its corner), nor a group that brought text in that it did not hold at
-rest (a card slid in or put down, not yet seen whole), until it rests; nor a group that holds no text. A cell of a
-followed group is handed back only where its own look saw it whole. A group coming in over the picture's edge is
-never part of a trail: what lies beyond the edge is not known.
+rest (a card slid in or put down, not yet seen whole), until it rests (a line found again along one an older look
+found there, such as a label the group's ring of cells reached, was not brought in); nor a group that holds no
+text. A cell of a followed group is handed back only where its own look saw it whole. A group coming in over the
+picture's edge is never part of a trail: what lies beyond the edge is not known.
 """
 
 from __future__ import annotations
@@ -93,8 +94,11 @@ class Following:
             self._gone.clear()
         # A group that shows more rows than it held at rest brought text in: a card slid in or put down, whose lines
         # no look has yet seen whole (a crop around its moving edge cuts them). It is not followed until it rests and
-        # one look sees it whole.
-        self.unknown |= now > self.held
+        # one look sees it whole. Lines found again just where an older look found them (a label beside the card,
+        # which its ring of cells reached as it passed) were not brought in (tuning 41018: a sticker counted as a
+        # seventh row of a six-row card, which was then never followed and masked a quarter of the infant).
+        older = [*(line for _, line in moved), *standing]
+        self.unknown |= rows([line for line in new if not _stayed(line, older)]) > self.held
         # Only a card seen carried is followed: lines found before lie again, each its own shape, all shifted alike.
         # Lines found again where they were (a hand over a card's corner) leave the cells to the rule for a group
         # on the move.
@@ -209,6 +213,22 @@ def _carried_off(
             continue
         out += [line for line, candidates in zip(lines, shifts, strict=True) if near(candidates, dx, dy)]
     return out
+
+
+def _stayed(line: masks.Region, older: list[masks.Region]) -> bool:
+    """True when `line` lies along one of `older`, where that was found: its centre inside the older line's polygon,
+    as tall and as tilted, and no longer (a crop may find part of a line, cut where the crop cuts it)."""
+    (cx, cy), length, height, angle = _shape(line)
+    for other in older:
+        _, other_length, other_height, other_angle = _shape(other)
+        if (
+            length <= (1 + SAME_SHAPE) * other_length
+            and abs(other_height - height) <= SAME_SHAPE * other_height
+            and min(abs(other_angle - angle), 180 - abs(other_angle - angle)) <= SAME_TILT
+            and cv2.pointPolygonTest(masks.as_quad(other).astype(np.float32), (float(cx), float(cy)), False) >= 0
+        ):
+            return True
+    return False
 
 
 def _shape(line: masks.Region) -> tuple[tuple[float, float], float, float, float]:
