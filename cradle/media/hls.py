@@ -211,10 +211,20 @@ class SegmentWriter:
             mark = SegmentMark(self._key, self._source, self._index, end - first, width, height, self._alpha, label)
             a, b = [], []
             for i, frame in enumerate(frames[first:end]):
-                marked_a, marked_b = marked_pair(frame.image, mark, i)
-                a.append(marked_a)
-                b.append(marked_b)
-                reference.append(reference_planes(frame.image, small))
+                # A repeat of the frame before (the last safe picture again while the camera redacts fewer frames,
+                # or the privacy screen, one picture shared by every screened frame) with the mark at the same
+                # weight gives the very same planes: they are used again, and x264 finds nothing changed in them.
+                if i and frame.image is frames[first + i - 1].image and mark.weights[i] == mark.weights[i - 1]:
+                    a.append(a[-1])
+                    b.append(b[-1])
+                else:
+                    marked_a, marked_b = marked_pair(frame.image, mark, i)
+                    a.append(marked_a)
+                    b.append(marked_b)
+                if reference and frame.image is frames[first + i - 1].image:
+                    reference.append(reference[-1])
+                else:
+                    reference.append(reference_planes(frame.image, small))
             stamps = pts[first:end]
             units.append(
                 (

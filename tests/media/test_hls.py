@@ -166,6 +166,32 @@ def test_writer_hands_out_segments_as_they_complete(camera):
     assert writer.close() == []
 
 
+def test_repeated_pictures_are_marked_once_and_encode_to_the_same_bytes(camera, monkeypatch):
+    import cradle.media.hls as hls
+
+    # A camera redacting every 4th frame repeats its last safe picture in between: the same image, frame after frame.
+    redacted = {i: camera.frame(i).image for i in range(0, FPS, 4)}
+    shown = [redacted[i - i % 4] for i in range(FPS)]
+    repeated = [SafeFrame(shown[i], i, i * 1000, Fraction(1, FPS * 1000), 0.0, False) for i in range(FPS)]
+    copies = [SafeFrame(image.copy(), f.index, f.pts, f.time_base, 0.0, False) for image, f in zip(shown, repeated)]
+    marked = []
+    pair = hls.marked_pair
+
+    def counted(image, mark, position):
+        marked.append(position)
+        return pair(image, mark, position)
+
+    monkeypatch.setattr(hls, "marked_pair", counted)
+    (once,) = segments(repeated, KEY, "cam-7", 640, 480, FPS)
+    fewer = len(marked)
+    marked.clear()
+    (each,) = segments(copies, KEY, "cam-7", 640, 480, FPS)
+    # Only pictures that differ from the frame before, or whose mark weight does, are marked again ...
+    assert fewer < len(marked) == FPS
+    # ... and every byte a viewer or a trace receives is what marking each frame afresh gives.
+    assert once.objects() == each.objects()
+
+
 def test_frames_without_timestamps_are_spaced_by_the_frame_rate(camera):
     frames = [SafeFrame(camera.frame(i).image, i, None, None, 0.0, False) for i in range(FPS)]
     (segment,) = segments(frames, KEY, "cam-7", 640, 480, FPS, first_index=3)
