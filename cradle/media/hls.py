@@ -204,12 +204,14 @@ class SegmentWriter:
         width, height = self._size
         pts = [self._pts(frame, i) for i, frame in enumerate(frames)]
         small = reference_size(width, height)
-        reference, units = [], []
+        reference: list[np.ndarray] = []
+        units: list[tuple[bytes, bytes]] = []
         bounds = unit_bounds(len(frames), self._units)
         for unit, (first, end) in enumerate(bounds):
             label = None if len(bounds) == 1 else unit
             mark = SegmentMark(self._key, self._source, self._index, end - first, width, height, self._alpha, label)
-            a, b = [], []
+            a: list[np.ndarray] = []
+            b: list[np.ndarray] = []
             for i, frame in enumerate(frames[first:end]):
                 # A repeat of the frame before (the last safe picture again while the camera redacts fewer frames,
                 # or the privacy screen, one picture shared by every screened frame) with the mark at the same

@@ -81,6 +81,13 @@ class CameraPipeline:
         self._redactor.policy = policy
 
     @property
+    def redacted_seconds(self) -> float:
+        """Seconds of this camera's video redacted so far: frames neither repeated nor screened (the worker's
+        measure of its own capacity counts these; a nurse's pause comes after redaction and counts)."""
+        counts = self._redactor.counts
+        return (counts.frames - counts.screened - counts.repeated) / self.settings.fps
+
+    @property
     def failure(self) -> str:
         """Why the camera gives no picture (one sentence, no credentials), or "" while it does."""
         return self._source.failure
