@@ -76,15 +76,20 @@ class _ViewingWriter:
         self._store = SegmentStore(LocalDisk(folder / f"media-{n}"), master)
         self._admission = f"bench{n}"
         self._store.admit(self._admission)
-        self._segments = SegmentWriter(b"bench-mark-key-0123456789abcdef", str(n), width, height, FPS)
+        # As the live pipeline: each segment is encoded on a thread of its own (cradle.media.live).
+        self._segments = SegmentWriter(b"bench-mark-key-0123456789abcdef", str(n), width, height, FPS, background=True)
 
     def write(self, frame) -> None:
-        for segment in self._segments.write(frame):
+        self._put(self._segments.write(frame))
+
+    def _put(self, segments) -> None:
+        for segment in segments:
             for variant, data in (("A", segment.a), ("B", segment.b), ("ref", segment.reference)):
                 self._store.put(self._admission, "cam", segment.index, variant, data)
 
     def close(self) -> None:
-        pass
+        self._put(self._segments.close())
+        self._segments.stop()
 
 
 def _camera(

@@ -57,7 +57,8 @@ class CameraPipeline:
         s = self.settings
         self._source = source or CameraSource(url, SourceSettings(fps=s.fps, width=s.width, height=s.height))
         self._redactor = Redactor(policy or CameraPolicy(), pool, fps=s.fps)
-        self._writer = SegmentWriter(mark_key, camera_id, s.width, s.height, s.fps, first_index)
+        # Segments are encoded on a thread of their own: the camera's thread goes on releasing frames meanwhile.
+        self._writer = SegmentWriter(mark_key, camera_id, s.width, s.height, s.fps, first_index, background=True)
         self._sink = sink
         self._paused = paused
         # Sees every frame as it leaves redaction (the worker's metrics); never changes it.
@@ -124,6 +125,7 @@ class CameraPipeline:
                 for segment in self._writer.close():
                     self._deliver(segment)
         finally:
+            self._writer.stop()
             self._source.close()
 
     def _emit(self, frames: list[SafeFrame]) -> None:

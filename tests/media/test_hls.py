@@ -166,6 +166,20 @@ def test_writer_hands_out_segments_as_they_complete(camera):
     assert writer.close() == []
 
 
+def test_a_writer_encoding_in_the_background_hands_out_the_same_segments_in_order(camera):
+    frames = _safe(camera, 3 * FPS + 2)
+    writer = SegmentWriter(KEY, "cam-7", 640, 480, FPS, first_index=5, background=True)
+    try:
+        out = [segment for frame in frames for segment in writer.write(frame)]
+        out += writer.close()
+    finally:
+        writer.stop()
+    same = list(segments(frames, KEY, "cam-7", 640, 480, FPS, first_index=5))
+    assert [s.index for s in out] == [5, 6, 7, 8]
+    assert [s.objects() for s in out] == [s.objects() for s in same]
+    assert [(s.start, s.frames) for s in out] == [(s.start, s.frames) for s in same]
+
+
 def test_repeated_pictures_are_marked_once_and_encode_to_the_same_bytes(camera, monkeypatch):
     import cradle.media.hls as hls
 
