@@ -176,6 +176,13 @@ class _TimedDetectors:
         finally:
             self._spent.append(time.thread_time() - started)
 
+    def tile_lines(self, *args):
+        started = time.thread_time()
+        try:
+            return self._inner.tile_lines(*args)
+        finally:
+            self._spent.append(time.thread_time() - started)
+
 
 def run_once(
     cameras: int,
