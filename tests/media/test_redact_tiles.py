@@ -30,7 +30,7 @@ def test_a_look_cut_into_tiles_finds_the_lines_the_look_in_one_piece_finds():
 
 
 class Recorder:
-    """Finds nothing; notes the size of every picture it is shown, and can be held at a gate."""
+    """Finds nothing; notes which worker was shown a picture of which size, and can be held at a gate."""
 
     def __init__(self, fail_on: tuple[int, int] | None = None) -> None:
         self.seen: list[tuple[int, int]] = []
@@ -42,25 +42,28 @@ class Recorder:
     def detect(self, image):
         self.entered.set()
         self.gate.wait(30)
-        self.seen.append(image.shape[:2])
+        self.seen.append((threading.current_thread().name, image.shape[:2]))
         if image.shape[:2] == self.fail_on:
             raise RuntimeError("the detector broke")
         time.sleep(0.01)
         return []
 
 
-def test_a_crop_asked_for_during_a_whole_look_waits_for_one_tile_not_for_the_whole_look():
+def test_a_begun_look_runs_its_tiles_on_every_worker_ahead_of_crops_asked_for_later():
     recorder = Recorder()
     recorder.gate.clear()
     frame = np.zeros((720, 1280, 3), np.uint8)
-    with DetectorPool(lambda: WardDetectors(recorder), workers=1, backlog=8) as pool:
+    with DetectorPool(lambda: WardDetectors(recorder), workers=2, backlog=8) as pool:
         whole = pool.submit(frame)
-        crop = pool.submit(frame, region=(0, 0, 64, 48))
+        assert recorder.entered.wait(30)
+        crops = [pool.submit(frame, region=(0, 0, 64, 48)) for _ in range(3)]
         recorder.gate.set()
-        assert crop.result(timeout=30) == [] and whole.result(timeout=30) == []
-    # The crop ran after at most the one tile the worker had begun, and before the rest of the look.
-    assert (48, 64) in recorder.seen[:2]
-    assert len(recorder.seen) == 7
+        assert whole.result(timeout=30) == [] and [c.result(timeout=30) for c in crops] == [[], [], []]
+    tiles = [i for i, (_, shape) in enumerate(recorder.seen) if shape != (48, 64)]
+    # Both workers took tiles of the one look, and its six tiles ran before the crops asked for once it had begun
+    # (one crop at most beside its last tile, on the other worker).
+    assert len({recorder.seen[i][0] for i in tiles}) == 2
+    assert len(tiles) == 6 and max(tiles) <= 6
 
 
 def test_a_look_fails_once_when_one_of_its_tiles_fails():

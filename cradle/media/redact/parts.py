@@ -1,10 +1,12 @@
 """A look at native resolution cut into the tiles it runs the detector on, each a job of the pool of its own.
 
 A whole look at a 1280x720 frame is six tiles of the detector (0.75 s of CPU on a 2-core Xeon, more than the 533 ms
-hold window), run one after the other on one worker while the others wait or run other cameras' looks, and a crop
-that a moved card needs now waits behind all six. Cut into its tiles, the look runs on every worker of the pool at
-once and a crop waits at most for one tile. The tiles and everything after them (the lines' widening, the text-likeness
-check, faces) are the same as in one piece (WardDetectors.detect with `lines`), so the look finds the same lines.
+hold window), run one after the other on one worker while the others wait or run other cameras' looks. Cut into
+its tiles, the look runs on every worker of the pool at once: its first tile is queued as the look would be, and once
+it has begun the others go ahead of the crops asked for after that, so the look is done in about half the time on two
+workers and no stream of crops holds it back. The tiles and everything after them (the lines' widening, the
+text-likeness check, faces) are the same as in one piece (WardDetectors.detect with `lines`): the look finds the same
+lines.
 """
 
 from __future__ import annotations

@@ -309,13 +309,10 @@ class DetectorPool:
                 future.set_exception(DetectorFailed("the detector pool is overloaded"))
                 return future
             self._waiting += 1
-            if len(parts) > 1:
-                # At native resolution over several tiles: each tile is a job, so the workers share the look (parts.py).
-                tiled = TiledLook(job, parts)
-                for part in range(len(parts)):
-                    self._jobs.put((rank, next(self._order), (tiled, part)))
-            else:
-                self._jobs.put((rank, next(self._order), job))
+            # At native resolution over several tiles, each tile is a job, so the workers share the look (parts.py):
+            # its first tile is queued as the look would be, the others once it has begun.
+            queued = (TiledLook(job, parts), 0) if len(parts) > 1 else job
+            self._jobs.put((rank, next(self._order), queued))
         return future
 
     def _work(self) -> None:
@@ -331,6 +328,11 @@ class DetectorPool:
             if first:
                 with self._lock:
                     self._waiting -= 1
+                    if tiled is not None and going:
+                        # The look has begun: its other tiles go ahead of crops asked for from now on (as a look made
+                        # in one piece would), so a stream of crops cannot hold it back past the hold window.
+                        for other in range(1, len(tiled.tiles)):
+                            self._jobs.put((_CROP, next(self._order), (tiled, other)))
             if not going:
                 continue
             try:
