@@ -129,13 +129,15 @@ def test_a_camera_no_worker_can_take_is_unavailable_on_the_board_for_want_of_cap
     try:
         worker.reconcile()
         assert sorted(worker.runs) == sorted(cameras) and not worker.unserved
-        # Its measure falls to one camera: it hands one back (no other worker is there to take it) ...
+        # Its measure falls to one camera: it hands one back (no other worker is there to take it), and sees it free
+        # (another worker with room would take it on its next round) ...
         settings.CRADLE = dataclasses.replace(settings.CRADLE, worker_capacity=1.0)
         worker.reconcile()
         held = [camera_of(name) for name in worker.held if camera_of(name) is not None]
         assert len(held) == 1
         (left,) = set(cameras) - set(held)
-        worker.reconcile()  # ... and the next round sees nobody took it
+        assert not worker.unserved and Camera.objects.get(pk=left).last_error != Camera.NO_CAPACITY
+        worker.reconcile()  # ... and on the next round, that nobody took it
         assert worker.unserved == {left}
         assert Camera.objects.get(pk=left).last_error == Camera.NO_CAPACITY
         assert Camera.objects.get(pk=held[0]).last_error != Camera.NO_CAPACITY

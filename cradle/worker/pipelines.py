@@ -57,6 +57,7 @@ class Worker:
         self._redacted_seen: dict[CameraRun, float] = {}
         # Cameras no worker runs while this one is at capacity (told on the nurse's board).
         self.unserved: set[int] = set()
+        self._free_before: set[int | None] = set()
 
     def reconcile(self) -> None:
         """Claims and renews leases, then starts and stops pipelines to match what this worker holds."""
@@ -152,9 +153,11 @@ class Worker:
     def _tell_unserved(self, names: list[str], at_capacity: bool) -> None:
         """Cameras that no worker runs while this one is at capacity show as unavailable on the nurse's board, for
         want of redaction capacity (Camera.NO_CAPACITY), with a log line and `cradle_cameras_without_capacity`; the
-        first segment a worker stores for one says otherwise."""
+        first segment a worker stores for one says otherwise. A camera counts once it was free on two rounds in a row:
+        a worker with room takes a free camera on its next round (one handed back a moment ago, say)."""
         free = {camera_of(name) for name in self.leases.unheld(names)} if at_capacity else set()
-        unserved = {camera for camera in free if camera is not None}
+        unserved = {camera for camera in free & self._free_before if camera is not None}
+        self._free_before = free
         for camera_id in sorted(unserved - self.unserved):
             log.warning("camera %s: no worker has the redaction capacity to run it; shown as unavailable", camera_id)
         if unserved:
