@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
+from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -51,6 +52,9 @@ HLS_X264 = {
 # of its encoding time. Raw frames would be 14 times a variant's size; CRF 28 or 160×120 cost z (11-12, 8-13).
 REFERENCE_SCALE = 0.5
 REFERENCE_X264 = {**HLS_X264, "maxrate": "800k", "bufsize": "1600k"}
+
+# Segments a writer encoding in the background holds cut and not yet encoded before `write` waits for the oldest.
+ENCODING_AHEAD = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +236,10 @@ class SegmentWriter:
             done.set_result(self._encode(frames, pts, index))
             self._encoding.append(done)
         else:
+            if len(self._encoding) >= ENCODING_AHEAD:
+                # The encodes fall behind (an overloaded machine): the camera waits for the oldest rather than
+                # holding ever more seconds of frames in memory.
+                futures.wait([self._encoding[0]])
             self._encoding.append(self._encoder.submit(self._encode, frames, pts, index))
 
     def _encode(self, frames: list[SafeFrame], pts: list[int], index: int) -> Segment:

@@ -180,6 +180,50 @@ def test_a_writer_encoding_in_the_background_hands_out_the_same_segments_in_orde
     assert [(s.start, s.frames) for s in out] == [(s.start, s.frames) for s in same]
 
 
+def test_a_writer_whose_encodes_fall_behind_waits_rather_than_holding_ever_more_frames(camera, monkeypatch):
+    import threading
+    from concurrent import futures
+
+    import cradle.media.hls as hls
+
+    gate, waited = threading.Event(), threading.Event()
+    encode, wait = SegmentWriter._encode, futures.wait
+    held: list[int] = []
+
+    def slow(self, frames, pts, index):
+        gate.wait(60)
+        return encode(self, frames, pts, index)
+
+    def watched(pending, *args, **kwargs):
+        held.append(len(writer._encoding))
+        waited.set()
+        return wait(pending, *args, **kwargs)
+
+    monkeypatch.setattr(SegmentWriter, "_encode", slow)
+    monkeypatch.setattr(hls.futures, "wait", watched)
+    writer = SegmentWriter(KEY, "cam-7", 640, 480, FPS, background=True)
+    fed: list[int] = []
+    out: list = []
+
+    def feed():
+        for frame in _safe(camera, 4 * FPS):
+            out.extend(writer.write(frame))
+            fed.append(frame.index)
+        out.extend(writer.close())
+
+    thread = threading.Thread(target=feed)
+    thread.start()
+    try:
+        assert waited.wait(60)
+        # The third second's frames are in, and its cut waits for the first second's encodes.
+        assert held == [hls.ENCODING_AHEAD] and len(fed) == 3 * FPS - 1
+    finally:
+        gate.set()
+        thread.join(60)
+        writer.stop()
+    assert [s.index for s in out] == [0, 1, 2, 3]
+
+
 def test_repeated_pictures_are_marked_once_and_encode_to_the_same_bytes(camera, monkeypatch):
     import cradle.media.hls as hls
 
