@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -16,7 +18,14 @@ from cradle.media.redact import DetectorPool
 from cradle.media.redact.pool import WardDetectors
 from cradle.unit.models import Camera
 from cradle.viewing.models import LiveSegment
-from cradle.worker.capacity import CPU_BUDGET, MEASURED_UNIT_SECONDS, PRIOR_COST, Capacity, cameras_held
+from cradle.worker.capacity import (
+    CPU_BUDGET,
+    MEASURED_UNIT_SECONDS,
+    PRIOR_COST,
+    Capacity,
+    cameras_cpu,
+    cameras_held,
+)
 from cradle.worker.leases import camera_of
 from cradle.worker.pipelines import Worker
 
@@ -68,6 +77,31 @@ def test_frames_a_worker_could_not_redact_do_not_make_it_think_it_has_room():
         capacity.note(3.0)
     assert capacity.cost == pytest.approx(1 / 3)
     assert int(capacity.units()) < 6
+
+
+def test_the_embedded_queues_work_is_not_counted_as_the_cameras():
+    # A leak trace in the worker's own background queue would otherwise make its cameras look dearer.
+    spent: list[float] = []
+    traced, finish = threading.Event(), threading.Event()
+
+    def trace() -> None:
+        started = time.thread_time()
+        while time.thread_time() - started < 0.3:
+            sum(range(1000))
+        spent.append(time.thread_time() - started)
+        traced.set()
+        finish.wait(30)  # (still running while it is measured: an ended thread's clock goes with it)
+
+    before_all, before = time.process_time(), cameras_cpu()
+    queue = threading.Thread(target=trace, name="queue")
+    queue.start()
+    try:
+        assert traced.wait(30)
+        counted, all_of_it = cameras_cpu() - before, time.process_time() - before_all
+    finally:
+        finish.set()
+        queue.join()
+    assert all_of_it >= spent[0] and counted < all_of_it - 0.5 * spent[0]
 
 
 def test_a_worker_keeps_the_cameras_it_runs_within_a_margin_and_takes_no_more():

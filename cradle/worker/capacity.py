@@ -1,10 +1,10 @@
 """What one worker can redact in real time, measured on itself (CRADLE_WORKER_CAPACITY, when set, stands instead).
 
-Every round the worker notes the CPU time its process has spent (all of its threads: the cameras, the detectors,
-decoding, encoding, sealing) and the camera-seconds its cameras redacted, in camera units (`camera_cost`: a 640x480
-15 fps camera is one). Their ratio over about the last WINDOW_S seconds is what one camera unit costs here; the cores
-this worker may use (the machine's, shared by its camera processes) at CPU_BUDGET, over that cost, is how many units
-it can hold.
+Every round the worker notes the CPU time its process has spent (the cameras, the detectors, decoding, encoding,
+sealing: all of its threads but the embedded background queue's) and the camera-seconds its cameras redacted, in
+camera units (`camera_cost`: a 640x480 15 fps camera is one). Their ratio over about the last WINDOW_S seconds is
+what one camera unit costs here; the cores this worker may use (the machine's, shared by its camera processes) at
+CPU_BUDGET, over that cost, is how many units it can hold.
 
 Only frames that were redacted count as redacted seconds; repeated and screened ones do not, though their encodes
 cost CPU. So a worker behind its cameras measures a higher cost, never a lower one: screens cost no looks, and
@@ -15,8 +15,10 @@ camera are no measure).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import threading
 import time
 from collections.abc import Callable
 
@@ -36,6 +38,21 @@ WINDOW_S = 60.0
 # A worker keeps the cameras it runs until it can hold this much less than they cost (so a figure that wavers around
 # a whole camera does not stop one, start it again and stop it).
 KEEP_MARGIN = 1.15
+
+
+# Threads of a worker process whose CPU is not the cameras': the embedded background queue (`cradle worker` without
+# Redis runs leak traces and keepsakes in it), which would otherwise read as cameras dearer than they are.
+ASIDE_THREADS = ("queue",)
+
+
+def cameras_cpu() -> float:
+    """This process's CPU time, less that of its threads that do other work than the cameras (ASIDE_THREADS)."""
+    total = time.process_time()
+    for thread in threading.enumerate():
+        if thread.name in ASIDE_THREADS and thread.ident is not None:
+            with contextlib.suppress(AttributeError, OSError):  # not on Linux, or the thread has just ended
+                total -= time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+    return total
 
 
 def camera_units(width: int, height: int, fps: float) -> float:
@@ -67,7 +84,7 @@ class Capacity:
         self,
         cores: float,
         *,
-        cpu: Callable[[], float] = time.process_time,
+        cpu: Callable[[], float] = cameras_cpu,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.cores = cores
