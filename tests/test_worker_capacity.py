@@ -53,16 +53,21 @@ def measured(machine: Machine, cores: float = 1.0) -> Capacity:
 def test_a_worker_counts_the_prior_cost_until_it_has_redacted_enough_to_measure():
     machine = Machine()
     capacity = measured(machine, cores=2.0)
-    capacity.note(0.0)
+    capacity.note(0.0, 0.0)
     assert capacity.cost == PRIOR_COST and capacity.units() == pytest.approx(2.0 * CPU_BUDGET / PRIOR_COST)
+    # The cameras' first seconds (their first looks, all at once) are not measured.
+    for _ in range(20):
+        machine.run(1.0, 2.0)
+        capacity.note(3.0, 0.5, settling=True)
+    assert capacity.measured == 0 and capacity.cost == PRIOR_COST
     # Three cameras at 0.2 CPU-s each a second of video, 0.6 of a core.
     for _ in range(int(MEASURED_UNIT_SECONDS / 3) - 1):
         machine.run(1.0, 0.6)
-        capacity.note(3.0)
+        capacity.note(3.0, 3.0)
     assert capacity.cost == PRIOR_COST
     for _ in range(5):
         machine.run(1.0, 0.6)
-        capacity.note(3.0)
+        capacity.note(3.0, 3.0)
     assert capacity.cost == pytest.approx(0.2)
     assert capacity.units() == pytest.approx(2.0 * CPU_BUDGET / 0.2)
 
@@ -70,13 +75,18 @@ def test_a_worker_counts_the_prior_cost_until_it_has_redacted_enough_to_measure(
 def test_frames_a_worker_could_not_redact_do_not_make_it_think_it_has_room():
     machine = Machine()
     capacity = measured(machine)
-    capacity.note(0.0)
+    capacity.note(0.0, 0.0)
     # Six cameras on one core: it is all busy, and half of the frames are repeats and screens (which cost no looks).
     for _ in range(60):
         machine.run(1.0, 1.0)
-        capacity.note(3.0)
+        capacity.note(6.0, 3.0)
     assert capacity.cost == pytest.approx(1 / 3)
     assert int(capacity.units()) < 6
+    # Far behind, it redacts next to nothing, and counts on no more than one camera (not on the prior).
+    for _ in range(60):
+        machine.run(1.0, 1.0)
+        capacity.note(6.0, 0.0)
+    assert capacity.units() < 1
 
 
 def test_the_embedded_queues_work_is_not_counted_as_the_cameras():
@@ -133,10 +143,10 @@ def test_without_a_set_capacity_a_worker_takes_what_its_own_measure_holds(settin
     try:
         machine = Machine()
         worker.capacity = measured(machine, cores=1.0)
-        worker.capacity.note(0.0)
+        worker.capacity.note(0.0, 0.0)
         for _ in range(60):  # two 640x480 cameras at 0.25 CPU-s each a second of video
             machine.run(1.0, 0.5)
-            worker.capacity.note(2.0)
+            worker.capacity.note(2.0, 2.0)
         vga, hd = ["sim://bed?size=640x480&fps=15"] * 10, ["sim://bed?size=1280x720&fps=15"] * 5
         assert worker._within_capacity(10, vga) == (3, 3)  # 0.8 of a core / 0.25 = 3.2
         assert worker._within_capacity(5, hd) == (1, 1)

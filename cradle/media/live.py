@@ -82,6 +82,12 @@ class CameraPipeline:
         self._redactor.policy = policy
 
     @property
+    def sent_seconds(self) -> float:
+        """Seconds of video the camera has sent to be redacted so far (not the screens standing in for a lost one)."""
+        counts = self._redactor.counts
+        return (counts.frames - (counts.screened - counts.failures)) / self.settings.fps
+
+    @property
     def redacted_seconds(self) -> float:
         """Seconds of this camera's video redacted so far: frames neither repeated nor screened (the worker's
         measure of its own capacity counts these; a nurse's pause comes after redaction and counts)."""

@@ -87,6 +87,7 @@ class CameraRun:
         self.cost = camera_units(s.width, s.height, s.fps)  # what it costs to redact (cradle.worker.capacity)
         self._last_segment_at: float | None = None
         self.thread = threading.Thread(target=self._run, name=f"camera {camera.pk}", daemon=True)
+        self.started = time.monotonic()
 
     def is_paused(self) -> bool:
         until = self._paused_until

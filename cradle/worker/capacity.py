@@ -8,9 +8,10 @@ CPU_BUDGET, over that cost, is how many units it can hold.
 
 Only frames that were redacted count as redacted seconds; repeated and screened ones do not, though their encodes
 cost CPU. So a worker behind its cameras measures a higher cost, never a lower one: screens cost no looks, and
-counting them would make an overloaded worker believe it had room. Until it has redacted MEASURED_UNIT_SECONDS it
-counts PRIOR_COST a camera unit (a camera's first look, at native resolution, is its dearest, and a few seconds of one
-camera are no measure).
+counting them would make an overloaded worker believe it had room; one that redacts nothing its cameras send can hold
+one camera. Until its cameras have sent MEASURED_UNIT_SECONDS it counts PRIOR_COST a camera unit (a camera's first
+look, at native resolution, is its dearest, and a few seconds of one camera are no measure). Frames a camera's source
+lost (screens from the source) are neither sent nor redacted.
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ CPU_BUDGET = 0.8
 # one camera that keeps up (0.24-0.29 on the 2-core machines it ran on), so a worker starts a little short of what it
 # can hold, then takes more, rather than starting over.
 PRIOR_COST = 0.3
-# Camera-unit-seconds redacted before the measured cost stands instead.
+# Camera-unit-seconds its cameras sent before the measured cost stands instead.
 MEASURED_UNIT_SECONDS = 30.0
+# A camera's first seconds are not measured: its first look, at native resolution and with every other camera
+# starting beside it, and its frame rate settling after that (bench/pipeline.py's warm-up), would read as its cost.
+SETTLE_S = 10.0
 # Seconds over which the measurement is averaged (older seconds weigh less, by exp(-age / WINDOW_S)).
 WINDOW_S = 60.0
 # A worker keeps the cameras it runs until it can hold this much less than they cost (so a figure that wavers around
@@ -91,25 +95,29 @@ class Capacity:
         self._cpu, self._clock = cpu, clock
         self._at: tuple[float, float] | None = None  # (wall clock, process CPU) of the last note
         self._spent = 0.0  # CPU seconds, weighted by age
+        self._sent = 0.0  # camera-unit-seconds the cameras sent (to be redacted), weighted alike
         self._done = 0.0  # camera-unit-seconds redacted, weighted alike
-        self.measured = 0.0  # camera-unit-seconds redacted in all
+        self.measured = 0.0  # camera-unit-seconds sent in all
 
-    def note(self, redacted: float) -> None:
-        """Take note of the camera-unit-seconds redacted since the last note, and the CPU spent meanwhile."""
+    def note(self, sent: float, redacted: float, settling: bool = False) -> None:
+        """Take note of the camera-unit-seconds the cameras sent and of those redacted since the last note, and of the
+        CPU spent meanwhile; nothing of it while a camera is `settling` (SETTLE_S)."""
         now, cpu = self._clock(), self._cpu()
-        if self._at is not None:
+        if self._at is not None and not settling:
             kept = math.exp(-max(0.0, now - self._at[0]) / WINDOW_S)
             self._spent = self._spent * kept + max(0.0, cpu - self._at[1])
+            self._sent = self._sent * kept + max(0.0, sent)
             self._done = self._done * kept + max(0.0, redacted)
-            self.measured += max(0.0, redacted)
+            self.measured += max(0.0, sent)
         self._at = (now, cpu)
 
     @property
     def cost(self) -> float:
-        """CPU seconds one camera unit costs a second of its video here (PRIOR_COST until measured)."""
-        if self.measured < MEASURED_UNIT_SECONDS or self._done <= 0:
+        """CPU seconds one camera unit costs a second of its video redacted here: PRIOR_COST until measured (or with
+        no camera lately), without limit when nothing the cameras sent could be redacted."""
+        if self.measured < MEASURED_UNIT_SECONDS or self._sent < 1.0:
             return PRIOR_COST
-        return self._spent / self._done
+        return self._spent / self._done if self._done > 0 else math.inf
 
     def units(self) -> float:
         """Camera units this worker can redact in real time."""

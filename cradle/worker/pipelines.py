@@ -28,7 +28,7 @@ from cradle.viewing.camera_config import run_config
 from cradle.viewing.models import Lease, LiveSegment
 from cradle.viewing.storage import segment_store
 from cradle.worker.camera_run import VARIANT_OBJECTS, CameraRun
-from cradle.worker.capacity import Capacity, camera_cost, cameras_held, worker_cores
+from cradle.worker.capacity import SETTLE_S, Capacity, camera_cost, cameras_held, worker_cores
 from cradle.worker.leases import HOUSEKEEPING, Leaseholder, camera_lease, camera_of, fair_share
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class Worker:
         self._capacity_logged: tuple[int, int] | None = None
         # What this worker can redact, measured on itself, and each run's redacted seconds as last noted.
         self.capacity = Capacity(worker_cores(settings.CRADLE.worker_processes))
-        self._redacted_seen: dict[CameraRun, float] = {}
+        self._redacted_seen: dict[CameraRun, tuple[float, float]] = {}
         # Cameras no worker runs while this one is at capacity (told on the nurse's board).
         self.unserved: set[int] = set()
         self._free_before: set[int | None] = set()
@@ -109,15 +109,17 @@ class Worker:
         metrics.CAMERAS_RUN.set(len(self.runs))
 
     def _measure(self) -> None:
-        """Notes the camera-unit-seconds this worker's cameras redacted since the last round (capacity.py)."""
-        done = 0.0
-        seen: dict[CameraRun, float] = {}
+        """Notes the camera-unit-seconds this worker's cameras sent and redacted since the last round (capacity.py)."""
+        sent = done = 0.0
+        seen: dict[CameraRun, tuple[float, float]] = {}
+        settling = any(time.monotonic() - run.started < SETTLE_S for run in self.runs.values())
         for run in self.runs.values():
-            seconds = run.pipeline.redacted_seconds
-            seen[run] = seconds
-            done += max(0.0, seconds - self._redacted_seen.get(run, 0.0)) * run.cost
+            now = seen[run] = (run.pipeline.sent_seconds, run.pipeline.redacted_seconds)
+            before = self._redacted_seen.get(run, (0.0, 0.0))
+            sent += max(0.0, now[0] - before[0]) * run.cost
+            done += max(0.0, now[1] - before[1]) * run.cost
         self._redacted_seen = seen
-        self.capacity.note(done)
+        self.capacity.note(sent, done, settling)
 
     def _cameras_held(self) -> int:
         return sum(1 for name in self.held if camera_of(name) is not None)
