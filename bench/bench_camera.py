@@ -71,15 +71,25 @@ class _Timed:
         self._inner, self._spent = inner, spent
         self.counting = False
 
-    def detect(self, image, faces, side=0, region=None, likeness=False, known=()):
+    def detect(self, image, faces, side=0, region=None, likeness=False, known=(), lines=None):
         started = time.thread_time()
         try:
-            return self._inner.detect(image, faces, side, region, likeness, known=known)
+            return self._inner.detect(image, faces, side, region, likeness, known=known, lines=lines)
         finally:
-            height, width = image.shape[:2]
-            whole = region is None or tuple(region) == (0, 0, width, height)
-            if self.counting:
-                self._spent["detection, whole frame" if whole else "detection, crops"] += time.thread_time() - started
+            self._count(image, region, started)
+
+    def tile_lines(self, image, box, tile):
+        started = time.thread_time()
+        try:
+            return self._inner.tile_lines(image, box, tile)
+        finally:
+            self._count(image, box, started)
+
+    def _count(self, image, region, started: float) -> None:
+        height, width = image.shape[:2]
+        whole = region is None or tuple(region) == (0, 0, width, height)
+        if self.counting:
+            self._spent["detection, whole frame" if whole else "detection, crops"] += time.thread_time() - started
 
 
 def sustained(size: tuple[int, int], beds: list[int], seconds: float, warmup: float) -> dict[str, float]:

@@ -78,21 +78,21 @@ def time_the_stages() -> None:
     from cradle.media.hls import SegmentWriter
     from cradle.worker.camera_run import CameraRun
 
-    store, cut = CameraRun._store, SegmentWriter._cut
+    store, encode = CameraRun._store, SegmentWriter._encode
 
     def timed_store(self, segment):
         store(self, segment)
         STORED[segment.index] = time.time()
 
-    def timed_cut(self):
+    def timed_encode(self, frames, pts, index):
         began = time.perf_counter()
         try:
-            return cut(self)
+            return encode(self, frames, pts, index)
         finally:
             CUT_S.append(time.perf_counter() - began)
 
     CameraRun._store = timed_store
-    SegmentWriter._cut = timed_cut
+    SegmentWriter._encode = timed_encode
 
 
 class Viewer:

@@ -76,15 +76,20 @@ class _ViewingWriter:
         self._store = SegmentStore(LocalDisk(folder / f"media-{n}"), master)
         self._admission = f"bench{n}"
         self._store.admit(self._admission)
-        self._segments = SegmentWriter(b"bench-mark-key-0123456789abcdef", str(n), width, height, FPS)
+        # As the live pipeline: each segment is encoded on a thread of its own (cradle.media.live).
+        self._segments = SegmentWriter(b"bench-mark-key-0123456789abcdef", str(n), width, height, FPS, background=True)
 
     def write(self, frame) -> None:
-        for segment in self._segments.write(frame):
+        self._put(self._segments.write(frame))
+
+    def _put(self, segments) -> None:
+        for segment in segments:
             for variant, data in (("A", segment.a), ("B", segment.b), ("ref", segment.reference)):
                 self._store.put(self._admission, "cam", segment.index, variant, data)
 
     def close(self) -> None:
-        pass
+        self._put(self._segments.close())
+        self._segments.stop()
 
 
 def _camera(
@@ -171,6 +176,13 @@ class _TimedDetectors:
         finally:
             self._spent.append(time.thread_time() - started)
 
+    def tile_lines(self, *args):
+        started = time.thread_time()
+        try:
+            return self._inner.tile_lines(*args)
+        finally:
+            self._spent.append(time.thread_time() - started)
+
 
 def run_once(
     cameras: int,
@@ -239,7 +251,23 @@ def run_once(
     }
 
 
-def summary(parts: list[dict]) -> dict:
+def _workers_take(parts: list[dict], size: tuple[int, int]) -> int:
+    """The cameras these processes would take as workers measuring their own capacity (cradle.worker.capacity):
+    each, its share of the cores at CPU_BUDGET over its CPU per camera-second redacted (repeats and screens not
+    counted)."""
+    from cradle.worker.capacity import CPU_BUDGET as WORKER_BUDGET
+    from cradle.worker.capacity import camera_units, worker_cores
+
+    units = camera_units(*size, FPS)
+    take = 0
+    for p in parts:
+        redacted = (p["written"] - p["screened"] - p["repeated"]) / FPS * units
+        cost = p["cpu"] / redacted if redacted > 0 else float("inf")
+        take += max(1, int(worker_cores(len(parts)) * WORKER_BUDGET / cost / units + 1e-9))
+    return take
+
+
+def summary(parts: list[dict], size: tuple[int, int] = (640, 480)) -> dict:
     """The figures of one row from the runs of every process (one, or several run side by side)."""
     cameras = sum(p["cameras"] for p in parts)
     seconds = parts[0]["seconds"]
@@ -266,6 +294,7 @@ def summary(parts: list[dict]) -> dict:
         # Process CPU (all threads) per second of one camera's video: what the machine's load barely changes.
         "cpu_per_camera_s": cpu / camera_seconds,
         "detect_per_camera_s": detect_cpu / camera_seconds,
+        "workers_take": _workers_take(parts, size),
     }
 
 
@@ -530,12 +559,12 @@ def main() -> None:
     )
     print(
         "cams  fps/cam  min fps  p95 delay  screened (no det/late/failed)  repeats  det/s  crops  cores (det)"
-        "  CPU-s/cam-s (det)  projected  MB/cam(+)  RSS MB  real time  load before / after"
+        "  CPU-s/cam-s (det)  projected  workers take  MB/cam(+)  RSS MB  real time  load before / after"
     )
     best = 0
     for n in [int(x) for x in args.cameras.split(",")]:
         before = _loadavg()
-        r = summary(_side_by_side(n, args, size))
+        r = summary(_side_by_side(n, args, size), size)
         ok = r["min_fps"] >= 0.97 * FPS and r["p95_delay"] <= hold and r["screened"] <= 0.01 and not r["repeated"]
         best = n if ok and n > best else best
         print(
@@ -544,7 +573,7 @@ def main() -> None:
             f"{100 * r['repeated']:5.1f} %  {r['detections_per_s']:5.1f}  {100 * r['motion_share']:4.0f} %  "
             f"{r['cores']:4.2f} ({r['detect_cores']:4.2f})  "
             f"{r['cpu_per_camera_s']:6.3f} ({r['detect_per_camera_s']:5.3f})  "
-            f"{(os.cpu_count() or 1) * CPU_BUDGET / r['cpu_per_camera_s']:9.1f}  "
+            f"{(os.cpu_count() or 1) * CPU_BUDGET / r['cpu_per_camera_s']:9.1f}  {r['workers_take']:12d}  "
             f"{r['mem_per_camera']:9.1f}  {r['rss_peak']:6.0f}  {'yes' if ok else 'no ':9}  {before} / {_loadavg()}"
         )
     print(
@@ -556,7 +585,9 @@ def main() -> None:
     print(" CPU time over the run's length, (det) the detector threads' share of it; load is /proc/loadavg;")
     print(" CPU-s/cam-s is the process's CPU time per second of one camera's video (H.264 decoding included),")
     print(f" projected = {os.cpu_count() or 1} cores x {CPU_BUDGET:g} / CPU-s/cam-s: the cameras the CPU could hold,")
-    print(" which a loaded machine barely changes; 'real time' needs a quiet machine)")
+    print(" which a loaded machine barely changes; 'real time' needs a quiet machine;")
+    print(" workers take = the cameras these processes would take as workers measuring their own capacity: each its")
+    print(" share of the cores x 0.8 / its CPU per camera-second redacted, repeats and screens not counted)")
 
 
 if __name__ == "__main__":

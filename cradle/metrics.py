@@ -56,6 +56,12 @@ WORKER_CAPACITY_LEFT = Gauge(
     "Cameras this worker would run by its share but leaves to other workers because it cannot redact them in time.",
     multiprocess_mode="livesum",
 )
+CAMERAS_WITHOUT_CAPACITY = Gauge(
+    "cradle_cameras_without_capacity",
+    "Cameras with a baby admitted that no worker runs while this worker is at its redaction capacity (shown as "
+    "unavailable on the nurse's board).",
+    multiprocess_mode="max",
+)
 CAMERAS_RUN = Gauge("cradle_worker_cameras", "Cameras this worker runs under its leases.", multiprocess_mode="livesum")
 FETCHES = Counter(
     "cradle_media_fetches_total",

@@ -167,10 +167,8 @@ def test_a_worker_takes_only_the_cameras_it_can_redact(settings):
     try:
         vga = ["sim://bed?size=640x480&fps=15"] * 10
         hd = ["sim://bed?size=1280x720&fps=15"] * 5
-        assert worker._within_capacity(10, vga) == 8
-        assert worker._within_capacity(5, hd) == 2
-        assert worker._within_capacity(3, vga) == 3
-        settings.CRADLE = dataclasses.replace(settings.CRADLE, worker_capacity=0.0)
-        assert worker._within_capacity(10, vga) == 10  # not set: the share alone
+        assert worker._within_capacity(10, vga) == (8, 8)
+        assert worker._within_capacity(5, hd) == (2, 2)
+        assert worker._within_capacity(3, vga) == (3, 3)
     finally:
         worker.pool.close()

@@ -57,7 +57,8 @@ class CameraPipeline:
         s = self.settings
         self._source = source or CameraSource(url, SourceSettings(fps=s.fps, width=s.width, height=s.height))
         self._redactor = Redactor(policy or CameraPolicy(), pool, fps=s.fps)
-        self._writer = SegmentWriter(mark_key, camera_id, s.width, s.height, s.fps, first_index)
+        # Segments are encoded on a thread of their own: the camera's thread goes on releasing frames meanwhile.
+        self._writer = SegmentWriter(mark_key, camera_id, s.width, s.height, s.fps, first_index, background=True)
         self._sink = sink
         self._paused = paused
         # Sees every frame as it leaves redaction (the worker's metrics); never changes it.
@@ -79,6 +80,19 @@ class CameraPipeline:
         """New redaction settings (shown area, zones) from the next frame released on: frames still held for their
         detections get them too, so a change reaches viewers within the hold window."""
         self._redactor.policy = policy
+
+    @property
+    def sent_seconds(self) -> float:
+        """Seconds of video the camera has sent to be redacted so far (not the screens standing in for a lost one)."""
+        counts = self._redactor.counts
+        return (counts.frames - (counts.screened - counts.failures)) / self.settings.fps
+
+    @property
+    def redacted_seconds(self) -> float:
+        """Seconds of this camera's video redacted so far: frames neither repeated nor screened (the worker's
+        measure of its own capacity counts these; a nurse's pause comes after redaction and counts)."""
+        counts = self._redactor.counts
+        return (counts.frames - counts.screened - counts.repeated) / self.settings.fps
 
     @property
     def failure(self) -> str:
@@ -117,6 +131,7 @@ class CameraPipeline:
                 for segment in self._writer.close():
                     self._deliver(segment)
         finally:
+            self._writer.stop()
             self._source.close()
 
     def _emit(self, frames: list[SafeFrame]) -> None:

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -88,6 +89,8 @@ class Camera(models.Model):
     PAUSE_MINUTES = (10, 20, 30)
     # The worker reports every segment (each second); a report older than this means no worker runs the camera.
     HEARTBEAT_SECONDS = 6
+    # The last error a worker at its redaction capacity writes for a camera that no worker runs (cradle.worker).
+    NO_CAPACITY = "not enough redaction capacity"
 
     # None once the camera is retired: its bed can have another camera, its clips stay.
     bed = models.OneToOneField(Bed, on_delete=models.PROTECT, related_name="camera", null=True, blank=True)
@@ -140,6 +143,14 @@ class Camera(models.Model):
         if not self.source_credentials:
             return self.source_url
         return with_credentials(self.source_url, secretbox.unseal(self.source_credentials, CAMERA_SECRET_PURPOSE))
+
+    @property
+    def error_words(self) -> str:
+        """The last error as the nurse's pages say it: the want of capacity in the page's language, an error the
+        camera itself gave as it came."""
+        if self.last_error == self.NO_CAPACITY:
+            return gettext("Not enough redaction capacity: no worker can check this camera's picture in time.")
+        return self.last_error
 
     @property
     def has_credentials(self) -> bool:

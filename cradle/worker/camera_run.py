@@ -28,6 +28,7 @@ from cradle.viewing.camera_config import camera_policy, delivery, policy_stamp, 
 from cradle.viewing.models import Lease, LiveSegment
 from cradle.viewing.storage import mark_key, segment_store
 from cradle.viewing.variants import SEGMENT_OBJECTS
+from cradle.worker.capacity import camera_units
 from cradle.worker.leases import LeaseLost
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,11 @@ class CameraRun:
             on_rate=lambda fps: metrics.REDACTED_FPS.labels(self._label).set(fps),
         )
         metrics.REDACTED_FPS.labels(self._label).set(self.pipeline.settings.fps)
+        s = self.pipeline.settings
+        self.cost = camera_units(s.width, s.height, s.fps)  # what it costs to redact (cradle.worker.capacity)
         self._last_segment_at: float | None = None
         self.thread = threading.Thread(target=self._run, name=f"camera {camera.pk}", daemon=True)
+        self.started = time.monotonic()
 
     def is_paused(self) -> bool:
         until = self._paused_until

@@ -94,6 +94,15 @@ class Leaseholder:
             held.setdefault(name, lease)
         return held
 
+    def unheld(self, names: list[str]) -> list[str]:
+        """Those of `names` no worker holds now (never taken, handed back or expired)."""
+        now = timezone.now()
+        return list(
+            Lease.objects.filter(name__in=names)
+            .filter(Q(holder="") | Q(expires_at__lte=now))
+            .values_list("name", flat=True)
+        )
+
     def release(self, names: list[str]) -> None:
         """Gives leases up at once (a clean stop), so that another worker need not wait for them to expire."""
         if names:

@@ -20,7 +20,6 @@ from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from cradle import metrics, tasks
-from cradle.media.live import live_settings
 from cradle.media.redact import DetectorPool
 from cradle.outage import StateLog
 from cradle.unit.models import Admission, Camera
@@ -29,15 +28,10 @@ from cradle.viewing.camera_config import run_config
 from cradle.viewing.models import Lease, LiveSegment
 from cradle.viewing.storage import segment_store
 from cradle.worker.camera_run import VARIANT_OBJECTS, CameraRun
+from cradle.worker.capacity import SETTLE_S, Capacity, camera_cost, cameras_held, worker_cores
 from cradle.worker.leases import HOUSEKEEPING, Leaseholder, camera_lease, camera_of, fair_share
 
 log = logging.getLogger(__name__)
-
-
-def camera_cost(url: str) -> float:
-    """What a camera costs to redact, in 640x480 15 fps cameras (pixels a second, scaled)."""
-    s = live_settings(url)
-    return max(0.25, s.width * s.height * s.fps / (640 * 480 * 15.0))
 
 
 class Worker:
@@ -58,6 +52,12 @@ class Worker:
         self._database_state = StateLog(log, "the database (camera leases)")
         self._housekeeping_state = StateLog(log, "housekeeping")
         self._capacity_logged: tuple[int, int] | None = None
+        # What this worker can redact, measured on itself, and each run's redacted seconds as last noted.
+        self.capacity = Capacity(worker_cores(settings.CRADLE.worker_processes))
+        self._redacted_seen: dict[CameraRun, tuple[float, float]] = {}
+        # Cameras no worker runs while this one is at capacity (told on the nurse's board).
+        self.unserved: set[int] = set()
+        self._free_before: set[int | None] = set()
 
     def reconcile(self) -> None:
         """Claims and renews leases, then starts and stops pipelines to match what this worker holds."""
@@ -67,13 +67,15 @@ class Worker:
             if hasattr(a.bed, "camera")
         }
         workers = self.leases.announce()
+        self._measure()
         share = fair_share(len(wanted), workers, settings.CRADLE.worker_cameras)
-        share = self._within_capacity(share, [camera.source_url for camera, _ in wanted.values()])
+        take, keep = self._within_capacity(share, [camera.source_url for camera, _ in wanted.values()])
         names = [camera_lease(camera_id) for camera_id in wanted]
-        held = self.leases.claim([*names, HOUSEKEEPING], limit=share)
+        held = self.leases.claim([*names, HOUSEKEEPING], limit=take)
         self.leases.release([name for name in self.held if name not in held])
         self.held = held
-        self._shed(share, workers)
+        self._shed(keep, workers, capacity=keep < share)
+        self._tell_unserved(names, take < len(wanted) and self._cameras_held() >= take)
         for camera_id, run in list(self.runs.items()):
             target = wanted.get(camera_id)
             lease = self.held.get(run.lease)
@@ -106,37 +108,74 @@ class Worker:
             run.thread.start()
         metrics.CAMERAS_RUN.set(len(self.runs))
 
-    def _within_capacity(self, share: int, urls: list[str]) -> int:
-        """`share` cut down to the cameras this worker can redact in real time (WORKER_CAPACITY), with a log line
-        when that leaves cameras to other workers."""
-        capacity = settings.CRADLE.worker_capacity
-        if not capacity or not urls:
-            return share
+    def _measure(self) -> None:
+        """Notes the camera-unit-seconds this worker's cameras sent and redacted since the last round (capacity.py)."""
+        sent = done = 0.0
+        seen: dict[CameraRun, tuple[float, float]] = {}
+        settling = any(time.monotonic() - run.started < SETTLE_S for run in self.runs.values())
+        for run in self.runs.values():
+            now = seen[run] = (run.pipeline.sent_seconds, run.pipeline.redacted_seconds)
+            before = self._redacted_seen.get(run, (0.0, 0.0))
+            sent += max(0.0, now[0] - before[0]) * run.cost
+            done += max(0.0, now[1] - before[1]) * run.cost
+        self._redacted_seen = seen
+        self.capacity.note(sent, done, settling)
+
+    def _cameras_held(self) -> int:
+        return sum(1 for name in self.held if camera_of(name) is not None)
+
+    def _within_capacity(self, share: int, urls: list[str]) -> tuple[int, int]:
+        """How many of its `share` cameras this worker takes, and how many of those it runs it keeps, within what it
+        can redact in real time: CRADLE_WORKER_CAPACITY when set, else what it measured on itself (capacity.py).
+        A log line and `cradle_worker_cameras_over_capacity` say when that leaves cameras to other workers."""
+        if not urls:
+            return share, share
+        capacity = settings.CRADLE.worker_capacity or self.capacity.units()
         cost = sum(camera_cost(url) for url in urls) / len(urls)
-        fits = max(1, int(capacity / cost + 1e-9))
-        if fits < share:
-            if self._capacity_logged != (fits, share):
+        take, keep = cameras_held(capacity, cost, self._cameras_held())
+        take, keep = min(share, take), min(share, keep)
+        if take < share:
+            if self._capacity_logged != (take, share):
                 log.warning(
-                    "worker at capacity: takes %d of the %d cameras it would share (%.1f camera units of %.1f); "
-                    "the rest wait for another worker",
-                    fits,
+                    "worker at capacity: takes %d of the %d cameras it would share (%.1f camera units of %.1f; "
+                    "one costs %.2f CPU-s a second here); the rest wait for another worker",
+                    take,
                     share,
-                    fits * cost,
+                    take * cost,
                     capacity,
+                    self.capacity.cost,
                 )
-            self._capacity_logged = (fits, share)
-            metrics.WORKER_CAPACITY_LEFT.set(share - fits)
-            return fits
+            self._capacity_logged = (take, share)
+            metrics.WORKER_CAPACITY_LEFT.set(share - take)
+            return take, keep
         self._capacity_logged = None
         metrics.WORKER_CAPACITY_LEFT.set(0)
-        return share
+        return take, keep
 
-    def _shed(self, share: int, workers: int) -> None:
+    def _tell_unserved(self, names: list[str], at_capacity: bool) -> None:
+        """Cameras that no worker runs while this one is at capacity show as unavailable on the nurse's board, for
+        want of redaction capacity (Camera.NO_CAPACITY), with a log line and `cradle_cameras_without_capacity`; the
+        first segment a worker stores for one says otherwise. A camera counts once it was free on two rounds in a row:
+        a worker with room takes a free camera on its next round (one handed back a moment ago, say)."""
+        free = {camera_of(name) for name in self.leases.unheld(names)} if at_capacity else set()
+        unserved = {camera for camera in free & self._free_before if camera is not None}
+        self._free_before = free
+        for camera_id in sorted(unserved - self.unserved):
+            log.warning("camera %s: no worker has the redaction capacity to run it; shown as unavailable", camera_id)
+        if unserved:
+            Camera.objects.filter(pk__in=unserved).exclude(last_error=Camera.NO_CAPACITY).update(
+                last_error=Camera.NO_CAPACITY
+            )
+        self.unserved = unserved
+        metrics.CAMERAS_WITHOUT_CAPACITY.set(len(unserved))
+
+    def _shed(self, share: int, workers: int, capacity: bool = False) -> None:
         """Hands one camera back when this worker holds more than its share, so that a worker that has just started
-        gets some; one at a time, a lease's length apart, so that the cameras do not all move at once."""
+        gets some, or (`capacity`) more than it can redact, so that the others keep up; one at a time, a lease's
+        length apart, so that the cameras do not all move at once."""
         cameras = sorted(name for name in self.held if name.startswith("camera/"))
         now = time.monotonic()
-        if workers < 2 or len(cameras) <= share or now - self._shed_at < self.leases.seconds:
+        if (workers < 2 and not capacity) or len(cameras) <= share or now - self._shed_at < self.leases.seconds:
             return
         self._shed_at = now
         name = cameras[-1]

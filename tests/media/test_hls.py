@@ -166,6 +166,90 @@ def test_writer_hands_out_segments_as_they_complete(camera):
     assert writer.close() == []
 
 
+def test_a_writer_encoding_in_the_background_hands_out_the_same_segments_in_order(camera):
+    frames = _safe(camera, 3 * FPS + 2)
+    writer = SegmentWriter(KEY, "cam-7", 640, 480, FPS, first_index=5, background=True)
+    try:
+        out = [segment for frame in frames for segment in writer.write(frame)]
+        out += writer.close()
+    finally:
+        writer.stop()
+    same = list(segments(frames, KEY, "cam-7", 640, 480, FPS, first_index=5))
+    assert [s.index for s in out] == [5, 6, 7, 8]
+    assert [s.objects() for s in out] == [s.objects() for s in same]
+    assert [(s.start, s.frames) for s in out] == [(s.start, s.frames) for s in same]
+
+
+def test_a_writer_whose_encodes_fall_behind_waits_rather_than_holding_ever_more_frames(camera, monkeypatch):
+    import threading
+    from concurrent import futures
+
+    import cradle.media.hls as hls
+
+    gate, waited = threading.Event(), threading.Event()
+    encode, wait = SegmentWriter._encode, futures.wait
+    held: list[int] = []
+
+    def slow(self, frames, pts, index):
+        gate.wait(60)
+        return encode(self, frames, pts, index)
+
+    def watched(pending, *args, **kwargs):
+        held.append(len(writer._encoding))
+        waited.set()
+        return wait(pending, *args, **kwargs)
+
+    monkeypatch.setattr(SegmentWriter, "_encode", slow)
+    monkeypatch.setattr(hls.futures, "wait", watched)
+    writer = SegmentWriter(KEY, "cam-7", 640, 480, FPS, background=True)
+    fed: list[int] = []
+    out: list = []
+
+    def feed():
+        for frame in _safe(camera, 4 * FPS):
+            out.extend(writer.write(frame))
+            fed.append(frame.index)
+        out.extend(writer.close())
+
+    thread = threading.Thread(target=feed)
+    thread.start()
+    try:
+        assert waited.wait(60)
+        # The third second's frames are in, and its cut waits for the first second's encodes.
+        assert held == [hls.ENCODING_AHEAD] and len(fed) == 3 * FPS - 1
+    finally:
+        gate.set()
+        thread.join(60)
+        writer.stop()
+    assert [s.index for s in out] == [0, 1, 2, 3]
+
+
+def test_repeated_pictures_are_marked_once_and_encode_to_the_same_bytes(camera, monkeypatch):
+    import cradle.media.hls as hls
+
+    # A camera redacting every 4th frame repeats its last safe picture in between: the same image, frame after frame.
+    redacted = {i: camera.frame(i).image for i in range(0, FPS, 4)}
+    shown = [redacted[i - i % 4] for i in range(FPS)]
+    repeated = [SafeFrame(shown[i], i, i * 1000, Fraction(1, FPS * 1000), 0.0, False) for i in range(FPS)]
+    copies = [SafeFrame(image.copy(), f.index, f.pts, f.time_base, 0.0, False) for image, f in zip(shown, repeated)]
+    marked = []
+    pair = hls.marked_pair
+
+    def counted(image, mark, position):
+        marked.append(position)
+        return pair(image, mark, position)
+
+    monkeypatch.setattr(hls, "marked_pair", counted)
+    (once,) = segments(repeated, KEY, "cam-7", 640, 480, FPS)
+    fewer = len(marked)
+    marked.clear()
+    (each,) = segments(copies, KEY, "cam-7", 640, 480, FPS)
+    # Only pictures that differ from the frame before, or whose mark weight does, are marked again ...
+    assert fewer < len(marked) == FPS
+    # ... and every byte a viewer or a trace receives is what marking each frame afresh gives.
+    assert once.objects() == each.objects()
+
+
 def test_frames_without_timestamps_are_spaced_by_the_frame_rate(camera):
     frames = [SafeFrame(camera.frame(i).image, i, None, None, 0.0, False) for i in range(FPS)]
     (segment,) = segments(frames, KEY, "cam-7", 640, 480, FPS, first_index=3)

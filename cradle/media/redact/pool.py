@@ -20,6 +20,7 @@ from cradle.media.frames import Box
 from cradle.media.redact.faint import faint_like, faint_rows
 from cradle.media.redact.likeness import ink_margin, outside, text_like
 from cradle.media.redact.masks import as_quad
+from cradle.media.redact.parts import TiledLook
 from cradle.media.redact.small import enlarged, stacks
 from cradle.media.redact.text import TILE_PX
 
@@ -71,6 +72,7 @@ class WardDetectors:
         region: Box | None = None,
         likeness: bool = False,
         known: Sequence[np.ndarray] = (),
+        lines: Sequence[np.ndarray] | None = None,
     ) -> list[np.ndarray]:
         """Quadrilaterals (4x2, `image`'s pixels) of text and, when `faces`, of faces.
 
@@ -81,11 +83,13 @@ class WardDetectors:
         touch no line at all (redact/faint.py). A crop that cuts a line
         is looked at again, wider (`_widened`), unless the line is one of the `known` ones (quadrilaterals an earlier
         look found and that still stand: a card at rest beside the crop, whose lines are masked anyway).
+        `lines`: the detector's lines in `region`, already found tile by tile (`look_tiles`, `tile_lines`).
         """
         height, width = image.shape[:2]
         x0, y0, x1, y1 = region or (0, 0, width, height)
         crop = image[y0:y1, x0:x1]
-        found = [q - np.array([x0, y0], np.float32) for q in self._widened(image, side, (x0, y0, x1, y1), known)]
+        box = (x0, y0, x1, y1)
+        found = [q - np.array([x0, y0], np.float32) for q in self._widened(image, side, box, known, lines)]
         if likeness:
             detected = list(found)
             # On the picture as it is: contrast normalisation would turn a dark frame's sensor noise into "glyphs".
@@ -114,18 +118,33 @@ class WardDetectors:
         if scale < 1.0:
             size = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
             small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-            found = [as_quad(q) / scale for q in self.text.detect(small)]
+            found = [as_quad(q) / scale + np.array([x0, y0], np.float32) for q in self.text.detect(small)]
         else:
-            for tx0, ty0, tx1, ty1 in tiles(x1 - x0, y1 - y0):
-                offset = np.array([tx0, ty0], np.float32)
-                found += [as_quad(q) + offset for q in self.text.detect(crop[ty0:ty1, tx0:tx1])]
-        return [q + np.array([x0, y0], np.float32) for q in found]
+            for tile in tiles(x1 - x0, y1 - y0):
+                found += self.tile_lines(image, box, tile)
+        return found
 
-    def _widened(self, image: np.ndarray, side: int, box: Box, known: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """The lines in `box`, and, beyond each edge of a crop that cuts some of them that are not `known`, the lines
-        of the same type (CUT_PX, WIDEN_LINES): the card goes on that way."""
+    def tile_lines(self, image: np.ndarray, box: Box, tile: Box) -> list[np.ndarray]:
+        """The detector's lines in one tile (a box in the crop `box` of `image`), at native resolution, in `image`'s
+        pixels."""
+        x0, y0 = box[0], box[1]
+        tx0, ty0, tx1, ty1 = tile
+        offset, origin = np.array([tx0, ty0], np.float32), np.array([x0, y0], np.float32)
+        # (In the tile, then in the crop, then in the image: the arithmetic of a look made in one piece.)
+        return [as_quad(q) + offset + origin for q in self.text.detect(image[y0 + ty0 : y0 + ty1, x0 + tx0 : x0 + tx1])]
+
+    def _widened(
+        self,
+        image: np.ndarray,
+        side: int,
+        box: Box,
+        known: Sequence[np.ndarray],
+        lines: Sequence[np.ndarray] | None = None,
+    ) -> list[np.ndarray]:
+        """The lines in `box` (`lines`, when they were found already), and, beyond each edge of a crop that cuts some
+        of them that are not `known`, the lines of the same type (CUT_PX, WIDEN_LINES): the card goes on that way."""
         height, width = image.shape[:2]
-        found = self._lines(image, side, box)
+        found = self._lines(image, side, box) if lines is None else list(lines)
         for _ in range(WIDEN_TIMES):
             cut, edges = _cut([q for q in found if not _known(q, known)], box, (width, height))
             if not cut:
@@ -205,6 +224,16 @@ def _alike(quad: np.ndarray, lines: list[np.ndarray]) -> bool:
     return False
 
 
+def look_tiles(shape: tuple[int, ...], side: int, region: Box | None) -> list[Box]:
+    """The tiles (boxes in the crop) a look at `region` of a picture of `shape` runs the detector on at native
+    resolution; none for a look at a scaled copy."""
+    height, width = shape[:2]
+    x0, y0, x1, y1 = region or (0, 0, width, height)
+    if side and side / max(height, width) < 1.0:
+        return []
+    return tiles(x1 - x0, y1 - y0)
+
+
 def default_detectors(faces: bool = False) -> Callable[[], WardDetectors]:
     """A factory that loads rapidocr (and CenterFace when `faces`) once per worker."""
 
@@ -238,7 +267,10 @@ class DetectorPool:
         # A short queue: a detection that would wait long is worth less than a privacy screen now. Crops of moved
         # regions go first: they are cheap and frames are screened until they are back, while a whole-frame
         # refresh has the hold window's slack (CameraPolicy.max_age).
-        self._jobs: queue.PriorityQueue = queue.PriorityQueue(maxsize=backlog or 4 * self.workers)
+        self._jobs: queue.PriorityQueue = queue.PriorityQueue()
+        self._backlog = backlog or 4 * self.workers
+        self._waiting = 0  # looks queued and not begun (a look cut into tiles counts once, until its first tile)
+        self._lock = threading.Lock()
         self._order = itertools.count()
         self._closed = False
         self._cameras = itertools.count()
@@ -269,12 +301,18 @@ class DetectorPool:
         if self._closed:
             future.set_exception(DetectorFailed("the detector pool is closed"))
             return future
-        try:
-            rank = _CROP if region is not None else _WHOLE
-            job = (image, faces, side, region, likeness, known, future)
-            self._jobs.put_nowait((rank, next(self._order), job))
-        except queue.Full:
-            future.set_exception(DetectorFailed("the detector pool is overloaded"))
+        rank = _CROP if region is not None else _WHOLE
+        job = (image, faces, side, region, likeness, known, future)
+        parts = look_tiles(image.shape, side, region)
+        with self._lock:
+            if self._waiting >= self._backlog:
+                future.set_exception(DetectorFailed("the detector pool is overloaded"))
+                return future
+            self._waiting += 1
+            # At native resolution over several tiles, each tile is a job, so the workers share the look (parts.py):
+            # its first tile is queued as the look would be, the others once it has begun.
+            queued = (TiledLook(job, parts), 0) if len(parts) > 1 else job
+            self._jobs.put((rank, next(self._order), queued))
         return future
 
     def _work(self) -> None:
@@ -284,8 +322,18 @@ class DetectorPool:
             _rank, _order, job = self._jobs.get()
             if job is None:
                 return
-            image, faces, side, region, likeness, known, future = job
-            if not future.set_running_or_notify_cancel():
+            tiled, part = job if isinstance(job[0], TiledLook) else (None, 0)
+            image, faces, side, region, likeness, known, future = job if tiled is None else tiled.job
+            going, first = (future.set_running_or_notify_cancel(), True) if tiled is None else tiled.start()
+            if first:
+                with self._lock:
+                    self._waiting -= 1
+                    if tiled is not None and going:
+                        # The look has begun: its other tiles go ahead of crops asked for from now on (as a look made
+                        # in one piece would), so a stream of crops cannot hold it back past the hold window.
+                        for other in range(1, len(tiled.tiles)):
+                            self._jobs.put((_CROP, next(self._order), (tiled, other)))
+            if not going:
                 continue
             try:
                 if detectors is None and build_error is None:
@@ -295,9 +343,23 @@ class DetectorPool:
                         build_error = exc
                 if detectors is None:  # (its building failed)
                     raise DetectorFailed(f"the detector could not be loaded: {build_error}") from build_error
-                future.set_result(detectors.detect(image, faces, side, region, likeness, known=known))
+                if tiled is None:
+                    future.set_result(detectors.detect(image, faces, side, region, likeness, known=known))
+                elif not hasattr(detectors, "tile_lines"):
+                    # Detectors that look only in one piece (a bench's, a test's): the first part makes the look.
+                    if part == 0:
+                        tiled.finish(detectors.detect(image, faces, side, region, likeness, known=known))
+                else:
+                    height, width = image.shape[:2]
+                    box = region or (0, 0, width, height)
+                    lines = tiled.found(part, detectors.tile_lines(image, box, tiled.tiles[part]))
+                    if lines is not None:  # the last tile: the rest of the look, on the lines of them all
+                        tiled.finish(detectors.detect(image, faces, side, region, likeness, known, lines=lines))
             except BaseException as exc:
-                future.set_exception(exc)
+                if tiled is None:
+                    future.set_exception(exc)
+                else:
+                    tiled.finish(error=exc)
 
     def close(self, wait: bool = False) -> None:
         """Stop the workers once queued work is done: waiting for them up to 5 s each, or until they have
