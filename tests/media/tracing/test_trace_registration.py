@@ -98,3 +98,20 @@ def test_a_homography_a_re_publisher_makes_is_plausible(homography):
 )
 def test_an_implausible_homography_is_refused(homography, why):
     assert not plausible(homography, (480, 360), (640, 480)), why
+
+
+def test_the_misfit_is_what_a_gain_and_offset_fit_leaves_over_the_pixels_the_suspect_reaches(store):
+    references, _ = store
+    reference = luma(references[(SOURCE, 2)][0])
+    suspect, true = _cropped(reference, 20, 15, (480, 360))
+    height, width = reference.shape
+    for homography in (true, np.array([[1.01, 0.002, 3.0], [0.001, 0.99, -2.0], [0, 0, 1]]) @ true):
+        seen = cv2.warpPerspective(suspect, homography, (width, height), flags=cv2.INTER_LINEAR)
+        inside = cv2.warpPerspective(np.ones(suspect.shape, np.uint8), homography, (width, height))
+        inside = cv2.erode(inside, np.ones((5, 5), np.uint8)).astype(bool)
+        x, y = reference[inside].astype(np.float64), seen[inside].astype(np.float64)
+        gain, offset = np.polyfit(x, y, 1)
+        assert misfit([(suspect, reference)] * 2, homography) == pytest.approx(np.mean((y - gain * x - offset) ** 2))
+    # A suspect that lands beside its reference fits nothing, and no descent may settle there.
+    away = np.array([[1.0, 0, 2.0 * width], [0, 1.0, 0], [0, 0, 1]]) @ true
+    assert misfit([(suspect, reference)], away) == np.inf
