@@ -13,6 +13,7 @@ from cradle.media.trace.registration import (
     Registration,
     block_correlations,
     estimate_homography,
+    hidden_parts,
     misfit,
     plausible,
     refine_homography,
@@ -115,3 +116,19 @@ def test_the_misfit_is_what_a_gain_and_offset_fit_leaves_over_the_pixels_the_sus
     # A suspect that lands beside its reference fits nothing, and no descent may settle there.
     away = np.array([[1.0, 0, 2.0 * width], [0, 1.0, 0], [0, 0, 1]]) @ true
     assert misfit([(suspect, reference)], away) == np.inf
+
+
+def test_a_dark_caption_band_is_hidden_and_the_rest_of_the_picture_is_not(store):
+    # Fitted with the band, the gain is so far off that the whole picture differs; fitted again without what the
+    # first fit left far off, only the band (and its margin) is hidden.
+    references, _ = store
+    known = [luma(image) for image in references[(SOURCE, 2)][:3]]
+    height, width = known[0].shape
+    band = np.zeros((height, width), bool)
+    band[int(0.55 * height) : int(0.71 * height), int(0.03 * width) : int(0.97 * width)] = True
+    seen = [np.where(band, image // 4, image).astype(np.float32) for image in known]
+    hidden = hidden_parts(seen, known, np.ones((height, width), bool), 0.25)
+    assert hidden is not None
+    assert hidden[band].mean() > 0.8
+    beyond = ~cv2.dilate(band.astype(np.uint8), np.ones((17, 17), np.uint8)).astype(bool)
+    assert hidden[beyond].mean() < 0.01
