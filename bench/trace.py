@@ -81,15 +81,16 @@ def sources_of(alpha: float, cache: str | None) -> tuple[dict, dict]:
     return sources, references
 
 
-def drill(kind: str, seed: int, sources: dict) -> tuple:
-    """One drill: the source, the sessions' codewords, the leakers, the threat drawn and the suspect it made."""
+def drill(kind: str, seed: int, sources: dict, seconds: float | None = None) -> tuple:
+    """One drill: the source, the sessions' codewords, the leakers, the threat drawn and the suspect it made; `seconds`
+    sets the suspect's length (the short class draws its own)."""
     rng = np.random.default_rng([seed, 1 + CLASSES.index(kind)])
     source = list(sources)[seed % len(sources)]
     variants = sources[source]["variants"]
     codewords = {
         f"session-{s}": {(source, i): _choice(rng, len(u)) for i, u in variants.items()} for s in range(SESSIONS)
     }
-    threat = draw(kind, seed, CLIP_SECONDS)
+    threat = draw(kind, seed, CLIP_SECONDS) if seconds is None else draw(kind, seed, CLIP_SECONDS, seconds)
     leakers = [f"session-{s}" for s in rng.choice(SESSIONS, threat.accounts, replace=False)]
     copies = [
         [f for i in sorted(variants) for u, v in enumerate(codewords[a][(source, i)]) for f in variants[i][u][v]]
@@ -177,17 +178,17 @@ class Tally:
             print(f"  {kind:<11} {rate:>4.0%}  {shown or 'no parameter range does worse'}")
 
     def print(self) -> None:
-        head = f"{'class':<11} {'drills':>6} {'identified':>10} {'graded':>6} {'inconcl.':>8} {'false acc.':>10}"
-        head += f" {'s/trace':>7} {'max s':>6} {'cpu s':>6}"
+        head = f"{'class':<14} {'drills':>6} {'identified':>10} {'graded':>6} {'inconcl.':>8} {'false acc.':>10}"
+        head += f" {'s/trace':>7} {'max s':>6} {'cpu s':>6} {'max cpu':>7}"
         print(head)
         print("-" * len(head))
         for kind, row in self.rows.items():
             named = row["identified"]
             print(
-                f"{kind:<11} {row['drills']:>6} {named:>4} {named / row['drills']:>5.0%} {row['graded']:>6}"
+                f"{kind:<14} {row['drills']:>6} {named:>4} {named / row['drills']:>5.0%} {row['graded']:>6}"
                 f" {row['drills'] - named - row['graded'] - row['FALSE ACCUSATION']:>8} {row['FALSE ACCUSATION']:>10}"
                 f" {statistics.mean(self.seconds[kind]):>7.1f} {max(self.seconds[kind]):>6.1f}"
-                f" {statistics.mean(self.cpu[kind]):>6.1f}"
+                f" {statistics.mean(self.cpu[kind]):>6.1f} {max(self.cpu[kind]):>7.1f}"
             )
 
 
@@ -201,6 +202,11 @@ def main() -> None:
     parser.add_argument("--drills", type=int, default=10, help="drills per class")
     parser.add_argument("--classes", default=",".join(CLASSES), help="comma-separated classes of the threat model")
     parser.add_argument("--controls", type=int, default=6, help="traced controls (unmarked, foreign, another bed)")
+    parser.add_argument(
+        "--seconds",
+        help="comma-separated suspect lengths: every drill is traced at each, and the table has a row per class and"
+        " length (the short class draws its own 5-12 s, and is shown by the length it drew)",
+    )
     parser.add_argument("--set", choices=("tune", "report"), default="report", help="tuning seeds or held-out seeds")
     parser.add_argument("--first", type=int, default=0, help="first seed within the set (to split a run)")
     parser.add_argument("--clips", type=int, default=10_000, help="synthetic clips of 30 segments in the store")
@@ -259,58 +265,62 @@ def main() -> None:
     tally, innocents_checked, innocents_named, innocent_p = Tally(), 0, 0, []
     sets: dict[str, list[str]] = defaultdict(list)
     sets_checked, sets_false, beside = 0, 0, []
-    for kind in classes:
-        for n in range(args.drills):
-            seed = base + n
-            source, codewords, leakers, threat, suspect, fps, rng = drill(kind, seed, sources)
-            began, used = time.perf_counter(), time.process_time()
-            alignment, readings = trace(suspect, fps, index, loader, KEY)
-            took, used = time.perf_counter() - began, time.process_time() - used
-            verdict = attribute(readings, codewords) if alignment else None
-            if alignment is None or alignment.source_id != source:
-                outcome = "no source" if alignment is None else "wrong source"
-            elif verdict.outcome == "identified":
-                outcome = "identified" if verdict.candidate in leakers else "FALSE ACCUSATION"
-            elif verdict.outcome == "consistent":
-                outcome = "graded" if verdict.candidate in leakers else "graded an innocent"
-            else:
-                outcome = verdict.outcome
-            readable = sum(r.variant is not None for r in readings)
-            why = f"{verdict.reason if verdict else 'no source found'}; {readable}/{len(readings)} readable"
-            if len(leakers) > 1 and readings:  # collusion: the set named, if any, and never an innocent in it
-                found = find_colluders(readings, codewords)
-                named = sorted(found.accounts) if found else []
-                why += f"; colluders {sorted(leakers)}, set named: {named or 'none'}"
-                if found:
-                    why += f" (P {found.probability:.1e})"
-                if set(named) - set(leakers):
-                    outcome = "FALSE ACCUSATION"
-                sets[kind].append("innocent" if set(named) - set(leakers) else "all" if named else "none")
-                if len(named) == 1 or (named and set(named) != set(leakers)):
-                    sets[kind][-1] = "some"
-                # The same bits with the colluders' accounts replaced by innocents': no set may be named, and an
-                # innocent drawn into the colluders' group is judged as calibrated as stated.
-                others = {f"innocent-{k}": {key: _choice(rng, len(c)) for key, c in codewords[leakers[0]].items()}
-                          for k in range(SESSIONS)}  # fmt: skip
-                sets_checked += 1
-                sets_false += find_colluders(readings, others) is not None
-                beside += _beside_innocents(readings, codewords, leakers, others)
-            tally.add(kind, outcome, (took, used), threat.describe(), why, threat.params)
-            recorded(f"{kind} {seed}", alignment, readings, verdict)
-            if readings:  # innocent accounts: the same bits against codewords that never had the copy
-                innocent = {
-                    **{a: c for a, c in codewords.items() if a not in leakers},
-                    **{
-                        f"innocent-{k}": {key: _choice(rng, len(c)) for key, c in codewords[leakers[0]].items()}
-                        for k in range(INNOCENTS)
-                    },
-                }
-                innocents_checked += len(innocent)
-                scores = [score(readings, a, c) for a, c in innocent.items()]
-                innocents_named += decide(scores).outcome == "identified"
-                innocent_p += [s.probability for s in scores]
-            if args.verbose or outcome != "identified":
-                print(f"  {threat.describe()}: {outcome}: {why}", flush=True)
+    lengths: list[float | None] = [float(v) for v in args.seconds.split(",")] if args.seconds else [None]
+    for kind, length, n in ((k, v, n) for k in classes for v in lengths for n in range(args.drills)):
+        if kind == "short" and length != lengths[0]:
+            continue  # it draws its own length
+        seed = base + n
+        source, codewords, leakers, threat, suspect, fps, rng = drill(kind, seed, sources, length)
+        row = kind if length is None else f"{kind} {threat.seconds:g} s"
+        began, used = time.perf_counter(), time.process_time()
+        alignment, readings = trace(suspect, fps, index, loader, KEY)
+        took, used = time.perf_counter() - began, time.process_time() - used
+        verdict = attribute(readings, codewords) if alignment else None
+        if alignment is None or alignment.source_id != source:
+            outcome = "no source" if alignment is None else "wrong source"
+        elif verdict.outcome == "identified":
+            outcome = "identified" if verdict.candidate in leakers else "FALSE ACCUSATION"
+        elif verdict.outcome == "consistent":
+            outcome = "graded" if verdict.candidate in leakers else "graded an innocent"
+        else:
+            outcome = verdict.outcome
+        readable = sum(r.variant is not None for r in readings)
+        why = f"{verdict.reason if verdict else 'no source found'}; {readable}/{len(readings)} readable"
+        if len(leakers) > 1 and readings:  # collusion: the set named, if any, and never an innocent in it
+            found = find_colluders(readings, codewords)
+            named = sorted(found.accounts) if found else []
+            why += f"; colluders {sorted(leakers)}, set named: {named or 'none'}"
+            if found:
+                why += f" (P {found.probability:.1e})"
+            if set(named) - set(leakers):
+                outcome = "FALSE ACCUSATION"
+            sets[row].append("innocent" if set(named) - set(leakers) else "all" if named else "none")
+            if len(named) == 1 or (named and set(named) != set(leakers)):
+                sets[row][-1] = "some"
+            # The same bits with the colluders' accounts replaced by innocents': no set may be named, and an
+            # innocent drawn into the colluders' group is judged as calibrated as stated.
+            others = {f"innocent-{k}": {key: _choice(rng, len(c)) for key, c in codewords[leakers[0]].items()}
+                      for k in range(SESSIONS)}  # fmt: skip
+            sets_checked += 1
+            sets_false += find_colluders(readings, others) is not None
+            beside += _beside_innocents(readings, codewords, leakers, others)
+        tally.add(row, outcome, (took, used), threat.describe(), why, threat.params)
+        recorded(f"{row} {seed}", alignment, readings, verdict)
+        if readings:  # innocent accounts: the same bits against codewords that never had the copy
+            innocent = {
+                **{a: c for a, c in codewords.items() if a not in leakers},
+                **{
+                    f"innocent-{k}": {key: _choice(rng, len(c)) for key, c in codewords[leakers[0]].items()}
+                    for k in range(INNOCENTS)
+                },
+            }
+            innocents_checked += len(innocent)
+            scores = [score(readings, a, c) for a, c in innocent.items()]
+            innocents_named += decide(scores).outcome == "identified"
+            innocent_p += [s.probability for s in scores]
+        if args.verbose or outcome != "identified":
+            shown = threat.describe() if length is None else f"{threat.describe()} ({threat.seconds:g} s)"
+            print(f"  {shown}: {outcome}: {why}", flush=True)
     for n in range(args.controls):
         seed = base + n
         rng = np.random.default_rng([seed, 99])

@@ -339,7 +339,7 @@ class _Groups:
                 self._cells = self._bounded(self._index._cell_rows())
             centre, radius = self._cells
             per_cell = np.matmul(windows.transpose(1, 0, 2), centre.transpose(1, 2, 0)) + radius.T[:, None, :]
-            bound = np.partition(np.minimum(per_cell, 1.0), regions.DROPPED, axis=0)[regions.DROPPED :].mean(axis=0)
+            bound = regions.best_cells(np.minimum(per_cell, 1.0))
         else:
             bound = windows @ self.centre.T + self.radius
         live = np.flatnonzero(bound.max(axis=0) >= floor)

@@ -37,7 +37,7 @@ from cradle.media.trace.attribution import (
 from cradle.media.trace.reading import SegmentReading, UnitCount, current_units, read_bits, units_read
 from cradle.media.trace.references import ReferenceLoader
 from cradle.media.trace.registration import estimate_homography, refine_homography, rescale_homography
-from cradle.media.trace.search import SHORTLIST_ROWS, Passes, framed_first, locate, locate_all
+from cradle.media.trace.search import SAME_PACE, SHORTLIST_ROWS, Passes, framed_first, locate, locate_all
 from cradle.media.trace.timing import Alignment, align
 
 CANDIDATES = 3  # stored sources aligned with a suspect, best fingerprint match first
@@ -48,6 +48,9 @@ TIMED_MARGIN = 2  # readable segments by which a re-timed reading must beat the 
 # unread; and a mapping whose pieces reach no more units than the copy covers cannot read TIMED_MARGIN more.
 UNREAD_AS_IS = TIMED_MARGIN - 1
 SPAN_ENDS = 0.2  # share of the copy at either end in which a reading as it is must read to stand without a mapping
+# Camera frames by which a piece followed frame by frame may stray from the copy aligned as it is and still be taken as
+# that alignment wobbling (`_wobbles`): an unmarked copy's path strayed up to 2.5 frames (tuning controls 0-5).
+WOBBLE_FRAMES = 3.0
 
 __all__ = [
     "IDENTIFY_P",
@@ -210,9 +213,12 @@ def _read(
         # Read as it is and, for a copy whose time was mapped, piece by piece; the one that reads more holds.
         options = [(0, a, reading_of(a)) for a in mine if a.piece is None]
         if pieces and options:
-            # Pieces that reach too few units to beat the copy as it is, even were every one read, need not be read.
+            # Pieces that reach too few units to beat the copy as it is, even were every one read, need not be read;
+            # nor a piece that only wobbles about an alignment of the copy as it is that read nothing (`_wobbles`).
             reach = set().union(*(units_read(len(frames), fps, a, reference_loader, units) for a in pieces))
-            if len(reach) - (TIMED_MARGIN - 1) <= max(sum(r.variant is not None for r in o[2]) for o in options):
+            read_as_is = [sum(r.variant is not None for r in o[2]) for o in options]
+            unread = [o[1] for o, count in zip(options, read_as_is, strict=True) if not count]
+            if len(reach) - (TIMED_MARGIN - 1) <= max(read_as_is) or any(_wobbles(pieces, a, fps) for a in unread):
                 pieces = []
         if pieces:
             merged = _merged([r for a in pieces for r in reading_of(a)])
@@ -225,6 +231,29 @@ def _read(
             first = (alignment, readings, False)
     assert first is not None  # `found` is never empty
     return first
+
+
+def _wobbles(pieces: Sequence[Alignment], as_is: Alignment, fps: float) -> bool:
+    """Whether a time mapping only wobbles about the copy aligned as it is: one piece, followed frame by frame at the
+    camera's pace, whose source instants lie about the same offset (their median within half a camera frame of it)
+    and never stray by more than WOBBLE_FRAMES.
+
+    Followed frame by frame, a copy without a mark (or another bed's, whose mark is not there to read) takes for
+    each frame whichever camera frame looks most alike, a frame or two either side of the one it shows. Read along
+    such a path, a copy whose reading as it is read no unit reads none either (only half its frames are a frame
+    off, and a frame off the mark reads as an erasure): for another bed's copy, reading it cost 2.4 of its 15 CPU
+    seconds (tuning control seed 2). A copy that lost or repeated frames strays from its offset by more, or reads
+    as it is where it does not stray; one whose offset the alignment missed by a frame has its path's median there.
+    """
+    if len(pieces) != 1 or pieces[0].piece is None or not pieces[0].pace:
+        return False
+    piece, pace = pieces[0].piece, pieces[0].pace
+    if not piece.shown or abs(piece.rate - 1) > SAME_PACE:
+        return False
+    shown = np.asarray(piece.shown)
+    suspect_times = (piece.first_frame(fps) + np.arange(len(shown))) / fps
+    away = (shown - suspect_times - as_is.offset) * pace
+    return abs(float(np.median(away))) <= 0.5 and float(np.abs(away).max()) <= WOBBLE_FRAMES
 
 
 def _merged(readings: list[SegmentReading]) -> list[SegmentReading]:

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from trace_support import FPS, KEY, LEAKER, SOURCE, leak, loader
 
+import cradle.media.trace as tracing
 from cradle.media.hls import decode
-from cradle.media.trace import UNREAD_AS_IS, SegmentReading, _settled, attribute, search, trace
+from cradle.media.trace import UNREAD_AS_IS, Alignment, SegmentReading, _settled, _wobbles, attribute, search, trace
+from cradle.media.trace.mapping import Piece
 
 pytestmark = pytest.mark.nodb
 
@@ -72,3 +74,36 @@ def test_an_average_of_two_sessions_copies_is_read_without_mapping_its_time(stor
     read = [r for r in found if r.variant is not None]
     assert 0 < len(read) < len(found) - UNREAD_AS_IS
     assert mapped == []
+
+
+def _followed(away: np.ndarray, rate: float = 1.0, fps: float = 25.0) -> Alignment:
+    """A piece followed over 4 s of a 25 fps copy, each frame `away` camera frames from the copy's offset of 1 s."""
+    t = np.arange(len(away)) / fps
+    shown = tuple(1.0 + rate * t + away / FPS)
+    piece = Piece(0.0, len(away) / fps, rate, 1.0, shown)
+    return Alignment(SOURCE, 1.0, np.eye(3), "orb", 0.99, 0.99, piece=piece, pace=FPS)
+
+
+def test_a_path_that_only_wobbles_about_the_copy_as_it_is_is_told_from_one_that_strays_or_runs_at_another_pace():
+    as_is = Alignment(SOURCE, 1.0, np.eye(3), "orb", 0.99, 0.99)
+    wobble = np.random.default_rng(3).integers(-2, 3, 100).astype(float)
+    wobble -= np.median(wobble)
+    assert _wobbles([_followed(wobble)], as_is, 25.0)
+    assert not _wobbles([_followed(wobble + 1)], as_is, 25.0)  # the alignment missed the offset by a frame
+    assert not _wobbles([_followed(np.linspace(0, 8, 100))], as_is, 25.0)  # lost frames: it strays
+    assert not _wobbles([_followed(wobble, rate=1.1)], as_is, 25.0)  # sped up
+    assert not _wobbles([_followed(wobble), _followed(wobble)], as_is, 25.0)  # spliced
+
+
+def test_an_unmarked_copy_is_not_read_again_along_a_path_that_wobbles_about_it(clip, camera_frames, store, monkeypatch):
+    # Its mark reads nowhere as it is; followed frame by frame it is paired with camera frames a frame or two either
+    # side, where no mark reads either, so that reading is not made.
+    read = []
+    reading = tracing.read_bits
+    monkeypatch.setattr(tracing, "read_bits", lambda *a, **k: read.append(a[2]) or reading(*a, **k))
+    references, index = store
+    unmarked = leak(camera_frames[: len(clip) * FPS], 480, 360, 300_000, 0.05)
+    alignment, found = trace(unmarked, 25, index, loader(references), KEY)
+    assert alignment is not None and alignment.source_id == SOURCE
+    assert not any(r.variant is not None for r in found)
+    assert read and all(a.piece is None for a in read)

@@ -10,7 +10,7 @@ from trace_support import FPS, SOURCE, START, leak
 from trace_support import covered as _covered
 
 from cradle.media import regions
-from cradle.media.fingerprint import suspect_windows
+from cradle.media.fingerprint import REGIONAL_SIMILARITY, suspect_windows
 
 pytestmark = pytest.mark.nodb
 
@@ -36,13 +36,18 @@ def test_the_worst_cells_do_not_count(covered):
     cells = regions.cells(windows[:4])
     assert cells.shape == (4, regions.CELLS, regions.CELL_VALUES)
     # Against itself every cell agrees; with the covered cells turned over, the score is unchanged as long as no
-    # more than DROPPED of them disagree.
+    # more than DROPPED of them disagree, and stays above the gate, HANDICAP less, up to MOST_DROPPED.
     spoiled = cells.copy()
     spoiled[:, : regions.DROPPED] *= -1
     assert np.allclose(np.diag(regions.scores(cells, cells)), 1.0, atol=1e-4)
     assert np.allclose(np.diag(regions.scores(cells, spoiled)), 1.0, atol=1e-4)
     spoiled[:, : regions.DROPPED + 1] = -cells[:, : regions.DROPPED + 1]
     assert np.all(np.diag(regions.scores(cells, spoiled)) < 0.9)
+    spoiled[:, : regions.MOST_DROPPED] = -cells[:, : regions.MOST_DROPPED]
+    assert np.allclose(np.diag(regions.scores(cells, spoiled)), 1.0 - regions.HANDICAP, atol=1e-4)
+    assert 1.0 - regions.HANDICAP >= REGIONAL_SIMILARITY
+    spoiled[:, : regions.MOST_DROPPED + 1] = -cells[:, : regions.MOST_DROPPED + 1]
+    assert np.all(np.diag(regions.scores(cells, spoiled)) < REGIONAL_SIMILARITY)
 
 
 def test_footage_from_elsewhere_covered_alike_finds_no_source(store):

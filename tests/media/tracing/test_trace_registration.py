@@ -13,6 +13,7 @@ from cradle.media.trace.registration import (
     Registration,
     block_correlations,
     estimate_homography,
+    hidden_parts,
     misfit,
     plausible,
     refine_homography,
@@ -98,3 +99,36 @@ def test_a_homography_a_re_publisher_makes_is_plausible(homography):
 )
 def test_an_implausible_homography_is_refused(homography, why):
     assert not plausible(homography, (480, 360), (640, 480)), why
+
+
+def test_the_misfit_is_what_a_gain_and_offset_fit_leaves_over_the_pixels_the_suspect_reaches(store):
+    references, _ = store
+    reference = luma(references[(SOURCE, 2)][0])
+    suspect, true = _cropped(reference, 20, 15, (480, 360))
+    height, width = reference.shape
+    for homography in (true, np.array([[1.01, 0.002, 3.0], [0.001, 0.99, -2.0], [0, 0, 1]]) @ true):
+        seen = cv2.warpPerspective(suspect, homography, (width, height), flags=cv2.INTER_LINEAR)
+        inside = cv2.warpPerspective(np.ones(suspect.shape, np.uint8), homography, (width, height))
+        inside = cv2.erode(inside, np.ones((5, 5), np.uint8)).astype(bool)
+        x, y = reference[inside].astype(np.float64), seen[inside].astype(np.float64)
+        gain, offset = np.polyfit(x, y, 1)
+        assert misfit([(suspect, reference)] * 2, homography) == pytest.approx(np.mean((y - gain * x - offset) ** 2))
+    # A suspect that lands beside its reference fits nothing, and no descent may settle there.
+    away = np.array([[1.0, 0, 2.0 * width], [0, 1.0, 0], [0, 0, 1]]) @ true
+    assert misfit([(suspect, reference)], away) == np.inf
+
+
+def test_a_dark_caption_band_is_hidden_and_the_rest_of_the_picture_is_not(store):
+    # Fitted with the band, the gain is so far off that the whole picture differs; fitted again without what the
+    # first fit left far off, only the band (and its margin) is hidden.
+    references, _ = store
+    known = [luma(image) for image in references[(SOURCE, 2)][:3]]
+    height, width = known[0].shape
+    band = np.zeros((height, width), bool)
+    band[int(0.55 * height) : int(0.71 * height), int(0.03 * width) : int(0.97 * width)] = True
+    seen = [np.where(band, image // 4, image).astype(np.float32) for image in known]
+    hidden = hidden_parts(seen, known, np.ones((height, width), bool), 0.25)
+    assert hidden is not None
+    assert hidden[band].mean() > 0.8
+    beyond = ~cv2.dilate(band.astype(np.uint8), np.ones((17, 17), np.uint8)).astype(bool)
+    assert hidden[beyond].mean() < 0.01
