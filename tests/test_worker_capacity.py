@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 
 from cradle.media.redact import DetectorPool
 from cradle.media.redact.pool import WardDetectors
-from cradle.unit.models import Camera
+from cradle.unit.models import Admission, Camera
 from cradle.viewing.models import LiveSegment
 from cradle.worker.capacity import (
     CPU_BUDGET,
@@ -188,17 +188,20 @@ def test_a_camera_no_worker_can_take_is_unavailable_on_the_board_for_want_of_cap
         assert _sample("cradle_cameras_without_capacity") == 1
         assert f"camera {left}: no worker has the redaction capacity" in caplog.text
         assert "worker at capacity: takes 1 of the 2 cameras" in caplog.text
+        tag = "a" if world.families["a"].bed.camera.pk == left else "b"
+        fam = world.families[tag]
+        client = world.client("nurse1" if tag == "a" else "nurse2")
+        # Its last segment is from before (the fixture's): no worker has stored one since.
+        LiveSegment.objects.filter(camera_id=left).update(created_at=timezone.now() - timedelta(minutes=1))
+        page = client.get(reverse("bed", args=[fam.bed.pk])).content.decode()
+        assert 'data-picture="unavailable"' in page and "Camera unavailable" in page
+        assert "Not enough redaction capacity" in page
+        # In the nurse's own language, like the rest of the board.
+        board = client.get(reverse("board", args=[fam.unit.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+        assert "遮挡处理能力不足" in board
+        # Once its baby goes home, it is wanted no more and keeps no want of capacity.
+        Admission.objects.filter(pk=fam.admission.pk).update(discharged_at=timezone.now())
+        worker.reconcile()
+        assert not worker.unserved and Camera.objects.get(pk=left).last_error == ""
     finally:
         _stop(worker)
-    tag = "a" if world.families["a"].bed.camera.pk == left else "b"
-    fam = world.families[tag]
-    nurse = "nurse1" if tag == "a" else "nurse2"
-    # Its last segment is from before (the fixture's): no worker has stored one since.
-    LiveSegment.objects.filter(camera_id=left).update(created_at=timezone.now() - timedelta(minutes=1))
-    page = world.client(nurse).get(reverse("bed", args=[fam.bed.pk])).content.decode()
-    assert 'data-picture="unavailable"' in page and "Camera unavailable" in page
-    assert "Not enough redaction capacity" in page
-    # In the nurse's own language, like the rest of the board.
-    client = world.client(nurse)
-    board = client.get(reverse("board", args=[fam.unit.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
-    assert "遮挡处理能力不足" in board

@@ -166,6 +166,10 @@ class Worker:
             Camera.objects.filter(pk__in=unserved).exclude(last_error=Camera.NO_CAPACITY).update(
                 last_error=Camera.NO_CAPACITY
             )
+        # A camera no longer wanted (its baby discharged) keeps no reason to be run.
+        wanted = {camera_of(name) for name in names}
+        if gone := {camera for camera in self.unserved - unserved if camera not in wanted}:
+            Camera.objects.filter(pk__in=gone, last_error=Camera.NO_CAPACITY).update(last_error="")
         self.unserved = unserved
         metrics.CAMERAS_WITHOUT_CAPACITY.set(len(unserved))
 
