@@ -66,9 +66,12 @@ class Worker:
             for a in Admission.objects.filmed().select_related("bed__camera")
             if hasattr(a.bed, "camera")
         }
-        workers = self.leases.announce()
         self._measure()
-        share = fair_share(len(wanted), workers, settings.CRADLE.worker_cameras)
+        # (However little it can hold, it says so: 0 would read as a worker that did not say.)
+        units = max(0.01, settings.CRADLE.worker_capacity or self.capacity.units())
+        capacities = self.leases.announce(units)
+        workers = len(capacities)
+        share = fair_share(len(wanted), workers, settings.CRADLE.worker_cameras, units, capacities)
         take, keep = self._within_capacity(share, [camera.source_url for camera, _ in wanted.values()])
         names = [camera_lease(camera_id) for camera_id in wanted]
         held = self.leases.claim([*names, HOUSEKEEPING], limit=take)
