@@ -56,22 +56,6 @@ def test_the_share_is_an_even_split_within_the_cap():
     assert fair_share(4, 0) == 4
 
 
-def test_workers_that_say_what_they_can_redact_share_the_cameras_by_it():
-    # One worker holds 2.5 camera units, the other 4: of six cameras they take 3 (of which it can run 2) and 4.
-    assert fair_share(6, 2, mine=2.5, capacities=[2.5, 4.0]) == 3
-    assert fair_share(6, 2, mine=4.0, capacities=[2.5, 4.0]) == 4
-    assert fair_share(6, 2, mine=3.0, capacities=[3.0, 3.0]) == 3
-    # A worker that has not said (an older one): the even split.
-    assert fair_share(6, 2, mine=4.0, capacities=[0.0, 4.0]) == 3
-
-
-@pytest.mark.django_db
-def test_a_worker_says_what_it_can_redact_when_it_announces_itself():
-    one, two = Leaseholder("one"), Leaseholder("two")
-    assert one.announce(2.5) == [2.5]
-    assert sorted(two.announce(4.0)) == [2.5, 4.0]
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_lease_its_own_camera_is_writing_under_stays_held_through_a_renewal():
     """A camera's segment is written in a transaction that locks its lease row (`fenced`); the worker's renewal a

@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 
 from cradle.media.redact import DetectorPool
 from cradle.media.redact.pool import WardDetectors
-from cradle.unit.models import Admission, Bed, Camera
+from cradle.unit.models import Admission, Camera
 from cradle.viewing.models import LiveSegment
 from cradle.worker.capacity import (
     CPU_BUDGET,
@@ -205,32 +205,3 @@ def test_a_camera_no_worker_can_take_is_unavailable_on_the_board_for_want_of_cap
         assert not worker.unserved and Camera.objects.get(pk=left).last_error == ""
     finally:
         _stop(worker)
-
-
-def _holding(units: float) -> Capacity:
-    """A capacity of `units` camera units, as a worker that has not measured yet counts it."""
-    return Capacity(units * PRIOR_COST / CPU_BUDGET)
-
-
-@pytest.mark.django_db(transaction=True)
-def test_two_workers_share_the_cameras_by_what_each_can_redact(world, settings):
-    settings.CRADLE = dataclasses.replace(settings.CRADLE, worker_capacity=0.0)
-    fam = world.families["a"]
-    for n in range(2):
-        bed = Bed.objects.create(unit=fam.unit, label=f"c{n}")
-        Camera.objects.create(bed=bed, source_url="sim://bed?size=160x120&fps=10")
-        Admission.objects.create(unit=fam.unit, bed=bed, admitted_by=world.users["nurse1"])
-    Camera.objects.update(source_url="sim://bed?size=640x480&fps=15")
-    small, large = _worker(), _worker()
-    small.capacity, large.capacity = _holding(1.2), _holding(3.5)
-    try:
-        for _ in range(3):
-            small.reconcile()
-            large.reconcile()
-        # Four cameras: an even split would give the small one two, one more than it can run, and that one would
-        # wait with nobody to run it; by what each can hold, it takes one and the large one three.
-        assert (len(small.runs), len(large.runs)) == (1, 3)
-        assert not small.unserved and not large.unserved
-    finally:
-        _stop(small)
-        _stop(large)

@@ -42,8 +42,7 @@ class Lease(models.Model):
     `epoch` grows at every change of holder: a worker writes a segment only while its lease is unexpired and still of
     the epoch it took, checked under the row's lock in the same transaction as the write (fencing). `next_index` is the
     camera's next segment index, so that a worker taking over carries on the sequence even after the live buffer has
-    expired every segment. A worker's own row (its presence) holds in `capacity` the camera units it can redact, so
-    that workers share the cameras by what each can hold (0: not said).
+    expired every segment.
     """
 
     name = models.CharField(max_length=80, primary_key=True)
@@ -51,7 +50,6 @@ class Lease(models.Model):
     epoch = models.BigIntegerField(default=0)
     expires_at = models.DateTimeField(default=timezone.now)
     next_index = models.BigIntegerField(default=0)
-    capacity = models.FloatField(default=0.0)
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder or 'nobody'} until {self.expires_at:%H:%M:%S}"

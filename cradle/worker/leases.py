@@ -17,7 +17,7 @@ import math
 import os
 import secrets
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -108,18 +108,16 @@ class Leaseholder:
         if names:
             Lease.objects.filter(name__in=names, holder=self.holder).update(holder="", expires_at=timezone.now())
 
-    def announce(self, capacity: float = 0.0) -> list[float]:
-        """Keeps this worker's presence row fresh, with the camera units it can redact (0: not said); gives those of
-        every worker alive, itself included."""
+    def announce(self) -> int:
+        """Keeps this worker's presence row fresh; gives how many workers are alive, itself included."""
         now = timezone.now()
         Lease.objects.update_or_create(
             name=WORKER_PREFIX + self.holder[: 80 - len(WORKER_PREFIX)],
-            defaults={"holder": self.holder, "expires_at": now + timedelta(seconds=self.seconds), "capacity": capacity},
+            defaults={"holder": self.holder, "expires_at": now + timedelta(seconds=self.seconds)},
         )
         if now.second == 0:  # now and then, forget workers long gone
             Lease.objects.filter(name__startswith=WORKER_PREFIX, expires_at__lt=now - timedelta(hours=1)).delete()
-        alive = Lease.objects.filter(name__startswith=WORKER_PREFIX, expires_at__gt=now)
-        return list(alive.values_list("capacity", flat=True))
+        return Lease.objects.filter(name__startswith=WORKER_PREFIX, expires_at__gt=now).count()
 
     def withdraw(self) -> None:
         Lease.objects.filter(name__startswith=WORKER_PREFIX, holder=self.holder).delete()
@@ -139,14 +137,7 @@ class Leaseholder:
             yield lease
 
 
-def fair_share(cameras: int, workers: int, cap: int = 0, mine: float = 0.0, capacities: Sequence[float] = ()) -> int:
-    """How many cameras one worker should run, at most `cap` (0: no cap): a split over the live workers by what each
-    can redact (`mine` of `capacities`, every live worker's camera units), or an even one when some worker has not
-    said."""
-    if not cameras:
-        share = 0
-    elif mine > 0 and capacities and all(c > 0 for c in capacities):
-        share = math.ceil(cameras * mine / sum(capacities) - 1e-9)
-    else:
-        share = math.ceil(cameras / max(workers, 1))
+def fair_share(cameras: int, workers: int, cap: int = 0) -> int:
+    """How many cameras one worker should run: an even split over the live workers, at most `cap` (0: no cap)."""
+    share = math.ceil(cameras / max(workers, 1)) if cameras else 0
     return min(share, cap) if cap else share

@@ -28,7 +28,7 @@ from cradle.viewing.camera_config import run_config
 from cradle.viewing.models import Lease, LiveSegment
 from cradle.viewing.storage import segment_store
 from cradle.worker.camera_run import VARIANT_OBJECTS, CameraRun
-from cradle.worker.capacity import KEEP_MARGIN, SETTLE_S, Capacity, camera_cost, cameras_held, worker_cores
+from cradle.worker.capacity import SETTLE_S, Capacity, camera_cost, cameras_held, worker_cores
 from cradle.worker.leases import HOUSEKEEPING, Leaseholder, camera_lease, camera_of, fair_share
 
 log = logging.getLogger(__name__)
@@ -66,21 +66,15 @@ class Worker:
             for a in Admission.objects.filmed().select_related("bed__camera")
             if hasattr(a.bed, "camera")
         }
+        workers = self.leases.announce()
         self._measure()
-        # (However little it can hold, it says so: 0 would read as a worker that did not say.)
-        units = max(0.01, settings.CRADLE.worker_capacity or self.capacity.units())
-        capacities = self.leases.announce(units)
-        workers = len(capacities)
-        share = fair_share(len(wanted), workers, settings.CRADLE.worker_cameras, units, capacities)
-        # The cameras it runs it keeps up to a share counted with KEEP_MARGIN: workers' figures that waver do not move
-        # a camera from one to the other and back.
-        steady = fair_share(len(wanted), workers, settings.CRADLE.worker_cameras, units * KEEP_MARGIN, capacities)
-        take, keep = self._within_capacity(share, [camera.source_url for camera, _ in wanted.values()], steady)
+        share = fair_share(len(wanted), workers, settings.CRADLE.worker_cameras)
+        take, keep = self._within_capacity(share, [camera.source_url for camera, _ in wanted.values()])
         names = [camera_lease(camera_id) for camera_id in wanted]
         held = self.leases.claim([*names, HOUSEKEEPING], limit=take)
         self.leases.release([name for name in self.held if name not in held])
         self.held = held
-        self._shed(keep, workers, capacity=keep < steady)
+        self._shed(keep, workers, capacity=keep < share)
         self._tell_unserved(names, take < len(wanted) and self._cameras_held() >= take)
         for camera_id, run in list(self.runs.items()):
             target = wanted.get(camera_id)
@@ -130,18 +124,16 @@ class Worker:
     def _cameras_held(self) -> int:
         return sum(1 for name in self.held if camera_of(name) is not None)
 
-    def _within_capacity(self, share: int, urls: list[str], steady: int | None = None) -> tuple[int, int]:
-        """How many of its `share` cameras this worker takes, and how many of those it runs it keeps (of a `steady`
-        share, when given), within what it can redact in real time: CRADLE_WORKER_CAPACITY when set, else what it
-        measured on itself (capacity.py). A log line and `cradle_worker_cameras_over_capacity` say when that leaves
-        cameras to other workers."""
-        steady = share if steady is None else steady
+    def _within_capacity(self, share: int, urls: list[str]) -> tuple[int, int]:
+        """How many of its `share` cameras this worker takes, and how many of those it runs it keeps, within what it
+        can redact in real time: CRADLE_WORKER_CAPACITY when set, else what it measured on itself (capacity.py).
+        A log line and `cradle_worker_cameras_over_capacity` say when that leaves cameras to other workers."""
         if not urls:
-            return share, steady
+            return share, share
         capacity = settings.CRADLE.worker_capacity or self.capacity.units()
         cost = sum(camera_cost(url) for url in urls) / len(urls)
         take, keep = cameras_held(capacity, cost, self._cameras_held())
-        take, keep = min(share, take), min(steady, keep)
+        take, keep = min(share, take), min(share, keep)
         if take < share:
             if self._capacity_logged != (take, share):
                 log.warning(
