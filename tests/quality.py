@@ -121,6 +121,16 @@ def score_clip(
     return score
 
 
+def phi_shares(frames: list[SceneFrame], out: list[SafeFrame]) -> list[float]:
+    """Each frame's share of PHI pixels masked (a privacy screen masks all; a frame without PHI counts as 1)."""
+    shares = []
+    for sim, safe in zip(frames, out, strict=True):
+        covered = np.ones(sim.phi_mask.shape, bool) if safe.screened or safe.covered is None else safe.covered
+        phi = int(sim.phi_mask.sum())
+        shares.append(float((covered & sim.phi_mask).sum()) / phi if phi else 1.0)
+    return shares
+
+
 def run_clip(
     draw: SceneDraw, pool: DetectorPool, policy: CameraPolicy | None = None, ocr: bool = True, raw_check: bool = False
 ) -> ClipScore:

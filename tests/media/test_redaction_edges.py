@@ -14,7 +14,7 @@ from cradle.media.frames import Frame, SafeFrame
 from cradle.media.redact import CameraPolicy, DetectorPool, Redactor
 from cradle.media.redact.pool import WardDetectors
 from cradle.media.scenes import WardScene, draw_scene
-from tests.quality import redact_clip
+from tests.quality import phi_shares, redact_clip
 
 pytestmark = pytest.mark.nodb
 
@@ -95,8 +95,6 @@ def test_a_light_card_sliding_in_over_light_ground_is_seen_moving(ocr_pool):
     # Tuning scene 41003: a faded 1080p card slid in over the light cabinet, 310 px a frame. The picture's dark
     # monitor set the grid's threshold at 30 grey levels; the card changed its cells' thumbnails by 12-29, so no cell
     # moved, no look was asked for, and the whole card went out unmasked on four frames until the next whole look.
-    scene = WardScene(draw_scene(41003))
-    frames, out, _ = redact_clip(scene, ocr_pool)
-    for sim, safe in zip(frames, out, strict=True):
-        shown = sim.phi_mask & ~safe.covered
-        assert shown.sum() <= 0.01 * sim.phi_mask.sum(), f"frame {sim.index}: {int(shown.sum())} PHI pixels unmasked"
+    frames, out, _ = redact_clip(WardScene(draw_scene(41003)), ocr_pool)
+    shares = phi_shares(frames, out)
+    assert min(shares) >= 0.99, [round(share, 3) for share in shares]

@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 
 from cradle.media.redact.ink import InkMemory
 from cradle.media.scenes import WardScene, _font, draw_scene
-from tests.quality import redact_clip
+from tests.quality import phi_shares, redact_clip
 
 pytestmark = pytest.mark.nodb
 
@@ -96,8 +96,6 @@ def test_a_card_the_grey_of_its_ground_carried_unseen_by_the_motion_grid_stays_m
     # Tuning scene 41005: a dim, faded card slid up over ground of its own grey, 30 px a frame at 720p. Its cells'
     # thumbnails changed by less than the noise, so the looks from where it had been went on vouching for them, and
     # its three top lines went out unmasked on the last four frames.
-    scene = WardScene(draw_scene(41005))
-    frames, out, _ = redact_clip(scene, ocr_pool)
-    for sim, safe in zip(frames, out, strict=True):
-        shown = sim.phi_mask & ~safe.covered
-        assert shown.sum() <= 0.01 * sim.phi_mask.sum(), f"frame {sim.index}: {int(shown.sum())} PHI pixels unmasked"
+    frames, out, _ = redact_clip(WardScene(draw_scene(41005)), ocr_pool)
+    shares = phi_shares(frames, out)
+    assert min(shares) >= 0.99, [round(share, 3) for share in shares]
