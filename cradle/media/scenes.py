@@ -432,7 +432,8 @@ class WardScene:
         lines: list[PhiLine] = []
         groups: list[tuple[int, int, int, int]] = []
         for sprite, (x, y) in self._sprites(index):
-            moving = self._moving(index)
+            # Only the card moves: labels stuck on the incubator and a monitor's header stay sharp.
+            moving = self._moving(index) and (sprite is self._card or sprite is self._second)
             own = np.zeros((h, w), bool)
             self._paste(image, sprite, x, y, own, blur=d.blur if moving else 0.0)
             # What a sprite lies over (a label under the card) is hidden, not shown PHI.
