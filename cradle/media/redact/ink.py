@@ -86,6 +86,14 @@ class InkMemory:
                 del self._kept[key]
                 self._expected.pop(key, None)
 
+    def template(self, region: masks.Region) -> tuple[tuple[int, int, int, int], np.ndarray, float] | None:
+        """The line's upright box, the grey crop of it its look saw (float32) and the correlation two noisy views of
+        it would have (see `slipped`); None when its ink was not kept."""
+        kept = self._kept.get(id(region))
+        if kept is None or kept[0] is not region:
+            return None
+        return kept[1], kept[3], self._expected.get(id(region), 0.0)
+
     def slipped(self, region: masks.Region, image: np.ndarray) -> bool:
         """True when the line's box in `image` no longer shows what its look saw there (see SLIPPED_SHARE), and no
         part of its ink shows as it was (`shows`); False otherwise, or when the line's ink was not kept or cannot be

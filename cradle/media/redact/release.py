@@ -227,8 +227,10 @@ class Releasing:
                 # Its own detections came back near the end of the hold window: ask for less before frames turn
                 # into screens.
                 self._rate_changed(self.rate.press(self._clock()))
+            self._keep_ink(vouchers)
             trail = self._trail_kept(pending)
             regions, partial = self._regions(pending, vouchers)
+            regions += self._following.located
             for ahead in (d for d in needed if d not in vouchers):
                 whole, cut = self._ahead(pending, ahead)
                 regions += whole
@@ -262,17 +264,16 @@ class Releasing:
         partial: list[tuple[masks.Region, np.ndarray]] = []
         table = owner_table(owners)
         for d in vouchers:
-            if d.image is not None and d.future.done():
-                if d.ok:
-                    self._ink.keep(d.future.result(), d.image)
-                d.image = None
             # Cells that changed since d saw them; anywhere else (its own cells, or older looks' that have not changed
             # since before d) d's regions stand.
             newer = changed_since(owners, since, d, table)
+            # Lines an earlier look found on a group now located elsewhere (trail.py `left`) are masked where it is.
+            index, image = pending.frame.index, pending.frame.image
+            boxes = [r for r in d.boxes() if d.index == index or not self._following.left(r, d.index, image)]
             if not newer.any():
-                whole += d.boxes()
+                whole += boxes
                 continue
-            for region in d.boxes():
+            for region in boxes:
                 touched = self._touched(region, grid)
                 if not (touched & ~newer).any():
                     continue
@@ -287,6 +288,14 @@ class Releasing:
                 else:
                     whole.append(region)
         return whole, partial
+
+    def _keep_ink(self, vouchers: tuple[Look, ...]) -> None:
+        """Keep the ink of the lines the frame's finished looks found, as they saw it (ink.py), once per look."""
+        for d in vouchers:
+            if d.image is not None and d.future.done():
+                if d.ok:
+                    self._ink.keep(d.future.result(), d.image)
+                d.image = None
 
     def _ahead(self, pending: Pending, ahead: Look) -> tuple[list[masks.Region], list[tuple[masks.Region, np.ndarray]]]:
         """The regions a later whole-frame look found, for an earlier frame: text it found that the frame's own looks
@@ -322,6 +331,7 @@ class Releasing:
     def _trail_kept(self, pending: Pending) -> list[Box]:
         """The cells of a moving group masked whole on this frame (see trail.py), as boxes."""
         grid, owners, since = self._grid, pending.owners, pending.since
+        self._following.located = []
         if grid is None or owners is None or since is None:
             return [] if pending.trail is None else [(0, 0, *pending.frame.image.shape[1::-1])]
         kept = self._following.kept(
@@ -332,6 +342,8 @@ class Releasing:
             since,
             lambda r: self._touched(r, grid),
             lambda r: masks.reach(r, self.policy),
+            pending.frame.image,
+            self._ink,
         )
         return [] if kept is None else grid.cell_boxes(kept)
 

@@ -31,12 +31,16 @@ import cv2
 import numpy as np
 
 from cradle.media.redact import masks
+from cradle.media.redact.ink import InkMemory
 from cradle.media.redact.looks import changed_since, owner_table
 from cradle.media.redact.motion import MotionGrid
+from cradle.media.redact.track import locate, shifted
 
 # Two lines have the same shape when their lengths and heights differ by at most this share and their tilts by at most
 # SAME_TILT degrees (one line found on two frames of a moving card: motion blur lengthens it a little).
 SAME_SHAPE, SAME_TILT = 0.25, 8.0
+# A line the looks found lies along where a located group's lines have passed when this share of its area does.
+INSIDE_SHARE = 0.5
 # Lines remembered as carried away (see Following.gone) before the memory is emptied.
 GONE_KEPT = 2000
 
@@ -59,6 +63,23 @@ class Following:
     _gone: dict[int, masks.Region] = field(default_factory=dict)
     # Lines found on frames the group was followed on, by identity, since it began to move.
     _found: dict[int, masks.Region] = field(default_factory=dict)
+    # The lines older looks found in the group at rest when it began to move (looked for by their ink: track.py),
+    # and the shift at which they were located on the last frame.
+    _rest: list[masks.Region] = field(default_factory=list)
+    _shift: tuple[int, int] = (0, 0)
+    _since: int = 0  # the frame it was located at (or began to move on)
+    # The shifts the group was located at since it began to move, and whether its looks found text along none of
+    # its lines (text it did not hold at rest: it is not located again until it rests).
+    _path: list[tuple[int, int]] = field(default_factory=list)
+    _strange: bool = False
+    _swept: list[np.ndarray] = field(default_factory=list)  # where its lines have passed since, as polygons
+    _here: bool = False  # located on this frame
+    _began: int = 0  # the frame it began to move on
+    _ink: InkMemory | None = None
+    _left: dict[int, tuple[masks.Region, bool]] = field(default_factory=dict)
+    _carried: tuple[masks.Region, ...] = ()
+    # The lines of the group where track.py located them on this frame (to be masked as found lines are).
+    located: list[np.ndarray] = field(default_factory=list)
 
     def kept(
         self,
@@ -69,12 +90,18 @@ class Following:
         since: np.ndarray,
         touched: Callable[[masks.Region], np.ndarray],
         reach: Callable[[masks.Region], np.ndarray],
+        image: np.ndarray | None = None,
+        ink: InkMemory | None = None,
     ) -> np.ndarray | None:
         """The cells of `trail` to mask whole on frame `index` (None: no trail), given the frame's looks (`owners`,
         `since`: CellLooks.current and .since kept with it, all finished), the cells a line reaches (`touched`) and
-        where its glyphs may lie (`reach`: a polygon, masks.reach)."""
+        where its glyphs may lie (`reach`: a polygon, masks.reach). Given the frame's `image` and the lines' ink kept
+        (`ink`), a group whose lines held at rest are all located (track.py) is followed too; `located` then holds
+        where they lie."""
+        self.located, self._here, self._ink = [], False, ink
         if trail is None:
             self.held, self.unknown = 0, False
+            self._rest = []
             return None
         new, standing, moved = _lines(trail.cells, index, owners, since, touched)
         if trail.starts:
@@ -82,6 +109,12 @@ class Following:
             self.held = max(rows(new), rows([*(line for _, line in moved), *standing]))
             self.unknown = False
             self._found.clear()
+            self._rest = [*(line for _, line in moved), *standing] or list(new)
+            self._shift, self._since, self._began = (0, 0), index, index
+            self._path = [(0, 0)]
+            self._swept = []
+            self._strange = False
+            self._left.clear()
         # Only what the looks at this very frame found counts: a card is rigid, and where some of its text moved, the
         # rest of it may have moved too in cells the grid saw no change in (a dim card on ground of its own grey).
         # Once none of it is found moving (it has stopped while something else still moves), the lines found while
@@ -99,6 +132,16 @@ class Following:
         # seventh row of a six-row card, which was then never followed and masked a quarter of the infant).
         older = [*(line for _, line in moved), *standing]
         self.unknown |= rows([line for line in new if not _stayed(line, older)]) > self.held
+        # Where the group is located by its ink (track.py), its lines' masks where they were found are not needed
+        # (`left`); where its looks also account for its rows (below), what they found is masked, not the lines
+        # located (lengthened for motion blur), else the located lines are.
+        tracked = None
+        if image is not None and ink is not None and not self.unknown and self.held:
+            tracked = self._tracked(trail, index, grid, owners, image, ink, new, older, reach)
+        if tracked is not None and (now < self.held or not carried):
+            return tracked
+        if tracked is not None:
+            self.located = []
         # Only a card seen carried is followed: lines found before lie again, each its own shape, all shifted alike.
         # Lines found again where they were (a hand over a card's corner) leave the cells to the rule for a group
         # on the move.
@@ -119,6 +162,81 @@ class Following:
         for line in new:
             ends |= _ends(grid, reach(line))
         return trail.cells & (~_seen_whole(grid, owners) | ends)
+
+    def _tracked(
+        self,
+        trail: Trail,
+        index: int,
+        grid: MotionGrid,
+        owners: np.ndarray,
+        image: np.ndarray,
+        ink: InkMemory,
+        new: list[masks.Region],
+        older: list[masks.Region],
+        reach: Callable[[masks.Region], np.ndarray],
+    ) -> np.ndarray | None:
+        """The trail's cells to mask whole when the lines the group held at rest are located by their ink (track.py):
+        only those its own look did not see whole and those at the located lines' ends. None when they are not
+        located, or when a line this frame's looks found lies neither along a located line nor where an older look
+        found one (text the group did not hold at rest, such as a second card slid in: from then on, until the group
+        rests, it is not located at all, since that text is not known as far as it goes)."""
+        if not self._rest or self._strange:
+            return None
+        rows_, cols = np.nonzero(trail.cells)
+        area = (
+            max(0, int(cols.min() - 1) * grid.width // grid.cols),
+            max(0, int(rows_.min() - 1) * grid.height // grid.rows),
+            min(grid.width, -(-int(cols.max() + 2) * grid.width // grid.cols)),
+            min(grid.height, -(-int(rows_.max() + 2) * grid.height // grid.rows)),
+        )
+        found = locate(self._rest, ink, image, area)
+        if found is None:
+            return None
+        # Its motion on this frame: the shift since it was last located, over the frames since (a moving card's
+        # motion blur is no longer than the distance it moves in a frame).
+        frames = max(1, index - self._since)
+        motion = ((found.shift[0] - self._shift[0]) / frames, (found.shift[1] - self._shift[1]) / frames)
+        lines = [shifted(line, found.shift, motion) for line in found.carried]
+        # Every line the frame's looks found lies along where older looks found lines, or mostly inside the places
+        # the group's lines have passed through (from where they were at rest to where they are now, motion blur and
+        # all): a look at a blurred card finds a line taller than it, or the smear it leaves behind (tuning 43031),
+        # or a label the card lay over at rest. Elsewhere it is text the group brought in.
+        motion_all = (found.shift[0] - self._shift[0], found.shift[1] - self._shift[1])
+        middle = ((found.shift[0] + self._shift[0]) / 2, (found.shift[1] + self._shift[1]) / 2)
+        swept = [*self._swept, *lines, *(shifted(line, middle, motion_all) for line in found.carried)]
+        if not all(_stayed(line, [*older, *self._rest]) or _inside(line, swept) for line in new):
+            self._strange = True
+            return None
+        self._shift, self._since = found.shift, index
+        self._path.append(found.shift)
+        self._swept = swept
+        self._carried = found.carried
+        self.located, self._here = lines, True
+        ends = np.zeros(grid.shape, bool)
+        for line in lines:
+            ends |= _ends(grid, reach(line))
+        return trail.cells & (~_seen_whole(grid, owners) | ends)
+
+    def left(self, line: masks.Region, found_at: int, image: np.ndarray) -> bool:
+        """True, on a frame the group is located (track.py), for a line an earlier look found (on frame `found_at`)
+        that the group has carried on: one along a line it held at rest moved by a shift it was located at on the
+        way, or, found since it began to move, one mostly inside the places its lines have passed through whose ink
+        no longer shows there in `image` (a blurred look finds a card's lines merged, or cut). The group's lines are
+        masked where they are now, so its mask where it was found is not needed."""
+        if not self._here:
+            return False
+        kept = self._left.get(id(line))
+        if kept is not None and kept[0] is line and kept[1]:
+            return True
+        if len(self._left) > GONE_KEPT:
+            self._left.clear()
+        along = any(
+            _stayed(line, [masks.as_quad(rest) + np.float32(shift) for rest in self._carried]) for shift in self._path
+        )
+        if not along and found_at >= self._began and self._ink is not None:
+            along = _inside(line, self._swept) and not self._ink.shows(line, image)
+        self._left[id(line)] = (line, along)
+        return along
 
     def gone(self, line: masks.Region) -> bool:
         """True for a line a followed group has carried away from where it was found: where its cells have changed
@@ -229,6 +347,20 @@ def _stayed(line: masks.Region, older: list[masks.Region]) -> bool:
         ):
             return True
     return False
+
+
+def _inside(line: masks.Region, polygons: list[np.ndarray], share: float = INSIDE_SHARE) -> bool:
+    """True when at least `share` of the line's area lies inside `polygons`."""
+    quad = masks.as_quad(line)
+    x0, y0 = np.floor(quad.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(quad.max(axis=0)).astype(int) + 1
+    own = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillConvexPoly(own, np.round(quad - (x0, y0)).astype(np.int32), 1)
+    cover = np.zeros_like(own)
+    for polygon in polygons:
+        cv2.fillConvexPoly(cover, np.round(polygon - (x0, y0)).astype(np.int32), 1)
+    area = int(own.sum())
+    return area > 0 and int((own & cover).sum()) >= share * area
 
 
 def _shape(line: masks.Region) -> tuple[tuple[float, float], float, float, float]:
