@@ -37,8 +37,8 @@ STILL_SHARE = 0.15
 STILL_INK_PX = 24
 # Lines remembered at most; the oldest half is forgotten beyond that (a forgotten line is left to its cells).
 KEPT = 4000
-# A line has slipped when the best normalised correlation of its box now with what its look saw (shifted by up to a
-# pixel either way) is below SLIPPED_SHARE of the correlation two noisy views of the same line would have: signal
+# A line has slipped when the best normalised correlation of its box now with what its look saw (shifted by up to
+# SHAKE_PX either way) is below SLIPPED_SHARE of the correlation two noisy views of the same line would have: signal
 # variance over signal plus noise variance, the noise measured on the look's crop. Measured on tuning scenes
 # 40000-40019: over 981 checks of lines on cards that stay, the lowest ratio was 0.99; lines that moved unseen fell
 # to 0.0-0.4. A line whose expected correlation is below MIN_EXPECTED (faint ink in strong noise) cannot be told
@@ -46,6 +46,14 @@ KEPT = 4000
 SLIPPED_SHARE = 0.5
 MIN_EXPECTED = 0.2
 NOISE_MARGIN = 1.2
+# The shift of a line's box searched before it counts as slipped: the camera's shake, up to the least margin a line's
+# mask has on every side (CameraPolicy.margin_px), so a line found within it is still under the mask its look made.
+# A camera on a pole by a ventilator sways by a pixel or two (the simulated beds: 1.5 px and a sub-pixel jitter, so
+# up to 3.6 px between a look's frame and a later one); searched only a pixel either way, the still cards and monitor
+# headers of the pipeline bench's beds slipped on most frames, and each was looked at again (crops 0.02 -> 0.17 and
+# the redactor 0.09 -> 0.55 CPU-s per 640x480 camera-second). A card carried unseen moves far more between looks
+# (tuning scene 41005: 30 px a frame).
+SHAKE_PX = 3
 
 
 class InkMemory:
@@ -98,12 +106,16 @@ class InkMemory:
             return False
         _, (x0, y0, x1, y1), _ink, old = kept
         height, width = image.shape[:2]
-        if x0 < 1 or y0 < 1 or x1 + 1 > width or y1 + 1 > height:
+        if x1 > width or y1 > height:
             return False
-        now = _grey(image[y0 - 1 : y1 + 1, x0 - 1 : x1 + 1]).astype(np.float32)
+        # The picture around the box, SHAKE_PX on every side the frame has it.
+        ax0, ay0 = max(0, x0 - SHAKE_PX), max(0, y0 - SHAKE_PX)
+        ax1, ay1 = min(width, x1 + SHAKE_PX), min(height, y1 + SHAKE_PX)
+        now = _grey(image[ay0:ay1, ax0:ax1]).astype(np.float32)
         threshold = SLIPPED_SHARE * expected
-        # Where it was, first (one correlation: the common answer), then shifted by up to a pixel (camera shake).
-        if float(cv2.matchTemplate(now[1:-1, 1:-1], old, cv2.TM_CCOEFF_NORMED)[0, 0]) >= threshold:
+        # Where it was, first (one correlation: the common answer), then shifted by up to SHAKE_PX (camera shake).
+        at = now[y0 - ay0 : y1 - ay0, x0 - ax0 : x1 - ax0]
+        if float(cv2.matchTemplate(at, old, cv2.TM_CCOEFF_NORMED)[0, 0]) >= threshold:
             return False
         best = float(cv2.matchTemplate(now, old, cv2.TM_CCOEFF_NORMED).max())
         # A line part of which still shows as it was has not gone anywhere: a hand over the rest of it (its cells keep
