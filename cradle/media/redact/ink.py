@@ -63,6 +63,13 @@ class InkMemory:
         self._kept: dict[int, tuple[masks.Region, tuple[int, int, int, int], np.ndarray, np.ndarray]] = {}
         # Each kept line's expected correlation with another view of itself (see `slipped`), by region identity.
         self._expected: dict[int, float] = {}
+        # Where each line was found last (its box's shift, rows and columns, within SHAKE_PX): a swaying camera puts
+        # it there or near there again, so that shift is tried first, one correlation, before all of them.
+        self._shift: dict[int, tuple[int, int]] = {}
+        # Each line's crop less its mean and that one's norm (`slipped`), and its 5x5 windows' deviations and
+        # variances (`shows`): made once per line, not on every frame it is asked about.
+        self._centred: dict[int, tuple[np.ndarray, float]] = {}
+        self._windows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def keep(self, regions: list[masks.Region], image: np.ndarray) -> None:
         """Remember the ink of `regions` as `image` (the picture their look saw) shows it."""
@@ -84,6 +91,8 @@ class InkMemory:
                 continue
             old = grey.astype(np.float32)
             self._kept[id(region)] = (region, (x0, y0, x1, y1), ink, old)
+            for known in (self._shift, self._centred, self._windows):
+                known.pop(id(region), None)  # (another region's, whose identity this one now has)
             # The noise: the robust spread of what a 3x3 blur removes (glyph edges are a minority of the pixels),
             # with a margin (the blur keeps a ninth of the noise, and compression adds some).
             noise = NOISE_MARGIN * 1.4826 * float(np.median(np.abs(old - cv2.blur(old, (3, 3)))))
@@ -92,7 +101,8 @@ class InkMemory:
         if len(self._kept) > KEPT:
             for key in list(self._kept)[: len(self._kept) // 2]:
                 del self._kept[key]
-                self._expected.pop(key, None)
+                for known in (self._expected, self._shift, self._centred, self._windows):
+                    known.pop(key, None)
 
     def slipped(self, region: masks.Region, image: np.ndarray) -> bool:
         """True when the line's box in `image` no longer shows what its look saw there (see SLIPPED_SHARE), and no
@@ -113,14 +123,30 @@ class InkMemory:
         ax1, ay1 = min(width, x1 + SHAKE_PX), min(height, y1 + SHAKE_PX)
         now = _grey(image[ay0:ay1, ax0:ax1]).astype(np.float32)
         threshold = SLIPPED_SHARE * expected
-        # Where it was, first (one correlation: the common answer), then shifted by up to SHAKE_PX (camera shake).
-        at = now[y0 - ay0 : y1 - ay0, x0 - ax0 : x1 - ax0]
-        if float(cv2.matchTemplate(at, old, cv2.TM_CCOEFF_NORMED)[0, 0]) >= threshold:
+        # Where it was found last, first (one correlation: the common answer), then every shift up to SHAKE_PX.
+        rows, cols = old.shape
+        dy, dx = self._shift.get(id(region), (0, 0))
+        top, left = y0 - ay0 + dy, x0 - ax0 + dx
+        inside = 0 <= top <= now.shape[0] - rows and 0 <= left <= now.shape[1] - cols
+        if inside and self._correlation(id(region), old, now[top : top + rows, left : left + cols]) >= threshold:
             return False
-        best = float(cv2.matchTemplate(now, old, cv2.TM_CCOEFF_NORMED).max())
+        scores = cv2.matchTemplate(now, old, cv2.TM_CCOEFF_NORMED)
+        _, best, _, (left, top) = cv2.minMaxLoc(scores)
+        self._shift[id(region)] = (top - (y0 - ay0), left - (x0 - ax0))
         # A line part of which still shows as it was has not gone anywhere: a hand over the rest of it (its cells keep
         # the look that found it, and the line stays masked; looked at again, a crop would miss the glyphs left).
         return best < threshold and not self.shows(region, image)
+
+    def _correlation(self, key: int, old: np.ndarray, now: np.ndarray) -> float:
+        """The normalised correlation of `now` with the line's crop `old` (same shape; TM_CCOEFF_NORMED's figure,
+        0 where either is flat)."""
+        if key not in self._centred:
+            centred = old - float(old.mean())
+            self._centred[key] = (centred, float(np.sqrt(np.sum(centred * centred, dtype=np.float64))))
+        centred, norm = self._centred[key]
+        here = now - float(now.mean())
+        spread = norm * float(np.sqrt(np.sum(here * here, dtype=np.float64)))
+        return float(np.sum(centred * here, dtype=np.float64)) / spread if spread > 0 else 0.0
 
     def shows(self, region: masks.Region, image: np.ndarray) -> bool:
         """True when enough of the line's ink shows in `image` just as its look saw it (see STILL_SHARE)."""
@@ -140,21 +166,28 @@ class InkMemory:
         )
         rows, cols = old.shape
         window = (WINDOW_PX, WINDOW_PX)
-        old_mean = cv2.blur(old, window)
-        old_dev = old - old_mean
-        old_var = cv2.blur(old_dev * old_dev, window)
+        if id(region) not in self._windows:
+            old_dev = old - cv2.blur(old, window)
+            self._windows[id(region)] = (old_dev, cv2.blur(old_dev * old_dev, window))
+        old_dev, old_var = self._windows[id(region)]
+        needed = max(float(STILL_INK_PX), STILL_SHARE * float(np.count_nonzero(ink)))
         same = np.zeros(old.shape, bool)
-        for dy in range(3):
-            for dx in range(3):
-                now = around[dy : dy + rows, dx : dx + cols]
-                now_dev = now - cv2.blur(now, window)
-                now_var = cv2.blur(now_dev * now_dev, window)
-                # (the windowed covariance of the two, each less its own local mean)
-                cov = cv2.blur(old_dev * now_dev, window)
-                corr = cov / np.sqrt(np.maximum(old_var * now_var, 1e-6))
-                same |= (corr >= SAME_CORRELATION) & (np.abs(now - old) <= SAME_LEVELS)
-        showing = float(np.count_nonzero(ink & same))
-        return showing >= STILL_INK_PX and showing >= STILL_SHARE * float(np.count_nonzero(ink))
+        # Unshifted first (a line that shows mostly shows there); enough ink showing at any shift is the answer.
+        for dy, dx in _SHIFTS:
+            now = around[dy : dy + rows, dx : dx + cols]
+            now_dev = now - cv2.blur(now, window)
+            now_var = cv2.blur(now_dev * now_dev, window)
+            # (the windowed covariance of the two, each less its own local mean)
+            cov = cv2.blur(old_dev * now_dev, window)
+            corr = cov / np.sqrt(np.maximum(old_var * now_var, 1e-6))
+            same |= (corr >= SAME_CORRELATION) & (np.abs(now - old) <= SAME_LEVELS)
+            if float(np.count_nonzero(ink & same)) >= needed:
+                return True
+        return False
+
+
+# The shifts of `shows`, as offsets into the picture one pixel around the box: unshifted first.
+_SHIFTS = ((1, 1), *((dy, dx) for dy in range(3) for dx in range(3) if (dy, dx) != (1, 1)))
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
