@@ -70,6 +70,8 @@ class InkMemory:
         # variances (`shows`): made once per line, not on every frame it is asked about.
         self._centred: dict[int, tuple[np.ndarray, float]] = {}
         self._windows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # Each line's ink pixels (rows, columns) and their grey as its look saw them (`shows`).
+        self._ink_at: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def keep(self, regions: list[masks.Region], image: np.ndarray) -> None:
         """Remember the ink of `regions` as `image` (the picture their look saw) shows it."""
@@ -91,7 +93,7 @@ class InkMemory:
                 continue
             old = grey.astype(np.float32)
             self._kept[id(region)] = (region, (x0, y0, x1, y1), ink, old)
-            for known in (self._shift, self._centred, self._windows):
+            for known in (self._shift, self._centred, self._windows, self._ink_at):
                 known.pop(id(region), None)  # (another region's, whose identity this one now has)
             # The noise: the robust spread of what a 3x3 blur removes (glyph edges are a minority of the pixels),
             # with a margin (the blur keeps a ninth of the noise, and compression adds some).
@@ -101,7 +103,7 @@ class InkMemory:
         if len(self._kept) > KEPT:
             for key in list(self._kept)[: len(self._kept) // 2]:
                 del self._kept[key]
-                for known in (self._expected, self._shift, self._centred, self._windows):
+                for known in (self._expected, self._shift, self._centred, self._windows, self._ink_at):
                     known.pop(key, None)
 
     def slipped(self, region: masks.Region, image: np.ndarray) -> bool:
@@ -171,6 +173,18 @@ class InkMemory:
             self._windows[id(region)] = (old_dev, cv2.blur(old_dev * old_dev, window))
         old_dev, old_var = self._windows[id(region)]
         needed = max(float(STILL_INK_PX), STILL_SHARE * float(np.count_nonzero(ink)))
+        # An ink pixel shows as it was only where its grey is within SAME_LEVELS of what it was at some shift: when
+        # too few are, at any shift, no correlation can make up for it (a line carried off, or under a hand, shows
+        # paper or skin where its ink was), and the windows are not worked out.
+        if id(region) not in self._ink_at:
+            rows_at, cols_at = np.nonzero(ink)
+            self._ink_at[id(region)] = (rows_at, cols_at, old[rows_at, cols_at])
+        rows_at, cols_at, was = self._ink_at[id(region)]
+        level = np.zeros(len(was), bool)
+        for dy, dx in _SHIFTS:
+            level |= np.abs(around[rows_at + dy, cols_at + dx] - was) <= SAME_LEVELS
+        if float(np.count_nonzero(level)) < needed:
+            return False
         same = np.zeros(old.shape, bool)
         # Unshifted first (a line that shows mostly shows there); enough ink showing at any shift is the answer.
         for dy, dx in _SHIFTS:
