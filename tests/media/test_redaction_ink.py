@@ -113,3 +113,15 @@ def test_a_line_shaken_by_the_camera_within_its_masks_margin_has_not_slipped():
         assert not memory.slipped(region, _noisy(np.roll(card, shift, axis=(0, 1)), 3, 2.0)), shift
     # Carried by a third of the line's height, it has slipped, shaken or not.
     assert memory.slipped(region, np.roll(card, (12, 2), axis=(0, 1)))
+
+
+def test_a_line_is_searched_for_no_further_than_its_masks_margin():
+    # A camera configured with narrower masks (margin_px 1) has its lines judged slipped beyond that margin: a line
+    # shifted by 3 px would stand partly outside its mask.
+    card = _card()
+    memory = InkMemory()
+    region = LINE.copy()
+    memory.keep([region], card)
+    shaken = _noisy(np.roll(card, (0, 3), axis=(0, 1)), 3, 2.0)
+    assert not memory.slipped(region, shaken)
+    assert memory.slipped(region, shaken, shake=1)

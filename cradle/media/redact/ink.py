@@ -46,8 +46,9 @@ KEPT = 4000
 SLIPPED_SHARE = 0.5
 MIN_EXPECTED = 0.2
 NOISE_MARGIN = 1.2
-# The shift of a line's box searched before it counts as slipped: the camera's shake, up to the least margin a line's
-# mask has on every side (CameraPolicy.margin_px), so a line found within it is still under the mask its look made.
+# The shift of a line's box searched before it counts as slipped: the camera's shake, and never more than the least
+# margin a line's mask has on every side (CameraPolicy.margin_px, the redactor passes the smaller), so a line found
+# within it is still under the mask its look made.
 # A camera on a pole by a ventilator sways by a pixel or two (the simulated beds: 1.5 px and a sub-pixel jitter, so
 # up to 3.6 px between a look's frame and a later one); searched only a pixel either way, the still cards and monitor
 # headers of the pipeline bench's beds slipped on most frames, and each was looked at again (crops 0.02 -> 0.17 and
@@ -106,10 +107,10 @@ class InkMemory:
                 for known in (self._expected, self._shift, self._centred, self._windows, self._ink_at):
                     known.pop(key, None)
 
-    def slipped(self, region: masks.Region, image: np.ndarray) -> bool:
-        """True when the line's box in `image` no longer shows what its look saw there (see SLIPPED_SHARE), and no
-        part of its ink shows as it was (`shows`); False otherwise, or when the line's ink was not kept or cannot be
-        told from its noise."""
+    def slipped(self, region: masks.Region, image: np.ndarray, shake: int = SHAKE_PX) -> bool:
+        """True when the line's box in `image` no longer shows what its look saw there (see SLIPPED_SHARE) at any
+        shift of up to `shake` pixels, and no part of its ink shows as it was (`shows`); False otherwise, or when the
+        line's ink was not kept or cannot be told from its noise."""
         kept = self._kept.get(id(region))
         if kept is None or kept[0] is not region:
             return False
@@ -120,14 +121,15 @@ class InkMemory:
         height, width = image.shape[:2]
         if x1 > width or y1 > height:
             return False
-        # The picture around the box, SHAKE_PX on every side the frame has it.
-        ax0, ay0 = max(0, x0 - SHAKE_PX), max(0, y0 - SHAKE_PX)
-        ax1, ay1 = min(width, x1 + SHAKE_PX), min(height, y1 + SHAKE_PX)
+        # The picture around the box, `shake` pixels on every side the frame has it.
+        ax0, ay0 = max(0, x0 - shake), max(0, y0 - shake)
+        ax1, ay1 = min(width, x1 + shake), min(height, y1 + shake)
         now = _grey(image[ay0:ay1, ax0:ax1]).astype(np.float32)
         threshold = SLIPPED_SHARE * expected
-        # Where it was found last, first (one correlation: the common answer), then every shift up to SHAKE_PX.
+        # Where it was found last, first (one correlation: the common answer), then every shift up to `shake`.
         rows, cols = old.shape
         dy, dx = self._shift.get(id(region), (0, 0))
+        dy, dx = max(-shake, min(shake, dy)), max(-shake, min(shake, dx))
         top, left = y0 - ay0 + dy, x0 - ax0 + dx
         inside = 0 <= top <= now.shape[0] - rows and 0 <= left <= now.shape[1] - cols
         if inside and self._correlation(id(region), old, now[top : top + rows, left : left + cols]) >= threshold:

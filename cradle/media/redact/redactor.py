@@ -11,6 +11,7 @@ import numpy as np
 
 from cradle.media.frames import Box, Frame, SafeFrame
 from cradle.media.redact.cover import GROWN_KEPT
+from cradle.media.redact.ink import SHAKE_PX
 from cradle.media.redact.looks import CellLooks, Look, owner_table
 from cradle.media.redact.masks import Region, as_quad
 from cradle.media.redact.monitors import find_monitors
@@ -287,13 +288,15 @@ class Redactor(Releasing):
         if not looks:
             return out
         _, ident = owner_table(owners)
+        # A line within the camera's shake of where it was is still under its mask: never further than its margin.
+        shake = min(SHAKE_PX, self.policy.margin_px)
         for look in looks:
             own = (ident == id(look)) & ~moved
             if not own.any():
                 continue
             for region in look.future.result():
                 reach = self._reach(region, grid)
-                if (reach & own).any() and self._ink.slipped(region, image):
+                if (reach & own).any() and self._ink.slipped(region, image, shake):
                     out |= reach
         return out
 
