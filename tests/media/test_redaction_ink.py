@@ -99,3 +99,29 @@ def test_a_card_the_grey_of_its_ground_carried_unseen_by_the_motion_grid_stays_m
     frames, out, _ = redact_clip(WardScene(draw_scene(41005)), ocr_pool)
     shares = phi_shares(frames, out)
     assert min(shares) >= 0.99, [round(share, 3) for share in shares]
+
+
+def test_a_line_shaken_by_the_camera_within_its_masks_margin_has_not_slipped():
+    # A camera on a pole by a ventilator sways: between a look's frame and a later one the card shifts by up to a few
+    # pixels, still under its masks (CameraPolicy.margin_px). Judged slipped, each such line was looked at again on
+    # most frames (the pipeline bench's shaking beds: six crops a second instead of one).
+    card = _card()
+    memory = InkMemory()
+    region = LINE.copy()
+    memory.keep([region], card)
+    for shift in ((3, -3), (-2, 3), (0, 3), (-3, 0)):
+        assert not memory.slipped(region, _noisy(np.roll(card, shift, axis=(0, 1)), 3, 2.0)), shift
+    # Carried by a third of the line's height, it has slipped, shaken or not.
+    assert memory.slipped(region, np.roll(card, (12, 2), axis=(0, 1)))
+
+
+def test_a_line_is_searched_for_no_further_than_its_masks_margin():
+    # A camera configured with narrower masks (margin_px 1) has its lines judged slipped beyond that margin: a line
+    # shifted by 3 px would stand partly outside its mask.
+    card = _card()
+    memory = InkMemory()
+    region = LINE.copy()
+    memory.keep([region], card)
+    shaken = _noisy(np.roll(card, (0, 3), axis=(0, 1)), 3, 2.0)
+    assert not memory.slipped(region, shaken)
+    assert memory.slipped(region, shaken, shake=1)

@@ -10,8 +10,10 @@ import cv2
 import numpy as np
 
 from cradle.media.frames import Box, Frame, SafeFrame
+from cradle.media.redact.cover import GROWN_KEPT
+from cradle.media.redact.ink import SHAKE_PX
 from cradle.media.redact.looks import CellLooks, Look, owner_table
-from cradle.media.redact.masks import as_quad
+from cradle.media.redact.masks import Region, as_quad
 from cradle.media.redact.monitors import find_monitors
 from cradle.media.redact.motion import MotionGrid
 from cradle.media.redact.policy import CameraPolicy
@@ -95,6 +97,8 @@ class Redactor(Releasing):
         # Monitor screens seen lately, masked until the safety schedule's span has passed without seeing them.
         self._monitors: list[np.ndarray] = []
         self._monitors_until = -1
+        # Each found line's cells, not grown, by region identity (`_reach`).
+        self._reach_cache: dict[int, tuple[Region, MotionGrid, np.ndarray]] = {}
 
     def push(self, frame: Frame) -> list[SafeFrame]:
         """Take one raw frame; give back the safe frames that are ready, oldest first."""
@@ -284,13 +288,30 @@ class Redactor(Releasing):
         if not looks:
             return out
         _, ident = owner_table(owners)
+        # A line within the camera's shake of where it was is still under its mask: never further than its margin.
+        shake = min(SHAKE_PX, self.policy.margin_px)
         for look in looks:
             own = (ident == id(look)) & ~moved
+            if not own.any():
+                continue
             for region in look.future.result():
-                reach = grid.cells_of([as_quad(region)])
-                if (reach & own).any() and self._ink.slipped(region, image):
+                reach = self._reach(region, grid)
+                if (reach & own).any() and self._ink.slipped(region, image, shake):
                     out |= reach
         return out
+
+    def _reach(self, region: Region, grid: MotionGrid) -> np.ndarray:
+        """The cells `region` itself touches, not grown (read-only; kept while the region object lives on in its look
+        and the grid stays): asked for every line of every look on every frame."""
+        kept = self._reach_cache.get(id(region))
+        if kept is not None and kept[0] is region and kept[1] is grid:
+            return kept[2]
+        if len(self._reach_cache) > GROWN_KEPT:
+            self._reach_cache.clear()
+        reach = grid.cells_of([as_quad(region)])
+        reach.flags.writeable = False
+        self._reach_cache[id(region)] = (region, grid, reach)
+        return reach
 
     def _look_at_rest(self, frame: Frame, grid: MotionGrid, moved: np.ndarray, known: tuple = ()) -> None:
         """Groups of cells that moved and now stopped are looked at once more, whole, on this frame; that look
