@@ -104,6 +104,13 @@ def shifted(line: masks.Region, shift: tuple[float, float], motion: tuple[float,
     return cv2.boxPoints(rect).astype(np.float32)
 
 
+def swept(line: masks.Region, start: tuple[float, float], end: tuple[float, float]) -> np.ndarray:
+    """The places `line` passes through moved from `start` to `end` (shifts), as a 4x2 rotated rectangle."""
+    quad = masks.as_quad(line)
+    rect = cv2.minAreaRect(np.vstack([quad + np.float32(start), quad + np.float32(end)]).astype(np.float32))
+    return cv2.boxPoints(rect).astype(np.float32)
+
+
 def _vote(
     lines: list[tuple[masks.Region, tuple[int, int, int, int], np.ndarray, float]],
     image: np.ndarray,

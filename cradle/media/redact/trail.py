@@ -34,7 +34,7 @@ from cradle.media.redact import masks
 from cradle.media.redact.ink import InkMemory
 from cradle.media.redact.looks import changed_since, owner_table
 from cradle.media.redact.motion import MotionGrid
-from cradle.media.redact.track import locate, shifted
+from cradle.media.redact.track import locate, shifted, swept
 
 # Two lines have the same shape when their lengths and heights differ by at most this share and their tilts by at most
 # SAME_TILT degrees (one line found on two frames of a moving card: motion blur lengthens it a little).
@@ -74,6 +74,7 @@ class Following:
     _strange: bool = False
     _swept: list[np.ndarray] = field(default_factory=list)  # where its lines have passed since, as polygons
     _here: bool = False  # located on this frame
+    _rested: bool = False  # came to rest where it was last located, and nothing has moved since
     _began: int = 0  # the frame it began to move on
     _ink: InkMemory | None = None
     _left: dict[int, tuple[masks.Region, bool]] = field(default_factory=dict)
@@ -98,6 +99,9 @@ class Following:
         where its glyphs may lie (`reach`: a polygon, masks.reach). Given the frame's `image` and the lines' ink kept
         (`ink`), a group whose lines held at rest are all located (track.py) is followed too; `located` then holds
         where they lie."""
+        # A group located on the last frame it moved on has come to rest where it was located: the masks earlier
+        # looks left along its path stay unneeded (`left`) until something moves again.
+        self._rested = trail is None and (self._rested or self._here)
         self.located, self._here, self._ink = [], False, ink
         if trail is None:
             self.held, self.unknown = 0, False
@@ -198,18 +202,17 @@ class Following:
         motion = ((found.shift[0] - self._shift[0]) / frames, (found.shift[1] - self._shift[1]) / frames)
         lines = [shifted(line, found.shift, motion) for line in found.carried]
         # Every line the frame's looks found lies along where older looks found lines, or mostly inside the places
-        # the group's lines have passed through (from where they were at rest to where they are now, motion blur and
-        # all): a look at a blurred card finds a line taller than it, or the smear it leaves behind (tuning 43031),
-        # or a label the card lay over at rest. Elsewhere it is text the group brought in.
-        motion_all = (found.shift[0] - self._shift[0], found.shift[1] - self._shift[1])
-        middle = ((found.shift[0] + self._shift[0]) / 2, (found.shift[1] + self._shift[1]) / 2)
-        swept = [*self._swept, *lines, *(shifted(line, middle, motion_all) for line in found.carried)]
-        if not all(_stayed(line, [*older, *self._rest]) or _inside(line, swept) for line in new):
+        # the group has passed through (its lines and the paper a line's height around them, from where they were at
+        # rest to where they are now): a look at a blurred card finds a line taller than it, or the smear its edge
+        # leaves behind (tuning 43031, 41012), or a label the card lay over at rest. Elsewhere it is text the group
+        # brought in.
+        path = [*self._swept, *lines, swept(_footprint(found.carried), self._shift, found.shift)]
+        if not all(_stayed(line, [*older, *self._rest]) or _inside(line, path) for line in new):
             self._strange = True
             return None
         self._shift, self._since = found.shift, index
         self._path.append(found.shift)
-        self._swept = swept
+        self._swept = path
         self._carried = found.carried
         self.located, self._here = lines, True
         ends = np.zeros(grid.shape, bool)
@@ -218,25 +221,36 @@ class Following:
         return trail.cells & (~_seen_whole(grid, owners) | ends)
 
     def left(self, line: masks.Region, found_at: int, image: np.ndarray) -> bool:
-        """True, on a frame the group is located (track.py), for a line an earlier look found (on frame `found_at`)
-        that the group has carried on: one along a line it held at rest moved by a shift it was located at on the
-        way, or, found since it began to move, one mostly inside the places its lines have passed through whose ink
-        no longer shows there in `image` (a blurred look finds a card's lines merged, or cut). The group's lines are
-        masked where they are now, so its mask where it was found is not needed."""
-        if not self._here:
+        """True, on a frame the group is located (track.py), or after it came to rest where it was last located, for
+        a line an earlier look found (on frame `found_at`) that the group has carried on: one along a line it held at
+        rest moved by a shift it was located at on the way, or, found since it began to move, one mostly inside the
+        places it has passed through whose ink no longer shows there in `image` (a blurred look finds a card's lines
+        merged, or cut). The group's lines are masked where they are now, so its mask where it was found is not
+        needed. At rest, only while the line's ink does not show where it was found."""
+        if not self._here and not self._rested:
             return False
         kept = self._left.get(id(line))
-        if kept is not None and kept[0] is line and kept[1]:
-            return True
-        if len(self._left) > GONE_KEPT:
-            self._left.clear()
-        along = any(
-            _stayed(line, [masks.as_quad(rest) + np.float32(shift) for rest in self._carried]) for shift in self._path
-        )
-        if not along and found_at >= self._began and self._ink is not None:
-            along = _inside(line, self._swept) and not self._ink.shows(line, image)
-        self._left[id(line)] = (line, along)
-        return along
+        if kept is not None and kept[0] is line:
+            along = kept[1]
+        else:
+            if len(self._left) > GONE_KEPT:
+                self._left.clear()
+            along = any(
+                _stayed(line, [masks.as_quad(rest) + np.float32(shift) for rest in self._carried])
+                for shift in self._path
+            )
+            if not along and found_at >= self._began:
+                along = _inside(line, self._swept) and not self._shows(line, image)
+            self._left[id(line)] = (line, along)
+        # At rest no lines are located: only where its ink does not show where it was found (the group may have come
+        # to rest just there).
+        return along and (self._here or not self._shows(line, image))
+
+    def _shows(self, line: masks.Region, image: np.ndarray) -> bool:
+        """Whether some of the line's ink still shows where it was found (True when its ink was not kept: not known
+        not to)."""
+        ink = self._ink
+        return ink is None or ink.template(line) is None or ink.shows(line, image)
 
     def gone(self, line: masks.Region) -> bool:
         """True for a line a followed group has carried away from where it was found: where its cells have changed
@@ -347,6 +361,14 @@ def _stayed(line: masks.Region, older: list[masks.Region]) -> bool:
         ):
             return True
     return False
+
+
+def _footprint(lines: tuple[masks.Region, ...]) -> np.ndarray:
+    """The rotated rectangle around `lines` grown by their median height on every side (the paper they lie on)."""
+    quads = [masks.as_quad(line) for line in lines]
+    (cx, cy), (w, h), angle = cv2.minAreaRect(np.vstack(quads).astype(np.float32))
+    height = float(np.median([_shape(line)[2] for line in lines]))
+    return cv2.boxPoints(((cx, cy), (w + 2 * height, h + 2 * height), angle)).astype(np.float32)
 
 
 def _inside(line: masks.Region, polygons: list[np.ndarray], share: float = INSIDE_SHARE) -> bool:
