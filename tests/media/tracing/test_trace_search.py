@@ -176,3 +176,25 @@ def test_a_story_over_its_blurred_self_is_searched_framed_first_and_a_plain_copy
     story = _story(copy)
     assert framed_first(story, 25, index, index.search(story, 25, k=256), Passes())
     assert not framed_first(leaked, 25, index, index.search(leaked, 25, k=256), Passes())
+
+
+def test_a_prepared_index_searches_without_bounding_its_store_again(store, leaked, monkeypatch):
+    # The bounds every search prunes with are made once when the index is prepared: no search after that, global or
+    # regional, makes them again, and each finds what the same index found unprepared.
+    references, _ = store
+    rows = [(source, i, fingerprint_segment(images)) for (source, i), images in references.items()]
+    plain = FingerprintIndex.from_rows(rows)
+    found = {regional: plain.search(leaked, 25, k=256, regional=regional) for regional in (False, True)}
+    prepared = FingerprintIndex.from_rows(rows).prepare()
+
+    def bounded_again(*_):
+        raise AssertionError("a prepared index bounded its groups again in a search")
+
+    monkeypatch.setattr(fingerprint._Groups, "_bounded", bounded_again)
+    for regional, matches in found.items():
+        again = prepared.search(leaked, 25, k=256, regional=regional)
+        assert matches and [m.source_id for m in matches] == [m.source_id for m in again]
+        assert np.allclose([(m.offset, m.score) for m in matches], [(m.offset, m.score) for m in again])
+    prepared.add("another", 0, rows[0][2])  # rows added since: the next search bounds the store again
+    with pytest.raises(AssertionError, match="bounded its groups again"):
+        prepared.search(leaked, 25)
