@@ -186,8 +186,12 @@ def _confirmed(
         if aligned not in passes.aligned:
             passes.aligned[aligned] = align(frames, fps, shortlist, cached, hidden_share)
         sources.append((source_id, shortlist, references, cached, mapped, aligned, passes.aligned[aligned]))
-    # With nothing left out, a source whose picture agrees everywhere rules out those that agree clearly less.
-    everywhere = max((s[-1].agreement for s in sources if s[-1] is not None), default=-1.0)
+    # With nothing left out, a source whose picture agrees everywhere rules out those that agree clearly less; among
+    # them those aligned by an earlier pass over fewer candidates.
+    everywhere = max(
+        (a.agreement for k, a in passes.aligned.items() if k[0] == id(frames) and k[3] == hidden_share and a),
+        default=-1.0,
+    )
     ruled_out = -1.0 if hidden_share or everywhere < AGREES_EVERYWHERE else everywhere - DISAGREES_BY
     for source_id, shortlist, references, cached, mapped, aligned, alignment in sources:
         if alignment is not None and alignment.agreement < ruled_out:
