@@ -184,17 +184,13 @@ def _confirmed(
         # is, and the reading settles which holds (cradle.media.trace.trace).
         aligned = (*mapped, hidden_share)
         if aligned not in passes.aligned:
-            passes.aligned[aligned] = align(frames, fps, shortlist, cached, hidden_share)
+            # A source that cannot agree as well as one that agrees everywhere is not sharpened (`align`).
+            bar = _ruled_out(frames, hidden_share, passes)
+            passes.aligned[aligned] = align(frames, fps, shortlist, cached, hidden_share, agrees_above=bar)
         sources.append((source_id, shortlist, references, cached, mapped, aligned, passes.aligned[aligned]))
-    # With nothing left out, a source whose picture agrees everywhere rules out those that agree clearly less; among
-    # them those aligned by an earlier pass over fewer candidates.
-    everywhere = max(
-        (a.agreement for k, a in passes.aligned.items() if k[0] == id(frames) and k[3] == hidden_share and a),
-        default=-1.0,
-    )
-    ruled_out = -1.0 if hidden_share or everywhere < AGREES_EVERYWHERE else everywhere - DISAGREES_BY
+    ruled_out = _ruled_out(frames, hidden_share, passes)
     for source_id, shortlist, references, cached, mapped, aligned, alignment in sources:
-        if alignment is not None and alignment.agreement < ruled_out:
+        if alignment is not None and ruled_out is not None and alignment.agreement < ruled_out:
             continue
         if alignment is not None:
             found.append(alignment)
@@ -215,6 +211,17 @@ def _confirmed(
     for alignment in found:
         best[alignment.source_id] = max(best.get(alignment.source_id, -2.0), alignment.agreement)
     return sorted(found, key=lambda a: (-best[a.source_id], a.source_id, a.piece is not None, -a.agreement))
+
+
+def _ruled_out(frames: Sequence[np.ndarray], hidden_share: float, passes: Passes) -> float | None:
+    """The agreement below which a source shows another picture than the copy's: with nothing left out, a source
+    whose picture agrees everywhere rules out those that agree clearly less, among them those aligned by an earlier
+    pass over fewer candidates (AGREES_EVERYWHERE); None while no source agrees everywhere."""
+    everywhere = max(
+        (a.agreement for k, a in passes.aligned.items() if k[0] == id(frames) and k[3] == hidden_share and a),
+        default=-1.0,
+    )
+    return None if hidden_share or everywhere < AGREES_EVERYWHERE else everywhere - DISAGREES_BY
 
 
 def _registration(
