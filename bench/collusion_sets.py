@@ -17,9 +17,11 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from cradle.media.mark import Variant
 from cradle.media.trace import SegmentReading
+from cradle.media.trace.attribution import GRADED_P, IDENTIFY_P
 from cradle.media.trace.collusion import find_colluders
 
 ACCOUNTS = 10
+WIDTHS = (9, 5, 8, 10, 5, 8)  # the columns of the sets named, then graded
 
 
 def _codewords(rng: np.random.Generator, seconds: int, prefix: str = "s") -> dict:
@@ -49,24 +51,31 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     print(f"{args.trials} trials per row, seed {args.seed}, clear unit z {args.full}, noise {args.noise}")
-    print(f"{'mix':<10} {'size':>4} {'period':>6} {'seconds':>7} {'all named':>9} {'some':>5} {'innocent':>8}")
-    innocent_sets = 0
+    print(f'graded: a set below {GRADED_P:.3g} but not below {IDENTIFY_P:g}, given as "consistent with"')
+    head = f"{'mix':<10} {'size':>4} {'period':>6} {'seconds':>7} {'all named':>9} {'some':>5} {'innocent':>8}"
+    print(f"{head} {'graded all':>10} {'some':>5} {'innocent':>8}")
+    innocent_sets = innocent_graded = 0
     for mode, period in (("average", 1), ("interleave", 1), ("interleave", 3)):
         for size in (2, 3):
             for seconds in (15, 30, 60):
-                named = some = innocent = 0
+                counts = dict.fromkeys((True, False), (0, 0, 0))
                 for _ in range(args.trials):
                     codewords = _codewords(rng, seconds)
                     leakers = [f"s{i}" for i in rng.choice(ACCOUNTS, size, replace=False)]
                     readings = _readings(codewords, leakers, seconds, mode, period, args.full, args.noise, rng)
-                    found = find_colluders(readings, codewords)
+                    found = find_colluders(readings, codewords, graded_below=GRADED_P)
                     if found is not None:
-                        innocent += bool(set(found.accounts) - set(leakers))
+                        named, some, innocent = counts[found.identified]
                         named += set(found.accounts) == set(leakers)
                         some += set(found.accounts) < set(leakers)
-                    innocent_sets += find_colluders(readings, _codewords(rng, seconds, "i")) is not None
-                print(f"{mode:<10} {size:>4} {period:>6} {seconds:>7} {named:>9} {some:>5} {innocent:>8}", flush=True)
-    print(f"sets named with only innocents' accounts to choose from: {innocent_sets}")
+                        innocent += bool(set(found.accounts) - set(leakers))
+                        counts[found.identified] = (named, some, innocent)
+                    alone = find_colluders(readings, _codewords(rng, seconds, "i"), graded_below=GRADED_P)
+                    innocent_sets += alone is not None and alone.identified
+                    innocent_graded += alone is not None and not alone.identified
+                shown = " ".join(f"{v:>{w}}" for v, w in zip((*counts[True], *counts[False]), WIDTHS, strict=True))
+                print(f"{mode:<10} {size:>4} {period:>6} {seconds:>7} {shown}", flush=True)
+    print(f"sets with only innocents' accounts to choose from: named {innocent_sets}, graded {innocent_graded}")
 
 
 if __name__ == "__main__":

@@ -175,6 +175,15 @@ class FingerprintIndex:
             else:
                 yield chunk, windows @ stored[chunk].astype(np.float32).T
 
+    def prepare(self) -> FingerprintIndex:
+        """Make what every search prunes with (each group's bounds, whole and cell by cell) now, once for the index,
+        rather than in the first search after rows were added; gives the index.
+
+        An index that serves several traces is prepared when it is built, so no trace pays for the store's bounds
+        (5-7 CPU seconds for 300,000 rows, a third of an unmarked copy's trace)."""
+        self._grouped().cell_bounds()
+        return self
+
     def _grouped(self) -> _Groups:
         if self._groups is None or self._groups.covered != self._rows:
             self._groups = _Groups(self)
@@ -328,6 +337,12 @@ class _Groups:
             return np.zeros((0, *stored.shape[1:]), np.float32), np.zeros(0, np.float32)
         return np.concatenate(centres), np.concatenate(radii) + BOUND_SLACK
 
+    def cell_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each group's mean and radius cell by cell (made on first use: only regional searches need them)."""
+        if self._cells is None:
+            self._cells = self._bounded(self._index._cell_rows())
+        return self._cells
+
     def rows(self, windows: np.ndarray, regional: bool, floor: float) -> np.ndarray:
         """The rows (sorted) of the groups that some window may reach `floor` in."""
         from cradle.media import regions
@@ -335,9 +350,7 @@ class _Groups:
         if not len(self.starts):
             return np.zeros(0, np.int64)
         if regional:
-            if self._cells is None:
-                self._cells = self._bounded(self._index._cell_rows())
-            centre, radius = self._cells
+            centre, radius = self.cell_bounds()
             per_cell = np.matmul(windows.transpose(1, 0, 2), centre.transpose(1, 2, 0)) + radius.T[:, None, :]
             bound = regions.best_cells(np.minimum(per_cell, 1.0))
         else:

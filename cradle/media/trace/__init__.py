@@ -133,7 +133,7 @@ def trace(
                     timed=timed,
                 )
                 if candidates == 1 and found:
-                    alignment, readings, reads = _read(frames, fps, found, reference_loader, key, units, read)
+                    alignment, readings, reads = _read(frames, fps, found, reference_loader, key, units, read, passes)
                     if reads and (timed or _settled(readings, len(frames) / fps)):
                         return alignment, readings
             if not found:
@@ -141,7 +141,7 @@ def trace(
             if not (timed or hidden_share):
                 steps.remove((hidden_share, framed, True))
                 steps.insert(0, (hidden_share, framed, True))
-            alignment, readings, reads = _read(frames, fps, found, reference_loader, key, units, read)
+            alignment, readings, reads = _read(frames, fps, found, reference_loader, key, units, read, passes)
             if not timed and not (reads and _settled(readings, len(frames) / fps)):
                 continue
             if reads:
@@ -186,12 +186,14 @@ def _read(
     key: bytes,
     units: UnitCount,
     read: dict[tuple[object, ...], tuple[np.ndarray, list[SegmentReading]]] | None = None,
+    passes: Passes | None = None,
 ) -> tuple[Alignment, list[SegmentReading], bool]:
     """The first source that reads at least one segment, its readings and True; else the first source, its readings
     and False.
 
     The mark settles what the picture cannot: when the best-agreeing source reads no segment at all, the next source
     that also agrees is read, since a mark under the wrong source's key reads as chance (erasures), never as bits.
+    `passes` learns when a time mapping only wobbled about an alignment that read nothing (`Passes.steady`).
     """
     read = {} if read is None else read
 
@@ -218,7 +220,10 @@ def _read(
             reach = set().union(*(units_read(len(frames), fps, a, reference_loader, units) for a in pieces))
             read_as_is = [sum(r.variant is not None for r in o[2]) for o in options]
             unread = [o[1] for o, count in zip(options, read_as_is, strict=True) if not count]
-            if len(reach) - (TIMED_MARGIN - 1) <= max(read_as_is) or any(_wobbles(pieces, a, fps) for a in unread):
+            wobbling = any(_wobbles(pieces, a, fps) for a in unread)
+            if wobbling and passes is not None:
+                passes.steady = True
+            if len(reach) - (TIMED_MARGIN - 1) <= max(read_as_is) or wobbling:
                 pieces = []
         if pieces:
             merged = _merged([r for a in pieces for r in reading_of(a)])

@@ -16,10 +16,17 @@ valid for an innocent, since each looks at units chosen, and at what they should
   unit reads at full strength, at a third, or not at all ("mixed"); given the others' variants and the strength a
   clear unit reads at, the level says which variant the member must have had, mixed units included.
 
-The two tests beside the others are tried beside every group the member could be drawn into, so they count once per
-such group. The smallest of the three, times three for taking the smallest and times the number of accounts that
-could stand in that place, bounds the chance that an innocent would be named there; the set is named when the largest
-of these over its members is below IDENTIFY_P, and the set explains every readable unit but at most one in twenty.
+The two tests beside the others count once per group the member could be drawn into (any of the shortlist), or once
+when the others are those that match best alone once the member is left out, which are chosen without the member's
+codeword; each of the two ways is bounded on its own, and their sum bounds both (PROCEDURES). The smallest of the
+three tests, times three for taking the smallest, times the number of accounts that could stand in that place and
+times PROCEDURES, bounds the chance that an innocent would be named there; the set is named when the largest of these
+over its members is below IDENTIFY_P, and the set explains every readable unit but at most one in twenty.
+
+Interleaving leaves each member few units of their own: of a 15 s copy of two accounts, about 11 units that the other
+does not explain, so no member can reach IDENTIFY_P (2^-11 is 5e-4 before the accounts are counted). Such a set can be
+given as a graded verdict instead ("consistent with the set"), with the same bound stated, when it is below the
+graded threshold the caller passes; it names nobody as a leaker.
 """
 
 from __future__ import annotations
@@ -37,6 +44,9 @@ from cradle.media.trace.reading import SegmentReading
 
 MAX_SET = 3  # larger sets explain anything and are not looked for
 SHORTLIST = 6  # candidates, best alone first, from which sets are drawn
+# Two ways to pick the others beside a member (the best alone, or any group of the shortlist), each bounded on its own:
+# the chance of either naming an innocent is at most the sum.
+PROCEDURES = 2
 UNEXPLAINED_SHARE = 0.05  # readable units a named set may leave unexplained (a misread unit)
 TESTS = 3  # alone, beside by segment, beside by level
 # Units read by level: those the suspect shows whole, and at least this many (a strength needs a few clear units).
@@ -54,59 +64,77 @@ class Colluders:
     explained: int
     probability: float  # the largest chance, over the members, that an innocent would be named in that place
     members: Mapping[str, float]  # each member's own chance
+    identified: bool = True  # False: a graded verdict, "consistent with the set" (probability above IDENTIFY_P)
 
 
 def find_colluders(
-    readings: Iterable[SegmentReading], codewords: Mapping[str, Codeword], identify_below: float = IDENTIFY_P
+    readings: Iterable[SegmentReading],
+    codewords: Mapping[str, Codeword],
+    identify_below: float = IDENTIFY_P,
+    graded_below: float | None = None,
 ) -> Colluders | None:
     """The largest set of two or three accounts that explains the readable units with every member named on its own
-    evidence (see the module's docstring), or None."""
+    evidence (see the module's docstring), or None; with `graded_below`, a set whose every member is below that
+    bound but not below `identify_below` is given as a graded set (`Colluders.identified` False)."""
     readings = list(readings)
-    read = [r for r in readings if r.variant is not None]
+    evidence = _Evidence(readings, codewords)
+    read = evidence.read
     if len(read) < 2 or len(codewords) < 2:
         return None
-    hits = {a: [received(c, r) is r.variant for r in read] for a, c in codewords.items()}
-    alone = {a: score(read, a, c).probability for a, c in codewords.items()}
-    shortlist = sorted(codewords, key=lambda a: (alone[a], a))[:SHORTLIST]
-    accounts = len(codewords)
-    segments = _segments(read)
-    levels = _levels(readings, codewords)
-    best: Colluders | None = None
+    explaining = []
+    for size in range(min(MAX_SET, len(codewords)), 1, -1):
+        for group in itertools.combinations(evidence.ranked[:SHORTLIST], size):
+            explained = sum(any(evidence.hits[a][i] for a in group) for i in range(len(read)))
+            if len(read) - explained <= math.floor(UNEXPLAINED_SHARE * len(read)):
+                members = {a: evidence.bound(a, tuple(b for b in group if b != a)) for a in group}
+                explaining.append((size, group, explained, members))
     # The largest set whose every member stands on their own: averaged copies are explained by any one of their
-    # sources, so the smallest explaining set would leave colluders out.
-    for size in range(MAX_SET, 1, -1):
-        # Beside an innocent, the others are drawn from the best of the other accounts, never more than these.
-        groups = math.comb(min(SHORTLIST, accounts - 1), size - 1)
-        for group in itertools.combinations(shortlist, size):
-            explained = sum(any(hits[a][i] for a in group) for i in range(len(read)))
-            if len(read) - explained > math.floor(UNEXPLAINED_SHARE * len(read)):
-                continue
-            members = {
-                a: min(1.0, TESTS * accounts * min(alone[a], groups * _beside(a, group, hits, segments, levels)))
-                for a in group
-            }
-            worst = max(members.values())
-            if worst < identify_below and (best is None or worst < best.probability):
-                best = Colluders(tuple(sorted(group)), len(read), explained, worst, members)
-        if best is not None:
-            return best
+    # sources, so the smallest explaining set would leave colluders out. A set named outright comes before any graded
+    # one: the colluders explain every unit, so a larger set can always take an innocent whose own chance happens to
+    # lie below the graded bound.
+    for below in (identify_below, *([] if graded_below is None else [graded_below])):
+        best: Colluders | None = None
+        for size in range(min(MAX_SET, len(codewords)), 1, -1):
+            for _, group, explained, members in (e for e in explaining if e[0] == size):
+                worst = max(members.values())
+                if worst < below and (best is None or worst < best.probability):
+                    identified = worst < identify_below
+                    best = Colluders(tuple(sorted(group)), len(read), explained, worst, members, identified)
+            if best is not None:
+                return best
     return None
 
 
 def member_bound(
-    readings: Iterable[SegmentReading], codewords: Mapping[str, Codeword], group: tuple[str, ...], account: str
+    readings: Iterable[SegmentReading], codewords: Mapping[str, Codeword], account: str, others: tuple[str, ...]
 ) -> float:
-    """The bound `find_colluders` states for `account` in `group`: the chance that an innocent in that place would
-    look as implicated (for reports, and to check that it holds)."""
-    readings = list(readings)
-    read = [r for r in readings if r.variant is not None]
-    if not read:
-        return 1.0
-    hits = {a: [received(codewords[a], r) is r.variant for r in read] for a in group}
-    alone = score(read, account, codewords[account]).probability
-    groups = math.comb(min(SHORTLIST, len(codewords) - 1), len(group) - 1)
-    beside = _beside(account, group, hits, _segments(read), _levels(readings, codewords))
-    return min(1.0, TESTS * len(codewords) * min(alone, groups * beside))
+    """The bound `find_colluders` states for `account` beside `others`: the chance that an innocent in that place
+    would look as implicated (for reports, and to check that it holds)."""
+    return _Evidence(list(readings), codewords).bound(account, others)
+
+
+class _Evidence:
+    """The readable units, which of them each account matches, and each account's chance alone."""
+
+    def __init__(self, readings: list[SegmentReading], codewords: Mapping[str, Codeword]) -> None:
+        self.read = [r for r in readings if r.variant is not None]
+        self.accounts = len(codewords)
+        self.hits = {a: [received(c, r) is r.variant for r in self.read] for a, c in codewords.items()}
+        self.alone = {a: score(self.read, a, c).probability for a, c in codewords.items()}
+        self.ranked = sorted(codewords, key=lambda a: (self.alone[a], a))
+        self.segments = _segments(self.read)
+        self.levels = _levels(readings, codewords)
+
+    def bound(self, account: str, others: tuple[str, ...]) -> float:
+        """PROCEDURES x TESTS x accounts x the smallest test of `account` beside `others`; the tests beside them
+        count once when `others` are the accounts that match best alone once `account` is left out (chosen without
+        its codeword), and once per group of the shortlist otherwise."""
+        if not self.read:
+            return 1.0
+        best_others = [a for a in self.ranked if a != account][: len(others)]
+        groups = 1 if set(others) == set(best_others) else math.comb(min(SHORTLIST, self.accounts - 1), len(others))
+        beside = _beside(account, (*others, account), self.hits, self.segments, self.levels)
+        return min(1.0, PROCEDURES * TESTS * self.accounts * min(self.alone[account], groups * beside))
 
 
 def _segments(read: list[SegmentReading]) -> list[list[int]]:

@@ -301,9 +301,11 @@ def crops() -> list[tuple[float, float, float, float]]:
     return found
 
 
-def framings(frames: Sequence[np.ndarray], fps: float, index: FingerprintIndex) -> list[tuple[float, Framing]]:
+def framings(
+    frames: Sequence[np.ndarray], fps: float, index: FingerprintIndex, floor: float = PROBE_SIMILARITY
+) -> list[tuple[float, Framing]]:
     """Framings worth a full search ("as is" among them, for a search below the usual gate), with their probe
-    similarity, best first.
+    similarity, best first; only those whose probe reaches `floor` (at least PROBE_SIMILARITY).
 
     Each of the eight turns and mirrors of the whole frame and of each likely box is fingerprinted on a few windows
     of the suspect, and all of them are looked up in the index in one pass.
@@ -338,14 +340,15 @@ def framings(frames: Sequence[np.ndarray], fps: float, index: FingerprintIndex) 
         windows = _probe_windows(shown, [i / fps for i in wanted], starts)
         vectors.append(windows)
         owners += [n] * len(windows)
-    # Only whether a framing's median reaches PROBE_SIMILARITY counts, and the median of an odd number of windows is
+    # Only whether a framing's median reaches the floor counts, and the median of an odd number of windows is
     # one of them: rows that cannot reach it are not scored (the store's look-alike groups only).
-    best = index.best_similarity(np.concatenate(vectors), floor=PROBE_SIMILARITY)
+    floor = max(PROBE_SIMILARITY, floor)
+    best = index.best_similarity(np.concatenate(vectors), floor=floor)
     owners_array = np.asarray(owners)
     scored = []
     for n, framing in enumerate(candidates):
         value = float(np.median(best[owners_array == n]))
-        if value >= PROBE_SIMILARITY:
+        if value >= floor:
             scored.append((value, framing))
     scored.sort(key=lambda s: -s[0])
     return scored

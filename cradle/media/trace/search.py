@@ -35,6 +35,12 @@ FRAMED_BELOW = 0.95
 # of copies under captions and stickers 0.82-0.85.
 FRAMED_MARGIN = 0.05
 FRAMED_PROBE = 0.95
+# A copy whose picture, nothing left out, agrees this well with one source's everywhere (the third-lowest block
+# correlation, cradle.media.trace.timing) shows that source's picture; another source agreeing more than
+# DISAGREES_BY less shows another picture (another bed of the room: 0.54-0.94 beside 0.99-1.0 on tuning controls 0-8),
+# so neither its mark nor its time is read. A camera stored twice (live and a recorded clip) agrees as well, and stays.
+AGREES_EVERYWHERE = 0.95
+DISAGREES_BY = 0.03
 
 
 class Passes:
@@ -50,6 +56,10 @@ class Passes:
         self.regional: list[SourceMatch] | None = None  # the copy as it is, searched region by region
         self.aligned: dict[tuple[int, str, tuple[float, ...], float], Alignment | None] = {}
         self.timed: dict[tuple[int, str, tuple[float, ...], float], list[Alignment]] = {}
+        # The copy runs at the camera's pace without a cut: a time mapping onto one source only wobbled about its
+        # alignment as it is, whose reading read nothing (cradle.media.trace._wobbles). The pace is the copy's, not
+        # the source's, so the time of no further source is mapped.
+        self.steady = False
 
 
 def locate_all(
@@ -87,9 +97,7 @@ def locate_all(
             found = _confirmed(frames, fps, regional, reference_loader, candidates, hidden_share, passes, timed)
         if found or framed is False:
             return found
-    if passes.framings is None:
-        passes.framings = framings(frames, fps, index)
-    for similarity, framing in passes.framings[:FRAMINGS_SEARCHED]:
+    for similarity, framing in _framings(frames, fps, index, first, passes)[:FRAMINGS_SEARCHED]:
         if framing == IDENTITY and first:
             continue  # searched already at the usual gate, and nothing it found agreed
         if framing not in passes.shown:
@@ -125,12 +133,27 @@ def framed_first(
         passes.regional = index.search(frames, fps, k=SHORTLIST_ROWS, regional=True)
     if passes.regional and max(m.score for m in passes.regional) >= FRAMED_BELOW:
         return False
-    if passes.framings is None:
-        passes.framings = framings(frames, fps, index)
+    _framings(frames, fps, index, matches, passes)
     if not passes.framings or passes.framings[0][1] == IDENTITY:
         return False
     as_is = next((similarity for similarity, framing in passes.framings if framing == IDENTITY), 0.0)
     return passes.framings[0][0] >= max(FRAMED_PROBE, as_is + FRAMED_MARGIN)
+
+
+def _framings(
+    frames: Sequence[np.ndarray], fps: float, index: FingerprintIndex, matches: Sequence[SourceMatch], passes: Passes
+) -> list[tuple[float, Framing]]:
+    """The framings worth searching, probed once per trace: only those closer to the store than the copy as it is.
+
+    A framing whose probe resembles the stored pictures no better than the copy's own best match (whole, or cell by
+    cell) is a wrong box, turn or mirror: the copy as it is was already searched and confirmed at that likeness. So
+    the probe's floor is that match, and the store's groups below it are not scored: another bed's copy under
+    stickers, whose own regional match was 0.92 and whose framings probed 0.78-0.79, spent 0.9 of its 12 CPU seconds
+    scoring them (tuning control seed 2)."""
+    if passes.framings is None:
+        closest = max((m.score for m in [*matches, *(passes.regional or [])]), default=0.0)
+        passes.framings = framings(frames, fps, index, floor=closest)
+    return passes.framings
 
 
 def _confirmed(
@@ -148,6 +171,7 @@ def _confirmed(
         if match.source_id in by_source or len(by_source) < candidates:
             by_source.setdefault(match.source_id, []).append(match)
     found: list[Alignment] = []
+    sources = []
     for source_id, shortlist in by_source.items():
         references = References(reference_loader, source_id)
 
@@ -160,11 +184,17 @@ def _confirmed(
         # is, and the reading settles which holds (cradle.media.trace.trace).
         aligned = (*mapped, hidden_share)
         if aligned not in passes.aligned:
-            passes.aligned[aligned] = align(frames, fps, shortlist, cached, hidden_share)
-        alignment = passes.aligned[aligned]
+            # A source that cannot agree as well as one that agrees everywhere is not sharpened (`align`).
+            bar = _ruled_out(frames, hidden_share, passes)
+            passes.aligned[aligned] = align(frames, fps, shortlist, cached, hidden_share, agrees_above=bar)
+        sources.append((source_id, shortlist, references, cached, mapped, aligned, passes.aligned[aligned]))
+    ruled_out = _ruled_out(frames, hidden_share, passes)
+    for source_id, shortlist, references, cached, mapped, aligned, alignment in sources:
+        if alignment is not None and ruled_out is not None and alignment.agreement < ruled_out:
+            continue
         if alignment is not None:
             found.append(alignment)
-        if not timed:
+        if not timed or (passes.steady and mapped not in passes.mapped):
             continue
         if mapped not in passes.mapped:
             homography = _registration(frames, fps, shortlist, references)
@@ -181,6 +211,17 @@ def _confirmed(
     for alignment in found:
         best[alignment.source_id] = max(best.get(alignment.source_id, -2.0), alignment.agreement)
     return sorted(found, key=lambda a: (-best[a.source_id], a.source_id, a.piece is not None, -a.agreement))
+
+
+def _ruled_out(frames: Sequence[np.ndarray], hidden_share: float, passes: Passes) -> float | None:
+    """The agreement below which a source shows another picture than the copy's: with nothing left out, a source
+    whose picture agrees everywhere rules out those that agree clearly less, among them those aligned by an earlier
+    pass over fewer candidates (AGREES_EVERYWHERE); None while no source agrees everywhere."""
+    everywhere = max(
+        (a.agreement for k, a in passes.aligned.items() if k[0] == id(frames) and k[3] == hidden_share and a),
+        default=-1.0,
+    )
+    return None if hidden_share or everywhere < AGREES_EVERYWHERE else everywhere - DISAGREES_BY
 
 
 def _registration(

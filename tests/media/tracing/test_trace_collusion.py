@@ -8,8 +8,8 @@ import pytest
 
 from cradle.media.mark import Variant
 from cradle.media.trace import SegmentReading, attribute
-from cradle.media.trace.attribution import received
-from cradle.media.trace.collusion import _beside, _levels, _segments, find_colluders
+from cradle.media.trace.attribution import GRADED_P, IDENTIFY_P, received
+from cradle.media.trace.collusion import _beside, _levels, _segments, find_colluders, member_bound
 
 pytestmark = pytest.mark.nodb
 
@@ -132,3 +132,53 @@ def test_an_innocent_beside_the_colluders_is_rarely_as_implicated_as_stated():
     stated_array = np.asarray(stated)
     for q in (0.5, 0.25, 0.1, 0.05):
         assert (stated_array <= q).mean() <= q + 0.05
+
+
+def test_an_interleaved_15_second_pair_is_a_graded_set_and_never_named_outright():
+    """Of a 15 s copy interleaved from two accounts, each has about 11 units the other does not explain: too few to
+    name either (2^-11 is 5e-4), enough for "consistent with the set" at a stated chance below GRADED_P."""
+    rng = np.random.default_rng(21)
+    graded = 0
+    for _ in range(20):
+        codewords = _codewords(rng, 15)
+        leakers = [f"s{i}" for i in rng.choice(ACCOUNTS, 2, replace=False)]
+        readings = _copy(codewords, leakers, 15, "interleave", rng)
+        assert find_colluders(readings, codewords) is None
+        found = find_colluders(readings, codewords, graded_below=GRADED_P)
+        if found is not None:
+            assert not found.identified and IDENTIFY_P <= found.probability < GRADED_P
+            graded += set(found.accounts) == set(leakers)
+    assert graded >= 10
+
+
+def test_an_interleaved_30_second_pair_is_named_beside_the_best_other_account():
+    """Beside the account that matches best alone once a member is left out (chosen without the member's codeword),
+    the member's own units are one test, not one per group of the shortlist."""
+    rng = np.random.default_rng(30)
+    named = 0
+    for _ in range(20):
+        codewords = _codewords(rng, 30)
+        leakers = [f"s{i}" for i in rng.choice(ACCOUNTS, 2, replace=False)]
+        found = find_colluders(_copy(codewords, leakers, 30, "interleave", rng), codewords)
+        if found is not None:
+            assert set(found.accounts) <= set(leakers), "an innocent in the set"
+            named += found.identified and set(found.accounts) == set(leakers)
+    assert named >= 12
+
+
+def test_an_innocent_in_an_interleaving_colluders_place_is_as_rarely_implicated_as_stated():
+    """Calibration of the whole bound, beside the other colluder (the best other account alone): an innocent put in
+    one colluder's place is stated at or below q for at most a share q of innocents."""
+    rng = np.random.default_rng(31)
+    stated = []
+    for _ in range(40):
+        codewords = _codewords(rng, 20)
+        readings = _copy(codewords, ["s0", "s1"], 20, "interleave", rng)
+        rest = {a: c for a, c in codewords.items() if a != "s0"}
+        for n in range(10):
+            innocent = _codewords(rng, 20)["s0"]
+            stated.append(member_bound(readings, {**rest, f"i{n}": innocent}, f"i{n}", ("s1",)))
+    stated_array = np.asarray(stated)
+    assert (stated_array < 1).any()  # some innocents are tested beside the colluder, not all dismissed alone
+    for q in (0.5, 0.25, 0.1, 0.05):
+        assert (stated_array <= q).mean() <= q

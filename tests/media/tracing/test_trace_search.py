@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from trace_support import FPS, KEY, LEAKER, SOURCE, START, frames, leak, loader
+from trace_support import FPS, KEY, LEAKER, SOURCE, START, frames, leak, loader, render
 
 from cradle.media import fingerprint
 from cradle.media.fingerprint import (
@@ -176,3 +176,50 @@ def test_a_story_over_its_blurred_self_is_searched_framed_first_and_a_plain_copy
     story = _story(copy)
     assert framed_first(story, 25, index, index.search(story, 25, k=256), Passes())
     assert not framed_first(leaked, 25, index, index.search(leaked, 25, k=256), Passes())
+
+
+def test_a_prepared_index_searches_without_bounding_its_store_again(store, leaked, monkeypatch):
+    # The bounds every search prunes with are made once when the index is prepared: no search after that, global or
+    # regional, makes them again, and each finds what the same index found unprepared.
+    references, _ = store
+    rows = [(source, i, fingerprint_segment(images)) for (source, i), images in references.items()]
+    plain = FingerprintIndex.from_rows(rows)
+    found = {regional: plain.search(leaked, 25, k=256, regional=regional) for regional in (False, True)}
+    prepared = FingerprintIndex.from_rows(rows).prepare()
+
+    def bounded_again(*_):
+        raise AssertionError("a prepared index bounded its groups again in a search")
+
+    monkeypatch.setattr(fingerprint._Groups, "_bounded", bounded_again)
+    for regional, matches in found.items():
+        again = prepared.search(leaked, 25, k=256, regional=regional)
+        assert matches and [m.source_id for m in matches] == [m.source_id for m in again]
+        assert np.allclose([(m.offset, m.score) for m in matches], [(m.offset, m.score) for m in again])
+    prepared.add("another", 0, rows[0][2])  # rows added since: the next search bounds the store again
+    with pytest.raises(AssertionError, match="bounded its groups again"):
+        prepared.search(leaked, 25)
+
+
+def test_an_unmarked_copy_is_not_read_nor_retimed_against_a_bed_whose_picture_agrees_less(
+    store, camera_frames, monkeypatch
+):
+    # Another bed of the same room resembles the copy at fingerprint size and is shortlisted beside its source; once
+    # the source's picture agrees everywhere, the other bed agrees clearly less, so its time is never mapped.
+    from cradle.media.trace import search
+
+    references, _ = store
+    bed = SimSettings(bed="bed-34", lang="en", seed=34, fps=FPS)
+    references = {**references, **{("clip-34", s.index): decode(s.reference) for s in render(bed, frames(bed, 16))}}
+    index = FingerprintIndex.from_rows(
+        [(source, i, fingerprint_segment(images)) for (source, i), images in references.items()]
+    )
+    copy = leak(camera_frames[START:], 592, 444, 600_000, 0.02)
+    shortlisted = {m.source_id for m in index.search(copy, 25, k=256)}
+    assert shortlisted == {SOURCE, "clip-34"}
+    mapped, real = [], search.map_time
+    monkeypatch.setattr(search, "map_time", lambda frames, fps, shortlist, *rest: mapped.append(shortlist[0].source_id)
+                        or real(frames, fps, shortlist, *rest))  # fmt: skip
+    alignment, readings = trace(copy, 25, index, loader(references), KEY)
+    assert alignment is not None and alignment.source_id == SOURCE
+    assert readings and all(r.variant is None for r in readings)
+    assert mapped == [SOURCE]
