@@ -104,8 +104,11 @@ class InkMemory:
         if len(self._kept) > KEPT:
             for key in list(self._kept)[: len(self._kept) // 2]:
                 del self._kept[key]
-                for known in (self._expected, self._shift, self._centred, self._windows, self._ink_at):
-                    known.pop(key, None)
+                self._expected.pop(key, None)
+                self._shift.pop(key, None)
+                self._centred.pop(key, None)
+                self._windows.pop(key, None)
+                self._ink_at.pop(key, None)
 
     def template(self, region: masks.Region) -> tuple[tuple[int, int, int, int], np.ndarray, float] | None:
         """The line's upright box, the grey crop of it its look saw (float32) and the correlation two noisy views of

@@ -96,10 +96,10 @@ def shifted(line: masks.Region, shift: tuple[float, float], motion: tuple[float,
     """`line` moved by `shift` and lengthened along `motion` (the frame's own shift) by half of it either way, but by
     no more than half the line's height: motion blur is no longer than the motion in a frame, and a line blurred
     over more than its height would not have been found by its ink (FOUND_SHARE). As a 4x2 rotated rectangle."""
-    quad = masks.as_quad(line) + np.float32(shift)
+    quad = masks.as_quad(line) + np.asarray(shift, np.float32)
     _, (w, h), _ = cv2.minAreaRect(quad)
     length = math.hypot(*motion)
-    half = np.float32(motion) * (min(0.5 * length, 0.5 * min(w, h)) / length if length else 0.0)
+    half = np.asarray(motion, np.float32) * (min(0.5 * length, 0.5 * min(w, h)) / length if length else 0.0)
     rect = cv2.minAreaRect(np.vstack([quad - half, quad + half]).astype(np.float32))
     return cv2.boxPoints(rect).astype(np.float32)
 
@@ -107,7 +107,8 @@ def shifted(line: masks.Region, shift: tuple[float, float], motion: tuple[float,
 def swept(line: masks.Region, start: tuple[float, float], end: tuple[float, float]) -> np.ndarray:
     """The places `line` passes through moved from `start` to `end` (shifts), as a 4x2 rotated rectangle."""
     quad = masks.as_quad(line)
-    rect = cv2.minAreaRect(np.vstack([quad + np.float32(start), quad + np.float32(end)]).astype(np.float32))
+    ends = np.vstack([quad + np.asarray(start, np.float32), quad + np.asarray(end, np.float32)])
+    rect = cv2.minAreaRect(ends.astype(np.float32))
     return cv2.boxPoints(rect).astype(np.float32)
 
 

@@ -238,7 +238,7 @@ class Following:
             if len(self._left) > GONE_KEPT:
                 self._left.clear()
             along = any(
-                _stayed(line, [masks.as_quad(rest) + np.float32(shift) for rest in self._carried])
+                _stayed(line, [masks.as_quad(rest) + np.asarray(shift, np.float32) for rest in self._carried])
                 for shift in self._path
             )
             if not along and found_at >= self._began:
